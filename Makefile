@@ -1,0 +1,75 @@
+# omifs: mount your Omi data as read-only files.
+# `make` builds ./omifs; `make check` runs every test; see README.md.
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+DESTDIR ?=
+PYTHON  ?= /usr/bin/python3
+VERSION := 0.1.0
+
+PKGS    := fuse3 libcurl json-c sqlite3
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -D_GNU_SOURCE -DFUSE_USE_VERSION=35 -DOMIFS_VERSION=\"$(VERSION)\" \
+           $(shell pkg-config --cflags $(PKGS))
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+
+# Everything but main.c and fs.c is testable without FUSE or a network.
+CORE    := buf hash log model render store api sync tree
+CORE_OBJ := $(CORE:%=build/%.o)
+OBJ     := $(CORE_OBJ) build/fs.o build/main.o
+UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all check check-unit check-emulator check-integration check-asan \
+        demo bench install uninstall clean
+
+all: omifs
+
+omifs: $(OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+build/%.o: src/%.c $(wildcard src/*.h) | build
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+build/tests/%: tests/unit/%.c tests/unit/unit.h $(CORE_OBJ) | build
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJ) $(LDLIBS)
+
+build:
+	mkdir -p build/tests
+
+check: check-unit check-emulator check-integration
+
+check-unit: $(UNIT_TESTS)
+	@tests/unit/run $(UNIT_TESTS)
+
+check-emulator:
+	$(PYTHON) -m pytest -q tests/emulator
+
+check-integration: omifs
+	$(PYTHON) -m pytest -q tests/integration
+
+# The whole suite, unit and mounted, under AddressSanitizer and UBSan.
+check-asan:
+	$(MAKE) clean
+	$(MAKE) check CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	        LDFLAGS="-fsanitize=address,undefined"
+	$(MAKE) clean
+
+demo: omifs
+	scripts/demo
+
+bench: omifs
+	scripts/bench
+
+install: omifs
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 omifs $(DESTDIR)$(BINDIR)/omifs
+	install -m 0644 omifs.1 $(DESTDIR)$(MANDIR)/man1/omifs.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/omifs $(DESTDIR)$(MANDIR)/man1/omifs.1
+
+clean:
+	rm -rf build omifs

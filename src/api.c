@@ -1,0 +1,733 @@
+/*
+ * api: libcurl requests, retries, rate budget, paging.
+ *
+ * Layout of one call (api_get_json):
+ *   budget_wait()      waits for a client-side token and for any server
+ *                      order (Retry-After, X-RateLimit-Reset), bounded
+ *   perform_once()     one HTTP exchange on a pooled easy handle
+ *   classify()         HTTP status + curl code -> api_result
+ *   retry or return    transient results back off and go round again
+ *
+ * Easy handles are pooled rather than shared: each keeps its own
+ * connection cache, so keep-alive connections are reused without the
+ * locking a CURLSH would need.
+ */
+#include "api.h"
+
+#include "buf.h"
+#include "hash.h"
+#include "log.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define POOL_MAX 8
+#define MAX_BODY (512u << 20)	/* a page larger than this is refused */
+#define BACKOFF_FIRST 0.25	/* seconds */
+#define BACKOFF_CAP 8.0
+#define MAX_PAGES 1000000	/* bounds any listing loop */
+#define MAX_REPEATED_PAGES 3	/* pages of only known ids before giving up */
+
+struct api_client {
+	char *base_url;
+	char *auth_header;	/* "Authorization: Bearer ..."; the key lives only here */
+	char *cafile;
+	long connect_timeout, request_timeout;
+	int max_retries;
+	int per_minute, per_day;
+	double max_wait;
+
+	pthread_mutex_t lock;	/* guards everything below */
+	CURL *pool[POOL_MAX];
+	int pool_count;
+	double tokens_minute, tokens_day;
+	double tokens_at;	/* monotonic time of the last refill */
+	uint64_t jitter_state;
+	struct api_stats stats;
+};
+
+/* What one HTTP exchange brought back. */
+struct response {
+	long status;
+	CURLcode curl_code;
+	char curl_error[CURL_ERROR_SIZE];
+	struct buf body;
+	double retry_after;	/* seconds, -1 if absent */
+	long rate_remaining;	/* -1 if absent */
+	time_t rate_reset;	/* 0 if absent */
+	bool too_big;
+};
+
+static double now_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_seconds(double s)
+{
+	struct timespec ts;
+
+	if (s <= 0)
+		return;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+const char *api_result_name(enum api_result result)
+{
+	switch (result) {
+	case API_OK: return "ok";
+	case API_E_AUTH: return "not authorized";
+	case API_E_NOT_FOUND: return "not found";
+	case API_E_CLIENT: return "request refused";
+	case API_E_RATE: return "rate limited";
+	case API_E_SERVER: return "server error";
+	case API_E_NETWORK: return "network error";
+	case API_E_PROTOCOL: return "bad answer";
+	}
+	return "unknown";
+}
+
+int api_result_errno(enum api_result result)
+{
+	switch (result) {
+	case API_OK: return 0;
+	case API_E_RATE: return -EAGAIN;
+	case API_E_AUTH: return -EACCES;
+	case API_E_NOT_FOUND: return -ENOENT;
+	default: return -EIO;
+	}
+}
+
+static void copy_string(char *out, size_t outlen, const char *s)
+{
+	snprintf(out, outlen, "%s", s);
+}
+
+/* Appends a JSON value as readable text: strings bare, lists of FastAPI
+ * validation errors as their "msg" fields, anything else as JSON. */
+static void describe_detail(json_object *detail, struct buf *out)
+{
+	if (json_object_is_type(detail, json_type_string)) {
+		buf_puts(out, json_object_get_string(detail));
+		return;
+	}
+	if (json_object_is_type(detail, json_type_array)) {
+		size_t n = json_object_array_length(detail);
+
+		for (size_t i = 0; i < n; i++) {
+			json_object *e = json_object_array_get_idx(detail, i), *msg, *loc;
+
+			if (i > 0)
+				buf_puts(out, "; ");
+			if (json_object_object_get_ex(e, "msg", &msg)) {
+				if (json_object_object_get_ex(e, "loc", &loc)) {
+					buf_puts(out, json_object_to_json_string_ext(
+						      loc, JSON_C_TO_STRING_PLAIN));
+					buf_puts(out, ": ");
+				}
+				buf_puts(out, json_object_get_string(msg));
+			} else {
+				buf_puts(out, json_object_to_json_string_ext(
+					      e, JSON_C_TO_STRING_PLAIN));
+			}
+		}
+		return;
+	}
+	buf_puts(out, json_object_to_json_string_ext(detail, JSON_C_TO_STRING_PLAIN));
+}
+
+void api_error_message(const char *body, size_t len, char *out, size_t outlen)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *root = NULL, *error, *v;
+	struct buf msg = BUF_INIT;
+
+	if (tok && len <= INT32_MAX)
+		root = json_tokener_parse_ex(tok, body, (int)len);
+	if (json_object_object_get_ex(root, "error", &error)) {
+		/* documented dialect: {"error": {"message": ..., "code": ...}} */
+		if (json_object_object_get_ex(error, "message", &v))
+			describe_detail(v, &msg);
+		else
+			describe_detail(error, &msg);
+		if (json_object_object_get_ex(error, "code", &v) &&
+		    json_object_is_type(v, json_type_string))
+			buf_printf(&msg, " (%s)", json_object_get_string(v));
+	} else if (json_object_object_get_ex(root, "detail", &v)) {
+		/* backend dialect: {"detail": string | list | object} */
+		describe_detail(v, &msg);
+	} else if (len > 0) {
+		/* not JSON, or an unknown shape: show the start of it */
+		buf_append(&msg, body, len > 200 ? 200 : len);
+	}
+	/* The message ends up in logs and on terminals: no control bytes. */
+	for (size_t i = 0; i < msg.len; i++)
+		if ((unsigned char)msg.data[i] < 0x20 || msg.data[i] == 0x7f)
+			msg.data[i] = ' ';
+	copy_string(out, outlen, msg.data ? msg.data : "");
+	buf_free(&msg);
+	json_object_put(root);
+	if (tok)
+		json_tokener_free(tok);
+}
+
+void api_query_escape(const char *s, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *s && o + 4 < outlen; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~') {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+struct api_client *api_new(const struct api_options *opts, struct api_error *err)
+{
+	struct api_client *c;
+	size_t url_len;
+
+	memset(err, 0, sizeof(*err));
+	if (strncmp(opts->base_url, "https://", 8) != 0 &&
+	    strncmp(opts->base_url, "http://", 7) != 0) {
+		err->result = API_E_CLIENT;
+		snprintf(err->message, sizeof(err->message),
+			 "the API URL must start with https:// or http://");
+		return NULL;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		err->result = API_E_NETWORK;
+		snprintf(err->message, sizeof(err->message), "libcurl failed to initialise");
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->base_url = xstrdup(opts->base_url);
+	url_len = strlen(c->base_url);
+	while (url_len > 0 && c->base_url[url_len - 1] == '/')
+		c->base_url[--url_len] = '\0';
+	{
+		struct buf header = BUF_INIT;
+
+		buf_printf(&header, "Authorization: Bearer %s", opts->key);
+		c->auth_header = buf_steal(&header);
+	}
+	c->cafile = opts->cafile ? xstrdup(opts->cafile) : NULL;
+	c->connect_timeout = opts->connect_timeout;
+	c->request_timeout = opts->request_timeout;
+	c->max_retries = opts->max_retries;
+	c->per_minute = opts->per_minute;
+	c->per_day = opts->per_day;
+	c->max_wait = opts->max_wait;
+	c->tokens_minute = opts->per_minute;
+	c->tokens_day = opts->per_day;
+	c->tokens_at = now_monotonic();
+	c->jitter_state = (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)c << 16) ^ 0x9e3779b97f4a7c15ULL;
+	c->stats.server_remaining = -1;
+	pthread_mutex_init(&c->lock, NULL);
+	return c;
+}
+
+void api_free(struct api_client *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < c->pool_count; i++)
+		curl_easy_cleanup(c->pool[i]);
+	explicit_bzero(c->auth_header, strlen(c->auth_header));
+	free(c->auth_header);
+	free(c->base_url);
+	free(c->cafile);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	curl_global_cleanup();
+}
+
+void api_get_stats(struct api_client *c, struct api_stats *out)
+{
+	pthread_mutex_lock(&c->lock);
+	*out = c->stats;
+	out->budget_minute = c->per_minute ? c->tokens_minute : -1;
+	out->budget_day = c->per_day ? c->tokens_day : -1;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Refills the token buckets for the time passed. Lock held. */
+static void refill(struct api_client *c, double now)
+{
+	double dt = now - c->tokens_at;
+
+	c->tokens_at = now;
+	if (c->per_minute)
+		c->tokens_minute = fmin(c->per_minute, c->tokens_minute + dt * c->per_minute / 60.0);
+	if (c->per_day)
+		c->tokens_day = fmin(c->per_day, c->tokens_day + dt * c->per_day / 86400.0);
+}
+
+/* Seconds until one token is in the bucket. */
+static double wait_for_token(double tokens, int per_period, double period)
+{
+	if (!per_period || tokens >= 1)
+		return 0;
+	return (1 - tokens) * period / per_period;
+}
+
+/* Takes one request's worth of budget, waiting while the wait stays
+ * within *allowance (which it reduces). Returns API_OK or API_E_RATE. */
+static enum api_result budget_take(struct api_client *c, double *allowance, struct api_error *err)
+{
+	for (;;) {
+		double now = now_monotonic(), wait;
+		time_t wall = time(NULL);
+
+		pthread_mutex_lock(&c->lock);
+		refill(c, now);
+		wait = fmax(wait_for_token(c->tokens_minute, c->per_minute, 60.0),
+			    wait_for_token(c->tokens_day, c->per_day, 86400.0));
+		if (c->stats.blocked_until > wall)
+			wait = fmax(wait, (double)(c->stats.blocked_until - wall));
+		if (wait <= 0) {
+			if (c->per_minute)
+				c->tokens_minute -= 1;
+			if (c->per_day)
+				c->tokens_day -= 1;
+			pthread_mutex_unlock(&c->lock);
+			return API_OK;
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (wait > *allowance) {
+			err->result = API_E_RATE;
+			err->http_status = 0;
+			snprintf(err->message, sizeof(err->message),
+				 "request budget spent; next request possible in %.0f s", ceil(wait));
+			return API_E_RATE;
+		}
+		log_debug("waiting %.1f s for the request budget", wait);
+		sleep_seconds(wait);
+		*allowance -= wait;
+	}
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *userdata)
+{
+	struct response *r = userdata;
+	size_t len = size * n;
+
+	if (r->body.len + len > MAX_BODY) {
+		r->too_big = true;
+		return 0;
+	}
+	buf_append(&r->body, data, len);
+	return len;
+}
+
+/* Parses "Name: value" when the header is `name` (case-insensitive);
+ * returns the value or NULL. */
+static const char *header_value(const char *line, size_t len, const char *name, char *out,
+				size_t outlen)
+{
+	size_t nlen = strlen(name), vlen;
+	const char *v;
+
+	if (len <= nlen || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
+		return NULL;
+	v = line + nlen + 1;
+	vlen = len - nlen - 1;
+	while (vlen && (*v == ' ' || *v == '\t')) {
+		v++;
+		vlen--;
+	}
+	while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
+		vlen--;
+	if (vlen >= outlen)
+		vlen = outlen - 1;
+	memcpy(out, v, vlen);
+	out[vlen] = '\0';
+	return out;
+}
+
+static size_t on_header(char *line, size_t size, size_t n, void *userdata)
+{
+	struct response *r = userdata;
+	size_t len = size * n;
+	char value[64], *end;
+
+	if (header_value(line, len, "Retry-After", value, sizeof(value))) {
+		double s = strtod(value, &end);
+
+		/* An HTTP date instead of seconds: wait a minute, the common window. */
+		r->retry_after = (end != value && s >= 0) ? s : 60;
+	} else if (header_value(line, len, "X-RateLimit-Remaining", value, sizeof(value))) {
+		long v = strtol(value, &end, 10);
+
+		if (end != value)
+			r->rate_remaining = v;
+	} else if (header_value(line, len, "X-RateLimit-Reset", value, sizeof(value))) {
+		long long v = strtoll(value, &end, 10);
+
+		if (end != value && v > 0)
+			r->rate_reset = (time_t)v;
+	}
+	return len;
+}
+
+static CURL *pool_take(struct api_client *c)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->pool_count > 0)
+		h = c->pool[--c->pool_count];
+	pthread_mutex_unlock(&c->lock);
+	return h ? h : curl_easy_init();
+}
+
+static void pool_give(struct api_client *c, CURL *h)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->pool_count < POOL_MAX) {
+		c->pool[c->pool_count++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (h)
+		curl_easy_cleanup(h);
+}
+
+/* One HTTP GET of url into r. */
+static void perform_once(struct api_client *c, const char *url, struct response *r)
+{
+	struct curl_slist *headers = NULL;
+	CURL *h = pool_take(c);
+
+	r->status = 0;
+	r->curl_error[0] = '\0';
+	if (!h) {
+		r->curl_code = CURLE_FAILED_INIT;
+		return;
+	}
+	curl_easy_reset(h);
+	headers = curl_slist_append(headers, c->auth_header);
+	headers = curl_slist_append(headers, "Accept: application/json");
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "omifs/" OMIFS_VERSION);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->connect_timeout);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->request_timeout);
+	/* A stalled server: give up when nothing arrives for a whole timeout. */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->request_timeout);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->cafile)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->cafile);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->curl_error);
+	r->curl_code = curl_easy_perform(h);
+	if (r->curl_code == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	/* The header list holds the key: scrub it before it goes back to malloc. */
+	explicit_bzero(headers->data, strlen(headers->data));
+	curl_slist_free_all(headers);
+	pool_give(c, h);
+}
+
+/* Records what the server said about its limits. */
+static void note_rate_headers(struct api_client *c, const struct response *r)
+{
+	time_t now = time(NULL);
+
+	pthread_mutex_lock(&c->lock);
+	if (r->rate_remaining >= 0)
+		c->stats.server_remaining = r->rate_remaining;
+	if (r->rate_reset > 0)
+		c->stats.server_reset = r->rate_reset;
+	if (r->status == 429 || (r->rate_remaining == 0 && r->rate_reset > now)) {
+		time_t until = now + 1;
+
+		if (r->retry_after >= 0)
+			until = now + (time_t)ceil(r->retry_after);
+		else if (r->rate_reset > now)
+			until = r->rate_reset;
+		else if (r->status == 429)
+			until = now + 60;
+		if (r->status != 429 && r->rate_reset > now)
+			until = r->rate_reset;
+		if (until > c->stats.blocked_until)
+			c->stats.blocked_until = until;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Turns one exchange into a result and, for failures, a message. */
+static enum api_result classify(const struct response *r, json_object **out,
+				struct api_error *err)
+{
+	char server_msg[400];
+
+	err->http_status = r->status;
+	if (r->too_big) {
+		snprintf(err->message, sizeof(err->message), "answer larger than %u MiB",
+			 MAX_BODY >> 20);
+		return API_E_PROTOCOL;
+	}
+	if (r->curl_code != CURLE_OK) {
+		snprintf(err->message, sizeof(err->message), "%s",
+			 r->curl_error[0] ? r->curl_error : curl_easy_strerror(r->curl_code));
+		return API_E_NETWORK;
+	}
+	if (r->status == 200) {
+		json_tokener *tok = json_tokener_new();
+		json_object *obj = NULL;
+
+		if (tok) {
+			obj = json_tokener_parse_ex(tok, r->body.data ? r->body.data : "",
+						    (int)r->body.len);
+			if (obj && (json_tokener_get_error(tok) != json_tokener_success ||
+				    json_tokener_get_parse_end(tok) < r->body.len)) {
+				json_object_put(obj);
+				obj = NULL;
+			}
+			json_tokener_free(tok);
+		}
+		if (!obj) {
+			snprintf(err->message, sizeof(err->message),
+				 "the server sent a body that is not JSON (%zu bytes)", r->body.len);
+			return API_E_PROTOCOL;
+		}
+		*out = obj;
+		return API_OK;
+	}
+	api_error_message(r->body.data ? r->body.data : "", r->body.len, server_msg,
+			  sizeof(server_msg));
+	snprintf(err->message, sizeof(err->message), "HTTP %ld%s%s", r->status,
+		 server_msg[0] ? ": " : "", server_msg);
+	if (r->status == 401 || r->status == 403)
+		return API_E_AUTH;
+	if (r->status == 404)
+		return API_E_NOT_FOUND;
+	if (r->status == 429)
+		return API_E_RATE;
+	if (r->status >= 500)
+		return API_E_SERVER;
+	if (r->status >= 300 && r->status < 400) {
+		snprintf(err->message, sizeof(err->message),
+			 "HTTP %ld: redirects are not followed (check the URL)", r->status);
+		return API_E_PROTOCOL;
+	}
+	return API_E_CLIENT;
+}
+
+static bool is_transient(enum api_result result)
+{
+	return result == API_E_SERVER || result == API_E_NETWORK || result == API_E_PROTOCOL ||
+	       result == API_E_RATE;
+}
+
+/* Full jitter in [d/2, d]: spreads retries of concurrent callers. */
+static double backoff(struct api_client *c, int attempt)
+{
+	double d = fmin(BACKOFF_CAP, BACKOFF_FIRST * pow(2, attempt));
+	uint64_t x;
+
+	pthread_mutex_lock(&c->lock);
+	x = c->jitter_state;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	c->jitter_state = x;
+	pthread_mutex_unlock(&c->lock);
+	return d / 2 + d / 2 * (double)(x % 1000) / 1000.0;
+}
+
+static void record(struct api_client *c, enum api_result result, bool retry,
+		   const struct api_error *err)
+{
+	pthread_mutex_lock(&c->lock);
+	c->stats.requests++;
+	if (retry)
+		c->stats.retries++;
+	if (err->http_status == 429)
+		c->stats.rate_limited++;
+	if (result != API_OK) {
+		c->stats.failures++;
+		c->stats.last_error_at = time(NULL);
+		copy_string(c->stats.last_error, sizeof(c->stats.last_error), err->message);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+enum api_result api_get_json(struct api_client *c, const char *path, const char *query,
+			     json_object **out, struct api_error *err)
+{
+	struct buf url = BUF_INIT;
+	double allowance = c->max_wait;
+	enum api_result result = API_E_NETWORK;
+
+	*out = NULL;
+	memset(err, 0, sizeof(*err));
+	buf_printf(&url, "%s%s%s%s", c->base_url, path, query ? "?" : "", query ? query : "");
+	for (int attempt = 0;; attempt++) {
+		struct response r = { .retry_after = -1, .rate_remaining = -1 };
+		double started, wait;
+
+		result = budget_take(c, &allowance, err);
+		if (result != API_OK)
+			break;
+		started = now_monotonic();
+		perform_once(c, url.data, &r);
+		note_rate_headers(c, &r);
+		result = classify(&r, out, err);
+		err->result = result;
+		record(c, result, attempt > 0, err);
+		log_debug("GET %s%s%s -> %ld (%s), %zu bytes, %.0f ms", path, query ? "?" : "",
+			  query ? query : "", r.status, api_result_name(result), r.body.len,
+			  (now_monotonic() - started) * 1000);
+		buf_free(&r.body);
+		if (result == API_OK || !is_transient(result) || attempt >= c->max_retries)
+			break;
+		/* A 429 is waited out by budget_take (blocked_until); others back off. */
+		if (result != API_E_RATE) {
+			wait = backoff(c, attempt);
+			if (wait > allowance && attempt > 0)
+				break;
+			sleep_seconds(wait);
+			allowance -= wait;
+		}
+		log_info("retrying %s after: %s", path, err->message);
+	}
+	if (result != API_OK)
+		log_warn("GET %s failed: %s", path, err->message);
+	buf_free(&url);
+	return result;
+}
+
+/* The id of a listed item as text, or NULL when it has none usable (an id
+ * with a NUL byte could not be told apart from its prefix). */
+static char *item_id(json_object *item)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(item, "id", &v))
+		return NULL;
+	if (json_object_is_type(v, json_type_string)) {
+		size_t len = (size_t)json_object_get_string_len(v);
+		const char *s = json_object_get_string(v);
+
+		return memchr(s, '\0', len) ? NULL : xstrndup(s, len);
+	}
+	if (json_object_is_type(v, json_type_int))
+		return xstrdup(json_object_get_string(v));
+	return NULL;
+}
+
+enum api_result api_list(struct api_client *c, const char *path, const char *query,
+			 int page_size, api_item_fn fn, void *ctx, struct api_error *err)
+{
+	struct hash *seen = hash_new();
+	struct buf q = BUF_INIT;
+	size_t offset = 0;
+	int repeated = 0;
+	bool stop = false;
+	enum api_result result = API_OK;
+
+	for (int page = 0;; page++) {
+		json_object *items = NULL;
+		size_t n, fresh = 0;
+
+		if (page >= MAX_PAGES) {
+			result = API_E_PROTOCOL;
+			snprintf(err->message, sizeof(err->message),
+				 "%s: more than %d pages, giving up", path, MAX_PAGES);
+			break;
+		}
+		buf_reset(&q);
+		buf_printf(&q, "limit=%d&offset=%zu%s%s", page_size, offset, query ? "&" : "",
+			   query ? query : "");
+		result = api_get_json(c, path, q.data, &items, err);
+		if (result != API_OK)
+			break;
+		if (!json_object_is_type(items, json_type_array)) {
+			json_object_put(items);
+			result = err->result = API_E_PROTOCOL;
+			snprintf(err->message, sizeof(err->message),
+				 "%s: expected a JSON list, got %s", path,
+				 json_type_to_name(json_object_get_type(items)));
+			break;
+		}
+		n = json_object_array_length(items);
+		if (n == 0) {
+			json_object_put(items);
+			break;
+		}
+		for (size_t i = 0; i < n && result == API_OK; i++) {
+			json_object *item = json_object_array_get_idx(items, i);
+			char *id = item_id(item);
+			int verdict;
+
+			if (!id) {
+				log_warn("%s: skipping an item without a usable id", path);
+				continue;
+			}
+			if (hash_get(seen, id) == NULL) {
+				hash_add(seen, id, seen);
+				fresh++;
+				verdict = fn(item, id, ctx);
+				if (verdict == API_LIST_DONE) {
+					stop = true;
+				} else if (verdict != API_LIST_NEXT) {
+					result = err->result = API_E_PROTOCOL;
+					snprintf(err->message, sizeof(err->message),
+						 "%s: listing stopped by its reader", path);
+				}
+			}
+			free(id);
+			if (stop)
+				break;
+		}
+		json_object_put(items);
+		if (result != API_OK || stop)
+			break;
+		/* A server that ignores offset would send the same page forever. */
+		repeated = fresh == 0 ? repeated + 1 : 0;
+		if (repeated >= MAX_REPEATED_PAGES) {
+			result = err->result = API_E_PROTOCOL;
+			snprintf(err->message, sizeof(err->message),
+				 "%s: the server keeps sending items already seen", path);
+			break;
+		}
+		offset += n;
+	}
+	buf_free(&q);
+	hash_free(seen);
+	return result;
+}

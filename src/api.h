@@ -1,0 +1,114 @@
+/*
+ * api: the Omi Developer API over HTTP.
+ *
+ * Promises:
+ * - Every request carries the key as a bearer token and nothing else does:
+ *   no log line, error message or stat holds it, and redirects are never
+ *   followed (so the header never reaches another host).
+ * - Both error dialects ({"error": {"message"}} and {"detail": ...}) are
+ *   read, and the server's own message is put in struct api_error.
+ * - 5xx, network failures and malformed bodies are retried with capped,
+ *   jittered exponential backoff; 401/403/404 and other 4xx are not.
+ * - A client-side budget (per minute and per day) keeps normal use below
+ *   the server's limits; Retry-After and X-RateLimit-Remaining/-Reset are
+ *   honoured. A call never waits longer than max_wait for budget; past
+ *   that it fails with API_E_RATE instead of hanging its caller.
+ * - api_list() pages with offset += items received until an empty page,
+ *   and hands each id to the callback once.
+ *
+ * Thread-safe: one client serves every FUSE thread.
+ */
+#ifndef OMIFS_API_H
+#define OMIFS_API_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+struct api_client;
+
+struct api_options {
+	const char *base_url;	/* e.g. https://api.omi.me/v1/dev; copied */
+	const char *key;	/* the secret; copied, wiped by api_free */
+	const char *cafile;	/* extra CA bundle, or NULL */
+	long connect_timeout;	/* seconds */
+	long request_timeout;	/* seconds for a whole request */
+	int max_retries;	/* extra attempts after a transient failure */
+	int per_minute;		/* client-side budget; 0 means unlimited */
+	int per_day;
+	double max_wait;	/* seconds a call may wait for budget */
+};
+
+enum api_result {
+	API_OK = 0,
+	API_E_AUTH,		/* 401 or 403: the key is wrong or lacks rights */
+	API_E_NOT_FOUND,	/* 404 */
+	API_E_CLIENT,		/* another 4xx */
+	API_E_RATE,		/* 429, or the budget is spent: try later */
+	API_E_SERVER,		/* 5xx, after retries */
+	API_E_NETWORK,		/* unreachable, timed out or cut, after retries */
+	API_E_PROTOCOL,		/* an answer that is not what the API promises */
+};
+
+struct api_error {
+	enum api_result result;
+	long http_status;	/* 0 when no answer came */
+	char message[512];	/* for people: what failed and the server's words */
+};
+
+struct api_stats {
+	unsigned long requests;	/* HTTP requests sent, retries included */
+	unsigned long failures;	/* of which did not succeed */
+	unsigned long retries;
+	unsigned long rate_limited; /* 429 answers */
+	double budget_minute;	/* requests left in the client-side budget */
+	double budget_day;
+	long server_remaining;	/* from X-RateLimit-Remaining; -1 unknown */
+	time_t server_reset;	/* from X-RateLimit-Reset; 0 unknown */
+	time_t blocked_until;	/* no request before this (server's order) */
+	time_t last_error_at;
+	char last_error[512];
+};
+
+/* Returns a client, or NULL with a message in err (bad URL, libcurl). */
+struct api_client *api_new(const struct api_options *opts, struct api_error *err);
+void api_free(struct api_client *client);
+
+/* GETs base_url + path + "?" + query (query may be NULL) and parses the
+ * JSON body into *out (caller owns it, json_object_put). */
+enum api_result api_get_json(struct api_client *client, const char *path, const char *query,
+			     json_object **out, struct api_error *err);
+
+/* What an api_item_fn returns. */
+enum { API_LIST_NEXT = 0, API_LIST_DONE = 1, API_LIST_ABORT = -1 };
+
+/* Called with each new item of a listing (borrowed: keep a reference with
+ * json_object_get to outlive the call) and its id. Returns API_LIST_NEXT
+ * to go on, API_LIST_DONE when it has all it wanted, API_LIST_ABORT to
+ * fail the listing. */
+typedef int (*api_item_fn)(json_object *item, const char *id, void *ctx);
+
+/* Lists a collection. query holds the filters (may be NULL); limit and
+ * offset are added. Items without a usable id (none, or one holding a NUL
+ * byte) are skipped with a log line. Returns API_OK only after an empty
+ * page proved the end, or after fn returned API_LIST_DONE; on any other
+ * result the caller must treat what it received as incomplete. */
+enum api_result api_list(struct api_client *client, const char *path, const char *query,
+			 int page_size, api_item_fn fn, void *ctx, struct api_error *err);
+
+void api_get_stats(struct api_client *client, struct api_stats *out);
+
+/* -errno for a result: EAGAIN for rate limits, EACCES for auth, ENOENT for
+ * 404, EIO for the rest; 0 for API_OK. */
+int api_result_errno(enum api_result result);
+const char *api_result_name(enum api_result result);
+
+/* Extracts the server's message from an error body in either dialect into
+ * out (always NUL-terminated). Pure; exposed for tests and fuzzing. */
+void api_error_message(const char *body, size_t len, char *out, size_t outlen);
+
+/* Percent-encodes s for a URL query into out. */
+void api_query_escape(const char *s, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * buf: a growable byte buffer, the one way omifs builds strings and file
+ * contents.
+ *
+ * Ownership: a struct buf owns its data. buf_free() releases it;
+ * buf_steal() hands it to the caller. The data is always NUL-terminated
+ * (the NUL is not counted in len), so it can be used as a C string when it
+ * holds text.
+ *
+ * Allocation failure aborts the process, as glib does for sshfs: a
+ * filesystem that carries on without memory would serve short files.
+ */
+#ifndef OMIFS_BUF_H
+#define OMIFS_BUF_H
+
+#include <stddef.h>
+
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+#define BUF_INIT { NULL, 0, 0 }
+
+void buf_append(struct buf *b, const void *data, size_t len);
+void buf_puts(struct buf *b, const char *s);
+void buf_putc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Empties the buffer, keeping its memory for reuse. */
+void buf_reset(struct buf *b);
+/* Returns the NUL-terminated data (never NULL); the buffer is left empty. */
+char *buf_steal(struct buf *b);
+void buf_free(struct buf *b);
+
+/* malloc, calloc, realloc and strdup that abort on failure. */
+void *xmalloc(size_t size);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,179 @@
+/*
+ * fs: FUSE handlers over the tree.
+ *
+ * open() renders the whole file once into a buffer kept in fi->fh, so
+ * that reads are copies and every read of one open sees the same bytes,
+ * the same ones whose length getattr reported.
+ */
+#include "fs.h"
+
+#include "api.h"
+#include "buf.h"
+#include "log.h"
+#include "store.h"
+#include "sync.h"
+#include "tree.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+static struct fs_context *context(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	struct fs_context *ctx = context();
+	const struct omifs_config *c = ctx->config;
+	struct api_options api_opts = {
+		.base_url = c->url,
+		.key = c->key,
+		.cafile = c->cafile,
+		.connect_timeout = c->connect_timeout,
+		.request_timeout = c->request_timeout,
+		.max_retries = c->retries,
+		.per_minute = c->per_minute,
+		.per_day = c->per_day,
+		.max_wait = c->budget_wait,
+	};
+	struct sync_options sync_opts = {
+		.listing_ttl = c->listing_ttl,
+		.page_size = c->page_size,
+		.transcript_batch = c->transcript_batch,
+		.offline = c->offline,
+	};
+	struct api_error err;
+	char store_err[256];
+
+	(void)conn;
+	cfg->use_ino = 1;
+	cfg->readdir_ino = 1;
+	cfg->entry_timeout = c->listing_ttl;
+	cfg->attr_timeout = c->listing_ttl;
+	cfg->negative_timeout = c->listing_ttl;
+	/* Keep the page cache while size and mtime stay the same. */
+	cfg->auto_cache = 1;
+
+	ctx->api = api_new(&api_opts, &err);
+	ctx->store = store_open(NULL, store_err, sizeof(store_err));
+	if (!ctx->api || !ctx->store) {
+		/* main checked both before mounting: this is not expected. */
+		log_error("cannot start: %s", ctx->api ? store_err : err.message);
+		exit(1);
+	}
+	ctx->sync = sync_new(ctx->api, ctx->store, &sync_opts);
+	ctx->tree = tree_new(ctx->sync, ctx->store);
+	return ctx;
+}
+
+static void fs_destroy(void *private_data)
+{
+	struct fs_context *ctx = private_data;
+
+	tree_free(ctx->tree);
+	sync_free(ctx->sync);
+	store_close(ctx->store);
+	api_free(ctx->api);
+}
+
+static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	(void)fi;
+	return tree_getattr(context()->tree, path, st);
+}
+
+struct fill_context {
+	void *buf;
+	fuse_fill_dir_t filler;
+};
+
+static int fill_entry(void *ctx, const char *name, const struct stat *st, bool complete)
+{
+	struct fill_context *f = ctx;
+
+	/* Without FUSE_FILL_DIR_PLUS the kernel asks getattr when it needs to,
+	 * so an ls or a find never fetches a transcript just to list it. */
+	return f->filler(f->buf, name, st, 0, complete ? FUSE_FILL_DIR_PLUS : 0);
+}
+
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t offset,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct fill_context f = { buf, filler };
+
+	(void)offset;
+	(void)fi;
+	(void)flags;
+	return tree_readdir(context()->tree, path, fill_entry, &f);
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+	struct buf *content;
+	bool changing;
+	int rc;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY)
+		return -EROFS;
+	content = xcalloc(1, sizeof(*content));
+	rc = tree_read(context()->tree, path, content, &changing);
+	if (rc < 0) {
+		buf_free(content);
+		free(content);
+		return rc;
+	}
+	fi->fh = (uint64_t)(uintptr_t)content;
+	/* status changes by itself: its size cannot be trusted by the cache. */
+	fi->direct_io = changing;
+	return 0;
+}
+
+static int fs_read(const char *path, char *out, size_t size, off_t offset,
+		   struct fuse_file_info *fi)
+{
+	const struct buf *content = (const struct buf *)(uintptr_t)fi->fh;
+
+	(void)path;
+	if (offset < 0 || (size_t)offset >= content->len)
+		return 0;
+	if (size > content->len - (size_t)offset)
+		size = content->len - (size_t)offset;
+	memcpy(out, content->data + offset, size);
+	return (int)size;
+}
+
+static int fs_release(const char *path, struct fuse_file_info *fi)
+{
+	struct buf *content = (struct buf *)(uintptr_t)fi->fh;
+
+	(void)path;
+	buf_free(content);
+	free(content);
+	return 0;
+}
+
+static int fs_statfs(const char *path, struct statvfs *st)
+{
+	(void)path;
+	memset(st, 0, sizeof(*st));
+	st->f_bsize = 4096;
+	st->f_frsize = 4096;
+	st->f_namemax = 255;
+	st->f_flag = ST_RDONLY | ST_NOSUID;
+	return 0;
+}
+
+const struct fuse_operations fs_operations = {
+	.init = fs_init,
+	.destroy = fs_destroy,
+	.getattr = fs_getattr,
+	.readdir = fs_readdir,
+	.open = fs_open,
+	.read = fs_read,
+	.release = fs_release,
+	.statfs = fs_statfs,
+};

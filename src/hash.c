@@ -1,0 +1,106 @@
+/*
+ * hash: open addressing with linear probing, keys copied, capacity a power
+ * of two kept at most half full. Nothing is ever removed: the users build a
+ * map, read it, and throw it away whole.
+ */
+#include "hash.h"
+
+#include "buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct slot {
+	char *key;
+	void *value;
+	uint64_t hash;
+};
+
+struct hash {
+	struct slot *slots;
+	size_t cap;
+	size_t count;
+};
+
+uint64_t hash_bytes(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+struct hash *hash_new(void)
+{
+	struct hash *h = xcalloc(1, sizeof(*h));
+
+	h->cap = 16;
+	h->slots = xcalloc(h->cap, sizeof(*h->slots));
+	return h;
+}
+
+void hash_free(struct hash *h)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->cap; i++)
+		free(h->slots[i].key);
+	free(h->slots);
+	free(h);
+}
+
+static struct slot *find_slot(struct slot *slots, size_t cap, const char *key, uint64_t hv)
+{
+	size_t i = hv & (cap - 1);
+
+	while (slots[i].key && (slots[i].hash != hv || strcmp(slots[i].key, key) != 0))
+		i = (i + 1) & (cap - 1);
+	return &slots[i];
+}
+
+static void grow(struct hash *h)
+{
+	size_t cap = h->cap * 2;
+	struct slot *slots = xcalloc(cap, sizeof(*slots));
+
+	for (size_t i = 0; i < h->cap; i++) {
+		struct slot *s = &h->slots[i];
+
+		if (s->key)
+			*find_slot(slots, cap, s->key, s->hash) = *s;
+	}
+	free(h->slots);
+	h->slots = slots;
+	h->cap = cap;
+}
+
+void *hash_get(const struct hash *h, const char *key)
+{
+	return find_slot(h->slots, h->cap, key, hash_bytes(key, strlen(key)))->value;
+}
+
+void *hash_add(struct hash *h, const char *key, void *value)
+{
+	uint64_t hv = hash_bytes(key, strlen(key));
+	struct slot *s;
+
+	if ((h->count + 1) * 2 > h->cap)
+		grow(h);
+	s = find_slot(h->slots, h->cap, key, hv);
+	if (s->key)
+		return s->value;
+	s->key = xstrdup(key);
+	s->value = value;
+	s->hash = hv;
+	h->count++;
+	return value;
+}
+
+size_t hash_count(const struct hash *h)
+{
+	return h->count;
+}

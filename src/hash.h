@@ -1,0 +1,28 @@
+/*
+ * hash: a map from NUL-terminated string keys to pointers.
+ *
+ * The map copies keys and never owns values. It is not thread-safe; each
+ * user guards its own. Lookups of absent keys return NULL, so NULL cannot
+ * be stored as a value.
+ */
+#ifndef OMIFS_HASH_H
+#define OMIFS_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct hash;
+
+struct hash *hash_new(void);
+void hash_free(struct hash *h);
+/* Returns the value stored under key, or NULL. */
+void *hash_get(const struct hash *h, const char *key);
+/* Stores value under key unless the key is present. Returns the value now
+ * stored under key: `value` if it was added, the older one if not. */
+void *hash_add(struct hash *h, const char *key, void *value);
+size_t hash_count(const struct hash *h);
+
+/* 64-bit FNV-1a of len bytes: stable across runs and machines. */
+uint64_t hash_bytes(const void *data, size_t len);
+
+#endif

@@ -1,0 +1,331 @@
+/*
+ * omifs: mount your Omi data (memories, conversations, action items) as a
+ * read-only directory tree.
+ *
+ * main reads the command line and the key, proves the key and the server
+ * work with one request while still in the foreground (so a mistake is a
+ * one-line error and an exit code, not a mount that fails later), then
+ * hands over to libfuse.
+ *
+ * Exit codes: 0 ok, 1 usage or configuration, 2 the key was refused,
+ * 3 the server is unreachable or failing, 4 the mountpoint is unusable.
+ */
+#include "api.h"
+#include "buf.h"
+#include "config.h"
+#include "fs.h"
+#include "log.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { EXIT_USAGE = 1, EXIT_AUTH = 2, EXIT_SERVER = 3, EXIT_MOUNTPOINT = 4 };
+enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_KEY_ON_COMMAND_LINE };
+
+#define DEFAULT_URL "https://api.omi.me/v1/dev"
+
+#define OPT(t, field) { t, offsetof(struct omifs_config, field), 1 }
+static const struct fuse_opt option_spec[] = {
+	OPT("url=%s", url),
+	OPT("key_file=%s", key_file),
+	OPT("cafile=%s", cafile),
+	OPT("ttl=%d", listing_ttl),
+	OPT("timeout=%d", request_timeout),
+	OPT("connect_timeout=%d", connect_timeout),
+	OPT("retries=%d", retries),
+	OPT("max_per_minute=%d", per_minute),
+	OPT("max_per_day=%d", per_day),
+	OPT("budget_wait=%d", budget_wait),
+	OPT("page_size=%d", page_size),
+	OPT("transcript_batch=%d", transcript_batch),
+	OPT("log_level=%d", log_level),
+	OPT("offline", offline),
+	FUSE_OPT_KEY("key=", KEY_KEY_ON_COMMAND_LINE),
+	FUSE_OPT_KEY("api_key=", KEY_KEY_ON_COMMAND_LINE),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_END
+};
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [options] [source] MOUNTPOINT\n"
+	       "\n"
+	       "Mounts your Omi memories, conversations and action items read-only.\n"
+	       "The API key comes from $OMI_API_KEY or -o key_file=FILE (mode 0600).\n"
+	       "\n"
+	       "omifs options:\n"
+	       "    -o url=URL               API base URL (default %s)\n"
+	       "    -o key_file=FILE         read the API key from FILE\n"
+	       "    -o cafile=FILE           trust this CA bundle (self-hosted servers)\n"
+	       "    -o ttl=SECONDS           listings are fresh this long (default 300)\n"
+	       "    -o timeout=SECONDS       give up on a request after this (default 60)\n"
+	       "    -o connect_timeout=SECONDS  (default 10)\n"
+	       "    -o retries=N             retries of a failed request (default 4)\n"
+	       "    -o max_per_minute=N      request budget per minute (default 100)\n"
+	       "    -o max_per_day=N         request budget per day (default 10000)\n"
+	       "    -o budget_wait=SECONDS   longest wait for budget before EAGAIN (default 30)\n"
+	       "    -o page_size=N           items asked per page (default 1000)\n"
+	       "    -o transcript_batch=N    conversations fetched per transcript batch\n"
+	       "                             (default 100)\n"
+	       "    -o log_level=N           0 errors, 1 warnings (default), 2 info, 3 debug\n"
+	       "    -o offline               send no request; serve what is cached\n"
+	       "    -f                       stay in the foreground, log to stderr\n"
+	       "    -d                       debug: foreground, log every request\n"
+	       "    -s                       single-threaded\n"
+	       "    -h, --help               this help, then libfuse's options\n"
+	       "    -V, --version            versions\n"
+	       "\n",
+	       prog, DEFAULT_URL);
+}
+
+static int process_option(void *data, const char *arg, int key, struct fuse_args *args)
+{
+	struct omifs_config *c = data;
+
+	(void)args;
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		/* mount(8) passes "source mountpoint": keep the last as the mountpoint. */
+		if (c->mountpoint) {
+			free(c->source);
+			c->source = c->mountpoint;
+		}
+		c->mountpoint = strdup(arg);
+		return 0;
+	case KEY_KEY_ON_COMMAND_LINE:
+		fprintf(stderr, "omifs: the API key is never taken from the command line "
+				"(it would show in ps); use OMI_API_KEY or -o key_file=FILE\n");
+		exit(EXIT_USAGE);
+	case KEY_HELP:
+		usage(args->argv[0]);
+		fuse_cmdline_help();
+		fuse_lib_help(args);
+		exit(0);
+	case KEY_VERSION:
+		printf("omifs %s\nlibfuse %s\n%s\n", OMIFS_VERSION, fuse_pkgversion(),
+		       curl_version());
+		exit(0);
+	case KEY_DEBUG:
+		c->debug = true;
+		c->foreground = true;
+		return 1;
+	case KEY_FOREGROUND:
+		c->foreground = true;
+		return 1;
+	}
+	return 1;
+}
+
+/* A key is a bearer token: printable, no spaces, so it cannot forge a
+ * header line. */
+static bool key_is_sane(const char *key)
+{
+	if (!*key)
+		return false;
+	for (const char *p = key; *p; p++)
+		if (!isgraph((unsigned char)*p))
+			return false;
+	return true;
+}
+
+/* Loads the key into c->key. Returns 0 or prints why not and returns -1. */
+static int load_key(struct omifs_config *c)
+{
+	const char *env = getenv("OMI_API_KEY");
+	char line[4096];
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	if (env && *env && !c->key_file) {
+		c->key = strdup(env);
+	} else if (c->key_file) {
+		fd = open(c->key_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			fprintf(stderr, "omifs: cannot read key file %s: %s\n", c->key_file,
+				strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+			fprintf(stderr, "omifs: refusing key file %s: it must be a regular file "
+					"readable only by you (chmod 600 %s)\n",
+				c->key_file, c->key_file);
+			close(fd);
+			return -1;
+		}
+		f = fdopen(fd, "r");
+		if (!f || !fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		if (f)
+			fclose(f);
+		else
+			close(fd);
+		line[strcspn(line, "\r\n")] = '\0';
+		c->key = strdup(line);
+		explicit_bzero(line, sizeof(line));
+	} else {
+		fprintf(stderr, "omifs: no API key: set OMI_API_KEY or use -o key_file=FILE\n");
+		return -1;
+	}
+	/* No child process should inherit the key. */
+	unsetenv("OMI_API_KEY");
+	if (!c->key || !key_is_sane(c->key)) {
+		fprintf(stderr, "omifs: the API key is empty or holds spaces or control "
+				"characters\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns 0 when the mountpoint is an empty directory we can mount on. */
+static int check_mountpoint(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	bool empty = true;
+
+	if (!d) {
+		fprintf(stderr, "omifs: cannot use mountpoint %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			empty = false;
+	closedir(d);
+	if (!empty) {
+		fprintf(stderr, "omifs: mountpoint %s is not empty\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* One authenticated request, so that a bad key or URL fails here. */
+static int check_server(const struct omifs_config *c)
+{
+	struct api_options opts = {
+		.base_url = c->url,
+		.key = c->key,
+		.cafile = c->cafile,
+		.connect_timeout = c->connect_timeout,
+		.request_timeout = c->request_timeout,
+		.max_retries = 1,
+		.max_wait = c->budget_wait,
+	};
+	struct api_error err;
+	struct api_client *api = api_new(&opts, &err);
+	json_object *page = NULL;
+	enum api_result result;
+
+	if (!api) {
+		fprintf(stderr, "omifs: %s\n", err.message);
+		return EXIT_USAGE;
+	}
+	result = api_get_json(api, "/user/memories", "limit=1&offset=0", &page, &err);
+	json_object_put(page);
+	api_free(api);
+	if (result == API_OK)
+		return 0;
+	if (result == API_E_AUTH) {
+		fprintf(stderr, "omifs: the server refused the API key: %s\n", err.message);
+		return EXIT_AUTH;
+	}
+	fprintf(stderr, "omifs: cannot reach the Omi API at %s: %s\n", c->url, err.message);
+	return EXIT_SERVER;
+}
+
+static void free_config(struct omifs_config *c)
+{
+	if (c->key) {
+		explicit_bzero(c->key, strlen(c->key));
+		free(c->key);
+	}
+	free(c->url);
+	free(c->key_file);
+	free(c->cafile);
+	free(c->mountpoint);
+	free(c->source);
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct omifs_config config = {
+		.listing_ttl = 300,
+		.connect_timeout = 10,
+		.request_timeout = 60,
+		.retries = 4,
+		.per_minute = 100,
+		.per_day = 10000,
+		.budget_wait = 30,
+		.page_size = 1000,
+		.transcript_batch = 100,
+		.log_level = LOG_WARN,
+	};
+	struct fs_context ctx = { .config = &config };
+	struct buf opt = BUF_INIT;
+	int rc;
+
+	/* The key must not end up in a core dump. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (fuse_opt_parse(&args, &config, option_spec, process_option) < 0)
+		return EXIT_USAGE;
+	if (!config.url)
+		config.url = strdup(DEFAULT_URL);
+	if (config.debug)
+		config.log_level = LOG_DEBUG;
+	log_setup(config.log_level, false);
+	if (!config.mountpoint) {
+		fprintf(stderr, "omifs: no mountpoint given (see omifs -h)\n");
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (config.listing_ttl < 1 || config.page_size < 1 || config.transcript_batch < 1 ||
+	    config.request_timeout < 1 || config.connect_timeout < 1 || config.retries < 0 ||
+	    config.per_minute < 0 || config.per_day < 0 || config.budget_wait < 0) {
+		fprintf(stderr, "omifs: an option has a value out of range (see omifs -h)\n");
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (load_key(&config) < 0) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (check_mountpoint(config.mountpoint) < 0) {
+		rc = EXIT_MOUNTPOINT;
+		goto out;
+	}
+	if (!config.offline && (rc = check_server(&config)) != 0)
+		goto out;
+
+	/* fsname goes into an option list: a comma would split it. */
+	buf_printf(&opt, "-oro,default_permissions,subtype=omifs,fsname=%s",
+		   config.source && !strpbrk(config.source, ",\\") ? config.source : "omifs");
+	fuse_opt_add_arg(&args, opt.data);
+	fuse_opt_add_arg(&args, config.mountpoint);
+	log_setup(config.log_level, !config.foreground);
+	rc = fuse_main(args.argc, args.argv, &fs_operations, &ctx) ? EXIT_MOUNTPOINT : 0;
+out:
+	buf_free(&opt);
+	fuse_opt_free_args(&args);
+	free_config(&config);
+	return rc;
+}

@@ -1,0 +1,96 @@
+/*
+ * model: the API's JSON objects as C structs.
+ *
+ * Parsing is tolerant: a missing, null or mistyped field becomes "absent"
+ * (NULL for strings, false for has_* flags), never an error, so one odd
+ * object cannot hide the others. The only hard requirement is an id: a
+ * string, or an integer (which becomes its decimal string). Without one,
+ * model_parse_* returns -1 and the caller skips the object with a log line.
+ * An id holding a NUL byte counts as none.
+ *
+ * Ownership (one rule for all): a parsed struct owns every string and array
+ * it points to, copied out of the json_object, which the caller keeps
+ * owning. Free a struct with its model_free_* function, which also frees
+ * what it points to; the struct itself lives wherever the caller put it.
+ */
+#ifndef OMIFS_MODEL_H
+#define OMIFS_MODEL_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+/* A timestamp as the server wrote it, and the instant it names. */
+struct timestamp {
+	char *text;		/* NULL when absent or null */
+	bool valid;		/* text parsed as ISO 8601 */
+	time_t when;		/* UTC seconds, when valid */
+};
+
+struct memory {
+	char *id;
+	char *content;
+	char *category;
+	struct timestamp created_at, updated_at;
+};
+
+struct action_item {
+	char *id;		/* NULL inside a conversation's structured list */
+	char *description;
+	bool completed;
+	struct timestamp created_at, updated_at, due_at, completed_at;
+	char *conversation_id;	/* NULL for a standalone item */
+};
+
+struct event {
+	char *title;
+	char *description;
+	char *start;
+	bool has_duration;
+	double duration;	/* minutes */
+};
+
+struct segment {
+	char *text;
+	char *speaker_name;	/* backend only */
+	bool has_speaker_id;
+	long long speaker_id;
+	double start, end;	/* seconds from the start of the conversation */
+};
+
+struct conversation {
+	char *id;
+	struct timestamp created_at, started_at, finished_at;
+	char *language;
+	char *source;
+	char *title;
+	char *overview;
+	char *emoji;
+	char *category;
+	struct action_item *action_items;
+	size_t n_action_items;
+	struct event *events;
+	size_t n_events;
+	bool has_transcript;	/* transcript_segments was a list */
+	struct segment *segments;
+	size_t n_segments;
+};
+
+/* Parses ISO 8601 ("2025-01-20T13:50:00.123+05:30", "...Z", a naive time
+ * taken as UTC, or a bare date). Returns 0 and sets *out, or -1. */
+int model_parse_time(const char *text, time_t *out);
+
+int model_parse_memory(json_object *obj, struct memory *out);
+int model_parse_action_item(json_object *obj, struct action_item *out);
+int model_parse_conversation(json_object *obj, struct conversation *out);
+
+/* The id of an object as model_parse_* would read it, in a malloc'd
+ * string, or NULL if it has none. */
+char *model_object_id(json_object *obj);
+
+void model_free_memory(struct memory *m);
+void model_free_action_item(struct action_item *a);
+void model_free_conversation(struct conversation *c);
+
+#endif

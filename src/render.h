@@ -1,0 +1,29 @@
+/*
+ * render: the bytes of every file in the tree, from parsed objects.
+ *
+ * Rendering is deterministic (the same object gives the same bytes; no
+ * clock, no locale) and appends to the caller's buffer. The formats are
+ * documented in omifs.1 under FILE FORMATS; tests/integration/reference.py
+ * is an independent implementation the tests compare against.
+ */
+#ifndef OMIFS_RENDER_H
+#define OMIFS_RENDER_H
+
+#include "buf.h"
+#include "model.h"
+
+void render_memory(const struct memory *m, struct buf *out);
+void render_action_item(const struct action_item *a, struct buf *out);
+
+/* transcript.txt: "[HH:MM:SS] Speaker: text" a segment a line. */
+void render_transcript(const struct conversation *c, struct buf *out);
+void render_summary(const struct conversation *c, struct buf *out);
+void render_conversation_action_items(const struct conversation *c, struct buf *out);
+/* Only meaningful when c->n_events > 0 (events.md exists only then). */
+void render_events(const struct conversation *c, struct buf *out);
+
+/* conversation.json: the stored object's JSON pretty-printed, with a final
+ * newline. Returns 0, or -1 if json_text is not JSON (nothing appended). */
+int render_json(const char *json_text, struct buf *out);
+
+#endif

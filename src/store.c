@@ -1,0 +1,375 @@
+/*
+ * store: SQLite tables behind store.h.
+ *
+ *   listing(kind, position, id, json)   the last complete listing per kind
+ *   listed(kind, listed_at, count)      when that listing was made
+ *   full_conversation(id, json)         conversations with transcripts
+ *
+ * One connection guarded by one mutex: every function is a short
+ * transaction, and FUSE threads mostly read the in-memory tree, not this.
+ */
+#include "store.h"
+
+#include "buf.h"
+#include "hash.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct store {
+	sqlite3 *db;
+	pthread_mutex_t lock;
+	uint64_t generation;
+};
+
+static const char schema[] =
+	"PRAGMA journal_mode=WAL;"
+	"PRAGMA synchronous=NORMAL;"
+	"CREATE TABLE IF NOT EXISTS listing ("
+	"  kind INTEGER NOT NULL, position INTEGER NOT NULL, id TEXT NOT NULL,"
+	"  json TEXT NOT NULL, PRIMARY KEY (kind, id));"
+	"CREATE INDEX IF NOT EXISTS listing_order ON listing (kind, position);"
+	"CREATE TABLE IF NOT EXISTS listed ("
+	"  kind INTEGER PRIMARY KEY, listed_at INTEGER NOT NULL, count INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS full_conversation ("
+	"  id TEXT PRIMARY KEY, json TEXT NOT NULL);";
+
+static int fail(struct store *s, const char *what)
+{
+	log_error("cache: %s: %s", what, sqlite3_errmsg(s->db));
+	return -EIO;
+}
+
+struct store *store_open(const char *path, char *err, size_t errlen)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+	char *msg = NULL;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+
+	if (path) {
+		/* Create the file 0600 ourselves: SQLite would honour the umask. */
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+		if (fd < 0) {
+			snprintf(err, errlen, "cannot open the cache %s: %s", path, strerror(errno));
+			free(s);
+			return NULL;
+		}
+		fchmod(fd, 0600);
+		close(fd);
+	}
+	if (sqlite3_open_v2(path ? path : ":memory:", &s->db, flags, NULL) != SQLITE_OK ||
+	    sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open the cache %s: %s", path ? path : "(memory)",
+			 msg ? msg : sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+		sqlite3_close(s->db);
+		free(s);
+		return NULL;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	pthread_mutex_init(&s->lock, NULL);
+	return s;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	sqlite3_close(s->db);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* Prepares sql; on failure logs and returns NULL. Lock held. */
+static sqlite3_stmt *prepare(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		fail(s, sql);
+		return NULL;
+	}
+	return st;
+}
+
+static int exec(struct store *s, const char *sql)
+{
+	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, sql);
+}
+
+/* The items of a kind's current listing, and a map from id to json. */
+struct old_listing {
+	char **ids, **jsons;
+	size_t n;
+	struct hash *by_id;
+};
+
+static void free_old_listing(struct old_listing *old)
+{
+	for (size_t i = 0; i < old->n; i++) {
+		free(old->ids[i]);
+		free(old->jsons[i]);
+	}
+	free(old->ids);
+	free(old->jsons);
+	hash_free(old->by_id);
+}
+
+/* Lock held. */
+static int load_listing(struct store *s, enum store_kind kind, struct old_listing *old)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT id, json FROM listing WHERE kind = ?");
+	size_t cap = 0;
+	int rc;
+
+	memset(old, 0, sizeof(*old));
+	old->by_id = hash_new();
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int(st, 1, kind);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (old->n == cap) {
+			cap = cap ? cap * 2 : 64;
+			old->ids = xrealloc(old->ids, cap * sizeof(char *));
+			old->jsons = xrealloc(old->jsons, cap * sizeof(char *));
+		}
+		old->ids[old->n] = xstrdup((const char *)sqlite3_column_text(st, 0));
+		old->jsons[old->n] = xstrdup((const char *)sqlite3_column_text(st, 1));
+		hash_add(old->by_id, old->ids[old->n], old->jsons[old->n]);
+		old->n++;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, "reading a listing");
+}
+
+/* Runs a one-parameter statement (text or int) to completion. Lock held. */
+static int run_with_text(struct store *s, const char *sql, const char *text)
+{
+	sqlite3_stmt *st = prepare(s, sql);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail(s, sql);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int run_with_int(struct store *s, const char *sql, int value)
+{
+	sqlite3_stmt *st = prepare(s, sql);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int(st, 1, value);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail(s, sql);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static const char drop_full_sql[] = "DELETE FROM full_conversation WHERE id = ?";
+
+int store_replace_listing(struct store *s, enum store_kind kind, const struct store_item *items,
+			  size_t n, time_t listed_at)
+{
+	struct old_listing old;
+	struct hash *fresh = hash_new();
+	sqlite3_stmt *insert = NULL, *mark = NULL;
+	int changes = 0, rc = -EIO;
+
+	pthread_mutex_lock(&s->lock);
+	if (load_listing(s, kind, &old) < 0 || exec(s, "BEGIN IMMEDIATE") < 0)
+		goto out;
+	insert = prepare(s, "INSERT OR REPLACE INTO listing (kind, position, id, json) "
+			    "VALUES (?, ?, ?, ?)");
+	mark = prepare(s, "INSERT OR REPLACE INTO listed (kind, listed_at, count) VALUES (?, ?, ?)");
+	if (!insert || !mark || run_with_int(s, "DELETE FROM listing WHERE kind = ?", kind) < 0)
+		goto rollback;
+	for (size_t i = 0; i < n; i++) {
+		const char *before = hash_get(old.by_id, items[i].id);
+
+		hash_add(fresh, items[i].id, fresh);
+		if (!before || strcmp(before, items[i].json) != 0) {
+			changes++;
+			if (before && kind == STORE_CONVERSATIONS &&
+			    run_with_text(s, drop_full_sql, items[i].id) < 0)
+				goto rollback;
+		}
+		sqlite3_reset(insert);
+		sqlite3_bind_int(insert, 1, kind);
+		sqlite3_bind_int64(insert, 2, (sqlite3_int64)i);
+		sqlite3_bind_text(insert, 3, items[i].id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(insert, 4, items[i].json, -1, SQLITE_STATIC);
+		if (sqlite3_step(insert) != SQLITE_DONE) {
+			fail(s, "writing a listing");
+			goto rollback;
+		}
+	}
+	for (size_t i = 0; i < old.n; i++) {
+		if (hash_get(fresh, old.ids[i]))
+			continue;
+		changes++;
+		if (kind == STORE_CONVERSATIONS && run_with_text(s, drop_full_sql, old.ids[i]) < 0)
+			goto rollback;
+	}
+	sqlite3_bind_int(mark, 1, kind);
+	sqlite3_bind_int64(mark, 2, (sqlite3_int64)listed_at);
+	sqlite3_bind_int64(mark, 3, (sqlite3_int64)n);
+	if (sqlite3_step(mark) != SQLITE_DONE) {
+		fail(s, "marking a listing");
+		goto rollback;
+	}
+	if (exec(s, "COMMIT") < 0)
+		goto rollback;
+	/* A first listing that is empty still changes what the tree can show. */
+	if (changes > 0 || old.n == 0)
+		s->generation++;
+	rc = changes;
+	goto out;
+rollback:
+	exec(s, "ROLLBACK");
+	rc = -EIO;
+out:
+	sqlite3_finalize(insert);
+	sqlite3_finalize(mark);
+	pthread_mutex_unlock(&s->lock);
+	free_old_listing(&old);
+	hash_free(fresh);
+	return rc;
+}
+
+int store_listing_info(struct store *s, enum store_kind kind, time_t *listed_at, size_t *count)
+{
+	sqlite3_stmt *st;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&s->lock);
+	st = prepare(s, "SELECT listed_at, count FROM listed WHERE kind = ?");
+	if (!st) {
+		rc = -EIO;
+	} else {
+		sqlite3_bind_int(st, 1, kind);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			*listed_at = (time_t)sqlite3_column_int64(st, 0);
+			*count = (size_t)sqlite3_column_int64(st, 1);
+			rc = 0;
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_foreach(struct store *s, enum store_kind kind, store_item_fn fn, void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc = 0, step;
+
+	pthread_mutex_lock(&s->lock);
+	st = prepare(s, "SELECT id, json FROM listing WHERE kind = ? ORDER BY position");
+	if (!st) {
+		pthread_mutex_unlock(&s->lock);
+		return -EIO;
+	}
+	sqlite3_bind_int(st, 1, kind);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = fn((const char *)sqlite3_column_text(st, 0),
+			(const char *)sqlite3_column_text(st, 1), ctx);
+		if (rc != 0)
+			break;
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = fail(s, "reading a listing");
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+uint64_t store_generation(struct store *s)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&s->lock);
+	g = s->generation;
+	pthread_mutex_unlock(&s->lock);
+	return g;
+}
+
+int store_put_full_conversation(struct store *s, const char *id, const char *json)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	st = prepare(s, "INSERT OR IGNORE INTO full_conversation (id, json) VALUES (?, ?)");
+	if (!st) {
+		pthread_mutex_unlock(&s->lock);
+		return -EIO;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, json, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail(s, "writing a conversation");
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+char *store_get_full_conversation(struct store *s, const char *id)
+{
+	sqlite3_stmt *st;
+	char *json = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	st = prepare(s, "SELECT json FROM full_conversation WHERE id = ?");
+	if (st) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			json = xstrdup((const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return json;
+}
+
+bool store_has_full_conversation(struct store *s, const char *id)
+{
+	sqlite3_stmt *st;
+	bool found = false;
+
+	pthread_mutex_lock(&s->lock);
+	st = prepare(s, "SELECT 1 FROM full_conversation WHERE id = ?");
+	if (st) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		found = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
+size_t store_count_full_conversations(struct store *s)
+{
+	sqlite3_stmt *st;
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	st = prepare(s, "SELECT count(*) FROM full_conversation");
+	if (st) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = (size_t)sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}

@@ -1,0 +1,64 @@
+/*
+ * store: the cache of everything fetched, on SQLite.
+ *
+ * It keeps, by kind and id, the raw JSON of every item of the last
+ * complete listing of each collection, in listing order, and, apart, each
+ * conversation as fetched with its transcript ("full"). A full
+ * conversation is kept only while its listing entry stays the same: a
+ * changed or vanished entry drops it, so a changed conversation is fetched
+ * again and an unchanged one never is.
+ *
+ * store_open(NULL) keeps everything in memory; a path gives a database
+ * file (mode 0600) that outlives the process.
+ *
+ * Thread-safe. Strings passed in are copied; strings returned are the
+ * caller's to free. Functions return 0 or -errno (-EIO for SQLite errors,
+ * logged) unless they say otherwise.
+ */
+#ifndef OMIFS_STORE_H
+#define OMIFS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+enum store_kind { STORE_MEMORIES, STORE_ACTION_ITEMS, STORE_CONVERSATIONS, STORE_KINDS };
+
+struct store;
+
+struct store_item {
+	const char *id;
+	const char *json;
+};
+
+/* Opens or creates the store. On failure returns NULL with a message. */
+struct store *store_open(const char *path, char *err, size_t errlen);
+void store_close(struct store *s);
+
+/* Replaces the listing of a kind by a complete new one. Returns how many
+ * items were added, changed or removed (>= 0), or -errno. */
+int store_replace_listing(struct store *s, enum store_kind kind, const struct store_item *items,
+			  size_t n, time_t listed_at);
+
+/* When kind was last listed completely, and how many items it had.
+ * Returns -ENOENT if it never was. */
+int store_listing_info(struct store *s, enum store_kind kind, time_t *listed_at, size_t *count);
+
+/* Calls fn for each item of kind in listing order; stops when fn returns
+ * non-zero and returns that value. */
+typedef int (*store_item_fn)(const char *id, const char *json, void *ctx);
+int store_foreach(struct store *s, enum store_kind kind, store_item_fn fn, void *ctx);
+
+/* Bumped by every store_replace_listing that changed something. */
+uint64_t store_generation(struct store *s);
+
+/* Keeps json as conversation id's full form unless it already has one:
+ * what a file's size was computed from must not change under it. */
+int store_put_full_conversation(struct store *s, const char *id, const char *json);
+/* Returns the full conversation's JSON (caller frees) or NULL if absent. */
+char *store_get_full_conversation(struct store *s, const char *id);
+bool store_has_full_conversation(struct store *s, const char *id);
+size_t store_count_full_conversations(struct store *s);
+
+#endif

@@ -1,0 +1,701 @@
+/*
+ * tree: snapshots of the whole tree, built from the store.
+ *
+ * A snapshot holds the parsed objects of the three listings and one node
+ * per path, indexed by path. It is immutable once built, except for the
+ * sizes of transcript.txt and conversation.json, learnt on first use
+ * (size_lock). Each call takes a reference to the current snapshot;
+ * when the store's generation moves on, the next call builds a new one
+ * and the old one goes away with its last reader.
+ */
+#include "tree.h"
+
+#include "hash.h"
+#include "log.h"
+#include "model.h"
+#include "render.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NAME_MAX_BYTES 255
+
+enum node_kind {
+	NODE_DIR,
+	NODE_MEMORY,		/* memories/<category>/<id>.txt */
+	NODE_ACTION_ITEM,	/* action-items/{open,done}/<id>.txt */
+	NODE_SUMMARY,		/* conversations/<day>/<id>/summary.md */
+	NODE_CONV_ACTION_ITEMS,	/* .../action-items.md */
+	NODE_EVENTS,		/* .../events.md */
+	NODE_TRANSCRIPT,	/* .../transcript.txt: needs the transcript */
+	NODE_CONV_JSON,		/* .../conversation.json: needs the transcript */
+	NODE_STATUS,		/* .omifs/status */
+};
+
+struct node {
+	enum node_kind kind;
+	char *path;
+	const char *name;	/* the last component, inside path */
+	uint64_t ino;
+	time_t mtime;
+	off_t size;		/* -1 until known (transcript files) */
+	void *object;		/* struct memory, action_item or conversation */
+	struct node *parent;
+	struct node **children;
+	size_t n_children, cap_children;
+	size_t n_subdirs;
+};
+
+struct snapshot {
+	int refs;		/* guarded by tree.lock */
+	uint64_t generation;
+	int kind_error[STORE_KINDS]; /* 0 when the kind was listed */
+	struct hash *by_path;
+	struct node **nodes;	/* every node, for freeing */
+	size_t n_nodes, cap_nodes;
+	struct node *root;
+	struct memory *memories;
+	size_t n_memories;
+	struct action_item *action_items;
+	size_t n_action_items;
+	struct conversation *conversations;
+	size_t n_conversations;
+	pthread_mutex_t size_lock;
+};
+
+struct tree {
+	struct sync *sync;
+	struct store *store;
+	uid_t uid;
+	gid_t gid;
+	pthread_mutex_t lock;		/* current, refs */
+	pthread_mutex_t build_lock;	/* one build at a time */
+	struct snapshot *current;
+};
+
+static const char *const kind_dir[STORE_KINDS] = {
+	[STORE_MEMORIES] = "memories",
+	[STORE_ACTION_ITEMS] = "action-items",
+	[STORE_CONVERSATIONS] = "conversations",
+};
+
+int tree_safe_name(const char *raw, const char *suffix, struct buf *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t start = out->len;
+
+	if (!raw || !*raw)
+		return -1;
+	if (strcmp(raw, ".") == 0 || strcmp(raw, "..") == 0) {
+		for (const char *p = raw; *p; p++)
+			buf_puts(out, "%2E");
+	} else {
+		for (const unsigned char *p = (const unsigned char *)raw; *p; p++) {
+			if (*p == '/' || *p == '%' || *p < 0x20 || *p == 0x7f) {
+				buf_putc(out, '%');
+				buf_putc(out, hex[*p >> 4]);
+				buf_putc(out, hex[*p & 15]);
+			} else {
+				buf_putc(out, (char)*p);
+			}
+		}
+	}
+	buf_puts(out, suffix);
+	if (out->len - start > NAME_MAX_BYTES) {
+		out->len = start;
+		out->data[start] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+void tree_local_day(time_t t, char out[16])
+{
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(out, 16, "%Y-%m-%d", &tm);
+}
+
+/* ---- building a snapshot ---- */
+
+static struct node *add_node(struct snapshot *snap, struct node *parent, const char *name,
+			     enum node_kind kind, void *object)
+{
+	struct node *n = xcalloc(1, sizeof(*n));
+	struct buf path = BUF_INIT;
+
+	if (parent) {
+		buf_puts(&path, parent->path[1] ? parent->path : "");
+		buf_putc(&path, '/');
+		buf_puts(&path, name);
+	} else {
+		buf_puts(&path, "/");
+	}
+	n->path = buf_steal(&path);
+	if (hash_add(snap->by_path, n->path, n) != n) {
+		log_warn("skipping %s: the name is taken (duplicate id?)", n->path);
+		free(n->path);
+		free(n);
+		return NULL;
+	}
+	n->name = parent ? strrchr(n->path, '/') + 1 : n->path;
+	n->kind = kind;
+	n->object = object;
+	n->parent = parent;
+	n->size = -1;
+	/* Inode numbers from the path: stable, and 1 is the root's. */
+	n->ino = parent ? hash_bytes(n->path, strlen(n->path)) | 2 : 1;
+	if (snap->n_nodes == snap->cap_nodes) {
+		snap->cap_nodes = snap->cap_nodes ? snap->cap_nodes * 2 : 1024;
+		snap->nodes = xrealloc(snap->nodes, snap->cap_nodes * sizeof(*snap->nodes));
+	}
+	snap->nodes[snap->n_nodes++] = n;
+	if (parent) {
+		if (parent->n_children == parent->cap_children) {
+			parent->cap_children = parent->cap_children ? parent->cap_children * 2 : 8;
+			parent->children = xrealloc(parent->children,
+						    parent->cap_children * sizeof(*parent->children));
+		}
+		parent->children[parent->n_children++] = n;
+		if (kind == NODE_DIR)
+			parent->n_subdirs++;
+	}
+	return n;
+}
+
+/* The child directory `name` of parent, made if missing. */
+static struct node *dir_child(struct snapshot *snap, struct node *parent, const char *name)
+{
+	struct buf path = BUF_INIT;
+	struct node *n;
+
+	buf_printf(&path, "%s/%s", parent->path[1] ? parent->path : "", name);
+	n = hash_get(snap->by_path, path.data);
+	buf_free(&path);
+	return n ? n : add_node(snap, parent, name, NODE_DIR, NULL);
+}
+
+/* A file whose size is known now: render it once to learn it. */
+static void add_file(struct snapshot *snap, struct node *dir, const char *name,
+		     enum node_kind kind, void *object, time_t mtime, struct buf *scratch,
+		     void (*render)(const void *, struct buf *))
+{
+	struct node *n = add_node(snap, dir, name, kind, object);
+
+	if (!n)
+		return;
+	n->mtime = mtime;
+	if (render) {
+		buf_reset(scratch);
+		render(object, scratch);
+		n->size = (off_t)scratch->len;
+	}
+}
+
+static time_t first_valid(const struct timestamp *a, const struct timestamp *b,
+			  const struct timestamp *c)
+{
+	if (a && a->valid)
+		return a->when;
+	if (b && b->valid)
+		return b->when;
+	if (c && c->valid)
+		return c->when;
+	return 0;
+}
+
+static void render_memory_any(const void *o, struct buf *out) { render_memory(o, out); }
+static void render_action_item_any(const void *o, struct buf *out) { render_action_item(o, out); }
+static void render_summary_any(const void *o, struct buf *out) { render_summary(o, out); }
+static void render_events_any(const void *o, struct buf *out) { render_events(o, out); }
+static void render_conv_items_any(const void *o, struct buf *out)
+{
+	render_conversation_action_items(o, out);
+}
+
+/* Parsed objects of one kind, collected from the store. */
+struct parsed {
+	void *items;
+	size_t n, cap, size;
+	int (*parse)(json_object *, void *);
+};
+
+static int parse_into(const char *id, const char *json, void *ctx)
+{
+	struct parsed *p = ctx;
+	json_object *obj = json_tokener_parse(json);
+
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 256;
+		p->items = xrealloc(p->items, p->cap * p->size);
+	}
+	if (obj && p->parse(obj, (char *)p->items + p->n * p->size) == 0)
+		p->n++;
+	else
+		log_warn("skipping unreadable cached item %s", id);
+	json_object_put(obj);
+	return 0;
+}
+
+static int parse_memory_any(json_object *o, void *out) { return model_parse_memory(o, out); }
+static int parse_action_item_any(json_object *o, void *out) { return model_parse_action_item(o, out); }
+static int parse_conversation_any(json_object *o, void *out) { return model_parse_conversation(o, out); }
+
+static void *load_kind(struct store *store, enum store_kind kind, size_t size,
+		       int (*parse)(json_object *, void *), size_t *n)
+{
+	struct parsed p = { .size = size, .parse = parse };
+
+	store_foreach(store, kind, parse_into, &p);
+	*n = p.n;
+	return p.items;
+}
+
+static void build_memories(struct snapshot *snap, struct node *top, struct buf *scratch)
+{
+	struct buf name = BUF_INIT;
+
+	for (size_t i = 0; i < snap->n_memories; i++) {
+		struct memory *m = &snap->memories[i];
+		struct node *dir;
+
+		buf_reset(&name);
+		if (tree_safe_name(m->category ? m->category : "uncategorized", "", &name) < 0) {
+			log_warn("memory %s: unusable category, filed as uncategorized", m->id);
+			buf_puts(&name, "uncategorized");
+		}
+		dir = dir_child(snap, top, name.data);
+		buf_reset(&name);
+		if (!dir || tree_safe_name(m->id, ".txt", &name) < 0) {
+			log_warn("skipping a memory whose id cannot be a file name");
+			continue;
+		}
+		add_file(snap, dir, name.data, NODE_MEMORY, m,
+			 first_valid(&m->updated_at, &m->created_at, NULL), scratch,
+			 render_memory_any);
+	}
+	buf_free(&name);
+}
+
+static void build_action_items(struct snapshot *snap, struct node *top, struct buf *scratch)
+{
+	struct node *open = dir_child(snap, top, "open"), *done = dir_child(snap, top, "done");
+	struct buf name = BUF_INIT;
+
+	for (size_t i = 0; i < snap->n_action_items; i++) {
+		struct action_item *a = &snap->action_items[i];
+
+		buf_reset(&name);
+		if (tree_safe_name(a->id, ".txt", &name) < 0) {
+			log_warn("skipping an action item whose id cannot be a file name");
+			continue;
+		}
+		add_file(snap, a->completed ? done : open, name.data, NODE_ACTION_ITEM, a,
+			 first_valid(&a->updated_at, &a->completed_at, &a->created_at), scratch,
+			 render_action_item_any);
+	}
+	buf_free(&name);
+}
+
+static void build_conversations(struct snapshot *snap, struct node *top, struct buf *scratch)
+{
+	struct buf name = BUF_INIT;
+
+	for (size_t i = 0; i < snap->n_conversations; i++) {
+		struct conversation *c = &snap->conversations[i];
+		struct node *day, *dir;
+		char date[16] = "undated";
+		time_t mtime = first_valid(&c->finished_at, &c->started_at, &c->created_at);
+
+		if (c->created_at.valid)
+			tree_local_day(c->created_at.when, date);
+		else
+			log_warn("conversation %s has no usable created_at: filed under undated",
+				 c->id);
+		day = dir_child(snap, top, date);
+		buf_reset(&name);
+		if (!day || tree_safe_name(c->id, "", &name) < 0) {
+			log_warn("skipping a conversation whose id cannot be a file name");
+			continue;
+		}
+		dir = add_node(snap, day, name.data, NODE_DIR, c);
+		if (!dir)
+			continue;
+		add_file(snap, dir, "summary.md", NODE_SUMMARY, c, mtime, scratch,
+			 render_summary_any);
+		add_file(snap, dir, "action-items.md", NODE_CONV_ACTION_ITEMS, c, mtime, scratch,
+			 render_conv_items_any);
+		if (c->n_events > 0)
+			add_file(snap, dir, "events.md", NODE_EVENTS, c, mtime, scratch,
+				 render_events_any);
+		add_file(snap, dir, "transcript.txt", NODE_TRANSCRIPT, c, mtime, scratch, NULL);
+		add_file(snap, dir, "conversation.json", NODE_CONV_JSON, c, mtime, scratch, NULL);
+	}
+	buf_free(&name);
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp((*(struct node *const *)a)->name, (*(struct node *const *)b)->name);
+}
+
+/* Sorts every directory and gives it the newest mtime found inside. */
+static time_t finish_dir(struct node *n)
+{
+	if (n->kind != NODE_DIR)
+		return n->mtime;
+	qsort(n->children, n->n_children, sizeof(*n->children), compare_names);
+	for (size_t i = 0; i < n->n_children; i++) {
+		time_t t = finish_dir(n->children[i]);
+
+		if (t > n->mtime)
+			n->mtime = t;
+	}
+	return n->mtime;
+}
+
+static struct snapshot *build_snapshot(struct tree *t, uint64_t generation)
+{
+	struct snapshot *snap = xcalloc(1, sizeof(*snap));
+	struct node *top[STORE_KINDS], *meta;
+	struct buf scratch = BUF_INIT;
+
+	snap->generation = generation;
+	snap->by_path = hash_new();
+	pthread_mutex_init(&snap->size_lock, NULL);
+	for (int k = 0; k < STORE_KINDS; k++)
+		snap->kind_error[k] = sync_kind_error(t->sync, k);
+	snap->memories = load_kind(t->store, STORE_MEMORIES, sizeof(struct memory),
+				   parse_memory_any, &snap->n_memories);
+	snap->action_items = load_kind(t->store, STORE_ACTION_ITEMS, sizeof(struct action_item),
+				       parse_action_item_any, &snap->n_action_items);
+	snap->conversations = load_kind(t->store, STORE_CONVERSATIONS,
+					sizeof(struct conversation), parse_conversation_any,
+					&snap->n_conversations);
+	snap->root = add_node(snap, NULL, "", NODE_DIR, NULL);
+	for (int k = 0; k < STORE_KINDS; k++)
+		top[k] = add_node(snap, snap->root, kind_dir[k], NODE_DIR, NULL);
+	build_memories(snap, top[STORE_MEMORIES], &scratch);
+	build_action_items(snap, top[STORE_ACTION_ITEMS], &scratch);
+	build_conversations(snap, top[STORE_CONVERSATIONS], &scratch);
+	finish_dir(snap->root);
+	meta = add_node(snap, snap->root, ".omifs", NODE_DIR, NULL);
+	add_file(snap, meta, "status", NODE_STATUS, NULL, 0, &scratch, NULL);
+	meta->mtime = snap->root->mtime;
+	meta->children[0]->mtime = snap->root->mtime;
+	qsort(snap->root->children, snap->root->n_children, sizeof(struct node *), compare_names);
+	buf_free(&scratch);
+	snap->refs = 1;
+	return snap;
+}
+
+static void free_snapshot(struct snapshot *snap)
+{
+	for (size_t i = 0; i < snap->n_nodes; i++) {
+		free(snap->nodes[i]->path);
+		free(snap->nodes[i]->children);
+		free(snap->nodes[i]);
+	}
+	free(snap->nodes);
+	hash_free(snap->by_path);
+	for (size_t i = 0; i < snap->n_memories; i++)
+		model_free_memory(&snap->memories[i]);
+	free(snap->memories);
+	for (size_t i = 0; i < snap->n_action_items; i++)
+		model_free_action_item(&snap->action_items[i]);
+	free(snap->action_items);
+	for (size_t i = 0; i < snap->n_conversations; i++)
+		model_free_conversation(&snap->conversations[i]);
+	free(snap->conversations);
+	pthread_mutex_destroy(&snap->size_lock);
+	free(snap);
+}
+
+/* ---- using snapshots ---- */
+
+struct tree *tree_new(struct sync *sync, struct store *store)
+{
+	struct tree *t = xcalloc(1, sizeof(*t));
+
+	t->sync = sync;
+	t->store = store;
+	t->uid = getuid();
+	t->gid = getgid();
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->build_lock, NULL);
+	return t;
+}
+
+static void release(struct tree *t, struct snapshot *snap)
+{
+	bool last;
+
+	pthread_mutex_lock(&t->lock);
+	last = --snap->refs == 0;
+	pthread_mutex_unlock(&t->lock);
+	if (last)
+		free_snapshot(snap);
+}
+
+void tree_free(struct tree *t)
+{
+	if (!t)
+		return;
+	if (t->current)
+		release(t, t->current);
+	pthread_mutex_destroy(&t->lock);
+	pthread_mutex_destroy(&t->build_lock);
+	free(t);
+}
+
+/* Whether snap still shows what the store and sync know. t->lock held. */
+static bool is_current(struct tree *t, const struct snapshot *snap, uint64_t generation)
+{
+	if (snap->generation != generation)
+		return false;
+	for (int k = 0; k < STORE_KINDS; k++)
+		if (snap->kind_error[k] != sync_kind_error(t->sync, k))
+			return false;
+	return true;
+}
+
+/* Refreshes what is stale and returns a reference to the current snapshot. */
+static struct snapshot *acquire(struct tree *t)
+{
+	struct snapshot *snap;
+	uint64_t generation;
+
+	sync_refresh_stale(t->sync);
+	generation = store_generation(t->store);
+	pthread_mutex_lock(&t->lock);
+	snap = t->current;
+	if (snap && is_current(t, snap, generation)) {
+		snap->refs++;
+		pthread_mutex_unlock(&t->lock);
+		return snap;
+	}
+	pthread_mutex_unlock(&t->lock);
+
+	pthread_mutex_lock(&t->build_lock);
+	pthread_mutex_lock(&t->lock);
+	snap = t->current;
+	if (snap && is_current(t, snap, generation)) {
+		snap->refs++;
+		pthread_mutex_unlock(&t->lock);
+		pthread_mutex_unlock(&t->build_lock);
+		return snap;
+	}
+	pthread_mutex_unlock(&t->lock);
+	snap = build_snapshot(t, generation);
+	pthread_mutex_lock(&t->lock);
+	if (t->current && --t->current->refs == 0)
+		free_snapshot(t->current);
+	t->current = snap;
+	snap->refs++;
+	pthread_mutex_unlock(&t->lock);
+	pthread_mutex_unlock(&t->build_lock);
+	return snap;
+}
+
+/* The error for a path the snapshot lacks: its collection's error when
+ * the collection could not be listed, else ENOENT. */
+static int missing(const struct snapshot *snap, const char *path)
+{
+	for (int k = 0; k < STORE_KINDS; k++) {
+		size_t len = strlen(kind_dir[k]);
+
+		if (strncmp(path + 1, kind_dir[k], len) == 0 &&
+		    (path[len + 1] == '/' || path[len + 1] == '\0') && snap->kind_error[k])
+			return snap->kind_error[k];
+	}
+	return -ENOENT;
+}
+
+/* Finds path's node. Below a collection that could not be listed nothing
+ * exists, and the error says why. */
+static struct node *lookup(const struct snapshot *snap, const char *path, int *error)
+{
+	struct node *n = hash_get(snap->by_path, path);
+
+	*error = n ? 0 : missing(snap, path);
+	return n;
+}
+
+/* A collection's top directory can be looked up but not listed while the
+ * collection has never been listed. */
+static int listing_error(const struct snapshot *snap, const struct node *dir)
+{
+	if (dir->parent != snap->root)
+		return 0;
+	for (int k = 0; k < STORE_KINDS; k++)
+		if (strcmp(dir->name, kind_dir[k]) == 0)
+			return snap->kind_error[k];
+	return 0;
+}
+
+/* The conversation's full JSON, fetched if need be. Caller frees. */
+static int full_conversation(struct tree *t, const struct conversation *c, char **json)
+{
+	int rc = sync_fetch_transcript(t->sync, c->id);
+
+	if (rc < 0)
+		return rc;
+	*json = store_get_full_conversation(t->store, c->id);
+	return *json ? 0 : -EIO;
+}
+
+/* Renders a node's content. */
+static int render_node(struct tree *t, const struct node *n, struct buf *out)
+{
+	struct conversation full;
+	json_object *obj;
+	char *json = NULL;
+	int rc;
+
+	switch (n->kind) {
+	case NODE_DIR: return -EISDIR;
+	case NODE_MEMORY: render_memory(n->object, out); return 0;
+	case NODE_ACTION_ITEM: render_action_item(n->object, out); return 0;
+	case NODE_SUMMARY: render_summary(n->object, out); return 0;
+	case NODE_CONV_ACTION_ITEMS: render_conversation_action_items(n->object, out); return 0;
+	case NODE_EVENTS: render_events(n->object, out); return 0;
+	case NODE_STATUS: sync_describe(t->sync, out); return 0;
+	case NODE_TRANSCRIPT:
+	case NODE_CONV_JSON:
+		break;
+	}
+	rc = full_conversation(t, n->object, &json);
+	if (rc < 0)
+		return rc;
+	if (n->kind == NODE_CONV_JSON) {
+		rc = render_json(json, out) == 0 ? 0 : -EIO;
+	} else {
+		obj = json_tokener_parse(json);
+		rc = obj && model_parse_conversation(obj, &full) == 0 ? 0 : -EIO;
+		if (rc == 0) {
+			render_transcript(&full, out);
+			model_free_conversation(&full);
+		}
+		json_object_put(obj);
+	}
+	free(json);
+	return rc;
+}
+
+/* The node's size, rendering it (and fetching its transcript) if needed. */
+static int node_size(struct tree *t, struct snapshot *snap, struct node *n, off_t *size)
+{
+	struct buf content = BUF_INIT;
+	int rc = 0;
+
+	if (n->kind == NODE_STATUS) {
+		rc = render_node(t, n, &content);
+		*size = (off_t)content.len;
+		buf_free(&content);
+		return rc;
+	}
+	pthread_mutex_lock(&snap->size_lock);
+	*size = n->size;
+	pthread_mutex_unlock(&snap->size_lock);
+	if (*size >= 0)
+		return 0;
+	rc = render_node(t, n, &content);
+	if (rc == 0) {
+		pthread_mutex_lock(&snap->size_lock);
+		n->size = *size = (off_t)content.len;
+		pthread_mutex_unlock(&snap->size_lock);
+	}
+	buf_free(&content);
+	return rc;
+}
+
+static void fill_stat(const struct tree *t, const struct node *n, off_t size, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_uid = t->uid;
+	st->st_gid = t->gid;
+	st->st_mtime = st->st_ctime = st->st_atime = n->mtime;
+	if (n->kind == NODE_DIR) {
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2 + n->n_subdirs;
+		st->st_size = 4096;
+	} else {
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		st->st_size = size;
+		st->st_blocks = (size + 511) / 512;
+	}
+	st->st_blksize = 4096;
+}
+
+int tree_getattr(struct tree *t, const char *path, struct stat *st)
+{
+	struct snapshot *snap = acquire(t);
+	struct node *n;
+	off_t size = 0;
+	int rc;
+
+	n = lookup(snap, path, &rc);
+	if (n && n->kind != NODE_DIR)
+		rc = node_size(t, snap, n, &size);
+	if (n && rc == 0)
+		fill_stat(t, n, size, st);
+	release(t, snap);
+	return rc;
+}
+
+int tree_readdir(struct tree *t, const char *path, tree_fill_fn fill, void *ctx)
+{
+	struct snapshot *snap = acquire(t);
+	struct node *n;
+	struct stat st;
+	int rc;
+
+	n = lookup(snap, path, &rc);
+	if (n && n->kind != NODE_DIR)
+		rc = -ENOTDIR;
+	if (n && rc == 0)
+		rc = listing_error(snap, n);
+	if (n && rc == 0) {
+		fill_stat(t, n, 0, &st);
+		if (fill(ctx, ".", &st, true) == 0 &&
+		    fill(ctx, "..", NULL, false) == 0) {
+			for (size_t i = 0; i < n->n_children; i++) {
+				const struct node *c = n->children[i];
+				off_t size;
+				bool complete;
+
+				pthread_mutex_lock(&snap->size_lock);
+				size = c->size;
+				pthread_mutex_unlock(&snap->size_lock);
+				complete = c->kind == NODE_DIR || size >= 0;
+				fill_stat(t, c, complete ? size : 0, &st);
+				if (fill(ctx, c->name, &st, complete) != 0)
+					break;
+			}
+		}
+	}
+	release(t, snap);
+	return rc;
+}
+
+int tree_read(struct tree *t, const char *path, struct buf *out, bool *changing)
+{
+	struct snapshot *snap = acquire(t);
+	struct node *n;
+	int rc;
+
+	n = lookup(snap, path, &rc);
+	*changing = n && n->kind == NODE_STATUS;
+	if (n && n->kind == NODE_DIR)
+		rc = -EISDIR;
+	if (n && rc == 0)
+		rc = render_node(t, n, out);
+	release(t, snap);
+	return rc;
+}

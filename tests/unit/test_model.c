@@ -1,0 +1,111 @@
+/* Unit tests of model: timestamps and tolerant parsing. */
+#include "model.h"
+#include "unit.h"
+
+#include <stdlib.h>
+
+static void test_parse_time_forms(void)
+{
+	time_t t;
+
+	CHECK(model_parse_time("2025-01-20T13:50:00Z", &t) == 0 && t == 1737381000);
+	CHECK(model_parse_time("2025-01-20T13:50:00.123456Z", &t) == 0 && t == 1737381000);
+	CHECK(model_parse_time("2025-01-20T13:50:00+00:00", &t) == 0 && t == 1737381000);
+	CHECK(model_parse_time("2025-01-20T19:20:00+05:30", &t) == 0 && t == 1737381000);
+	CHECK(model_parse_time("2025-01-20T05:50:00-08:00", &t) == 0 && t == 1737381000);
+	CHECK(model_parse_time("2025-01-20T05:50:00-0800", &t) == 0 && t == 1737381000);
+	CHECK(model_parse_time("2025-01-20T13:50:00", &t) == 0 && t == 1737381000);
+	CHECK(model_parse_time("2025-01-20", &t) == 0 && t == 1737331200);
+}
+
+static void test_parse_time_rejects(void)
+{
+	time_t t;
+
+	CHECK(model_parse_time(NULL, &t) < 0);
+	CHECK(model_parse_time("", &t) < 0);
+	CHECK(model_parse_time("yesterday", &t) < 0);
+	CHECK(model_parse_time("2025-13-01T00:00:00Z", &t) < 0);
+	CHECK(model_parse_time("2025-01-20T25:00:00Z", &t) < 0);
+	CHECK(model_parse_time("2025-01-20T13:50:00Zjunk", &t) < 0);
+	CHECK(model_parse_time("2025-01-20T13:50:00.Z", &t) < 0);
+}
+
+static void test_memory_wrong_types(void)
+{
+	json_object *o = json_tokener_parse(
+		"{\"id\": 42, \"content\": [1,2], \"category\": null, \"created_at\": 7}");
+	struct memory m;
+
+	CHECK(model_parse_memory(o, &m) == 0);
+	CHECK_STR(m.id, "42");
+	CHECK(m.content == NULL);
+	CHECK(m.category == NULL);
+	CHECK(!m.created_at.valid && m.created_at.text == NULL);
+	model_free_memory(&m);
+	json_object_put(o);
+}
+
+static void test_missing_or_bad_id(void)
+{
+	const char *bad[] = { "{}", "{\"id\": null}", "{\"id\": 1.5}", "{\"id\": \"a\\u0000b\"}",
+			      "[]", "\"id\"" };
+	struct conversation c;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		json_object *o = json_tokener_parse(bad[i]);
+
+		CHECK(model_parse_conversation(o, &c) < 0);
+		model_free_conversation(&c);
+		json_object_put(o);
+	}
+}
+
+static void test_conversation_full(void)
+{
+	json_object *o = json_tokener_parse(
+		"{\"id\": \"c1\", \"created_at\": \"2025-01-20T13:50:00Z\", \"started_at\": null,"
+		" \"structured\": {\"title\": \"T\", \"category\": \"work\","
+		"   \"action_items\": [{\"description\": \"d\", \"completed\": true}, 3],"
+		"   \"events\": [{\"title\": \"e\", \"duration\": 30}]},"
+		" \"transcript_segments\": [{\"text\": \"hi\", \"speaker_id\": 1, \"start\": 62.5},"
+		"   {\"text\": \"yo\", \"speaker_name\": \"Ann\", \"speaker_id\": \"x\"}]}");
+	struct conversation c;
+
+	CHECK(model_parse_conversation(o, &c) == 0);
+	CHECK_STR(c.id, "c1");
+	CHECK(c.created_at.valid && !c.started_at.valid);
+	CHECK_STR(c.title, "T");
+	CHECK(c.n_action_items == 1 && c.action_items[0].completed);
+	CHECK(c.n_events == 1 && c.events[0].has_duration && c.events[0].duration == 30);
+	CHECK(c.has_transcript && c.n_segments == 2);
+	CHECK(c.segments[0].has_speaker_id && c.segments[0].speaker_id == 1);
+	CHECK(c.segments[0].start == 62.5);
+	CHECK(!c.segments[1].has_speaker_id);
+	CHECK_STR(c.segments[1].speaker_name, "Ann");
+	model_free_conversation(&c);
+	json_object_put(o);
+}
+
+static void test_structured_not_an_object(void)
+{
+	json_object *o = json_tokener_parse("{\"id\": \"c\", \"structured\": \"oops\","
+					    " \"transcript_segments\": null}");
+	struct conversation c;
+
+	CHECK(model_parse_conversation(o, &c) == 0);
+	CHECK(c.title == NULL && c.n_events == 0 && !c.has_transcript);
+	model_free_conversation(&c);
+	json_object_put(o);
+}
+
+int main(void)
+{
+	RUN(test_parse_time_forms);
+	RUN(test_parse_time_rejects);
+	RUN(test_memory_wrong_types);
+	RUN(test_missing_or_bad_id);
+	RUN(test_conversation_full);
+	RUN(test_structured_not_an_object);
+	return UNIT_RESULT();
+}
