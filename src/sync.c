@@ -420,12 +420,12 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 	return rc;
 }
 
-static void describe_time(struct buf *out, time_t t, time_t now)
+static void describe_time(struct buf *out, time_t t)
 {
 	char text[32];
 
 	format_utc(t, text, sizeof(text));
-	buf_printf(out, "%s (%lld s ago)", text, (long long)(now - t));
+	buf_puts(out, text);
 }
 
 void sync_describe(struct sync *s, struct buf *out)
@@ -443,7 +443,7 @@ void sync_describe(struct sync *s, struct buf *out)
 		buf_printf(out, "%-14s ", kind_name[k]);
 		if (ks->listed_at) {
 			buf_printf(out, "%zu items, listed completely at ", ks->count);
-			describe_time(out, ks->listed_at, now);
+			describe_time(out, ks->listed_at);
 		} else {
 			buf_puts(out, "not listed yet");
 		}
@@ -482,7 +482,7 @@ void sync_describe(struct sync *s, struct buf *out)
 	}
 	buf_puts(out, "last error     ");
 	if (st.last_error_at) {
-		describe_time(out, st.last_error_at, now);
+		describe_time(out, st.last_error_at);
 		buf_printf(out, ": %s\n", st.last_error);
 	} else {
 		buf_puts(out, "none\n");

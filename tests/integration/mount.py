@@ -1,0 +1,115 @@
+"""Mount omifs for real, with a timeout, and always unmount.
+
+    with Mount(emu.url, "ttl=2") as m:
+        os.listdir(m.path)
+
+omifs runs in the foreground (-f) as our child, so the test owns its
+process: stop() unmounts (fusermount3 -u, then -uz), waits for the process
+with a timeout and kills it if it lingers. Nothing is left behind, even
+when the test fails.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+OMIFS = str(REPO / "omifs")
+
+from emulator import TEST_KEY  # noqa: E402  (conftest puts helpers on sys.path)
+
+
+def is_mounted(path):
+    path = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] == path and " - fuse" in line:
+                return True
+    return False
+
+
+def unmount(path, timeout=10):
+    """Unmounts path if mounted: politely, then lazily."""
+    for args in (["fusermount3", "-u", path], ["fusermount3", "-uz", path]):
+        if not is_mounted(path):
+            return
+        subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
+
+
+def run_omifs(*args, key=TEST_KEY, env=None, timeout=30):
+    """Runs omifs to completion (for the commands and failures that exit)."""
+    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TZ": "UTC"}
+    if key is not None:
+        full_env["OMI_API_KEY"] = key
+    full_env.update(env or {})
+    return subprocess.run([OMIFS, *args], env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+class Mount:
+    def __init__(self, url, *options, key=TEST_KEY, tz="UTC", env=None, mount_timeout=30, extra_args=()):
+        self.url = url
+        self.options = ["url=" + url, *options]
+        self.key = key
+        self.tz = tz
+        self.env = env or {}
+        self.mount_timeout = mount_timeout
+        self.extra_args = list(extra_args)
+        self.dir = tempfile.mkdtemp(prefix="omifs-test-")
+        self.path = os.path.join(self.dir, "mnt")
+        os.mkdir(self.path)
+        self.log_path = os.path.join(self.dir, "omifs.log")
+        self.proc = None
+
+    def start(self):
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TZ": self.tz, "OMI_API_KEY": self.key}
+        env.update(self.env)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [OMIFS, "-f", "-o", ",".join(self.options), *self.extra_args, self.path],
+                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.mount_timeout
+        while not is_mounted(self.path):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"omifs exited with {self.proc.returncode}: {self.log()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"omifs did not mount within {self.mount_timeout} s: {self.log()}")
+            time.sleep(0.05)
+        return self
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc is None:
+            return
+        unmount(self.path)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=15)
+            unmount(self.path)
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    def p(self, *parts):
+        return os.path.join(self.path, *parts)

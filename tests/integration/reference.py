@@ -1,0 +1,223 @@
+"""An independent Python rendering of the omifs tree (see omifs.1, FILE FORMATS).
+
+Given the emulator's data (what a client sees, with transcripts), it computes
+every path omifs must show, with its bytes and mtime. The integration tests
+compare the mounted tree against it byte for byte. It shares no code with
+src/render.c on purpose: two implementations of one spec.
+"""
+
+import json
+import math
+import os
+from datetime import datetime, timedelta, timezone
+
+NAME_MAX = 255
+
+
+def safe_name(raw, suffix=""):
+    """Percent-encodes '/', '%' and control bytes; '.' and '..' are encoded whole.
+    None when the name cannot be (empty, or over 255 bytes)."""
+    if not raw:
+        return None
+    if raw in (".", ".."):
+        name = b"%2E" * len(raw)
+    else:
+        name = b"".join(b"%%%02X" % b if b in (0x2F, 0x25) or b < 0x20 or b == 0x7F else bytes([b])
+                        for b in raw.encode("utf-8", "surrogatepass"))
+    name += suffix.encode()
+    return os.fsdecode(name) if len(name) <= NAME_MAX else None
+
+
+def parse_time(text):
+    """ISO 8601 as the API sends it; a naive time is UTC. None if unusable."""
+    if not isinstance(text, str):
+        return None
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return int(math.floor(t.timestamp()))
+
+
+def first_valid(*texts):
+    for text in texts:
+        t = parse_time(text)
+        if t is not None:
+            return t
+    return 0
+
+
+def string(obj, key):
+    v = obj.get(key) if isinstance(obj, dict) else None
+    return v if isinstance(v, str) else None
+
+
+def flat(s):
+    return s.replace("\r", " ").replace("\n", " ")
+
+
+def block(s):
+    return s if s.endswith("\n") else s + "\n"
+
+
+def field(label, value):
+    return f"- {label}: {flat(value)}\n" if value else ""
+
+
+def render_memory(m):
+    content = string(m, "content")
+    return block(content) if content else ""
+
+
+def render_action_item(a):
+    out = block(string(a, "description") or "") + "\n"
+    out += field("Status", "done" if a.get("completed") is True else "open")
+    out += field("Created", string(a, "created_at"))
+    out += field("Due", string(a, "due_at"))
+    out += field("Completed", string(a, "completed_at"))
+    out += field("Conversation", string(a, "conversation_id"))
+    return out
+
+
+def offset(seconds):
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not seconds > 0:
+        seconds = 0
+    s = int(math.floor(min(seconds, 1e12)))
+    return "[%02d:%02d:%02d] " % (s // 3600, s // 60 % 60, s % 60)
+
+
+def render_transcript(c):
+    out = []
+    for seg in c.get("transcript_segments") or []:
+        if not isinstance(seg, dict):
+            continue
+        name = string(seg, "speaker_name")
+        sid = seg.get("speaker_id")
+        if name:
+            speaker = flat(name)
+        elif isinstance(sid, int) and not isinstance(sid, bool):
+            speaker = f"Speaker {sid}"
+        else:
+            speaker = "Speaker ?"
+        out.append(offset(seg.get("start")) + speaker + ": " + flat(string(seg, "text") or "") + "\n")
+    return "".join(out)
+
+
+def structured(c):
+    s = c.get("structured")
+    return s if isinstance(s, dict) else {}
+
+
+def render_summary(c):
+    s = structured(c)
+    emoji, title = string(s, "emoji"), string(s, "title")
+    out = "# " + (flat(emoji) + " " if emoji else "") + (flat(title) if title else "Untitled") + "\n\n"
+    out += field("Category", string(s, "category"))
+    out += field("Created", string(c, "created_at"))
+    out += field("Started", string(c, "started_at"))
+    out += field("Finished", string(c, "finished_at"))
+    out += field("Language", string(c, "language"))
+    out += field("Source", string(c, "source"))
+    overview = string(s, "overview")
+    if overview:
+        out += "\n" + block(overview)
+    return out
+
+
+def dicts(value):
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def render_conversation_action_items(c):
+    out = ""
+    for a in dicts(structured(c).get("action_items")):
+        out += "- [x] " if a.get("completed") is True else "- [ ] "
+        out += flat(string(a, "description") or "")
+        due = string(a, "due_at")
+        if due:
+            out += f" (due {flat(due)})"
+        out += "\n"
+    return out
+
+
+def render_events(c):
+    blocks = []
+    for e in dicts(structured(c).get("events")):
+        out = "## " + (flat(string(e, "title")) if string(e, "title") else "Untitled event") + "\n"
+        start, duration = string(e, "start"), e.get("duration")
+        has_duration = isinstance(duration, (int, float)) and not isinstance(duration, bool)
+        if start or has_duration:
+            out += "\n"
+        out += field("Start", start)
+        if has_duration:
+            out += "- Duration: %g minutes\n" % duration
+        description = string(e, "description")
+        if description:
+            out += "\n" + block(description)
+        blocks.append(out)
+    return "\n".join(blocks)
+
+
+def local_day(epoch, utc_offset_seconds):
+    return (datetime.fromtimestamp(epoch, timezone.utc) + timedelta(seconds=utc_offset_seconds)).strftime("%Y-%m-%d")
+
+
+class Entry:
+    def __init__(self, content, mtime, obj=None):
+        self.content = content.encode("utf-8") if isinstance(content, str) else content
+        self.mtime = mtime
+        self.obj = obj  # for conversation.json: compared as JSON, not bytes
+
+
+def expected_tree(data, utc_offset_seconds=0):
+    """Maps each file path (relative, '/'-separated) to an Entry."""
+    files = {}
+    for m in data["memories"]:
+        category = safe_name(string(m, "category") or "uncategorized") or "uncategorized"
+        name = safe_name(str(m["id"]), ".txt")
+        if name is None:
+            continue
+        path = f"memories/{category}/{name}"
+        files.setdefault(path, Entry(render_memory(m), first_valid(string(m, "updated_at"), string(m, "created_at"))))
+    for a in data["action_items"]:
+        name = safe_name(str(a["id"]), ".txt")
+        if name is None:
+            continue
+        state = "done" if a.get("completed") is True else "open"
+        mtime = first_valid(string(a, "updated_at"), string(a, "completed_at"), string(a, "created_at"))
+        files.setdefault(f"action-items/{state}/{name}", Entry(render_action_item(a), mtime))
+    for c in data["conversations"]:
+        created = parse_time(string(c, "created_at"))
+        day = local_day(created, utc_offset_seconds) if created is not None else "undated"
+        name = safe_name(str(c["id"]))
+        if name is None:
+            continue
+        base = f"conversations/{day}/{name}"
+        if base + "/summary.md" in files:
+            continue
+        mtime = first_valid(string(c, "finished_at"), string(c, "started_at"), string(c, "created_at"))
+        files[base + "/summary.md"] = Entry(render_summary(c), mtime)
+        files[base + "/action-items.md"] = Entry(render_conversation_action_items(c), mtime)
+        if dicts(structured(c).get("events")):
+            files[base + "/events.md"] = Entry(render_events(c), mtime)
+        files[base + "/transcript.txt"] = Entry(render_transcript(c), mtime)
+        files[base + "/conversation.json"] = Entry(b"", mtime, obj=c)
+    return files
+
+
+def expected_dirs(files):
+    """Every directory implied by the files, with the newest mtime inside."""
+    dirs = {"memories": 0, "conversations": 0, "action-items": 0,
+            "action-items/open": 0, "action-items/done": 0}
+    for path, entry in files.items():
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            d = "/".join(parts[:i])
+            dirs[d] = max(dirs.get(d, 0), entry.mtime)
+    return dirs
+
+
+def json_equal(text, obj):
+    return json.loads(text) == obj
