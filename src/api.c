@@ -626,7 +626,7 @@ enum api_result api_get_json(struct api_client *c, const char *path, const char 
 		log_info("retrying %s after: %s", path, err->message);
 	}
 	if (result != API_OK)
-		log_warn("GET %s failed: %s", path, err->message);
+		log_info("GET %s failed: %s", path, err->message);
 	buf_free(&url);
 	return result;
 }

@@ -186,7 +186,10 @@ static int load_key(struct omifs_config *c)
 		fprintf(stderr, "omifs: no API key: set OMI_API_KEY or use -o key_file=FILE\n");
 		return -1;
 	}
-	/* No child process should inherit the key. */
+	/* Scrub the variable where it lives (the environment block that
+	 * /proc/PID/environ shows), and keep it from any child process. */
+	if (env)
+		explicit_bzero((char *)env, strlen(env));
 	unsetenv("OMI_API_KEY");
 	if (!c->key || !key_is_sane(c->key)) {
 		fprintf(stderr, "omifs: the API key is empty or holds spaces or control "

@@ -171,24 +171,38 @@ class Entry:
         self.obj = obj  # for conversation.json: compared as JSON, not bytes
 
 
+def usable(items):
+    """What omifs keeps of a listing: the first item of each id, no id with a NUL."""
+    seen = set()
+    for item in items:
+        ident = item.get("id")
+        if isinstance(ident, bool) or not isinstance(ident, (str, int)):
+            continue
+        ident = str(ident)
+        if "\0" in ident or ident in seen:
+            continue
+        seen.add(ident)
+        yield item
+
+
 def expected_tree(data, utc_offset_seconds=0):
     """Maps each file path (relative, '/'-separated) to an Entry."""
     files = {}
-    for m in data["memories"]:
+    for m in usable(data["memories"]):
         category = safe_name(string(m, "category") or "uncategorized") or "uncategorized"
         name = safe_name(str(m["id"]), ".txt")
         if name is None:
             continue
         path = f"memories/{category}/{name}"
         files.setdefault(path, Entry(render_memory(m), first_valid(string(m, "updated_at"), string(m, "created_at"))))
-    for a in data["action_items"]:
+    for a in usable(data["action_items"]):
         name = safe_name(str(a["id"]), ".txt")
         if name is None:
             continue
         state = "done" if a.get("completed") is True else "open"
         mtime = first_valid(string(a, "updated_at"), string(a, "completed_at"), string(a, "created_at"))
         files.setdefault(f"action-items/{state}/{name}", Entry(render_action_item(a), mtime))
-    for c in data["conversations"]:
+    for c in usable(data["conversations"]):
         created = parse_time(string(c, "created_at"))
         day = local_day(created, utc_offset_seconds) if created is not None else "undated"
         name = safe_name(str(c["id"]))

@@ -1,0 +1,140 @@
+"""Mounting and unmounting: keys, failures before the mount, processes."""
+
+import os
+import stat
+import subprocess
+import time
+
+from emulator import TEST_KEY, UNLIMITED
+from mount import Mount, is_mounted, run_omifs, unmount
+
+
+def test_bad_key_is_one_clear_line_and_exit_2(emulator_factory, tmp_path):
+    emu = emulator_factory()
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = run_omifs("-o", f"url={emu.url}", str(mnt), key="omi_dev_" + "f" * 32)
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "refused the API key" in r.stderr and "401" in r.stderr
+    assert "f" * 32 not in r.stderr + r.stdout
+    assert not is_mounted(mnt)
+
+
+def test_dead_server_is_one_clear_line_and_exit_3(tmp_path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    # A port nobody listens on: bind one, then close it.
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    r = run_omifs("-o", f"url=http://127.0.0.1:{port}/v1/dev,connect_timeout=2", str(mnt))
+    assert r.returncode == 3
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "cannot reach" in r.stderr
+    assert not is_mounted(mnt)
+
+
+def test_non_empty_mountpoint_is_refused(emulator_factory, tmp_path):
+    emu = emulator_factory()
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    (mnt / "precious").write_text("keep me")
+    r = run_omifs("-o", f"url={emu.url}", str(mnt))
+    assert r.returncode == 4
+    assert "not empty" in r.stderr
+    assert (mnt / "precious").read_text() == "keep me"
+    assert not is_mounted(mnt)
+
+
+def test_missing_key_and_key_on_command_line(emulator_factory, tmp_path):
+    emu = emulator_factory()
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = run_omifs("-o", f"url={emu.url}", str(mnt), key=None)
+    assert r.returncode == 1 and "OMI_API_KEY" in r.stderr
+    r = run_omifs("-o", f"url={emu.url},key={TEST_KEY}", str(mnt), key=None)
+    assert r.returncode == 1 and "never taken from the command line" in r.stderr
+    assert TEST_KEY not in r.stderr
+    assert not is_mounted(mnt)
+
+
+def test_key_file_must_be_private(emulator_factory, mount_factory, tmp_path):
+    emu = emulator_factory()
+    key_file = tmp_path / "key"
+    key_file.write_text(TEST_KEY + "\n")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    for mode in (0o644, 0o640, 0o604):
+        os.chmod(key_file, mode)
+        r = run_omifs("-o", f"url={emu.url},key_file={key_file}", str(mnt), key=None)
+        assert r.returncode == 1 and "chmod 600" in r.stderr, oct(mode)
+    os.chmod(key_file, 0o600)
+    m = mount_factory(emu.url, f"key_file={key_file}", key="")
+    assert "memories" in os.listdir(m.path)
+
+
+def test_daemon_mode_returns_and_unmount_leaves_no_process(emulator_factory, tmp_path):
+    emu = emulator_factory()
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    try:
+        r = run_omifs("-o", f"url={emu.url}", str(mnt))
+        assert r.returncode == 0, r.stderr
+        assert is_mounted(mnt)
+        assert "memories" in os.listdir(mnt)
+        mounts = open("/proc/self/mounts").read()
+        assert f"omifs {mnt} fuse.omifs ro," in mounts
+        pids = subprocess.run(["pgrep", "-f", f"omifs .*{mnt}"], capture_output=True, text=True).stdout.split()
+        assert len(pids) == 1
+        # The key must not be in the daemon's environment.
+        with open(f"/proc/{pids[0]}/environ", "rb") as f:
+            assert TEST_KEY.encode() not in f.read()
+    finally:
+        unmount(str(mnt))
+    deadline = time.monotonic() + 15
+    while subprocess.run(["pgrep", "-f", f"omifs .*{mnt}"], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "omifs still running after unmount"
+        time.sleep(0.1)
+    assert not is_mounted(mnt)
+
+
+def test_local_day_follows_tz(emulator_factory, mount_factory):
+    import reference
+    emu = emulator_factory(*UNLIMITED)
+    data = emu.data()
+
+    def days(m):
+        return {conv: day for day in os.listdir(m.p("conversations"))
+                for conv in os.listdir(m.p("conversations", day))}
+
+    in_utc = days(mount_factory(emu.url))
+    # A POSIX TZ string, 5:30 east of UTC: needs no zone database.
+    in_india = days(mount_factory(emu.url, tz="IST-05:30"))
+    for offset, found in ((0, in_utc), (19800, in_india)):
+        assert found == {c["id"]: reference.local_day(reference.parse_time(c["created_at"]), offset)
+                         for c in data["conversations"]}
+    assert in_utc != in_india  # the generator puts conversations near midnight
+
+
+def test_mtimes_and_inodes_are_the_same_on_a_second_mount(emulator_factory, mount_factory):
+    emu = emulator_factory(*UNLIMITED)
+
+    def snapshot(m):
+        out = {}
+        for dirpath, _, files in os.walk(m.path):
+            for name in files:
+                full = os.path.join(dirpath, name)
+                st = os.stat(full)
+                out[os.path.relpath(full, m.path)] = (st.st_ino, st.st_mtime, st.st_size, stat.S_IMODE(st.st_mode))
+        out.pop(".omifs/status")
+        return out
+
+    first = mount_factory(emu.url)
+    a = snapshot(first)
+    first.cleanup()
+    b = snapshot(mount_factory(emu.url))
+    assert a == b
+    assert all(mode == 0o444 for _, _, _, mode in a.values())
