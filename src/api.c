@@ -631,19 +631,23 @@ enum api_result api_get_json(struct api_client *c, const char *path, const char 
 	return result;
 }
 
-/* The id of a listed item as text, or NULL when it has none usable (an id
- * with a NUL byte could not be told apart from its prefix). */
-static char *item_id(json_object *item)
+/* The id of a listed item as text. Returns NULL and sets *skip when the id
+ * holds a NUL byte (a real item that cannot be told apart from its
+ * prefix); returns NULL with *skip false when the item is not an object
+ * with a string or integer id, which no real listing sends. */
+static char *item_id(json_object *item, bool *skip)
 {
 	json_object *v;
 
+	*skip = false;
 	if (!json_object_object_get_ex(item, "id", &v))
 		return NULL;
 	if (json_object_is_type(v, json_type_string)) {
 		size_t len = (size_t)json_object_get_string_len(v);
 		const char *s = json_object_get_string(v);
 
-		return memchr(s, '\0', len) ? NULL : xstrndup(s, len);
+		*skip = memchr(s, '\0', len) != NULL;
+		return *skip ? NULL : xstrndup(s, len);
 	}
 	if (json_object_is_type(v, json_type_int))
 		return xstrdup(json_object_get_string(v));
@@ -691,12 +695,22 @@ enum api_result api_list(struct api_client *c, const char *path, const char *que
 		}
 		for (size_t i = 0; i < n && result == API_OK; i++) {
 			json_object *item = json_object_array_get_idx(items, i);
-			char *id = item_id(item);
+			bool skip;
+			char *id = item_id(item, &skip);
 			int verdict;
 
-			if (!id) {
-				log_warn("%s: skipping an item without a usable id", path);
+			if (skip) {
+				log_warn("%s: skipping an item whose id holds a NUL byte", path);
 				continue;
+			}
+			if (!id) {
+				/* Garbage, not data: accepting the rest would make this
+				 * item look deleted. */
+				result = err->result = API_E_PROTOCOL;
+				snprintf(err->message, sizeof(err->message),
+					 "%s: item %zu of the page at offset %zu has no usable id",
+					 path, i, offset);
+				break;
 			}
 			if (hash_get(seen, id) == NULL) {
 				hash_add(seen, id, seen);
@@ -707,7 +721,7 @@ enum api_result api_list(struct api_client *c, const char *path, const char *que
 				} else if (verdict != API_LIST_NEXT) {
 					result = err->result = API_E_PROTOCOL;
 					snprintf(err->message, sizeof(err->message),
-						 "%s: listing stopped by its reader", path);
+						 "%s: the listing held an item omifs refuses (see the log)", path);
 				}
 			}
 			free(id);

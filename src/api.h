@@ -90,8 +90,9 @@ enum { API_LIST_NEXT = 0, API_LIST_DONE = 1, API_LIST_ABORT = -1 };
 typedef int (*api_item_fn)(json_object *item, const char *id, void *ctx);
 
 /* Lists a collection. query holds the filters (may be NULL); limit and
- * offset are added. Items without a usable id (none, or one holding a NUL
- * byte) are skipped with a log line. Returns API_OK only after an empty
+ * offset are added. An item whose id holds a NUL byte is skipped with a
+ * log line; an item with no string or integer id fails the listing with
+ * API_E_PROTOCOL. Returns API_OK only after an empty
  * page proved the end, or after fn returned API_LIST_DONE; on any other
  * result the caller must treat what it received as incomplete. */
 enum api_result api_list(struct api_client *client, const char *path, const char *query,

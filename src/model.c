@@ -81,6 +81,119 @@ char *model_object_id(json_object *obj)
 	return NULL;
 }
 
+/* What a field may hold besides null. */
+enum expect { TEXT, FLAG, NUMBER, INTEGER, OBJECT, LIST };
+
+struct rule {
+	const char *name;
+	enum expect expect;
+};
+
+static bool holds(json_object *v, enum expect expect)
+{
+	switch (expect) {
+	case TEXT: return json_object_is_type(v, json_type_string);
+	case FLAG: return json_object_is_type(v, json_type_boolean);
+	case NUMBER: return json_object_is_type(v, json_type_int) ||
+			    json_object_is_type(v, json_type_double);
+	case INTEGER: return json_object_is_type(v, json_type_int);
+	case OBJECT: return json_object_is_type(v, json_type_object);
+	case LIST: return json_object_is_type(v, json_type_array);
+	}
+	return false;
+}
+
+/* Checks obj (which must be an object) against rules; `where` names it. */
+static int check_rules(json_object *obj, const struct rule *rules, const char *where, char *why,
+		       size_t whylen)
+{
+	if (!json_object_is_type(obj, json_type_object)) {
+		snprintf(why, whylen, "%s is not a JSON object", where);
+		return -1;
+	}
+	for (const struct rule *r = rules; r->name; r++) {
+		json_object *v = field(obj, r->name);
+
+		if (v && !holds(v, r->expect)) {
+			snprintf(why, whylen, "%s: field \"%s\" has type %s", where, r->name,
+				 json_type_to_name(json_object_get_type(v)));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Checks each element of the list `name` (if any) against rules. */
+static int check_list(json_object *obj, const char *name, const struct rule *rules, char *why,
+		      size_t whylen)
+{
+	json_object *list = field(obj, name);
+	size_t n = json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (check_rules(json_object_array_get_idx(list, i), rules, name, why, whylen) < 0)
+			return -1;
+	return 0;
+}
+
+static const struct rule memory_rules[] = {
+	{ "id", TEXT }, { "content", TEXT }, { "category", TEXT },
+	{ "created_at", TEXT }, { "updated_at", TEXT }, { NULL, TEXT },
+};
+
+static const struct rule action_item_rules[] = {
+	{ "id", TEXT }, { "description", TEXT }, { "completed", FLAG },
+	{ "created_at", TEXT }, { "updated_at", TEXT }, { "due_at", TEXT },
+	{ "completed_at", TEXT }, { "conversation_id", TEXT }, { NULL, TEXT },
+};
+
+static const struct rule conversation_rules[] = {
+	{ "id", TEXT }, { "created_at", TEXT }, { "started_at", TEXT }, { "finished_at", TEXT },
+	{ "language", TEXT }, { "source", TEXT }, { "structured", OBJECT },
+	{ "transcript_segments", LIST }, { NULL, TEXT },
+};
+
+static const struct rule structured_rules[] = {
+	{ "title", TEXT }, { "overview", TEXT }, { "emoji", TEXT }, { "category", TEXT },
+	{ "action_items", LIST }, { "events", LIST }, { NULL, TEXT },
+};
+
+static const struct rule event_rules[] = {
+	{ "title", TEXT }, { "description", TEXT }, { "start", TEXT }, { "duration", NUMBER },
+	{ NULL, TEXT },
+};
+
+static const struct rule segment_rules[] = {
+	{ "text", TEXT }, { "speaker_name", TEXT }, { "speaker_id", INTEGER },
+	{ "start", NUMBER }, { "end", NUMBER }, { NULL, TEXT },
+};
+
+int model_check_memory(json_object *obj, char *why, size_t whylen)
+{
+	return check_rules(obj, memory_rules, "memory", why, whylen);
+}
+
+int model_check_action_item(json_object *obj, char *why, size_t whylen)
+{
+	return check_rules(obj, action_item_rules, "action item", why, whylen);
+}
+
+int model_check_conversation(json_object *obj, char *why, size_t whylen)
+{
+	json_object *structured = field(obj, "structured");
+
+	if (check_rules(obj, conversation_rules, "conversation", why, whylen) < 0 ||
+	    check_list(obj, "transcript_segments", segment_rules, why, whylen) < 0)
+		return -1;
+	if (!structured)
+		return 0;
+	if (check_rules(structured, structured_rules, "structured", why, whylen) < 0 ||
+	    check_list(structured, "action_items", action_item_rules, why, whylen) < 0 ||
+	    check_list(structured, "events", event_rules, why, whylen) < 0)
+		return -1;
+	return 0;
+}
+
 /* Reads exactly `digits` decimal digits at *p, advancing it. */
 static int read_digits(const char **p, int digits, int *out)
 {

@@ -85,6 +85,15 @@ int model_parse_memory(json_object *obj, struct memory *out);
 int model_parse_action_item(json_object *obj, struct action_item *out);
 int model_parse_conversation(json_object *obj, struct conversation *out);
 
+/* Checks that the fields omifs files and renders by have the types the
+ * API documents; absent and null are fine, another type is not. Returns 0,
+ * or -1 with what is wrong in `why`. Parsing tolerates such objects; a
+ * listing holding one is garbage rather than data, and is refused whole
+ * so that nothing cached is replaced by it. */
+int model_check_memory(json_object *obj, char *why, size_t whylen);
+int model_check_action_item(json_object *obj, char *why, size_t whylen);
+int model_check_conversation(json_object *obj, char *why, size_t whylen);
+
 /* The id of an object as model_parse_* would read it, in a malloc'd
  * string, or NULL if it has none. */
 char *model_object_id(json_object *obj);

@@ -178,6 +178,20 @@ static int run_with_int(struct store *s, const char *sql, int value)
 	return rc;
 }
 
+/* Whether kind has been listed before. Lock held. */
+static bool listing_exists(struct store *s, enum store_kind kind)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT 1 FROM listed WHERE kind = ?");
+	bool found;
+
+	if (!st)
+		return false;
+	sqlite3_bind_int(st, 1, kind);
+	found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
 static const char drop_full_sql[] = "DELETE FROM full_conversation WHERE id = ?";
 
 int store_replace_listing(struct store *s, enum store_kind kind, const struct store_item *items,
@@ -186,11 +200,13 @@ int store_replace_listing(struct store *s, enum store_kind kind, const struct st
 	struct old_listing old;
 	struct hash *fresh = hash_new();
 	sqlite3_stmt *insert = NULL, *mark = NULL;
+	bool was_listed = false;
 	int changes = 0, rc = -EIO;
 
 	pthread_mutex_lock(&s->lock);
 	if (load_listing(s, kind, &old) < 0 || exec(s, "BEGIN IMMEDIATE") < 0)
 		goto out;
+	was_listed = listing_exists(s, kind);
 	insert = prepare(s, "INSERT OR REPLACE INTO listing (kind, position, id, json) "
 			    "VALUES (?, ?, ?, ?)");
 	mark = prepare(s, "INSERT OR REPLACE INTO listed (kind, listed_at, count) VALUES (?, ?, ?)");
@@ -232,8 +248,8 @@ int store_replace_listing(struct store *s, enum store_kind kind, const struct st
 	}
 	if (exec(s, "COMMIT") < 0)
 		goto rollback;
-	/* A first listing that is empty still changes what the tree can show. */
-	if (changes > 0 || old.n == 0)
+	/* A first listing, even an empty one, changes what the tree can show. */
+	if (changes > 0 || !was_listed)
 		s->generation++;
 	rc = changes;
 	goto out;

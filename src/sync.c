@@ -146,8 +146,15 @@ void sync_free(struct sync *s)
 
 /* The items of one listing, as the store takes them. */
 struct collected {
+	enum store_kind kind;
 	struct store_item *items;
 	size_t n, cap;
+};
+
+static int (*const kind_check[STORE_KINDS])(json_object *, char *, size_t) = {
+	[STORE_MEMORIES] = model_check_memory,
+	[STORE_ACTION_ITEMS] = model_check_action_item,
+	[STORE_CONVERSATIONS] = model_check_conversation,
 };
 
 static char *object_json(json_object *item)
@@ -159,7 +166,12 @@ static char *object_json(json_object *item)
 static int collect_item(json_object *item, const char *id, void *ctx)
 {
 	struct collected *c = ctx;
+	char why[256];
 
+	if (kind_check[c->kind](item, why, sizeof(why)) < 0) {
+		log_warn("%s: refusing the listing: item %s: %s", kind_name[c->kind], id, why);
+		return API_LIST_ABORT;
+	}
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 256;
 		c->items = xrealloc(c->items, c->cap * sizeof(*c->items));
@@ -182,7 +194,7 @@ static void free_collected(struct collected *c)
 /* Lists kind completely and stores it. fetch_lock held. */
 static int list_kind(struct sync *s, enum store_kind kind)
 {
-	struct collected got = { 0 };
+	struct collected got = { .kind = kind };
 	struct api_error err;
 	enum api_result result;
 	time_t now = time(NULL);
@@ -287,9 +299,15 @@ struct batch {
 static int store_full(json_object *item, const char *id, void *ctx)
 {
 	struct batch *b = ctx;
-	char *json = object_json(item);
+	char why[256], *json;
 	bool *flag;
 
+	/* Kept for good: a garbled one must never get in. */
+	if (model_check_conversation(item, why, sizeof(why)) < 0) {
+		log_warn("refusing a transcript batch: conversation %s: %s", id, why);
+		return API_LIST_ABORT;
+	}
+	json = object_json(item);
 	if (store_put_full_conversation(b->store, id, json) < 0)
 		b->store_errors++;
 	free(json);

@@ -1,0 +1,83 @@
+"""A failing server never makes a file look absent or a listing look short."""
+
+import errno
+import os
+import subprocess
+import time
+
+import pytest
+
+from emulator import UNLIMITED
+
+
+def listdir_errno(path):
+    try:
+        os.listdir(path)
+    except OSError as e:
+        return e.errno
+    return 0
+
+
+def test_unlisted_collection_is_an_error_not_an_empty_directory(emulator_factory, mount_factory):
+    emu = emulator_factory(*UNLIMITED)
+    emu.set_faults(error_rate=1.0, paths="/user/conversations")
+    m = mount_factory(emu.url, "retries=1", "page_size=20")
+    start = time.monotonic()
+    assert listdir_errno(m.p("conversations")) == errno.EIO
+    assert time.monotonic() - start < 30
+    assert len(os.listdir(m.p("memories"))) > 0  # the other collections still work
+    emu.clear_faults()
+    deadline = time.monotonic() + 20
+    while listdir_errno(m.p("conversations")) != 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert len(os.listdir(m.p("conversations"))) > 0
+
+
+def test_a_listing_that_fails_midway_is_not_served_short(emulator_factory, mount_factory):
+    emu = emulator_factory(*UNLIMITED)
+    expected = len(emu.data()["memories"])
+    m = mount_factory(emu.url, "ttl=1", "retries=0", "page_size=20")
+    count = lambda: int(subprocess.run(f"find {m.p('memories')} -type f | wc -l", shell=True,
+                                       capture_output=True, text=True, timeout=60).stdout)
+    assert count() == expected
+    # Every second request fails: the refresh breaks after a page or two.
+    emu.set_faults(error_rate=0.5, paths="/user/memories")
+    for _ in range(6):
+        time.sleep(1.1)
+        assert count() == expected
+    emu.clear_faults()
+
+
+@pytest.mark.parametrize("fault", [{"malformed_rate": 1.0}, {"truncate_rate": 1.0}, {"drop_rate": 1.0},
+                                   {"wrong_types_rate": 1.0}])
+def test_bad_answers_keep_the_cached_tree(fault, emulator_factory, mount_factory, tmp_path):
+    emu = emulator_factory(*UNLIMITED)
+    m = mount_factory(emu.url, "ttl=1", "retries=1")
+    backup = tmp_path / "backup"
+    subprocess.run(["rsync", "-a", m.path + "/", str(backup) + "/"], check=True, timeout=120)
+    emu.set_faults(**fault)
+    time.sleep(1.5)
+    out = subprocess.run(["rsync", "-a", "--delete", "--itemize-changes", "--exclude=/.omifs/",
+                          m.path + "/", str(backup) + "/"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "deleting" not in out.stdout
+    assert out.stdout == ""
+    assert m.proc.poll() is None
+
+
+@pytest.mark.parametrize("fault", [{"wrong_types_rate": 1.0}, {"malformed_rate": 1.0}, {"error_rate": 1.0}])
+def test_an_unfetchable_transcript_is_eio_then_comes_back(fault, emulator_factory, mount_factory):
+    emu = emulator_factory(*UNLIMITED)
+    m = mount_factory(emu.url, "retries=1")
+    day = sorted(os.listdir(m.p("conversations")))[0]
+    conv = sorted(os.listdir(m.p("conversations", day)))[0]
+    transcript = m.p("conversations", day, conv, "transcript.txt")
+    emu.set_faults(**fault)
+    with pytest.raises(OSError) as e:
+        open(transcript, "rb").read()
+    assert e.value.errno == errno.EIO
+    emu.clear_faults()
+    with open(transcript, "rb") as f:
+        content = f.read()
+    assert len(content) == os.stat(transcript).st_size

@@ -1,0 +1,74 @@
+/* Unit tests of api's pure parts: error bodies in both dialects, escaping. */
+#include "api.h"
+#include "unit.h"
+
+#include <errno.h>
+
+static const char *message(const char *body)
+{
+	static char out[256];
+
+	api_error_message(body, strlen(body), out, sizeof(out));
+	return out;
+}
+
+static void test_documented_dialect(void)
+{
+	CHECK_STR(message("{\"error\": {\"message\": \"Invalid API key\", \"code\": \"invalid_api_key\"}}"),
+		  "Invalid API key (invalid_api_key)");
+	CHECK_STR(message("{\"error\": {\"message\": \"Slow down\"}}"), "Slow down");
+}
+
+static void test_backend_dialect(void)
+{
+	CHECK_STR(message("{\"detail\": \"Not authenticated\"}"), "Not authenticated");
+	CHECK_STR(message("{\"detail\": [{\"loc\": [\"query\", \"limit\"], \"msg\": \"not an int\","
+			  " \"type\": \"int_parsing\"}, {\"msg\": \"bad date\"}]}"),
+		  "[\"query\",\"limit\"]: not an int; bad date");
+	CHECK_STR(message("{\"detail\": {\"code\": \"locked\"}}"), "{\"code\":\"locked\"}");
+}
+
+static void test_not_json_and_control_bytes(void)
+{
+	CHECK_STR(message("<html>502 Bad Gateway</html>"), "<html>502 Bad Gateway</html>");
+	CHECK_STR(message(""), "");
+	CHECK_STR(message("{\"detail\": \"two\\nlines\\u001b[31m\"}"), "two lines [31m");
+}
+
+static void test_long_body_is_cut(void)
+{
+	char body[1000];
+
+	memset(body, 'x', sizeof(body) - 1);
+	body[sizeof(body) - 1] = '\0';
+	CHECK(strlen(message(body)) == 200);
+}
+
+static void test_query_escape(void)
+{
+	char out[64];
+
+	api_query_escape("2025-01-20T13:50:00+05:30", out, sizeof(out));
+	CHECK_STR(out, "2025-01-20T13%3A50%3A00%2B05%3A30");
+	api_query_escape("a/b c", out, 8);
+	CHECK(strlen(out) < 8);
+}
+
+static void test_result_errno(void)
+{
+	CHECK(api_result_errno(API_OK) == 0);
+	CHECK(api_result_errno(API_E_RATE) == -EAGAIN);
+	CHECK(api_result_errno(API_E_NETWORK) == -EIO);
+	CHECK(api_result_errno(API_E_AUTH) == -EACCES);
+}
+
+int main(void)
+{
+	RUN(test_documented_dialect);
+	RUN(test_backend_dialect);
+	RUN(test_not_json_and_control_bytes);
+	RUN(test_long_body_is_cut);
+	RUN(test_query_escape);
+	RUN(test_result_errno);
+	return UNIT_RESULT();
+}

@@ -1,0 +1,111 @@
+/* Unit tests of store: listings, change counts, full conversations, modes. */
+#include "store.h"
+#include "unit.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int collect(const char *id, const char *json, void *ctx)
+{
+	char *out = ctx;
+
+	(void)json;
+	strcat(out, id);
+	strcat(out, ",");
+	return 0;
+}
+
+static void test_replace_counts_changes_and_keeps_order(void)
+{
+	char err[128], order[64] = "";
+	struct store *s = store_open(NULL, err, sizeof(err));
+	struct store_item first[] = { { "b", "{\"id\":\"b\"}" }, { "a", "{\"id\":\"a\"}" } };
+	struct store_item second[] = { { "a", "{\"id\":\"a\",\"x\":1}" }, { "c", "{\"id\":\"c\"}" } };
+	time_t at;
+	size_t n;
+
+	CHECK(s != NULL);
+	CHECK(store_listing_info(s, STORE_MEMORIES, &at, &n) == -ENOENT);
+	CHECK(store_replace_listing(s, STORE_MEMORIES, first, 2, 100) == 2);
+	CHECK(store_replace_listing(s, STORE_MEMORIES, first, 2, 200) == 0);
+	CHECK(store_listing_info(s, STORE_MEMORIES, &at, &n) == 0 && at == 200 && n == 2);
+	store_foreach(s, STORE_MEMORIES, collect, order);
+	CHECK_STR(order, "b,a,");
+	/* a changed, c added, b removed */
+	CHECK(store_replace_listing(s, STORE_MEMORIES, second, 2, 300) == 3);
+	order[0] = '\0';
+	store_foreach(s, STORE_MEMORIES, collect, order);
+	CHECK_STR(order, "a,c,");
+	store_close(s);
+}
+
+static void test_generation_moves_only_on_change(void)
+{
+	char err[128];
+	struct store *s = store_open(NULL, err, sizeof(err));
+	struct store_item one[] = { { "a", "{}" } };
+	uint64_t g0 = store_generation(s), g1;
+
+	store_replace_listing(s, STORE_ACTION_ITEMS, NULL, 0, 1);
+	g1 = store_generation(s);
+	CHECK(g1 != g0);	/* a first, empty listing still counts */
+	store_replace_listing(s, STORE_ACTION_ITEMS, NULL, 0, 2);
+	CHECK(store_generation(s) == g1);
+	store_replace_listing(s, STORE_ACTION_ITEMS, one, 1, 3);
+	CHECK(store_generation(s) != g1);
+	store_close(s);
+}
+
+static void test_full_conversation_dropped_when_listing_changes(void)
+{
+	char err[128], *json;
+	struct store *s = store_open(NULL, err, sizeof(err));
+	struct store_item v1[] = { { "c1", "{\"t\":1}" }, { "c2", "{\"t\":1}" } };
+	struct store_item v2[] = { { "c1", "{\"t\":1}" }, { "c2", "{\"t\":2}" } };
+	struct store_item v3[] = { { "c2", "{\"t\":2}" } };
+
+	store_replace_listing(s, STORE_CONVERSATIONS, v1, 2, 1);
+	CHECK(store_put_full_conversation(s, "c1", "{\"full\":1}") == 0);
+	CHECK(store_put_full_conversation(s, "c2", "{\"full\":1}") == 0);
+	/* A second put does not replace what a size was computed from. */
+	CHECK(store_put_full_conversation(s, "c1", "{\"full\":2}") == 0);
+	json = store_get_full_conversation(s, "c1");
+	CHECK_STR(json, "{\"full\":1}");
+	free(json);
+	store_replace_listing(s, STORE_CONVERSATIONS, v2, 2, 2);
+	CHECK(store_has_full_conversation(s, "c1"));
+	CHECK(!store_has_full_conversation(s, "c2"));
+	store_replace_listing(s, STORE_CONVERSATIONS, v3, 1, 3);
+	CHECK(!store_has_full_conversation(s, "c1"));
+	CHECK(store_count_full_conversations(s) == 0);
+	store_close(s);
+}
+
+static void test_file_is_private(void)
+{
+	char err[128], path[] = "/tmp/omifs-store-test-XXXXXX";
+	int fd = mkstemp(path);
+	struct store *s;
+	struct stat st;
+	mode_t old = umask(0);
+
+	close(fd);
+	unlink(path);
+	s = store_open(path, err, sizeof(err));
+	umask(old);
+	CHECK(s != NULL);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+	store_close(s);
+	unlink(path);
+}
+
+int main(void)
+{
+	RUN(test_replace_counts_changes_and_keeps_order);
+	RUN(test_generation_moves_only_on_change);
+	RUN(test_full_conversation_dropped_when_listing_changes);
+	RUN(test_file_is_private);
+	return UNIT_RESULT();
+}
