@@ -11,10 +11,11 @@ VERSION := 0.1.0
 PKGS    := fuse3 libcurl json-c sqlite3
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+# What the build needs whatever CFLAGS the user gives (check-asan gives some).
+BUILD_CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -D_GNU_SOURCE -DFUSE_USE_VERSION=35 -DOMIFS_VERSION=\"$(VERSION)\" \
            $(shell pkg-config --cflags $(PKGS))
-LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+LIBS    := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 
 # Everything but main.c and fs.c is testable without FUSE or a network.
 CORE    := buf hash log model render store api sync tree
@@ -28,13 +29,13 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test
 all: omifs
 
 omifs: $(OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(BUILD_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS)
 
 build/%.o: src/%.c $(wildcard src/*.h) | build
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(BUILD_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 build/tests/%: tests/unit/%.c tests/unit/unit.h $(CORE_OBJ) | build
-	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJ) $(LDLIBS)
+	$(CC) $(BUILD_CFLAGS) $(CFLAGS) $(LDFLAGS) -Isrc -o $@ $< $(CORE_OBJ) $(LIBS) $(LDLIBS)
 
 build:
 	mkdir -p build/tests
