@@ -323,6 +323,9 @@ int main(int argc, char *argv[])
 	buf_printf(&opt, "-oro,default_permissions,subtype=omifs,fsname=%s",
 		   config.source && !strpbrk(config.source, ",\\") ? config.source : "omifs");
 	fuse_opt_add_arg(&args, opt.data);
+	/* libfuse 3.14 warns on every start unless this is set; the user's own
+	 * value, later on the command line, still wins. */
+	fuse_opt_insert_arg(&args, 1, "-omax_idle_threads=10");
 	fuse_opt_add_arg(&args, config.mountpoint);
 	log_setup(config.log_level, !config.foreground);
 	rc = fuse_main(args.argc, args.argv, &fs_operations, &ctx) ? EXIT_MOUNTPOINT : 0;

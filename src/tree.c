@@ -348,7 +348,8 @@ static time_t finish_dir(struct node *n)
 {
 	if (n->kind != NODE_DIR)
 		return n->mtime;
-	qsort(n->children, n->n_children, sizeof(*n->children), compare_names);
+	if (n->n_children > 1)
+		qsort(n->children, n->n_children, sizeof(*n->children), compare_names);
 	for (size_t i = 0; i < n->n_children; i++) {
 		time_t t = finish_dir(n->children[i]);
 
