@@ -2,7 +2,7 @@
  * api: libcurl requests, retries, rate budget, paging.
  *
  * Layout of one call (api_get_json):
- *   budget_wait()      waits for a client-side token and for any server
+ *   budget_wait()      waits for the client-side budget and for any server
  *                      order (Retry-After, X-RateLimit-Reset), bounded
  *   perform_once()     one HTTP exchange on a pooled easy handle
  *   classify()         HTTP status + curl code -> api_result
@@ -42,14 +42,12 @@ struct api_client {
 	char *cafile;
 	long connect_timeout, request_timeout;
 	int max_retries;
-	int per_minute, per_day;
+	struct budget *budget;
 	double max_wait;
 
 	pthread_mutex_t lock;	/* guards everything below */
 	CURL *pool[POOL_MAX];
 	int pool_count;
-	double tokens_minute, tokens_day;
-	double tokens_at;	/* monotonic time of the last refill */
 	uint64_t jitter_state;
 	struct api_stats stats;
 };
@@ -238,12 +236,8 @@ struct api_client *api_new(const struct api_options *opts, struct api_error *err
 	c->connect_timeout = opts->connect_timeout;
 	c->request_timeout = opts->request_timeout;
 	c->max_retries = opts->max_retries;
-	c->per_minute = opts->per_minute;
-	c->per_day = opts->per_day;
+	c->budget = budget_new(&opts->budget);
 	c->max_wait = opts->max_wait;
-	c->tokens_minute = opts->per_minute;
-	c->tokens_day = opts->per_day;
-	c->tokens_at = now_monotonic();
 	c->jitter_state = (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)c << 16) ^ 0x9e3779b97f4a7c15ULL;
 	c->stats.server_remaining = -1;
 	pthread_mutex_init(&c->lock, NULL);
@@ -260,6 +254,7 @@ void api_free(struct api_client *c)
 	free(c->auth_header);
 	free(c->base_url);
 	free(c->cafile);
+	budget_free(c->budget);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 	curl_global_cleanup();
@@ -269,54 +264,32 @@ void api_get_stats(struct api_client *c, struct api_stats *out)
 {
 	pthread_mutex_lock(&c->lock);
 	*out = c->stats;
-	out->budget_minute = c->per_minute ? c->tokens_minute : -1;
-	out->budget_day = c->per_day ? c->tokens_day : -1;
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Refills the token buckets for the time passed. Lock held. */
-static void refill(struct api_client *c, double now)
+void api_describe_budget(struct api_client *c, struct buf *out)
 {
-	double dt = now - c->tokens_at;
-
-	c->tokens_at = now;
-	if (c->per_minute)
-		c->tokens_minute = fmin(c->per_minute, c->tokens_minute + dt * c->per_minute / 60.0);
-	if (c->per_day)
-		c->tokens_day = fmin(c->per_day, c->tokens_day + dt * c->per_day / 86400.0);
+	budget_describe(c->budget, out);
 }
 
-/* Seconds until one token is in the bucket. */
-static double wait_for_token(double tokens, int per_period, double period)
-{
-	if (!per_period || tokens >= 1)
-		return 0;
-	return (1 - tokens) * period / per_period;
-}
-
-/* Takes one request's worth of budget, waiting while the wait stays
- * within *allowance (which it reduces). Returns API_OK or API_E_RATE. */
-static enum api_result budget_take(struct api_client *c, double *allowance, struct api_error *err)
+/* Takes one request's worth of budget for path, waiting while the wait
+ * stays within *allowance (which it reduces). Returns API_OK or API_E_RATE. */
+static enum api_result budget_wait(struct api_client *c, const char *path, bool transcripts,
+				   double *allowance, struct api_error *err)
 {
 	for (;;) {
-		double now = now_monotonic(), wait;
 		time_t wall = time(NULL);
+		double wait = 0;
 
 		pthread_mutex_lock(&c->lock);
-		refill(c, now);
-		wait = fmax(wait_for_token(c->tokens_minute, c->per_minute, 60.0),
-			    wait_for_token(c->tokens_day, c->per_day, 86400.0));
 		if (c->stats.blocked_until > wall)
-			wait = fmax(wait, (double)(c->stats.blocked_until - wall));
-		if (wait <= 0) {
-			if (c->per_minute)
-				c->tokens_minute -= 1;
-			if (c->per_day)
-				c->tokens_day -= 1;
-			pthread_mutex_unlock(&c->lock);
-			return API_OK;
-		}
+			wait = (double)(c->stats.blocked_until - wall);
 		pthread_mutex_unlock(&c->lock);
+		if (wait == 0) {
+			wait = budget_take(c->budget, path, transcripts);
+			if (wait == 0)
+				return API_OK;
+		}
 		if (wait > *allowance) {
 			err->result = API_E_RATE;
 			err->http_status = 0;
@@ -591,6 +564,7 @@ enum api_result api_get_json(struct api_client *c, const char *path, const char 
 {
 	struct buf url = BUF_INIT;
 	double allowance = c->max_wait;
+	bool transcripts = query && strstr(query, "include_transcript=true");
 	enum api_result result = API_E_NETWORK;
 
 	*out = NULL;
@@ -600,7 +574,7 @@ enum api_result api_get_json(struct api_client *c, const char *path, const char 
 		struct response r = { .retry_after = -1, .rate_remaining = -1 };
 		double started, wait;
 
-		result = budget_take(c, &allowance, err);
+		result = budget_wait(c, path, transcripts, &allowance, err);
 		if (result != API_OK)
 			break;
 		started = now_monotonic();
@@ -615,7 +589,7 @@ enum api_result api_get_json(struct api_client *c, const char *path, const char 
 		buf_free(&r.body);
 		if (result == API_OK || !is_transient(result) || attempt >= c->max_retries)
 			break;
-		/* A 429 is waited out by budget_take (blocked_until); others back off. */
+		/* A 429 is waited out by budget_wait (blocked_until); others back off. */
 		if (result != API_E_RATE) {
 			wait = backoff(c, attempt);
 			if (wait > allowance && attempt > 0)

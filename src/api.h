@@ -9,8 +9,8 @@
  *   read, and the server's own message is put in struct api_error.
  * - 5xx, network failures and malformed bodies are retried with capped,
  *   jittered exponential backoff; 401/403/404 and other 4xx are not.
- * - A client-side budget (per minute and per day) keeps normal use below
- *   the server's limits; Retry-After and X-RateLimit-Remaining/-Reset are
+ * - A client-side budget (budget.h) keeps normal use below the server's
+ *   limits; Retry-After and X-RateLimit-Remaining/-Reset are
  *   honoured. A call never waits longer than max_wait for budget; past
  *   that it fails with API_E_RATE instead of hanging its caller.
  * - api_list() pages with offset += items received until an empty page,
@@ -20,6 +20,9 @@
  */
 #ifndef OMIFS_API_H
 #define OMIFS_API_H
+
+#include "budget.h"
+#include "buf.h"
 
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -35,8 +38,7 @@ struct api_options {
 	long connect_timeout;	/* seconds */
 	long request_timeout;	/* seconds for a whole request */
 	int max_retries;	/* extra attempts after a transient failure */
-	int per_minute;		/* client-side budget; 0 means unlimited */
-	int per_day;
+	struct budget_options budget;
 	double max_wait;	/* seconds a call may wait for budget */
 };
 
@@ -62,8 +64,6 @@ struct api_stats {
 	unsigned long failures;	/* of which did not succeed */
 	unsigned long retries;
 	unsigned long rate_limited; /* 429 answers */
-	double budget_minute;	/* requests left in the client-side budget */
-	double budget_day;
 	long server_remaining;	/* from X-RateLimit-Remaining; -1 unknown */
 	time_t server_reset;	/* from X-RateLimit-Reset; 0 unknown */
 	time_t blocked_until;	/* no request before this (server's order) */
@@ -99,6 +99,8 @@ enum api_result api_list(struct api_client *client, const char *path, const char
 			 int page_size, api_item_fn fn, void *ctx, struct api_error *err);
 
 void api_get_stats(struct api_client *client, struct api_stats *out);
+/* Appends the client-side budget's state, a line per policy. */
+void api_describe_budget(struct api_client *client, struct buf *out);
 
 /* -errno for a result: EAGAIN for rate limits, EACCES for auth, ENOENT for
  * 404, EIO for the rest; 0 for API_OK. */

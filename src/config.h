@@ -5,6 +5,9 @@
 #ifndef OMIFS_CONFIG_H
 #define OMIFS_CONFIG_H
 
+#include "api.h"
+#include "sync.h"
+
 #include <stdbool.h>
 
 struct omifs_config {
@@ -18,8 +21,11 @@ struct omifs_config {
 	int connect_timeout;
 	int request_timeout;
 	int retries;
-	int per_minute;
+	char *api_profile;	/* "documented" or "backend": default budget */
+	int per_minute;		/* -1: the profile's default */
 	int per_day;
+	int transcripts_per_hour;
+	double rate_window_scale;
 	int budget_wait;	/* seconds a read may wait for the budget */
 	int page_size;
 	int transcript_batch;
@@ -28,5 +34,10 @@ struct omifs_config {
 	bool foreground;
 	bool debug;
 };
+
+/* The options of the api and sync layers that the configuration implies
+ * (strings borrowed from c). */
+void config_api_options(const struct omifs_config *c, struct api_options *out);
+void config_sync_options(const struct omifs_config *c, struct sync_options *out);
 
 #endif

@@ -29,27 +29,14 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct fs_context *ctx = context();
 	const struct omifs_config *c = ctx->config;
-	struct api_options api_opts = {
-		.base_url = c->url,
-		.key = c->key,
-		.cafile = c->cafile,
-		.connect_timeout = c->connect_timeout,
-		.request_timeout = c->request_timeout,
-		.max_retries = c->retries,
-		.per_minute = c->per_minute,
-		.per_day = c->per_day,
-		.max_wait = c->budget_wait,
-	};
-	struct sync_options sync_opts = {
-		.listing_ttl = c->listing_ttl,
-		.page_size = c->page_size,
-		.transcript_batch = c->transcript_batch,
-		.offline = c->offline,
-	};
+	struct api_options api_opts;
+	struct sync_options sync_opts;
 	struct api_error err;
 	char store_err[256];
 
 	(void)conn;
+	config_api_options(c, &api_opts);
+	config_sync_options(c, &sync_opts);
 	cfg->use_ino = 1;
 	cfg->readdir_ino = 1;
 	cfg->entry_timeout = c->listing_ttl;

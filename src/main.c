@@ -44,8 +44,11 @@ static const struct fuse_opt option_spec[] = {
 	OPT("timeout=%d", request_timeout),
 	OPT("connect_timeout=%d", connect_timeout),
 	OPT("retries=%d", retries),
+	OPT("api_profile=%s", api_profile),
 	OPT("max_per_minute=%d", per_minute),
 	OPT("max_per_day=%d", per_day),
+	OPT("max_transcripts_per_hour=%d", transcripts_per_hour),
+	OPT("rate_window_scale=%lf", rate_window_scale),
 	OPT("budget_wait=%d", budget_wait),
 	OPT("page_size=%d", page_size),
 	OPT("transcript_batch=%d", transcript_batch),
@@ -78,8 +81,13 @@ static void usage(const char *prog)
 	       "    -o timeout=SECONDS       give up on a request after this (default 60)\n"
 	       "    -o connect_timeout=SECONDS  (default 10)\n"
 	       "    -o retries=N             retries of a failed request (default 4)\n"
-	       "    -o max_per_minute=N      request budget per minute (default 100)\n"
-	       "    -o max_per_day=N         request budget per day (default 10000)\n"
+	       "    -o api_profile=NAME      the server's rate limits: documented (default:\n"
+	       "                             100/min, 10000/day) or backend (per hour:\n"
+	       "                             120 memories, 120 action items, 60 listings,\n"
+	       "                             25 with transcripts)\n"
+	       "    -o max_per_minute=N      request budget per minute (0: none)\n"
+	       "    -o max_per_day=N         request budget per day (0: none)\n"
+	       "    -o max_transcripts_per_hour=N  requests with transcripts per hour\n"
 	       "    -o budget_wait=SECONDS   longest wait for budget before EAGAIN (default 30)\n"
 	       "    -o page_size=N           items asked per page (default 1000)\n"
 	       "    -o transcript_batch=N    conversations fetched per transcript batch\n"
@@ -224,19 +232,15 @@ static int check_mountpoint(const char *path)
 /* One authenticated request, so that a bad key or URL fails here. */
 static int check_server(const struct omifs_config *c)
 {
-	struct api_options opts = {
-		.base_url = c->url,
-		.key = c->key,
-		.cafile = c->cafile,
-		.connect_timeout = c->connect_timeout,
-		.request_timeout = c->request_timeout,
-		.max_retries = 1,
-		.max_wait = c->budget_wait,
-	};
+	struct api_options opts;
 	struct api_error err;
-	struct api_client *api = api_new(&opts, &err);
+	struct api_client *api;
 	json_object *page = NULL;
 	enum api_result result;
+
+	config_api_options(c, &opts);
+	opts.max_retries = 1;
+	api = api_new(&opts, &err);
 
 	if (!api) {
 		fprintf(stderr, "omifs: %s\n", err.message);
@@ -264,6 +268,7 @@ static void free_config(struct omifs_config *c)
 	free(c->url);
 	free(c->key_file);
 	free(c->cafile);
+	free(c->api_profile);
 	free(c->mountpoint);
 	free(c->source);
 }
@@ -276,8 +281,10 @@ int main(int argc, char *argv[])
 		.connect_timeout = 10,
 		.request_timeout = 60,
 		.retries = 4,
-		.per_minute = 100,
-		.per_day = 10000,
+		.per_minute = -1,
+		.per_day = -1,
+		.transcripts_per_hour = -1,
+		.rate_window_scale = 1,
 		.budget_wait = 30,
 		.page_size = 1000,
 		.transcript_batch = 100,
@@ -303,7 +310,9 @@ int main(int argc, char *argv[])
 	}
 	if (config.listing_ttl < 1 || config.page_size < 1 || config.transcript_batch < 1 ||
 	    config.request_timeout < 1 || config.connect_timeout < 1 || config.retries < 0 ||
-	    config.per_minute < 0 || config.per_day < 0 || config.budget_wait < 0) {
+	    config.budget_wait < 0 || config.rate_window_scale <= 0 ||
+	    (config.api_profile && strcmp(config.api_profile, "documented") != 0 &&
+	     strcmp(config.api_profile, "backend") != 0)) {
 		fprintf(stderr, "omifs: an option has a value out of range (see omifs -h)\n");
 		rc = EXIT_USAGE;
 		goto out;

@@ -478,14 +478,7 @@ void sync_describe(struct sync *s, struct buf *out)
 	api_get_stats(s->api, &st);
 	buf_printf(out, "\nrequests       %lu sent, %lu failed, %lu retries, %lu rate-limited (429)\n",
 		   st.requests, st.failures, st.retries, st.rate_limited);
-	buf_puts(out, "budget         ");
-	if (st.budget_minute >= 0)
-		buf_printf(out, "%.0f left this minute", st.budget_minute);
-	else
-		buf_puts(out, "no per-minute limit");
-	if (st.budget_day >= 0)
-		buf_printf(out, ", %.0f left today", st.budget_day);
-	buf_putc(out, '\n');
+	api_describe_budget(s->api, out);
 	if (st.server_remaining >= 0) {
 		buf_printf(out, "server         %ld requests left", st.server_remaining);
 		if (st.server_reset) {

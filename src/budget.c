@@ -1,0 +1,171 @@
+/*
+ * budget: sliding-window request logs, one per policy. See budget.h.
+ */
+#include "budget.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum policy_id {
+	P_MINUTE, P_DAY, P_MEMORIES, P_ACTION_ITEMS, P_CONVERSATIONS, P_CONVERSATION,
+	P_TRANSCRIPTS, P_COUNT
+};
+
+static const char *const policy_name[P_COUNT] = {
+	"minute", "day", "memories", "action-items", "conversations", "conversation",
+	"transcripts",
+};
+
+struct policy {
+	int limit;		/* 0: off */
+	double window;		/* seconds */
+	double *sent;		/* ring of the last `limit` send times */
+	int count;		/* entries in use */
+	int next;		/* where the next send time goes */
+};
+
+struct budget {
+	pthread_mutex_t lock;
+	struct policy policies[P_COUNT];
+};
+
+void budget_defaults(enum budget_profile profile, struct budget_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->window_scale = 1;
+	if (profile == BUDGET_DOCUMENTED) {
+		o->per_minute = 100;
+		o->per_day = 10000;
+	} else {
+		o->per_hour_memories = 120;
+		o->per_hour_action_items = 120;
+		o->per_hour_conversations = 60;
+		o->per_hour_conversation = 60;
+		o->transcripts_per_hour = 25;
+	}
+}
+
+static double now_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void set_policy(struct policy *p, int limit, double window)
+{
+	p->limit = limit > 0 ? limit : 0;
+	p->window = window;
+	p->sent = p->limit ? xcalloc((size_t)p->limit, sizeof(double)) : NULL;
+}
+
+struct budget *budget_new(const struct budget_options *o)
+{
+	struct budget *b = xcalloc(1, sizeof(*b));
+	double s = o->window_scale > 0 ? o->window_scale : 1;
+
+	pthread_mutex_init(&b->lock, NULL);
+	set_policy(&b->policies[P_MINUTE], o->per_minute, 60 * s);
+	set_policy(&b->policies[P_DAY], o->per_day, 86400 * s);
+	set_policy(&b->policies[P_MEMORIES], o->per_hour_memories, 3600 * s);
+	set_policy(&b->policies[P_ACTION_ITEMS], o->per_hour_action_items, 3600 * s);
+	set_policy(&b->policies[P_CONVERSATIONS], o->per_hour_conversations, 3600 * s);
+	set_policy(&b->policies[P_CONVERSATION], o->per_hour_conversation, 3600 * s);
+	set_policy(&b->policies[P_TRANSCRIPTS], o->transcripts_per_hour, 3600 * s);
+	return b;
+}
+
+void budget_free(struct budget *b)
+{
+	if (!b)
+		return;
+	for (int i = 0; i < P_COUNT; i++)
+		free(b->policies[i].sent);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+/* The policy a path counts against besides minute/day/transcripts. */
+static int path_policy(const char *path)
+{
+	static const struct { const char *prefix; int policy; } routes[] = {
+		{ "/user/memories", P_MEMORIES },
+		{ "/user/action-items", P_ACTION_ITEMS },
+		{ "/user/conversations/", P_CONVERSATION },
+		{ "/user/conversations", P_CONVERSATIONS },
+	};
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(*routes); i++)
+		if (strncmp(path, routes[i].prefix, strlen(routes[i].prefix)) == 0)
+			return routes[i].policy;
+	return -1;
+}
+
+/* Seconds until p has room for one more at `now`; 0 if it has now. */
+static double policy_wait(const struct policy *p, double now)
+{
+	double oldest;
+
+	if (!p->limit || p->count < p->limit)
+		return 0;
+	oldest = p->sent[p->next];	/* the ring is full: next is the oldest */
+	return oldest + p->window > now ? oldest + p->window - now : 0;
+}
+
+static void policy_record(struct policy *p, double now)
+{
+	if (!p->limit)
+		return;
+	p->sent[p->next] = now;
+	p->next = (p->next + 1) % p->limit;
+	if (p->count < p->limit)
+		p->count++;
+}
+
+double budget_take(struct budget *b, const char *path, bool transcripts)
+{
+	bool applies[P_COUNT] = { [P_MINUTE] = true, [P_DAY] = true };
+	int route = path_policy(path);
+	double now = now_monotonic(), wait = 0;
+
+	if (route >= 0)
+		applies[route] = true;
+	applies[P_TRANSCRIPTS] = transcripts;
+	pthread_mutex_lock(&b->lock);
+	for (int i = 0; i < P_COUNT; i++) {
+		double w = applies[i] ? policy_wait(&b->policies[i], now) : 0;
+
+		if (w > wait)
+			wait = w;
+	}
+	if (wait == 0)
+		for (int i = 0; i < P_COUNT; i++)
+			if (applies[i])
+				policy_record(&b->policies[i], now);
+	pthread_mutex_unlock(&b->lock);
+	return wait;
+}
+
+void budget_describe(struct budget *b, struct buf *out)
+{
+	double now = now_monotonic();
+
+	pthread_mutex_lock(&b->lock);
+	for (int i = 0; i < P_COUNT; i++) {
+		const struct policy *p = &b->policies[i];
+		int used = 0;
+
+		if (!p->limit)
+			continue;
+		for (int k = 0; k < p->count; k++)
+			if (p->sent[k] > now - p->window)
+				used++;
+		buf_printf(out, "budget         %s: %d of %d used in the last %.0f s\n",
+			   policy_name[i], used, p->limit, p->window);
+	}
+	pthread_mutex_unlock(&b->lock);
+}

@@ -1,0 +1,56 @@
+/*
+ * budget: the client-side request budget, so that normal use never
+ * provokes a 429.
+ *
+ * The budget is a set of policies, each "at most N requests in any window
+ * of W seconds", kept as a sliding log of send times: unlike a token
+ * bucket it can never exceed a server's fixed window, whenever that window
+ * starts. The policies, and the limits each profile starts with:
+ *
+ *   minute, day      every request          documented: 100, 10,000
+ *   memories, action-items, conversations (the list), conversation (one
+ *   by id): per hour, by path               backend: 120, 120, 60, 60
+ *   transcripts      per hour, any request with include_transcript=true
+ *                                           backend: 25
+ *
+ * Every policy applies in both profiles; the profiles differ in their
+ * defaults (budget_defaults), and a limit of 0 switches a policy off.
+ * Thread-safe.
+ */
+#ifndef OMIFS_BUDGET_H
+#define OMIFS_BUDGET_H
+
+#include "buf.h"
+
+#include <stdbool.h>
+
+enum budget_profile { BUDGET_DOCUMENTED, BUDGET_BACKEND };
+
+struct budget_options {
+	int per_minute;		/* documented */
+	int per_day;		/* documented */
+	int per_hour_memories;	/* backend */
+	int per_hour_action_items;
+	int per_hour_conversations;
+	int per_hour_conversation;
+	int transcripts_per_hour; /* both profiles */
+	double window_scale;	/* multiplies every window (tests shrink them) */
+};
+
+/* Fills opts with the published limits of a profile. */
+void budget_defaults(enum budget_profile profile, struct budget_options *opts);
+
+struct budget;
+
+struct budget *budget_new(const struct budget_options *opts);
+void budget_free(struct budget *b);
+
+/* If a GET of path (with include_transcript when `transcripts`) fits every
+ * policy it counts against, records it and returns 0; otherwise records
+ * nothing and returns the seconds until it would fit. */
+double budget_take(struct budget *b, const char *path, bool transcripts);
+
+/* Appends one line per active policy: "name: used of limit per W s". */
+void budget_describe(struct budget *b, struct buf *out);
+
+#endif
