@@ -113,6 +113,9 @@ static double policy_wait(const struct policy *p, double now)
 	if (!p->limit || p->count < p->limit)
 		return 0;
 	oldest = p->sent[p->next];	/* the ring is full: next is the oldest */
+	/* The server starts its window when a request arrives, a little after
+	 * we sent it: keep a margin so that clock skew cannot cause a 429. */
+	oldest += p->window * 0.05 < 2 ? p->window * 0.05 : 2;
 	return oldest + p->window > now ? oldest + p->window - now : 0;
 }
 

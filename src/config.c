@@ -3,7 +3,14 @@
  */
 #include "config.h"
 
+#include "hash.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void config_api_options(const struct omifs_config *c, struct api_options *out)
 {
@@ -30,8 +37,71 @@ void config_api_options(const struct omifs_config *c, struct api_options *out)
 void config_sync_options(const struct omifs_config *c, struct sync_options *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->listing_ttl = c->listing_ttl;
+	out->refresh_interval = c->refresh_interval;
+	out->full_refresh_interval = c->full_refresh_interval;
 	out->page_size = c->page_size;
 	out->transcript_batch = c->transcript_batch;
 	out->offline = c->offline;
+}
+
+/* mkdir -p with mode 0700 for what it creates. */
+static int make_private_dir(const char *path)
+{
+	char *copy = xstrdup(path);
+	int rc = 0;
+
+	for (char *p = copy + 1; *p && rc == 0; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0700) < 0 && errno != EEXIST)
+			rc = -errno;
+		*p = '/';
+	}
+	if (rc == 0 && mkdir(copy, 0700) < 0 && errno != EEXIST)
+		rc = -errno;
+	free(copy);
+	return rc;
+}
+
+char *config_cache_path(const struct omifs_config *c, char *err, size_t errlen)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	struct buf dir = BUF_INIT, path = BUF_INIT, identity = BUF_INIT;
+	const char *host = strstr(c->url, "://");
+	struct stat st;
+	int rc;
+
+	if (c->cache_dir)
+		buf_puts(&dir, c->cache_dir);
+	else if (xdg && *xdg == '/')
+		buf_printf(&dir, "%s/omifs", xdg);
+	else if (home && *home == '/')
+		buf_printf(&dir, "%s/.cache/omifs", home);
+	else {
+		snprintf(err, errlen, "no cache directory: set HOME or use -o cache_dir=DIR");
+		return NULL;
+	}
+	rc = make_private_dir(dir.data);
+	if (rc == 0 && (stat(dir.data, &st) < 0 || !S_ISDIR(st.st_mode)))
+		rc = -ENOTDIR;
+	/* It holds private transcripts: nobody else may look in. */
+	if (rc == 0 && (st.st_mode & 077) && chmod(dir.data, 0700) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot use cache directory %s: %s", dir.data, strerror(-rc));
+		buf_free(&dir);
+		return NULL;
+	}
+	buf_printf(&identity, "%s\n%s", c->url, c->key);
+	buf_printf(&path, "%s/", dir.data);
+	for (host = host ? host + 3 : c->url; *host && *host != '/'; host++)
+		buf_putc(&path, (*host == ':' || *host == '.' || (*host >= '0' && *host <= '9') ||
+				 (*host >= 'a' && *host <= 'z') || (*host >= 'A' && *host <= 'Z') ||
+				 *host == '-') ? *host : '_');
+	buf_printf(&path, "-%016" PRIx64 ".sqlite", hash_bytes(identity.data, identity.len));
+	explicit_bzero(identity.data, identity.len);
+	buf_free(&identity);
+	buf_free(&dir);
+	return buf_steal(&path);
 }

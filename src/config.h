@@ -17,7 +17,12 @@ struct omifs_config {
 	char *cafile;
 	char *mountpoint;
 	char *source;		/* mount(8)'s first argument, for fsname */
-	int listing_ttl;	/* seconds */
+	char *cache_dir;	/* where the cache lives; NULL: the default */
+	char *cache_path;	/* the account's cache file; NULL: in memory */
+	bool no_disk_cache;
+	int cache_ttl;		/* seconds the kernel may cache names and attributes */
+	int refresh_interval;
+	int full_refresh_interval;
 	int connect_timeout;
 	int request_timeout;
 	int retries;
@@ -34,6 +39,12 @@ struct omifs_config {
 	bool foreground;
 	bool debug;
 };
+
+/* The path of the account's cache file under c->cache_dir (or
+ * $XDG_CACHE_HOME/omifs, or ~/.cache/omifs), named from the URL and a
+ * hash of the URL and the key, never the key; creates the directory with
+ * mode 0700. Returns a malloc'd path, or NULL with a message in err. */
+char *config_cache_path(const struct omifs_config *c, char *err, size_t errlen);
 
 /* The options of the api and sync layers that the configuration implies
  * (strings borrowed from c). */

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -23,6 +24,32 @@
 static struct fs_context *context(void)
 {
 	return fuse_get_context()->private_data;
+}
+
+/* The one thing a signal handler needs; set once in init. */
+static struct sync *refresh_on_hangup;
+
+static void on_hangup(int sig)
+{
+	(void)sig;
+	if (refresh_on_hangup)
+		sync_request_refresh(refresh_on_hangup);
+}
+
+static void invalidate_path(const char *path, void *ctx)
+{
+	struct fs_context *fs = ctx;
+
+	/* -ENOENT only means the kernel had not cached it. */
+	fuse_invalidate_path(fs->fuse, path);
+}
+
+/* The refresher changed the store: tell the kernel what changed. */
+static void store_changed(void *ctx)
+{
+	struct fs_context *fs = ctx;
+
+	tree_refresh(fs->tree, invalidate_path, fs);
 }
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
@@ -39,14 +66,15 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	config_sync_options(c, &sync_opts);
 	cfg->use_ino = 1;
 	cfg->readdir_ino = 1;
-	cfg->entry_timeout = c->listing_ttl;
-	cfg->attr_timeout = c->listing_ttl;
-	cfg->negative_timeout = c->listing_ttl;
+	cfg->entry_timeout = c->cache_ttl;
+	cfg->attr_timeout = c->cache_ttl;
+	cfg->negative_timeout = c->cache_ttl;
 	/* Keep the page cache while size and mtime stay the same. */
 	cfg->auto_cache = 1;
 
+	ctx->fuse = fuse_get_context()->fuse;
 	ctx->api = api_new(&api_opts, &err);
-	ctx->store = store_open(NULL, store_err, sizeof(store_err));
+	ctx->store = store_open(c->cache_path, store_err, sizeof(store_err));
 	if (!ctx->api || !ctx->store) {
 		/* main checked both before mounting: this is not expected. */
 		log_error("cannot start: %s", ctx->api ? store_err : err.message);
@@ -54,6 +82,11 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	}
 	ctx->sync = sync_new(ctx->api, ctx->store, &sync_opts);
 	ctx->tree = tree_new(ctx->sync, ctx->store);
+	if (sync_start(ctx->sync, store_changed, ctx) < 0)
+		log_error("cannot start the refresher: listings will not be refreshed");
+	/* libfuse makes SIGHUP unmount; here it means "refresh now". */
+	refresh_on_hangup = ctx->sync;
+	signal(SIGHUP, on_hangup);
 	return ctx;
 }
 
@@ -61,8 +94,9 @@ static void fs_destroy(void *private_data)
 {
 	struct fs_context *ctx = private_data;
 
+	refresh_on_hangup = NULL;
+	sync_free(ctx->sync);	/* stops the refresher, which uses the tree */
 	tree_free(ctx->tree);
-	sync_free(ctx->sync);
 	store_close(ctx->store);
 	api_free(ctx->api);
 }

@@ -14,6 +14,7 @@
 /* The private_data handed to fuse_main: config is borrowed. */
 struct fs_context {
 	const struct omifs_config *config;
+	struct fuse *fuse;
 	struct api_client *api;
 	struct store *store;
 	struct sync *sync;

@@ -15,6 +15,8 @@
 #include "config.h"
 #include "fs.h"
 #include "log.h"
+#include "store.h"
+#include "sync_command.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -40,7 +42,11 @@ static const struct fuse_opt option_spec[] = {
 	OPT("url=%s", url),
 	OPT("key_file=%s", key_file),
 	OPT("cafile=%s", cafile),
-	OPT("ttl=%d", listing_ttl),
+	OPT("cache_dir=%s", cache_dir),
+	OPT("no_disk_cache", no_disk_cache),
+	OPT("ttl=%d", cache_ttl),
+	OPT("refresh=%d", refresh_interval),
+	OPT("full_refresh=%d", full_refresh_interval),
 	OPT("timeout=%d", request_timeout),
 	OPT("connect_timeout=%d", connect_timeout),
 	OPT("retries=%d", retries),
@@ -69,15 +75,25 @@ static const struct fuse_opt option_spec[] = {
 static void usage(const char *prog)
 {
 	printf("usage: %s [options] [source] MOUNTPOINT\n"
+	       "       %s sync [options]\n"
 	       "\n"
-	       "Mounts your Omi memories, conversations and action items read-only.\n"
+	       "Mounts your Omi memories, conversations and action items read-only;\n"
+	       "'sync' fills the disk cache with everything, transcripts included.\n"
 	       "The API key comes from $OMI_API_KEY or -o key_file=FILE (mode 0600).\n"
 	       "\n"
 	       "omifs options:\n"
 	       "    -o url=URL               API base URL (default %s)\n"
 	       "    -o key_file=FILE         read the API key from FILE\n"
 	       "    -o cafile=FILE           trust this CA bundle (self-hosted servers)\n"
-	       "    -o ttl=SECONDS           listings are fresh this long (default 300)\n"
+	       "    -o cache_dir=DIR         where the cache lives (default\n"
+	       "                             $XDG_CACHE_HOME/omifs or ~/.cache/omifs)\n"
+	       "    -o no_disk_cache         keep nothing on disk (memory only)\n"
+	       "    -o offline               send no request; serve what is cached\n"
+	       "    -o refresh=SECONDS       look for new items this often (default 300)\n"
+	       "    -o full_refresh=SECONDS  list conversations completely, finding edits\n"
+	       "                             and deletions, this often (default 3600)\n"
+	       "    -o ttl=SECONDS           how long the kernel caches names and\n"
+	       "                             attributes (default 60)\n"
 	       "    -o timeout=SECONDS       give up on a request after this (default 60)\n"
 	       "    -o connect_timeout=SECONDS  (default 10)\n"
 	       "    -o retries=N             retries of a failed request (default 4)\n"
@@ -93,14 +109,13 @@ static void usage(const char *prog)
 	       "    -o transcript_batch=N    conversations fetched per transcript batch\n"
 	       "                             (default 100)\n"
 	       "    -o log_level=N           0 errors, 1 warnings (default), 2 info, 3 debug\n"
-	       "    -o offline               send no request; serve what is cached\n"
 	       "    -f                       stay in the foreground, log to stderr\n"
 	       "    -d                       debug: foreground, log every request\n"
 	       "    -s                       single-threaded\n"
 	       "    -h, --help               this help, then libfuse's options\n"
 	       "    -V, --version            versions\n"
 	       "\n",
-	       prog, DEFAULT_URL);
+	       prog, prog, DEFAULT_URL);
 }
 
 static int process_option(void *data, const char *arg, int key, struct fuse_args *args)
@@ -259,6 +274,30 @@ static int check_server(const struct omifs_config *c)
 	return EXIT_SERVER;
 }
 
+/* Finds the cache file and makes sure it opens, so that a problem is
+ * reported here rather than by a daemon. */
+static int open_cache(struct omifs_config *c)
+{
+	char err[512];
+	struct store *store;
+
+	if (c->no_disk_cache) {
+		if (c->offline) {
+			fprintf(stderr, "omifs: offline needs the disk cache\n");
+			return -1;
+		}
+		return 0;
+	}
+	c->cache_path = config_cache_path(c, err, sizeof(err));
+	store = c->cache_path ? store_open(c->cache_path, err, sizeof(err)) : NULL;
+	if (!store) {
+		fprintf(stderr, "omifs: %s\n", err);
+		return -1;
+	}
+	store_close(store);
+	return 0;
+}
+
 static void free_config(struct omifs_config *c)
 {
 	if (c->key) {
@@ -269,6 +308,8 @@ static void free_config(struct omifs_config *c)
 	free(c->key_file);
 	free(c->cafile);
 	free(c->api_profile);
+	free(c->cache_dir);
+	free(c->cache_path);
 	free(c->mountpoint);
 	free(c->source);
 }
@@ -277,7 +318,9 @@ int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct omifs_config config = {
-		.listing_ttl = 300,
+		.cache_ttl = 60,
+		.refresh_interval = 300,
+		.full_refresh_interval = 3600,
 		.connect_timeout = 10,
 		.request_timeout = 60,
 		.retries = 4,
@@ -292,10 +335,17 @@ int main(int argc, char *argv[])
 	};
 	struct fs_context ctx = { .config = &config };
 	struct buf opt = BUF_INIT;
+	bool sync_mode = false;
 	int rc;
 
 	/* The key must not end up in a core dump. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* "omifs sync [options]": the same options, no mountpoint. */
+	if (argc > 1 && strcmp(argv[1], "sync") == 0) {
+		sync_mode = true;
+		args.argc--;
+		args.argv++;
+	}
 	if (fuse_opt_parse(&args, &config, option_spec, process_option) < 0)
 		return EXIT_USAGE;
 	if (!config.url)
@@ -303,12 +353,14 @@ int main(int argc, char *argv[])
 	if (config.debug)
 		config.log_level = LOG_DEBUG;
 	log_setup(config.log_level, false);
-	if (!config.mountpoint) {
-		fprintf(stderr, "omifs: no mountpoint given (see omifs -h)\n");
+	if (sync_mode ? config.mountpoint != NULL : config.mountpoint == NULL) {
+		fprintf(stderr, sync_mode ? "omifs: sync takes no mountpoint (see omifs -h)\n"
+					  : "omifs: no mountpoint given (see omifs -h)\n");
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	if (config.listing_ttl < 1 || config.page_size < 1 || config.transcript_batch < 1 ||
+	if (config.cache_ttl < 0 || config.refresh_interval < 1 ||
+	    config.full_refresh_interval < 1 || config.page_size < 1 || config.transcript_batch < 1 ||
 	    config.request_timeout < 1 || config.connect_timeout < 1 || config.retries < 0 ||
 	    config.budget_wait < 0 || config.rate_window_scale <= 0 ||
 	    (config.api_profile && strcmp(config.api_profile, "documented") != 0 &&
@@ -321,12 +373,26 @@ int main(int argc, char *argv[])
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	if (sync_mode) {
+		if (config.offline || config.no_disk_cache) {
+			fprintf(stderr, "omifs: sync fills the disk cache: it cannot be offline "
+					"or without one\n");
+			rc = EXIT_USAGE;
+		} else if ((rc = check_server(&config)) == 0) {
+			rc = open_cache(&config) < 0 ? EXIT_USAGE : sync_command(&config);
+		}
+		goto out;
+	}
 	if (check_mountpoint(config.mountpoint) < 0) {
 		rc = EXIT_MOUNTPOINT;
 		goto out;
 	}
 	if (!config.offline && (rc = check_server(&config)) != 0)
 		goto out;
+	if (open_cache(&config) < 0) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
 
 	/* fsname goes into an option list: a comma would split it. */
 	buf_printf(&opt, "-oro,default_permissions,subtype=omifs,fsname=%s",

@@ -265,6 +265,69 @@ out:
 	return rc;
 }
 
+int store_merge_listing(struct store *s, enum store_kind kind, const struct store_item *items,
+			size_t n)
+{
+	sqlite3_stmt *old = NULL, *upsert = NULL, *first = NULL;
+	sqlite3_int64 position = 0;
+	int changes = 0, rc = -EIO;
+
+	pthread_mutex_lock(&s->lock);
+	if (exec(s, "BEGIN IMMEDIATE") < 0)
+		goto out;
+	old = prepare(s, "SELECT json, position FROM listing WHERE kind = ? AND id = ?");
+	upsert = prepare(s, "INSERT OR REPLACE INTO listing (kind, position, id, json) "
+			    "VALUES (?, ?, ?, ?)");
+	first = prepare(s, "SELECT coalesce(min(position), 0) FROM listing WHERE kind = ?");
+	if (!old || !upsert || !first)
+		goto rollback;
+	sqlite3_bind_int(first, 1, kind);
+	if (sqlite3_step(first) == SQLITE_ROW)
+		position = sqlite3_column_int64(first, 0) - (sqlite3_int64)n;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_int64 at = position + (sqlite3_int64)i;
+		bool known = false, same = false;
+
+		sqlite3_reset(old);
+		sqlite3_bind_int(old, 1, kind);
+		sqlite3_bind_text(old, 2, items[i].id, -1, SQLITE_STATIC);
+		if (sqlite3_step(old) == SQLITE_ROW) {
+			known = true;
+			same = strcmp((const char *)sqlite3_column_text(old, 0), items[i].json) == 0;
+			at = sqlite3_column_int64(old, 1);
+		}
+		if (same)
+			continue;
+		changes++;
+		if (known && kind == STORE_CONVERSATIONS &&
+		    run_with_text(s, drop_full_sql, items[i].id) < 0)
+			goto rollback;
+		sqlite3_reset(upsert);
+		sqlite3_bind_int(upsert, 1, kind);
+		sqlite3_bind_int64(upsert, 2, at);
+		sqlite3_bind_text(upsert, 3, items[i].id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(upsert, 4, items[i].json, -1, SQLITE_STATIC);
+		if (sqlite3_step(upsert) != SQLITE_DONE) {
+			fail(s, "merging a listing");
+			goto rollback;
+		}
+	}
+	if (exec(s, "COMMIT") < 0)
+		goto rollback;
+	if (changes > 0)
+		s->generation++;
+	rc = changes;
+	goto out;
+rollback:
+	exec(s, "ROLLBACK");
+out:
+	sqlite3_finalize(old);
+	sqlite3_finalize(upsert);
+	sqlite3_finalize(first);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 int store_listing_info(struct store *s, enum store_kind kind, time_t *listed_at, size_t *count)
 {
 	sqlite3_stmt *st;

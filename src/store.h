@@ -41,6 +41,14 @@ void store_close(struct store *s);
 int store_replace_listing(struct store *s, enum store_kind kind, const struct store_item *items,
 			  size_t n, time_t listed_at);
 
+/* Adds items to a kind's listing without replacing it: new ids go before
+ * every known item (they are the newest), known ids get the new JSON.
+ * Nothing is removed and the listing's time is kept: only a complete
+ * listing proves what is gone. Returns how many items were added or
+ * changed, or -errno. */
+int store_merge_listing(struct store *s, enum store_kind kind, const struct store_item *items,
+			size_t n);
+
 /* When kind was last listed completely, and how many items it had.
  * Returns -ENOENT if it never was. */
 int store_listing_info(struct store *s, enum store_kind kind, time_t *listed_at, size_t *count);

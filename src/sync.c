@@ -1,10 +1,14 @@
 /*
- * sync: listings on a TTL, transcripts in batches. See sync.h.
+ * sync: listings, refreshes and transcript batches. See sync.h.
  *
  * Locks, always taken in this order:
  *   kinds[k].fetch_lock  one listing of collection k at a time
  *   transcript_lock      one transcript batch at a time
  *   lock                 the small state below (never held during I/O)
+ *
+ * The refresher thread sleeps in poll() on a pipe until the next refresh
+ * is due; sync_request_refresh() (a signal handler may call it) and
+ * sync_free() write to the pipe to wake it.
  */
 #include "sync.h"
 
@@ -13,14 +17,19 @@
 #include "model.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-/* Seconds between attempts to list a collection after a failed one. */
+/* Seconds before a failed listing is tried again. */
 #define RETRY_PAUSE 5
+/* Items asked per page when looking for new conversations. */
+#define QUICK_PAGE 25
 
 static const char *const kind_path[STORE_KINDS] = {
 	[STORE_MEMORIES] = "/user/memories",
@@ -36,10 +45,11 @@ static const char *const kind_name[STORE_KINDS] = {
 
 struct kind_state {
 	pthread_mutex_t fetch_lock;
-	time_t listed_at;	/* 0: never listed */
+	time_t listed_at;	/* last complete listing; 0: never */
 	size_t count;
 	time_t failed_at;	/* last failed attempt, 0 if none since success */
 	int error;		/* -errno of the last failure */
+	time_t next_full;	/* when the refresher lists it completely */
 };
 
 /* A conversation's place in the listing, for batching transcripts. */
@@ -56,9 +66,15 @@ struct sync {
 	pthread_mutex_t transcript_lock;
 	pthread_mutex_t lock;
 	struct kind_state kinds[STORE_KINDS];
+	time_t next_quick;	/* when the refresher looks for new conversations */
 	struct conversation_ref *order;	/* listing order, newest first */
 	size_t n_order;
 	struct hash *position;	/* id -> index + 1, cast to a pointer */
+	int wake[2];		/* the refresher's pipe */
+	bool refresher_running;
+	pthread_t refresher;
+	sync_changed_fn changed;
+	void *changed_ctx;
 };
 
 /* Reads the conversations' listing order from the store. */
@@ -110,6 +126,13 @@ static void reload_order(struct sync *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Seconds between complete listings of kind by the refresher. */
+static int full_interval(const struct sync *s, enum store_kind kind)
+{
+	return kind == STORE_CONVERSATIONS ? s->opts.full_refresh_interval
+					   : s->opts.refresh_interval;
+}
+
 struct sync *sync_new(struct api_client *api, struct store *store, const struct sync_options *opts)
 {
 	struct sync *s = xcalloc(1, sizeof(*s));
@@ -117,6 +140,7 @@ struct sync *sync_new(struct api_client *api, struct store *store, const struct 
 	s->api = api;
 	s->store = store;
 	s->opts = *opts;
+	s->wake[0] = s->wake[1] = -1;
 	pthread_mutex_init(&s->transcript_lock, NULL);
 	pthread_mutex_init(&s->lock, NULL);
 	for (int k = 0; k < STORE_KINDS; k++) {
@@ -124,9 +148,12 @@ struct sync *sync_new(struct api_client *api, struct store *store, const struct 
 
 		pthread_mutex_init(&ks->fetch_lock, NULL);
 		ks->error = -EIO;
-		if (store_listing_info(store, k, &ks->listed_at, &ks->count) == 0)
+		if (store_listing_info(store, k, &ks->listed_at, &ks->count) == 0) {
 			ks->error = 0;
+			ks->next_full = ks->listed_at + full_interval(s, k);
+		}
 	}
+	s->next_quick = s->kinds[STORE_CONVERSATIONS].listed_at + opts->refresh_interval;
 	s->position = hash_new();
 	reload_order(s);
 	return s;
@@ -136,6 +163,15 @@ void sync_free(struct sync *s)
 {
 	if (!s)
 		return;
+	if (s->refresher_running) {
+		if (write(s->wake[1], "q", 1) < 0)
+			log_error("cannot stop the refresher: %s", strerror(errno));
+		pthread_join(s->refresher, NULL);
+	}
+	if (s->wake[0] >= 0) {
+		close(s->wake[0]);
+		close(s->wake[1]);
+	}
 	for (int k = 0; k < STORE_KINDS; k++)
 		pthread_mutex_destroy(&s->kinds[k].fetch_lock);
 	pthread_mutex_destroy(&s->transcript_lock);
@@ -149,6 +185,7 @@ struct collected {
 	enum store_kind kind;
 	struct store_item *items;
 	size_t n, cap;
+	struct sync *stop_at_known;	/* quick refresh: stop at a known id */
 };
 
 static int (*const kind_check[STORE_KINDS])(json_object *, char *, size_t) = {
@@ -179,6 +216,15 @@ static int collect_item(json_object *item, const char *id, void *ctx)
 	c->items[c->n].id = xstrdup(id);
 	c->items[c->n].json = object_json(item);
 	c->n++;
+	if (c->stop_at_known) {
+		bool known;
+
+		pthread_mutex_lock(&c->stop_at_known->lock);
+		known = hash_get(c->stop_at_known->position, id) != NULL;
+		pthread_mutex_unlock(&c->stop_at_known->lock);
+		if (known)
+			return API_LIST_DONE;
+	}
 	return API_LIST_NEXT;
 }
 
@@ -191,7 +237,8 @@ static void free_collected(struct collected *c)
 	free(c->items);
 }
 
-/* Lists kind completely and stores it. fetch_lock held. */
+/* Lists kind completely and stores it. Returns how many items changed, or
+ * -errno. fetch_lock held. */
 static int list_kind(struct sync *s, enum store_kind kind)
 {
 	struct collected got = { .kind = kind };
@@ -217,64 +264,174 @@ static int list_kind(struct sync *s, enum store_kind kind)
 		s->kinds[kind].count = got.n;
 		s->kinds[kind].failed_at = 0;
 		s->kinds[kind].error = 0;
+		s->kinds[kind].next_full = now + full_interval(s, kind);
+		if (kind == STORE_CONVERSATIONS)
+			s->next_quick = now + s->opts.refresh_interval;
 	} else {
 		s->kinds[kind].failed_at = now;
 		s->kinds[kind].error = rc;
+		s->kinds[kind].next_full = now + RETRY_PAUSE;
 	}
 	pthread_mutex_unlock(&s->lock);
 	free_collected(&got);
-	if (rc >= 0 && kind == STORE_CONVERSATIONS)
+	if (rc > 0 && kind == STORE_CONVERSATIONS)
 		reload_order(s);
-	return rc < 0 ? rc : 0;
+	return rc;
 }
 
-/* Whether kind needs a listing now; sets *have when one can be served. */
-static bool kind_is_due(struct sync *s, enum store_kind kind, bool *have, int *error)
+/* Whether kind has never been listed and may be tried now. */
+static bool needs_first_listing(struct sync *s, enum store_kind kind, int *error)
 {
 	struct kind_state *ks = &s->kinds[kind];
-	time_t now = time(NULL);
 	bool due;
 
 	pthread_mutex_lock(&s->lock);
-	*have = ks->listed_at != 0;
 	*error = ks->error;
-	due = !(*have && now - ks->listed_at < s->opts.listing_ttl) &&
-	      !(ks->failed_at && now - ks->failed_at < RETRY_PAUSE);
+	due = ks->listed_at == 0 && !(ks->failed_at && time(NULL) - ks->failed_at < RETRY_PAUSE);
 	pthread_mutex_unlock(&s->lock);
 	return due && !s->opts.offline;
 }
 
-static int refresh_kind(struct sync *s, enum store_kind kind)
-{
-	struct kind_state *ks = &s->kinds[kind];
-	bool have;
-	int error, rc;
-
-	if (!kind_is_due(s, kind, &have, &error))
-		return have ? 0 : error;
-	/* Someone is listing already: serve what we have rather than wait. */
-	if (have) {
-		if (pthread_mutex_trylock(&ks->fetch_lock) != 0)
-			return 0;
-	} else {
-		pthread_mutex_lock(&ks->fetch_lock);
-	}
-	rc = kind_is_due(s, kind, &have, &error) ? list_kind(s, kind) : (have ? 0 : error);
-	pthread_mutex_unlock(&ks->fetch_lock);
-	return have ? 0 : rc;
-}
-
-int sync_refresh_stale(struct sync *s)
+int sync_ensure_listed(struct sync *s)
 {
 	int first_error = 0;
 
 	for (int k = 0; k < STORE_KINDS; k++) {
-		int rc = refresh_kind(s, k);
+		int rc = 0;
 
+		if (sync_kind_error(s, k) == 0)
+			continue;
+		if (needs_first_listing(s, k, &rc)) {
+			pthread_mutex_lock(&s->kinds[k].fetch_lock);
+			/* Someone else may have listed it while we waited. */
+			if (needs_first_listing(s, k, &rc))
+				rc = list_kind(s, k);
+			pthread_mutex_unlock(&s->kinds[k].fetch_lock);
+			if (rc > 0)
+				rc = 0;
+		}
+		rc = sync_kind_error(s, k);
 		if (rc < 0 && first_error == 0)
 			first_error = rc;
 	}
 	return first_error;
+}
+
+/* Looks for conversations newer than the newest known: pages from the
+ * newest until one holds a known id. Returns items added or changed. */
+static int find_new_conversations(struct sync *s)
+{
+	struct collected got = { .kind = STORE_CONVERSATIONS, .stop_at_known = s };
+	struct api_error err;
+	enum api_result result;
+	time_t now = time(NULL);
+	int rc;
+
+	result = api_list(s->api, kind_path[STORE_CONVERSATIONS], NULL, QUICK_PAGE, collect_item,
+			  &got, &err);
+	if (result == API_OK) {
+		rc = store_merge_listing(s->store, STORE_CONVERSATIONS, got.items, got.n);
+		if (rc > 0)
+			log_info("conversations: %d new or changed", rc);
+	} else {
+		log_warn("looking for new conversations failed: %s", err.message);
+		rc = api_result_errno(result);
+	}
+	pthread_mutex_lock(&s->lock);
+	s->next_quick = now + (rc >= 0 ? s->opts.refresh_interval : RETRY_PAUSE);
+	pthread_mutex_unlock(&s->lock);
+	free_collected(&got);
+	if (rc > 0)
+		reload_order(s);
+	return rc;
+}
+
+/* Does whatever refresh is due; returns whether the store changed. */
+static bool refresh_due(struct sync *s)
+{
+	time_t now = time(NULL);
+	bool changed = false, quick;
+
+	for (int k = 0; k < STORE_KINDS; k++) {
+		bool due;
+
+		pthread_mutex_lock(&s->lock);
+		due = s->kinds[k].next_full <= now;
+		pthread_mutex_unlock(&s->lock);
+		if (!due)
+			continue;
+		pthread_mutex_lock(&s->kinds[k].fetch_lock);
+		changed |= list_kind(s, k) > 0;
+		pthread_mutex_unlock(&s->kinds[k].fetch_lock);
+	}
+	pthread_mutex_lock(&s->lock);
+	quick = s->next_quick <= now && s->kinds[STORE_CONVERSATIONS].listed_at != 0;
+	pthread_mutex_unlock(&s->lock);
+	if (quick) {
+		pthread_mutex_lock(&s->kinds[STORE_CONVERSATIONS].fetch_lock);
+		changed |= find_new_conversations(s) > 0;
+		pthread_mutex_unlock(&s->kinds[STORE_CONVERSATIONS].fetch_lock);
+	}
+	return changed;
+}
+
+/* Milliseconds until the next refresh is due. */
+static int next_wait_ms(struct sync *s)
+{
+	time_t next = s->next_quick, now = time(NULL);
+
+	pthread_mutex_lock(&s->lock);
+	for (int k = 0; k < STORE_KINDS; k++)
+		if (s->kinds[k].next_full < next)
+			next = s->kinds[k].next_full;
+	pthread_mutex_unlock(&s->lock);
+	if (next <= now)
+		return 0;
+	return next - now > 3600 ? 3600 * 1000 : (int)(next - now) * 1000;
+}
+
+static void *refresher(void *arg)
+{
+	struct sync *s = arg;
+	struct pollfd pfd = { .fd = s->wake[0], .events = POLLIN };
+
+	for (;;) {
+		char command = 0;
+
+		if (poll(&pfd, 1, next_wait_ms(s)) > 0 && read(s->wake[0], &command, 1) == 1) {
+			if (command == 'q')
+				break;
+			log_info("refresh asked for: listing everything again");
+			pthread_mutex_lock(&s->lock);
+			for (int k = 0; k < STORE_KINDS; k++)
+				s->kinds[k].next_full = 0;
+			pthread_mutex_unlock(&s->lock);
+		}
+		if (refresh_due(s) && s->changed)
+			s->changed(s->changed_ctx);
+	}
+	return NULL;
+}
+
+int sync_start(struct sync *s, sync_changed_fn changed, void *ctx)
+{
+	if (s->opts.offline)
+		return 0;
+	if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	s->changed = changed;
+	s->changed_ctx = ctx;
+	if (pthread_create(&s->refresher, NULL, refresher, s) != 0)
+		return -EAGAIN;
+	s->refresher_running = true;
+	return 0;
+}
+
+void sync_request_refresh(struct sync *s)
+{
+	/* Only write(): this runs in signal handlers. */
+	if (s->refresher_running && write(s->wake[1], "r", 1) < 0)
+		return;
 }
 
 int sync_kind_error(struct sync *s, enum store_kind kind)
@@ -438,6 +595,75 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 	return rc;
 }
 
+int sync_list_stale(struct sync *s, int max_age)
+{
+	for (int k = 0; k < STORE_KINDS; k++) {
+		bool stale;
+		int rc = 0;
+
+		pthread_mutex_lock(&s->lock);
+		stale = !s->kinds[k].listed_at || time(NULL) - s->kinds[k].listed_at >= max_age;
+		pthread_mutex_unlock(&s->lock);
+		if (!stale)
+			continue;
+		pthread_mutex_lock(&s->kinds[k].fetch_lock);
+		rc = list_kind(s, k);
+		pthread_mutex_unlock(&s->kinds[k].fetch_lock);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The ids of the conversations lacking a transcript, in listing order. */
+static char **missing_transcripts(struct sync *s, size_t *n_missing, size_t *total)
+{
+	char **ids;
+	size_t kept = 0;
+
+	pthread_mutex_lock(&s->lock);
+	*total = s->n_order;
+	ids = xcalloc(s->n_order + 1, sizeof(*ids));
+	for (size_t i = 0; i < s->n_order; i++)
+		ids[i] = xstrdup(s->order[i].id);
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < *total; i++) {
+		if (store_has_full_conversation(s->store, ids[i]))
+			free(ids[i]);
+		else
+			ids[kept++] = ids[i];
+	}
+	*n_missing = kept;
+	return ids;
+}
+
+static void report_progress(struct sync *s, size_t total, sync_progress_fn progress, void *ctx)
+{
+	size_t done = store_count_full_conversations(s->store);
+
+	progress(done < total ? done : total, total, ctx);
+}
+
+int sync_fetch_all_transcripts(struct sync *s, sync_progress_fn progress, void *ctx)
+{
+	size_t n, total;
+	char **ids = missing_transcripts(s, &n, &total);
+	int rc = 0;
+
+	report_progress(s, total, progress, ctx);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		/* Fetched already, as a neighbour of an earlier one? */
+		if (store_has_full_conversation(s->store, ids[i]))
+			continue;
+		rc = sync_fetch_transcript(s, ids[i]);
+		report_progress(s, total, progress, ctx);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	return rc;
+}
+
 static void describe_time(struct buf *out, time_t t)
 {
 	char text[32];
@@ -472,8 +698,11 @@ void sync_describe(struct sync *s, struct buf *out)
 	buf_printf(out, "%-14s %zu of %zu conversations cached\n", "transcripts", transcripts,
 		   s->n_order);
 	pthread_mutex_unlock(&s->lock);
-	buf_printf(out, "%-14s %s, listings fresh for %d s\n", "mode",
-		   s->opts.offline ? "offline" : "online", s->opts.listing_ttl);
+	if (s->opts.offline)
+		buf_printf(out, "%-14s offline: no request is sent\n", "mode");
+	else
+		buf_printf(out, "%-14s online: new items every %d s, full listings every %d s\n",
+			   "mode", s->opts.refresh_interval, s->opts.full_refresh_interval);
 
 	api_get_stats(s->api, &st);
 	buf_printf(out, "\nrequests       %lu sent, %lu failed, %lu retries, %lu rate-limited (429)\n",

@@ -2,11 +2,15 @@
  * sync: what to fetch and when.
  *
  * - Listings: each collection is listed completely (api_list) into the
- *   store when its last listing is older than the TTL. A failed listing
- *   changes nothing in the store: what was listed before is still served.
- *   Concurrent callers cause one listing (single flight per collection),
- *   and after a failure the next attempt waits a few seconds rather than
- *   hammering a server that is down.
+ *   store. A collection never listed is listed when first needed, in the
+ *   caller's thread (single flight; after a failure the next attempt waits
+ *   a few seconds rather than hammering a server that is down). After
+ *   that, only the refresher thread lists: it looks for new conversations
+ *   every refresh_interval (reading from the newest page until it meets a
+ *   known one), lists memories and action items completely at the same
+ *   interval, and conversations completely every full_refresh_interval,
+ *   which is what finds edits and deletions. A failed listing changes
+ *   nothing in the store: what was listed before is still served.
  * - Transcripts: fetched on demand, never one request a file: the
  *   conversations around the wanted one in listing order (up to
  *   transcript_batch of them still lacking a transcript) are fetched by one
@@ -26,7 +30,8 @@
 #include <stdbool.h>
 
 struct sync_options {
-	int listing_ttl;	/* seconds a complete listing is served as fresh */
+	int refresh_interval;	/* seconds between looks for new items */
+	int full_refresh_interval; /* seconds between complete conversation listings */
 	int page_size;		/* limit asked for listings; servers clamp it */
 	int transcript_batch;	/* conversations fetched together with a transcript */
 	bool offline;		/* never send a request; serve the store */
@@ -38,16 +43,38 @@ struct sync;
 struct sync *sync_new(struct api_client *api, struct store *store, const struct sync_options *opts);
 void sync_free(struct sync *s);
 
-/* Lists every collection whose listing is stale. Returns 0, or the error of
- * the first collection that has never been listed and could not be now. */
-int sync_refresh_stale(struct sync *s);
+/* Lists, now, each collection that has never been listed. Returns 0, or
+ * the error of the first that has no listing to serve. */
+int sync_ensure_listed(struct sync *s);
+
+/* Called by the refresher after a refresh changed the store. */
+typedef void (*sync_changed_fn)(void *ctx);
+
+/* Starts the refresher thread (not in offline mode); sync_free stops it.
+ * Returns 0 or -errno. */
+int sync_start(struct sync *s, sync_changed_fn changed, void *ctx);
+
+/* Asks the refresher to list everything again now. Async-signal-safe. */
+void sync_request_refresh(struct sync *s);
 
 /* 0 when kind has a listing to serve, else the error that prevented it
  * (the last one seen), or -EIO when none was tried yet. */
 int sync_kind_error(struct sync *s, enum store_kind kind);
 
+/* Lists completely, now, each collection whose last complete listing is
+ * older than max_age seconds. Returns 0 or the first error. */
+int sync_list_stale(struct sync *s, int max_age);
+
 /* Makes sure the store holds conversation id with its transcript. */
 int sync_fetch_transcript(struct sync *s, const char *id);
+
+/* Called after each transcript batch with how many conversations have
+ * their transcript, of how many. */
+typedef void (*sync_progress_fn)(size_t done, size_t total, void *ctx);
+
+/* Fetches every transcript the store lacks, in batches, in listing order.
+ * Returns 0, or the first error (what was fetched is kept). */
+int sync_fetch_all_transcripts(struct sync *s, sync_progress_fn progress, void *ctx);
 
 /* Appends the sync state for .omifs/status: per collection, when it was
  * listed and how many items; transcripts cached; the API's counters. */

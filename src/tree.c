@@ -42,6 +42,7 @@ struct node {
 	uint64_t ino;
 	time_t mtime;
 	off_t size;		/* -1 until known (transcript files) */
+	uint64_t digest;	/* of the content, or of the object it comes from */
 	void *object;		/* struct memory, action_item or conversation */
 	struct node *parent;
 	struct node **children;
@@ -62,6 +63,7 @@ struct snapshot {
 	struct action_item *action_items;
 	size_t n_action_items;
 	struct conversation *conversations;
+	uint64_t *conversation_digests;	/* of each conversation's listing JSON */
 	size_t n_conversations;
 	pthread_mutex_t size_lock;
 };
@@ -193,6 +195,7 @@ static void add_file(struct snapshot *snap, struct node *dir, const char *name,
 		buf_reset(scratch);
 		render(object, scratch);
 		n->size = (off_t)scratch->len;
+		n->digest = hash_bytes(scratch->data, scratch->len);
 	}
 }
 
@@ -220,6 +223,7 @@ static void render_conv_items_any(const void *o, struct buf *out)
 /* Parsed objects of one kind, collected from the store. */
 struct parsed {
 	void *items;
+	uint64_t *digests;	/* of each item's JSON */
 	size_t n, cap, size;
 	int (*parse)(json_object *, void *);
 };
@@ -232,9 +236,10 @@ static int parse_into(const char *id, const char *json, void *ctx)
 	if (p->n == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 256;
 		p->items = xrealloc(p->items, p->cap * p->size);
+		p->digests = xrealloc(p->digests, p->cap * sizeof(*p->digests));
 	}
 	if (obj && p->parse(obj, (char *)p->items + p->n * p->size) == 0)
-		p->n++;
+		p->digests[p->n++] = hash_bytes(json, strlen(json));
 	else
 		log_warn("skipping unreadable cached item %s", id);
 	json_object_put(obj);
@@ -245,13 +250,18 @@ static int parse_memory_any(json_object *o, void *out) { return model_parse_memo
 static int parse_action_item_any(json_object *o, void *out) { return model_parse_action_item(o, out); }
 static int parse_conversation_any(json_object *o, void *out) { return model_parse_conversation(o, out); }
 
+/* Parses every item of kind; *digests (may be NULL) gets their JSON's. */
 static void *load_kind(struct store *store, enum store_kind kind, size_t size,
-		       int (*parse)(json_object *, void *), size_t *n)
+		       int (*parse)(json_object *, void *), size_t *n, uint64_t **digests)
 {
 	struct parsed p = { .size = size, .parse = parse };
 
 	store_foreach(store, kind, parse_into, &p);
 	*n = p.n;
+	if (digests)
+		*digests = p.digests;
+	else
+		free(p.digests);
 	return p.items;
 }
 
@@ -332,8 +342,14 @@ static void build_conversations(struct snapshot *snap, struct node *top, struct 
 		if (c->n_events > 0)
 			add_file(snap, dir, "events.md", NODE_EVENTS, c, mtime, scratch,
 				 render_events_any);
+		/* Their content is unknown until fetched; it changes when the
+		 * conversation's listing entry does. */
 		add_file(snap, dir, "transcript.txt", NODE_TRANSCRIPT, c, mtime, scratch, NULL);
 		add_file(snap, dir, "conversation.json", NODE_CONV_JSON, c, mtime, scratch, NULL);
+		for (size_t k = 0; k < dir->n_children; k++)
+			if (dir->children[k]->kind == NODE_TRANSCRIPT ||
+			    dir->children[k]->kind == NODE_CONV_JSON)
+				dir->children[k]->digest = snap->conversation_digests[i];
 	}
 	buf_free(&name);
 }
@@ -371,12 +387,12 @@ static struct snapshot *build_snapshot(struct tree *t, uint64_t generation)
 	for (int k = 0; k < STORE_KINDS; k++)
 		snap->kind_error[k] = sync_kind_error(t->sync, k);
 	snap->memories = load_kind(t->store, STORE_MEMORIES, sizeof(struct memory),
-				   parse_memory_any, &snap->n_memories);
+				   parse_memory_any, &snap->n_memories, NULL);
 	snap->action_items = load_kind(t->store, STORE_ACTION_ITEMS, sizeof(struct action_item),
-				       parse_action_item_any, &snap->n_action_items);
+				       parse_action_item_any, &snap->n_action_items, NULL);
 	snap->conversations = load_kind(t->store, STORE_CONVERSATIONS,
 					sizeof(struct conversation), parse_conversation_any,
-					&snap->n_conversations);
+					&snap->n_conversations, &snap->conversation_digests);
 	snap->root = add_node(snap, NULL, "", NODE_DIR, NULL);
 	for (int k = 0; k < STORE_KINDS; k++)
 		top[k] = add_node(snap, snap->root, kind_dir[k], NODE_DIR, NULL);
@@ -412,6 +428,7 @@ static void free_snapshot(struct snapshot *snap)
 	for (size_t i = 0; i < snap->n_conversations; i++)
 		model_free_conversation(&snap->conversations[i]);
 	free(snap->conversations);
+	free(snap->conversation_digests);
 	pthread_mutex_destroy(&snap->size_lock);
 	free(snap);
 }
@@ -470,7 +487,7 @@ static struct snapshot *acquire(struct tree *t)
 	struct snapshot *snap;
 	uint64_t generation;
 
-	sync_refresh_stale(t->sync);
+	sync_ensure_listed(t->sync);
 	generation = store_generation(t->store);
 	pthread_mutex_lock(&t->lock);
 	snap = t->current;
@@ -699,4 +716,33 @@ int tree_read(struct tree *t, const char *path, struct buf *out, bool *changing)
 		rc = render_node(t, n, out);
 	release(t, snap);
 	return rc;
+}
+
+void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx)
+{
+	struct snapshot *old, *now;
+
+	pthread_mutex_lock(&t->lock);
+	old = t->current;
+	if (old)
+		old->refs++;
+	pthread_mutex_unlock(&t->lock);
+	now = acquire(t);
+	if (old && old != now) {
+		for (size_t i = 0; i < old->n_nodes; i++) {
+			const struct node *was = old->nodes[i];
+			const struct node *is = hash_get(now->by_path, was->path);
+
+			if (was->kind == NODE_DIR && is && is->mtime == was->mtime &&
+			    is->n_children == was->n_children)
+				continue;
+			if (was->kind != NODE_DIR && is && is->digest == was->digest &&
+			    is->mtime == was->mtime)
+				continue;
+			invalidate(was->path, ctx);
+		}
+	}
+	if (old)
+		release(t, old);
+	release(t, now);
 }

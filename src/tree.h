@@ -47,6 +47,14 @@ int tree_readdir(struct tree *t, const char *path, tree_fill_fn fill, void *ctx)
  * not be cached. */
 int tree_read(struct tree *t, const char *path, struct buf *out, bool *changing);
 
+/* Called for each path whose content or attributes changed. */
+typedef void (*tree_invalidate_fn)(const char *path, void *ctx);
+
+/* Brings the tree up to date with the store after a refresh, and calls
+ * invalidate for every path that changed or went away, so that the
+ * kernel's caches can be dropped. */
+void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx);
+
 /* Percent-encodes a server-given string into a file name with the given
  * suffix. Returns 0, or -1 when it cannot be one (empty or too long). */
 int tree_safe_name(const char *raw, const char *suffix, struct buf *out);

@@ -41,13 +41,25 @@ def unmount(path, timeout=10):
         subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
 
 
-def run_omifs(*args, key=TEST_KEY, env=None, timeout=30):
-    """Runs omifs to completion (for the commands and failures that exit)."""
-    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TZ": "UTC"}
+def run_omifs(*args, key=TEST_KEY, env=None, timeout=30, cache_home=None):
+    """Runs omifs to completion (for the commands and failures that exit).
+    Its disk cache goes under cache_home (default: a directory in /tmp that
+    this process owns for its life)."""
+    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TZ": "UTC",
+                "XDG_CACHE_HOME": cache_home or _scratch_cache_home()}
     if key is not None:
         full_env["OMI_API_KEY"] = key
     full_env.update(env or {})
     return subprocess.run([OMIFS, *args], env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+_scratch = []
+
+
+def _scratch_cache_home():
+    if not _scratch:
+        _scratch.append(tempfile.TemporaryDirectory(prefix="omifs-cache-"))
+    return _scratch[0].name
 
 
 class Mount:
@@ -66,7 +78,8 @@ class Mount:
         self.proc = None
 
     def start(self):
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TZ": self.tz, "OMI_API_KEY": self.key}
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TZ": self.tz, "OMI_API_KEY": self.key,
+               "XDG_CACHE_HOME": os.path.join(self.dir, "cache")}
         env.update(self.env)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(

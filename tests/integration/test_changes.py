@@ -70,7 +70,7 @@ def read(path):
 def test_changes_on_the_server_show_after_the_ttl(profile, emulator_factory, mount_factory):
     emu = emulator_factory(*UNLIMITED, profile=profile)
     data = emu.data()
-    m = mount_factory(emu.url, "ttl=1")
+    m = mount_factory(emu.url, "ttl=1", "refresh=1", "full_refresh=1")
     conv = data["conversations"][0]
     day = reference.local_day(reference.parse_time(conv["created_at"]), 0)
     summary = m.p("conversations", day, conv["id"], "summary.md")

@@ -37,7 +37,7 @@ def test_unlisted_collection_is_an_error_not_an_empty_directory(emulator_factory
 def test_a_listing_that_fails_midway_is_not_served_short(emulator_factory, mount_factory):
     emu = emulator_factory(*UNLIMITED)
     expected = len(emu.data()["memories"])
-    m = mount_factory(emu.url, "ttl=1", "retries=0", "page_size=20")
+    m = mount_factory(emu.url, "ttl=1", "refresh=1", "retries=0", "page_size=20")
     count = lambda: int(subprocess.run(f"find {m.p('memories')} -type f | wc -l", shell=True,
                                        capture_output=True, text=True, timeout=60).stdout)
     assert count() == expected
@@ -53,7 +53,7 @@ def test_a_listing_that_fails_midway_is_not_served_short(emulator_factory, mount
                                    {"wrong_types_rate": 1.0}])
 def test_bad_answers_keep_the_cached_tree(fault, emulator_factory, mount_factory, tmp_path):
     emu = emulator_factory(*UNLIMITED)
-    m = mount_factory(emu.url, "ttl=1", "retries=1")
+    m = mount_factory(emu.url, "ttl=1", "refresh=1", "full_refresh=1", "retries=1")
     backup = tmp_path / "backup"
     subprocess.run(["rsync", "-a", m.path + "/", str(backup) + "/"], check=True, timeout=120)
     emu.set_faults(**fault)

@@ -1,0 +1,200 @@
+"""The disk cache: warm remounts, offline mounts, refreshes, omifs sync."""
+
+import glob
+import os
+import signal
+import stat
+import subprocess
+import time
+
+import pytest
+
+import reference
+from emulator import TEST_KEY, UNLIMITED
+from mount import OMIFS, run_omifs
+
+
+def tree_bytes(root):
+    """Every file's bytes, except the status file."""
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, root)
+            if rel != ".omifs/status":
+                with open(full, "rb") as f:
+                    out[rel] = f.read()
+    return out
+
+
+def wait_for(condition, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the change did not show in time"
+        time.sleep(0.2)
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def test_cache_file_and_directory_are_private(emulator_factory, mount_factory, tmp_path):
+    emu = emulator_factory(*UNLIMITED)
+    cache = tmp_path / "deep" / "cache"
+    m = mount_factory(emu.url, f"cache_dir={cache}")
+    tree_bytes(m.path)
+    files = glob.glob(str(cache / "*"))
+    assert files and all(stat.S_IMODE(os.stat(f).st_mode) == 0o600 for f in files)
+    assert stat.S_IMODE(os.stat(cache).st_mode) == 0o700
+    for f in files:
+        assert TEST_KEY not in os.path.basename(f)
+        with open(f, "rb") as db:
+            assert TEST_KEY.encode() not in db.read()
+
+
+def test_warm_remount_lists_and_reads_everything_with_no_request(emulator_factory, mount_factory, tmp_path):
+    emu = emulator_factory(*UNLIMITED)
+    cache = tmp_path / "cache"
+    first = mount_factory(emu.url, f"cache_dir={cache}")
+    before = tree_bytes(first.path)
+    first.cleanup()
+    second = mount_factory(emu.url, f"cache_dir={cache}")
+    emu.reset_stats()  # the mount's own key check is one request; count from here
+    assert tree_bytes(second.path) == before
+    subprocess.run(["ls", "-lR", second.path], capture_output=True, check=True, timeout=60)
+    assert emu.requests_total() == 0
+
+
+def test_offline_mount_serves_exactly_the_cache(emulator_factory, mount_factory, tmp_path):
+    emu = emulator_factory(*UNLIMITED)
+    cache = tmp_path / "cache"
+    first = mount_factory(emu.url, f"cache_dir={cache}")
+    before = tree_bytes(first.path)
+    first.cleanup()
+    url = emu.url
+    emu.stop()
+    m = mount_factory(url, f"cache_dir={cache}", "offline")
+    assert tree_bytes(m.path) == before
+    assert "offline" in read(m.p(".omifs", "status"))
+
+
+def test_offline_without_cache_is_eio_not_empty(emulator_factory, mount_factory, tmp_path):
+    emu = emulator_factory(*UNLIMITED)
+    m = mount_factory(emu.url, f"cache_dir={tmp_path / 'empty'}", "offline")
+    with pytest.raises(OSError) as e:
+        os.listdir(m.p("memories"))
+    assert e.value.errno == 5
+    assert emu.requests_total() == 0
+
+
+def test_no_disk_cache_writes_nothing(emulator_factory, mount_factory, tmp_path):
+    emu = emulator_factory(*UNLIMITED)
+    cache = tmp_path / "cache"
+    m = mount_factory(emu.url, f"cache_dir={cache}", "no_disk_cache")
+    tree_bytes(m.path)
+    assert not cache.exists()
+
+
+def test_sighup_refreshes_now_and_a_failing_refresh_removes_nothing(emulator_factory, mount_factory):
+    emu = emulator_factory(*UNLIMITED)
+    data = emu.data()
+    m = mount_factory(emu.url, "ttl=1", "refresh=3600", "full_refresh=3600")
+    tree_bytes(m.path)
+    conv = data["conversations"][3]
+    day = reference.local_day(reference.parse_time(conv["created_at"]), 0)
+    summary = m.p("conversations", day, conv["id"], "summary.md")
+    memory = data["memories"][0]
+    memory_path = m.p("memories", memory["category"], memory["id"] + ".txt")
+
+    emu.patch("conversations", conv["id"], {"structured": {"title": "Renamed by a test"}})
+    emu.delete("memories", memory["id"])
+    time.sleep(2)
+    assert "Renamed by a test" not in read(summary)  # no refresh is due for an hour
+    m.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "Renamed by a test" in read(summary))
+    wait_for(lambda: not os.path.exists(memory_path))
+    assert m.proc.poll() is None  # SIGHUP refreshes; it does not unmount
+
+    before = tree_bytes(m.path)
+    emu.set_faults(error_rate=1.0)
+    emu.reset_stats()
+    m.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: emu.requests_total() > 0)
+    time.sleep(2)
+    assert tree_bytes(m.path) == before
+
+
+def test_quick_refresh_finds_new_conversations_with_few_requests(emulator_factory, mount_factory):
+    emu = emulator_factory(*UNLIMITED)
+    m = mount_factory(emu.url, "ttl=1", "refresh=1", "full_refresh=3600")
+    tree_bytes(m.path)
+    emu.add("conversations", {"id": "brand-new", "created_at": "2025-07-01T09:00:00Z",
+                              "structured": {"title": "New"}, "transcript_segments": []})
+    emu.reset_stats()
+    wait_for(lambda: os.path.isdir(m.p("conversations", "2025-07-01", "brand-new")))
+    stats = emu.stats()["by_endpoint"].get("GET /user/conversations", {})
+    # One page from the newest finds it; nothing like a full listing.
+    assert sum(stats.values()) <= 4
+
+
+def run_sync(emu, cache_home, *options, timeout=120):
+    return run_omifs("sync", "-o", ",".join([f"url={emu.url}", *options]), cache_home=str(cache_home),
+                     timeout=timeout)
+
+
+def test_sync_fills_the_cache_for_an_offline_mount(emulator_factory, mount_factory, tmp_path):
+    emu = emulator_factory(*UNLIMITED)
+    r = run_sync(emu, tmp_path, "transcript_batch=20")
+    assert r.returncode == 0, r.stderr
+    assert "everything is cached" in r.stdout
+    url = emu.url
+    expected = reference.expected_tree(emu.data())
+    emu.stop()
+    m = mount_factory(url, f"cache_dir={tmp_path / 'omifs'}", "offline")
+    got = tree_bytes(m.path)
+    assert sorted(got) == sorted(expected)
+    for rel, entry in expected.items():
+        if entry.obj is None:
+            assert got[rel] == entry.content, rel
+
+
+def test_sync_killed_midway_resumes_without_fetching_twice(emulator_factory, tmp_path):
+    emu = emulator_factory(*UNLIMITED, "--conversations", "120", "--latency-ms", "150")
+    env = {"PATH": os.environ["PATH"], "OMI_API_KEY": TEST_KEY, "XDG_CACHE_HOME": str(tmp_path), "TZ": "UTC"}
+    proc = subprocess.Popen([OMIFS, "sync", "-o", f"url={emu.url},transcript_batch=10"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while emu.stats().get("transcript_requests", 0) < 3:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    first = emu.stats()["transcript_requests"]
+    assert first < 12, "the sync finished before it could be killed"
+    emu.reset_stats()
+    r = run_sync(emu, tmp_path, "transcript_batch=10")
+    assert r.returncode == 0, r.stdout + r.stderr
+    second = emu.stats()
+    # What one uninterrupted sync costs, for comparison.
+    emu.reset_stats()
+    assert run_sync(emu, tmp_path / "clean", "transcript_batch=10").returncode == 0
+    clean = emu.stats()["transcript_requests"]
+    # Transcripts are never fetched twice (but for the request cut by the kill),
+    # and listings younger than the refresh interval are kept.
+    assert first + second["transcript_requests"] <= clean + 1
+    assert sum(second["by_endpoint"].get("GET /user/memories", {}).values()) == 1  # the key check
+
+
+def test_sync_under_backend_limits_never_gets_a_429(emulator_factory, tmp_path):
+    # Hourly windows shrunk to 7.2 s; 2 requests with transcripts per window.
+    scale = "0.002"
+    emu = emulator_factory("--window-scale", scale, "--limit", "transcripts=2", profile="backend")
+    r = run_sync(emu, tmp_path, "api_profile=backend", f"rate_window_scale={scale}",
+                 "max_transcripts_per_hour=2", "transcript_batch=25", timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    stats = emu.stats()
+    assert stats["by_status"].get("429", 0) == 0
+    assert stats["transcript_requests"] >= 3  # it had to wait for the window at least once
