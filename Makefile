@@ -4,6 +4,7 @@
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/user
 DESTDIR ?=
 PYTHON  ?= /usr/bin/python3
 VERSION := 0.1.0
@@ -20,7 +21,7 @@ LIBS    := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 # Everything but main.c and fs.c is testable without FUSE or a network.
 CORE    := buf hash log budget model render store api sync tree config
 CORE_OBJ := $(CORE:%=build/%.o)
-OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/main.o
+OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/keys_command.o build/main.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all check check-unit check-emulator check-integration check-asan \
@@ -65,12 +66,15 @@ bench: omifs
 	scripts/bench
 
 install: omifs
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR)
 	install -m 0755 omifs $(DESTDIR)$(BINDIR)/omifs
 	install -m 0644 omifs.1 $(DESTDIR)$(MANDIR)/man1/omifs.1
+	sed 's|@BINDIR@|$(BINDIR)|g' scripts/omifs.service.in > $(DESTDIR)$(UNITDIR)/omifs.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/omifs.service
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/omifs $(DESTDIR)$(MANDIR)/man1/omifs.1
+	rm -f $(DESTDIR)$(BINDIR)/omifs $(DESTDIR)$(MANDIR)/man1/omifs.1 \
+	      $(DESTDIR)$(UNITDIR)/omifs.service
 
 clean:
 	rm -rf build omifs

@@ -389,8 +389,9 @@ static void pool_give(struct api_client *c, CURL *h)
 		curl_easy_cleanup(h);
 }
 
-/* One HTTP GET of url into r. */
-static void perform_once(struct api_client *c, const char *url, struct response *r)
+/* One HTTP exchange: method on url, with a JSON body when body is set. */
+static void perform_once(struct api_client *c, const char *method, const char *url,
+			 const char *body, struct response *r)
 {
 	struct curl_slist *headers = NULL;
 	CURL *h = pool_take(c);
@@ -404,6 +405,12 @@ static void perform_once(struct api_client *c, const char *url, struct response 
 	curl_easy_reset(h);
 	headers = curl_slist_append(headers, c->auth_header);
 	headers = curl_slist_append(headers, "Accept: application/json");
+	if (body) {
+		headers = curl_slist_append(headers, "Content-Type: application/json");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	}
+	if (strcmp(method, "GET") != 0)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -478,7 +485,11 @@ static enum api_result classify(const struct response *r, json_object **out,
 			 r->curl_error[0] ? r->curl_error : curl_easy_strerror(r->curl_code));
 		return API_E_NETWORK;
 	}
-	if (r->status == 200) {
+	if ((r->status == 201 || r->status == 204) && r->body.len == 0) {
+		*out = NULL;	/* No Content: nothing to parse */
+		return API_OK;
+	}
+	if (r->status == 200 || r->status == 201) {
 		json_tokener *tok = json_tokener_new();
 		json_object *obj = NULL;
 
@@ -562,9 +573,18 @@ static void record(struct api_client *c, enum api_result result, bool retry,
 enum api_result api_get_json(struct api_client *c, const char *path, const char *query,
 			     json_object **out, struct api_error *err)
 {
+	return api_request(c, "GET", path, query, NULL, out, err);
+}
+
+enum api_result api_request(struct api_client *c, const char *method, const char *path,
+			    const char *query, const char *body, json_object **out,
+			    struct api_error *err)
+{
 	struct buf url = BUF_INIT;
 	double allowance = c->max_wait;
 	bool transcripts = query && strstr(query, "include_transcript=true");
+	/* A POST may have taken effect even if its answer was lost. */
+	int max_retries = strcmp(method, "POST") == 0 ? 0 : c->max_retries;
 	enum api_result result = API_E_NETWORK;
 
 	*out = NULL;
@@ -578,16 +598,16 @@ enum api_result api_get_json(struct api_client *c, const char *path, const char 
 		if (result != API_OK)
 			break;
 		started = now_monotonic();
-		perform_once(c, url.data, &r);
+		perform_once(c, method, url.data, body, &r);
 		note_rate_headers(c, &r);
 		result = classify(&r, out, err);
 		err->result = result;
 		record(c, result, attempt > 0, err);
-		log_debug("GET %s%s%s -> %ld (%s), %zu bytes, %.0f ms", path, query ? "?" : "",
+		log_debug("%s %s%s%s -> %ld (%s), %zu bytes, %.0f ms", method, path, query ? "?" : "",
 			  query ? query : "", r.status, api_result_name(result), r.body.len,
 			  (now_monotonic() - started) * 1000);
 		buf_free(&r.body);
-		if (result == API_OK || !is_transient(result) || attempt >= c->max_retries)
+		if (result == API_OK || !is_transient(result) || attempt >= max_retries)
 			break;
 		/* A 429 is waited out by budget_wait (blocked_until); others back off. */
 		if (result != API_E_RATE) {
@@ -600,7 +620,7 @@ enum api_result api_get_json(struct api_client *c, const char *path, const char 
 		log_info("retrying %s after: %s", path, err->message);
 	}
 	if (result != API_OK)
-		log_info("GET %s failed: %s", path, err->message);
+		log_info("%s %s failed: %s", method, path, err->message);
 	buf_free(&url);
 	return result;
 }

@@ -83,6 +83,13 @@ enum api_result api_get_json(struct api_client *client, const char *path, const 
 /* What an api_item_fn returns. */
 enum { API_LIST_NEXT = 0, API_LIST_DONE = 1, API_LIST_ABORT = -1 };
 
+/* The same for any method: body (may be NULL) is sent as JSON. A POST is
+ * never retried (it may have taken effect); 201 and 204 are successes, and
+ * an empty body leaves *out NULL. */
+enum api_result api_request(struct api_client *client, const char *method, const char *path,
+			    const char *query, const char *body, json_object **out,
+			    struct api_error *err);
+
 /* Called with each new item of a listing (borrowed: keep a reference with
  * json_object_get to outlive the call) and its id. Returns API_LIST_NEXT
  * to go on, API_LIST_DONE when it has all it wanted, API_LIST_ABORT to

@@ -17,6 +17,9 @@ struct omifs_config {
 	char *cafile;
 	char *mountpoint;
 	char *source;		/* mount(8)'s first argument, for fsname */
+	char *save_path;	/* keys create --save PATH */
+	char *words[4];		/* a subcommand's arguments ("keys create NAME") */
+	int n_words;		/* -1 when not running a subcommand that takes them */
 	char *cache_dir;	/* where the cache lives; NULL: the default */
 	char *cache_path;	/* the account's cache file; NULL: in memory */
 	bool no_disk_cache;

@@ -16,6 +16,7 @@
 #include "fs.h"
 #include "log.h"
 #include "store.h"
+#include "keys_command.h"
 #include "sync_command.h"
 
 #include <ctype.h>
@@ -60,6 +61,9 @@ static const struct fuse_opt option_spec[] = {
 	OPT("transcript_batch=%d", transcript_batch),
 	OPT("log_level=%d", log_level),
 	OPT("offline", offline),
+	OPT("token_file=%s", key_file),
+	OPT("--save=%s", save_path),
+	OPT("--save %s", save_path),
 	FUSE_OPT_KEY("key=", KEY_KEY_ON_COMMAND_LINE),
 	FUSE_OPT_KEY("api_key=", KEY_KEY_ON_COMMAND_LINE),
 	FUSE_OPT_KEY("-h", KEY_HELP),
@@ -76,14 +80,17 @@ static void usage(const char *prog)
 {
 	printf("usage: %s [options] [source] MOUNTPOINT\n"
 	       "       %s sync [options]\n"
+	       "       %s keys list | create NAME [--save PATH] | revoke ID [options]\n"
 	       "\n"
 	       "Mounts your Omi memories, conversations and action items read-only;\n"
-	       "'sync' fills the disk cache with everything, transcripts included.\n"
+	       "'sync' fills the disk cache with everything, transcripts included;\n"
+	       "'keys' lists, creates and revokes API keys.\n"
 	       "The API key comes from $OMI_API_KEY or -o key_file=FILE (mode 0600).\n"
 	       "\n"
 	       "omifs options:\n"
 	       "    -o url=URL               API base URL (default %s)\n"
 	       "    -o key_file=FILE         read the API key from FILE\n"
+	       "    -o token_file=FILE       the same (for keys: the app's login token)\n"
 	       "    -o cafile=FILE           trust this CA bundle (self-hosted servers)\n"
 	       "    -o cache_dir=DIR         where the cache lives (default\n"
 	       "                             $XDG_CACHE_HOME/omifs or ~/.cache/omifs)\n"
@@ -115,7 +122,7 @@ static void usage(const char *prog)
 	       "    -h, --help               this help, then libfuse's options\n"
 	       "    -V, --version            versions\n"
 	       "\n",
-	       prog, prog, DEFAULT_URL);
+	       prog, prog, prog, DEFAULT_URL);
 }
 
 static int process_option(void *data, const char *arg, int key, struct fuse_args *args)
@@ -125,6 +132,12 @@ static int process_option(void *data, const char *arg, int key, struct fuse_args
 	(void)args;
 	switch (key) {
 	case FUSE_OPT_KEY_NONOPT:
+		if (c->n_words >= 0) {
+			if (c->n_words == (int)(sizeof(c->words) / sizeof(*c->words)))
+				return -1;
+			c->words[c->n_words++] = strdup(arg);
+			return 0;
+		}
 		/* mount(8) passes "source mountpoint": keep the last as the mountpoint. */
 		if (c->mountpoint) {
 			free(c->source);
@@ -310,6 +323,9 @@ static void free_config(struct omifs_config *c)
 	free(c->api_profile);
 	free(c->cache_dir);
 	free(c->cache_path);
+	free(c->save_path);
+	for (int i = 0; i < c->n_words; i++)
+		free(c->words[i]);
 	free(c->mountpoint);
 	free(c->source);
 }
@@ -332,6 +348,7 @@ int main(int argc, char *argv[])
 		.page_size = 1000,
 		.transcript_batch = 100,
 		.log_level = LOG_WARN,
+		.n_words = -1,
 	};
 	struct fs_context ctx = { .config = &config };
 	struct buf opt = BUF_INIT;
@@ -340,9 +357,13 @@ int main(int argc, char *argv[])
 
 	/* The key must not end up in a core dump. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	/* "omifs sync [options]": the same options, no mountpoint. */
+	/* "omifs sync|keys ...": the same options, no mountpoint. */
 	if (argc > 1 && strcmp(argv[1], "sync") == 0) {
 		sync_mode = true;
+		args.argc--;
+		args.argv++;
+	} else if (argc > 1 && strcmp(argv[1], "keys") == 0) {
+		config.n_words = 0;
 		args.argc--;
 		args.argv++;
 	}
@@ -353,6 +374,11 @@ int main(int argc, char *argv[])
 	if (config.debug)
 		config.log_level = LOG_DEBUG;
 	log_setup(config.log_level, false);
+	if (config.n_words >= 0) {
+		rc = load_key(&config) < 0 ? EXIT_USAGE
+					   : keys_command(&config, config.words, config.n_words);
+		goto out;
+	}
 	if (sync_mode ? config.mountpoint != NULL : config.mountpoint == NULL) {
 		fprintf(stderr, sync_mode ? "omifs: sync takes no mountpoint (see omifs -h)\n"
 					  : "omifs: no mountpoint given (see omifs -h)\n");
@@ -395,7 +421,7 @@ int main(int argc, char *argv[])
 	}
 
 	/* fsname goes into an option list: a comma would split it. */
-	buf_printf(&opt, "-oro,default_permissions,subtype=omifs,fsname=%s",
+	buf_printf(&opt, "-oro,nosuid,nodev,default_permissions,subtype=omifs,fsname=%s",
 		   config.source && !strpbrk(config.source, ",\\") ? config.source : "omifs");
 	fuse_opt_add_arg(&args, opt.data);
 	/* libfuse 3.14 warns on every start unless this is set; the user's own
