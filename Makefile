@@ -24,7 +24,7 @@ CORE_OBJ := $(CORE:%=build/%.o)
 OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/keys_command.o build/main.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all check check-unit check-emulator check-integration check-asan \
+.PHONY: all check check-unit check-emulator check-integration check-asan check-fuzz \
         demo bench install uninstall clean
 
 all: omifs
@@ -41,7 +41,7 @@ build/tests/%: tests/unit/%.c tests/unit/unit.h $(CORE_OBJ) | build
 build:
 	mkdir -p build/tests
 
-check: check-unit check-emulator check-integration
+check: check-unit check-fuzz check-emulator check-integration
 
 check-unit: $(UNIT_TESTS)
 	@tests/unit/run $(UNIT_TESTS)
@@ -51,6 +51,9 @@ check-emulator:
 
 check-integration: omifs
 	$(PYTHON) -m pytest -q tests/integration
+
+# Every input that ever crashed a fuzz target, and the seed corpus, once.
+check-fuzz: fuzz-regress
 
 # The whole suite, unit and mounted, under AddressSanitizer and UBSan.
 check-asan:
@@ -78,3 +81,6 @@ uninstall:
 
 clean:
 	rm -rf build omifs
+
+# fuzz-build, fuzz (FUZZ_SECONDS per target), fuzz-regress: see tests/fuzz/.
+include tests/fuzz/fuzz.mk

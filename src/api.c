@@ -137,7 +137,8 @@ static void describe_detail(json_object *detail, struct buf *out)
 						      loc, JSON_C_TO_STRING_PLAIN));
 					buf_puts(out, ": ");
 				}
-				buf_puts(out, json_object_get_string(msg));
+				/* A JSON null here is a NULL json_object: no string. */
+				buf_puts(out, msg ? json_object_get_string(msg) : "null");
 			} else {
 				buf_puts(out, json_object_to_json_string_ext(
 					      e, JSON_C_TO_STRING_PLAIN));

@@ -82,7 +82,7 @@ char *model_object_id(json_object *obj)
 }
 
 /* What a field may hold besides null. */
-enum expect { TEXT, FLAG, NUMBER, INTEGER, OBJECT, LIST };
+enum expect { TEXT, FLAG, NUMBER, INTEGER, OBJECT, LIST, IDENTIFIER };
 
 struct rule {
 	const char *name;
@@ -99,6 +99,8 @@ static bool holds(json_object *v, enum expect expect)
 	case INTEGER: return json_object_is_type(v, json_type_int);
 	case OBJECT: return json_object_is_type(v, json_type_object);
 	case LIST: return json_object_is_type(v, json_type_array);
+	case IDENTIFIER: return json_object_is_type(v, json_type_string) ||
+				json_object_is_type(v, json_type_int);
 	}
 	return false;
 }
@@ -137,18 +139,18 @@ static int check_list(json_object *obj, const char *name, const struct rule *rul
 }
 
 static const struct rule memory_rules[] = {
-	{ "id", TEXT }, { "content", TEXT }, { "category", TEXT },
+	{ "id", IDENTIFIER }, { "content", TEXT }, { "category", TEXT },
 	{ "created_at", TEXT }, { "updated_at", TEXT }, { NULL, TEXT },
 };
 
 static const struct rule action_item_rules[] = {
-	{ "id", TEXT }, { "description", TEXT }, { "completed", FLAG },
+	{ "id", IDENTIFIER }, { "description", TEXT }, { "completed", FLAG },
 	{ "created_at", TEXT }, { "updated_at", TEXT }, { "due_at", TEXT },
 	{ "completed_at", TEXT }, { "conversation_id", TEXT }, { NULL, TEXT },
 };
 
 static const struct rule conversation_rules[] = {
-	{ "id", TEXT }, { "created_at", TEXT }, { "started_at", TEXT }, { "finished_at", TEXT },
+	{ "id", IDENTIFIER }, { "created_at", TEXT }, { "started_at", TEXT }, { "finished_at", TEXT },
 	{ "language", TEXT }, { "source", TEXT }, { "structured", OBJECT },
 	{ "transcript_segments", LIST }, { NULL, TEXT },
 };
@@ -263,8 +265,11 @@ int model_parse_time(const char *text, time_t *out)
 	tm.tm_mday = day;
 	tm.tm_hour = hour;
 	tm.tm_min = minute;
-	tm.tm_sec = second;
+	tm.tm_sec = second == 60 ? 59 : second;	/* a leap second */
 	*out = timegm(&tm) - offset;
+	/* timegm rolls 2025-02-31 over into March: refuse it instead. */
+	if (tm.tm_mday != day || tm.tm_mon != month - 1)
+		return -1;
 	return 0;
 }
 

@@ -26,8 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Seconds before a failed listing is tried again. */
+/* After a failure, the next attempt waits RETRY_PAUSE seconds, doubled
+ * with each further failure up to RETRY_PAUSE_MAX: a server that is down
+ * or a refused key must not eat the request budget. */
 #define RETRY_PAUSE 5
+#define RETRY_PAUSE_MAX 300
 /* Items asked per page when looking for new conversations. */
 #define QUICK_PAGE 25
 
@@ -48,6 +51,7 @@ struct kind_state {
 	time_t listed_at;	/* last complete listing; 0: never */
 	size_t count;
 	time_t failed_at;	/* last failed attempt, 0 if none since success */
+	int failures;		/* in a row */
 	int error;		/* -errno of the last failure */
 	time_t next_full;	/* when the refresher lists it completely */
 };
@@ -67,6 +71,9 @@ struct sync {
 	pthread_mutex_t lock;
 	struct kind_state kinds[STORE_KINDS];
 	time_t next_quick;	/* when the refresher looks for new conversations */
+	time_t transcripts_paused_until; /* after failed transcript fetches */
+	int transcript_failures;
+	int transcript_error;
 	struct conversation_ref *order;	/* listing order, newest first */
 	size_t n_order;
 	struct hash *position;	/* id -> index + 1, cast to a pointer */
@@ -131,6 +138,16 @@ static int full_interval(const struct sync *s, enum store_kind kind)
 {
 	return kind == STORE_CONVERSATIONS ? s->opts.full_refresh_interval
 					   : s->opts.refresh_interval;
+}
+
+/* Seconds to wait before trying again after `failures` failures in a row. */
+static time_t retry_pause(int failures)
+{
+	time_t pause = RETRY_PAUSE;
+
+	for (int i = 1; i < failures && pause < RETRY_PAUSE_MAX; i++)
+		pause *= 2;
+	return pause < RETRY_PAUSE_MAX ? pause : RETRY_PAUSE_MAX;
 }
 
 struct sync *sync_new(struct api_client *api, struct store *store, const struct sync_options *opts)
@@ -263,14 +280,20 @@ static int list_kind(struct sync *s, enum store_kind kind)
 		s->kinds[kind].listed_at = now;
 		s->kinds[kind].count = got.n;
 		s->kinds[kind].failed_at = 0;
+		s->kinds[kind].failures = 0;
 		s->kinds[kind].error = 0;
 		s->kinds[kind].next_full = now + full_interval(s, kind);
 		if (kind == STORE_CONVERSATIONS)
 			s->next_quick = now + s->opts.refresh_interval;
 	} else {
-		s->kinds[kind].failed_at = now;
-		s->kinds[kind].error = rc;
-		s->kinds[kind].next_full = now + RETRY_PAUSE;
+		struct kind_state *ks = &s->kinds[kind];
+
+		ks->failed_at = now;
+		ks->failures++;
+		ks->error = rc;
+		ks->next_full = now + retry_pause(ks->failures);
+		if (rc == -EACCES && ks->failures == 1)
+			log_error("the server refused the key: refreshes pause (SIGHUP retries now)");
 	}
 	pthread_mutex_unlock(&s->lock);
 	free_collected(&got);
@@ -287,7 +310,7 @@ static bool needs_first_listing(struct sync *s, enum store_kind kind, int *error
 
 	pthread_mutex_lock(&s->lock);
 	*error = ks->error;
-	due = ks->listed_at == 0 && !(ks->failed_at && time(NULL) - ks->failed_at < RETRY_PAUSE);
+	due = ks->listed_at == 0 && ks->next_full <= time(NULL);
 	pthread_mutex_unlock(&s->lock);
 	return due && !s->opts.offline;
 }
@@ -338,7 +361,9 @@ static int find_new_conversations(struct sync *s)
 		rc = api_result_errno(result);
 	}
 	pthread_mutex_lock(&s->lock);
-	s->next_quick = now + (rc >= 0 ? s->opts.refresh_interval : RETRY_PAUSE);
+	/* Its failures pace the complete listing's too: one server, one outage. */
+	s->next_quick = now + (rc >= 0 ? s->opts.refresh_interval
+				      : retry_pause(s->kinds[STORE_CONVERSATIONS].failures + 1));
 	pthread_mutex_unlock(&s->lock);
 	free_collected(&got);
 	if (rc > 0)
@@ -405,6 +430,7 @@ static void *refresher(void *arg)
 			pthread_mutex_lock(&s->lock);
 			for (int k = 0; k < STORE_KINDS; k++)
 				s->kinds[k].next_full = 0;
+			s->transcripts_paused_until = 0;
 			pthread_mutex_unlock(&s->lock);
 		}
 		if (refresh_due(s) && s->changed)
@@ -543,7 +569,7 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 	time_t oldest = 0, newest = 0;
 	uintptr_t position;
 	size_t picked = 0;
-	bool dated = false;
+	bool dated = false, paused;
 	int rc;
 
 	if (store_has_full_conversation(s->store, id))
@@ -557,6 +583,8 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 	}
 	b.wanted = hash_new();
 	pthread_mutex_lock(&s->lock);
+	paused = time(NULL) < s->transcripts_paused_until;
+	rc = s->transcript_error;
 	position = (uintptr_t)hash_get(s->position, id);
 	if (position) {
 		dated = s->order[position - 1].dated;
@@ -564,7 +592,9 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 			picked = pick_batch(s, position - 1, &b, &oldest, &newest);
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (!position) {
+	if (paused) {
+		/* A recent batch failed: fail fast rather than ask again. */
+	} else if (!position) {
 		rc = -ENOENT;
 	} else if (!dated) {
 		rc = fetch_one(s, id);
@@ -588,6 +618,14 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 			log_warn("conversation %s was not in the listing of its own dates", id);
 			rc = -EIO;
 		}
+	}
+	if (!paused && rc != -ENOENT) {
+		pthread_mutex_lock(&s->lock);
+		s->transcript_failures = rc < 0 ? s->transcript_failures + 1 : 0;
+		s->transcript_error = rc;
+		s->transcripts_paused_until =
+			rc < 0 ? time(NULL) + retry_pause(s->transcript_failures) : 0;
+		pthread_mutex_unlock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->transcript_lock);
 	hash_free(b.wanted);

@@ -26,6 +26,8 @@ static void test_backend_dialect(void)
 			  " \"type\": \"int_parsing\"}, {\"msg\": \"bad date\"}]}"),
 		  "[\"query\",\"limit\"]: not an int; bad date");
 	CHECK_STR(message("{\"detail\": {\"code\": \"locked\"}}"), "{\"code\":\"locked\"}");
+	/* found by fuzzing: a null msg used to crash */
+	CHECK_STR(message("{\"detail\": [{\"msg\": null}]}"), "null");
 }
 
 static void test_not_json_and_control_bytes(void)

@@ -29,6 +29,8 @@ static void test_parse_time_rejects(void)
 	CHECK(model_parse_time("2025-01-20T25:00:00Z", &t) < 0);
 	CHECK(model_parse_time("2025-01-20T13:50:00Zjunk", &t) < 0);
 	CHECK(model_parse_time("2025-01-20T13:50:00.Z", &t) < 0);
+	CHECK(model_parse_time("2025-02-31T00:00:00Z", &t) < 0);
+	CHECK(model_parse_time("2024-02-29T00:00:00Z", &t) == 0);
 }
 
 static void test_memory_wrong_types(void)
