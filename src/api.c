@@ -204,6 +204,25 @@ void api_query_escape(const char *s, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
+/* Whether an http:// URL's host is this machine. */
+static bool is_loopback_url(const char *url)
+{
+	static const char *const hosts[] = { "localhost", "127.", "[::1]" };
+	const char *host = url + strlen("http://");
+
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(*hosts); i++) {
+		size_t len = strlen(hosts[i]);
+
+		if (strncmp(host, hosts[i], len) != 0)
+			continue;
+		if (hosts[i][len - 1] == '.')	/* 127.0.0.0/8: digits and dots follow */
+			return strspn(host + len, "0123456789.") > 0 &&
+			       strchr(":/", host[len + strspn(host + len, "0123456789.")]);
+		return host[len] == '\0' || host[len] == ':' || host[len] == '/';
+	}
+	return false;
+}
+
 struct api_client *api_new(const struct api_options *opts, struct api_error *err)
 {
 	struct api_client *c;
@@ -215,6 +234,14 @@ struct api_client *api_new(const struct api_options *opts, struct api_error *err
 		err->result = API_E_CLIENT;
 		snprintf(err->message, sizeof(err->message),
 			 "the API URL must start with https:// or http://");
+		return NULL;
+	}
+	if (strncmp(opts->base_url, "http://", 7) == 0 && !opts->allow_http &&
+	    !is_loopback_url(opts->base_url)) {
+		err->result = API_E_CLIENT;
+		snprintf(err->message, sizeof(err->message),
+			 "refusing to send the key over plain http to another machine "
+			 "(use https, or -o allow_http if you must)");
 		return NULL;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

@@ -2,6 +2,8 @@
  * api: the Omi Developer API over HTTP.
  *
  * Promises:
+ * - The key never travels in clear: http:// is refused except to loopback
+ *   (or with allow_http), and TLS certificates are always verified.
  * - Every request carries the key as a bearer token and nothing else does:
  *   no log line, error message or stat holds it, and redirects are never
  *   followed (so the header never reaches another host).
@@ -35,6 +37,7 @@ struct api_options {
 	const char *base_url;	/* e.g. https://api.omi.me/v1/dev; copied */
 	const char *key;	/* the secret; copied, wiped by api_free */
 	const char *cafile;	/* extra CA bundle, or NULL */
+	bool allow_http;	/* plain http:// to hosts other than loopback */
 	long connect_timeout;	/* seconds */
 	long request_timeout;	/* seconds for a whole request */
 	int max_retries;	/* extra attempts after a transient failure */

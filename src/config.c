@@ -20,6 +20,7 @@ void config_api_options(const struct omifs_config *c, struct api_options *out)
 	out->base_url = c->url;
 	out->key = c->key;
 	out->cafile = c->cafile;
+	out->allow_http = c->allow_http;
 	out->connect_timeout = c->connect_timeout;
 	out->request_timeout = c->request_timeout;
 	out->max_retries = c->retries;
@@ -85,9 +86,16 @@ char *config_cache_path(const struct omifs_config *c, char *err, size_t errlen)
 	rc = make_private_dir(dir.data);
 	if (rc == 0 && (stat(dir.data, &st) < 0 || !S_ISDIR(st.st_mode)))
 		rc = -ENOTDIR;
-	/* It holds private transcripts: nobody else may look in. */
-	if (rc == 0 && (st.st_mode & 077) && chmod(dir.data, 0700) < 0)
+	/* It holds private transcripts: nobody else may look in. Our own
+	 * directory is put right; one the user named is not ours to chmod. */
+	if (rc == 0 && (st.st_mode & 077) && !c->cache_dir && chmod(dir.data, 0700) < 0)
 		rc = -errno;
+	if (rc == 0 && (st.st_mode & 077) && c->cache_dir) {
+		snprintf(err, errlen, "cache directory %s can be read by others: use a private one "
+			 "(chmod 700 %s)", dir.data, dir.data);
+		buf_free(&dir);
+		return NULL;
+	}
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot use cache directory %s: %s", dir.data, strerror(-rc));
 		buf_free(&dir);

@@ -39,6 +39,7 @@ struct omifs_config {
 	int transcript_batch;
 	int log_level;		/* enum log_level */
 	bool offline;
+	bool allow_http;
 	bool foreground;
 	bool debug;
 };

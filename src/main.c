@@ -31,6 +31,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 enum { EXIT_USAGE = 1, EXIT_AUTH = 2, EXIT_SERVER = 3, EXIT_MOUNTPOINT = 4 };
@@ -61,6 +63,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("transcript_batch=%d", transcript_batch),
 	OPT("log_level=%d", log_level),
 	OPT("offline", offline),
+	OPT("allow_http", allow_http),
 	OPT("token_file=%s", key_file),
 	OPT("--save=%s", save_path),
 	OPT("--save %s", save_path),
@@ -92,6 +95,8 @@ static void usage(const char *prog)
 	       "    -o key_file=FILE         read the API key from FILE\n"
 	       "    -o token_file=FILE       the same (for keys: the app's login token)\n"
 	       "    -o cafile=FILE           trust this CA bundle (self-hosted servers)\n"
+	       "    -o allow_http            allow plain http:// to a host other than\n"
+	       "                             this machine (the key travels in clear)\n"
 	       "    -o cache_dir=DIR         where the cache lives (default\n"
 	       "                             $XDG_CACHE_HOME/omifs or ~/.cache/omifs)\n"
 	       "    -o no_disk_cache         keep nothing on disk (memory only)\n"
@@ -111,6 +116,7 @@ static void usage(const char *prog)
 	       "    -o max_per_minute=N      request budget per minute (0: none)\n"
 	       "    -o max_per_day=N         request budget per day (0: none)\n"
 	       "    -o max_transcripts_per_hour=N  requests with transcripts per hour\n"
+	       "    -o rate_window_scale=F   multiply every rate window by F (for tests)\n"
 	       "    -o budget_wait=SECONDS   longest wait for budget before EAGAIN (default 30)\n"
 	       "    -o page_size=N           items asked per page (default 1000)\n"
 	       "    -o transcript_batch=N    conversations fetched per transcript batch\n"
@@ -238,10 +244,18 @@ static int load_key(struct omifs_config *c)
 /* Returns 0 when the mountpoint is an empty directory we can mount on. */
 static int check_mountpoint(const char *path)
 {
-	DIR *d = opendir(path);
+	struct statfs fs;
 	struct dirent *e;
 	bool empty = true;
+	DIR *d;
 
+	/* mount.fuse3's drop_privileges hands over an open /dev/fuse; and
+	 * reading an automount point (x-systemd.automount) would wait for
+	 * the very mount being made. Neither can hold files of the user's. */
+	if (strncmp(path, "/dev/fd/", 8) == 0 ||
+	    (statfs(path, &fs) == 0 && fs.f_type == AUTOFS_SUPER_MAGIC))
+		return 0;
+	d = opendir(path);
 	if (!d) {
 		fprintf(stderr, "omifs: cannot use mountpoint %s: %s\n", path, strerror(errno));
 		return -1;

@@ -198,3 +198,15 @@ def test_sync_under_backend_limits_never_gets_a_429(emulator_factory, tmp_path):
     stats = emu.stats()
     assert stats["by_status"].get("429", 0) == 0
     assert stats["transcript_requests"] >= 3  # it had to wait for the window at least once
+
+
+def test_a_cache_dir_others_can_read_is_refused_not_chmodded(emulator_factory, tmp_path):
+    emu = emulator_factory()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = run_omifs("-o", f"url={emu.url},cache_dir={shared}", str(mnt))
+    assert r.returncode == 1 and "can be read by others" in r.stderr
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755

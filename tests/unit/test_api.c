@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <stdbool.h>
 
 static const char *message(const char *body)
 {
@@ -64,6 +65,30 @@ static void test_result_errno(void)
 	CHECK(api_result_errno(API_E_AUTH) == -EACCES);
 }
 
+static bool accepted(const char *url, bool allow_http)
+{
+	struct api_options opts = { .base_url = url, .key = "k", .allow_http = allow_http };
+	struct api_error err;
+	struct api_client *c = api_new(&opts, &err);
+
+	api_free(c);
+	return c != NULL;
+}
+
+static void test_plain_http_only_to_loopback(void)
+{
+	CHECK(accepted("https://api.omi.me/v1/dev", false));
+	CHECK(accepted("http://127.0.0.1:8080/v1/dev", false));
+	CHECK(accepted("http://127.1.2.3/v1/dev", false));
+	CHECK(accepted("http://localhost/v1/dev", false));
+	CHECK(accepted("http://[::1]:99/v1/dev", false));
+	CHECK(!accepted("http://api.omi.me/v1/dev", false));
+	CHECK(!accepted("http://127.evil.example/v1/dev", false));
+	CHECK(!accepted("http://localhost.evil.example/", false));
+	CHECK(!accepted("ftp://127.0.0.1/", false));
+	CHECK(accepted("http://api.omi.me/v1/dev", true));
+}
+
 int main(void)
 {
 	RUN(test_documented_dialect);
@@ -72,5 +97,6 @@ int main(void)
 	RUN(test_long_body_is_cut);
 	RUN(test_query_escape);
 	RUN(test_result_errno);
+	RUN(test_plain_http_only_to_loopback);
 	return UNIT_RESULT();
 }
