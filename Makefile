@@ -25,6 +25,7 @@ OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/keys_command.o buil
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all check check-unit check-emulator check-integration check-asan check-fuzz \
+        check-tsan check-valgrind \
         demo bench install uninstall clean
 
 all: omifs
@@ -61,6 +62,21 @@ check-asan:
 	$(MAKE) check CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	        LDFLAGS="-fsanitize=address,undefined"
 	$(MAKE) clean
+
+# Parallel readers during refreshes, under ThreadSanitizer.
+check-tsan:
+	$(MAKE) clean
+	$(MAKE) omifs CFLAGS="-O1 -g -fsanitize=thread" LDFLAGS="-fsanitize=thread"
+	TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1" \
+	  $(PYTHON) -m pytest -q tests/integration/test_parallel.py
+	$(MAKE) clean
+
+# The unit tests under valgrind's memcheck: no error, no leak.
+check-valgrind: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do \
+	  valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	    $$t >/dev/null || { echo "valgrind: $$t"; exit 1; }; \
+	done; echo "valgrind: every unit test is clean"
 
 demo: omifs
 	scripts/demo

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-OMIFS = str(REPO / "omifs")
+# make check-tsan points this at a ThreadSanitizer build.
+OMIFS = os.environ.get("OMIFS_BINARY") or str(REPO / "omifs")
 
 from emulator import TEST_KEY  # noqa: E402  (conftest puts helpers on sys.path)
 

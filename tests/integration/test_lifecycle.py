@@ -138,3 +138,74 @@ def test_mtimes_and_inodes_are_the_same_on_a_second_mount(emulator_factory, moun
     b = snapshot(mount_factory(emu.url))
     assert a == b
     assert all(mode == 0o444 for _, _, _, mode in a.values())
+
+
+def test_redirects_are_not_followed_and_the_key_goes_nowhere_else(tmp_path):
+    import http.server
+    import threading
+
+    seen = []
+
+    class Elsewhere(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"[]")
+
+        def log_message(self, *args):
+            pass
+
+    other = http.server.ThreadingHTTPServer(("127.0.0.2", 0), Elsewhere)
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.2:{other.server_port}{self.path}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    first = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    servers = [first, other]
+    for s in servers:
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    try:
+        mnt = tmp_path / "mnt"
+        mnt.mkdir()
+        r = run_omifs("-o", f"url=http://127.0.0.1:{first.server_port}/v1/dev", str(mnt))
+        assert r.returncode == 3 and "redirects are not followed" in r.stderr
+        assert seen == []
+    finally:
+        for s in servers:
+            s.shutdown()
+            s.server_close()
+
+
+def test_file_descriptors_and_threads_do_not_grow_with_use(emulator_factory, mount_factory):
+    emu = emulator_factory(*UNLIMITED)
+    m = mount_factory(emu.url, "ttl=1", "refresh=1")
+
+    def use():
+        for dirpath, _, files in os.walk(m.path):
+            for name in files:
+                with open(os.path.join(dirpath, name), "rb") as f:
+                    f.read()
+
+    def counts():
+        fds = len(os.listdir(f"/proc/{m.proc.pid}/fd"))
+        threads = int(next(line.split()[1] for line in open(f"/proc/{m.proc.pid}/status")
+                           if line.startswith("Threads:")))
+        return fds, threads
+
+    use()
+    fds, threads = counts()
+    for _ in range(5):
+        use()
+        time.sleep(0.3)
+    fds_after, threads_after = counts()
+    assert fds_after <= fds + 2, (fds, fds_after)
+    # libfuse keeps at most 10 idle worker threads (max_idle_threads).
+    assert threads_after <= max(threads, 16), (threads, threads_after)
