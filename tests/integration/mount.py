@@ -11,7 +11,6 @@ when the test fails.
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time

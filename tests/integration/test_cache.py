@@ -10,33 +10,9 @@ import time
 import pytest
 
 import reference
+from fsutil import read, tree_bytes, wait_for
 from emulator import TEST_KEY, UNLIMITED
 from mount import OMIFS, run_omifs
-
-
-def tree_bytes(root):
-    """Every file's bytes, except the status file."""
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            full = os.path.join(dirpath, name)
-            rel = os.path.relpath(full, root)
-            if rel != ".omifs/status":
-                with open(full, "rb") as f:
-                    out[rel] = f.read()
-    return out
-
-
-def wait_for(condition, timeout=20):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the change did not show in time"
-        time.sleep(0.2)
-
-
-def read(path):
-    with open(path, encoding="utf-8") as f:
-        return f.read()
 
 
 def test_cache_file_and_directory_are_private(emulator_factory, mount_factory, tmp_path):

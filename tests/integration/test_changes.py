@@ -2,11 +2,11 @@
 
 import os
 import subprocess
-import time
 
 import pytest
 
 import reference
+from fsutil import read, wait_for
 from emulator import UNLIMITED
 
 
@@ -52,18 +52,6 @@ def test_grep_finds_a_phrase_planted_in_one_transcript(emulator_factory, mount_f
     where = m.p("conversations", "2025-06-15", "planted-conversation")
     assert sorted(out.stdout.splitlines()) == [os.path.join(where, "conversation.json"),
                                                os.path.join(where, "transcript.txt")]
-
-
-def wait_for(condition, timeout=20):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the change did not show in time"
-        time.sleep(0.2)
-
-
-def read(path):
-    with open(path, encoding="utf-8") as f:
-        return f.read()
 
 
 @pytest.mark.parametrize("profile", ["documented", "backend"])

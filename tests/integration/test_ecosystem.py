@@ -8,7 +8,7 @@ import time
 import pytest
 
 from emulator import TEST_KEY, UNLIMITED
-from mount import OMIFS, REPO, is_mounted, run_omifs, unmount
+from mount import OMIFS, REPO
 
 
 def keys(emu, *words, key=TEST_KEY, stdin=subprocess.DEVNULL):

@@ -8,7 +8,6 @@ and the data comes back once the fault clears.
 
 import errno
 import filecmp
-import os
 import shutil
 import subprocess
 import time
@@ -16,6 +15,7 @@ import time
 import pytest
 
 from emulator import UNLIMITED
+from fsutil import files_under
 
 # Short timeouts so that a fault is felt in seconds, not minutes.
 OPTIONS = ("ttl=1", "refresh=1", "full_refresh=2", "retries=1", "timeout=3", "connect_timeout=2",
@@ -33,15 +33,6 @@ FAULTS = {
     "wrong types": dict(wrong_types_rate=1.0),
     "server killed": None,  # and restarted on the same port afterwards
 }
-
-
-def files_under(root):
-    out = {}
-    for dirpath, _, names in os.walk(root):
-        for name in names:
-            full = os.path.join(dirpath, name)
-            out[os.path.relpath(full, root)] = full
-    return out
 
 
 def transcripts(root):

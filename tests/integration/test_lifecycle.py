@@ -6,7 +6,7 @@ import subprocess
 import time
 
 from emulator import TEST_KEY, UNLIMITED
-from mount import Mount, is_mounted, run_omifs, unmount
+from mount import is_mounted, run_omifs, unmount
 
 
 def test_bad_key_is_one_clear_line_and_exit_2(emulator_factory, tmp_path):

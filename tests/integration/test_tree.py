@@ -8,15 +8,7 @@ import subprocess
 import pytest
 
 import reference
-
-
-def walk_files(root):
-    found = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in filenames:
-            full = os.path.join(dirpath, name)
-            found[os.path.relpath(full, root)] = full
-    return found
+from fsutil import files_under
 
 
 def test_top_level(shared):
@@ -29,7 +21,7 @@ def test_top_level(shared):
 def test_every_file_is_the_reference_rendering(shared):
     emu, m = shared
     expected = reference.expected_tree(emu.data())
-    found = walk_files(m.path)
+    found = files_under(m.path)
     found.pop(".omifs/status")
     assert sorted(found) == sorted(expected)
     for rel, entry in expected.items():
@@ -106,7 +98,7 @@ def test_hostile_text_renders_safely(shared):
               if "/" in (c["structured"].get("title") or "") or "\n" in (c["structured"].get("title") or "")]
     assert titled, "the emulator should generate titles with / and newlines"
     for c in titled:
-        hits = [p for p in walk_files(m.path) if p.endswith(f"{c['id']}/summary.md")]
+        hits = [p for p in files_under(m.path) if p.endswith(f"{c['id']}/summary.md")]
         assert len(hits) == 1
         with open(m.p(hits[0]), encoding="utf-8") as f:
             first_line = f.readline()
@@ -115,7 +107,7 @@ def test_hostile_text_renders_safely(shared):
 
 def test_inode_numbers_are_stable_and_distinct(shared):
     _, m = shared
-    files = walk_files(m.path)
+    files = files_under(m.path)
     inodes = {rel: os.stat(full).st_ino for rel, full in files.items()}
     assert len(set(inodes.values())) == len(inodes)
     assert all(os.stat(files[rel]).st_ino == ino for rel, ino in inodes.items())
@@ -123,7 +115,7 @@ def test_inode_numbers_are_stable_and_distinct(shared):
 
 def test_writes_get_erofs(shared):
     _, m = shared
-    some_file = next(iter(walk_files(m.p("memories")).values()))
+    some_file = next(iter(files_under(m.p("memories")).values()))
     attempts = [
         lambda: open(some_file, "w"),
         lambda: open(some_file, "a"),

@@ -1,0 +1,37 @@
+"""Small helpers the mounted tests share: walking a tree, waiting for a change."""
+
+import os
+import time
+
+
+def files_under(root):
+    """Maps each file's path relative to root to its full path."""
+    found = {}
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            full = os.path.join(dirpath, name)
+            found[os.path.relpath(full, root)] = full
+    return found
+
+
+def tree_bytes(root):
+    """Every file's bytes, except the status file (which changes by itself)."""
+    out = {}
+    for rel, full in files_under(root).items():
+        if rel != ".omifs/status":
+            with open(full, "rb") as f:
+                out[rel] = f.read()
+    return out
+
+
+def wait_for(condition, timeout=20):
+    """Polls condition until it holds; fails the test after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the change did not show in time"
+        time.sleep(0.2)
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
