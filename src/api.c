@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "hash.h"
+#include "jsontext.h"
 #include "log.h"
 
 #include <curl/curl.h>
@@ -151,12 +152,9 @@ static void describe_detail(json_object *detail, struct buf *out)
 
 void api_error_message(const char *body, size_t len, char *out, size_t outlen)
 {
-	json_tokener *tok = json_tokener_new();
-	json_object *root = NULL, *error, *v;
+	json_object *root = json_text_parse(body, len), *error, *v;
 	struct buf msg = BUF_INIT;
 
-	if (tok && len <= INT32_MAX)
-		root = json_tokener_parse_ex(tok, body, (int)len);
 	if (json_object_object_get_ex(root, "error", &error)) {
 		/* documented dialect: {"error": {"message": ..., "code": ...}} */
 		if (json_object_object_get_ex(error, "message", &v))
@@ -180,8 +178,6 @@ void api_error_message(const char *body, size_t len, char *out, size_t outlen)
 	copy_string(out, outlen, msg.data ? msg.data : "");
 	buf_free(&msg);
 	json_object_put(root);
-	if (tok)
-		json_tokener_free(tok);
 }
 
 void api_query_escape(const char *s, char *out, size_t outlen)
@@ -518,19 +514,8 @@ static enum api_result classify(const struct response *r, json_object **out,
 		return API_OK;
 	}
 	if (r->status == 200 || r->status == 201) {
-		json_tokener *tok = json_tokener_new();
-		json_object *obj = NULL;
+		json_object *obj = json_text_parse(r->body.data ? r->body.data : "", r->body.len);
 
-		if (tok) {
-			obj = json_tokener_parse_ex(tok, r->body.data ? r->body.data : "",
-						    (int)r->body.len);
-			if (obj && (json_tokener_get_error(tok) != json_tokener_success ||
-				    json_tokener_get_parse_end(tok) < r->body.len)) {
-				json_object_put(obj);
-				obj = NULL;
-			}
-			json_tokener_free(tok);
-		}
 		if (!obj) {
 			snprintf(err->message, sizeof(err->message),
 				 "the server sent a body that is not JSON (%zu bytes)", r->body.len);

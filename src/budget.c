@@ -3,6 +3,7 @@
  */
 #include "budget.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -167,8 +168,12 @@ void budget_describe(struct budget *b, struct buf *out)
 		for (int k = 0; k < p->count; k++)
 			if (p->sent[k] > now - p->window)
 				used++;
-		buf_printf(out, "budget         %s: %d of %d used in the last %.0f s\n",
+		buf_printf(out, "budget         %s: %d of %d used in the last %.0f s",
 			   policy_name[i], used, p->limit, p->window);
+		if (used >= p->limit)
+			buf_printf(out, "; spent, the next request in %.0f s",
+				   ceil(policy_wait(p, now)));
+		buf_putc(out, '\n');
 	}
 	pthread_mutex_unlock(&b->lock);
 }

@@ -5,6 +5,8 @@
  */
 #include "render.h"
 
+#include "jsontext.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -149,7 +151,7 @@ void render_events(const struct conversation *c, struct buf *out)
 
 int render_json(const char *json_text, struct buf *out)
 {
-	json_object *obj = json_tokener_parse(json_text);
+	json_object *obj = json_text_parse(json_text, strlen(json_text));
 
 	if (!obj)
 		return -1;

@@ -452,3 +452,19 @@ size_t store_count_full_conversations(struct store *s)
 	pthread_mutex_unlock(&s->lock);
 	return n;
 }
+
+long long store_size(struct store *s)
+{
+	sqlite3_stmt *st;
+	long long bytes = 0;
+
+	pthread_mutex_lock(&s->lock);
+	st = prepare(s, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
+	if (st) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			bytes = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return bytes;
+}

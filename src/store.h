@@ -68,5 +68,7 @@ int store_put_full_conversation(struct store *s, const char *id, const char *jso
 char *store_get_full_conversation(struct store *s, const char *id);
 bool store_has_full_conversation(struct store *s, const char *id);
 size_t store_count_full_conversations(struct store *s);
+/* The cache's size on disk (or in memory), in bytes. */
+long long store_size(struct store *s);
 
 #endif

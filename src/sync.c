@@ -13,6 +13,7 @@
 #include "sync.h"
 
 #include "hash.h"
+#include "jsontext.h"
 #include "log.h"
 #include "model.h"
 
@@ -93,7 +94,7 @@ struct order_builder {
 static int add_order(const char *id, const char *json, void *ctx)
 {
 	struct order_builder *b = ctx;
-	json_object *obj = json_tokener_parse(json), *v;
+	json_object *obj = json_text_parse(json, strlen(json)), *v;
 	struct conversation_ref *r;
 
 	if (b->n == b->cap) {
@@ -736,6 +737,7 @@ void sync_describe(struct sync *s, struct buf *out)
 	buf_printf(out, "%-14s %zu of %zu conversations cached\n", "transcripts", transcripts,
 		   s->n_order);
 	pthread_mutex_unlock(&s->lock);
+	buf_printf(out, "%-14s %.1f MiB\n", "cache size", (double)store_size(s->store) / 1048576);
 	if (s->opts.offline)
 		buf_printf(out, "%-14s offline: no request is sent\n", "mode");
 	else

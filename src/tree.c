@@ -11,6 +11,7 @@
 #include "tree.h"
 
 #include "hash.h"
+#include "jsontext.h"
 #include "log.h"
 #include "model.h"
 #include "render.h"
@@ -231,7 +232,7 @@ struct parsed {
 static int parse_into(const char *id, const char *json, void *ctx)
 {
 	struct parsed *p = ctx;
-	json_object *obj = json_tokener_parse(json);
+	json_object *obj = json_text_parse(json, strlen(json));
 
 	if (p->n == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 256;
@@ -592,7 +593,7 @@ static int render_node(struct tree *t, const struct node *n, struct buf *out)
 	if (n->kind == NODE_CONV_JSON) {
 		rc = render_json(json, out) == 0 ? 0 : -EIO;
 	} else {
-		obj = json_tokener_parse(json);
+		obj = json_text_parse(json, strlen(json));
 		rc = obj && model_parse_conversation(obj, &full) == 0 ? 0 : -EIO;
 		if (rc == 0) {
 			render_transcript(&full, out);

@@ -24,6 +24,7 @@
  */
 #include "buf.h"
 #include "fuzz.h"
+#include "jsontext.h"
 #include "model.h"
 #include "render.h"
 
@@ -384,7 +385,7 @@ static void fuzz_item(json_object *obj)
 
 	FUZZ_CHECK(json != NULL, "out of memory");
 	/* what tree.c does with what sync.c stored */
-	stored = json_tokener_parse(json);
+	stored = json_text_parse(json, strlen(json));
 	FUZZ_CHECK(stored != NULL || obj == NULL, "the stored text of an item does not parse: %.200s",
 		   json);
 	FUZZ_CHECK(render_json(json, &r1) == 0 || obj == NULL, "render_json refuses a stored item");
@@ -410,7 +411,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	json_tokener *tok;
 	json_object *root;
 	char *text;
 	struct buf r1 = BUF_INIT, r2 = BUF_INIT;
@@ -423,16 +423,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 
-	/* As api_get_json parses a 200 body: default depth, one whole value. */
-	tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
-	FUZZ_CHECK(tok != NULL, "out of memory");
-	root = json_tokener_parse_ex(tok, text, (int)size);
-	if (root && (json_tokener_get_error(tok) != json_tokener_success ||
-		     json_tokener_get_parse_end(tok) < size)) {
-		json_object_put(root);
-		root = NULL;
-	}
-	json_tokener_free(tok);
+	/* As api_get_json parses a 200 body. */
+	root = json_text_parse(text, size);
 
 	if (root && json_object_is_type(root, json_type_array)) {
 		size_t n = json_object_array_length(root);

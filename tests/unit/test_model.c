@@ -1,7 +1,9 @@
 /* Unit tests of model: timestamps and tolerant parsing. */
+#include "jsontext.h"
 #include "model.h"
 #include "unit.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 static void test_parse_time_forms(void)
@@ -101,6 +103,32 @@ static void test_structured_not_an_object(void)
 	json_object_put(o);
 }
 
+static bool parses(const char *text)
+{
+	json_object *o = json_text_parse(text, strlen(text));
+	bool ok = o != NULL;
+
+	json_object_put(o);
+	return ok;
+}
+
+static void test_json_text(void)
+{
+	char deep[2 * 300 + 1];
+
+	CHECK(parses("3") && parses("[1, 2]") && parses("{\"a\": \"b\"} "));
+	CHECK(!parses("[1, 2] x") && !parses("{\"a\":") && !parses(""));
+	/* 100 levels: past json-c's default of 32, within omifs's bound */
+	memset(deep, '[', 100);
+	memset(deep + 100, ']', 100);
+	deep[200] = '\0';
+	CHECK(parses(deep));
+	memset(deep, '[', 300);
+	memset(deep + 300, ']', 300);
+	deep[600] = '\0';
+	CHECK(!parses(deep));
+}
+
 int main(void)
 {
 	RUN(test_parse_time_forms);
@@ -109,5 +137,6 @@ int main(void)
 	RUN(test_missing_or_bad_id);
 	RUN(test_conversation_full);
 	RUN(test_structured_not_an_object);
+	RUN(test_json_text);
 	return UNIT_RESULT();
 }
