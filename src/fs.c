@@ -1,9 +1,9 @@
 /*
  * fs: FUSE handlers over the tree.
  *
- * open() renders the whole file once into a buffer kept in fi->fh, so
- * that reads are copies and every read of one open sees the same bytes,
- * the same ones whose length getattr reported.
+ * The first read of an open file renders the whole file into a buffer
+ * kept in fi->fh, so that reads are copies and every read of one open sees
+ * the same bytes, the same ones whose length getattr reported.
  */
 #include "fs.h"
 
@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,22 +133,31 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	return tree_readdir(context()->tree, path, fill_entry, &f);
 }
 
+/* An open file: rendered at the first read, not at open, so that an open
+ * whose reads the kernel serves from its page cache costs nothing. */
+struct open_file {
+	pthread_mutex_t lock;
+	char *path;
+	bool rendered;
+	int error;		/* of the rendering, for every later read */
+	struct buf content;
+};
+
 static int fs_open(const char *path, struct fuse_file_info *fi)
 {
-	struct buf *content;
+	struct open_file *f;
 	bool changing;
 	int rc;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
 		return -EROFS;
-	content = xcalloc(1, sizeof(*content));
-	rc = tree_read(context()->tree, path, content, &changing);
-	if (rc < 0) {
-		buf_free(content);
-		free(content);
+	rc = tree_open(context()->tree, path, &changing);
+	if (rc < 0)
 		return rc;
-	}
-	fi->fh = (uint64_t)(uintptr_t)content;
+	f = xcalloc(1, sizeof(*f));
+	pthread_mutex_init(&f->lock, NULL);
+	f->path = xstrdup(path);
+	fi->fh = (uint64_t)(uintptr_t)f;
 	/* status changes by itself: its size cannot be trusted by the cache. */
 	fi->direct_io = changing;
 	return 0;
@@ -156,24 +166,46 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 static int fs_read(const char *path, char *out, size_t size, off_t offset,
 		   struct fuse_file_info *fi)
 {
-	const struct buf *content = (const struct buf *)(uintptr_t)fi->fh;
+	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
+	bool changing;
+	int rc;
 
 	(void)path;
-	if (offset < 0 || (size_t)offset >= content->len)
-		return 0;
-	if (size > content->len - (size_t)offset)
-		size = content->len - (size_t)offset;
-	memcpy(out, content->data + offset, size);
-	return (int)size;
+	pthread_mutex_lock(&f->lock);
+	if (!f->rendered) {
+		/* Every read of one open sees the same bytes. */
+		f->error = tree_read(context()->tree, f->path, &f->content, &changing);
+		f->rendered = true;
+	}
+	rc = f->error;
+	if (rc == 0 && offset >= 0 && (size_t)offset < f->content.len) {
+		if (size > f->content.len - (size_t)offset)
+			size = f->content.len - (size_t)offset;
+		memcpy(out, f->content.data + offset, size);
+		rc = (int)size;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return rc;
 }
 
 static int fs_release(const char *path, struct fuse_file_info *fi)
 {
-	struct buf *content = (struct buf *)(uintptr_t)fi->fh;
+	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
 
 	(void)path;
-	buf_free(content);
-	free(content);
+	buf_free(&f->content);
+	free(f->path);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+	return 0;
+}
+
+static int fs_opendir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	/* Listings change only through a refresh, which invalidates them. */
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
 	return 0;
 }
 
@@ -193,6 +225,7 @@ const struct fuse_operations fs_operations = {
 	.destroy = fs_destroy,
 	.getattr = fs_getattr,
 	.readdir = fs_readdir,
+	.opendir = fs_opendir,
 	.open = fs_open,
 	.read = fs_read,
 	.release = fs_release,

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,6 +372,9 @@ int main(int argc, char *argv[])
 
 	/* The key must not end up in a core dump. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* A transcript batch is tens of MiB of short-lived JSON; with an arena
+	 * per FUSE thread each would keep its own high-water mark. */
+	mallopt(M_ARENA_MAX, 2);
 	/* "omifs sync|keys ...": the same options, no mountpoint. */
 	if (argc > 1 && strcmp(argv[1], "sync") == 0) {
 		sync_mode = true;

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -372,6 +373,16 @@ static int find_new_conversations(struct sync *s)
 	return rc;
 }
 
+static bool full_listing_due(struct sync *s, enum store_kind kind, time_t now)
+{
+	bool due;
+
+	pthread_mutex_lock(&s->lock);
+	due = s->kinds[kind].next_full <= now;
+	pthread_mutex_unlock(&s->lock);
+	return due;
+}
+
 /* Does whatever refresh is due; returns whether the store changed. */
 static bool refresh_due(struct sync *s)
 {
@@ -379,15 +390,11 @@ static bool refresh_due(struct sync *s)
 	bool changed = false, quick;
 
 	for (int k = 0; k < STORE_KINDS; k++) {
-		bool due;
-
-		pthread_mutex_lock(&s->lock);
-		due = s->kinds[k].next_full <= now;
-		pthread_mutex_unlock(&s->lock);
-		if (!due)
-			continue;
 		pthread_mutex_lock(&s->kinds[k].fetch_lock);
-		changed |= list_kind(s, k) > 0;
+		/* Decided under fetch_lock: a first listing made by a reader
+		 * while we waited for it is not made again. */
+		if (full_listing_due(s, k, now))
+			changed |= list_kind(s, k) > 0;
 		pthread_mutex_unlock(&s->kinds[k].fetch_lock);
 	}
 	pthread_mutex_lock(&s->lock);
@@ -620,6 +627,9 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 			rc = -EIO;
 		}
 	}
+	/* Give the batch's JSON back to the system rather than keep it. */
+	if (!paused)
+		malloc_trim(0);
 	if (!paused && rc != -ENOENT) {
 		pthread_mutex_lock(&s->lock);
 		s->transcript_failures = rc < 0 ? s->transcript_failures + 1 : 0;

@@ -747,3 +747,17 @@ void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx)
 		release(t, old);
 	release(t, now);
 }
+
+int tree_open(struct tree *t, const char *path, bool *changing)
+{
+	struct snapshot *snap = acquire(t);
+	struct node *n;
+	int rc;
+
+	n = lookup(snap, path, &rc);
+	*changing = n && n->kind == NODE_STATUS;
+	if (n && n->kind == NODE_DIR)
+		rc = -EISDIR;
+	release(t, snap);
+	return rc;
+}

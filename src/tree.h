@@ -42,6 +42,11 @@ int tree_getattr(struct tree *t, const char *path, struct stat *st);
 typedef int (*tree_fill_fn)(void *ctx, const char *name, const struct stat *st, bool complete);
 int tree_readdir(struct tree *t, const char *path, tree_fill_fn fill, void *ctx);
 
+/* Checks that path is a file that can be read; sets *changing for files
+ * whose content changes by itself (.omifs/status), which must not be
+ * cached. Renders nothing. */
+int tree_open(struct tree *t, const char *path, bool *changing);
+
 /* Appends the whole content of the file at path to out. *changing is set
  * for files whose content changes by itself (.omifs/status), which must
  * not be cached. */
