@@ -82,7 +82,7 @@ demo: omifs
 	scripts/demo
 
 bench: omifs
-	scripts/bench
+	$(PYTHON) scripts/bench
 
 install: omifs
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR)

@@ -703,7 +703,8 @@ int tree_readdir(struct tree *t, const char *path, tree_fill_fn fill, void *ctx)
 	return rc;
 }
 
-int tree_read(struct tree *t, const char *path, struct buf *out, bool *changing)
+/* tree_open and tree_read: out NULL only checks. */
+static int open_file(struct tree *t, const char *path, struct buf *out, bool *changing)
 {
 	struct snapshot *snap = acquire(t);
 	struct node *n;
@@ -713,10 +714,20 @@ int tree_read(struct tree *t, const char *path, struct buf *out, bool *changing)
 	*changing = n && n->kind == NODE_STATUS;
 	if (n && n->kind == NODE_DIR)
 		rc = -EISDIR;
-	if (n && rc == 0)
+	if (n && rc == 0 && out)
 		rc = render_node(t, n, out);
 	release(t, snap);
 	return rc;
+}
+
+int tree_open(struct tree *t, const char *path, bool *changing)
+{
+	return open_file(t, path, NULL, changing);
+}
+
+int tree_read(struct tree *t, const char *path, struct buf *out, bool *changing)
+{
+	return open_file(t, path, out, changing);
 }
 
 void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx)
@@ -746,18 +757,4 @@ void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx)
 	if (old)
 		release(t, old);
 	release(t, now);
-}
-
-int tree_open(struct tree *t, const char *path, bool *changing)
-{
-	struct snapshot *snap = acquire(t);
-	struct node *n;
-	int rc;
-
-	n = lookup(snap, path, &rc);
-	*changing = n && n->kind == NODE_STATUS;
-	if (n && n->kind == NODE_DIR)
-		rc = -EISDIR;
-	release(t, snap);
-	return rc;
 }
