@@ -492,8 +492,10 @@ static void note_rate_headers(struct api_client *c, const struct response *r)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Turns one exchange into a result and, for failures, a message. */
-static enum api_result classify(const struct response *r, json_object **out,
+/* Turns one exchange into a result and, for failures, a message. A 200
+ * goes to *out parsed, or, when raw is set (a listing), to *raw as text
+ * once it is known to be a JSON list (checked one element at a time). */
+static enum api_result classify(struct response *r, json_object **out, struct buf *raw,
 				struct api_error *err)
 {
 	char server_msg[400];
@@ -511,6 +513,18 @@ static enum api_result classify(const struct response *r, json_object **out,
 	}
 	if ((r->status == 201 || r->status == 204) && r->body.len == 0) {
 		*out = NULL;	/* No Content: nothing to parse */
+		return API_OK;
+	}
+	if (r->status == 200 && raw) {
+		if (json_text_each_element(r->body.data ? r->body.data : "", r->body.len, NULL,
+					   NULL) < 0) {
+			snprintf(err->message, sizeof(err->message),
+				 "the server sent a listing that is not a JSON list (%zu bytes)",
+				 r->body.len);
+			return API_E_PROTOCOL;
+		}
+		*raw = r->body;
+		r->body = (struct buf)BUF_INIT;
 		return API_OK;
 	}
 	if (r->status == 200 || r->status == 201) {
@@ -583,15 +597,11 @@ static void record(struct api_client *c, enum api_result result, bool retry,
 	pthread_mutex_unlock(&c->lock);
 }
 
-enum api_result api_get_json(struct api_client *c, const char *path, const char *query,
-			     json_object **out, struct api_error *err)
-{
-	return api_request(c, "GET", path, query, NULL, out, err);
-}
 
-enum api_result api_request(struct api_client *c, const char *method, const char *path,
-			    const char *query, const char *body, json_object **out,
-			    struct api_error *err)
+/* One logical request, retried as need be; see classify for out and raw. */
+static enum api_result request(struct api_client *c, const char *method, const char *path,
+			       const char *query, const char *body, json_object **out,
+			       struct buf *raw, struct api_error *err)
 {
 	struct buf url = BUF_INIT;
 	double allowance = c->max_wait;
@@ -600,7 +610,8 @@ enum api_result api_request(struct api_client *c, const char *method, const char
 	int max_retries = strcmp(method, "POST") == 0 ? 0 : c->max_retries;
 	enum api_result result = API_E_NETWORK;
 
-	*out = NULL;
+	if (out)
+		*out = NULL;
 	memset(err, 0, sizeof(*err));
 	buf_printf(&url, "%s%s%s%s", c->base_url, path, query ? "?" : "", query ? query : "");
 	for (int attempt = 0;; attempt++) {
@@ -613,7 +624,7 @@ enum api_result api_request(struct api_client *c, const char *method, const char
 		started = now_monotonic();
 		perform_once(c, method, url.data, body, &r);
 		note_rate_headers(c, &r);
-		result = classify(&r, out, err);
+		result = classify(&r, out, raw, err);
 		err->result = result;
 		record(c, result, attempt > 0, err);
 		log_debug("%s %s%s%s -> %ld (%s), %zu bytes, %.0f ms", method, path, query ? "?" : "",
@@ -636,6 +647,19 @@ enum api_result api_request(struct api_client *c, const char *method, const char
 		log_info("%s %s failed: %s", method, path, err->message);
 	buf_free(&url);
 	return result;
+}
+
+enum api_result api_get_json(struct api_client *c, const char *path, const char *query,
+			     json_object **out, struct api_error *err)
+{
+	return request(c, "GET", path, query, NULL, out, NULL, err);
+}
+
+enum api_result api_request(struct api_client *c, const char *method, const char *path,
+			    const char *query, const char *body, json_object **out,
+			    struct api_error *err)
+{
+	return request(c, method, path, query, body, out, NULL, err);
 }
 
 /* The id of a listed item as text. Returns NULL and sets *skip when the id
@@ -661,19 +685,61 @@ static char *item_id(json_object *item, bool *skip)
 	return NULL;
 }
 
+/* The state of one listing while its pages are walked. */
+struct listing {
+	const char *path;
+	size_t offset;		/* of the page being walked */
+	struct hash *seen;
+	size_t fresh;		/* new ids on this page */
+	bool done;		/* the reader has all it wanted */
+	api_item_fn fn;
+	void *ctx;
+	struct api_error *err;
+};
+
+static int list_element(json_object *item, size_t index, void *arg)
+{
+	struct listing *l = arg;
+	bool skip;
+	char *id = item_id(item, &skip);
+	int verdict = API_LIST_NEXT;
+
+	if (skip) {
+		log_warn("%s: skipping an item whose id holds a NUL byte", l->path);
+		return 0;
+	}
+	if (!id) {
+		/* Garbage, not data: accepting the rest would make this item
+		 * look deleted. */
+		snprintf(l->err->message, sizeof(l->err->message),
+			 "%s: item %zu of the page at offset %zu has no usable id", l->path, index,
+			 l->offset);
+		return -1;
+	}
+	if (hash_get(l->seen, id) == NULL) {
+		hash_add(l->seen, id, l->seen);
+		l->fresh++;
+		verdict = l->fn(item, id, l->ctx);
+		if (verdict != API_LIST_NEXT && verdict != API_LIST_DONE)
+			snprintf(l->err->message, sizeof(l->err->message),
+				 "%s: the listing held an item omifs refuses (see the log)", l->path);
+	}
+	free(id);
+	l->done = verdict == API_LIST_DONE;
+	return verdict != API_LIST_NEXT;
+}
+
 enum api_result api_list(struct api_client *c, const char *path, const char *query,
 			 int page_size, api_item_fn fn, void *ctx, struct api_error *err)
 {
-	struct hash *seen = hash_new();
+	struct listing l = { .path = path, .seen = hash_new(), .fn = fn, .ctx = ctx, .err = err };
 	struct buf q = BUF_INIT;
-	size_t offset = 0;
 	int repeated = 0;
-	bool stop = false;
 	enum api_result result = API_OK;
 
 	for (int page = 0;; page++) {
-		json_object *items = NULL;
-		size_t n, fresh = 0;
+		struct buf raw = BUF_INIT;
+		long n;
 
 		if (page >= MAX_PAGES) {
 			result = API_E_PROTOCOL;
@@ -682,73 +748,32 @@ enum api_result api_list(struct api_client *c, const char *path, const char *que
 			break;
 		}
 		buf_reset(&q);
-		buf_printf(&q, "limit=%d&offset=%zu%s%s", page_size, offset, query ? "&" : "",
+		buf_printf(&q, "limit=%d&offset=%zu%s%s", page_size, l.offset, query ? "&" : "",
 			   query ? query : "");
-		result = api_get_json(c, path, q.data, &items, err);
+		result = request(c, "GET", path, q.data, NULL, NULL, &raw, err);
 		if (result != API_OK)
 			break;
-		if (!json_object_is_type(items, json_type_array)) {
-			json_object_put(items);
+		l.fresh = 0;
+		/* One item at a time: a page of transcripts never exists as one tree. */
+		n = json_text_each_element(raw.data, raw.len, list_element, &l);
+		buf_free(&raw);
+		if (n == 0 || l.done)
+			break;
+		if (n < 0) {
 			result = err->result = API_E_PROTOCOL;
-			snprintf(err->message, sizeof(err->message),
-				 "%s: expected a JSON list, got %s", path,
-				 json_type_to_name(json_object_get_type(items)));
 			break;
 		}
-		n = json_object_array_length(items);
-		if (n == 0) {
-			json_object_put(items);
-			break;
-		}
-		for (size_t i = 0; i < n && result == API_OK; i++) {
-			json_object *item = json_object_array_get_idx(items, i);
-			bool skip;
-			char *id = item_id(item, &skip);
-			int verdict;
-
-			if (skip) {
-				log_warn("%s: skipping an item whose id holds a NUL byte", path);
-				continue;
-			}
-			if (!id) {
-				/* Garbage, not data: accepting the rest would make this
-				 * item look deleted. */
-				result = err->result = API_E_PROTOCOL;
-				snprintf(err->message, sizeof(err->message),
-					 "%s: item %zu of the page at offset %zu has no usable id",
-					 path, i, offset);
-				break;
-			}
-			if (hash_get(seen, id) == NULL) {
-				hash_add(seen, id, seen);
-				fresh++;
-				verdict = fn(item, id, ctx);
-				if (verdict == API_LIST_DONE) {
-					stop = true;
-				} else if (verdict != API_LIST_NEXT) {
-					result = err->result = API_E_PROTOCOL;
-					snprintf(err->message, sizeof(err->message),
-						 "%s: the listing held an item omifs refuses (see the log)", path);
-				}
-			}
-			free(id);
-			if (stop)
-				break;
-		}
-		json_object_put(items);
-		if (result != API_OK || stop)
-			break;
 		/* A server that ignores offset would send the same page forever. */
-		repeated = fresh == 0 ? repeated + 1 : 0;
+		repeated = l.fresh == 0 ? repeated + 1 : 0;
 		if (repeated >= MAX_REPEATED_PAGES) {
 			result = err->result = API_E_PROTOCOL;
 			snprintf(err->message, sizeof(err->message),
 				 "%s: the server keeps sending items already seen", path);
 			break;
 		}
-		offset += n;
+		l.offset += (size_t)n;
 	}
 	buf_free(&q);
-	hash_free(seen);
+	hash_free(l.seen);
 	return result;
 }

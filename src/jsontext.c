@@ -3,7 +3,9 @@
  */
 #include "jsontext.h"
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 json_object *json_text_parse(const char *text, size_t len)
 {
@@ -29,4 +31,75 @@ json_object *json_text_parse(const char *text, size_t len)
 	}
 	json_tokener_free(tok);
 	return obj;
+}
+
+static size_t skip_space(const char *text, size_t len, size_t i)
+{
+	while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* The end of the element starting at i: the index of the ',' or ']' that
+ * follows it at the array's own level, or len when there is none. */
+static size_t element_end(const char *text, size_t len, size_t i)
+{
+	int depth = 0;
+	bool in_string = false;
+
+	for (; i < len; i++) {
+		char ch = text[i];
+
+		if (in_string) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_string = false;
+		} else if (ch == '"') {
+			in_string = true;
+		} else if (ch == '[' || ch == '{') {
+			depth++;
+		} else if (ch == ']' || ch == '}') {
+			if (depth == 0)
+				return i;
+			depth--;
+		} else if (ch == ',' && depth == 0) {
+			return i;
+		}
+	}
+	return len;
+}
+
+long json_text_each_element(const char *text, size_t len, json_element_fn fn, void *ctx)
+{
+	size_t i = skip_space(text, len, 0), index = 0;
+
+	if (i >= len || text[i] != '[')
+		return -1;
+	i = skip_space(text, len, i + 1);
+	if (i < len && text[i] == ']')
+		return skip_space(text, len, i + 1) == len ? 0 : -1;
+	for (;;) {
+		size_t end = element_end(text, len, i), last = end;
+		json_object *element;
+		int stop;
+
+		if (end >= len)
+			return -1;
+
+		while (last > i && strchr(" \t\n\r", text[last - 1]))
+			last--;
+		/* The scanner only finds the boundary; json-c judges the value. */
+		element = json_text_parse(text + i, last - i);
+		if (!element && !(last - i == 4 && memcmp(text + i, "null", 4) == 0))
+			return -1;
+		stop = fn ? fn(element, index, ctx) : 0;
+		json_object_put(element);
+		index++;
+		if (stop)
+			return -2;
+		if (text[end] == ']')
+			return skip_space(text, len, end + 1) == len ? (long)index : -1;
+		i = skip_space(text, len, end + 1);
+	}
 }

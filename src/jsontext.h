@@ -18,4 +18,15 @@
  * text is not exactly one JSON value. */
 json_object *json_text_parse(const char *text, size_t len);
 
+/* Called with each element of a JSON array (borrowed: it is freed after
+ * the call) and its index. Returns 0 to go on, anything else to stop. */
+typedef int (*json_element_fn)(json_object *element, size_t index, void *ctx);
+
+/* Walks the elements of the JSON array that is the whole of text, parsing
+ * one element at a time, so that a page of many large objects never
+ * exists as one tree. fn may be NULL (only checks). Returns the number of
+ * elements, -1 when text is not an array of JSON values, or -2 when fn
+ * stopped the walk. */
+long json_text_each_element(const char *text, size_t len, json_element_fn fn, void *ctx);
+
 #endif

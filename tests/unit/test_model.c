@@ -129,6 +129,44 @@ static void test_json_text(void)
 	CHECK(!parses(deep));
 }
 
+static int count_ids(json_object *element, size_t index, void *ctx)
+{
+	json_object *id;
+
+	(void)index;
+	if (json_object_object_get_ex(element, "id", &id))
+		++*(int *)ctx;
+	return 0;
+}
+
+static int stop_at_first(json_object *element, size_t index, void *ctx)
+{
+	(void)element;
+	(void)ctx;
+	return index == 0;
+}
+
+static long each(const char *text, json_element_fn fn, void *ctx)
+{
+	return json_text_each_element(text, strlen(text), fn, ctx);
+}
+
+static void test_json_elements(void)
+{
+	int ids = 0;
+
+	CHECK(each(" [ ] ", NULL, NULL) == 0);
+	CHECK(each("[1, \"a,]\", {\"id\": \"x]\\\"[\"}, [2, [3]], null ]\n", count_ids, &ids) == 5);
+	CHECK(ids == 1);
+	CHECK(each("[{\"id\": 1}, {\"id\": 2}]", stop_at_first, NULL) == -2);
+	CHECK(each("[1, 2] x", NULL, NULL) == -1);
+	CHECK(each("[1, 2", NULL, NULL) == -1);
+	CHECK(each("[1,, 2]", NULL, NULL) == -1);
+	CHECK(each("[1, {\"a\": }]", NULL, NULL) == -1);
+	CHECK(each("{\"a\": [1]}", NULL, NULL) == -1);
+	CHECK(each("", NULL, NULL) == -1);
+}
+
 int main(void)
 {
 	RUN(test_parse_time_forms);
@@ -138,5 +176,6 @@ int main(void)
 	RUN(test_conversation_full);
 	RUN(test_structured_not_an_object);
 	RUN(test_json_text);
+	RUN(test_json_elements);
 	return UNIT_RESULT();
 }
