@@ -408,12 +408,15 @@ static bool refresh_due(struct sync *s)
 	return changed;
 }
 
-/* Milliseconds until the next refresh is due. */
+/* Milliseconds until the next refresh is due. Looking for new
+ * conversations is due only once they have been listed: before that,
+ * next_quick means nothing and must not wake the refresher. */
 static int next_wait_ms(struct sync *s)
 {
-	time_t next = s->next_quick, now = time(NULL);
+	time_t next, now = time(NULL);
 
 	pthread_mutex_lock(&s->lock);
+	next = s->kinds[STORE_CONVERSATIONS].listed_at ? s->next_quick : now + 3600;
 	for (int k = 0; k < STORE_KINDS; k++)
 		if (s->kinds[k].next_full < next)
 			next = s->kinds[k].next_full;
