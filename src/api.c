@@ -511,11 +511,9 @@ static enum api_result classify(struct response *r, json_object **out, struct bu
 			 r->curl_error[0] ? r->curl_error : curl_easy_strerror(r->curl_code));
 		return API_E_NETWORK;
 	}
-	if ((r->status == 201 || r->status == 204) && r->body.len == 0) {
-		*out = NULL;	/* No Content: nothing to parse */
-		return API_OK;
-	}
-	if (r->status == 200 && raw) {
+	/* A listing (raw set, out NULL) succeeds only as a JSON list, whatever
+	 * 2xx status came with it: a 204 or a 201 cannot stand for a page. */
+	if (raw && r->status >= 200 && r->status < 300) {
 		if (json_text_each_element(r->body.data ? r->body.data : "", r->body.len, NULL,
 					   NULL) < 0) {
 			snprintf(err->message, sizeof(err->message),
@@ -525,6 +523,10 @@ static enum api_result classify(struct response *r, json_object **out, struct bu
 		}
 		*raw = r->body;
 		r->body = (struct buf)BUF_INIT;
+		return API_OK;
+	}
+	if ((r->status == 201 || r->status == 204) && r->body.len == 0) {
+		*out = NULL;	/* No Content: nothing to parse */
 		return API_OK;
 	}
 	if (r->status == 200 || r->status == 201) {

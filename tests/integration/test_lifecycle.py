@@ -209,3 +209,35 @@ def test_file_descriptors_and_threads_do_not_grow_with_use(emulator_factory, mou
     assert fds_after <= fds + 2, (fds, fds_after)
     # libfuse keeps at most 10 idle worker threads (max_idle_threads).
     assert threads_after <= max(threads, 16), (threads, threads_after)
+
+
+def test_a_2xx_without_a_list_is_an_error_not_a_crash(mount_factory):
+    """A server that answers 204 (or 201) to a listing: the key check passes,
+    the listing fails cleanly with EIO, omifs stays up."""
+    import errno
+    import http.server
+    import threading
+
+    class NoContent(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(204 if "memories" in self.path else 201)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NoContent)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        m = mount_factory(f"http://127.0.0.1:{server.server_port}/v1/dev", "retries=0")
+        for collection in ("memories", "conversations"):
+            try:
+                os.listdir(m.p(collection))
+                raise AssertionError("a listing without a list was accepted")
+            except OSError as e:
+                assert e.errno == errno.EIO
+        assert m.proc.poll() is None, m.log()
+    finally:
+        server.shutdown()
+        server.server_close()
