@@ -19,6 +19,7 @@
 #include "jsontext.h"
 #include "log.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <math.h>
@@ -31,7 +32,14 @@
 #include <time.h>
 
 #define POOL_MAX 8
-#define MAX_BODY (512u << 20)	/* a page larger than this is refused */
+/* A page larger than this is refused, not retried: a page of 1,000
+ * conversations with long transcripts is tens of MiB. */
+#define MAX_BODY (128u << 20)
+/* The longest pause a server may order (Retry-After, X-RateLimit-Reset):
+ * the backend's windows are an hour; anything longer is a broken or
+ * hostile server, and a refresh (SIGHUP) may try again sooner. */
+#define MAX_SERVER_PAUSE 3600
+#define CANCEL_POLL 0.1		/* seconds between looks at the cancel check */
 #define BACKOFF_FIRST 0.25	/* seconds */
 #define BACKOFF_CAP 8.0
 #define MAX_PAGES 1000000	/* bounds any listing loop */
@@ -45,6 +53,8 @@ struct api_client {
 	int max_retries;
 	struct budget *budget;
 	double max_wait;
+	api_cancel_fn cancel_check;	/* set once, before any request */
+	void *cancel_ctx;
 
 	pthread_mutex_t lock;	/* guards everything below */
 	CURL *pool[POOL_MAX];
@@ -62,6 +72,7 @@ struct response {
 	double retry_after;	/* seconds, -1 if absent */
 	long rate_remaining;	/* -1 if absent */
 	time_t rate_reset;	/* 0 if absent */
+	bool pause_capped;	/* the server asked for a longer pause than we take */
 	bool too_big;
 };
 
@@ -73,16 +84,22 @@ static double now_monotonic(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void sleep_seconds(double s)
+static bool cancelled(const struct api_client *c)
 {
-	struct timespec ts;
+	return c->cancel_check && c->cancel_check(c->cancel_ctx);
+}
 
-	if (s <= 0)
-		return;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
+/* Sleeps s seconds, or less when the client is cancelled meanwhile. */
+static void sleep_seconds(const struct api_client *c, double s)
+{
+	while (s > 0 && !cancelled(c)) {
+		double slice = s < CANCEL_POLL ? s : CANCEL_POLL;
+		struct timespec ts = { 0, (long)(slice * 1e9) };
+
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+		s -= slice;
+	}
 }
 
 const char *api_result_name(enum api_result result)
@@ -96,6 +113,7 @@ const char *api_result_name(enum api_result result)
 	case API_E_SERVER: return "server error";
 	case API_E_NETWORK: return "network error";
 	case API_E_PROTOCOL: return "bad answer";
+	case API_E_CANCELLED: return "cancelled";
 	}
 	return "unknown";
 }
@@ -200,53 +218,78 @@ void api_query_escape(const char *s, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
-/* Whether an http:// URL's host is this machine. */
-static bool is_loopback_url(const char *url)
+/* Whether host, as libcurl's URL parser gives it back, is this machine. */
+static bool is_loopback_host(const char *host)
 {
-	static const char *const hosts[] = { "localhost", "127.", "[::1]" };
-	const char *host = url + strlen("http://");
+	struct in_addr v4;
 
-	for (size_t i = 0; i < sizeof(hosts) / sizeof(*hosts); i++) {
-		size_t len = strlen(hosts[i]);
+	if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0 ||
+	    strcmp(host, "[::1]") == 0)
+		return true;
+	/* libcurl writes 127.1 and 0x7f.1 as dotted quads. */
+	return inet_pton(AF_INET, host, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+}
 
-		if (strncmp(host, hosts[i], len) != 0)
-			continue;
-		if (hosts[i][len - 1] == '.')	/* 127.0.0.0/8: digits and dots follow */
-			return strspn(host + len, "0123456789.") > 0 &&
-			       strchr(":/", host[len + strspn(host + len, "0123456789.")]);
-		return host[len] == '\0' || host[len] == ':' || host[len] == '/';
+/* Checks a base URL the way libcurl will read it (so that the host judged
+ * is the host connected to) and returns it as libcurl writes it, or NULL
+ * with a message. */
+static char *checked_url(const char *url, bool allow_http, struct api_error *err)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *user = NULL, *password = NULL, *host = NULL, *out = NULL, *copy;
+	const char *problem = NULL;
+
+	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		problem = "the API URL cannot be read (it must be https://HOST/...)";
+	else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
+		problem = "the API URL must start with https:// or http://";
+	else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+		 curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK)
+		problem = "the API URL must not hold a user name or password";
+	else if (strcmp(scheme, "http") == 0 && !allow_http && !is_loopback_host(host))
+		problem = "refusing to send the key over plain http to another machine "
+			  "(use https, or -o allow_http if you must)";
+	else if (curl_url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK)
+		problem = "the API URL cannot be read";
+	if (problem) {
+		err->result = API_E_CLIENT;
+		snprintf(err->message, sizeof(err->message), "%s", problem);
 	}
-	return false;
+	curl_free(scheme);
+	curl_free(user);
+	curl_free(password);
+	curl_free(host);
+	curl_url_cleanup(u);
+	if (problem || !out) {
+		curl_free(out);
+		return NULL;
+	}
+	copy = xstrdup(out);
+	curl_free(out);
+	return copy;
 }
 
 struct api_client *api_new(const struct api_options *opts, struct api_error *err)
 {
 	struct api_client *c;
+	char *base_url;
 	size_t url_len;
 
 	memset(err, 0, sizeof(*err));
-	if (strncmp(opts->base_url, "https://", 8) != 0 &&
-	    strncmp(opts->base_url, "http://", 7) != 0) {
-		err->result = API_E_CLIENT;
-		snprintf(err->message, sizeof(err->message),
-			 "the API URL must start with https:// or http://");
-		return NULL;
-	}
-	if (strncmp(opts->base_url, "http://", 7) == 0 && !opts->allow_http &&
-	    !is_loopback_url(opts->base_url)) {
-		err->result = API_E_CLIENT;
-		snprintf(err->message, sizeof(err->message),
-			 "refusing to send the key over plain http to another machine "
-			 "(use https, or -o allow_http if you must)");
-		return NULL;
-	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		err->result = API_E_NETWORK;
 		snprintf(err->message, sizeof(err->message), "libcurl failed to initialise");
 		return NULL;
 	}
+	base_url = checked_url(opts->base_url, opts->allow_http, err);
+	if (!base_url) {
+		curl_global_cleanup();
+		return NULL;
+	}
 	c = xcalloc(1, sizeof(*c));
-	c->base_url = xstrdup(opts->base_url);
+	c->base_url = base_url;
 	url_len = strlen(c->base_url);
 	while (url_len > 0 && c->base_url[url_len - 1] == '/')
 		c->base_url[--url_len] = '\0';
@@ -282,6 +325,19 @@ void api_free(struct api_client *c)
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 	curl_global_cleanup();
+}
+
+void api_set_cancel_check(struct api_client *c, api_cancel_fn check, void *ctx)
+{
+	c->cancel_check = check;
+	c->cancel_ctx = ctx;
+}
+
+void api_clear_pause(struct api_client *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->stats.blocked_until = 0;
+	pthread_mutex_unlock(&c->lock);
 }
 
 void api_get_stats(struct api_client *c, struct api_stats *out)
@@ -322,7 +378,12 @@ static enum api_result budget_wait(struct api_client *c, const char *path, bool 
 			return API_E_RATE;
 		}
 		log_debug("waiting %.1f s for the request budget", wait);
-		sleep_seconds(wait);
+		sleep_seconds(c, wait);
+		if (cancelled(c)) {
+			err->result = API_E_CANCELLED;
+			snprintf(err->message, sizeof(err->message), "cancelled: omifs is stopping");
+			return API_E_CANCELLED;
+		}
 		*allowance -= wait;
 	}
 }
@@ -374,8 +435,12 @@ static size_t on_header(char *line, size_t size, size_t n, void *userdata)
 	if (header_value(line, len, "Retry-After", value, sizeof(value))) {
 		double s = strtod(value, &end);
 
-		/* An HTTP date instead of seconds: wait a minute, the common window. */
-		r->retry_after = (end != value && s >= 0) ? s : 60;
+		/* An HTTP date instead of seconds: wait a minute, the common window.
+		 * inf, nan and 1e300 are no number of seconds either. */
+		if (end == value || !isfinite(s) || s < 0)
+			s = 60;
+		r->retry_after = s < MAX_SERVER_PAUSE ? s : MAX_SERVER_PAUSE;
+		r->pause_capped = s > MAX_SERVER_PAUSE;
 	} else if (header_value(line, len, "X-RateLimit-Remaining", value, sizeof(value))) {
 		long v = strtol(value, &end, 10);
 
@@ -383,9 +448,12 @@ static size_t on_header(char *line, size_t size, size_t n, void *userdata)
 			r->rate_remaining = v;
 	} else if (header_value(line, len, "X-RateLimit-Reset", value, sizeof(value))) {
 		long long v = strtoll(value, &end, 10);
+		long long latest = (long long)time(NULL) + MAX_SERVER_PAUSE;
 
-		if (end != value && v > 0)
-			r->rate_reset = (time_t)v;
+		if (end != value && v > 0) {
+			r->pause_capped = v > latest;
+			r->rate_reset = (time_t)(v < latest ? v : latest);
+		}
 	}
 	return len;
 }
@@ -413,9 +481,21 @@ static void pool_give(struct api_client *c, CURL *h)
 		curl_easy_cleanup(h);
 }
 
-/* One HTTP exchange: method on url, with a JSON body when body is set. */
+/* libcurl's progress callback: non-zero aborts the transfer. */
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return cancelled(userdata);
+}
+
+/* One HTTP exchange: method on url, with a JSON body when body is set,
+ * given at most `timeout` seconds. */
 static void perform_once(struct api_client *c, const char *method, const char *url,
-			 const char *body, struct response *r)
+			 const char *body, long timeout, struct response *r)
 {
 	struct curl_slist *headers = NULL;
 	CURL *h = pool_take(c);
@@ -442,11 +522,17 @@ static void perform_once(struct api_client *c, const char *method, const char *u
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "omifs/" OMIFS_VERSION);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->connect_timeout);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->request_timeout);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->connect_timeout < timeout ? c->connect_timeout
+										  : timeout);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout);
 	/* A stalled server: give up when nothing arrives for a whole timeout. */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->request_timeout);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, timeout);
+	/* Refused before the body comes when Content-Length says too much. */
+	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MAX_BODY);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (c->cafile)
@@ -457,6 +543,8 @@ static void perform_once(struct api_client *c, const char *method, const char *u
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->curl_error);
 	r->curl_code = curl_easy_perform(h);
+	if (r->curl_code == CURLE_FILESIZE_EXCEEDED)
+		r->too_big = true;
 	if (r->curl_code == CURLE_OK)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 	/* The header list holds the key: scrub it before it goes back to malloc. */
@@ -475,6 +563,9 @@ static void note_rate_headers(struct api_client *c, const struct response *r)
 		c->stats.server_remaining = r->rate_remaining;
 	if (r->rate_reset > 0)
 		c->stats.server_reset = r->rate_reset;
+	if (r->pause_capped)
+		log_warn("the server asked for a pause of more than %d s: pausing %d s", MAX_SERVER_PAUSE,
+			 MAX_SERVER_PAUSE);
 	if (r->status == 429 || (r->rate_remaining == 0 && r->rate_reset > now)) {
 		time_t until = now + 1;
 
@@ -505,6 +596,10 @@ static enum api_result classify(struct response *r, json_object **out, struct bu
 		snprintf(err->message, sizeof(err->message), "answer larger than %u MiB",
 			 MAX_BODY >> 20);
 		return API_E_PROTOCOL;
+	}
+	if (r->curl_code == CURLE_ABORTED_BY_CALLBACK) {
+		snprintf(err->message, sizeof(err->message), "cancelled: omifs is stopping");
+		return API_E_CANCELLED;
 	}
 	if (r->curl_code != CURLE_OK) {
 		snprintf(err->message, sizeof(err->message), "%s",
@@ -600,13 +695,16 @@ static void record(struct api_client *c, enum api_result result, bool retry,
 }
 
 
-/* One logical request, retried as need be; see classify for out and raw. */
+/* One logical request, retried as need be; see classify for out and raw.
+ * Retries, backoff and the attempts themselves all fit in
+ * max(max_wait, request_timeout) seconds from the call. */
 static enum api_result request(struct api_client *c, const char *method, const char *path,
 			       const char *query, const char *body, json_object **out,
 			       struct buf *raw, struct api_error *err)
 {
 	struct buf url = BUF_INIT;
 	double allowance = c->max_wait;
+	double deadline = now_monotonic() + fmax(c->max_wait, (double)c->request_timeout);
 	bool transcripts = query && strstr(query, "include_transcript=true");
 	/* A POST may have taken effect even if its answer was lost. */
 	int max_retries = strcmp(method, "POST") == 0 ? 0 : c->max_retries;
@@ -624,7 +722,17 @@ static enum api_result request(struct api_client *c, const char *method, const c
 		if (result != API_OK)
 			break;
 		started = now_monotonic();
-		perform_once(c, method, url.data, body, &r);
+		if (cancelled(c) || started + 1 > deadline) {
+			if (attempt == 0 || cancelled(c)) {
+				result = API_E_CANCELLED;
+				snprintf(err->message, sizeof(err->message),
+					 cancelled(c) ? "cancelled: omifs is stopping"
+						      : "no time left for the request");
+			}
+			break;
+		}
+		perform_once(c, method, url.data, body, (long)ceil(fmin(c->request_timeout,
+								     deadline - started)), &r);
 		note_rate_headers(c, &r);
 		result = classify(&r, out, raw, err);
 		err->result = result;
@@ -633,14 +741,14 @@ static enum api_result request(struct api_client *c, const char *method, const c
 			  query ? query : "", r.status, api_result_name(result), r.body.len,
 			  (now_monotonic() - started) * 1000);
 		buf_free(&r.body);
-		if (result == API_OK || !is_transient(result) || attempt >= max_retries)
+		if (result == API_OK || !is_transient(result) || r.too_big || attempt >= max_retries)
 			break;
 		/* A 429 is waited out by budget_wait (blocked_until); others back off. */
 		if (result != API_E_RATE) {
 			wait = backoff(c, attempt);
-			if (wait > allowance && attempt > 0)
+			if ((wait > allowance && attempt > 0) || now_monotonic() + wait + 1 > deadline)
 				break;
-			sleep_seconds(wait);
+			sleep_seconds(c, wait);
 			allowance -= wait;
 		}
 		log_info("retrying %s after: %s", path, err->message);
@@ -664,23 +772,31 @@ enum api_result api_request(struct api_client *c, const char *method, const char
 	return request(c, method, path, query, body, out, NULL, err);
 }
 
-/* The id of a listed item as text. Returns NULL and sets *skip when the id
- * holds a NUL byte (a real item that cannot be told apart from its
- * prefix); returns NULL with *skip false when the item is not an object
- * with a string or integer id, which no real listing sends. */
-static char *item_id(json_object *item, bool *skip)
+/* The id of a listed item as text, or NULL when it has no usable one (no
+ * id, an empty one, one that is neither a string nor an integer). An id
+ * holding NUL bytes gets each written as "\\0" (and each backslash
+ * doubled), so that it stays a C string and two ids stay two names. */
+static char *item_id(json_object *item)
 {
 	json_object *v;
 
-	*skip = false;
 	if (!json_object_object_get_ex(item, "id", &v))
 		return NULL;
 	if (json_object_is_type(v, json_type_string)) {
 		size_t len = (size_t)json_object_get_string_len(v);
 		const char *s = json_object_get_string(v);
+		struct buf escaped = BUF_INIT;
 
-		*skip = memchr(s, '\0', len) != NULL;
-		return *skip ? NULL : xstrndup(s, len);
+		if (len == 0)
+			return NULL;
+		if (!memchr(s, '\0', len))
+			return xstrndup(s, len);
+		for (size_t i = 0; i < len; i++) {
+			if (s[i] == '\0' || s[i] == '\\')
+				buf_putc(&escaped, '\\');
+			buf_putc(&escaped, s[i] ? s[i] : '0');
+		}
+		return buf_steal(&escaped);
 	}
 	if (json_object_is_type(v, json_type_int))
 		return xstrdup(json_object_get_string(v));
@@ -702,23 +818,20 @@ struct listing {
 static int list_element(json_object *item, size_t index, void *arg)
 {
 	struct listing *l = arg;
-	bool skip;
-	char *id = item_id(item, &skip);
+	char *id;
 	int verdict = API_LIST_NEXT;
 
-	if (skip) {
-		log_warn("%s: skipping an item whose id holds a NUL byte", l->path);
-		return 0;
-	}
-	if (!id) {
-		/* Garbage, not data: accepting the rest would make this item
-		 * look deleted. */
+	if (!json_object_is_type(item, json_type_object)) {
+		/* A broken page, not an odd item: nothing of it can be trusted. */
 		snprintf(l->err->message, sizeof(l->err->message),
-			 "%s: item %zu of the page at offset %zu has no usable id", l->path, index,
-			 l->offset);
+			 "%s: item %zu of the page at offset %zu is not a JSON object", l->path,
+			 index, l->offset);
 		return -1;
 	}
-	if (hash_get(l->seen, id) == NULL) {
+	id = item_id(item);
+	if (!id) {
+		verdict = l->fn(item, NULL, l->ctx);
+	} else if (hash_get(l->seen, id) == NULL) {
 		hash_add(l->seen, id, l->seen);
 		l->fresh++;
 		verdict = l->fn(item, id, l->ctx);

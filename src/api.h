@@ -54,6 +54,7 @@ enum api_result {
 	API_E_SERVER,		/* 5xx, after retries */
 	API_E_NETWORK,		/* unreachable, timed out or cut, after retries */
 	API_E_PROTOCOL,		/* an answer that is not what the API promises */
+	API_E_CANCELLED,	/* the cancel check said stop, or no time was left */
 };
 
 struct api_error {
@@ -74,9 +75,23 @@ struct api_stats {
 	char last_error[512];
 };
 
-/* Returns a client, or NULL with a message in err (bad URL, libcurl). */
+/* Returns a client, or NULL with a message in err (bad URL, libcurl).
+ * The URL is read by libcurl's own parser: a user name or password in it
+ * is refused, and "loopback" means localhost, 127.0.0.0/8 or [::1] as
+ * libcurl will resolve them. */
 struct api_client *api_new(const struct api_options *opts, struct api_error *err);
 void api_free(struct api_client *client);
+
+/* While check(ctx) returns true, requests in flight abort (within about a
+ * second), waits end and new requests fail at once, with API_E_CANCELLED.
+ * Set it before the first request; check must be thread-safe. */
+typedef bool (*api_cancel_fn)(void *ctx);
+void api_set_cancel_check(struct api_client *client, api_cancel_fn check, void *ctx);
+
+/* Forgets a pause the server ordered (Retry-After, X-RateLimit-Reset), so
+ * that the next request goes out: for "refresh now". Server pauses are
+ * capped at an hour anyway. */
+void api_clear_pause(struct api_client *client);
 
 /* GETs base_url + path + "?" + query (query may be NULL) and parses the
  * JSON body into *out (caller owns it, json_object_put). */
@@ -94,15 +109,19 @@ enum api_result api_request(struct api_client *client, const char *method, const
 			    struct api_error *err);
 
 /* Called with each new item of a listing (borrowed: keep a reference with
- * json_object_get to outlive the call) and its id. Returns API_LIST_NEXT
- * to go on, API_LIST_DONE when it has all it wanted, API_LIST_ABORT to
- * fail the listing. */
+ * json_object_get to outlive the call) and its id, or with id NULL for an
+ * item that has no usable one (the caller decides what that means).
+ * Returns API_LIST_NEXT to go on, API_LIST_DONE when it has all it
+ * wanted, API_LIST_ABORT to fail the listing. */
 typedef int (*api_item_fn)(json_object *item, const char *id, void *ctx);
 
 /* Lists a collection. query holds the filters (may be NULL); limit and
- * offset are added. An item whose id holds a NUL byte is skipped with a
- * log line; an item with no string or integer id fails the listing with
- * API_E_PROTOCOL. Returns API_OK only after an empty
+ * offset are added. A page is refused whole (API_E_PROTOCOL) only when its
+ * structure is broken: not JSON, not a list, an element that is not an
+ * object; items are judged by the callback. An id is a non-empty string
+ * or an integer (as its decimal text); NUL bytes in it are written "\0"
+ * and backslashes doubled. An id already seen is skipped (servers
+ * repeat items across pages). Returns API_OK only after an empty
  * page proved the end, or after fn returned API_LIST_DONE; on any other
  * result the caller must treat what it received as incomplete. */
 enum api_result api_list(struct api_client *client, const char *path, const char *query,

@@ -1,9 +1,22 @@
 /*
- * fs: FUSE handlers over the tree.
+ * fs: FUSE handlers over the tree, and the mount's life cycle.
  *
  * The first read of an open file renders the whole file into a buffer
  * kept in fi->fh, so that reads are copies and every read of one open sees
  * the same bytes, the same ones whose length getattr reported.
+ *
+ * Life cycle (fs_run), in this order and no other:
+ *   1. mount, go to the background, install libfuse's signal handlers
+ *   2. the session loop; its init handler builds api, store, sync, tree
+ *      and starts the refresher, the one thread outside the loop that
+ *      calls into libfuse (to invalidate changed paths)
+ *   3. the loop returns (unmount, SIGTERM, SIGINT): SIGHUP, SIGINT and
+ *      SIGTERM are ignored from here on, requests in flight are cancelled
+ *      and the refresher is joined, so nothing calls into libfuse again
+ *   4. unmount, then fuse_destroy, which frees libfuse's nodes and only
+ *      then calls the destroy handler, which frees our layers
+ * fuse_main would do 4 straight after 2, with the refresher still
+ * running: it then invalidated paths through freed nodes.
  */
 #include "fs.h"
 
@@ -16,8 +29,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -27,20 +42,34 @@ static struct fs_context *context(void)
 	return fuse_get_context()->private_data;
 }
 
-/* The one thing a signal handler needs; set once in init. */
-static struct sync *refresh_on_hangup;
+/* The one thing a signal handler needs: set in init, cleared (with the
+ * handler gone) before the sync it points to is stopped. */
+static struct sync *_Atomic refresh_on_hangup;
 
 static void on_hangup(int sig)
 {
+	struct sync *s = atomic_load(&refresh_on_hangup);
+
 	(void)sig;
-	if (refresh_on_hangup)
-		sync_request_refresh(refresh_on_hangup);
+	if (s)
+		sync_request_refresh(s);
+}
+
+/* Whether the session loop is over or ending: requests in flight are
+ * then abandoned (api's cancel check) and nothing is invalidated. */
+static bool session_ending(void *ctx)
+{
+	struct fs_context *fs = ctx;
+
+	return atomic_load(&fs->stopping) || fuse_session_exited(fuse_get_session(fs->fuse));
 }
 
 static void invalidate_path(const char *path, void *ctx)
 {
 	struct fs_context *fs = ctx;
 
+	if (session_ending(fs))
+		return;
 	/* -ENOENT only means the kernel had not cached it. */
 	fuse_invalidate_path(fs->fuse, path);
 }
@@ -81,22 +110,36 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		log_error("cannot start: %s", ctx->api ? store_err : err.message);
 		exit(1);
 	}
+	api_set_cancel_check(ctx->api, session_ending, ctx);
 	ctx->sync = sync_new(ctx->api, ctx->store, &sync_opts);
 	ctx->tree = tree_new(ctx->sync, ctx->store);
 	if (sync_start(ctx->sync, store_changed, ctx) < 0)
 		log_error("cannot start the refresher: listings will not be refreshed");
 	/* libfuse makes SIGHUP unmount; here it means "refresh now". */
-	refresh_on_hangup = ctx->sync;
+	atomic_store(&refresh_on_hangup, ctx->sync);
 	signal(SIGHUP, on_hangup);
 	return ctx;
 }
 
+/* Step 3 of the life cycle: after it, no thread of ours calls libfuse. */
+static void stop_background_work(struct fs_context *ctx)
+{
+	/* Teardown is short and bounded: a signal now must neither start a
+	 * refresh nor kill the process before it has unmounted. */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	atomic_store(&refresh_on_hangup, NULL);
+	atomic_store(&ctx->stopping, true);
+	sync_stop(ctx->sync);
+}
+
+/* Step 4, called by fuse_destroy once libfuse is done with the session. */
 static void fs_destroy(void *private_data)
 {
 	struct fs_context *ctx = private_data;
 
-	refresh_on_hangup = NULL;
-	sync_free(ctx->sync);	/* stops the refresher, which uses the tree */
+	sync_free(ctx->sync);
 	tree_free(ctx->tree);
 	store_close(ctx->store);
 	api_free(ctx->api);
@@ -220,7 +263,7 @@ static int fs_statfs(const char *path, struct statvfs *st)
 	return 0;
 }
 
-const struct fuse_operations fs_operations = {
+static const struct fuse_operations fs_operations = {
 	.init = fs_init,
 	.destroy = fs_destroy,
 	.getattr = fs_getattr,
@@ -231,3 +274,40 @@ const struct fuse_operations fs_operations = {
 	.release = fs_release,
 	.statfs = fs_statfs,
 };
+
+int fs_run(struct fuse_args *args, struct fs_context *ctx)
+{
+	struct fuse_cmdline_opts opts = { 0 };
+	struct fuse_loop_config loop = { 0 };
+	struct fuse_session *se;
+	struct fuse *fuse;
+	int rc = -1;
+
+	if (fuse_parse_cmdline(args, &opts) != 0)
+		return -1;
+	fuse = fuse_new(args, &fs_operations, sizeof(fs_operations), ctx);
+	if (!fuse)
+		goto out;
+	if (fuse_mount(fuse, opts.mountpoint) != 0)
+		goto destroy;
+	se = fuse_get_session(fuse);
+	if (fuse_daemonize(opts.foreground) != 0 || fuse_set_signal_handlers(se) != 0)
+		goto unmount;
+	loop.clone_fd = opts.clone_fd;
+	loop.max_idle_threads = opts.max_idle_threads;
+	/* 0 after an unmount, the signal's number after SIGTERM or SIGINT:
+	 * both are a normal end. */
+	rc = opts.singlethread ? fuse_loop(fuse) : fuse_loop_mt(fuse, &loop);
+	if (rc < 0)
+		log_error("the FUSE session failed: %s", strerror(-rc));
+	rc = rc < 0 ? -2 : 0;
+	stop_background_work(ctx);
+	fuse_remove_signal_handlers(se);
+unmount:
+	fuse_unmount(fuse);
+destroy:
+	fuse_destroy(fuse);
+out:
+	free(opts.mountpoint);
+	return rc;
+}

@@ -32,9 +32,13 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <spawn.h>
 #include <sys/statfs.h>
+#include <sys/wait.h>
 #include <linux/magic.h>
 #include <unistd.h>
+
+extern char **environ;
 
 enum { EXIT_USAGE = 1, EXIT_AUTH = 2, EXIT_SERVER = 3, EXIT_MOUNTPOINT = 4 };
 enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_KEY_ON_COMMAND_LINE };
@@ -242,6 +246,96 @@ static int load_key(struct omifs_config *c)
 	return 0;
 }
 
+/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
+static void unescape_mountinfo(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/* Whether the mount at path (an absolute path) is an omifs one, as far as
+ * this process's mount table says. */
+static bool is_omifs_mount(const char *path)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[8192], point[4096], fstype[256];
+	bool found = false;
+
+	if (!f)
+		return false;
+	/* id parent major:minor root mountpoint options [optional...] - fstype ... */
+	while (!found && fgets(line, sizeof(line), f)) {
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
+		    sscanf(sep + 3, "%255s", fstype) != 1)
+			continue;
+		unescape_mountinfo(point);
+		found = strcmp(point, path) == 0 && strcmp(fstype, "fuse.omifs") == 0;
+	}
+	fclose(f);
+	return found;
+}
+
+/* path made absolute without touching its last component (a dead mount
+ * cannot be stat'ed). Returns a malloc'd path or NULL. */
+static char *absolute_path(const char *path)
+{
+	char *copy = xstrdup(path), *slash, *dir, *out = NULL;
+	struct buf b = BUF_INIT;
+
+	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
+		copy[strlen(copy) - 1] = '\0';
+	slash = strrchr(copy, '/');
+	if (slash == copy) {
+		out = xstrdup(copy);
+	} else {
+		if (slash)
+			*slash = '\0';
+		dir = realpath(slash ? copy : ".", NULL);
+		if (dir) {
+			buf_printf(&b, "%s/%s", strcmp(dir, "/") ? dir : "", slash ? slash + 1 : copy);
+			out = buf_steal(&b);
+		}
+		free(dir);
+	}
+	free(copy);
+	return out;
+}
+
+/* A mountpoint whose FUSE process died answers ENOTCONN to everything.
+ * When it was an omifs mount, clearing it loses nothing (the data is in
+ * the cache and on the server): do it. Returns 0 once it is gone. */
+static int clear_dead_mount(const char *path)
+{
+	char *abs = absolute_path(path);
+	char *const argv[] = { "fusermount3", "-u", "-z", abs, NULL };
+	bool ours = abs && is_omifs_mount(abs);
+	int status = -1;
+	pid_t pid;
+
+	if (ours && posix_spawnp(&pid, "fusermount3", NULL, NULL, argv, environ) == 0 &&
+	    waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		fprintf(stderr, "omifs: cleared the dead omifs mount left at %s\n", path);
+		free(abs);
+		return 0;
+	}
+	fprintf(stderr, "omifs: mountpoint %s is a dead FUSE mount (its process is gone); "
+			"clear it with: fusermount3 -u %s\n", path, path);
+	free(abs);
+	return -1;
+}
+
 /* Returns 0 when the mountpoint is an empty directory we can mount on. */
 static int check_mountpoint(const char *path)
 {
@@ -257,6 +351,10 @@ static int check_mountpoint(const char *path)
 	    (statfs(path, &fs) == 0 && fs.f_type == AUTOFS_SUPER_MAGIC))
 		return 0;
 	d = opendir(path);
+	if (!d && errno == ENOTCONN && clear_dead_mount(path) == 0)
+		d = opendir(path);
+	else if (!d && errno == ENOTCONN)
+		return -1;
 	if (!d) {
 		fprintf(stderr, "omifs: cannot use mountpoint %s: %s\n", path, strerror(errno));
 		return -1;
@@ -447,7 +545,8 @@ int main(int argc, char *argv[])
 	fuse_opt_insert_arg(&args, 1, "-omax_idle_threads=10");
 	fuse_opt_add_arg(&args, config.mountpoint);
 	log_setup(config.log_level, !config.foreground);
-	rc = fuse_main(args.argc, args.argv, &fs_operations, &ctx) ? EXIT_MOUNTPOINT : 0;
+	rc = fs_run(&args, &ctx);
+	rc = rc == -1 ? EXIT_MOUNTPOINT : rc == -2 ? EXIT_USAGE : 0;
 out:
 	buf_free(&opt);
 	fuse_opt_free_args(&args);

@@ -28,6 +28,9 @@ struct store {
 	sqlite3 *db;
 	pthread_mutex_t lock;
 	uint64_t generation;
+	time_t created_at;
+	time_t failed_at;	/* the last SQLite error, for the status file */
+	char failure[256];
 };
 
 static const char schema[] =
@@ -40,12 +43,42 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS listed ("
 	"  kind INTEGER PRIMARY KEY, listed_at INTEGER NOT NULL, count INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS full_conversation ("
-	"  id TEXT PRIMARY KEY, json TEXT NOT NULL);";
+	"  id TEXT PRIMARY KEY, json TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"INSERT OR IGNORE INTO meta VALUES ('created_at', CAST(strftime('%s', 'now') AS INTEGER));";
 
+/* Logs and remembers a SQLite error. s->lock held (or s not shared yet). */
 static int fail(struct store *s, const char *what)
 {
 	log_error("cache: %s: %s", what, sqlite3_errmsg(s->db));
+	s->failed_at = time(NULL);
+	snprintf(s->failure, sizeof(s->failure), "%s", sqlite3_errmsg(s->db));
 	return -EIO;
+}
+
+bool store_last_error(struct store *s, char *out, size_t outlen, time_t *when)
+{
+	bool failed;
+
+	pthread_mutex_lock(&s->lock);
+	failed = s->failed_at != 0;
+	*when = s->failed_at;
+	snprintf(out, outlen, "%s", s->failure);
+	pthread_mutex_unlock(&s->lock);
+	return failed;
+}
+
+static time_t read_created_at(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	time_t t = 0;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'created_at'", -1, &st,
+			       NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		t = (time_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return t;
 }
 
 struct store *store_open(const char *path, char *err, size_t errlen)
@@ -77,7 +110,13 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	}
 	sqlite3_busy_timeout(s->db, 5000);
 	pthread_mutex_init(&s->lock, NULL);
+	s->created_at = read_created_at(s);
 	return s;
+}
+
+time_t store_created_at(struct store *s)
+{
+	return s->created_at;
 }
 
 void store_close(struct store *s)

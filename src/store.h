@@ -68,6 +68,13 @@ int store_put_full_conversation(struct store *s, const char *id, const char *jso
 char *store_get_full_conversation(struct store *s, const char *id);
 bool store_has_full_conversation(struct store *s, const char *id);
 size_t store_count_full_conversations(struct store *s);
+/* When the cache was created: a time that never changes for the account,
+ * for what has no timestamp of its own (the root directory). */
+time_t store_created_at(struct store *s);
+
+/* Whether writing or reading the cache ever failed (a full disk, say);
+ * if so, the last SQLite message goes to out and its time to *when. */
+bool store_last_error(struct store *s, char *out, size_t outlen, time_t *when);
 /* The cache's size on disk (or in memory), in bytes. */
 long long store_size(struct store *s);
 

@@ -22,6 +22,7 @@
 #include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,12 @@
 #define RETRY_PAUSE_MAX 300
 /* Items asked per page when looking for new conversations. */
 #define QUICK_PAGE 25
+/* A listing that loses more than SUSPECT_PERCENT of the cached items
+ * (and at least SUSPECT_MIN), or all of them, deletes nothing until the
+ * next complete listing loses the same ones: an empty or garbled answer
+ * must not erase a backup through rsync --delete. */
+#define SUSPECT_PERCENT 25
+#define SUSPECT_MIN 3
 
 static const char *const kind_path[STORE_KINDS] = {
 	[STORE_MEMORIES] = "/user/memories",
@@ -56,6 +63,9 @@ struct kind_state {
 	int failures;		/* in a row */
 	int error;		/* -errno of the last failure */
 	time_t next_full;	/* when the refresher lists it completely */
+	size_t held;		/* deletions held back (suspect or incomplete listing) */
+	uint64_t held_digest;	/* of the held ids: the same again confirms them */
+	size_t skipped;		/* items without a usable id in the last listing */
 };
 
 /* A conversation's place in the listing, for batching transcripts. */
@@ -80,6 +90,7 @@ struct sync {
 	size_t n_order;
 	struct hash *position;	/* id -> index + 1, cast to a pointer */
 	int wake[2];		/* the refresher's pipe */
+	atomic_bool stopping;	/* sync_stop was called: no new refresh */
 	bool refresher_running;
 	pthread_t refresher;
 	sync_changed_fn changed;
@@ -178,15 +189,24 @@ struct sync *sync_new(struct api_client *api, struct store *store, const struct 
 	return s;
 }
 
+void sync_stop(struct sync *s)
+{
+	if (!s || !s->refresher_running)
+		return;
+	atomic_store(&s->stopping, true);
+	if (write(s->wake[1], "q", 1) < 0)
+		log_error("cannot stop the refresher: %s", strerror(errno));
+	pthread_join(s->refresher, NULL);
+	s->refresher_running = false;
+}
+
 void sync_free(struct sync *s)
 {
 	if (!s)
 		return;
-	if (s->refresher_running) {
-		if (write(s->wake[1], "q", 1) < 0)
-			log_error("cannot stop the refresher: %s", strerror(errno));
-		pthread_join(s->refresher, NULL);
-	}
+	sync_stop(s);
+	/* The pipe outlives the refresher: a signal handler that was already
+	 * running when it was stopped may still write to it. */
 	if (s->wake[0] >= 0) {
 		close(s->wake[0]);
 		close(s->wake[1]);
@@ -204,13 +224,9 @@ struct collected {
 	enum store_kind kind;
 	struct store_item *items;
 	size_t n, cap;
+	struct hash *ids;	/* the ids in items */
+	size_t skipped;		/* items without a usable id */
 	struct sync *stop_at_known;	/* quick refresh: stop at a known id */
-};
-
-static int (*const kind_check[STORE_KINDS])(json_object *, char *, size_t) = {
-	[STORE_MEMORIES] = model_check_memory,
-	[STORE_ACTION_ITEMS] = model_check_action_item,
-	[STORE_CONVERSATIONS] = model_check_conversation,
 };
 
 static char *object_json(json_object *item)
@@ -219,22 +235,32 @@ static char *object_json(json_object *item)
 							      JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
-static int collect_item(json_object *item, const char *id, void *ctx)
+static void add_collected(struct collected *c, char *id, char *json)
 {
-	struct collected *c = ctx;
-	char why[256];
-
-	if (kind_check[c->kind](item, why, sizeof(why)) < 0) {
-		log_warn("%s: refusing the listing: item %s: %s", kind_name[c->kind], id, why);
-		return API_LIST_ABORT;
-	}
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 256;
 		c->items = xrealloc(c->items, c->cap * sizeof(*c->items));
 	}
-	c->items[c->n].id = xstrdup(id);
-	c->items[c->n].json = object_json(item);
+	c->items[c->n].id = id;
+	c->items[c->n].json = json;
 	c->n++;
+	hash_add(c->ids, id, c->ids);
+}
+
+/* Every item with an id is kept, whatever its fields hold: model and
+ * render make the best of odd fields, and conversation.json shows the
+ * object as it came. */
+static int collect_item(json_object *item, const char *id, void *ctx)
+{
+	struct collected *c = ctx;
+
+	if (!id) {
+		c->skipped++;
+		log_warn("%s: skipping an item without a usable id; the listing counts as "
+			 "incomplete and deletes nothing", kind_name[c->kind]);
+		return API_LIST_NEXT;
+	}
+	add_collected(c, xstrdup(id), object_json(item));
 	if (c->stop_at_known) {
 		bool known;
 
@@ -254,13 +280,81 @@ static void free_collected(struct collected *c)
 		free((char *)c->items[i].json);
 	}
 	free(c->items);
+	hash_free(c->ids);
+}
+
+/* What a new listing would delete: the cached items it lacks. */
+struct vanished {
+	struct collected *listing;
+	struct collected kept;	/* their ids and JSON, to keep them */
+	uint64_t digest;	/* of their ids, in any order */
+	size_t cached;		/* items cached, vanished or not */
+};
+
+static int note_vanished(const char *id, const char *json, void *ctx)
+{
+	struct vanished *v = ctx;
+
+	v->cached++;
+	if (hash_get(v->listing->ids, id))
+		return 0;
+	add_collected(&v->kept, xstrdup(id), xstrdup(json));
+	v->digest += hash_bytes(id, strlen(id)) | 1;
+	return 0;
+}
+
+/* Whether losing `removed` of `cached` items is too sharp to believe on
+ * one listing: everything, or over a quarter (and at least 3). */
+static bool suspect_shrink(size_t cached, size_t removed, size_t listed)
+{
+	if (removed == 0)
+		return false;
+	return listed == 0 || (removed >= SUSPECT_MIN && removed * 100 > cached * SUSPECT_PERCENT);
+}
+
+/*
+ * Stores a complete listing of kind. It deletes what it no longer holds
+ * only when it is whole (no item skipped) and did not shrink suspiciously,
+ * or when the previous listing of the kind made the very same deletions.
+ * Otherwise the vanished items are kept after the listed ones and the
+ * deletions are held. Returns items changed or -errno. fetch_lock held.
+ */
+static int store_listing(struct sync *s, enum store_kind kind, struct collected *got, time_t now)
+{
+	struct kind_state *ks = &s->kinds[kind];
+	struct vanished v = { .listing = got, .kept = { .ids = hash_new() } };
+	bool hold;
+	int rc;
+
+	store_foreach(s->store, kind, note_vanished, &v);
+	hold = v.kept.n > 0 &&
+	       (got->skipped > 0 ||
+		(suspect_shrink(v.cached, v.kept.n, got->n) &&
+		 !(ks->held == v.kept.n && ks->held_digest == v.digest)));
+	if (hold) {
+		log_warn("%s: the listing has %zu items, %zu fewer than cached%s: keeping them "
+			 "until a later listing confirms it", kind_name[kind], got->n, v.kept.n,
+			 got->skipped ? " (and skipped items)" : "");
+		for (size_t i = 0; i < v.kept.n; i++) {
+			add_collected(got, (char *)v.kept.items[i].id, (char *)v.kept.items[i].json);
+			v.kept.items[i].id = v.kept.items[i].json = NULL;
+		}
+	}
+	rc = store_replace_listing(s->store, kind, got->items, got->n, now);
+	pthread_mutex_lock(&s->lock);
+	ks->held = hold ? v.kept.n : 0;
+	ks->held_digest = hold ? v.digest : 0;
+	ks->skipped = got->skipped;
+	pthread_mutex_unlock(&s->lock);
+	free_collected(&v.kept);
+	return rc;
 }
 
 /* Lists kind completely and stores it. Returns how many items changed, or
  * -errno. fetch_lock held. */
 static int list_kind(struct sync *s, enum store_kind kind)
 {
-	struct collected got = { .kind = kind };
+	struct collected got = { .kind = kind, .ids = hash_new() };
 	struct api_error err;
 	enum api_result result;
 	time_t now = time(NULL);
@@ -269,9 +363,12 @@ static int list_kind(struct sync *s, enum store_kind kind)
 	result = api_list(s->api, kind_path[kind], NULL, s->opts.page_size, collect_item, &got,
 			  &err);
 	if (result == API_OK) {
-		rc = store_replace_listing(s->store, kind, got.items, got.n, now);
+		rc = store_listing(s, kind, &got, now);
 		if (rc > 0)
 			log_info("%s: %d items added, changed or removed", kind_name[kind], rc);
+	} else if (result == API_E_CANCELLED) {
+		free_collected(&got);
+		return -EIO;	/* stopping: not a failure of the server's */
 	} else {
 		log_warn("listing %s failed, keeping what is cached: %s", kind_name[kind],
 			 err.message);
@@ -317,36 +414,28 @@ static bool needs_first_listing(struct sync *s, enum store_kind kind, int *error
 	return due && !s->opts.offline;
 }
 
-int sync_ensure_listed(struct sync *s)
+int sync_ensure_listed(struct sync *s, enum store_kind kind)
 {
-	int first_error = 0;
+	int rc = 0;
 
-	for (int k = 0; k < STORE_KINDS; k++) {
-		int rc = 0;
-
-		if (sync_kind_error(s, k) == 0)
-			continue;
-		if (needs_first_listing(s, k, &rc)) {
-			pthread_mutex_lock(&s->kinds[k].fetch_lock);
-			/* Someone else may have listed it while we waited. */
-			if (needs_first_listing(s, k, &rc))
-				rc = list_kind(s, k);
-			pthread_mutex_unlock(&s->kinds[k].fetch_lock);
-			if (rc > 0)
-				rc = 0;
-		}
-		rc = sync_kind_error(s, k);
-		if (rc < 0 && first_error == 0)
-			first_error = rc;
+	if (sync_kind_error(s, kind) == 0)
+		return 0;
+	if (needs_first_listing(s, kind, &rc)) {
+		pthread_mutex_lock(&s->kinds[kind].fetch_lock);
+		/* Someone else may have listed it while we waited. */
+		if (needs_first_listing(s, kind, &rc))
+			list_kind(s, kind);
+		pthread_mutex_unlock(&s->kinds[kind].fetch_lock);
 	}
-	return first_error;
+	return sync_kind_error(s, kind);
 }
 
 /* Looks for conversations newer than the newest known: pages from the
  * newest until one holds a known id. Returns items added or changed. */
 static int find_new_conversations(struct sync *s)
 {
-	struct collected got = { .kind = STORE_CONVERSATIONS, .stop_at_known = s };
+	struct collected got = { .kind = STORE_CONVERSATIONS, .stop_at_known = s,
+				 .ids = hash_new() };
 	struct api_error err;
 	enum api_result result;
 	time_t now = time(NULL);
@@ -431,11 +520,11 @@ static void *refresher(void *arg)
 	struct sync *s = arg;
 	struct pollfd pfd = { .fd = s->wake[0], .events = POLLIN };
 
-	for (;;) {
+	while (!atomic_load(&s->stopping)) {
 		char command = 0;
 
 		if (poll(&pfd, 1, next_wait_ms(s)) > 0 && read(s->wake[0], &command, 1) == 1) {
-			if (command == 'q')
+			if (command == 'q' || atomic_load(&s->stopping))
 				break;
 			log_info("refresh asked for: listing everything again");
 			pthread_mutex_lock(&s->lock);
@@ -443,6 +532,7 @@ static void *refresher(void *arg)
 				s->kinds[k].next_full = 0;
 			s->transcripts_paused_until = 0;
 			pthread_mutex_unlock(&s->lock);
+			api_clear_pause(s->api);
 		}
 		if (refresh_due(s) && s->changed)
 			s->changed(s->changed_ctx);
@@ -493,14 +583,11 @@ struct batch {
 static int store_full(json_object *item, const char *id, void *ctx)
 {
 	struct batch *b = ctx;
-	char why[256], *json;
+	char *json;
 	bool *flag;
 
-	/* Kept for good: a garbled one must never get in. */
-	if (model_check_conversation(item, why, sizeof(why)) < 0) {
-		log_warn("refusing a transcript batch: conversation %s: %s", id, why);
-		return API_LIST_ABORT;
-	}
+	if (!id)
+		return API_LIST_NEXT;	/* nothing to file it under */
 	json = object_json(item);
 	if (store_put_full_conversation(b->store, id, json) < 0)
 		b->store_errors++;
@@ -729,7 +816,8 @@ void sync_describe(struct sync *s, struct buf *out)
 	struct api_stats st;
 	time_t now = time(NULL);
 	size_t transcripts = store_count_full_conversations(s->store);
-	char text[32];
+	char text[32], cache_error[256];
+	time_t cache_error_at;
 
 	buf_printf(out, "omifs %s\n\n", OMIFS_VERSION);
 	pthread_mutex_lock(&s->lock);
@@ -745,6 +833,11 @@ void sync_describe(struct sync *s, struct buf *out)
 		}
 		if (ks->failed_at)
 			buf_printf(out, "; last refresh failed: %s", strerror(-ks->error));
+		if (ks->skipped)
+			buf_printf(out, "; %zu skipped (no usable id)", ks->skipped);
+		if (ks->held)
+			buf_printf(out, "; %zu deletions held until a later listing confirms them",
+				   ks->held);
 		buf_putc(out, '\n');
 	}
 	buf_printf(out, "%-14s %zu of %zu conversations cached\n", "transcripts", transcripts,
@@ -779,5 +872,10 @@ void sync_describe(struct sync *s, struct buf *out)
 		buf_printf(out, ": %s\n", st.last_error);
 	} else {
 		buf_puts(out, "none\n");
+	}
+	if (store_last_error(s->store, cache_error, sizeof(cache_error), &cache_error_at)) {
+		buf_puts(out, "cache error    ");
+		describe_time(out, cache_error_at);
+		buf_printf(out, ": %s (what could not be written is fetched again)\n", cache_error);
 	}
 }

@@ -43,16 +43,21 @@ struct sync;
 struct sync *sync_new(struct api_client *api, struct store *store, const struct sync_options *opts);
 void sync_free(struct sync *s);
 
-/* Lists, now, each collection that has never been listed. Returns 0, or
- * the error of the first that has no listing to serve. */
-int sync_ensure_listed(struct sync *s);
+/* Lists kind now if it has never been listed (one caller lists, the
+ * others wait for it). Returns 0, or the error that left it unlisted. */
+int sync_ensure_listed(struct sync *s, enum store_kind kind);
 
 /* Called by the refresher after a refresh changed the store. */
 typedef void (*sync_changed_fn)(void *ctx);
 
-/* Starts the refresher thread (not in offline mode); sync_free stops it.
- * Returns 0 or -errno. */
+/* Starts the refresher thread (not in offline mode). Returns 0 or -errno. */
 int sync_start(struct sync *s, sync_changed_fn changed, void *ctx);
+
+/* Stops the refresher and waits for it: `changed` is never called after
+ * this returns. Safe to call twice, or on NULL; sync_free calls it. A
+ * refresher in the middle of a request finishes only when the request
+ * does: cancel it first (api_set_cancel_check) to make this quick. */
+void sync_stop(struct sync *s);
 
 /* Asks the refresher to list everything again now. Async-signal-safe. */
 void sync_request_refresh(struct sync *s);

@@ -401,6 +401,12 @@ static struct snapshot *build_snapshot(struct tree *t, uint64_t generation)
 	build_action_items(snap, top[STORE_ACTION_ITEMS], &scratch);
 	build_conversations(snap, top[STORE_CONVERSATIONS], &scratch);
 	finish_dir(snap->root);
+	/* The root and the collections' directories are stat'ed before
+	 * anything is listed (see kind_needed): a stable mtime, not the newest
+	 * item's, keeps a second rsync from touching them. */
+	snap->root->mtime = store_created_at(t->store);
+	for (int k = 0; k < STORE_KINDS; k++)
+		top[k]->mtime = snap->root->mtime;
 	meta = add_node(snap, snap->root, ".omifs", NODE_DIR, NULL);
 	add_file(snap, meta, "status", NODE_STATUS, NULL, 0, &scratch, NULL);
 	meta->mtime = snap->root->mtime;
@@ -482,13 +488,43 @@ static bool is_current(struct tree *t, const struct snapshot *snap, uint64_t gen
 	return true;
 }
 
-/* Refreshes what is stale and returns a reference to the current snapshot. */
-static struct snapshot *acquire(struct tree *t)
+/* The collection a path lies in, or -1 (the root, .omifs). */
+static int path_kind(const char *path)
+{
+	for (int k = 0; k < STORE_KINDS; k++) {
+		size_t len = strlen(kind_dir[k]);
+
+		if (strncmp(path + 1, kind_dir[k], len) == 0 &&
+		    (path[len + 1] == '/' || path[len + 1] == '\0'))
+			return k;
+	}
+	return -1;
+}
+
+/* Whether reaching path (or listing it, when it is a directory being
+ * listed) needs its collection's listing. The root and the collections'
+ * own directories do not: the kernel serialises look-ups in a directory
+ * (libfuse 3.14 cannot ask for parallel ones), so a first listing held
+ * up by a slow server would hold up .omifs/status beside them. */
+static int kind_needed(const char *path, bool listing)
+{
+	int kind = path ? path_kind(path) : -1;
+
+	if (kind >= 0 && !listing && !strchr(path + 1, '/'))
+		return -1;
+	return kind;
+}
+
+/* Returns a reference to the current snapshot, first listing the
+ * collection that path needs (kind_needed) if it never was. */
+static struct snapshot *acquire(struct tree *t, const char *path, bool listing)
 {
 	struct snapshot *snap;
 	uint64_t generation;
+	int kind = kind_needed(path, listing);
 
-	sync_ensure_listed(t->sync);
+	if (kind >= 0)
+		sync_ensure_listed(t->sync, kind);
 	generation = store_generation(t->store);
 	pthread_mutex_lock(&t->lock);
 	snap = t->current;
@@ -520,27 +556,20 @@ static struct snapshot *acquire(struct tree *t)
 	return snap;
 }
 
-/* The error for a path the snapshot lacks: its collection's error when
- * the collection could not be listed, else ENOENT. */
-static int missing(const struct snapshot *snap, const char *path)
-{
-	for (int k = 0; k < STORE_KINDS; k++) {
-		size_t len = strlen(kind_dir[k]);
-
-		if (strncmp(path + 1, kind_dir[k], len) == 0 &&
-		    (path[len + 1] == '/' || path[len + 1] == '\0') && snap->kind_error[k])
-			return snap->kind_error[k];
-	}
-	return -ENOENT;
-}
-
 /* Finds path's node. Below a collection that could not be listed nothing
- * exists, and the error says why. */
+ * exists, and the error says why (open/ and done/ would otherwise show
+ * empty). */
 static struct node *lookup(const struct snapshot *snap, const char *path, int *error)
 {
-	struct node *n = hash_get(snap->by_path, path);
+	int kind = path_kind(path);
+	struct node *n;
 
-	*error = n ? 0 : missing(snap, path);
+	if (kind >= 0 && strchr(path + 1, '/') && snap->kind_error[kind]) {
+		*error = snap->kind_error[kind];
+		return NULL;
+	}
+	n = hash_get(snap->by_path, path);
+	*error = n ? 0 : -ENOENT;
 	return n;
 }
 
@@ -654,7 +683,7 @@ static void fill_stat(const struct tree *t, const struct node *n, off_t size, st
 
 int tree_getattr(struct tree *t, const char *path, struct stat *st)
 {
-	struct snapshot *snap = acquire(t);
+	struct snapshot *snap = acquire(t, path, false);
 	struct node *n;
 	off_t size = 0;
 	int rc;
@@ -670,7 +699,7 @@ int tree_getattr(struct tree *t, const char *path, struct stat *st)
 
 int tree_readdir(struct tree *t, const char *path, tree_fill_fn fill, void *ctx)
 {
-	struct snapshot *snap = acquire(t);
+	struct snapshot *snap = acquire(t, path, true);
 	struct node *n;
 	struct stat st;
 	int rc;
@@ -706,7 +735,7 @@ int tree_readdir(struct tree *t, const char *path, tree_fill_fn fill, void *ctx)
 /* tree_open and tree_read: out NULL only checks. */
 static int open_file(struct tree *t, const char *path, struct buf *out, bool *changing)
 {
-	struct snapshot *snap = acquire(t);
+	struct snapshot *snap = acquire(t, path, false);
 	struct node *n;
 	int rc;
 
@@ -739,7 +768,7 @@ void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx)
 	if (old)
 		old->refs++;
 	pthread_mutex_unlock(&t->lock);
-	now = acquire(t);
+	now = acquire(t, NULL, false);
 	if (old && old != now) {
 		for (size_t i = 0; i < old->n_nodes; i++) {
 			const struct node *was = old->nodes[i];

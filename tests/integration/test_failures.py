@@ -70,7 +70,15 @@ def test_bad_answers_keep_the_cached_tree(fault, emulator_factory, mount_factory
                           m.path + "/", str(backup) + "/"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "deleting" not in out.stdout
-    assert out.stdout == ""
+    if "wrong_types_rate" in fault:
+        # Ids scrambled to null or a list are skipped, so the listing is
+        # incomplete: it deletes and changes nothing known, but the one
+        # item whose id became a usable 987654321 is new, and shown.
+        changed = [line for line in out.stdout.splitlines() if "+++++++++" not in line]
+        assert changed == [], out.stdout
+        assert "987654321" in out.stdout
+    else:
+        assert out.stdout == ""
     assert m.proc.poll() is None
 
 

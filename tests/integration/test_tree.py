@@ -40,6 +40,10 @@ def test_directory_mtimes_come_from_the_data(shared):
     emu, m = shared
     dirs = reference.expected_dirs(reference.expected_tree(emu.data()))
     for rel, mtime in dirs.items():
+        if "/" not in rel:
+            # Stat'ed before anything is listed: the cache's birth, like the root's.
+            assert os.stat(m.p(rel)).st_mtime == os.stat(m.path).st_mtime, rel
+            continue
         assert int(os.stat(m.p(rel)).st_mtime) == mtime, rel
 
 

@@ -89,6 +89,25 @@ static void test_plain_http_only_to_loopback(void)
 	CHECK(accepted("http://api.omi.me/v1/dev", true));
 }
 
+/* Red-team finding: the userinfo was taken for the host. */
+static void test_url_tricks(void)
+{
+	CHECK(!accepted("http://127.0.0.1:x@192.0.2.2:18802/v1/dev", false));
+	CHECK(!accepted("http://127.0.0.1@192.0.2.2/v1/dev", false));
+	CHECK(!accepted("https://user:secret@api.omi.me/v1/dev", false));
+	CHECK(!accepted("http://user@127.0.0.1/v1/dev", false));
+	CHECK(accepted("http://127.1/v1/dev", false));
+	CHECK(accepted("http://localhost./v1/dev", false));
+	CHECK(accepted("http://LOCALHOST:8080/v1/dev", false));
+	CHECK(accepted("http://[0:0:0:0:0:0:0:1]:8080/v1/dev", false));
+	CHECK(!accepted("http://[::2]/v1/dev", false));
+	CHECK(!accepted("http://%31%32%37.0.0.1.evil.example/v1/dev", false));
+	CHECK(!accepted("http://127.0.0.1.evil.example/v1/dev", false));
+	CHECK(!accepted("http://0x7f000001.evil.example/", false));
+	CHECK(!accepted("127.0.0.1/v1/dev", false));
+	CHECK(!accepted("", false));
+}
+
 int main(void)
 {
 	RUN(test_documented_dialect);
@@ -98,5 +117,6 @@ int main(void)
 	RUN(test_query_escape);
 	RUN(test_result_errno);
 	RUN(test_plain_http_only_to_loopback);
+	RUN(test_url_tricks);
 	return UNIT_RESULT();
 }
