@@ -207,12 +207,6 @@ struct collected {
 	struct sync *stop_at_known;	/* quick refresh: stop at a known id */
 };
 
-static int (*const kind_check[STORE_KINDS])(json_object *, char *, size_t) = {
-	[STORE_MEMORIES] = model_check_memory,
-	[STORE_ACTION_ITEMS] = model_check_action_item,
-	[STORE_CONVERSATIONS] = model_check_conversation,
-};
-
 static char *object_json(json_object *item)
 {
 	return xstrdup(json_object_to_json_string_ext(item, JSON_C_TO_STRING_PLAIN |
@@ -222,12 +216,7 @@ static char *object_json(json_object *item)
 static int collect_item(json_object *item, const char *id, void *ctx)
 {
 	struct collected *c = ctx;
-	char why[256];
 
-	if (kind_check[c->kind](item, why, sizeof(why)) < 0) {
-		log_warn("%s: refusing the listing: item %s: %s", kind_name[c->kind], id, why);
-		return API_LIST_ABORT;
-	}
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 256;
 		c->items = xrealloc(c->items, c->cap * sizeof(*c->items));
@@ -493,14 +482,9 @@ struct batch {
 static int store_full(json_object *item, const char *id, void *ctx)
 {
 	struct batch *b = ctx;
-	char why[256], *json;
+	char *json;
 	bool *flag;
 
-	/* Kept for good: a garbled one must never get in. */
-	if (model_check_conversation(item, why, sizeof(why)) < 0) {
-		log_warn("refusing a transcript batch: conversation %s: %s", id, why);
-		return API_LIST_ABORT;
-	}
 	json = object_json(item);
 	if (store_put_full_conversation(b->store, id, json) < 0)
 		b->store_errors++;

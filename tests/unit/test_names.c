@@ -1,5 +1,4 @@
-/* Unit tests of the tree's naming rules and of model's type checks. */
-#include "model.h"
+/* Unit tests of the tree's naming rules. */
 #include "tree.h"
 #include "unit.h"
 
@@ -52,36 +51,9 @@ static void test_local_day_uses_tz(void)
 	tzset();
 }
 
-static int check(int (*fn)(json_object *, char *, size_t), const char *json)
-{
-	json_object *o = json_tokener_parse(json);
-	char why[256];
-	int rc = fn(o, why, sizeof(why));
-
-	json_object_put(o);
-	return rc;
-}
-
-static void test_type_checks(void)
-{
-	CHECK(check(model_check_memory, "{\"id\": \"m\", \"content\": \"x\", \"category\": null}") == 0);
-	CHECK(check(model_check_memory, "{\"id\": \"m\", \"content\": 12345}") < 0);
-	CHECK(check(model_check_memory, "[1]") < 0);
-	CHECK(check(model_check_action_item, "{\"id\": \"a\", \"completed\": \"true\"}") < 0);
-	CHECK(check(model_check_conversation, "{\"id\": \"c\", \"created_at\": \"2025-01-01\","
-		    " \"structured\": {\"title\": \"t\", \"events\": [{\"duration\": 3.5}]},"
-		    " \"transcript_segments\": [{\"text\": \"x\", \"start\": 0, \"speaker_id\": 1}]}") == 0);
-	CHECK(check(model_check_conversation, "{\"id\": \"c\", \"structured\": {\"title\": {\"value\": \"t\"}}}") < 0);
-	CHECK(check(model_check_conversation, "{\"id\": \"c\", \"transcript_segments\": [{\"start\": \"0\"}]}") < 0);
-	CHECK(check(model_check_conversation, "{\"id\": \"c\", \"structured\": {\"action_items\": [7]}}") < 0);
-	CHECK(check(model_check_conversation, "{\"id\": 5}") == 0);	/* an id may be a number */
-	CHECK(check(model_check_conversation, "{\"id\": [5]}") < 0);
-}
-
 int main(void)
 {
 	RUN(test_safe_names);
 	RUN(test_local_day_uses_tz);
-	RUN(test_type_checks);
 	return UNIT_RESULT();
 }
