@@ -14,18 +14,39 @@ from datetime import datetime, timedelta, timezone
 NAME_MAX = 255
 
 
+def fnv1a64(data):
+    h = 0xCBF29CE484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def _escape(b):
+    return b"%%%02X" % b if b in (0x2F, 0x25) or b < 0x20 or b == 0x7F else bytes([b])
+
+
 def safe_name(raw, suffix=""):
     """Percent-encodes '/', '%' and control bytes; '.' and '..' are encoded whole.
-    None when the name cannot be (empty, or over 255 bytes)."""
+    A name over 255 bytes keeps the longest start that fits without cutting a
+    UTF-8 character, then '~', the FNV-1a hash of the whole id in 16 hex digits,
+    and the suffix. None for an empty id."""
     if not raw:
         return None
+    data, suffix = raw.encode("utf-8", "surrogatepass"), suffix.encode()
     if raw in (".", ".."):
         name = b"%2E" * len(raw)
     else:
-        name = b"".join(b"%%%02X" % b if b in (0x2F, 0x25) or b < 0x20 or b == 0x7F else bytes([b])
-                        for b in raw.encode("utf-8", "surrogatepass"))
-    name += suffix.encode()
-    return os.fsdecode(name) if len(name) <= NAME_MAX else None
+        name = b"".join(_escape(b) for b in data)
+    if len(name) + len(suffix) > NAME_MAX:
+        room, used, keep = NAME_MAX - len(suffix) - 17, 0, 0
+        for i, b in enumerate(data):
+            if b & 0xC0 != 0x80:
+                keep = i
+            used += len(_escape(b))
+            if used > room:
+                break
+        name = b"".join(_escape(b) for b in data[:keep]) + b"~%016x" % fnv1a64(data)
+    return os.fsdecode(name + suffix)
 
 
 def parse_time(text):
