@@ -45,11 +45,22 @@ struct node {
 	time_t mtime;
 	off_t size;		/* -1 until known (transcript files) */
 	uint64_t digest;	/* of the content, or of the object it comes from */
-	void *object;		/* struct memory, action_item or conversation */
+	void *object;		/* struct memory, action_item, conversation; for
+				 * the status file, the snapshot's odd_items */
 	struct node *parent;
 	struct node **children;
 	size_t n_children, cap_children;
 	size_t n_subdirs;
+};
+
+/* Items that had fields omifs could not read as documented (model.h's
+ * odd_fields), for .omifs/status: how many, and the first few ids. */
+#define ODD_SAMPLE 3
+#define ODD_ID_BYTES 40		/* of an id shown; longer ones are cut */
+
+struct odd_items {
+	size_t count;
+	char sample[ODD_SAMPLE][ODD_ID_BYTES + sizeof("...")];
 };
 
 struct snapshot {
@@ -67,6 +78,7 @@ struct snapshot {
 	struct conversation *conversations;
 	uint64_t *conversation_digests;	/* of each conversation's listing JSON */
 	size_t n_conversations;
+	struct odd_items odd[STORE_KINDS];
 	pthread_mutex_t size_lock;
 };
 
@@ -409,6 +421,63 @@ static time_t finish_dir(struct node *n)
 	return n->mtime;
 }
 
+/* Copies id into out for one line of text: control bytes become '?', and
+ * an id longer than ODD_ID_BYTES is cut before a UTF-8 character and
+ * ends with "...". */
+static void one_line_id(const char *id, char *out)
+{
+	size_t n = strlen(id), keep = n;
+
+	if (n > ODD_ID_BYTES) {
+		keep = ODD_ID_BYTES;
+		while (keep > 0 && ((unsigned char)id[keep] & 0xC0) == 0x80)
+			keep--;
+	}
+	for (size_t i = 0; i < keep; i++)
+		out[i] = (unsigned char)id[i] < 0x20 || id[i] == 0x7f ? '?' : id[i];
+	strcpy(out + keep, keep < n ? "..." : "");
+}
+
+static void note_odd(struct odd_items *odd, const char *id, unsigned odd_fields)
+{
+	if (odd_fields == 0)
+		return;
+	if (odd->count < ODD_SAMPLE)
+		one_line_id(id, odd->sample[odd->count]);
+	odd->count++;
+}
+
+static void count_odd(struct snapshot *snap)
+{
+	for (size_t i = 0; i < snap->n_memories; i++)
+		note_odd(&snap->odd[STORE_MEMORIES], snap->memories[i].id,
+			 snap->memories[i].odd_fields);
+	for (size_t i = 0; i < snap->n_action_items; i++)
+		note_odd(&snap->odd[STORE_ACTION_ITEMS], snap->action_items[i].id,
+			 snap->action_items[i].odd_fields);
+	for (size_t i = 0; i < snap->n_conversations; i++)
+		note_odd(&snap->odd[STORE_CONVERSATIONS], snap->conversations[i].id,
+			 snap->conversations[i].odd_fields);
+}
+
+/* The "odd fields" line of .omifs/status, from the snapshot's counts. */
+static void describe_odd(const struct odd_items odd[STORE_KINDS], struct buf *out)
+{
+	buf_printf(out, "\n%-14s ", "odd fields");
+	for (int k = 0; k < STORE_KINDS; k++) {
+		size_t shown = odd[k].count < ODD_SAMPLE ? odd[k].count : ODD_SAMPLE;
+
+		buf_printf(out, "%s%s: %zu", k ? "; " : "", kind_dir[k], odd[k].count);
+		if (odd[k].count == 0)
+			continue;
+		buf_puts(out, odd[k].count == 1 ? " item (" : " items (");
+		for (size_t i = 0; i < shown; i++)
+			buf_printf(out, "%s%s", i ? ", " : "", odd[k].sample[i]);
+		buf_puts(out, odd[k].count > shown ? ", ...)" : ")");
+	}
+	buf_putc(out, '\n');
+}
+
 static struct snapshot *build_snapshot(struct tree *t, uint64_t generation)
 {
 	struct snapshot *snap = xcalloc(1, sizeof(*snap));
@@ -427,6 +496,7 @@ static struct snapshot *build_snapshot(struct tree *t, uint64_t generation)
 	snap->conversations = load_kind(t->store, STORE_CONVERSATIONS,
 					sizeof(struct conversation), parse_conversation_any,
 					&snap->n_conversations, &snap->conversation_digests);
+	count_odd(snap);
 	snap->root = add_node(snap, NULL, "", NODE_DIR, NULL);
 	for (int k = 0; k < STORE_KINDS; k++)
 		top[k] = add_node(snap, snap->root, kind_dir[k], NODE_DIR, NULL);
@@ -435,7 +505,7 @@ static struct snapshot *build_snapshot(struct tree *t, uint64_t generation)
 	build_conversations(snap, top[STORE_CONVERSATIONS], &scratch);
 	finish_dir(snap->root);
 	meta = add_node(snap, snap->root, ".omifs", NODE_DIR, NULL);
-	add_file(snap, meta, "status", NODE_STATUS, NULL, 0, &scratch, NULL);
+	add_file(snap, meta, "status", NODE_STATUS, snap->odd, 0, &scratch, NULL);
 	meta->mtime = snap->root->mtime;
 	meta->children[0]->mtime = snap->root->mtime;
 	qsort(snap->root->children, snap->root->n_children, sizeof(struct node *), compare_names);
@@ -615,7 +685,10 @@ static int render_node(struct tree *t, const struct node *n, struct buf *out)
 	case NODE_SUMMARY: render_summary(n->object, out); return 0;
 	case NODE_CONV_ACTION_ITEMS: render_conversation_action_items(n->object, out); return 0;
 	case NODE_EVENTS: render_events(n->object, out); return 0;
-	case NODE_STATUS: sync_describe(t->sync, out); return 0;
+	case NODE_STATUS:
+		sync_describe(t->sync, out);
+		describe_odd(n->object, out);
+		return 0;
 	case NODE_TRANSCRIPT:
 	case NODE_CONV_JSON:
 		break;
