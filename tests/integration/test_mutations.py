@@ -60,6 +60,9 @@ def test_mistyped_fields_hide_nothing(emulator_factory, mount_factory, tmp_path)
                    timeout=60)
     data = json.loads(path.read_text())
     undo = mutate(data)
+    # An odd item whose id is not fit for one line of the status file.
+    hostile_id = "odd\x01id-" + "é" * 40
+    data["memories"].append({"id": hostile_id, "content": 7, "category": "core"})
     path.write_text(json.dumps(data))
     emu = emulator_factory(*UNLIMITED, "--data", str(path))
     m = mount_factory(emu.url)
@@ -100,6 +103,7 @@ def test_mistyped_fields_hide_nothing(emulator_factory, mount_factory, tmp_path)
     assert ": 5\n" in read(conv_file(text_id, "transcript.txt"))
     memory = next(mem for mem in view["memories"] if mem["id"] == memory_id)
     assert read(m.p("memories", memory["category"], memory_id + ".txt")) == "123\n"
+    assert read(m.p("memories", "core", reference.safe_name(hostile_id, ".txt"))) == "7\n"
     # "yes" is not true: the item is open.
     assert "- Status: open\n" in read(m.p("action-items", "open", item_id + ".txt"))
     assert not os.path.exists(m.p("action-items", "done", item_id + ".txt"))
@@ -107,7 +111,9 @@ def test_mistyped_fields_hide_nothing(emulator_factory, mount_factory, tmp_path)
     # The status file tells which items had odd fields (the listing holds no
     # transcript, so the segment's text is not counted there).
     odd = next(line for line in status.splitlines() if line.startswith("odd fields"))
-    assert "memories: 1 item (%s)" % memory_id in odd, odd
+    # Ids in it are made fit for one line: control bytes as '?', cut after
+    # 40 bytes on a character boundary.
+    assert "memories: 2 items (%s, odd?id-%s...)" % (memory_id, "é" * 16) in odd, odd
     assert "action-items: 1 item (%s)" % item_id in odd, odd
     assert "conversations: 2 items (" in odd and emoji_id in odd and title_id in odd, odd
     assert m.proc.poll() is None
