@@ -25,7 +25,8 @@ static json_object *field(json_object *obj, const char *name)
 	return v;
 }
 
-/* A text field, copied: a string, or a number's or boolean's JSON text. */
+/* A text field, copied: a string, or the JSON text of a number (json-c
+ * keeps a fraction's as the server wrote it) or of a boolean. */
 static char *get_text(json_object *obj, const char *name, unsigned *odd_count)
 {
 	json_object *v = field(obj, name);
@@ -86,9 +87,22 @@ static bool is_number_text(const char *s)
 	return *s == '\0';
 }
 
+/* v's text if v is a string holding no NUL byte, else NULL: a number in
+ * a string must be all of the string. */
+static const char *whole_string(json_object *v)
+{
+	const char *s = json_object_get_string(v);
+
+	if (!json_object_is_type(v, json_type_string) ||
+	    strlen(s) != (size_t)json_object_get_string_len(v))
+		return NULL;
+	return s;
+}
+
 static bool get_number(json_object *obj, const char *name, double *out, unsigned *odd_count)
 {
 	json_object *v = field(obj, name);
+	const char *s;
 
 	if (!v)
 		return false;
@@ -97,29 +111,30 @@ static bool get_number(json_object *obj, const char *name, double *out, unsigned
 		return true;
 	}
 	++*odd_count;
-	if (!json_object_is_type(v, json_type_string) || !is_number_text(json_object_get_string(v)))
+	s = whole_string(v);
+	if (!s || !is_number_text(s))
 		return false;
-	*out = strtod(json_object_get_string(v), NULL);
+	/* omifs never calls setlocale: strtod reads '.' as JSON does */
+	*out = strtod(s, NULL);
 	return true;
 }
 
-/* Whether s is [-]digits and fits a long long; sets *out. */
+/* Whether s is [-]digits that fit a long long; sets *out. */
 static bool parse_integer_text(const char *s, long long *out)
 {
-	char *end;
+	const char *digits = s + (*s == '-');
 
-	if (!isdigit((unsigned char)s[*s == '-']))
-		return false;
-	if (strspn(s + (*s == '-'), "0123456789") != strlen(s + (*s == '-')))
+	if (!*digits || strspn(digits, "0123456789") != strlen(digits))
 		return false;
 	errno = 0;
-	*out = strtoll(s, &end, 10);
-	return errno == 0 && *end == '\0';
+	*out = strtoll(s, NULL, 10);
+	return errno == 0;
 }
 
 static bool get_integer(json_object *obj, const char *name, long long *out, unsigned *odd_count)
 {
 	json_object *v = field(obj, name);
+	const char *s;
 
 	if (!v)
 		return false;
@@ -128,8 +143,8 @@ static bool get_integer(json_object *obj, const char *name, long long *out, unsi
 		return true;
 	}
 	++*odd_count;
-	return json_object_is_type(v, json_type_string) &&
-	       parse_integer_text(json_object_get_string(v), out);
+	s = whole_string(v);
+	return s && parse_integer_text(s, out);
 }
 
 /* A field that should hold an object or a list of `type`; NULL otherwise. */

@@ -159,6 +159,11 @@ static void test_numbers_from_strings(void)
 	CHECK(c.segments[2].has_speaker_id && c.segments[2].speaker_id == 4);
 	CHECK(c.odd_fields == 2);
 	model_free_conversation(&c);
+	/* the number must be all of the string */
+	c = conversation_from("{\"id\": \"c\", \"transcript_segments\": ["
+			      " {\"start\": \"12\\u00005\", \"speaker_id\": \"1\\u00002\"}]}");
+	CHECK(c.n_segments == 1 && c.segments[0].start == 0 && !c.segments[0].has_speaker_id);
+	model_free_conversation(&c);
 }
 
 /* Lists that are not lists are empty; elements that are not objects are
