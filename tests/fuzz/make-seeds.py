@@ -146,6 +146,12 @@ write(T, "wrong-types.json", js([
      "transcript_segments": [None, 1, "text", [], {"text": 5, "start": "0", "speaker_id": "1"}]},
     {"id": 1.5}, {"id": True}, {"id": None}, {"id": ["x"]}, {"id": {"id": "x"}}, {"no_id": 1},
     None, 3, "string", [], {}]))
+write(T, "numbers-in-strings.json",
+      '[{"id": "s", "structured": {"events": [{"duration": "30"}, {"duration": "1e999"},'
+      ' {"duration": "-0.0"}, {"duration": "0x10"}], "title": 1.50, "emoji": true},'
+      ' "transcript_segments": [{"start": "12.5", "end": "-1E+2", "speaker_id": "-7"},'
+      ' {"start": "12\\u00005", "speaker_id": "99999999999999999999"},'
+      ' {"start": " 1", "speaker_id": "+3"}, {"start": "NaN", "speaker_id": "1.0"}]}]')
 write(T, "nul-escapes.json",
       '[{"id": "nul\\u0000id", "content": "x"},'
       '{"id": "m", "content": "before\\u0000after", "category": "c\\u0000d",'
