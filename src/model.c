@@ -1,12 +1,14 @@
 /*
  * model: json-c objects to C structs. Every field goes through one of the
- * small typed getters below, which turn a wrong type into "absent".
+ * small typed getters below, which apply model.h's rule for its kind and
+ * count what is odd, so that no parser decides tolerance on its own.
  */
 #include "model.h"
 
 #include "buf.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,36 +25,144 @@ static json_object *field(json_object *obj, const char *name)
 	return v;
 }
 
-/* A string field, copied; NULL unless the JSON value is a string. */
-static char *get_string(json_object *obj, const char *name)
+/* A text field, copied: a string, or the JSON text of a number (json-c
+ * keeps a fraction's as the server wrote it) or of a boolean. */
+static char *get_text(json_object *obj, const char *name, unsigned *odd_count)
 {
 	json_object *v = field(obj, name);
 
-	if (!json_object_is_type(v, json_type_string))
+	switch (json_object_get_type(v)) {
+	case json_type_null:
 		return NULL;
-	return xstrndup(json_object_get_string(v), (size_t)json_object_get_string_len(v));
+	case json_type_string:
+		return xstrndup(json_object_get_string(v), (size_t)json_object_get_string_len(v));
+	case json_type_int:
+	case json_type_double:
+	case json_type_boolean:
+		++*odd_count;
+		return xstrdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+	case json_type_object:
+	case json_type_array:
+		break;
+	}
+	++*odd_count;
+	return NULL;
 }
 
-static bool get_bool(json_object *obj, const char *name)
+static bool get_flag(json_object *obj, const char *name, unsigned *odd_count)
 {
 	json_object *v = field(obj, name);
 
-	return json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
-}
-
-static bool get_number(json_object *obj, const char *name, double *out)
-{
-	json_object *v = field(obj, name);
-
-	if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+	if (!v)
 		return false;
-	*out = json_object_get_double(v);
+	if (json_object_is_type(v, json_type_boolean))
+		return json_object_get_boolean(v);
+	++*odd_count;
+	return false;
+}
+
+/* Whether s is exactly a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool is_number_text(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (*s == '0')
+		s++;
+	else if (*s >= '1' && *s <= '9')
+		s += strspn(s, "0123456789");
+	else
+		return false;
+	if (*s == '.') {
+		if (!isdigit((unsigned char)*++s))
+			return false;
+		s += strspn(s, "0123456789");
+	}
+	if (*s == 'e' || *s == 'E') {
+		if (*++s == '+' || *s == '-')
+			s++;
+		if (!isdigit((unsigned char)*s))
+			return false;
+		s += strspn(s, "0123456789");
+	}
+	return *s == '\0';
+}
+
+/* v's text if v is a string holding no NUL byte, else NULL: a number in
+ * a string must be all of the string. */
+static const char *whole_string(json_object *v)
+{
+	const char *s = json_object_get_string(v);
+
+	if (!json_object_is_type(v, json_type_string) ||
+	    strlen(s) != (size_t)json_object_get_string_len(v))
+		return NULL;
+	return s;
+}
+
+static bool get_number(json_object *obj, const char *name, double *out, unsigned *odd_count)
+{
+	json_object *v = field(obj, name);
+	const char *s;
+
+	if (!v)
+		return false;
+	if (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)) {
+		*out = json_object_get_double(v);
+		return true;
+	}
+	++*odd_count;
+	s = whole_string(v);
+	if (!s || !is_number_text(s))
+		return false;
+	/* omifs never calls setlocale: strtod reads '.' as JSON does */
+	*out = strtod(s, NULL);
 	return true;
 }
 
-static void get_timestamp(json_object *obj, const char *name, struct timestamp *out)
+/* Whether s is [-]digits that fit a long long; sets *out. */
+static bool parse_integer_text(const char *s, long long *out)
 {
-	out->text = get_string(obj, name);
+	const char *digits = s + (*s == '-');
+
+	if (!*digits || strspn(digits, "0123456789") != strlen(digits))
+		return false;
+	errno = 0;
+	*out = strtoll(s, NULL, 10);
+	return errno == 0;
+}
+
+static bool get_integer(json_object *obj, const char *name, long long *out, unsigned *odd_count)
+{
+	json_object *v = field(obj, name);
+	const char *s;
+
+	if (!v)
+		return false;
+	if (json_object_is_type(v, json_type_int)) {
+		*out = json_object_get_int64(v);
+		return true;
+	}
+	++*odd_count;
+	s = whole_string(v);
+	return s && parse_integer_text(s, out);
+}
+
+/* A field that should hold an object or a list of `type`; NULL otherwise. */
+static json_object *get_typed(json_object *obj, const char *name, json_type type,
+			      unsigned *odd_count)
+{
+	json_object *v = field(obj, name);
+
+	if (!v || json_object_is_type(v, type))
+		return v;
+	++*odd_count;
+	return NULL;
+}
+
+static void get_timestamp(json_object *obj, const char *name, struct timestamp *out,
+			  unsigned *odd_count)
+{
+	out->text = get_text(obj, name, odd_count);
 	out->valid = out->text && model_parse_time(out->text, &out->when) == 0;
 	if (!out->valid)
 		out->when = 0;
@@ -79,121 +189,6 @@ char *model_object_id(json_object *obj)
 		return xstrdup(text);
 	}
 	return NULL;
-}
-
-/* What a field may hold besides null. */
-enum expect { TEXT, FLAG, NUMBER, INTEGER, OBJECT, LIST, IDENTIFIER };
-
-struct rule {
-	const char *name;
-	enum expect expect;
-};
-
-static bool holds(json_object *v, enum expect expect)
-{
-	switch (expect) {
-	case TEXT: return json_object_is_type(v, json_type_string);
-	case FLAG: return json_object_is_type(v, json_type_boolean);
-	case NUMBER: return json_object_is_type(v, json_type_int) ||
-			    json_object_is_type(v, json_type_double);
-	case INTEGER: return json_object_is_type(v, json_type_int);
-	case OBJECT: return json_object_is_type(v, json_type_object);
-	case LIST: return json_object_is_type(v, json_type_array);
-	case IDENTIFIER: return json_object_is_type(v, json_type_string) ||
-				json_object_is_type(v, json_type_int);
-	}
-	return false;
-}
-
-/* Checks obj (which must be an object) against rules; `where` names it. */
-static int check_rules(json_object *obj, const struct rule *rules, const char *where, char *why,
-		       size_t whylen)
-{
-	if (!json_object_is_type(obj, json_type_object)) {
-		snprintf(why, whylen, "%s is not a JSON object", where);
-		return -1;
-	}
-	for (const struct rule *r = rules; r->name; r++) {
-		json_object *v = field(obj, r->name);
-
-		if (v && !holds(v, r->expect)) {
-			snprintf(why, whylen, "%s: field \"%s\" has type %s", where, r->name,
-				 json_type_to_name(json_object_get_type(v)));
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Checks each element of the list `name` (if any) against rules. */
-static int check_list(json_object *obj, const char *name, const struct rule *rules, char *why,
-		      size_t whylen)
-{
-	json_object *list = field(obj, name);
-	size_t n = json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
-
-	for (size_t i = 0; i < n; i++)
-		if (check_rules(json_object_array_get_idx(list, i), rules, name, why, whylen) < 0)
-			return -1;
-	return 0;
-}
-
-static const struct rule memory_rules[] = {
-	{ "id", IDENTIFIER }, { "content", TEXT }, { "category", TEXT },
-	{ "created_at", TEXT }, { "updated_at", TEXT }, { NULL, TEXT },
-};
-
-static const struct rule action_item_rules[] = {
-	{ "id", IDENTIFIER }, { "description", TEXT }, { "completed", FLAG },
-	{ "created_at", TEXT }, { "updated_at", TEXT }, { "due_at", TEXT },
-	{ "completed_at", TEXT }, { "conversation_id", TEXT }, { NULL, TEXT },
-};
-
-static const struct rule conversation_rules[] = {
-	{ "id", IDENTIFIER }, { "created_at", TEXT }, { "started_at", TEXT }, { "finished_at", TEXT },
-	{ "language", TEXT }, { "source", TEXT }, { "structured", OBJECT },
-	{ "transcript_segments", LIST }, { NULL, TEXT },
-};
-
-static const struct rule structured_rules[] = {
-	{ "title", TEXT }, { "overview", TEXT }, { "emoji", TEXT }, { "category", TEXT },
-	{ "action_items", LIST }, { "events", LIST }, { NULL, TEXT },
-};
-
-static const struct rule event_rules[] = {
-	{ "title", TEXT }, { "description", TEXT }, { "start", TEXT }, { "duration", NUMBER },
-	{ NULL, TEXT },
-};
-
-static const struct rule segment_rules[] = {
-	{ "text", TEXT }, { "speaker_name", TEXT }, { "speaker_id", INTEGER },
-	{ "start", NUMBER }, { "end", NUMBER }, { NULL, TEXT },
-};
-
-int model_check_memory(json_object *obj, char *why, size_t whylen)
-{
-	return check_rules(obj, memory_rules, "memory", why, whylen);
-}
-
-int model_check_action_item(json_object *obj, char *why, size_t whylen)
-{
-	return check_rules(obj, action_item_rules, "action item", why, whylen);
-}
-
-int model_check_conversation(json_object *obj, char *why, size_t whylen)
-{
-	json_object *structured = field(obj, "structured");
-
-	if (check_rules(obj, conversation_rules, "conversation", why, whylen) < 0 ||
-	    check_list(obj, "transcript_segments", segment_rules, why, whylen) < 0)
-		return -1;
-	if (!structured)
-		return 0;
-	if (check_rules(structured, structured_rules, "structured", why, whylen) < 0 ||
-	    check_list(structured, "action_items", action_item_rules, why, whylen) < 0 ||
-	    check_list(structured, "events", event_rules, why, whylen) < 0)
-		return -1;
-	return 0;
 }
 
 /* Reads exactly `digits` decimal digits at *p, advancing it. */
@@ -279,24 +274,24 @@ int model_parse_memory(json_object *obj, struct memory *out)
 	out->id = model_object_id(obj);
 	if (!out->id)
 		return -1;
-	out->content = get_string(obj, "content");
-	out->category = get_string(obj, "category");
-	get_timestamp(obj, "created_at", &out->created_at);
-	get_timestamp(obj, "updated_at", &out->updated_at);
+	out->content = get_text(obj, "content", &out->odd_fields);
+	out->category = get_text(obj, "category", &out->odd_fields);
+	get_timestamp(obj, "created_at", &out->created_at, &out->odd_fields);
+	get_timestamp(obj, "updated_at", &out->updated_at, &out->odd_fields);
 	return 0;
 }
 
 /* Action items appear on their own (with an id) and inside a conversation's
  * structured list (without one); this reads the fields they share. */
-static void parse_action_item_fields(json_object *obj, struct action_item *out)
+static void parse_action_item_fields(json_object *obj, struct action_item *out, unsigned *odd_count)
 {
-	out->description = get_string(obj, "description");
-	out->completed = get_bool(obj, "completed");
-	get_timestamp(obj, "created_at", &out->created_at);
-	get_timestamp(obj, "updated_at", &out->updated_at);
-	get_timestamp(obj, "due_at", &out->due_at);
-	get_timestamp(obj, "completed_at", &out->completed_at);
-	out->conversation_id = get_string(obj, "conversation_id");
+	out->description = get_text(obj, "description", odd_count);
+	out->completed = get_flag(obj, "completed", odd_count);
+	get_timestamp(obj, "created_at", &out->created_at, odd_count);
+	get_timestamp(obj, "updated_at", &out->updated_at, odd_count);
+	get_timestamp(obj, "due_at", &out->due_at, odd_count);
+	get_timestamp(obj, "completed_at", &out->completed_at, odd_count);
+	out->conversation_id = get_text(obj, "conversation_id", odd_count);
 }
 
 int model_parse_action_item(json_object *obj, struct action_item *out)
@@ -305,103 +300,102 @@ int model_parse_action_item(json_object *obj, struct action_item *out)
 	out->id = model_object_id(obj);
 	if (!out->id)
 		return -1;
-	parse_action_item_fields(obj, out);
+	parse_action_item_fields(obj, out, &out->odd_fields);
 	return 0;
 }
 
-static void parse_event(json_object *obj, struct event *out)
+static void parse_event(json_object *obj, void *item, unsigned *odd_count)
 {
-	out->title = get_string(obj, "title");
-	out->description = get_string(obj, "description");
-	out->start = get_string(obj, "start");
-	out->has_duration = get_number(obj, "duration", &out->duration);
+	struct event *out = item;
+
+	out->title = get_text(obj, "title", odd_count);
+	out->description = get_text(obj, "description", odd_count);
+	out->start = get_text(obj, "start", odd_count);
+	out->has_duration = get_number(obj, "duration", &out->duration, odd_count);
 }
 
-static void parse_segment(json_object *obj, struct segment *out)
+static void parse_segment(json_object *obj, void *item, unsigned *odd_count)
 {
-	json_object *speaker = field(obj, "speaker_id");
-	double v;
+	struct segment *out = item;
 
-	out->text = get_string(obj, "text");
-	out->speaker_name = get_string(obj, "speaker_name");
-	if (json_object_is_type(speaker, json_type_int)) {
-		out->has_speaker_id = true;
-		out->speaker_id = json_object_get_int64(speaker);
-	}
-	out->start = get_number(obj, "start", &v) ? v : 0;
-	out->end = get_number(obj, "end", &v) ? v : 0;
+	out->text = get_text(obj, "text", odd_count);
+	out->speaker_name = get_text(obj, "speaker_name", odd_count);
+	out->has_speaker_id = get_integer(obj, "speaker_id", &out->speaker_id, odd_count);
+	if (!get_number(obj, "start", &out->start, odd_count))
+		out->start = 0;
+	if (!get_number(obj, "end", &out->end, odd_count))
+		out->end = 0;
 }
 
-/* Parses every element of the list `name` of obj into a new array of
- * `size`-byte structs, with parse(element, struct). Non-object elements
- * are skipped. Returns the array (NULL when empty) and sets *count. */
-static void *parse_list(json_object *obj, const char *name, size_t size,
-			void (*parse)(json_object *, void *), size_t *count)
+static void parse_embedded_action_item(json_object *obj, void *item, unsigned *odd_count)
 {
-	json_object *list = field(obj, name);
-	size_t n, kept = 0;
+	parse_action_item_fields(obj, item, odd_count);
+}
+
+/* Parses each element of `list` (NULL: none) into a new array of
+ * `size`-byte structs with parse(element, struct, odd_count), skipping
+ * elements that are not objects. Returns the array (NULL when empty) and
+ * sets *count. */
+static void *parse_list(json_object *list, size_t size,
+			void (*parse)(json_object *, void *, unsigned *), size_t *count,
+			unsigned *odd_count)
+{
+	size_t n = list ? json_object_array_length(list) : 0, kept = 0;
 	char *items;
 
 	*count = 0;
-	if (!json_object_is_type(list, json_type_array))
-		return NULL;
-	n = json_object_array_length(list);
 	if (n == 0)
 		return NULL;
 	items = xcalloc(n, size);
 	for (size_t i = 0; i < n; i++) {
 		json_object *element = json_object_array_get_idx(list, i);
 
-		if (!json_object_is_type(element, json_type_object))
+		if (!json_object_is_type(element, json_type_object)) {
+			++*odd_count;
 			continue;
-		parse(element, items + kept * size);
+		}
+		parse(element, items + kept * size, odd_count);
 		kept++;
 	}
 	*count = kept;
 	return items;
 }
 
-static void parse_event_any(json_object *obj, void *out)
+static void parse_structured(json_object *structured, struct conversation *out)
 {
-	parse_event(obj, out);
-}
+	unsigned *odd_count = &out->odd_fields;
 
-static void parse_segment_any(json_object *obj, void *out)
-{
-	parse_segment(obj, out);
-}
-
-static void parse_action_item_any(json_object *obj, void *out)
-{
-	parse_action_item_fields(obj, out);
+	out->title = get_text(structured, "title", odd_count);
+	out->overview = get_text(structured, "overview", odd_count);
+	out->emoji = get_text(structured, "emoji", odd_count);
+	out->category = get_text(structured, "category", odd_count);
+	out->action_items = parse_list(get_typed(structured, "action_items", json_type_array,
+						 odd_count),
+				       sizeof(struct action_item), parse_embedded_action_item,
+				       &out->n_action_items, odd_count);
+	out->events = parse_list(get_typed(structured, "events", json_type_array, odd_count),
+				 sizeof(struct event), parse_event, &out->n_events, odd_count);
 }
 
 int model_parse_conversation(json_object *obj, struct conversation *out)
 {
-	json_object *structured;
+	unsigned *odd_count = &out->odd_fields;
+	json_object *segments;
 
 	memset(out, 0, sizeof(*out));
 	out->id = model_object_id(obj);
 	if (!out->id)
 		return -1;
-	get_timestamp(obj, "created_at", &out->created_at);
-	get_timestamp(obj, "started_at", &out->started_at);
-	get_timestamp(obj, "finished_at", &out->finished_at);
-	out->language = get_string(obj, "language");
-	out->source = get_string(obj, "source");
-	structured = field(obj, "structured");
-	out->title = get_string(structured, "title");
-	out->overview = get_string(structured, "overview");
-	out->emoji = get_string(structured, "emoji");
-	out->category = get_string(structured, "category");
-	out->action_items = parse_list(structured, "action_items", sizeof(struct action_item),
-				       parse_action_item_any, &out->n_action_items);
-	out->events = parse_list(structured, "events", sizeof(struct event), parse_event_any,
-				 &out->n_events);
-	out->has_transcript = json_object_is_type(field(obj, "transcript_segments"),
-						  json_type_array);
-	out->segments = parse_list(obj, "transcript_segments", sizeof(struct segment),
-				   parse_segment_any, &out->n_segments);
+	get_timestamp(obj, "created_at", &out->created_at, odd_count);
+	get_timestamp(obj, "started_at", &out->started_at, odd_count);
+	get_timestamp(obj, "finished_at", &out->finished_at, odd_count);
+	out->language = get_text(obj, "language", odd_count);
+	out->source = get_text(obj, "source", odd_count);
+	parse_structured(get_typed(obj, "structured", json_type_object, odd_count), out);
+	segments = get_typed(obj, "transcript_segments", json_type_array, odd_count);
+	out->has_transcript = segments != NULL;
+	out->segments = parse_list(segments, sizeof(struct segment), parse_segment,
+				   &out->n_segments, odd_count);
 	return 0;
 }
 

@@ -1,12 +1,32 @@
 /*
  * model: the API's JSON objects as C structs.
  *
- * Parsing is tolerant: a missing, null or mistyped field becomes "absent"
- * (NULL for strings, false for has_* flags), never an error, so one odd
- * object cannot hide the others. The only hard requirement is an id: a
- * string, or an integer (which becomes its decimal string). Without one,
- * model_parse_* returns -1 and the caller skips the object with a log line.
- * An id holding a NUL byte counts as none.
+ * Parsing is tolerant: no field's value hides its object, so one odd
+ * object cannot hide itself or the others. Each field omifs reads follows
+ * the rule of its kind:
+ * - text (content, titles, timestamps, ids of other objects, ...): a
+ *   string as it is; a number or a boolean as its JSON text as json-c
+ *   writes it (42 -> "42", a fraction as the server wrote it, true ->
+ *   "true"); an object or a list is absent. A timestamp is valid only
+ *   when that text is ISO 8601.
+ * - flag (completed): only JSON true is true; anything else is false.
+ * - number (start, end, duration): a number, or a string that is exactly
+ *   a JSON number ("12.5"); anything else is absent.
+ * - integer (speaker_id): an integer, or a string of decimal digits with
+ *   an optional '-' that fits in 64 bits; anything else is absent.
+ * - object (structured): an object; anything else is absent, and so is
+ *   every field it would hold.
+ * - list (action_items, events, transcript_segments): a list; anything
+ *   else is empty. An element that is not an object is skipped.
+ * Missing and null mean absent, and are normal. Any other value whose
+ * type is not the documented one, and any skipped element, counts once
+ * in odd_fields, whether or not it could be used, so that .omifs/status
+ * can tell; fields omifs does not read are never odd.
+ *
+ * The only hard requirement is an id: a string, or an integer (which
+ * becomes its decimal string). Without one, model_parse_* returns -1 and
+ * the caller skips the object with a log line. An id holding a NUL byte
+ * counts as none.
  *
  * Ownership (one rule for all): a parsed struct owns every string and array
  * it points to, copied out of the json_object, which the caller keeps
@@ -33,6 +53,7 @@ struct memory {
 	char *content;
 	char *category;
 	struct timestamp created_at, updated_at;
+	unsigned odd_fields;
 };
 
 struct action_item {
@@ -41,6 +62,7 @@ struct action_item {
 	bool completed;
 	struct timestamp created_at, updated_at, due_at, completed_at;
 	char *conversation_id;	/* NULL for a standalone item */
+	unsigned odd_fields;	/* inside a conversation: counted in the conversation's */
 };
 
 struct event {
@@ -75,6 +97,7 @@ struct conversation {
 	bool has_transcript;	/* transcript_segments was a list */
 	struct segment *segments;
 	size_t n_segments;
+	unsigned odd_fields;	/* with those of its action items, events, segments */
 };
 
 /* Parses ISO 8601 ("2025-01-20T13:50:00.123+05:30", "...Z", a naive time
@@ -84,15 +107,6 @@ int model_parse_time(const char *text, time_t *out);
 int model_parse_memory(json_object *obj, struct memory *out);
 int model_parse_action_item(json_object *obj, struct action_item *out);
 int model_parse_conversation(json_object *obj, struct conversation *out);
-
-/* Checks that the fields omifs files and renders by have the types the
- * API documents; absent and null are fine, another type is not. Returns 0,
- * or -1 with what is wrong in `why`. Parsing tolerates such objects; a
- * listing holding one is garbage rather than data, and is refused whole
- * so that nothing cached is replaced by it. */
-int model_check_memory(json_object *obj, char *why, size_t whylen);
-int model_check_action_item(json_object *obj, char *why, size_t whylen);
-int model_check_conversation(json_object *obj, char *why, size_t whylen);
 
 /* The id of an object as model_parse_* would read it, in a malloc'd
  * string, or NULL if it has none. */

@@ -17,6 +17,7 @@
 #include "render.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +45,22 @@ struct node {
 	time_t mtime;
 	off_t size;		/* -1 until known (transcript files) */
 	uint64_t digest;	/* of the content, or of the object it comes from */
-	void *object;		/* struct memory, action_item or conversation */
+	void *object;		/* struct memory, action_item, conversation; for
+				 * the status file, the snapshot's odd_items */
 	struct node *parent;
 	struct node **children;
 	size_t n_children, cap_children;
 	size_t n_subdirs;
+};
+
+/* Items that had fields omifs could not read as documented (model.h's
+ * odd_fields), for .omifs/status: how many, and the first few ids. */
+#define ODD_SAMPLE 3
+#define ODD_ID_BYTES 40		/* of an id shown; longer ones are cut */
+
+struct odd_items {
+	size_t count;
+	char sample[ODD_SAMPLE][ODD_ID_BYTES + sizeof("...")];
 };
 
 struct snapshot {
@@ -66,6 +78,7 @@ struct snapshot {
 	struct conversation *conversations;
 	uint64_t *conversation_digests;	/* of each conversation's listing JSON */
 	size_t n_conversations;
+	struct odd_items odd[STORE_KINDS];
 	pthread_mutex_t size_lock;
 };
 
@@ -85,33 +98,65 @@ static const char *const kind_dir[STORE_KINDS] = {
 	[STORE_CONVERSATIONS] = "conversations",
 };
 
-int tree_safe_name(const char *raw, const char *suffix, struct buf *out)
+/* Whether byte c of an id is percent-encoded in its name. */
+static bool escaped(unsigned char c)
+{
+	return c == '/' || c == '%' || c < 0x20 || c == 0x7f;
+}
+
+/* Appends the percent-encoding of raw's first n bytes. */
+static void put_encoded(struct buf *out, const unsigned char *raw, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t start = out->len;
 
-	if (!raw || !*raw)
+	for (size_t i = 0; i < n; i++) {
+		if (escaped(raw[i])) {
+			buf_putc(out, '%');
+			buf_putc(out, hex[raw[i] >> 4]);
+			buf_putc(out, hex[raw[i] & 15]);
+		} else {
+			buf_putc(out, (char)raw[i]);
+		}
+	}
+}
+
+/* How many bytes of raw to keep in front of the hash of a long name: the
+ * most whose encoding fits in `room`, ending before a UTF-8 lead or ASCII
+ * byte so that no character is cut. */
+static size_t kept_bytes(const unsigned char *raw, size_t room)
+{
+	size_t used = 0, keep = 0;
+
+	for (size_t i = 0; raw[i]; i++) {
+		if ((raw[i] & 0xC0) != 0x80)
+			keep = i;
+		used += escaped(raw[i]) ? 3 : 1;
+		if (used > room)
+			return keep;
+	}
+	return strlen((const char *)raw);
+}
+
+int tree_safe_name(const char *raw, const char *suffix, struct buf *out)
+{
+	const unsigned char *id = (const unsigned char *)raw;
+	size_t start = out->len, slen = strlen(suffix), room;
+
+	if (!raw || !*raw || slen + TREE_NAME_HASH_BYTES > NAME_MAX_BYTES)
 		return -1;
 	if (strcmp(raw, ".") == 0 || strcmp(raw, "..") == 0) {
 		for (const char *p = raw; *p; p++)
 			buf_puts(out, "%2E");
 	} else {
-		for (const unsigned char *p = (const unsigned char *)raw; *p; p++) {
-			if (*p == '/' || *p == '%' || *p < 0x20 || *p == 0x7f) {
-				buf_putc(out, '%');
-				buf_putc(out, hex[*p >> 4]);
-				buf_putc(out, hex[*p & 15]);
-			} else {
-				buf_putc(out, (char)*p);
-			}
-		}
+		put_encoded(out, id, strlen(raw));
+	}
+	if (out->len - start + slen > NAME_MAX_BYTES) {
+		out->len = start;
+		room = NAME_MAX_BYTES - slen - TREE_NAME_HASH_BYTES;
+		put_encoded(out, id, kept_bytes(id, room));
+		buf_printf(out, "~%016" PRIx64, hash_bytes(raw, strlen(raw)));
 	}
 	buf_puts(out, suffix);
-	if (out->len - start > NAME_MAX_BYTES) {
-		out->len = start;
-		out->data[start] = '\0';
-		return -1;
-	}
 	return 0;
 }
 
@@ -376,6 +421,63 @@ static time_t finish_dir(struct node *n)
 	return n->mtime;
 }
 
+/* Copies id into out for one line of text: control bytes become '?', and
+ * an id longer than ODD_ID_BYTES is cut before a UTF-8 character and
+ * ends with "...". */
+static void one_line_id(const char *id, char *out)
+{
+	size_t n = strlen(id), keep = n;
+
+	if (n > ODD_ID_BYTES) {
+		keep = ODD_ID_BYTES;
+		while (keep > 0 && ((unsigned char)id[keep] & 0xC0) == 0x80)
+			keep--;
+	}
+	for (size_t i = 0; i < keep; i++)
+		out[i] = (unsigned char)id[i] < 0x20 || id[i] == 0x7f ? '?' : id[i];
+	strcpy(out + keep, keep < n ? "..." : "");
+}
+
+static void note_odd(struct odd_items *odd, const char *id, unsigned odd_fields)
+{
+	if (odd_fields == 0)
+		return;
+	if (odd->count < ODD_SAMPLE)
+		one_line_id(id, odd->sample[odd->count]);
+	odd->count++;
+}
+
+static void count_odd(struct snapshot *snap)
+{
+	for (size_t i = 0; i < snap->n_memories; i++)
+		note_odd(&snap->odd[STORE_MEMORIES], snap->memories[i].id,
+			 snap->memories[i].odd_fields);
+	for (size_t i = 0; i < snap->n_action_items; i++)
+		note_odd(&snap->odd[STORE_ACTION_ITEMS], snap->action_items[i].id,
+			 snap->action_items[i].odd_fields);
+	for (size_t i = 0; i < snap->n_conversations; i++)
+		note_odd(&snap->odd[STORE_CONVERSATIONS], snap->conversations[i].id,
+			 snap->conversations[i].odd_fields);
+}
+
+/* The "odd fields" line of .omifs/status, from the snapshot's counts. */
+static void describe_odd(const struct odd_items odd[STORE_KINDS], struct buf *out)
+{
+	buf_printf(out, "\n%-14s ", "odd fields");
+	for (int k = 0; k < STORE_KINDS; k++) {
+		size_t shown = odd[k].count < ODD_SAMPLE ? odd[k].count : ODD_SAMPLE;
+
+		buf_printf(out, "%s%s: %zu", k ? "; " : "", kind_dir[k], odd[k].count);
+		if (odd[k].count == 0)
+			continue;
+		buf_puts(out, odd[k].count == 1 ? " item (" : " items (");
+		for (size_t i = 0; i < shown; i++)
+			buf_printf(out, "%s%s", i ? ", " : "", odd[k].sample[i]);
+		buf_puts(out, odd[k].count > shown ? ", ...)" : ")");
+	}
+	buf_putc(out, '\n');
+}
+
 static struct snapshot *build_snapshot(struct tree *t, uint64_t generation)
 {
 	struct snapshot *snap = xcalloc(1, sizeof(*snap));
@@ -394,6 +496,7 @@ static struct snapshot *build_snapshot(struct tree *t, uint64_t generation)
 	snap->conversations = load_kind(t->store, STORE_CONVERSATIONS,
 					sizeof(struct conversation), parse_conversation_any,
 					&snap->n_conversations, &snap->conversation_digests);
+	count_odd(snap);
 	snap->root = add_node(snap, NULL, "", NODE_DIR, NULL);
 	for (int k = 0; k < STORE_KINDS; k++)
 		top[k] = add_node(snap, snap->root, kind_dir[k], NODE_DIR, NULL);
@@ -408,7 +511,7 @@ static struct snapshot *build_snapshot(struct tree *t, uint64_t generation)
 	for (int k = 0; k < STORE_KINDS; k++)
 		top[k]->mtime = snap->root->mtime;
 	meta = add_node(snap, snap->root, ".omifs", NODE_DIR, NULL);
-	add_file(snap, meta, "status", NODE_STATUS, NULL, 0, &scratch, NULL);
+	add_file(snap, meta, "status", NODE_STATUS, snap->odd, 0, &scratch, NULL);
 	meta->mtime = snap->root->mtime;
 	meta->children[0]->mtime = snap->root->mtime;
 	qsort(snap->root->children, snap->root->n_children, sizeof(struct node *), compare_names);
@@ -611,7 +714,10 @@ static int render_node(struct tree *t, const struct node *n, struct buf *out)
 	case NODE_SUMMARY: render_summary(n->object, out); return 0;
 	case NODE_CONV_ACTION_ITEMS: render_conversation_action_items(n->object, out); return 0;
 	case NODE_EVENTS: render_events(n->object, out); return 0;
-	case NODE_STATUS: sync_describe(t->sync, out); return 0;
+	case NODE_STATUS:
+		sync_describe(t->sync, out);
+		describe_odd(n->object, out);
+		return 0;
 	case NODE_TRANSCRIPT:
 	case NODE_CONV_JSON:
 		break;

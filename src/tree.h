@@ -3,9 +3,8 @@
  * store holds (see DESIGN.md for the layout, which is a contract).
  *
  * Promises:
- * - Names come from ids and dates only, made safe: '/', '%' and control
- *   bytes are percent-encoded, "." and ".." become "%2E" and "%2E%2E";
- *   a name longer than 255 bytes or a duplicate is skipped with a log line.
+ * - Names come from ids and dates only, made safe (tree_safe_name); an
+ *   empty id or a duplicate name is skipped with a log line.
  * - st_size is exactly the number of bytes tree_read gives for the same
  *   snapshot; st_mtime comes from the objects' timestamps (directories:
  *   the newest inside), never the clock; inode numbers derive from the
@@ -60,8 +59,25 @@ typedef void (*tree_invalidate_fn)(const char *path, void *ctx);
  * kernel's caches can be dropped. */
 void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx);
 
-/* Percent-encodes a server-given string into a file name with the given
- * suffix. Returns 0, or -1 when it cannot be one (empty or too long). */
+/* The "~" and 16 hexadecimal digits that end a shortened name. */
+#define TREE_NAME_HASH_BYTES 17
+
+/*
+ * Appends to out the file name of a server-given string (an id, a
+ * category) followed by suffix, a constant of the program's. The rule:
+ * - '/', '%', control bytes (below 0x20) and DEL are written %XX (upper
+ *   case hex); a name that is exactly "." or ".." becomes "%2E" or
+ *   "%2E%2E"; other bytes, UTF-8 included, stay as they are.
+ * - A name that would pass 255 bytes with its suffix is shortened: the
+ *   longest start of the encoded string that leaves room and does not cut
+ *   a UTF-8 character or an escape, then "~" and the 64-bit FNV-1a hash
+ *   of the whole raw string (hash_bytes) as 16 lower-case hex digits,
+ *   then the suffix. The same string always gives the same name; two
+ *   share one only by a hash collision or when one spells the other's
+ *   shortened name (the tree then skips the second as a duplicate).
+ * Returns 0, or -1 (out unchanged) when raw is NULL or empty, or when the
+ * suffix leaves no room.
+ */
 int tree_safe_name(const char *raw, const char *suffix, struct buf *out);
 
 /* The local calendar day (TZ) of t as YYYY-MM-DD. */

@@ -11,9 +11,13 @@
  * Invariants, for a name made (return 0):
  * - no '/', no NUL, no control byte, not "" or "." or "..", <= 255 bytes,
  *   ends with the suffix, and is appended after what the buffer held;
- * - percent-decoding it gives the raw id back (so the map is one-to-one),
- *   and two different ids never get the same name;
- * - a refused id (return -1) leaves the buffer as it was.
+ * - when the encoded id fits, percent-decoding the name gives the raw id
+ *   back; when it does not, the name is the encoding of the longest start
+ *   of the id that fits and ends on a UTF-8 boundary, "~", the id's hash
+ *   in 16 lower-case hex digits, and the suffix (tree.h's rule);
+ * - two different ids never get the same name;
+ * - only an empty id is refused (return -1), and that leaves the buffer
+ *   as it was.
  * The suffix is a constant of the program's, never server data; with a
  * suffix from the input only the length and buffer rules are checked.
  * model_parse_time runs on the whole input and on A and B as C strings;
@@ -21,14 +25,18 @@
  */
 #include "buf.h"
 #include "fuzz.h"
+#include "hash.h"
 #include "model.h"
 #include "tree.h"
 
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #define NAME_MAX_BYTES 255
+#define HASH_TAIL 17	/* "~" and 16 hex digits */
 #define PREFIX "some/dir/"
 
 static const char *const suffixes[] = { "", ".txt" };
@@ -65,17 +73,56 @@ static char *decode(const char *name, size_t len)
 	return out;
 }
 
-/* The length tree.h's rules give raw's name: three bytes for an escaped
+/* The encoded length of raw's first n bytes: three bytes for an escaped
  * byte, one for any other. */
-static size_t encoded_length(const char *raw, size_t slen)
+static size_t encoded_prefix(const char *raw, size_t n)
 {
-	size_t n = slen;
+	size_t len = 0;
 
 	if (strcmp(raw, ".") == 0 || strcmp(raw, "..") == 0)
-		return n + 3 * strlen(raw);
-	for (const unsigned char *p = (const unsigned char *)raw; *p; p++)
-		n += (*p == '/' || *p == '%' || *p < 0x20 || *p == 0x7f) ? 3 : 1;
-	return n;
+		return 3 * strlen(raw);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)raw[i];
+
+		len += (c == '/' || c == '%' || c < 0x20 || c == 0x7f) ? 3 : 1;
+	}
+	return len;
+}
+
+/* The length tree.h's rules give raw's name when it is not shortened. */
+static size_t encoded_length(const char *raw, size_t slen)
+{
+	return encoded_prefix(raw, strlen(raw)) + slen;
+}
+
+static bool utf8_boundary(const char *raw, size_t i)
+{
+	return raw[i] == '\0' || ((unsigned char)raw[i] & 0xC0) != 0x80;
+}
+
+/* A shortened name: the kept start decodes to the longest start of raw
+ * that fits and ends on a boundary; then the hash and the suffix. */
+static void check_shortened(const char *raw, const char *name, size_t len, size_t slen)
+{
+	char tail[HASH_TAIL + 1], *kept;
+	size_t head, room = NAME_MAX_BYTES - slen - HASH_TAIL, k, next;
+
+	FUZZ_CHECK(len >= slen + HASH_TAIL, "shortened name \"%s\" too short", name);
+	head = len - slen - HASH_TAIL;
+	snprintf(tail, sizeof(tail), "~%016" PRIx64, hash_bytes(raw, strlen(raw)));
+	FUZZ_CHECK(memcmp(name + head, tail, HASH_TAIL) == 0, "\"%s\" does not end with %s", name,
+		   tail);
+	kept = decode(name, head);
+	FUZZ_CHECK(kept != NULL, "malformed escape in \"%s\"", name);
+	k = strlen(kept);
+	FUZZ_CHECK(strncmp(kept, raw, k) == 0 && k < strlen(raw),
+		   "\"%s\" does not start with a part of the id", name);
+	FUZZ_CHECK(k == 0 || utf8_boundary(raw, k), "\"%s\" cuts a UTF-8 character", name);
+	FUZZ_CHECK(encoded_prefix(raw, k) <= room, "\"%s\" keeps too much", name);
+	for (next = k + 1; !utf8_boundary(raw, next); next++)
+		;
+	FUZZ_CHECK(encoded_prefix(raw, next) > room, "\"%s\" could keep more", name);
+	free(kept);
 }
 
 /* Makes the name of raw with a trusted suffix and checks it; returns it
@@ -99,8 +146,7 @@ static char *safe_name(const char *raw, const char *suffix, bool prefixed)
 	if (rc < 0) {
 		FUZZ_CHECK(out.len == start && (!out.data || out.data[start] == '\0'),
 			   "refused name left %zu bytes in the buffer", out.len - start);
-		FUZZ_CHECK(*raw == '\0' || encoded_length(raw, slen) > NAME_MAX_BYTES,
-			   "refused an id whose name has %zu bytes", encoded_length(raw, slen));
+		FUZZ_CHECK(*raw == '\0', "refused a non-empty id");
 		buf_free(&out);
 		return NULL;
 	}
@@ -108,8 +154,6 @@ static char *safe_name(const char *raw, const char *suffix, bool prefixed)
 	len = out.len - start;
 	FUZZ_CHECK(*raw != '\0', "made a name from an empty id");
 	FUZZ_CHECK(len > 0 && len <= NAME_MAX_BYTES, "name of %zu bytes", len);
-	FUZZ_CHECK(len == encoded_length(raw, slen), "name of %zu bytes, want %zu", len,
-		   encoded_length(raw, slen));
 	FUZZ_CHECK(strlen(name) == len, "NUL inside the name");
 	FUZZ_CHECK(memchr(name, '/', len) == NULL, "'/' in the name \"%s\"", name);
 	FUZZ_CHECK(strcmp(name, ".") != 0 && strcmp(name, "..") != 0, "name is \"%s\"", name);
@@ -118,10 +162,17 @@ static char *safe_name(const char *raw, const char *suffix, bool prefixed)
 			   "control byte 0x%02x in the name", (unsigned char)name[i]);
 	FUZZ_CHECK(len >= slen && memcmp(name + len - slen, suffix, slen) == 0,
 		   "name \"%s\" does not end with \"%s\"", name, suffix);
-	decoded = decode(name, len - slen);
-	FUZZ_CHECK(decoded != NULL, "malformed escape in \"%s\"", name);
-	FUZZ_CHECK(strcmp(decoded, raw) == 0, "\"%s\" decodes to \"%s\", not the id", name, decoded);
-	free(decoded);
+	if (encoded_length(raw, slen) > NAME_MAX_BYTES) {
+		check_shortened(raw, name, len, slen);
+	} else {
+		FUZZ_CHECK(len == encoded_length(raw, slen), "name of %zu bytes, want %zu", len,
+			   encoded_length(raw, slen));
+		decoded = decode(name, len - slen);
+		FUZZ_CHECK(decoded != NULL, "malformed escape in \"%s\"", name);
+		FUZZ_CHECK(strcmp(decoded, raw) == 0, "\"%s\" decodes to \"%s\", not the id", name,
+			   decoded);
+		free(decoded);
+	}
 	decoded = strdup(name);
 	FUZZ_CHECK(decoded != NULL, "out of memory");
 	buf_free(&out);
@@ -147,6 +198,8 @@ static void any_suffix(const char *raw, const char *suffix)
 	} else {
 		FUZZ_CHECK(out.len == strlen(PREFIX) && out.data[out.len] == '\0',
 			   "refused name left bytes in the buffer");
+		FUZZ_CHECK(*raw == '\0' || strlen(suffix) + HASH_TAIL > NAME_MAX_BYTES,
+			   "refused a non-empty id with a %zu-byte suffix", strlen(suffix));
 	}
 	buf_free(&out);
 }

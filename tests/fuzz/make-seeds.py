@@ -146,6 +146,12 @@ write(T, "wrong-types.json", js([
      "transcript_segments": [None, 1, "text", [], {"text": 5, "start": "0", "speaker_id": "1"}]},
     {"id": 1.5}, {"id": True}, {"id": None}, {"id": ["x"]}, {"id": {"id": "x"}}, {"no_id": 1},
     None, 3, "string", [], {}]))
+write(T, "numbers-in-strings.json",
+      '[{"id": "s", "structured": {"events": [{"duration": "30"}, {"duration": "1e999"},'
+      ' {"duration": "-0.0"}, {"duration": "0x10"}], "title": 1.50, "emoji": true},'
+      ' "transcript_segments": [{"start": "12.5", "end": "-1E+2", "speaker_id": "-7"},'
+      ' {"start": "12\\u00005", "speaker_id": "99999999999999999999"},'
+      ' {"start": " 1", "speaker_id": "+3"}, {"start": "NaN", "speaker_id": "1.0"}]}]')
 write(T, "nul-escapes.json",
       '[{"id": "nul\\u0000id", "content": "x"},'
       '{"id": "m", "content": "before\\u0000after", "category": "c\\u0000d",'
@@ -261,6 +267,10 @@ names("long-255", "x" * 251, "x" * 252, 1)
 names("long-300", "y" * 300, "z" * 10)
 names("slashes-boundary", "/" * 85, "/" * 86)
 names("suffix-from-input", "abc", "/etc", 2)
+names("long-utf8", "a" + "é" * 150, "é" * 150 + "b", 1)
+names("long-same-start", "w" * 300 + "1", "w" * 300 + "2", 1)
+names("long-escapes-mixed", "x/" * 120, "🎉%" * 70)
+names("long-not-utf8", b"\x80" * 300, b"\xf0\x9f" * 150, 1)
 names("nul-inside", b"ab\x00cd", b"ab", 0)
 write(N, "time-doc", "2025-01-20T13:50:00Z")
 write(N, "time-frac-offset", "2025-01-20T13:50:00.123+05:30")

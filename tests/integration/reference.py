@@ -9,28 +9,54 @@ src/render.c on purpose: two implementations of one spec.
 import json
 import math
 import os
+import re
 from datetime import datetime, timedelta, timezone
 
 NAME_MAX = 255
 
 
+def fnv1a64(data):
+    h = 0xCBF29CE484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def _escape(b):
+    return b"%%%02X" % b if b in (0x2F, 0x25) or b < 0x20 or b == 0x7F else bytes([b])
+
+
 def safe_name(raw, suffix=""):
     """Percent-encodes '/', '%' and control bytes; '.' and '..' are encoded whole.
-    None when the name cannot be (empty, or over 255 bytes)."""
+    A name over 255 bytes keeps the longest start that fits without cutting a
+    UTF-8 character, then '~', the FNV-1a hash of the whole id in 16 hex digits,
+    and the suffix. None for an empty id."""
     if not raw:
         return None
+    data, suffix = raw.encode("utf-8", "surrogatepass"), suffix.encode()
     if raw in (".", ".."):
         name = b"%2E" * len(raw)
     else:
-        name = b"".join(b"%%%02X" % b if b in (0x2F, 0x25) or b < 0x20 or b == 0x7F else bytes([b])
-                        for b in raw.encode("utf-8", "surrogatepass"))
-    name += suffix.encode()
-    return os.fsdecode(name) if len(name) <= NAME_MAX else None
+        name = b"".join(_escape(b) for b in data)
+    if len(name) + len(suffix) > NAME_MAX:
+        room, used, keep = NAME_MAX - len(suffix) - 17, 0, 0
+        for i, b in enumerate(data):
+            if b & 0xC0 != 0x80:
+                keep = i
+            used += len(_escape(b))
+            if used > room:
+                break
+        name = b"".join(_escape(b) for b in data[:keep]) + b"~%016x" % fnv1a64(data)
+    return os.fsdecode(name + suffix)
+
+
+ISO_FORM = re.compile(r"\d{4}-\d\d-\d\d([Tt ]\d\d:\d\d(:\d\d)?([.,]\d+)?([Zz]|[+-]\d\d(:?\d\d)?)?)?")
 
 
 def parse_time(text):
-    """ISO 8601 as the API sends it; a naive time is UTC. None if unusable."""
-    if not isinstance(text, str):
+    """ISO 8601 as the API sends it; a naive time is UTC. None if unusable.
+    Only the forms model_parse_time reads: Python also takes "20250120"."""
+    if not isinstance(text, str) or not ISO_FORM.fullmatch(text):
         return None
     try:
         t = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
@@ -49,9 +75,52 @@ def first_valid(*texts):
     return 0
 
 
+def value(obj, key):
+    return obj.get(key) if isinstance(obj, dict) else None
+
+
+def is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def string(obj, key):
-    v = obj.get(key) if isinstance(obj, dict) else None
-    return v if isinstance(v, str) else None
+    """A text field by model.h's rule: a string; a number or boolean as its
+    JSON text (json-c keeps a fraction's text as sent, which is what Python
+    wrote); anything else None."""
+    v = value(obj, key)
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(min(max(v, -2**63), 2**64 - 1))  # json-c saturates
+    if isinstance(v, float):
+        return json.dumps(v)
+    return None
+
+
+JSON_NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?")
+
+
+def number(obj, key):
+    """A number field: a number, or a string that is exactly a JSON number."""
+    v = value(obj, key)
+    if is_number(v):
+        return float(v)
+    if isinstance(v, str) and JSON_NUMBER.fullmatch(v):
+        return float(v)
+    return None
+
+
+def integer(obj, key):
+    """speaker_id: an integer (json-c saturates to 64 bits), or a string of
+    digits with an optional '-' that fits in 64 bits."""
+    v = value(obj, key)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return min(max(v, -2**63), 2**63 - 1)
+    if isinstance(v, str) and re.fullmatch(r"-?\d+", v, re.ASCII) and -2**63 <= int(v) < 2**63:
+        return int(v)
+    return None
 
 
 def flat(s):
@@ -82,7 +151,7 @@ def render_action_item(a):
 
 
 def offset(seconds):
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not seconds > 0:
+    if seconds is None or not seconds > 0:
         seconds = 0
     s = int(math.floor(min(seconds, 1e12)))
     return "[%02d:%02d:%02d] " % (s // 3600, s // 60 % 60, s % 60)
@@ -90,18 +159,16 @@ def offset(seconds):
 
 def render_transcript(c):
     out = []
-    for seg in c.get("transcript_segments") or []:
-        if not isinstance(seg, dict):
-            continue
+    for seg in dicts(c.get("transcript_segments")):
         name = string(seg, "speaker_name")
-        sid = seg.get("speaker_id")
+        sid = integer(seg, "speaker_id")
         if name:
             speaker = flat(name)
-        elif isinstance(sid, int) and not isinstance(sid, bool):
+        elif sid is not None:
             speaker = f"Speaker {sid}"
         else:
             speaker = "Speaker ?"
-        out.append(offset(seg.get("start")) + speaker + ": " + flat(string(seg, "text") or "") + "\n")
+        out.append(offset(number(seg, "start")) + speaker + ": " + flat(string(seg, "text") or "") + "\n")
     return "".join(out)
 
 
@@ -126,8 +193,8 @@ def render_summary(c):
     return out
 
 
-def dicts(value):
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+def dicts(items):
+    return [v for v in items if isinstance(v, dict)] if isinstance(items, list) else []
 
 
 def render_conversation_action_items(c):
@@ -146,8 +213,8 @@ def render_events(c):
     blocks = []
     for e in dicts(structured(c).get("events")):
         out = "## " + (flat(string(e, "title")) if string(e, "title") else "Untitled event") + "\n"
-        start, duration = string(e, "start"), e.get("duration")
-        has_duration = isinstance(duration, (int, float)) and not isinstance(duration, bool)
+        start, duration = string(e, "start"), number(e, "duration")
+        has_duration = duration is not None
         if start or has_duration:
             out += "\n"
         out += field("Start", start)

@@ -1,7 +1,9 @@
 """Backups with rsync, and data that changes on the server while mounted."""
 
 import os
+import re
 import subprocess
+import urllib.parse
 
 import pytest
 
@@ -86,20 +88,62 @@ def test_changes_on_the_server_show_after_the_ttl(profile, emulator_factory, mou
         assert len(f.read()) == os.stat(transcript).st_size
 
 
-def test_hostile_ids_get_safe_names(emulator_factory, mount_factory):
-    emu = emulator_factory(*UNLIMITED, "--hostile-ids")
-    data = emu.data()
-    m = mount_factory(emu.url)
-    expected = reference.expected_tree(data)
+def shown_files(m):
     found = set()
     for dirpath, _, files in os.walk(m.path):
         for name in files:
             found.add(os.path.relpath(os.path.join(dirpath, name), m.path))
     found.discard(".omifs/status")
+    return found
+
+
+def decode_name(name, ids):
+    """The id a file name stands for, by omifs.1's naming rule."""
+    shortened = re.fullmatch(r"(.*)~([0-9a-f]{16})", name, re.S)
+    if shortened:
+        start = urllib.parse.unquote_to_bytes(shortened[1])
+        for ident in ids:
+            data = ident.encode("utf-8", "surrogatepass")
+            if data.startswith(start) and "%016x" % reference.fnv1a64(data) == shortened[2]:
+                return ident
+    if name in ("%2E", "%2E%2E"):
+        return "." * (len(name) // 3)
+    return urllib.parse.unquote_to_bytes(name).decode("utf-8", "surrogatepass")
+
+
+def shown_ids(found, ids):
+    """The ids of each collection that the files in found stand for."""
+    shown = {"memories": set(), "action_items": set(), "conversations": set()}
+    for rel in found:
+        parts = rel.split("/")
+        if parts[0] == "conversations":
+            shown["conversations"].add(decode_name(parts[2], ids["conversations"]))
+        else:
+            kind = "memories" if parts[0] == "memories" else "action_items"
+            shown[kind].add(decode_name(parts[2].removesuffix(".txt"), ids[kind]))
+    return shown
+
+
+def test_hostile_ids_get_safe_names(emulator_factory, mount_factory):
+    emu = emulator_factory(*UNLIMITED, "--hostile-ids")
+    data = emu.data()
+    m = mount_factory(emu.url)
+    expected = reference.expected_tree(data)
+    found = shown_files(m)
     # Every file the reference can name is there; nothing escapes the tree.
     assert found == set(expected)
     for rel in found:
         assert "/../" not in "/" + rel + "/" and "/./" not in "/" + rel + "/"
+        assert all(len(part.encode("utf-8", "surrogateescape")) <= 255 for part in rel.split("/"))
     assert any("%2F" in rel for rel in found)
     assert any("%2E%2E" in rel for rel in found)
+    # Every item with a usable id is shown, the 300-byte ones included.
+    ids = {kind: {str(item["id"]) for item in reference.usable(data[kind])}
+           for kind in ("memories", "action_items", "conversations")}
+    assert any(len(i) > 255 for i in ids["conversations"])
+    assert shown_ids(found, ids) == ids
+    # The same names after a remount from the disk cache.
+    m.stop()
+    m.start()
+    assert shown_files(m) == found
     assert m.proc.poll() is None

@@ -1,9 +1,13 @@
-/* Unit tests of the tree's naming rules and of model's type checks. */
-#include "model.h"
+/* Unit tests of the tree's naming rules. */
+#include "hash.h"
 #include "tree.h"
 #include "unit.h"
 
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *name(const char *raw, const char *suffix)
 {
@@ -17,6 +21,7 @@ static const char *name(const char *raw, const char *suffix)
 static void test_safe_names(void)
 {
 	char long_id[300];
+	const char *n;
 
 	CHECK_STR(name("abc-123", ".txt"), "abc-123.txt");
 	CHECK_STR(name("a/b", ""), "a%2Fb");
@@ -30,10 +35,78 @@ static void test_safe_names(void)
 	CHECK(name(NULL, "") == NULL);
 	memset(long_id, 'x', sizeof(long_id) - 1);
 	long_id[sizeof(long_id) - 1] = '\0';
-	CHECK(name(long_id, "") == NULL);
 	long_id[251] = '\0';
-	CHECK(name(long_id, ".txt") != NULL);
-	CHECK(name(long_id, ".txt!") == NULL);
+	n = name(long_id, ".txt");	/* 255 bytes: kept whole */
+	CHECK(n && strlen(n) == 255 && strncmp(n, long_id, 251) == 0 && strcmp(n + 251, ".txt") == 0);
+}
+
+/* "~" and the id's hash in 16 lower-case hex digits, as tree.h says. */
+static const char *hash_tail(const char *id, const char *suffix)
+{
+	static char tail[64];
+
+	snprintf(tail, sizeof(tail), "~%016" PRIx64 "%s", hash_bytes(id, strlen(id)), suffix);
+	return tail;
+}
+
+static bool ends_with(const char *s, const char *end)
+{
+	return strlen(s) >= strlen(end) && strcmp(s + strlen(s) - strlen(end), end) == 0;
+}
+
+/* Over 255 bytes: the start that fits, "~", the hash, the suffix. */
+static void test_long_names_are_shortened(void)
+{
+	char id[400], other[400];
+	const char *n;
+
+	memset(id, 'x', 300);
+	id[300] = '\0';
+	n = name(id, ".txt");
+	CHECK(n != NULL && strlen(n) == 255);
+	CHECK(strncmp(n, id, 255 - 17 - 4) == 0 && ends_with(n, hash_tail(id, ".txt")));
+	id[252] = '\0';	/* 252 + ".txt" is one byte too many */
+	n = name(id, ".txt");
+	CHECK(n != NULL && strlen(n) == 255 && ends_with(n, hash_tail(id, ".txt")));
+	/* the same id, the same name; one byte apart, another name */
+	memcpy(other, id, sizeof(other));
+	other[100] = 'y';
+	CHECK(strcmp(name(id, ""), hash_tail(id, "")) != 0);
+	n = strdup(name(id, ""));
+	CHECK_STR(name(id, ""), n);
+	CHECK(strcmp(name(other, ""), n) != 0);
+	free((char *)n);
+}
+
+/* The cut never splits an escape or a UTF-8 character. */
+static void test_long_names_cut_cleanly(void)
+{
+	char id[400] = "";
+	const char *n;
+	size_t len;
+
+	for (int i = 0; i < 100; i++)
+		strcat(id, "/");	/* each "%2F": 300 bytes encoded */
+	n = name(id, "");
+	CHECK(n != NULL && strlen(n) <= 255);
+	len = strlen(n) - 17;
+	CHECK(len % 3 == 0 && len == 237);	/* 79 escapes: 238 bytes would cut one */
+	for (size_t i = 0; i < len; i += 3)
+		CHECK(strncmp(n + i, "%2F", 3) == 0);
+	id[0] = '\0';
+	strcat(id, "a");
+	for (int i = 0; i < 150; i++)
+		strcat(id, "é");	/* two bytes each */
+	n = name(id, ".txt");
+	len = strlen(n) - 17 - 4;
+	CHECK(len == 233);	/* room for 234: "a" and 116 whole characters */
+	CHECK(ends_with(n, hash_tail(id, ".txt")));
+	CHECK((unsigned char)n[len - 1] == 0xA9 && (unsigned char)n[len - 2] == 0xC3);
+	/* bytes that are not UTF-8 at all are cut where they must be */
+	memset(id, 0x80, 300);
+	id[300] = '\0';
+	n = name(id, "");
+	CHECK_STR(n, hash_tail(id, ""));
 }
 
 static void test_local_day_uses_tz(void)
@@ -52,36 +125,11 @@ static void test_local_day_uses_tz(void)
 	tzset();
 }
 
-static int check(int (*fn)(json_object *, char *, size_t), const char *json)
-{
-	json_object *o = json_tokener_parse(json);
-	char why[256];
-	int rc = fn(o, why, sizeof(why));
-
-	json_object_put(o);
-	return rc;
-}
-
-static void test_type_checks(void)
-{
-	CHECK(check(model_check_memory, "{\"id\": \"m\", \"content\": \"x\", \"category\": null}") == 0);
-	CHECK(check(model_check_memory, "{\"id\": \"m\", \"content\": 12345}") < 0);
-	CHECK(check(model_check_memory, "[1]") < 0);
-	CHECK(check(model_check_action_item, "{\"id\": \"a\", \"completed\": \"true\"}") < 0);
-	CHECK(check(model_check_conversation, "{\"id\": \"c\", \"created_at\": \"2025-01-01\","
-		    " \"structured\": {\"title\": \"t\", \"events\": [{\"duration\": 3.5}]},"
-		    " \"transcript_segments\": [{\"text\": \"x\", \"start\": 0, \"speaker_id\": 1}]}") == 0);
-	CHECK(check(model_check_conversation, "{\"id\": \"c\", \"structured\": {\"title\": {\"value\": \"t\"}}}") < 0);
-	CHECK(check(model_check_conversation, "{\"id\": \"c\", \"transcript_segments\": [{\"start\": \"0\"}]}") < 0);
-	CHECK(check(model_check_conversation, "{\"id\": \"c\", \"structured\": {\"action_items\": [7]}}") < 0);
-	CHECK(check(model_check_conversation, "{\"id\": 5}") == 0);	/* an id may be a number */
-	CHECK(check(model_check_conversation, "{\"id\": [5]}") < 0);
-}
-
 int main(void)
 {
 	RUN(test_safe_names);
+	RUN(test_long_names_are_shortened);
+	RUN(test_long_names_cut_cleanly);
 	RUN(test_local_day_uses_tz);
-	RUN(test_type_checks);
 	return UNIT_RESULT();
 }

@@ -124,6 +124,34 @@ static void test_memory_and_action_item(void)
 	json_object_put(a);
 }
 
+/* Mistyped fields render by model.h's rules; the rest renders as usual. */
+static void test_mistyped_fields(void)
+{
+	struct conversation c = parse(
+		"{\"id\": \"c\", \"created_at\": 12345, \"language\": false, \"source\": 7,"
+		" \"structured\": {\"title\": 42, \"emoji\": {\"x\": 1}, \"category\": [\"a\"],"
+		"   \"overview\": 1.50,"
+		"   \"action_items\": [{\"description\": 9, \"completed\": \"yes\"}, null],"
+		"   \"events\": [{\"title\": true, \"duration\": \"30\", \"start\": 1e3}]},"
+		" \"transcript_segments\": [{\"text\": 5, \"speaker_id\": \"3\", \"start\": \"62.5\"},"
+		"   {\"text\": \"ok\", \"speaker_id\": \"three\", \"start\": \"1 min\"}, \"noise\"]}");
+	struct buf out = BUF_INIT;
+
+	render_summary(&c, &out);
+	CHECK_STR(out.data, "# 42\n\n- Created: 12345\n- Language: false\n- Source: 7\n\n1.50\n");
+	buf_reset(&out);
+	render_conversation_action_items(&c, &out);
+	CHECK_STR(out.data, "- [ ] 9\n");
+	buf_reset(&out);
+	render_events(&c, &out);
+	CHECK_STR(out.data, "## true\n\n- Start: 1e3\n- Duration: 30 minutes\n");
+	buf_reset(&out);
+	render_transcript(&c, &out);
+	CHECK_STR(out.data, "[00:01:02] Speaker 3: 5\n[00:00:00] Speaker ?: ok\n");
+	buf_free(&out);
+	model_free_conversation(&c);
+}
+
 static void test_json_pretty_and_deterministic(void)
 {
 	struct buf a = BUF_INIT, b = BUF_INIT;
@@ -147,6 +175,7 @@ int main(void)
 	RUN(test_summary_untitled);
 	RUN(test_action_items_and_events);
 	RUN(test_memory_and_action_item);
+	RUN(test_mistyped_fields);
 	RUN(test_json_pretty_and_deterministic);
 	return UNIT_RESULT();
 }
