@@ -3,6 +3,8 @@
  */
 #include "jsontext.h"
 
+#include "buf.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -102,4 +104,32 @@ long json_text_each_element(const char *text, size_t len, json_element_fn fn, vo
 			return skip_space(text, len, end + 1) == len ? (long)index : -1;
 		i = skip_space(text, len, end + 1);
 	}
+}
+
+char *json_text_object_id(json_object *obj)
+{
+	json_object *v;
+
+	if (!json_object_is_type(obj, json_type_object) ||
+	    !json_object_object_get_ex(obj, "id", &v))
+		return NULL;
+	if (json_object_is_type(v, json_type_string)) {
+		size_t len = (size_t)json_object_get_string_len(v);
+		const char *s = json_object_get_string(v);
+		struct buf escaped = BUF_INIT;
+
+		if (len == 0)
+			return NULL;
+		if (!memchr(s, '\0', len))
+			return xstrndup(s, len);
+		for (size_t i = 0; i < len; i++) {
+			if (s[i] == '\0' || s[i] == '\\')
+				buf_putc(&escaped, '\\');
+			buf_putc(&escaped, s[i] ? s[i] : '0');
+		}
+		return buf_steal(&escaped);
+	}
+	if (json_object_is_type(v, json_type_int))
+		return xstrdup(json_object_get_string(v));
+	return NULL;
 }

@@ -29,4 +29,11 @@ typedef int (*json_element_fn)(json_object *element, size_t index, void *ctx);
  * stopped the walk. */
 long json_text_each_element(const char *text, size_t len, json_element_fn fn, void *ctx);
 
+/* The id of an API object as text (the caller frees it), or NULL when it
+ * has none that can name it: "id" must be a non-empty string or an
+ * integer (its decimal text). A string id holding NUL bytes has each
+ * written "\\0" and each backslash doubled, so that it stays one C string.
+ * The one rule for ids, used by paging and by parsing alike. */
+char *json_text_object_id(json_object *obj);
+
 #endif

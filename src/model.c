@@ -6,6 +6,7 @@
 #include "model.h"
 
 #include "buf.h"
+#include "jsontext.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -27,6 +28,25 @@ static json_object *field(json_object *obj, const char *name)
 
 /* A text field, copied: a string, or the JSON text of a number (json-c
  * keeps a fraction's as the server wrote it) or of a boolean. */
+/* A JSON string's bytes, each NUL (from "\u0000") written as U+FFFD, so
+ * that what follows it is not lost in a C string. */
+static char *copy_text(json_object *v)
+{
+	const char *s = json_object_get_string(v);
+	size_t len = (size_t)json_object_get_string_len(v);
+	struct buf out = BUF_INIT;
+
+	if (!memchr(s, '\0', len))
+		return xstrndup(s, len);
+	for (size_t i = 0; i < len; i++) {
+		if (s[i])
+			buf_putc(&out, s[i]);
+		else
+			buf_puts(&out, "\xEF\xBF\xBD");
+	}
+	return buf_steal(&out);
+}
+
 static char *get_text(json_object *obj, const char *name, unsigned *odd_count)
 {
 	json_object *v = field(obj, name);
@@ -35,7 +55,7 @@ static char *get_text(json_object *obj, const char *name, unsigned *odd_count)
 	case json_type_null:
 		return NULL;
 	case json_type_string:
-		return xstrndup(json_object_get_string(v), (size_t)json_object_get_string_len(v));
+		return copy_text(v);
 	case json_type_int:
 	case json_type_double:
 	case json_type_boolean:
@@ -175,20 +195,7 @@ static void free_timestamp(struct timestamp *t)
 
 char *model_object_id(json_object *obj)
 {
-	json_object *v = field(obj, "id");
-	char text[32];
-
-	if (json_object_is_type(v, json_type_string)) {
-		size_t len = (size_t)json_object_get_string_len(v);
-		const char *s = json_object_get_string(v);
-
-		return memchr(s, '\0', len) ? NULL : xstrndup(s, len);
-	}
-	if (json_object_is_type(v, json_type_int)) {
-		snprintf(text, sizeof(text), "%" PRId64, json_object_get_int64(v));
-		return xstrdup(text);
-	}
-	return NULL;
+	return json_text_object_id(obj);
 }
 
 /* Reads exactly `digits` decimal digits at *p, advancing it. */

@@ -23,10 +23,13 @@
  * in odd_fields, whether or not it could be used, so that .omifs/status
  * can tell; fields omifs does not read are never odd.
  *
- * The only hard requirement is an id: a string, or an integer (which
- * becomes its decimal string). Without one, model_parse_* returns -1 and
- * the caller skips the object with a log line. An id holding a NUL byte
- * counts as none.
+ * Text holding NUL bytes ("\u0000") keeps them as U+FFFD, so that what
+ * follows a NUL is not lost.
+ *
+ * The only hard requirement is an id, read by json_text_object_id's rule
+ * (jsontext.h): a non-empty string or an integer. Without one,
+ * model_parse_* returns -1 and the caller skips the object with a log
+ * line.
  *
  * Ownership (one rule for all): a parsed struct owns every string and array
  * it points to, copied out of the json_object, which the caller keeps
@@ -109,7 +112,7 @@ int model_parse_action_item(json_object *obj, struct action_item *out);
 int model_parse_conversation(json_object *obj, struct conversation *out);
 
 /* The id of an object as model_parse_* would read it, in a malloc'd
- * string, or NULL if it has none. */
+ * string, or NULL if it has none (json_text_object_id). */
 char *model_object_id(json_object *obj);
 
 void model_free_memory(struct memory *m);

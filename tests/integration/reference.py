@@ -89,7 +89,7 @@ def string(obj, key):
     wrote); anything else None."""
     v = value(obj, key)
     if isinstance(v, str):
-        return v
+        return v.replace("\0", "\ufffd")  # a NUL cannot stand in a C string
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
@@ -238,15 +238,25 @@ class Entry:
         self.obj = obj  # for conversation.json: compared as JSON, not bytes
 
 
+def object_id(item):
+    """An item's id by jsontext.h's rule: a non-empty string or an integer;
+    in a string holding NULs, each NUL is written \\0 and each backslash
+    doubled. None when there is no usable id."""
+    ident = item.get("id")
+    if isinstance(ident, bool) or not isinstance(ident, (str, int)):
+        return None
+    ident = str(ident)
+    if "\0" in ident:
+        ident = ident.replace("\\", "\\\\").replace("\0", "\\0")
+    return ident or None
+
+
 def usable(items):
-    """What omifs keeps of a listing: the first item of each id, no id with a NUL."""
+    """What omifs keeps of a listing: the first item of each usable id."""
     seen = set()
     for item in items:
-        ident = item.get("id")
-        if isinstance(ident, bool) or not isinstance(ident, (str, int)):
-            continue
-        ident = str(ident)
-        if "\0" in ident or ident in seen:
+        ident = object_id(item)
+        if ident is None or ident in seen:
             continue
         seen.add(ident)
         yield item
@@ -257,13 +267,13 @@ def expected_tree(data, utc_offset_seconds=0):
     files = {}
     for m in usable(data["memories"]):
         category = safe_name(string(m, "category") or "uncategorized") or "uncategorized"
-        name = safe_name(str(m["id"]), ".txt")
+        name = safe_name(object_id(m), ".txt")
         if name is None:
             continue
         path = f"memories/{category}/{name}"
         files.setdefault(path, Entry(render_memory(m), first_valid(string(m, "updated_at"), string(m, "created_at"))))
     for a in usable(data["action_items"]):
-        name = safe_name(str(a["id"]), ".txt")
+        name = safe_name(object_id(a), ".txt")
         if name is None:
             continue
         state = "done" if a.get("completed") is True else "open"
@@ -272,7 +282,7 @@ def expected_tree(data, utc_offset_seconds=0):
     for c in usable(data["conversations"]):
         created = parse_time(string(c, "created_at"))
         day = local_day(created, utc_offset_seconds) if created is not None else "undated"
-        name = safe_name(str(c["id"]))
+        name = safe_name(object_id(c))
         if name is None:
             continue
         base = f"conversations/{day}/{name}"

@@ -138,7 +138,7 @@ def test_hostile_ids_get_safe_names(emulator_factory, mount_factory):
     assert any("%2F" in rel for rel in found)
     assert any("%2E%2E" in rel for rel in found)
     # Every item with a usable id is shown, the 300-byte ones included.
-    ids = {kind: {str(item["id"]) for item in reference.usable(data[kind])}
+    ids = {kind: {reference.object_id(item) for item in reference.usable(data[kind])}
            for kind in ("memories", "action_items", "conversations")}
     assert any(len(i) > 255 for i in ids["conversations"])
     assert shown_ids(found, ids) == ids

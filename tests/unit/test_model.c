@@ -189,7 +189,7 @@ static void test_odd_lists(void)
 
 static void test_missing_or_bad_id(void)
 {
-	const char *bad[] = { "{}", "{\"id\": null}", "{\"id\": 1.5}", "{\"id\": \"a\\u0000b\"}",
+	const char *bad[] = { "{}", "{\"id\": null}", "{\"id\": 1.5}", "{\"id\": \"\"}",
 			      "[]", "\"id\"" };
 	struct conversation c;
 
@@ -200,6 +200,20 @@ static void test_missing_or_bad_id(void)
 		model_free_conversation(&c);
 		json_object_put(o);
 	}
+}
+
+/* A NUL cannot stand in a C string: an id escapes it, text shows U+FFFD,
+ * and nothing after it is lost. */
+static void test_nul_bytes(void)
+{
+	json_object *o = json_tokener_parse("{\"id\": \"a\\u0000b\\\\c\", \"content\": \"x\\u0000y\"}");
+	struct memory m;
+
+	CHECK(model_parse_memory(o, &m) == 0);
+	CHECK_STR(m.id, "a\\0b\\\\c");
+	CHECK_STR(m.content, "x\xEF\xBF\xBDy");
+	model_free_memory(&m);
+	json_object_put(o);
 }
 
 static void test_conversation_full(void)
@@ -315,6 +329,7 @@ int main(void)
 	RUN(test_numbers_from_strings);
 	RUN(test_odd_lists);
 	RUN(test_missing_or_bad_id);
+	RUN(test_nul_bytes);
 	RUN(test_conversation_full);
 	RUN(test_structured_not_an_object);
 	RUN(test_json_text);
