@@ -35,10 +35,6 @@
 /* A page larger than this is refused, not retried: a page of 1,000
  * conversations with long transcripts is tens of MiB. */
 #define MAX_BODY (128u << 20)
-/* The longest pause a server may order (Retry-After, X-RateLimit-Reset):
- * the backend's windows are an hour; anything longer is a broken or
- * hostile server, and a refresh (SIGHUP) may try again sooner. */
-#define MAX_SERVER_PAUSE 3600
 #define CANCEL_POLL 0.1		/* seconds between looks at the cancel check */
 #define BACKOFF_FIRST 0.25	/* seconds */
 #define BACKOFF_CAP 8.0
@@ -69,10 +65,7 @@ struct response {
 	CURLcode curl_code;
 	char curl_error[CURL_ERROR_SIZE];
 	struct buf body;
-	double retry_after;	/* seconds, -1 if absent */
-	long rate_remaining;	/* -1 if absent */
-	time_t rate_reset;	/* 0 if absent */
-	bool pause_capped;	/* the server asked for a longer pause than we take */
+	struct api_rate_headers rate;
 	bool too_big;
 };
 
@@ -230,10 +223,8 @@ static bool is_loopback_host(const char *host)
 	return inet_pton(AF_INET, host, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
 }
 
-/* Checks a base URL the way libcurl will read it (so that the host judged
- * is the host connected to) and returns it as libcurl writes it, or NULL
- * with a message. */
-static char *checked_url(const char *url, bool allow_http, struct api_error *err)
+/* libcurl reads the URL, so that the host judged is the host connected to. */
+char *api_check_url(const char *url, bool allow_http, struct api_error *err)
 {
 	CURLU *u = curl_url();
 	char *scheme = NULL, *user = NULL, *password = NULL, *host = NULL, *out = NULL, *copy;
@@ -283,7 +274,7 @@ struct api_client *api_new(const struct api_options *opts, struct api_error *err
 		snprintf(err->message, sizeof(err->message), "libcurl failed to initialise");
 		return NULL;
 	}
-	base_url = checked_url(opts->base_url, opts->allow_http, err);
+	base_url = api_check_url(opts->base_url, opts->allow_http, err);
 	if (!base_url) {
 		curl_global_cleanup();
 		return NULL;
@@ -426,36 +417,41 @@ static const char *header_value(const char *line, size_t len, const char *name, 
 	return out;
 }
 
-static size_t on_header(char *line, size_t size, size_t n, void *userdata)
+void api_parse_rate_header(const char *line, size_t len, time_t now, struct api_rate_headers *h)
 {
-	struct response *r = userdata;
-	size_t len = size * n;
 	char value[64], *end;
 
 	if (header_value(line, len, "Retry-After", value, sizeof(value))) {
 		double s = strtod(value, &end);
 
 		/* An HTTP date instead of seconds: wait a minute, the common window.
-		 * inf, nan and 1e300 are no number of seconds either. */
+		 * inf and nan are no number of seconds either. */
 		if (end == value || !isfinite(s) || s < 0)
 			s = 60;
-		r->retry_after = s < MAX_SERVER_PAUSE ? s : MAX_SERVER_PAUSE;
-		r->pause_capped = s > MAX_SERVER_PAUSE;
+		h->retry_after = s < API_MAX_SERVER_PAUSE ? s : API_MAX_SERVER_PAUSE;
+		h->pause_capped = s > API_MAX_SERVER_PAUSE;
 	} else if (header_value(line, len, "X-RateLimit-Remaining", value, sizeof(value))) {
 		long v = strtol(value, &end, 10);
 
 		if (end != value)
-			r->rate_remaining = v;
+			h->rate_remaining = v;
 	} else if (header_value(line, len, "X-RateLimit-Reset", value, sizeof(value))) {
 		long long v = strtoll(value, &end, 10);
-		long long latest = (long long)time(NULL) + MAX_SERVER_PAUSE;
+		long long latest = (long long)now + API_MAX_SERVER_PAUSE;
 
 		if (end != value && v > 0) {
-			r->pause_capped = v > latest;
-			r->rate_reset = (time_t)(v < latest ? v : latest);
+			h->pause_capped = v > latest;
+			h->rate_reset = (time_t)(v < latest ? v : latest);
 		}
 	}
-	return len;
+}
+
+static size_t on_header(char *line, size_t size, size_t n, void *userdata)
+{
+	struct response *r = userdata;
+
+	api_parse_rate_header(line, size * n, time(NULL), &r->rate);
+	return size * n;
 }
 
 static CURL *pool_take(struct api_client *c)
@@ -559,24 +555,24 @@ static void note_rate_headers(struct api_client *c, const struct response *r)
 	time_t now = time(NULL);
 
 	pthread_mutex_lock(&c->lock);
-	if (r->rate_remaining >= 0)
-		c->stats.server_remaining = r->rate_remaining;
-	if (r->rate_reset > 0)
-		c->stats.server_reset = r->rate_reset;
-	if (r->pause_capped)
-		log_warn("the server asked for a pause of more than %d s: pausing %d s", MAX_SERVER_PAUSE,
-			 MAX_SERVER_PAUSE);
-	if (r->status == 429 || (r->rate_remaining == 0 && r->rate_reset > now)) {
+	if (r->rate.rate_remaining >= 0)
+		c->stats.server_remaining = r->rate.rate_remaining;
+	if (r->rate.rate_reset > 0)
+		c->stats.server_reset = r->rate.rate_reset;
+	if (r->rate.pause_capped)
+		log_warn("the server asked for a pause of more than %d s: pausing %d s",
+			 API_MAX_SERVER_PAUSE, API_MAX_SERVER_PAUSE);
+	if (r->status == 429 || (r->rate.rate_remaining == 0 && r->rate.rate_reset > now)) {
 		time_t until = now + 1;
 
-		if (r->retry_after >= 0)
-			until = now + (time_t)ceil(r->retry_after);
-		else if (r->rate_reset > now)
-			until = r->rate_reset;
+		if (r->rate.retry_after >= 0)
+			until = now + (time_t)ceil(r->rate.retry_after);
+		else if (r->rate.rate_reset > now)
+			until = r->rate.rate_reset;
 		else if (r->status == 429)
 			until = now + 60;
-		if (r->status != 429 && r->rate_reset > now)
-			until = r->rate_reset;
+		if (r->status != 429 && r->rate.rate_reset > now)
+			until = r->rate.rate_reset;
 		if (until > c->stats.blocked_until)
 			c->stats.blocked_until = until;
 	}
@@ -715,7 +711,7 @@ static enum api_result request(struct api_client *c, const char *method, const c
 	memset(err, 0, sizeof(*err));
 	buf_printf(&url, "%s%s%s%s", c->base_url, path, query ? "?" : "", query ? query : "");
 	for (int attempt = 0;; attempt++) {
-		struct response r = { .retry_after = -1, .rate_remaining = -1 };
+		struct response r = { .rate = { .retry_after = -1, .rate_remaining = -1 } };
 		double started, wait;
 
 		result = budget_wait(c, path, transcripts, &allowance, err);
@@ -772,37 +768,6 @@ enum api_result api_request(struct api_client *c, const char *method, const char
 	return request(c, method, path, query, body, out, NULL, err);
 }
 
-/* The id of a listed item as text, or NULL when it has no usable one (no
- * id, an empty one, one that is neither a string nor an integer). An id
- * holding NUL bytes gets each written as "\\0" (and each backslash
- * doubled), so that it stays a C string and two ids stay two names. */
-static char *item_id(json_object *item)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(item, "id", &v))
-		return NULL;
-	if (json_object_is_type(v, json_type_string)) {
-		size_t len = (size_t)json_object_get_string_len(v);
-		const char *s = json_object_get_string(v);
-		struct buf escaped = BUF_INIT;
-
-		if (len == 0)
-			return NULL;
-		if (!memchr(s, '\0', len))
-			return xstrndup(s, len);
-		for (size_t i = 0; i < len; i++) {
-			if (s[i] == '\0' || s[i] == '\\')
-				buf_putc(&escaped, '\\');
-			buf_putc(&escaped, s[i] ? s[i] : '0');
-		}
-		return buf_steal(&escaped);
-	}
-	if (json_object_is_type(v, json_type_int))
-		return xstrdup(json_object_get_string(v));
-	return NULL;
-}
-
 /* The state of one listing while its pages are walked. */
 struct listing {
 	const char *path;
@@ -828,7 +793,7 @@ static int list_element(json_object *item, size_t index, void *arg)
 			 index, l->offset);
 		return -1;
 	}
-	id = item_id(item);
+	id = json_text_object_id(item);
 	if (!id) {
 		verdict = l->fn(item, NULL, l->ctx);
 	} else if (hash_get(l->seen, id) == NULL) {
