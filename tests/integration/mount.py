@@ -63,7 +63,8 @@ def _scratch_cache_home():
 
 
 class Mount:
-    def __init__(self, url, *options, key=TEST_KEY, tz="UTC", env=None, mount_timeout=30, extra_args=()):
+    def __init__(self, url, *options, key=TEST_KEY, tz="UTC", env=None, mount_timeout=30, extra_args=(),
+                 path=None):
         self.url = url
         self.options = ["url=" + url, *options]
         self.key = key
@@ -72,8 +73,10 @@ class Mount:
         self.mount_timeout = mount_timeout
         self.extra_args = list(extra_args)
         self.dir = tempfile.mkdtemp(prefix="omifs-test-")
-        self.path = os.path.join(self.dir, "mnt")
-        os.mkdir(self.path)
+        # path: mount on an existing directory (another mount's, say)
+        self.path = path or os.path.join(self.dir, "mnt")
+        if not path:
+            os.mkdir(self.path)
         self.log_path = os.path.join(self.dir, "omifs.log")
         self.proc = None
 

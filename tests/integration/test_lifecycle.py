@@ -1,9 +1,12 @@
 """Mounting and unmounting: keys, failures before the mount, processes."""
 
+import errno
 import os
 import stat
 import subprocess
 import time
+
+import pytest
 
 from emulator import TEST_KEY, UNLIMITED
 from mount import is_mounted, run_omifs, unmount
@@ -241,3 +244,25 @@ def test_a_2xx_without_a_list_is_an_error_not_a_crash(mount_factory):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_mount_left_dead_by_kill_9_is_cleared_by_the_next_mount(emulator_factory, mount_factory):
+    emu = emulator_factory(*UNLIMITED)
+    m = mount_factory(emu.url)
+    assert "memories" in os.listdir(m.path)
+    m.proc.kill()
+    m.proc.wait(timeout=15)
+    m.proc = None
+    try:
+        with pytest.raises(OSError) as e:
+            os.listdir(m.path)
+        assert e.value.errno == errno.ENOTCONN
+        # A dead mount counts as mounted: wait for the new one to answer.
+        again = mount_factory(emu.url, path=m.path)
+        deadline = time.monotonic() + 20
+        while "cleared the dead omifs mount" not in again.log() or not os.path.isdir(again.p("memories")):
+            assert time.monotonic() < deadline and again.proc.poll() is None, again.log()
+            time.sleep(0.1)
+        assert "memories" in os.listdir(again.path)
+    finally:
+        unmount(m.path)
