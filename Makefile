@@ -56,19 +56,25 @@ check-integration: omifs
 # Every input that ever crashed a fuzz target, and the seed corpus, once.
 check-fuzz: fuzz-regress
 
+# Cycles of mount, refresh storm and unmount in test_unmount_stress: a few
+# in make check, more under the sanitizers, which see what a crash hides.
+STRESS_CYCLES ?= 12
+
 # The whole suite, unit and mounted, under AddressSanitizer and UBSan.
 check-asan:
 	$(MAKE) clean
+	OMIFS_STRESS_CYCLES=$(STRESS_CYCLES) \
 	$(MAKE) check CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	        LDFLAGS="-fsanitize=address,undefined"
 	$(MAKE) clean
 
-# Parallel readers during refreshes, under ThreadSanitizer.
+# Parallel readers during refreshes, and unmounts during refreshes, under
+# ThreadSanitizer.
 check-tsan:
 	$(MAKE) clean
 	$(MAKE) omifs CFLAGS="-O1 -g -fsanitize=thread" LDFLAGS="-fsanitize=thread"
-	TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1" \
-	  $(PYTHON) -m pytest -q tests/integration/test_parallel.py
+	TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1" OMIFS_STRESS_CYCLES=$(STRESS_CYCLES) \
+	  $(PYTHON) -m pytest -q tests/integration/test_parallel.py tests/integration/test_unmount_stress.py
 	$(MAKE) clean
 
 # The unit tests under valgrind's memcheck: no error, no leak.
