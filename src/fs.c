@@ -104,7 +104,9 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 
 	ctx->fuse = fuse_get_context()->fuse;
 	ctx->api = api_new(&api_opts, &err);
-	ctx->store = store_open(c->cache_path, store_err, sizeof(store_err));
+	ctx->store = c->offline && c->cache_path
+			     ? store_open_readonly(c->cache_path, store_err, sizeof(store_err))
+			     : store_open(c->cache_path, store_err, sizeof(store_err));
 	if (!ctx->api || !ctx->store) {
 		/* main checked both before mounting: this is not expected. */
 		log_error("cannot start: %s", ctx->api ? store_err : err.message);

@@ -405,7 +405,7 @@ static int check_server(const struct omifs_config *c)
 static int open_cache(struct omifs_config *c)
 {
 	char err[512];
-	struct store *store;
+	struct store *store = NULL;
 
 	if (c->no_disk_cache) {
 		if (c->offline) {
@@ -415,7 +415,9 @@ static int open_cache(struct omifs_config *c)
 		return 0;
 	}
 	c->cache_path = config_cache_path(c, err, sizeof(err));
-	store = c->cache_path ? store_open(c->cache_path, err, sizeof(err)) : NULL;
+	if (c->cache_path)
+		store = c->offline ? store_open_readonly(c->cache_path, err, sizeof(err))
+				   : store_open(c->cache_path, err, sizeof(err));
 	if (!store) {
 		fprintf(stderr, "omifs: %s\n", err);
 		return -1;

@@ -81,6 +81,15 @@ static time_t read_created_at(struct store *s)
 	return t;
 }
 
+/* Finishes an opened store. */
+static struct store *ready(struct store *s)
+{
+	sqlite3_busy_timeout(s->db, 5000);
+	pthread_mutex_init(&s->lock, NULL);
+	s->created_at = read_created_at(s);
+	return s;
+}
+
 struct store *store_open(const char *path, char *err, size_t errlen)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
@@ -108,10 +117,51 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		free(s);
 		return NULL;
 	}
-	sqlite3_busy_timeout(s->db, 5000);
-	pthread_mutex_init(&s->lock, NULL);
-	s->created_at = read_created_at(s);
-	return s;
+	return ready(s);
+}
+
+/* The SQLite URI of a file opened read-only: on read-only media SQLite
+ * cannot make the WAL's shared-memory file, so there it must be told the
+ * file cannot change (immutable). */
+static char *readonly_uri(const char *path, bool immutable)
+{
+	struct buf uri = BUF_INIT;
+
+	buf_puts(&uri, "file:");
+	for (const char *p = path; *p; p++) {
+		if (*p == '%' || *p == '?' || *p == '#')
+			buf_printf(&uri, "%%%02X", (unsigned char)*p);
+		else
+			buf_putc(&uri, *p);
+	}
+	buf_puts(&uri, immutable ? "?immutable=1" : "?mode=ro");
+	return buf_steal(&uri);
+}
+
+struct store *store_open_readonly(const char *path, char *err, size_t errlen)
+{
+	int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX;
+
+	/* Nothing cached yet: an empty store, without writing one to disk. */
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return store_open(NULL, err, errlen);
+	for (int immutable = 0; immutable < 2; immutable++) {
+		struct store *s = xcalloc(1, sizeof(*s));
+		char *uri = readonly_uri(path, immutable);
+		int rc = sqlite3_open_v2(uri, &s->db, flags, NULL);
+
+		free(uri);
+		/* Opening is lazy: a first read says whether it works. */
+		if (rc == SQLITE_OK && sqlite3_exec(s->db, "SELECT count(*) FROM listing", NULL, NULL,
+						    NULL) == SQLITE_OK)
+			return ready(s);
+		if (immutable)
+			snprintf(err, errlen, "cannot read the cache %s: %s", path,
+				 sqlite3_errmsg(s->db));
+		sqlite3_close(s->db);
+		free(s);
+	}
+	return NULL;
 }
 
 time_t store_created_at(struct store *s)

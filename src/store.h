@@ -34,6 +34,11 @@ struct store_item {
 
 /* Opens or creates the store. On failure returns NULL with a message. */
 struct store *store_open(const char *path, char *err, size_t errlen);
+/* Opens a cache file for reading only (offline mounts, a cache on
+ * read-only media); every write then fails with -EIO. A file that does not
+ * exist gives an empty store in memory. On failure returns NULL with a
+ * message. */
+struct store *store_open_readonly(const char *path, char *err, size_t errlen);
 void store_close(struct store *s);
 
 /* Replaces the listing of a kind by a complete new one. Returns how many

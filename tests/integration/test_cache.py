@@ -186,3 +186,21 @@ def test_a_cache_dir_others_can_read_is_refused_not_chmodded(emulator_factory, t
     r = run_omifs("-o", f"url={emu.url},cache_dir={shared}", str(mnt))
     assert r.returncode == 1 and "can be read by others" in r.stderr
     assert stat.S_IMODE(shared.stat().st_mode) == 0o755
+
+
+def test_offline_mount_of_a_cache_on_read_only_media(emulator_factory, mount_factory, tmp_path):
+    emu = emulator_factory(*UNLIMITED)
+    cache = tmp_path / "cache"
+    first = mount_factory(emu.url, f"cache_dir={cache}")
+    before = tree_bytes(first.path)
+    first.cleanup()
+    readonly = tmp_path / "readonly"
+    readonly.mkdir(mode=0o700)
+    subprocess.run(["mount", "--bind", str(cache), str(readonly)], check=True, timeout=30)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(readonly)], check=True, timeout=30)
+        m = mount_factory(emu.url, f"cache_dir={readonly}", "offline")
+        assert tree_bytes(m.path) == before
+        m.cleanup()
+    finally:
+        subprocess.run(["umount", str(readonly)], timeout=30)
