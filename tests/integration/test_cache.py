@@ -197,10 +197,34 @@ def test_offline_mount_of_a_cache_on_read_only_media(emulator_factory, mount_fac
     readonly = tmp_path / "readonly"
     readonly.mkdir(mode=0o700)
     subprocess.run(["mount", "--bind", str(cache), str(readonly)], check=True, timeout=30)
+    m = None
     try:
         subprocess.run(["mount", "-o", "remount,bind,ro", str(readonly)], check=True, timeout=30)
         m = mount_factory(emu.url, f"cache_dir={readonly}", "offline")
         assert tree_bytes(m.path) == before
-        m.cleanup()
     finally:
-        subprocess.run(["umount", str(readonly)], timeout=30)
+        if m:
+            m.cleanup()  # omifs holds the cache open: stop it before the umount
+        subprocess.run(["umount", "-l", str(readonly)], timeout=30)
+
+
+def test_a_full_disk_shows_in_the_status(emulator_factory, mount_factory, tmp_path):
+    emu = emulator_factory(*UNLIMITED, "--conversations", "200", "--segments", "40")
+    small = tmp_path / "small"
+    small.mkdir(mode=0o700)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs", str(small)], check=True,
+                   timeout=30)
+    m = None
+    try:
+        m = mount_factory(emu.url, f"cache_dir={small}", "retries=0")
+        os.listdir(m.p("memories"))
+        try:
+            tree_bytes(m.p("conversations"))
+        except OSError as e:
+            assert e.errno == 5
+        status = read(m.p(".omifs", "status"))
+        assert "cache error" in status and "full" in status, status
+    finally:
+        if m:
+            m.cleanup()  # omifs holds the cache open: stop it before the umount
+        subprocess.run(["umount", "-l", str(small)], timeout=30)
