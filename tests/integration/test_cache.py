@@ -15,6 +15,15 @@ from emulator import TEST_KEY, UNLIMITED
 from mount import OMIFS, run_omifs
 
 
+def filled_cache(emu, mount_factory, tmp_path):
+    """A cache directory filled by a mount that read everything, and what it read."""
+    cache = tmp_path / "cache"
+    first = mount_factory(emu.url, f"cache_dir={cache}")
+    before = tree_bytes(first.path)
+    first.cleanup()
+    return cache, before
+
+
 def test_cache_file_and_directory_are_private(emulator_factory, mount_factory, tmp_path):
     emu = emulator_factory(*UNLIMITED)
     cache = tmp_path / "deep" / "cache"
@@ -31,10 +40,7 @@ def test_cache_file_and_directory_are_private(emulator_factory, mount_factory, t
 
 def test_warm_remount_lists_and_reads_everything_with_no_request(emulator_factory, mount_factory, tmp_path):
     emu = emulator_factory(*UNLIMITED)
-    cache = tmp_path / "cache"
-    first = mount_factory(emu.url, f"cache_dir={cache}")
-    before = tree_bytes(first.path)
-    first.cleanup()
+    cache, before = filled_cache(emu, mount_factory, tmp_path)
     second = mount_factory(emu.url, f"cache_dir={cache}")
     emu.reset_stats()  # the mount's own key check is one request; count from here
     assert tree_bytes(second.path) == before
@@ -44,10 +50,7 @@ def test_warm_remount_lists_and_reads_everything_with_no_request(emulator_factor
 
 def test_offline_mount_serves_exactly_the_cache(emulator_factory, mount_factory, tmp_path):
     emu = emulator_factory(*UNLIMITED)
-    cache = tmp_path / "cache"
-    first = mount_factory(emu.url, f"cache_dir={cache}")
-    before = tree_bytes(first.path)
-    first.cleanup()
+    cache, before = filled_cache(emu, mount_factory, tmp_path)
     url = emu.url
     emu.stop()
     m = mount_factory(url, f"cache_dir={cache}", "offline")
@@ -190,10 +193,7 @@ def test_a_cache_dir_others_can_read_is_refused_not_chmodded(emulator_factory, t
 
 def test_offline_mount_of_a_cache_on_read_only_media(emulator_factory, mount_factory, tmp_path):
     emu = emulator_factory(*UNLIMITED)
-    cache = tmp_path / "cache"
-    first = mount_factory(emu.url, f"cache_dir={cache}")
-    before = tree_bytes(first.path)
-    first.cleanup()
+    cache, before = filled_cache(emu, mount_factory, tmp_path)
     readonly = tmp_path / "readonly"
     readonly.mkdir(mode=0o700)
     subprocess.run(["mount", "--bind", str(cache), str(readonly)], check=True, timeout=30)
