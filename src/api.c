@@ -36,6 +36,7 @@
  * conversations with long transcripts is tens of MiB. */
 #define MAX_BODY (128u << 20)
 #define CANCEL_POLL 0.1		/* seconds between looks at the cancel check */
+#define MINUTE 60.0
 #define BACKOFF_FIRST 0.25	/* seconds */
 #define BACKOFF_CAP 8.0
 #define MAX_PAGES 1000000	/* bounds any listing loop */
@@ -324,6 +325,13 @@ void api_set_cancel_check(struct api_client *c, api_cancel_fn check, void *ctx)
 	c->cancel_ctx = ctx;
 }
 
+void api_note_sent(struct api_client *c, const char *path)
+{
+	bool per_minute;
+
+	budget_take(c->budget, path, false, &per_minute);
+}
+
 void api_clear_pause(struct api_client *c)
 {
 	pthread_mutex_lock(&c->lock);
@@ -338,30 +346,43 @@ void api_get_stats(struct api_client *c, struct api_stats *out)
 	pthread_mutex_unlock(&c->lock);
 }
 
+double api_budget_eta(struct api_client *c, const char *path, bool transcripts, long n,
+		      struct budget_rate *binding)
+{
+	return budget_eta(c->budget, path, transcripts, n, binding);
+}
+
 void api_describe_budget(struct api_client *c, struct buf *out)
 {
 	budget_describe(c->budget, out);
 }
 
 /* Takes one request's worth of budget for path, waiting while the wait
- * stays within *allowance (which it reduces). Returns API_OK or API_E_RATE. */
+ * stays within *allowance (which it reduces). A wait on the minute policy
+ * may go past the allowance, twice a window at most: the slot comes
+ * within the minute, so a reader is slow then, like a busy disk, rather
+ * than failed. Returns API_OK, API_E_RATE or API_E_CANCELLED. */
 static enum api_result budget_wait(struct api_client *c, const char *path, bool transcripts,
 				   double *allowance, struct api_error *err)
 {
+	double minute_allowance = 2 * MINUTE;
+
 	for (;;) {
 		time_t wall = time(NULL);
 		double wait = 0;
+		bool per_minute = false, patient;
 
 		pthread_mutex_lock(&c->lock);
 		if (c->stats.blocked_until > wall)
 			wait = (double)(c->stats.blocked_until - wall);
 		pthread_mutex_unlock(&c->lock);
 		if (wait == 0) {
-			wait = budget_take(c->budget, path, transcripts);
+			wait = budget_take(c->budget, path, transcripts, &per_minute);
 			if (wait == 0)
 				return API_OK;
 		}
-		if (wait > *allowance) {
+		patient = per_minute && wait <= minute_allowance;
+		if (wait > *allowance && !patient) {
 			err->result = API_E_RATE;
 			err->http_status = 0;
 			snprintf(err->message, sizeof(err->message),
@@ -369,13 +390,22 @@ static enum api_result budget_wait(struct api_client *c, const char *path, bool 
 			return API_E_RATE;
 		}
 		log_debug("waiting %.1f s for the request budget", wait);
+		pthread_mutex_lock(&c->lock);
+		c->stats.waiting++;
+		pthread_mutex_unlock(&c->lock);
 		sleep_seconds(c, wait);
+		pthread_mutex_lock(&c->lock);
+		c->stats.waiting--;
+		pthread_mutex_unlock(&c->lock);
 		if (cancelled(c)) {
 			err->result = API_E_CANCELLED;
 			snprintf(err->message, sizeof(err->message), "cancelled: omifs is stopping");
 			return API_E_CANCELLED;
 		}
-		*allowance -= wait;
+		if (patient)
+			minute_allowance -= wait;
+		else
+			*allowance -= wait;
 	}
 }
 
@@ -690,17 +720,16 @@ static void record(struct api_client *c, enum api_result result, bool retry,
 	pthread_mutex_unlock(&c->lock);
 }
 
-
 /* One logical request, retried as need be; see classify for out and raw.
- * Retries, backoff and the attempts themselves all fit in
- * max(max_wait, request_timeout) seconds from the call. */
+ * After the budget's wait, the attempts, retries and backoff all fit in
+ * max(max_wait, request_timeout) seconds. */
 static enum api_result request(struct api_client *c, const char *method, const char *path,
 			       const char *query, const char *body, json_object **out,
 			       struct buf *raw, struct api_error *err)
 {
 	struct buf url = BUF_INIT;
 	double allowance = c->max_wait;
-	double deadline = now_monotonic() + fmax(c->max_wait, (double)c->request_timeout);
+	double deadline = 0;	/* set when the first attempt may start */
 	bool transcripts = query && strstr(query, "include_transcript=true");
 	/* A POST may have taken effect even if its answer was lost. */
 	int max_retries = strcmp(method, "POST") == 0 ? 0 : c->max_retries;
@@ -718,6 +747,8 @@ static enum api_result request(struct api_client *c, const char *method, const c
 		if (result != API_OK)
 			break;
 		started = now_monotonic();
+		if (attempt == 0)
+			deadline = started + fmax(c->max_wait, (double)c->request_timeout);
 		if (cancelled(c) || started + 1 > deadline) {
 			if (attempt == 0 || cancelled(c)) {
 				result = API_E_CANCELLED;
@@ -812,6 +843,13 @@ static int list_element(json_object *item, size_t index, void *arg)
 enum api_result api_list(struct api_client *c, const char *path, const char *query,
 			 int page_size, api_item_fn fn, void *ctx, struct api_error *err)
 {
+	return api_list_from(c, path, query, page_size, NULL, fn, ctx, err);
+}
+
+enum api_result api_list_from(struct api_client *c, const char *path, const char *query,
+			      int page_size, const char *first_page, api_item_fn fn, void *ctx,
+			      struct api_error *err)
+{
 	struct listing l = { .path = path, .seen = hash_new(), .fn = fn, .ctx = ctx, .err = err };
 	struct buf q = BUF_INIT;
 	int repeated = 0;
@@ -830,9 +868,14 @@ enum api_result api_list(struct api_client *c, const char *path, const char *que
 		buf_reset(&q);
 		buf_printf(&q, "limit=%d&offset=%zu%s%s", page_size, l.offset, query ? "&" : "",
 			   query ? query : "");
-		result = request(c, "GET", path, q.data, NULL, NULL, &raw, err);
-		if (result != API_OK)
-			break;
+		if (page == 0 && first_page) {
+			memset(err, 0, sizeof(*err));
+			buf_puts(&raw, first_page);
+		} else {
+			result = request(c, "GET", path, q.data, NULL, NULL, &raw, err);
+			if (result != API_OK)
+				break;
+		}
 		l.fresh = 0;
 		/* One item at a time: a page of transcripts never exists as one tree. */
 		n = json_text_each_element(raw.data, raw.len, list_element, &l);

@@ -71,6 +71,7 @@ struct api_stats {
 	long server_remaining;	/* from X-RateLimit-Remaining; -1 unknown */
 	time_t server_reset;	/* from X-RateLimit-Reset; 0 unknown */
 	time_t blocked_until;	/* no request before this (server's order) */
+	int waiting;		/* calls waiting for the budget right now */
 	time_t last_error_at;
 	char last_error[512];
 };
@@ -87,6 +88,10 @@ void api_free(struct api_client *client);
  * Set it before the first request; check must be thread-safe. */
 typedef bool (*api_cancel_fn)(void *ctx);
 void api_set_cancel_check(struct api_client *client, api_cancel_fn check, void *ctx);
+
+/* Counts, in this client's budget, a GET of path that another client sent
+ * just before (the key check, made before the mount's client exists). */
+void api_note_sent(struct api_client *client, const char *path);
 
 /* Forgets a pause the server ordered (Retry-After, X-RateLimit-Reset), so
  * that the next request goes out: for "refresh now". Server pauses are
@@ -127,7 +132,18 @@ typedef int (*api_item_fn)(json_object *item, const char *id, void *ctx);
 enum api_result api_list(struct api_client *client, const char *path, const char *query,
 			 int page_size, api_item_fn fn, void *ctx, struct api_error *err);
 
+/* The same, with its first page (limit=page_size, offset=0, query) given
+ * as the JSON text already received, so that no request is spent on it
+ * twice. first_page may be NULL. */
+enum api_result api_list_from(struct api_client *client, const char *path, const char *query,
+			      int page_size, const char *first_page, api_item_fn fn, void *ctx,
+			      struct api_error *err);
+
 void api_get_stats(struct api_client *client, struct api_stats *out);
+/* About how long n more GETs of path take at the budget's pace, and what
+ * paces them (budget_eta). */
+double api_budget_eta(struct api_client *client, const char *path, bool transcripts, long n,
+		      struct budget_rate *binding);
 /* Appends the client-side budget's state, a line per policy. */
 void api_describe_budget(struct api_client *client, struct buf *out);
 

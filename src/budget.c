@@ -130,7 +130,7 @@ static void policy_record(struct policy *p, double now)
 		p->count++;
 }
 
-double budget_take(struct budget *b, const char *path, bool transcripts)
+double budget_take(struct budget *b, const char *path, bool transcripts, bool *per_minute)
 {
 	bool applies[P_COUNT] = { [P_MINUTE] = true, [P_DAY] = true };
 	int route = path_policy(path);
@@ -140,11 +140,14 @@ double budget_take(struct budget *b, const char *path, bool transcripts)
 		applies[route] = true;
 	applies[P_TRANSCRIPTS] = transcripts;
 	pthread_mutex_lock(&b->lock);
+	*per_minute = false;
 	for (int i = 0; i < P_COUNT; i++) {
 		double w = applies[i] ? policy_wait(&b->policies[i], now) : 0;
 
-		if (w > wait)
+		if (w > wait) {
 			wait = w;
+			*per_minute = i == P_MINUTE;
+		}
 	}
 	if (wait == 0)
 		for (int i = 0; i < P_COUNT; i++)
@@ -152,6 +155,41 @@ double budget_take(struct budget *b, const char *path, bool transcripts)
 				policy_record(&b->policies[i], now);
 	pthread_mutex_unlock(&b->lock);
 	return wait;
+}
+
+double budget_eta(struct budget *b, const char *path, bool transcripts, long n,
+		  struct budget_rate *binding)
+{
+	bool applies[P_COUNT] = { [P_MINUTE] = true, [P_DAY] = true };
+	int route = path_policy(path);
+	double now = now_monotonic(), longest = 0;
+
+	if (route >= 0)
+		applies[route] = true;
+	applies[P_TRANSCRIPTS] = transcripts;
+	memset(binding, 0, sizeof(*binding));
+	pthread_mutex_lock(&b->lock);
+	for (int i = 0; i < P_COUNT; i++) {
+		const struct policy *p = &b->policies[i];
+		long free_now = p->limit;
+		double t;
+
+		if (!applies[i] || !p->limit)
+			continue;
+		for (int k = 0; k < p->count; k++)
+			if (p->sent[k] > now - p->window)
+				free_now--;
+		/* What does not fit now goes out a full window per `limit`. */
+		t = n > free_now ? ceil((double)(n - free_now) / p->limit) * p->window : 0;
+		if (t > longest || !binding->name) {
+			longest = t > longest ? t : longest;
+			binding->name = policy_name[i];
+			binding->limit = p->limit;
+			binding->window = p->window;
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+	return longest;
 }
 
 void budget_describe(struct budget *b, struct buf *out)

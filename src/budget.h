@@ -47,8 +47,22 @@ void budget_free(struct budget *b);
 
 /* If a GET of path (with include_transcript when `transcripts`) fits every
  * policy it counts against, records it and returns 0; otherwise records
- * nothing and returns the seconds until it would fit. */
-double budget_take(struct budget *b, const char *path, bool transcripts);
+ * nothing and returns the seconds until it would fit, with *per_minute
+ * telling whether the minute policy is what holds it back (a wait that
+ * ends within a minute, which a reader may sit out). */
+double budget_take(struct budget *b, const char *path, bool transcripts, bool *per_minute);
+
+/* The policy that paces a run of requests, for people. */
+struct budget_rate {
+	const char *name;	/* NULL when no policy applies */
+	int limit;		/* requests ... */
+	double window;		/* ... per this many seconds */
+};
+
+/* About how many seconds n more GETs of path will take at the budget's
+ * pace (0 when they fit now), and the policy that paces them. */
+double budget_eta(struct budget *b, const char *path, bool transcripts, long n,
+		  struct budget_rate *binding);
 
 /* Appends one line per active policy: "name: used of limit per W s". */
 void budget_describe(struct budget *b, struct buf *out);

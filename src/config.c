@@ -42,7 +42,12 @@ void config_sync_options(const struct omifs_config *c, struct sync_options *out)
 	out->full_refresh_interval = c->full_refresh_interval;
 	out->page_size = c->page_size;
 	out->transcript_batch = c->transcript_batch;
+	/* The largest page with transcripts: 1,000 documented, 25 on the backend. */
+	out->transcript_page = c->api_profile && strcmp(c->api_profile, "backend") == 0 ? 25 : 1000;
+	if (c->transcript_page > 0)
+		out->transcript_page = c->transcript_page;
 	out->offline = c->offline;
+	out->first_memories_page = c->first_memories_page;
 }
 
 /* mkdir -p with mode 0700 for what it creates. */

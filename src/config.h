@@ -22,6 +22,7 @@ struct omifs_config {
 	int n_words;		/* -1 when not running a subcommand that takes them */
 	char *cache_dir;	/* where the cache lives; NULL: the default */
 	char *cache_path;	/* the account's cache file; NULL: in memory */
+	char *first_memories_page; /* the key check's answer, JSON text, for sync */
 	bool no_disk_cache;
 	int cache_ttl;		/* seconds the kernel may cache names and attributes */
 	int refresh_interval;
@@ -37,6 +38,7 @@ struct omifs_config {
 	int budget_wait;	/* seconds a read may wait for the budget */
 	int page_size;
 	int transcript_batch;
+	int transcript_page;	/* -1: the profile's */
 	int log_level;		/* enum log_level */
 	bool offline;
 	bool allow_http;

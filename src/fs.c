@@ -113,6 +113,8 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		exit(1);
 	}
 	api_set_cancel_check(ctx->api, session_ending, ctx);
+	if (c->first_memories_page)
+		api_note_sent(ctx->api, "/user/memories");
 	ctx->sync = sync_new(ctx->api, ctx->store, &sync_opts);
 	ctx->tree = tree_new(ctx->sync, ctx->store);
 	if (sync_start(ctx->sync, store_changed, ctx) < 0)

@@ -66,6 +66,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("budget_wait=%d", budget_wait),
 	OPT("page_size=%d", page_size),
 	OPT("transcript_batch=%d", transcript_batch),
+	OPT("transcript_page=%d", transcript_page),
 	OPT("log_level=%d", log_level),
 	OPT("offline", offline),
 	OPT("allow_http", allow_http),
@@ -124,8 +125,11 @@ static void usage(const char *prog)
 	       "    -o rate_window_scale=F   multiply every rate window by F (for tests)\n"
 	       "    -o budget_wait=SECONDS   longest wait for budget before EAGAIN (default 30)\n"
 	       "    -o page_size=N           items asked per page (default 1000)\n"
-	       "    -o transcript_batch=N    conversations fetched per transcript batch\n"
-	       "                             (default 100)\n"
+	       "    -o transcript_batch=N    conversations fetched with a single transcript\n"
+	       "                             read (default 25)\n"
+	       "    -o transcript_page=N     ... with each read of a walk such as rsync: the\n"
+	       "                             largest page the server serves with transcripts\n"
+	       "                             (default 1000; 25 with api_profile=backend)\n"
 	       "    -o log_level=N           0 errors, 1 warnings (default), 2 info, 3 debug\n"
 	       "    -f                       stay in the foreground, log to stderr\n"
 	       "    -d                       debug: foreground, log every request\n"
@@ -370,14 +374,17 @@ static int check_mountpoint(const char *path)
 	return 0;
 }
 
-/* One authenticated request, so that a bad key or URL fails here. */
-static int check_server(const struct omifs_config *c)
+/* One authenticated request, so that a bad key or URL fails here. It is
+ * the first page of memories, kept in c for the first listing, so that the
+ * check costs no request of its own. */
+static int check_server(struct omifs_config *c)
 {
 	struct api_options opts;
 	struct api_error err;
 	struct api_client *api;
 	json_object *page = NULL;
 	enum api_result result;
+	char query[64];
 
 	config_api_options(c, &opts);
 	opts.max_retries = 1;
@@ -387,7 +394,11 @@ static int check_server(const struct omifs_config *c)
 		fprintf(stderr, "omifs: %s\n", err.message);
 		return EXIT_USAGE;
 	}
-	result = api_get_json(api, "/user/memories", "limit=1&offset=0", &page, &err);
+	snprintf(query, sizeof(query), "limit=%d&offset=0", c->page_size);
+	result = api_get_json(api, "/user/memories", query, &page, &err);
+	if (result == API_OK && json_object_is_type(page, json_type_array))
+		c->first_memories_page = xstrdup(json_object_to_json_string_ext(
+			page, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(page);
 	api_free(api);
 	if (result == API_OK)
@@ -438,6 +449,7 @@ static void free_config(struct omifs_config *c)
 	free(c->api_profile);
 	free(c->cache_dir);
 	free(c->cache_path);
+	free(c->first_memories_page);
 	free(c->save_path);
 	for (int i = 0; i < c->n_words; i++)
 		free(c->words[i]);
@@ -461,7 +473,8 @@ int main(int argc, char *argv[])
 		.rate_window_scale = 1,
 		.budget_wait = 30,
 		.page_size = 1000,
-		.transcript_batch = 100,
+		.transcript_batch = 25,
+		.transcript_page = -1,
 		.log_level = LOG_WARN,
 		.n_words = -1,
 	};
@@ -505,6 +518,7 @@ int main(int argc, char *argv[])
 	}
 	if (config.cache_ttl < 0 || config.refresh_interval < 1 ||
 	    config.full_refresh_interval < 1 || config.page_size < 1 || config.transcript_batch < 1 ||
+	    config.transcript_page == 0 || config.transcript_page < -1 ||
 	    config.request_timeout < 1 || config.connect_timeout < 1 || config.retries < 0 ||
 	    config.budget_wait < 0 || config.rate_window_scale <= 0 ||
 	    (config.api_profile && strcmp(config.api_profile, "documented") != 0 &&

@@ -417,6 +417,40 @@ out:
 	return rc;
 }
 
+int store_rewrite_listing(struct store *s, enum store_kind kind, const struct store_item *items,
+			  size_t n)
+{
+	sqlite3_stmt *update = NULL;
+	int rc = -EIO;
+
+	pthread_mutex_lock(&s->lock);
+	if (exec(s, "BEGIN IMMEDIATE") < 0)
+		goto out;
+	update = prepare(s, "UPDATE listing SET json = ? WHERE kind = ? AND id = ?");
+	if (!update)
+		goto rollback;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(update);
+		sqlite3_bind_text(update, 1, items[i].json, -1, SQLITE_STATIC);
+		sqlite3_bind_int(update, 2, kind);
+		sqlite3_bind_text(update, 3, items[i].id, -1, SQLITE_STATIC);
+		if (sqlite3_step(update) != SQLITE_DONE) {
+			fail(s, "rewriting a listing");
+			goto rollback;
+		}
+	}
+	if (exec(s, "COMMIT") < 0)
+		goto rollback;
+	rc = 0;
+	goto out;
+rollback:
+	exec(s, "ROLLBACK");
+out:
+	sqlite3_finalize(update);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 int store_listing_info(struct store *s, enum store_kind kind, time_t *listed_at, size_t *count)
 {
 	sqlite3_stmt *st;

@@ -54,6 +54,13 @@ int store_replace_listing(struct store *s, enum store_kind kind, const struct st
 int store_merge_listing(struct store *s, enum store_kind kind, const struct store_item *items,
 			size_t n);
 
+/* Replaces the JSON of known items of kind, in place: for a change of the
+ * form entries are kept in, not of their content, so nothing else moves
+ * (no full conversation is dropped, the generation stays). Unknown ids
+ * are ignored. Returns 0 or -errno. */
+int store_rewrite_listing(struct store *s, enum store_kind kind, const struct store_item *items,
+			  size_t n);
+
 /* When kind was last listed completely, and how many items it had.
  * Returns -ENOENT if it never was. */
 int store_listing_info(struct store *s, enum store_kind kind, time_t *listed_at, size_t *count);

@@ -91,17 +91,46 @@ struct sync {
 	struct hash *position;	/* id -> index + 1, cast to a pointer */
 	int wake[2];		/* the refresher's pipe */
 	atomic_bool stopping;	/* sync_stop was called: no new refresh */
+	bool used_first_page;	/* opts.first_memories_page: once; memories' fetch_lock */
 	bool refresher_running;
 	pthread_t refresher;
 	sync_changed_fn changed;
 	void *changed_ctx;
+	struct sync_plan plan;	/* transcript read-ahead; transcript_lock */
 };
+
+/* The one form omifs stores an object's JSON in. */
+static char *object_json(json_object *item)
+{
+	return xstrdup(json_object_to_json_string_ext(item, JSON_C_TO_STRING_PLAIN |
+							      JSON_C_TO_STRING_NOSLASHESCAPE));
+}
 
 /* Reads the conversations' listing order from the store. */
 struct order_builder {
 	struct conversation_ref *refs;
 	size_t n, cap;
+	struct store_item *rewrite;	/* entries stored with transcript_segments */
+	size_t n_rewrite, cap_rewrite;
 };
+
+/* Caches made before listing entries lost their transcript_segments
+ * (backend listings send null there) are brought to the form
+ * collect_item stores now; otherwise every entry would look changed at
+ * the next listing and every transcript would be fetched again. */
+static void note_old_form(struct order_builder *b, const char *id, json_object *obj)
+{
+	if (!json_object_object_get_ex(obj, "transcript_segments", NULL))
+		return;
+	json_object_object_del(obj, "transcript_segments");
+	if (b->n_rewrite == b->cap_rewrite) {
+		b->cap_rewrite = b->cap_rewrite ? b->cap_rewrite * 2 : 64;
+		b->rewrite = xrealloc(b->rewrite, b->cap_rewrite * sizeof(*b->rewrite));
+	}
+	b->rewrite[b->n_rewrite].id = xstrdup(id);
+	b->rewrite[b->n_rewrite].json = object_json(obj);
+	b->n_rewrite++;
+}
 
 static int add_order(const char *id, const char *json, void *ctx)
 {
@@ -118,6 +147,7 @@ static int add_order(const char *id, const char *json, void *ctx)
 	r->dated = json_object_object_get_ex(obj, "created_at", &v) &&
 		   json_object_is_type(v, json_type_string) &&
 		   model_parse_time(json_object_get_string(v), &r->created_at) == 0;
+	note_old_form(b, id, obj);
 	json_object_put(obj);
 	return 0;
 }
@@ -136,6 +166,15 @@ static void reload_order(struct sync *s)
 	struct hash *position = hash_new();
 
 	store_foreach(s->store, STORE_CONVERSATIONS, add_order, &b);
+	if (b.n_rewrite) {
+		log_info("conversations: %zu cached entries brought to the current form", b.n_rewrite);
+		store_rewrite_listing(s->store, STORE_CONVERSATIONS, b.rewrite, b.n_rewrite);
+		for (size_t i = 0; i < b.n_rewrite; i++) {
+			free((char *)b.rewrite[i].id);
+			free((char *)b.rewrite[i].json);
+		}
+	}
+	free(b.rewrite);
 	for (size_t i = 0; i < b.n; i++)
 		hash_add(position, b.refs[i].id, (void *)(uintptr_t)(i + 1));
 	pthread_mutex_lock(&s->lock);
@@ -184,6 +223,9 @@ struct sync *sync_new(struct api_client *api, struct store *store, const struct 
 		}
 	}
 	s->next_quick = s->kinds[STORE_CONVERSATIONS].listed_at + opts->refresh_interval;
+	s->plan.initial = opts->transcript_batch > 0 ? (size_t)opts->transcript_batch : 1;
+	s->plan.walking = (size_t)opts->transcript_page > s->plan.initial ? (size_t)opts->transcript_page
+									  : s->plan.initial;
 	s->position = hash_new();
 	reload_order(s);
 	return s;
@@ -227,13 +269,9 @@ struct collected {
 	struct hash *ids;	/* the ids in items */
 	size_t skipped;		/* items without a usable id */
 	struct sync *stop_at_known;	/* quick refresh: stop at a known id */
+	struct store *fulls;	/* listing with transcripts: keep them here */
+	int store_errors;
 };
-
-static char *object_json(json_object *item)
-{
-	return xstrdup(json_object_to_json_string_ext(item, JSON_C_TO_STRING_PLAIN |
-							      JSON_C_TO_STRING_NOSLASHESCAPE));
-}
 
 static void add_collected(struct collected *c, char *id, char *json)
 {
@@ -259,6 +297,21 @@ static int collect_item(json_object *item, const char *id, void *ctx)
 		log_warn("%s: skipping an item without a usable id; the listing counts as "
 			 "incomplete and deletes nothing", kind_name[c->kind]);
 		return API_LIST_NEXT;
+	}
+	if (c->kind == STORE_CONVERSATIONS) {
+		json_object *segments;
+
+		/* Listed with transcripts (omifs sync), each is kept whole too. */
+		if (c->fulls && json_object_object_get_ex(item, "transcript_segments", &segments) &&
+		    json_object_is_type(segments, json_type_array)) {
+			char *full = object_json(item);
+
+			if (store_put_full_conversation(c->fulls, id, full) < 0)
+				c->store_errors++;
+			free(full);
+		}
+		/* One listing entry whatever the request: no transcript in it. */
+		json_object_object_del(item, "transcript_segments");
 	}
 	add_collected(c, xstrdup(id), object_json(item));
 	if (c->stop_at_known) {
@@ -350,18 +403,31 @@ static int store_listing(struct sync *s, enum store_kind kind, struct collected 
 	return rc;
 }
 
-/* Lists kind completely and stores it. Returns how many items changed, or
+/* Lists kind completely and stores it; conversations with their
+ * transcripts when with_transcripts. Returns how many items changed, or
  * -errno. fetch_lock held. */
-static int list_kind(struct sync *s, enum store_kind kind)
+static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcripts)
 {
-	struct collected got = { .kind = kind, .ids = hash_new() };
+	struct collected got = { .kind = kind, .ids = hash_new(),
+				 .fulls = with_transcripts ? s->store : NULL };
+	const char *first = NULL;
 	struct api_error err;
 	enum api_result result;
 	time_t now = time(NULL);
 	int rc;
 
-	result = api_list(s->api, kind_path[kind], NULL, s->opts.page_size, collect_item, &got,
-			  &err);
+	/* The key check fetched memories' first page: the first listing
+	 * starts from it rather than ask for it again. */
+	if (kind == STORE_MEMORIES && !s->used_first_page && !s->kinds[kind].listed_at)
+		first = s->opts.first_memories_page;
+	s->used_first_page |= first != NULL;
+	result = api_list_from(s->api, kind_path[kind],
+			       with_transcripts ? "include_transcript=true" : NULL, s->opts.page_size,
+			       first, collect_item, &got, &err);
+	if (result == API_OK && got.store_errors) {
+		snprintf(err.message, sizeof(err.message), "the cache could not keep transcripts");
+		result = API_E_PROTOCOL;
+	}
 	if (result == API_OK) {
 		rc = store_listing(s, kind, &got, now);
 		if (rc > 0)
@@ -399,6 +465,11 @@ static int list_kind(struct sync *s, enum store_kind kind)
 	if (rc > 0 && kind == STORE_CONVERSATIONS)
 		reload_order(s);
 	return rc;
+}
+
+static int list_kind(struct sync *s, enum store_kind kind)
+{
+	return list_kind_how(s, kind, false);
 }
 
 /* Whether kind has never been listed and may be tried now. */
@@ -608,23 +679,85 @@ static void format_utc(time_t t, char *out, size_t outlen)
 	strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+void sync_plan_batch(struct sync_plan *plan, size_t at, size_t *lo, size_t *hi)
+{
+	size_t block = at / plan->walking;
+	bool walk = plan->last_valid && block + 1 >= plan->last_block && block <= plan->last_block + 1;
+
+	if (walk) {
+		*lo = block * plan->walking;
+		*hi = *lo + plan->walking - 1;
+	} else {
+		/* The initial block inside the walking one, so that a walk that
+		 * follows finds whole blocks to fetch. */
+		*lo = at / plan->initial * plan->initial;
+		*hi = *lo + plan->initial - 1;
+		if (*lo < block * plan->walking)
+			*lo = block * plan->walking;
+		if (*hi >= (block + 1) * plan->walking)
+			*hi = (block + 1) * plan->walking - 1;
+	}
+	if (*hi >= plan->n)
+		*hi = plan->n - 1;
+	plan->last_valid = true;
+	plan->last_block = block;
+}
+
+/* The conversations of one transcript batch: ids and dates copied out of
+ * the listing order, so that the store is asked without s->lock held. */
+struct window {
+	size_t first;		/* index in the listing order of refs[0] */
+	struct conversation_ref *refs;
+	size_t n;
+	struct store *store;
+};
+
+/* Whether conversation i of the window can join a batch: dated, not held. */
+static bool window_can_fetch(const struct window *w, size_t i)
+{
+	const struct conversation_ref *r;
+
+	if (i < w->first || i >= w->first + w->n)
+		return false;
+	r = &w->refs[i - w->first];
+	return r->dated && !store_has_full_conversation(w->store, r->id);
+}
+
+static void free_window(struct window *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		free(w->refs[i].id);
+	free(w->refs);
+}
+
 /*
- * Picks the batch around position `at`: the aligned block of
- * transcript_batch conversations holding it, those of them that lack a
- * transcript and have a usable date. Fills b and the date range, and
- * returns how many were picked. Lock held.
+ * Picks the batch for the conversation at `at` by read-ahead (see
+ * sync_plan_batch), fills b and the date range, and returns how many were
+ * picked. Takes s->lock to copy the block; queries the store without it.
+ * transcript_lock held.
  */
 static size_t pick_batch(struct sync *s, size_t at, struct batch *b, time_t *oldest,
 			 time_t *newest)
 {
-	size_t size = s->opts.transcript_batch > 0 ? (size_t)s->opts.transcript_batch : 1;
-	size_t first = at / size * size, picked = 0;
+	struct window w = { .store = s->store };
+	size_t lo, hi, picked = 0;
 
-	b->received = xcalloc(size, sizeof(bool));
-	for (size_t i = first; i < s->n_order && i < first + size; i++) {
-		const struct conversation_ref *r = &s->order[i];
+	pthread_mutex_lock(&s->lock);
+	s->plan.n = s->n_order;
+	sync_plan_batch(&s->plan, at, &lo, &hi);
+	w.first = lo;
+	w.n = hi - lo + 1;
+	w.refs = xcalloc(w.n, sizeof(*w.refs));
+	for (size_t i = 0; i < w.n; i++) {
+		w.refs[i] = s->order[lo + i];
+		w.refs[i].id = xstrdup(w.refs[i].id);
+	}
+	pthread_mutex_unlock(&s->lock);
+	b->received = xcalloc(w.n, sizeof(bool));
+	for (size_t i = lo; i <= hi; i++) {
+		const struct conversation_ref *r = &w.refs[i - lo];
 
-		if (!r->dated || (i != at && store_has_full_conversation(s->store, r->id)))
+		if (i != at && !window_can_fetch(&w, i))
 			continue;
 		if (picked == 0 || r->created_at < *oldest)
 			*oldest = r->created_at;
@@ -633,6 +766,7 @@ static size_t pick_batch(struct sync *s, size_t at, struct batch *b, time_t *old
 		hash_add(b->wanted, r->id, &b->received[picked]);
 		picked++;
 	}
+	free_window(&w);
 	return picked;
 }
 
@@ -684,12 +818,11 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 	paused = time(NULL) < s->transcripts_paused_until;
 	rc = s->transcript_error;
 	position = (uintptr_t)hash_get(s->position, id);
-	if (position) {
+	if (position)
 		dated = s->order[position - 1].dated;
-		if (dated)
-			picked = pick_batch(s, position - 1, &b, &oldest, &newest);
-	}
 	pthread_mutex_unlock(&s->lock);
+	if (dated && !paused)
+		picked = pick_batch(s, position - 1, &b, &oldest, &newest);
 	if (paused) {
 		/* A recent batch failed: fail fast rather than ask again. */
 	} else if (!position) {
@@ -704,7 +837,9 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 			 start, end);
 		b.remaining = picked;
 		log_debug("fetching %zu transcripts from %s to %s", picked, start, end);
-		result = api_list(s->api, "/user/conversations", query, s->opts.transcript_batch,
+		/* The largest page the API documents: a server serves what it
+		 * allows and omifs pages on until the batch is in. */
+		result = api_list(s->api, "/user/conversations", query, s->opts.page_size,
 				  store_full, &b, &err);
 		if (store_has_full_conversation(s->store, id))
 			rc = 0;
@@ -737,7 +872,7 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 int sync_list_stale(struct sync *s, int max_age)
 {
 	for (int k = 0; k < STORE_KINDS; k++) {
-		bool stale;
+		bool stale, with_transcripts;
 		int rc = 0;
 
 		pthread_mutex_lock(&s->lock);
@@ -745,8 +880,13 @@ int sync_list_stale(struct sync *s, int max_age)
 		pthread_mutex_unlock(&s->lock);
 		if (!stale)
 			continue;
+		/* From empty, listing conversations with their transcripts costs
+		 * the floor; after an interrupted first sync, listing them plain
+		 * and fetching what is missing does not fetch anything twice. */
+		with_transcripts = k == STORE_CONVERSATIONS &&
+				   store_count_full_conversations(s->store) == 0;
 		pthread_mutex_lock(&s->kinds[k].fetch_lock);
-		rc = list_kind(s, k);
+		rc = list_kind_how(s, k, with_transcripts);
 		pthread_mutex_unlock(&s->kinds[k].fetch_lock);
 		if (rc < 0)
 			return rc;
@@ -774,6 +914,22 @@ static char **missing_transcripts(struct sync *s, size_t *n_missing, size_t *tot
 	}
 	*n_missing = kept;
 	return ids;
+}
+
+void sync_estimate(struct sync *s, struct sync_estimate *e)
+{
+	size_t missing, total;
+	char **ids = missing_transcripts(s, &missing, &total);
+
+	for (size_t i = 0; i < missing; i++)
+		free(ids[i]);
+	free(ids);
+	memset(e, 0, sizeof(*e));
+	e->missing = missing;
+	e->page = s->plan.walking;
+	e->pages = (missing + e->page - 1) / e->page;
+	e->seconds = api_budget_eta(s->api, kind_path[STORE_CONVERSATIONS], true, (long)e->pages,
+				    &e->pace);
 }
 
 static void report_progress(struct sync *s, size_t total, sync_progress_fn progress, void *ctx)
@@ -862,6 +1018,9 @@ void sync_describe(struct sync *s, struct buf *out)
 		}
 		buf_putc(out, '\n');
 	}
+	if (st.waiting > 0)
+		buf_printf(out, "waiting        %d %s for the request budget (reads are slow, not "
+				"failing)\n", st.waiting, st.waiting == 1 ? "request waits" : "requests wait");
 	if (st.blocked_until > now) {
 		format_utc(st.blocked_until, text, sizeof(text));
 		buf_printf(out, "paused         by the server until %s\n", text);

@@ -33,8 +33,12 @@ struct sync_options {
 	int refresh_interval;	/* seconds between looks for new items */
 	int full_refresh_interval; /* seconds between complete conversation listings */
 	int page_size;		/* limit asked for listings; servers clamp it */
-	int transcript_batch;	/* conversations fetched together with a transcript */
+	int transcript_batch;	/* conversations fetched with a single transcript read */
+	int transcript_page;	/* ... and with each read of a walk: the largest page
+				 * the server serves with transcripts */
 	bool offline;		/* never send a request; serve the store */
+	const char *first_memories_page; /* the key check's answer (JSON text), or NULL;
+					  * borrowed: it must outlive the sync */
 };
 
 struct sync;
@@ -67,7 +71,9 @@ void sync_request_refresh(struct sync *s);
 int sync_kind_error(struct sync *s, enum store_kind kind);
 
 /* Lists completely, now, each collection whose last complete listing is
- * older than max_age seconds. Returns 0 or the first error. */
+ * older than max_age seconds; conversations with their transcripts when
+ * the store holds none yet (a first omifs sync: the fewest requests
+ * there are). Returns 0 or the first error. */
 int sync_list_stale(struct sync *s, int max_age);
 
 /* Makes sure the store holds conversation id with its transcript. */
@@ -77,9 +83,42 @@ int sync_fetch_transcript(struct sync *s, const char *id);
  * their transcript, of how many. */
 typedef void (*sync_progress_fn)(size_t done, size_t total, void *ctx);
 
+/* What fetching every missing transcript will take. */
+struct sync_estimate {
+	size_t missing;		/* conversations listed without their transcript */
+	size_t page, pages;	/* requests of `page` conversations needed */
+	double seconds;		/* at the budget's pace */
+	struct budget_rate pace; /* the policy that sets it */
+};
+void sync_estimate(struct sync *s, struct sync_estimate *e);
+
 /* Fetches every transcript the store lacks, in batches, in listing order.
  * Returns 0, or the first error (what was fetched is kept). */
 int sync_fetch_all_transcripts(struct sync *s, sync_progress_fn progress, void *ctx);
+
+/*
+ * Transcript read-ahead, as the kernel does for file pages. The listing
+ * order is cut into blocks of `walking` conversations (the largest page
+ * the server serves with transcripts), each cut into blocks of `initial`.
+ * A read whose block, or a neighbouring one, held the last batch is part
+ * of a walk (rsync, grep -r, find | xargs cat, omifs sync): it fetches its
+ * whole walking block. Any other read fetches its initial block. Blocks
+ * are fixed, so a walk never leaves holes that cost a request of their
+ * own, and a batch never spans more than a page. The batch is the block's
+ * conversations that can be fetched (dated and not held yet), and the
+ * wanted one; held ones inside it only take room in the page. Exposed for
+ * tests.
+ */
+struct sync_plan {
+	size_t initial, walking;	/* block lengths; initial <= walking */
+	size_t n;			/* conversations in the listing order */
+	bool last_valid;
+	size_t last_block;		/* the walking block of the last batch */
+};
+
+/* Picks the block for the conversation at index `at`: [*lo, *hi], and
+ * remembers it. */
+void sync_plan_batch(struct sync_plan *plan, size_t at, size_t *lo, size_t *hi);
 
 /* Appends the sync state for .omifs/status: per collection, when it was
  * listed and how many items; transcripts cached; the API's counters. */

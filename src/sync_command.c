@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 struct progress {
+	struct sync *sync;
 	bool tty;
 	time_t started;
 	size_t first_done;	/* what the cache already had */
@@ -35,15 +36,20 @@ static void show_progress(size_t done, size_t total, void *ctx)
 	struct progress *p = ctx;
 	long elapsed = (long)(time(NULL) - p->started);
 	size_t fetched = done - p->first_done, width = 30, filled;
+	struct sync_estimate e;
+	double seconds;
 	char eta[32] = "?";
 
 	if (p->last_shown == done + 1)
 		return;
 	p->last_shown = done + 1;
-	if (fetched > 0 && elapsed > 0)
-		format_duration((long)((double)elapsed / fetched * (total - done)), eta, sizeof(eta));
-	else if (done == total)
-		snprintf(eta, sizeof(eta), "0m00s");
+	/* The slower of what the budget allows and what the transfers take. */
+	sync_estimate(p->sync, &e);
+	seconds = e.seconds;
+	if (fetched > 0 && elapsed > 0 && (double)elapsed / fetched * (total - done) > seconds)
+		seconds = (double)elapsed / fetched * (total - done);
+	if ((fetched > 0 && elapsed > 0) || seconds > 0 || done == total)
+		format_duration((long)seconds, eta, sizeof(eta));
 	if (!p->tty) {
 		printf("transcripts: %zu of %zu cached, ETA %s\n", done, total, eta);
 		fflush(stdout);
@@ -55,6 +61,28 @@ static void show_progress(size_t done, size_t total, void *ctx)
 		putchar(i < filled ? '#' : '-');
 	printf("] %zu/%zu  ETA %s ", done, total, eta);
 	fflush(stdout);
+}
+
+/* Says up front what is left and how long the budget makes it take:
+ * "80 requests of 25 transcripts, at 25 an hour (transcripts): about
+ * 3h12m". */
+static void print_plan(struct sync *sync)
+{
+	struct sync_estimate e;
+	char eta[32];
+
+	sync_estimate(sync, &e);
+	if (e.missing == 0)
+		return;
+	format_duration((long)e.seconds, eta, sizeof(eta));
+	printf("transcripts: %zu missing: %zu %s of %zu", e.missing, e.pages,
+	       e.pages == 1 ? "request" : "requests", e.page);
+	if (e.pace.name)
+		printf(", at %d per %s (%s policy): about %s", e.pace.limit,
+		       e.pace.window >= 86400 ? "day" : e.pace.window >= 3600 ? "hour"
+		       : e.pace.window >= 60 ? "minute" : "window",
+		       e.pace.name, e.seconds > 0 ? eta : "no wait");
+	putchar('\n');
 }
 
 int sync_command(const struct omifs_config *c)
@@ -80,6 +108,8 @@ int sync_command(const struct omifs_config *c)
 		fprintf(stderr, "omifs: %s\n", err.message);
 		return 1;
 	}
+	if (c->first_memories_page)
+		api_note_sent(api, "/user/memories");
 	store = store_open(c->cache_path, store_err, sizeof(store_err));
 	if (!store) {
 		fprintf(stderr, "omifs: %s\n", store_err);
@@ -87,6 +117,7 @@ int sync_command(const struct omifs_config *c)
 		return 1;
 	}
 	sync = sync_new(api, store, &sync_opts);
+	progress.sync = sync;
 	printf("omifs sync: cache %s\n", c->cache_path);
 	rc = sync_list_stale(sync, c->refresh_interval);
 	for (int k = 0; rc == 0 && k < STORE_KINDS; k++) {
@@ -95,6 +126,8 @@ int sync_command(const struct omifs_config *c)
 		if (store_listing_info(store, k, &listed_at, &count) == 0)
 			printf("%s: %zu\n", names[k], count);
 	}
+	if (rc == 0)
+		print_plan(sync);
 	if (rc == 0) {
 		store_listing_info(store, STORE_CONVERSATIONS, &listed_at, &count);
 		progress.first_done = store_count_full_conversations(store);

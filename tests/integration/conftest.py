@@ -30,7 +30,7 @@ def shared(request):
     """One emulator and one mount per profile, for tests that only read.
     Small pages so that every collection spans more than two of them."""
     emu = Emulator(*UNLIMITED, profile=request.param).start()
-    m = Mount(emu.url, "page_size=20", "transcript_batch=10")
+    m = Mount(emu.url, "page_size=20", "transcript_batch=10", "transcript_page=20")
     try:
         m.start()
         yield emu, m

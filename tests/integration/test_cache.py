@@ -139,9 +139,12 @@ def test_sync_fills_the_cache_for_an_offline_mount(emulator_factory, mount_facto
 
 
 def test_sync_killed_midway_resumes_without_fetching_twice(emulator_factory, tmp_path):
+    # Pages of 10: the first sync lists conversations with their transcripts
+    # in 12 pages; killed after 3, the next one fetches only what is missing.
     emu = emulator_factory(*UNLIMITED, "--conversations", "120", "--latency-ms", "150")
     env = {"PATH": os.environ["PATH"], "OMI_API_KEY": TEST_KEY, "XDG_CACHE_HOME": str(tmp_path), "TZ": "UTC"}
-    proc = subprocess.Popen([OMIFS, "sync", "-o", f"url={emu.url},transcript_batch=10"], env=env,
+    options = "page_size=10,transcript_page=10,transcript_batch=10"
+    proc = subprocess.Popen([OMIFS, "sync", "-o", f"url={emu.url},{options}"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -154,17 +157,18 @@ def test_sync_killed_midway_resumes_without_fetching_twice(emulator_factory, tmp
     first = emu.stats()["transcript_requests"]
     assert first < 12, "the sync finished before it could be killed"
     emu.reset_stats()
-    r = run_sync(emu, tmp_path, "transcript_batch=10")
+    r = run_sync(emu, tmp_path, options)
     assert r.returncode == 0, r.stdout + r.stderr
     second = emu.stats()
     # What one uninterrupted sync costs, for comparison.
     emu.reset_stats()
-    assert run_sync(emu, tmp_path / "clean", "transcript_batch=10").returncode == 0
+    assert run_sync(emu, tmp_path / "clean", options).returncode == 0
     clean = emu.stats()["transcript_requests"]
     # Transcripts are never fetched twice (but for the request cut by the kill),
     # and listings younger than the refresh interval are kept.
     assert first + second["transcript_requests"] <= clean + 1
-    assert sum(second["by_endpoint"].get("GET /user/memories", {}).values()) == 1  # the key check
+    # The key check's page of memories is the listing's first.
+    assert sum(second["by_endpoint"].get("GET /user/memories", {}).values()) == 1
 
 
 def test_sync_under_backend_limits_never_gets_a_429(emulator_factory, tmp_path):
@@ -228,3 +232,32 @@ def test_a_full_disk_shows_in_the_status(emulator_factory, mount_factory, tmp_pa
         if m:
             m.cleanup()  # omifs holds the cache open: stop it before the umount
         subprocess.run(["umount", "-l", str(small)], timeout=30)
+
+
+def test_a_first_sync_costs_the_floor(emulator_factory, tmp_path):
+    emu = emulator_factory(*UNLIMITED, "--conversations", "120", "--memories", "80", "--action-items", "50")
+    emu.reset_stats()
+    r = run_sync(emu, tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    stats = emu.stats()
+    # Each collection in one page and the empty page that ends it, the key
+    # check being memories' first page and conversations coming with their
+    # transcripts: 6 requests, 2 of them with transcripts.
+    assert stats["total"] == 6, stats["by_endpoint"]
+    assert stats["transcript_requests"] == 2
+
+
+def test_a_cold_backup_larger_than_a_minute_of_budget_completes(emulator_factory, mount_factory, tmp_path):
+    # The documented 100 a minute, with the minute shrunk to 3 s on both
+    # sides, and pages of 2 so that a backup needs about 130 requests.
+    scale = "0.05"
+    emu = emulator_factory("--window-scale", scale, "--limit", "day=1000000", "--conversations", "40",
+                           "--memories", "100", "--action-items", "60")
+    m = mount_factory(emu.url, f"rate_window_scale={scale}", "page_size=2", "transcript_page=2",
+                      "transcript_batch=2", "budget_wait=1", "max_per_day=0")
+    r = subprocess.run(["rsync", "-a", m.path + "/", str(tmp_path / "backup") + "/"], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    stats = emu.stats()
+    assert stats["total"] > 100
+    assert stats["by_status"].get("429", 0) == 0

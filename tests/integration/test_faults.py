@@ -19,7 +19,7 @@ from fsutil import files_under
 
 # Short timeouts so that a fault is felt in seconds, not minutes.
 OPTIONS = ("ttl=1", "refresh=1", "full_refresh=2", "retries=1", "timeout=3", "connect_timeout=2",
-           "budget_wait=3", "transcript_batch=5")
+           "budget_wait=3", "transcript_batch=5", "transcript_page=5")
 BOUND = 25  # seconds an uncached read may take to fail
 
 FAULTS = {

@@ -30,7 +30,8 @@ def read_everything(root, errors, stop):
 def test_parallel_readers_during_refreshes(emulator_factory, mount_factory):
     emu = emulator_factory(*UNLIMITED)
     data = emu.data()
-    m = mount_factory(emu.url, "ttl=1", "refresh=1", "full_refresh=1", "transcript_batch=7")
+    m = mount_factory(emu.url, "ttl=1", "refresh=1", "full_refresh=1", "transcript_batch=7",
+                        "transcript_page=14")
     errors, stop = [], threading.Event()
     readers = [threading.Thread(target=read_everything, args=(m.path, errors, stop)) for _ in range(READERS)]
     for t in readers:
