@@ -21,7 +21,8 @@ LIBS    := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 # Everything but main.c and fs.c is testable without FUSE or a network.
 CORE    := buf hash log jsontext budget model render store api sync tree config
 CORE_OBJ := $(CORE:%=build/%.o)
-OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/keys_command.o build/main.o
+OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/keys_command.o build/mount_command.o \
+           build/main.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all check check-unit check-emulator check-integration check-asan check-fuzz \
