@@ -274,9 +274,10 @@ static void usage(enum command cmd)
 	}
 }
 
-/* fuse_opt's data: the configuration, and what it cannot hold. */
+/* fuse_opt's data: the configuration first (option_spec's offsets are
+ * into it), then what it does not hold. */
 struct parse_state {
-	struct omifs_config *config;
+	struct omifs_config config;
 	enum command command;
 };
 
@@ -310,7 +311,7 @@ static int keep_word(struct omifs_config *c, const char *arg)
 static int process_option(void *data, const char *arg, int key, struct fuse_args *args)
 {
 	struct parse_state *p = data;
-	struct omifs_config *c = p->config;
+	struct omifs_config *c = &p->config;
 
 	(void)args;
 	switch (key) {
@@ -738,7 +739,7 @@ static int run_mount(struct omifs_config *c, struct fuse_args *args, const char 
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct omifs_config config = {
+	struct parse_state state = { .config = {
 		.cache_ttl = 60,
 		.refresh_interval = 300,
 		.full_refresh_interval = 3600,
@@ -754,8 +755,8 @@ int main(int argc, char *argv[])
 		.transcript_batch = 100,
 		.log_level = LOG_WARN,
 		.n_words = -1,
-	};
-	struct parse_state state = { &config, command_of(argc, argv) };
+	}, .command = command_of(argc, argv) };
+	struct omifs_config *config = &state.config;
 	char *url_given;
 	int rc;
 
@@ -765,33 +766,33 @@ int main(int argc, char *argv[])
 	 * per FUSE thread each would keep its own high-water mark. */
 	mallopt(M_ARENA_MAX, 2);
 	if (state.command != CMD_MOUNT) {
-		config.n_words = state.command == CMD_SYNC ? -1 : 0;
+		config->n_words = state.command == CMD_SYNC ? -1 : 0;
 		args.argc--;
 		args.argv++;
 	}
 	if (fuse_opt_parse(&args, &state, option_spec, process_option) < 0 ||
-	    check_command_line(&config, state.command) < 0) {
+	    check_command_line(config, state.command) < 0) {
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	url_given = config.url;
-	if (!config.url)
-		config.url = strdup(DEFAULT_URL);
-	if (config.debug)
-		config.log_level = LOG_DEBUG;
-	log_setup(config.log_level, false);
+	url_given = config->url;
+	if (!config->url)
+		config->url = strdup(DEFAULT_URL);
+	if (config->debug)
+		config->log_level = LOG_DEBUG;
+	log_setup(config->log_level, false);
 	switch (state.command) {
 	case CMD_KEYS:
-		rc = load_key(&config) < 0 ? EXIT_USAGE
-					   : keys_command(&config, config.words, config.n_words);
+		rc = load_key(config) < 0 ? EXIT_USAGE
+					   : keys_command(config, config->words, config->n_words);
 		break;
-	case CMD_STATUS: rc = mount_status_command(config.words[0]); break;
-	case CMD_REFRESH: rc = mount_refresh_command(config.words[0]); break;
-	case CMD_SYNC: rc = run_sync(&config); break;
-	default: rc = run_mount(&config, &args, url_given); break;
+	case CMD_STATUS: rc = mount_status_command(config->words[0]); break;
+	case CMD_REFRESH: rc = mount_refresh_command(config->words[0]); break;
+	case CMD_SYNC: rc = run_sync(config); break;
+	default: rc = run_mount(config, &args, url_given); break;
 	}
 out:
 	fuse_opt_free_args(&args);
-	free_config(&config);
+	free_config(config);
 	return rc;
 }
