@@ -324,6 +324,25 @@ def test_readme_links_point_at_files_in_the_repository():
     assert "make demo" in first_screen and "make check" in first_screen
 
 
+def test_install_deps_without_root_prints_the_one_sudo_command(tmp_path):
+    """make demo runs scripts/install-deps first: as a user, with something
+    missing, it must name the command rather than fail on apt-get."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "id").write_text("#!/bin/sh\necho 1000\n")
+    (fake / "dpkg-query").write_text("#!/bin/sh\nexit 1\n")  # nothing is installed
+    (fake / "apt-get").write_text("#!/bin/sh\necho apt-get must not run >&2; exit 99\n")
+    for tool in fake.iterdir():
+        tool.chmod(0o755)
+    env = {"PATH": f"{fake}:{os.environ['PATH']}"}
+    r = subprocess.run([str(REPO / "scripts/install-deps")], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "apt-get must not run" not in r.stderr
+    assert f"sudo {REPO}/scripts/install-deps" in r.stderr and "libfuse3-dev" in r.stderr
+    (fake / "dpkg-query").write_text("#!/bin/sh\necho 'install ok installed'\n")
+    r = subprocess.run([str(REPO / "scripts/install-deps")], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "everything is installed" in r.stdout
+
+
 # 11. bash completion
 
 def complete(*words):
