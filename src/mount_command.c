@@ -6,6 +6,7 @@
 
 #include "buf.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -155,8 +156,10 @@ static bool is_omifs_server(pid_t pid)
 {
 	char link[64], target[PATH_MAX];
 	const char *base;
+	struct dirent *e;
 	bool fuse = false;
 	ssize_t n;
+	DIR *dir;
 
 	snprintf(link, sizeof(link), "/proc/%ld/exe", (long)pid);
 	n = readlink(link, target, sizeof(target) - 1);
@@ -167,14 +170,18 @@ static bool is_omifs_server(pid_t pid)
 	base = base ? base + 1 : target;
 	if (strcmp(base, "omifs") != 0 && strcmp(base, "omifs (deleted)") != 0)
 		return false;
-	for (int fd = 0; fd < 1024 && !fuse; fd++) {
-		snprintf(link, sizeof(link), "/proc/%ld/fd/%d", (long)pid, fd);
+	snprintf(link, sizeof(link), "/proc/%ld/fd", (long)pid);
+	dir = opendir(link);
+	while (dir && !fuse && (e = readdir(dir)) != NULL) {
+		snprintf(link, sizeof(link), "/proc/%ld/fd/%.20s", (long)pid, e->d_name);
 		n = readlink(link, target, sizeof(target) - 1);
 		if (n > 0) {
 			target[n] = '\0';
 			fuse = strcmp(target, "/dev/fuse") == 0;
 		}
 	}
+	if (dir)
+		closedir(dir);
 	return fuse;
 }
 
