@@ -5,6 +5,7 @@ PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/user
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 PYTHON  ?= /usr/bin/python3
 VERSION := 0.1.0
@@ -21,7 +22,8 @@ LIBS    := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 # Everything but main.c and fs.c is testable without FUSE or a network.
 CORE    := buf hash log jsontext budget model render store api sync tree config
 CORE_OBJ := $(CORE:%=build/%.o)
-OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/keys_command.o build/main.o
+OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/keys_command.o build/mount_command.o \
+           build/main.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all check check-unit check-emulator check-integration check-asan check-fuzz \
@@ -84,22 +86,31 @@ check-valgrind: $(UNIT_TESTS)
 	    $$t >/dev/null || { echo "valgrind: $$t"; exit 1; }; \
 	done; echo "valgrind: every unit test is clean"
 
-demo: omifs
+# On a fresh machine: installs what is missing (as root), or says the one
+# sudo command to run; then builds and tours a demo account.
+demo:
+	@scripts/install-deps
+	@$(MAKE) --no-print-directory omifs
 	scripts/demo
 
 bench: omifs
 	$(PYTHON) scripts/bench
 
 install: omifs
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) \
+	        $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 omifs $(DESTDIR)$(BINDIR)/omifs
 	install -m 0644 omifs.1 $(DESTDIR)$(MANDIR)/man1/omifs.1
-	sed 's|@BINDIR@|$(BINDIR)|g' scripts/omifs.service.in > $(DESTDIR)$(UNITDIR)/omifs.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/omifs.service
+	for unit in omifs.service omifs@.service; do \
+	  sed 's|@BINDIR@|$(BINDIR)|g' scripts/$$unit.in > $(DESTDIR)$(UNITDIR)/$$unit && \
+	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$unit || exit 1; \
+	done
+	install -m 0644 scripts/omifs.bash-completion $(DESTDIR)$(BASHCOMPDIR)/omifs
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/omifs $(DESTDIR)$(MANDIR)/man1/omifs.1 \
-	      $(DESTDIR)$(UNITDIR)/omifs.service
+	      $(DESTDIR)$(UNITDIR)/omifs.service $(DESTDIR)$(UNITDIR)/omifs@.service \
+	      $(DESTDIR)$(BASHCOMPDIR)/omifs
 
 clean:
 	rm -rf build omifs

@@ -70,11 +70,10 @@ static int make_private_dir(const char *path)
 	return rc;
 }
 
-char *config_cache_path(const struct omifs_config *c, char *err, size_t errlen)
+char *config_cache_dir(const struct omifs_config *c, char *err, size_t errlen)
 {
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	struct buf dir = BUF_INIT, path = BUF_INIT, identity = BUF_INIT;
-	const char *host = strstr(c->url, "://");
+	struct buf dir = BUF_INIT;
 	struct stat st;
 	int rc;
 
@@ -106,8 +105,19 @@ char *config_cache_path(const struct omifs_config *c, char *err, size_t errlen)
 		buf_free(&dir);
 		return NULL;
 	}
+	return buf_steal(&dir);
+}
+
+char *config_cache_path(const struct omifs_config *c, char *err, size_t errlen)
+{
+	struct buf path = BUF_INIT, identity = BUF_INIT;
+	const char *host = strstr(c->url, "://");
+	char *dir = config_cache_dir(c, err, errlen);
+
+	if (!dir)
+		return NULL;
 	buf_printf(&identity, "%s\n%s", c->url, c->key);
-	buf_printf(&path, "%s/", dir.data);
+	buf_printf(&path, "%s/", dir);
 	for (host = host ? host + 3 : c->url; *host && *host != '/'; host++)
 		buf_putc(&path, (*host == ':' || *host == '.' || (*host >= '0' && *host <= '9') ||
 				 (*host >= 'a' && *host <= 'z') || (*host >= 'A' && *host <= 'Z') ||
@@ -115,6 +125,6 @@ char *config_cache_path(const struct omifs_config *c, char *err, size_t errlen)
 	buf_printf(&path, "-%016" PRIx64 ".sqlite", hash_bytes(identity.data, identity.len));
 	explicit_bzero(identity.data, identity.len);
 	buf_free(&identity);
-	buf_free(&dir);
+	free(dir);
 	return buf_steal(&path);
 }

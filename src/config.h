@@ -20,6 +20,8 @@ struct omifs_config {
 	char *save_path;	/* keys create --save PATH */
 	char *words[4];		/* a subcommand's arguments ("keys create NAME") */
 	int n_words;		/* -1 when not running a subcommand that takes them */
+	bool json;		/* --json: machine-readable output (keys list, sync) */
+	bool quiet;		/* -q: nothing but errors (sync) */
 	char *cache_dir;	/* where the cache lives; NULL: the default */
 	char *cache_path;	/* the account's cache file; NULL: in memory */
 	char *first_memories_page; /* the key check's answer, JSON text, for sync */
@@ -51,6 +53,9 @@ struct omifs_config {
  * hash of the URL and the key, never the key; creates the directory with
  * mode 0700. Returns a malloc'd path, or NULL with a message in err. */
 char *config_cache_path(const struct omifs_config *c, char *err, size_t errlen);
+/* The directory config_cache_path puts the file in, created as it would
+ * be. Returns a malloc'd path, or NULL with a message in err. */
+char *config_cache_dir(const struct omifs_config *c, char *err, size_t errlen);
 
 /* The options of the api and sync layers that the configuration implies
  * (strings borrowed from c). */

@@ -35,7 +35,11 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/statvfs.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 static struct fs_context *context(void)
 {
@@ -82,6 +86,30 @@ static void store_changed(void *ctx)
 	tree_refresh(fs->tree, invalidate_path, fs);
 }
 
+/* systemd's readiness protocol (Type=notify): one datagram to
+ * $NOTIFY_SOCKET, sent once the mount answers, which is after main's key
+ * check. Without systemd there is no socket and nothing to do. */
+static void notify_ready(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(addr.sun_path))
+		return;
+	memcpy(addr.sun_path, path, strlen(path));
+	if (path[0] == '@')
+		addr.sun_path[0] = '\0';	/* an abstract socket */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&addr, len) < 0)
+		log_warn("cannot tell systemd the mount is ready: %s", strerror(errno));
+	close(fd);
+}
+
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct fs_context *ctx = context();
@@ -122,6 +150,7 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* libfuse makes SIGHUP unmount; here it means "refresh now". */
 	atomic_store(&refresh_on_hangup, ctx->sync);
 	signal(SIGHUP, on_hangup);
+	notify_ready();
 	return ctx;
 }
 
@@ -256,14 +285,27 @@ static int fs_opendir(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+/* df shows the cache as the space used and the items as the inodes, so
+ * that `df -h` says something; nothing is ever free: the mount is
+ * read-only. */
 static int fs_statfs(const char *path, struct statvfs *st)
 {
+	struct fs_context *ctx = context();
+	long long bytes = store_size(ctx->store);
+	time_t listed_at;
+	size_t count, items = 0;
+
 	(void)path;
 	memset(st, 0, sizeof(*st));
 	st->f_bsize = 4096;
 	st->f_frsize = 4096;
 	st->f_namemax = 255;
 	st->f_flag = ST_RDONLY | ST_NOSUID;
+	st->f_blocks = bytes > 0 ? (fsblkcnt_t)((bytes + 4095) / 4096) : 0;
+	for (int k = 0; k < STORE_KINDS; k++)
+		if (store_listing_info(ctx->store, k, &listed_at, &count) == 0)
+			items += count;
+	st->f_files = items;
 	return 0;
 }
 

@@ -9,6 +9,11 @@
 
 #include "config.h"
 
+#include <stdbool.h>
+
+/* Whether words (the command's arguments after "keys") make a command. */
+bool keys_command_valid(char *const *words, int n_words);
+
 /* words: the command's arguments after "keys". Returns an exit code. */
 int keys_command(const struct omifs_config *c, char *const *words, int n_words);
 

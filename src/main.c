@@ -17,6 +17,7 @@
 #include "log.h"
 #include "store.h"
 #include "keys_command.h"
+#include "mount_command.h"
 #include "sync_command.h"
 
 #include <ctype.h>
@@ -41,7 +42,11 @@
 extern char **environ;
 
 enum { EXIT_USAGE = 1, EXIT_AUTH = 2, EXIT_SERVER = 3, EXIT_MOUNTPOINT = 4 };
-enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_KEY_ON_COMMAND_LINE };
+enum {
+	KEY_HELP, KEY_HELP_FUSE, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_JSON, KEY_QUIET,
+	KEY_KEY_ON_COMMAND_LINE
+};
+enum command { CMD_MOUNT, CMD_SYNC, CMD_KEYS, CMD_STATUS, CMD_REFRESH };
 
 #define DEFAULT_URL "https://api.omi.me/v1/dev"
 
@@ -77,24 +82,99 @@ static const struct fuse_opt option_spec[] = {
 	FUSE_OPT_KEY("api_key=", KEY_KEY_ON_COMMAND_LINE),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("--help-fuse", KEY_HELP_FUSE),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
 	FUSE_OPT_KEY("--version", KEY_VERSION),
 	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
 	FUSE_OPT_KEY("-d", KEY_DEBUG),
 	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_KEY("--json", KEY_JSON),
+	FUSE_OPT_KEY("-q", KEY_QUIET),
+	FUSE_OPT_KEY("--quiet", KEY_QUIET),
 	FUSE_OPT_END
 };
 
-static void usage(const char *prog)
+/*
+ * The libfuse options a mount passes on, and the only ones: an allow-list
+ * rather than asking libfuse, because libfuse checks its options only
+ * inside fuse_new and fuse_session_new, after the key check, in its own
+ * words and with its own exit code. The list is short on purpose: options
+ * that would break omifs's promises (kernel_cache keeps stale pages,
+ * modules= renames files) are left out.
+ */
+static const struct {
+	const char *name;	/* "uid=N": anything after '=' is the value's name */
+	const char *help;
+} fuse_passthrough[] = {
+	{ "allow_other", "let other users in (needs user_allow_other in /etc/fuse.conf)" },
+	{ "allow_root", "let root in as well as you" },
+	{ "auto_unmount", "unmount when omifs dies, even by kill -9" },
+	{ "default_permissions", "the kernel checks permissions (always on)" },
+	{ "max_idle_threads=N", "idle worker threads kept (default 10)" },
+	{ "max_threads=N", "worker threads at most (default 10)" },
+	{ "clone_fd", "a /dev/fuse descriptor per worker thread" },
+	{ "noatime", "the usual mount flag" },
+	{ "uid=N", "owner shown for every file (default: you)" },
+	{ "gid=N", "group shown for every file (default: yours)" },
+	{ "umask=M", "permission bits to clear (octal)" },
+};
+
+/* What mount(8) and fstab say that means nothing to omifs, which always
+ * mounts ro,nosuid,nodev: accepted and dropped. */
+static const char *const mount_words[] = {
+	"ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "atime", "relatime",
+	"async", "defaults", "auto", "noauto", "user", "users", "nouser", "nofail", "_netdev",
+};
+
+static bool option_matches(const char *arg, const char *name)
+{
+	const char *eq = strchr(name, '=');
+
+	return eq ? strncmp(arg, name, (size_t)(eq - name + 1)) == 0 && arg[eq - name + 1]
+		  : strcmp(arg, name) == 0;
+}
+
+static bool is_passthrough(const char *arg)
+{
+	for (size_t i = 0; i < sizeof(fuse_passthrough) / sizeof(*fuse_passthrough); i++)
+		if (option_matches(arg, fuse_passthrough[i].name))
+			return true;
+	return strcmp(arg, "-s") == 0;
+}
+
+static bool is_mount_word(const char *arg)
+{
+	for (size_t i = 0; i < sizeof(mount_words) / sizeof(*mount_words); i++)
+		if (strcmp(arg, mount_words[i]) == 0)
+			return true;
+	return strncmp(arg, "x-", 2) == 0 || strncmp(arg, "comment=", 8) == 0;
+}
+
+static void help_fuse(void)
+{
+	printf("Generic FUSE options that omifs passes on to libfuse (mounts only):\n");
+	for (size_t i = 0; i < sizeof(fuse_passthrough) / sizeof(*fuse_passthrough); i++)
+		printf("    -o %-22s %s\n", fuse_passthrough[i].name, fuse_passthrough[i].help);
+	printf("    -s                       single-threaded\n"
+	       "\n"
+	       "mount(8)'s ro, rw, [no]suid, [no]dev, [no]exec, atime, relatime, async,\n"
+	       "defaults, [no]auto, user(s), nofail, _netdev, x-* and comment= are accepted\n"
+	       "and ignored: omifs always mounts ro,nosuid,nodev. Any other option is an\n"
+	       "error.\n");
+}
+
+static void usage_mount(const char *prog)
 {
 	printf("usage: %s [options] [source] MOUNTPOINT\n"
-	       "       %s sync [options]\n"
-	       "       %s keys list | create NAME [--save PATH] | revoke ID [options]\n"
+	       "       %s sync [options]            fill the disk cache (omifs sync -h)\n"
+	       "       %s keys list|create|revoke   manage API keys (omifs keys -h)\n"
+	       "       %s status MOUNTPOINT         print a mount's .omifs/status\n"
+	       "       %s refresh MOUNTPOINT        make a mount look for changes now\n"
 	       "\n"
-	       "Mounts your Omi memories, conversations and action items read-only;\n"
-	       "'sync' fills the disk cache with everything, transcripts included;\n"
-	       "'keys' lists, creates and revokes API keys.\n"
+	       "Mounts your Omi memories, conversations and action items read-only.\n"
 	       "The API key comes from $OMI_API_KEY or -o key_file=FILE (mode 0600).\n"
+	       "source is the name df and findmnt show for the mount (default\n"
+	       "omifs:HOST, HOST from the URL); mount(8) passes it.\n"
 	       "\n"
 	       "omifs options:\n"
 	       "    -o url=URL               API base URL (default %s)\n"
@@ -106,7 +186,8 @@ static void usage(const char *prog)
 	       "    -o cache_dir=DIR         where the cache lives (default\n"
 	       "                             $XDG_CACHE_HOME/omifs or ~/.cache/omifs)\n"
 	       "    -o no_disk_cache         keep nothing on disk (memory only)\n"
-	       "    -o offline               send no request; serve what is cached\n"
+	       "    -o offline               send no request; serve what is cached (no key\n"
+	       "                             needed when one account is cached)\n"
 	       "    -o refresh=SECONDS       look for new items this often (default 300)\n"
 	       "    -o full_refresh=SECONDS  list conversations completely, finding edits\n"
 	       "                             and deletions, this often (default 3600)\n"
@@ -133,53 +214,147 @@ static void usage(const char *prog)
 	       "    -o log_level=N           0 errors, 1 warnings (default), 2 info, 3 debug\n"
 	       "    -f                       stay in the foreground, log to stderr\n"
 	       "    -d                       debug: foreground, log every request\n"
-	       "    -s                       single-threaded\n"
-	       "    -h, --help               this help, then libfuse's options\n"
+	       "    -h, --help               this help\n"
+	       "    --help-fuse              the generic FUSE options omifs accepts\n"
 	       "    -V, --version            versions\n"
-	       "\n",
-	       prog, prog, prog, DEFAULT_URL);
+	       "\n"
+	       "Exit codes: 0 ok, 1 usage or configuration, 2 key refused, 3 server\n"
+	       "unreachable, 4 mountpoint unusable.\n",
+	       prog, prog, prog, prog, prog, DEFAULT_URL);
+}
+
+static void usage_sync(const char *prog)
+{
+	printf("usage: %s sync [-q] [--json] [-o option,...]\n"
+	       "\n"
+	       "Fills the disk cache with everything, transcripts included, paced to the\n"
+	       "API's limits, so that a later -o offline mount needs no network. Resumes\n"
+	       "where it stopped. Progress goes to stderr; Ctrl-C stops it (exit 130).\n"
+	       "\n"
+	       "    -q, --quiet              print nothing but errors\n"
+	       "    --json                   print a summary object on stdout at the end\n"
+	       "    -o url=, key_file=, cache_dir=, api_profile=, transcript_batch=, ...\n"
+	       "                             as for a mount (omifs -h)\n"
+	       "\n"
+	       "Exit codes: 0 done, 1 usage, 2 key refused, 3 server failing or budget\n"
+	       "spent, 130 interrupted.\n", prog);
+}
+
+static void usage_keys(const char *prog)
+{
+	printf("usage: %s keys list [--json] [-o option,...]\n"
+	       "       %s keys create NAME [--save PATH] [-o option,...]\n"
+	       "       %s keys revoke ID [-o option,...]\n"
+	       "\n"
+	       "Lists, creates and revokes API keys with the token from $OMI_API_KEY or\n"
+	       "-o key_file=FILE (token_file=: the backend wants the app's login token).\n"
+	       "\n"
+	       "    --json                   list: the keys as a JSON array\n"
+	       "    --save PATH              create: write the new secret to PATH (mode\n"
+	       "                             0600, which must not exist) instead of\n"
+	       "                             printing it\n"
+	       "    -o url=URL               API base URL (default %s)\n", prog, prog, prog,
+	       DEFAULT_URL);
+}
+
+static void usage_status(const char *prog)
+{
+	printf("usage: %s status MOUNTPOINT\n"
+	       "       %s refresh MOUNTPOINT\n"
+	       "\n"
+	       "status prints the mount's .omifs/status. refresh asks the omifs process\n"
+	       "serving MOUNTPOINT to look for new, changed and deleted items now (as\n"
+	       "kill -HUP would), found through the mount itself.\n", prog, prog);
+}
+
+static void usage(enum command cmd)
+{
+	switch (cmd) {
+	case CMD_MOUNT: usage_mount("omifs"); break;
+	case CMD_SYNC: usage_sync("omifs"); break;
+	case CMD_KEYS: usage_keys("omifs"); break;
+	case CMD_STATUS:
+	case CMD_REFRESH: usage_status("omifs"); break;
+	}
+}
+
+/* fuse_opt's data: the configuration first (option_spec's offsets are
+ * into it), then what it does not hold. */
+struct parse_state {
+	struct omifs_config config;
+	enum command command;
+};
+
+static const char *const command_name[] = { "omifs", "omifs sync", "omifs keys", "omifs status",
+					     "omifs refresh" };
+
+static int unknown_option(const struct parse_state *p, const char *arg)
+{
+	fprintf(stderr, "%s: unknown option '%s%s' (see %s -h)\n", command_name[p->command],
+		arg[0] == '-' ? "" : "-o ", arg, command_name[p->command]);
+	return -1;
+}
+
+static int keep_word(struct omifs_config *c, const char *arg)
+{
+	if (c->n_words >= 0) {
+		if (c->n_words == (int)(sizeof(c->words) / sizeof(*c->words)))
+			return -1;
+		c->words[c->n_words++] = strdup(arg);
+		return 0;
+	}
+	/* mount(8) passes "source mountpoint": keep the last as the mountpoint. */
+	if (c->mountpoint) {
+		free(c->source);
+		c->source = c->mountpoint;
+	}
+	c->mountpoint = strdup(arg);
+	return 0;
 }
 
 static int process_option(void *data, const char *arg, int key, struct fuse_args *args)
 {
-	struct omifs_config *c = data;
+	struct parse_state *p = data;
+	struct omifs_config *c = &p->config;
 
 	(void)args;
 	switch (key) {
 	case FUSE_OPT_KEY_NONOPT:
-		if (c->n_words >= 0) {
-			if (c->n_words == (int)(sizeof(c->words) / sizeof(*c->words)))
-				return -1;
-			c->words[c->n_words++] = strdup(arg);
+		return keep_word(c, arg);
+	case FUSE_OPT_KEY_OPT:
+		/* Anything no table above knows is a mistake worth stopping for. */
+		if (p->command == CMD_MOUNT && is_mount_word(arg))
 			return 0;
-		}
-		/* mount(8) passes "source mountpoint": keep the last as the mountpoint. */
-		if (c->mountpoint) {
-			free(c->source);
-			c->source = c->mountpoint;
-		}
-		c->mountpoint = strdup(arg);
-		return 0;
+		if (p->command == CMD_MOUNT && is_passthrough(arg))
+			return 1;
+		return unknown_option(p, arg);
 	case KEY_KEY_ON_COMMAND_LINE:
 		fprintf(stderr, "omifs: the API key is never taken from the command line "
 				"(it would show in ps); use OMI_API_KEY or -o key_file=FILE\n");
 		exit(EXIT_USAGE);
 	case KEY_HELP:
-		usage(args->argv[0]);
-		fuse_cmdline_help();
-		fuse_lib_help(args);
+		usage(p->command);
+		exit(0);
+	case KEY_HELP_FUSE:
+		help_fuse();
 		exit(0);
 	case KEY_VERSION:
 		printf("omifs %s\nlibfuse %s\n%s\n", OMIFS_VERSION, fuse_pkgversion(),
 		       curl_version());
 		exit(0);
+	case KEY_JSON:
+		c->json = true;
+		return 0;
+	case KEY_QUIET:
+		c->quiet = true;
+		return 0;
 	case KEY_DEBUG:
 		c->debug = true;
 		c->foreground = true;
-		return 1;
+		return p->command == CMD_MOUNT;
 	case KEY_FOREGROUND:
 		c->foreground = true;
-		return 1;
+		return p->command == CMD_MOUNT;
 	}
 	return 1;
 }
@@ -250,81 +425,14 @@ static int load_key(struct omifs_config *c)
 	return 0;
 }
 
-/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
-static void unescape_mountinfo(char *s)
-{
-	char *out = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*out++ = *s;
-		}
-	}
-	*out = '\0';
-}
-
-/* Whether the mount at path (an absolute path) is an omifs one, as far as
- * this process's mount table says. */
-static bool is_omifs_mount(const char *path)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[8192], point[4096], fstype[256];
-	bool found = false;
-
-	if (!f)
-		return false;
-	/* id parent major:minor root mountpoint options [optional...] - fstype ... */
-	while (!found && fgets(line, sizeof(line), f)) {
-		const char *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
-		    sscanf(sep + 3, "%255s", fstype) != 1)
-			continue;
-		unescape_mountinfo(point);
-		found = strcmp(point, path) == 0 && strcmp(fstype, "fuse.omifs") == 0;
-	}
-	fclose(f);
-	return found;
-}
-
-/* path made absolute without touching its last component (a dead mount
- * cannot be stat'ed). Returns a malloc'd path or NULL. */
-static char *absolute_path(const char *path)
-{
-	char *copy = xstrdup(path), *slash, *dir, *out = NULL;
-	struct buf b = BUF_INIT;
-
-	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
-		copy[strlen(copy) - 1] = '\0';
-	slash = strrchr(copy, '/');
-	if (slash == copy) {
-		out = xstrdup(copy);
-	} else {
-		if (slash)
-			*slash = '\0';
-		dir = realpath(slash ? copy : ".", NULL);
-		if (dir) {
-			buf_printf(&b, "%s/%s", strcmp(dir, "/") ? dir : "", slash ? slash + 1 : copy);
-			out = buf_steal(&b);
-		}
-		free(dir);
-	}
-	free(copy);
-	return out;
-}
-
 /* A mountpoint whose FUSE process died answers ENOTCONN to everything.
  * When it was an omifs mount, clearing it loses nothing (the data is in
  * the cache and on the server): do it. Returns 0 once it is gone. */
 static int clear_dead_mount(const char *path)
 {
-	char *abs = absolute_path(path);
+	char *abs = mount_absolute_path(path);
 	char *const argv[] = { "fusermount3", "-u", "-z", abs, NULL };
-	bool ours = abs && is_omifs_mount(abs);
+	bool ours = abs && mount_is_omifs(abs);
 	int status = -1;
 	pid_t pid;
 
@@ -338,6 +446,21 @@ static int clear_dead_mount(const char *path)
 			"clear it with: fusermount3 -u %s\n", path, path);
 	free(abs);
 	return -1;
+}
+
+/* Says so when path is already an omifs mount, and by which process. */
+static bool already_mounted(const char *path)
+{
+	char *abs = mount_absolute_path(path);
+	bool mounted = abs && mount_is_omifs(abs);
+	pid_t pid = mounted ? mount_server_pid(abs) : -1;
+
+	if (mounted && pid > 0)
+		fprintf(stderr, "omifs: %s is already mounted (omifs, pid %ld)\n", path, (long)pid);
+	else if (mounted)
+		fprintf(stderr, "omifs: %s is already mounted (omifs)\n", path);
+	free(abs);
+	return mounted;
 }
 
 /* Returns 0 when the mountpoint is an empty directory we can mount on. */
@@ -367,11 +490,9 @@ static int check_mountpoint(const char *path)
 		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
 			empty = false;
 	closedir(d);
-	if (!empty) {
+	if (!empty && !already_mounted(path))
 		fprintf(stderr, "omifs: mountpoint %s is not empty\n", path);
-		return -1;
-	}
-	return 0;
+	return empty ? 0 : -1;
 }
 
 /* One authenticated request, so that a bad key or URL fails here. It is
@@ -425,7 +546,8 @@ static int open_cache(struct omifs_config *c)
 		}
 		return 0;
 	}
-	c->cache_path = config_cache_path(c, err, sizeof(err));
+	if (!c->cache_path)
+		c->cache_path = config_cache_path(c, err, sizeof(err));
 	if (c->cache_path)
 		store = c->offline ? store_open_readonly(c->cache_path, err, sizeof(err))
 				   : store_open(c->cache_path, err, sizeof(err));
@@ -435,6 +557,66 @@ static int open_cache(struct omifs_config *c)
 	}
 	store_close(store);
 	return 0;
+}
+
+/* Whether the cache file name (HOST-HASH.sqlite, see config_cache_path)
+ * is for url's host; any host when url is NULL. */
+static bool cache_is_for(const char *name, const char *url)
+{
+	const char *host = url ? strstr(url, "://") : NULL, *end;
+	size_t len;
+
+	if (!url)
+		return true;
+	host = host ? host + 3 : url;
+	end = strchr(host, '/');
+	len = end ? (size_t)(end - host) : strlen(host);
+	return strncmp(name, host, len) == 0 && name[len] == '-';
+}
+
+/*
+ * An offline mount needs the key only to find the account's cache file.
+ * With no key given, the one cache in the cache directory (for the URL's
+ * host, when -o url is given) is the account meant; with several, say
+ * which and stop. Returns 0 with c->cache_path set, or -1.
+ */
+static int pick_offline_cache(struct omifs_config *c, const char *url)
+{
+	char err[512], *dir = config_cache_dir(c, err, sizeof(err));
+	struct buf found = BUF_INIT, names = BUF_INIT;
+	struct dirent *e;
+	int n = 0;
+	DIR *d = dir ? opendir(dir) : NULL;
+
+	if (!d) {
+		fprintf(stderr, "omifs: %s\n", dir ? strerror(errno) : err);
+		free(dir);
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+
+		if (len < 8 || strcmp(e->d_name + len - 7, ".sqlite") != 0 ||
+		    !cache_is_for(e->d_name, url))
+			continue;
+		buf_reset(&found);
+		buf_printf(&found, "%s/%s", dir, e->d_name);
+		buf_printf(&names, "%s%s", n++ ? ", " : "", e->d_name);
+	}
+	closedir(d);
+	if (n == 1)
+		c->cache_path = buf_steal(&found);
+	else if (n == 0)
+		fprintf(stderr, "omifs: offline: no account is cached in %s; give the key "
+				"(OMI_API_KEY or -o key_file=FILE) or run omifs sync first\n", dir);
+	else
+		fprintf(stderr, "omifs: offline: %d accounts are cached in %s (%s); give the key "
+				"of the one to mount (OMI_API_KEY or -o key_file=FILE), or -o url=\n",
+			n, dir, names.data);
+	buf_free(&found);
+	buf_free(&names);
+	free(dir);
+	return n == 1 ? 0 : -1;
 }
 
 static void free_config(struct omifs_config *c)
@@ -457,10 +639,120 @@ static void free_config(struct omifs_config *c)
 	free(c->source);
 }
 
+/* Which command argv names; the words after it are its own. */
+static enum command command_of(int argc, char **argv)
+{
+	static const char *const names[] = { [CMD_SYNC] = "sync", [CMD_KEYS] = "keys",
+					     [CMD_STATUS] = "status", [CMD_REFRESH] = "refresh" };
+
+	for (int k = CMD_SYNC; argc > 1 && k <= CMD_REFRESH; k++)
+		if (strcmp(argv[1], names[k]) == 0)
+			return k;
+	return CMD_MOUNT;
+}
+
+/* What only the command line can get wrong, said before anything else
+ * happens (no key is read, nothing is mounted). Returns 0 or -1. */
+static int check_command_line(const struct omifs_config *c, enum command cmd)
+{
+	const char *word = c->n_words > 0 ? c->words[0] : "";
+	const char *problem = NULL;
+
+	if (c->json && !(cmd == CMD_SYNC || (cmd == CMD_KEYS && strcmp(word, "list") == 0)))
+		problem = "--json goes with omifs sync and omifs keys list";
+	else if (c->quiet && cmd != CMD_SYNC)
+		problem = "-q goes with omifs sync";
+	else if (c->save_path && !(cmd == CMD_KEYS && strcmp(word, "create") == 0))
+		problem = "--save goes with omifs keys create";
+	else if (cmd == CMD_KEYS && !keys_command_valid(c->words, c->n_words))
+		problem = "usage: omifs keys list | create NAME [--save PATH] | revoke ID";
+	else if ((cmd == CMD_STATUS || cmd == CMD_REFRESH) && c->n_words != 1)
+		problem = "give one MOUNTPOINT";
+	else if (cmd == CMD_SYNC && c->mountpoint)
+		problem = "sync takes no mountpoint";
+	else if (cmd == CMD_MOUNT && !c->mountpoint)
+		problem = "no mountpoint given";
+	else if (c->cache_ttl < 0 || c->refresh_interval < 1 || c->full_refresh_interval < 1 ||
+		 c->page_size < 1 || c->transcript_batch < 1 || c->transcript_page == 0 ||
+		 c->transcript_page < -1 || c->request_timeout < 1 ||
+		 c->connect_timeout < 1 || c->retries < 0 || c->budget_wait < 0 ||
+		 c->rate_window_scale <= 0 ||
+		 (c->api_profile && strcmp(c->api_profile, "documented") != 0 &&
+		  strcmp(c->api_profile, "backend") != 0))
+		problem = "an option has a value out of range";
+	if (problem)
+		fprintf(stderr, "%s: %s (see %s -h)\n", command_name[cmd], problem, command_name[cmd]);
+	return problem ? -1 : 0;
+}
+
+static int run_sync(struct omifs_config *c)
+{
+	int rc;
+
+	if (c->offline || c->no_disk_cache) {
+		fprintf(stderr, "omifs: sync fills the disk cache: it cannot be offline or "
+				"without one\n");
+		return EXIT_USAGE;
+	}
+	if (load_key(c) < 0)
+		return EXIT_USAGE;
+	if ((rc = check_server(c)) != 0)
+		return rc;
+	return open_cache(c) < 0 ? EXIT_USAGE : sync_command(c);
+}
+
+/* The mount's name in the mount table (df, findmnt): the source mount(8)
+ * gave, else one that tells accounts on different servers apart. It goes
+ * into an option list, where a comma or a backslash would split it. */
+static void add_fsname(const struct omifs_config *c, struct buf *opt)
+{
+	const char *host = strstr(c->url, "://");
+	size_t len;
+
+	if (c->source && !strpbrk(c->source, ",\\")) {
+		buf_printf(opt, "%s", c->source);
+		return;
+	}
+	host = host ? host + 3 : c->url;
+	len = strcspn(host, "/,\\");
+	buf_printf(opt, "omifs:%.*s", (int)len, host);
+}
+
+static int run_mount(struct omifs_config *c, struct fuse_args *args, const char *url_given)
+{
+	struct fs_context ctx = { .config = c };
+	struct buf opt = BUF_INIT;
+	const char *env = getenv("OMI_API_KEY");
+	bool keyless = c->offline && !c->key_file && !(env && *env) && !c->no_disk_cache;
+	int rc;
+
+	if (keyless ? pick_offline_cache(c, url_given) < 0 : load_key(c) < 0)
+		return EXIT_USAGE;
+	if (keyless)
+		c->key = xstrdup("");	/* offline: no request carries it */
+	if (check_mountpoint(c->mountpoint) < 0)
+		return EXIT_MOUNTPOINT;
+	if (!c->offline && (rc = check_server(c)) != 0)
+		return rc;
+	if (open_cache(c) < 0)
+		return EXIT_USAGE;
+	buf_puts(&opt, "-oro,nosuid,nodev,default_permissions,subtype=omifs,fsname=");
+	add_fsname(c, &opt);
+	fuse_opt_add_arg(args, opt.data);
+	buf_free(&opt);
+	/* libfuse 3.14 warns on every start unless this is set; the user's own
+	 * value, later on the command line, still wins. */
+	fuse_opt_insert_arg(args, 1, "-omax_idle_threads=10");
+	fuse_opt_add_arg(args, c->mountpoint);
+	log_setup(c->log_level, !c->foreground);
+	rc = fs_run(args, &ctx);
+	return rc == -1 ? EXIT_MOUNTPOINT : rc == -2 ? EXIT_USAGE : 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct omifs_config config = {
+	struct parse_state state = { .config = {
 		.cache_ttl = 60,
 		.refresh_interval = 300,
 		.full_refresh_interval = 3600,
@@ -477,10 +769,9 @@ int main(int argc, char *argv[])
 		.transcript_page = -1,
 		.log_level = LOG_WARN,
 		.n_words = -1,
-	};
-	struct fs_context ctx = { .config = &config };
-	struct buf opt = BUF_INIT;
-	bool sync_mode = false;
+	}, .command = command_of(argc, argv) };
+	struct omifs_config *config = &state.config;
+	char *url_given;
 	int rc;
 
 	/* The key must not end up in a core dump. */
@@ -488,84 +779,34 @@ int main(int argc, char *argv[])
 	/* A transcript batch is tens of MiB of short-lived JSON; with an arena
 	 * per FUSE thread each would keep its own high-water mark. */
 	mallopt(M_ARENA_MAX, 2);
-	/* "omifs sync|keys ...": the same options, no mountpoint. */
-	if (argc > 1 && strcmp(argv[1], "sync") == 0) {
-		sync_mode = true;
-		args.argc--;
-		args.argv++;
-	} else if (argc > 1 && strcmp(argv[1], "keys") == 0) {
-		config.n_words = 0;
+	if (state.command != CMD_MOUNT) {
+		config->n_words = state.command == CMD_SYNC ? -1 : 0;
 		args.argc--;
 		args.argv++;
 	}
-	if (fuse_opt_parse(&args, &config, option_spec, process_option) < 0)
-		return EXIT_USAGE;
-	if (!config.url)
-		config.url = strdup(DEFAULT_URL);
-	if (config.debug)
-		config.log_level = LOG_DEBUG;
-	log_setup(config.log_level, false);
-	if (config.n_words >= 0) {
-		rc = load_key(&config) < 0 ? EXIT_USAGE
-					   : keys_command(&config, config.words, config.n_words);
-		goto out;
-	}
-	if (sync_mode ? config.mountpoint != NULL : config.mountpoint == NULL) {
-		fprintf(stderr, sync_mode ? "omifs: sync takes no mountpoint (see omifs -h)\n"
-					  : "omifs: no mountpoint given (see omifs -h)\n");
+	if (fuse_opt_parse(&args, &state, option_spec, process_option) < 0 ||
+	    check_command_line(config, state.command) < 0) {
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	if (config.cache_ttl < 0 || config.refresh_interval < 1 ||
-	    config.full_refresh_interval < 1 || config.page_size < 1 || config.transcript_batch < 1 ||
-	    config.transcript_page == 0 || config.transcript_page < -1 ||
-	    config.request_timeout < 1 || config.connect_timeout < 1 || config.retries < 0 ||
-	    config.budget_wait < 0 || config.rate_window_scale <= 0 ||
-	    (config.api_profile && strcmp(config.api_profile, "documented") != 0 &&
-	     strcmp(config.api_profile, "backend") != 0)) {
-		fprintf(stderr, "omifs: an option has a value out of range (see omifs -h)\n");
-		rc = EXIT_USAGE;
-		goto out;
+	url_given = config->url;
+	if (!config->url)
+		config->url = strdup(DEFAULT_URL);
+	if (config->debug)
+		config->log_level = LOG_DEBUG;
+	log_setup(config->log_level, false);
+	switch (state.command) {
+	case CMD_KEYS:
+		rc = load_key(config) < 0 ? EXIT_USAGE
+					   : keys_command(config, config->words, config->n_words);
+		break;
+	case CMD_STATUS: rc = mount_status_command(config->words[0]); break;
+	case CMD_REFRESH: rc = mount_refresh_command(config->words[0]); break;
+	case CMD_SYNC: rc = run_sync(config); break;
+	default: rc = run_mount(config, &args, url_given); break;
 	}
-	if (load_key(&config) < 0) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
-	if (sync_mode) {
-		if (config.offline || config.no_disk_cache) {
-			fprintf(stderr, "omifs: sync fills the disk cache: it cannot be offline "
-					"or without one\n");
-			rc = EXIT_USAGE;
-		} else if ((rc = check_server(&config)) == 0) {
-			rc = open_cache(&config) < 0 ? EXIT_USAGE : sync_command(&config);
-		}
-		goto out;
-	}
-	if (check_mountpoint(config.mountpoint) < 0) {
-		rc = EXIT_MOUNTPOINT;
-		goto out;
-	}
-	if (!config.offline && (rc = check_server(&config)) != 0)
-		goto out;
-	if (open_cache(&config) < 0) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
-
-	/* fsname goes into an option list: a comma would split it. */
-	buf_printf(&opt, "-oro,nosuid,nodev,default_permissions,subtype=omifs,fsname=%s",
-		   config.source && !strpbrk(config.source, ",\\") ? config.source : "omifs");
-	fuse_opt_add_arg(&args, opt.data);
-	/* libfuse 3.14 warns on every start unless this is set; the user's own
-	 * value, later on the command line, still wins. */
-	fuse_opt_insert_arg(&args, 1, "-omax_idle_threads=10");
-	fuse_opt_add_arg(&args, config.mountpoint);
-	log_setup(config.log_level, !config.foreground);
-	rc = fs_run(&args, &ctx);
-	rc = rc == -1 ? EXIT_MOUNTPOINT : rc == -2 ? EXIT_USAGE : 0;
 out:
-	buf_free(&opt);
 	fuse_opt_free_args(&args);
-	free_config(&config);
+	free_config(config);
 	return rc;
 }

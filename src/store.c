@@ -4,6 +4,8 @@
  *   listing(kind, position, id, json)   the last complete listing per kind
  *   listed(kind, listed_at, count)      when that listing was made
  *   full_conversation(id, json)         conversations with transcripts
+ *   first_seen(kind, id, at)            when an id was first stored, for
+ *                                       items with no timestamp of their own
  *
  * One connection guarded by one mutex: every function is a short
  * transaction, and FUSE threads mostly read the in-memory tree, not this.
@@ -44,6 +46,8 @@ static const char schema[] =
 	"  kind INTEGER PRIMARY KEY, listed_at INTEGER NOT NULL, count INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS full_conversation ("
 	"  id TEXT PRIMARY KEY, json TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS first_seen ("
+	"  kind INTEGER NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (kind, id));"
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
 	"INSERT OR IGNORE INTO meta VALUES ('created_at', CAST(strftime('%s', 'now') AS INTEGER));";
 
@@ -254,6 +258,43 @@ static int run_with_text(struct store *s, const char *sql, const char *text)
 	return rc;
 }
 
+/* Gives every id of kind's listing that has none a first-seen time.
+ * s->lock held, inside the listing's transaction. */
+static int note_first_seen(struct store *s, enum store_kind kind, time_t at)
+{
+	sqlite3_stmt *st = prepare(s, "INSERT OR IGNORE INTO first_seen (kind, id, at) "
+				      "SELECT kind, id, ? FROM listing WHERE kind = ?");
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)at);
+	sqlite3_bind_int(st, 2, kind);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail(s, "noting first-seen times");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+time_t store_first_seen(struct store *s, enum store_kind kind, const char *id)
+{
+	sqlite3_stmt *st = NULL;
+	time_t at = 0;
+
+	pthread_mutex_lock(&s->lock);
+	/* Not prepare(): a cache from an older omifs, opened read-only, has
+	 * no such table, which is no error worth reporting. */
+	if (sqlite3_prepare_v2(s->db, "SELECT at FROM first_seen WHERE kind = ? AND id = ?", -1,
+			       &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int(st, 1, kind);
+		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			at = (time_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return at;
+}
+
 static int run_with_int(struct store *s, const char *sql, int value)
 {
 	sqlite3_stmt *st = prepare(s, sql);
@@ -335,7 +376,7 @@ int store_replace_listing(struct store *s, enum store_kind kind, const struct st
 		fail(s, "marking a listing");
 		goto rollback;
 	}
-	if (exec(s, "COMMIT") < 0)
+	if (note_first_seen(s, kind, listed_at) < 0 || exec(s, "COMMIT") < 0)
 		goto rollback;
 	/* A first listing, even an empty one, changes what the tree can show. */
 	if (changes > 0 || !was_listed)
@@ -401,7 +442,7 @@ int store_merge_listing(struct store *s, enum store_kind kind, const struct stor
 			goto rollback;
 		}
 	}
-	if (exec(s, "COMMIT") < 0)
+	if (note_first_seen(s, kind, time(NULL)) < 0 || exec(s, "COMMIT") < 0)
 		goto rollback;
 	if (changes > 0)
 		s->generation++;

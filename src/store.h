@@ -84,6 +84,11 @@ size_t store_count_full_conversations(struct store *s);
  * for what has no timestamp of its own (the root directory). */
 time_t store_created_at(struct store *s);
 
+/* When id was first stored in kind's listing (the time of that listing),
+ * kept for good so it never changes: a date for items that carry none of
+ * their own. Returns 0 when unknown. */
+time_t store_first_seen(struct store *s, enum store_kind kind, const char *id);
+
 /* Whether writing or reading the cache ever failed (a full disk, say);
  * if so, the last SQLite message goes to out and its time to *when. */
 bool store_last_error(struct store *s, char *out, size_t outlen, time_t *when);

@@ -1,7 +1,9 @@
 /*
- * sync_command: omifs sync. On a terminal it draws a progress bar with
- * counts and an ETA on one line; otherwise it prints a plain line per
- * step, for logs.
+ * sync_command: omifs sync. Progress goes to stderr, like rclone -P: on a
+ * terminal a bar with counts and an ETA on one line, otherwise a plain
+ * line per step, for logs; -q silences it. stdout holds only what --json
+ * asks for, a summary object at the end. Ctrl-C cancels what is in flight
+ * and says how far it got (exit 130).
  */
 #include "sync_command.h"
 
@@ -10,6 +12,8 @@
 #include "sync.h"
 
 #include <errno.h>
+#include <json-c/json.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +22,7 @@
 struct progress {
 	struct sync *sync;
 	bool tty;
+	bool quiet;
 	time_t started;
 	size_t first_done;	/* what the cache already had */
 	size_t last_shown;
@@ -40,7 +45,7 @@ static void show_progress(size_t done, size_t total, void *ctx)
 	double seconds;
 	char eta[32] = "?";
 
-	if (p->last_shown == done + 1)
+	if (p->quiet || p->last_shown == done + 1)
 		return;
 	p->last_shown = done + 1;
 	/* The slower of what the budget allows and what the transfers take. */
@@ -51,16 +56,66 @@ static void show_progress(size_t done, size_t total, void *ctx)
 	if ((fetched > 0 && elapsed > 0) || seconds > 0 || done == total)
 		format_duration((long)seconds, eta, sizeof(eta));
 	if (!p->tty) {
-		printf("transcripts: %zu of %zu cached, ETA %s\n", done, total, eta);
-		fflush(stdout);
+		fprintf(stderr, "transcripts: %zu of %zu cached, ETA %s\n", done, total, eta);
 		return;
 	}
 	filled = total ? width * done / total : width;
-	printf("\rtranscripts [");
+	fprintf(stderr, "\rtranscripts [");
 	for (size_t i = 0; i < width; i++)
-		putchar(i < filled ? '#' : '-');
-	printf("] %zu/%zu  ETA %s ", done, total, eta);
-	fflush(stdout);
+		fputc(i < filled ? '#' : '-', stderr);
+	fprintf(stderr, "] %zu/%zu  ETA %s ", done, total, eta);
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* api's cancel check: Ctrl-C abandons the request in flight (and any
+ * wait for the budget) at once; what is stored stays stored. */
+static bool sync_interrupted(void *ctx)
+{
+	(void)ctx;
+	return interrupted;
+}
+
+/* The last word, on stderr for people and with --json on stdout. */
+static int finish(const struct omifs_config *c, struct store *store, int rc, time_t started)
+{
+	static const char *const keys[] = { "memories", "action_items", "conversations" };
+	size_t count = 0, total = 0, done = store_count_full_conversations(store);
+	const char *result = interrupted ? "interrupted" : rc == 0 ? "done"
+			     : rc == -EAGAIN ? "budget_spent" : rc == -EACCES ? "key_refused"
+			     : "failed";
+	json_object *summary = json_object_new_object();
+	time_t listed_at;
+
+	json_object_object_add(summary, "result", json_object_new_string(result));
+	json_object_object_add(summary, "cache", json_object_new_string(c->cache_path));
+	for (int k = 0; k < STORE_KINDS; k++) {
+		count = store_listing_info(store, k, &listed_at, &count) == 0 ? count : 0;
+		json_object_object_add(summary, keys[k], json_object_new_int64((int64_t)count));
+	}
+	total = count;	/* conversations, the last kind */
+	done = done > total ? total : done;
+	json_object_object_add(summary, "transcripts", json_object_new_int64((int64_t)done));
+	json_object_object_add(summary, "seconds", json_object_new_int64(time(NULL) - started));
+	if (interrupted)
+		fprintf(stderr, "interrupted: %zu of %zu done; run again to resume\n", done, total);
+	else if (rc == 0 && !c->quiet)
+		fprintf(stderr, "omifs sync: done, everything is cached\n");
+	else if (rc != 0)
+		fprintf(stderr, "omifs sync: stopped: %s (run it again to resume)\n",
+			rc == -EAGAIN ? "the request budget is spent" :
+			rc == -EACCES ? "the key was refused" : strerror(-rc));
+	if (c->json)
+		printf("%s\n", json_object_to_json_string_ext(summary, JSON_C_TO_STRING_PLAIN |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(summary);
+	return interrupted ? 130 : rc == 0 ? 0 : rc == -EACCES ? 2 : 3;
 }
 
 /* Says up front what is left and how long the budget makes it take:
@@ -75,14 +130,14 @@ static void print_plan(struct sync *sync)
 	if (e.missing == 0)
 		return;
 	format_duration((long)e.seconds, eta, sizeof(eta));
-	printf("transcripts: %zu missing: %zu %s of %zu", e.missing, e.pages,
-	       e.pages == 1 ? "request" : "requests", e.page);
+	fprintf(stderr, "transcripts: %zu missing: %zu %s of %zu", e.missing, e.pages,
+		e.pages == 1 ? "request" : "requests", e.page);
 	if (e.pace.name)
-		printf(", at %d per %s (%s policy): about %s", e.pace.limit,
-		       e.pace.window >= 86400 ? "day" : e.pace.window >= 3600 ? "hour"
-		       : e.pace.window >= 60 ? "minute" : "window",
-		       e.pace.name, e.seconds > 0 ? eta : "no wait");
-	putchar('\n');
+		fprintf(stderr, ", at %d per %s (%s policy): about %s", e.pace.limit,
+			e.pace.window >= 86400 ? "day" : e.pace.window >= 3600 ? "hour"
+			: e.pace.window >= 60 ? "minute" : "window",
+			e.pace.name, e.seconds > 0 ? eta : "no wait");
+	fputc('\n', stderr);
 }
 
 int sync_command(const struct omifs_config *c)
@@ -93,7 +148,9 @@ int sync_command(const struct omifs_config *c)
 	struct api_client *api;
 	struct store *store;
 	struct sync *sync;
-	struct progress progress = { .tty = isatty(STDOUT_FILENO), .started = time(NULL) };
+	struct progress progress = { .tty = isatty(STDERR_FILENO), .quiet = c->quiet,
+				     .started = time(NULL) };
+	struct sigaction on_int = { .sa_handler = on_interrupt };
 	char store_err[512];
 	size_t count;
 	time_t listed_at;
@@ -116,17 +173,22 @@ int sync_command(const struct omifs_config *c)
 		api_free(api);
 		return 1;
 	}
+	/* No SA_RESTART: a blocking call returns, and the cancel check ends
+	 * the request it belonged to. */
+	sigaction(SIGINT, &on_int, NULL);
+	api_set_cancel_check(api, sync_interrupted, NULL);
 	sync = sync_new(api, store, &sync_opts);
 	progress.sync = sync;
-	printf("omifs sync: cache %s\n", c->cache_path);
+	if (!c->quiet)
+		fprintf(stderr, "omifs sync: cache %s\n", c->cache_path);
 	rc = sync_list_stale(sync, c->refresh_interval);
 	for (int k = 0; rc == 0 && k < STORE_KINDS; k++) {
 		static const char *const names[] = { "memories", "action items", "conversations" };
 
-		if (store_listing_info(store, k, &listed_at, &count) == 0)
-			printf("%s: %zu\n", names[k], count);
+		if (!c->quiet && store_listing_info(store, k, &listed_at, &count) == 0)
+			fprintf(stderr, "%s: %zu\n", names[k], count);
 	}
-	if (rc == 0)
+	if (rc == 0 && !c->quiet)
 		print_plan(sync);
 	if (rc == 0) {
 		store_listing_info(store, STORE_CONVERSATIONS, &listed_at, &count);
@@ -134,17 +196,12 @@ int sync_command(const struct omifs_config *c)
 		if (progress.first_done > count)
 			progress.first_done = count;
 		rc = sync_fetch_all_transcripts(sync, show_progress, &progress);
-		if (progress.tty)
-			putchar('\n');
+		if (progress.tty && !c->quiet)
+			fputc('\n', stderr);
 	}
-	if (rc == 0)
-		printf("omifs sync: done, everything is cached\n");
-	else
-		fprintf(stderr, "omifs sync: stopped: %s (run it again to resume)\n",
-			rc == -EAGAIN ? "the request budget is spent" :
-			rc == -EACCES ? "the key was refused" : strerror(-rc));
+	rc = finish(c, store, rc, progress.started);
 	sync_free(sync);
 	store_close(store);
 	api_free(api);
-	return rc == 0 ? 0 : rc == -EACCES ? 2 : 3;
+	return rc;
 }

@@ -311,9 +311,13 @@ static void *load_kind(struct store *store, enum store_kind kind, size_t size,
 	return p.items;
 }
 
-static void build_memories(struct snapshot *snap, struct node *top, struct buf *scratch)
+/* A memory's mtime: its own timestamps, which the documented API does not
+ * send, else when the cache first saw it, which never changes. */
+static void build_memories(struct snapshot *snap, struct store *store, struct node *top,
+			   struct buf *scratch)
 {
 	struct buf name = BUF_INIT;
+	time_t mtime;
 
 	for (size_t i = 0; i < snap->n_memories; i++) {
 		struct memory *m = &snap->memories[i];
@@ -330,9 +334,10 @@ static void build_memories(struct snapshot *snap, struct node *top, struct buf *
 			log_warn("skipping a memory whose id cannot be a file name");
 			continue;
 		}
-		add_file(snap, dir, name.data, NODE_MEMORY, m,
-			 first_valid(&m->updated_at, &m->created_at, NULL), scratch,
-			 render_memory_any);
+		mtime = first_valid(&m->updated_at, &m->created_at, NULL);
+		if (mtime == 0)
+			mtime = store_first_seen(store, STORE_MEMORIES, m->id);
+		add_file(snap, dir, name.data, NODE_MEMORY, m, mtime, scratch, render_memory_any);
 	}
 	buf_free(&name);
 }
@@ -500,7 +505,7 @@ static struct snapshot *build_snapshot(struct tree *t, uint64_t generation)
 	snap->root = add_node(snap, NULL, "", NODE_DIR, NULL);
 	for (int k = 0; k < STORE_KINDS; k++)
 		top[k] = add_node(snap, snap->root, kind_dir[k], NODE_DIR, NULL);
-	build_memories(snap, top[STORE_MEMORIES], &scratch);
+	build_memories(snap, t->store, top[STORE_MEMORIES], &scratch);
 	build_action_items(snap, top[STORE_ACTION_ITEMS], &scratch);
 	build_conversations(snap, top[STORE_CONVERSATIONS], &scratch);
 	finish_dir(snap->root);
@@ -717,6 +722,8 @@ static int render_node(struct tree *t, const struct node *n, struct buf *out)
 	case NODE_STATUS:
 		sync_describe(t->sync, out);
 		describe_odd(n->object, out);
+		/* How omifs status/refresh find the process serving this mount. */
+		buf_printf(out, "pid            %ld\n", (long)getpid());
 		return 0;
 	case NODE_TRANSCRIPT:
 	case NODE_CONV_JSON:

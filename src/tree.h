@@ -7,8 +7,10 @@
  *   empty id or a duplicate name is skipped with a log line.
  * - st_size is exactly the number of bytes tree_read gives for the same
  *   snapshot; st_mtime comes from the objects' timestamps (directories:
- *   the newest inside), never the clock; inode numbers derive from the
- *   path, so they are stable for the life of the mount and across mounts.
+ *   the newest inside), never the clock; a memory without any has the
+ *   store's first-seen time, which never changes. Inode numbers derive
+ *   from the path, so they are stable for the life of the mount and
+ *   across mounts.
  * - A collection that has never been listed gives its error (EIO, EAGAIN)
  *   for everything below its directory, never an empty directory.
  * - The stat of transcript.txt and conversation.json needs the transcript,

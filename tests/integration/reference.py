@@ -7,6 +7,7 @@ src/render.c on purpose: two implementations of one spec.
 """
 
 import json
+import time
 import math
 import os
 import re
@@ -231,6 +232,9 @@ def local_day(epoch, utc_offset_seconds):
     return (datetime.fromtimestamp(epoch, timezone.utc) + timedelta(seconds=utc_offset_seconds)).strftime("%Y-%m-%d")
 
 
+FIRST_SEEN = None  # an mtime known only to the cache (see expected_tree)
+
+
 class Entry:
     def __init__(self, content, mtime, obj=None):
         self.content = content.encode("utf-8") if isinstance(content, str) else content
@@ -271,7 +275,10 @@ def expected_tree(data, utc_offset_seconds=0):
         if name is None:
             continue
         path = f"memories/{category}/{name}"
-        files.setdefault(path, Entry(render_memory(m), first_valid(string(m, "updated_at"), string(m, "created_at"))))
+        # Without a timestamp of its own, a memory is dated when the cache
+        # first saw it: a time the reference cannot know (FIRST_SEEN).
+        mtime = first_valid(string(m, "updated_at"), string(m, "created_at")) or FIRST_SEEN
+        files.setdefault(path, Entry(render_memory(m), mtime))
     for a in usable(data["action_items"]):
         name = safe_name(object_id(a), ".txt")
         if name is None:
@@ -299,15 +306,27 @@ def expected_tree(data, utc_offset_seconds=0):
 
 
 def expected_dirs(files):
-    """Every directory implied by the files, with the newest mtime inside."""
+    """Every directory implied by the files, with the newest mtime inside
+    (FIRST_SEEN when a file inside has that)."""
     dirs = {"memories": 0, "conversations": 0, "action-items": 0,
             "action-items/open": 0, "action-items/done": 0}
     for path, entry in files.items():
         parts = path.split("/")
         for i in range(1, len(parts)):
             d = "/".join(parts[:i])
-            dirs[d] = max(dirs.get(d, 0), entry.mtime)
+            if entry.mtime is FIRST_SEEN or dirs.get(d) is FIRST_SEEN:
+                dirs[d] = FIRST_SEEN
+            else:
+                dirs[d] = max(dirs.get(d, 0), entry.mtime)
     return dirs
+
+
+def mtime_matches(found, expected, started=None):
+    """Whether a file's st_mtime is the expected one; a FIRST_SEEN one must
+    be a real time, not later than now (and not before started, if given)."""
+    if expected is FIRST_SEEN:
+        return (started or 1_000_000_000) - 1 <= found <= time.time() + 1
+    return int(found) == expected
 
 
 def json_equal(text, obj):

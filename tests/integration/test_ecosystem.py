@@ -22,7 +22,7 @@ def test_keys_list_create_revoke(profile, emulator_factory, tmp_path):
     emu = emulator_factory(profile=profile)
     r = keys(emu, "list")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[0].split() == ["ID", "NAME", "PREFIX", "CREATED", "LAST", "USED"]
+    assert r.stdout.splitlines()[0].split() == ["ID", "NAME", "PREFIX", "CREATED", "(UTC)", "LAST", "USED", "(UTC)"]
 
     r = keys(emu, "create", "Laptop backup")
     assert r.returncode == 0, r.stderr

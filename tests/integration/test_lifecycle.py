@@ -89,7 +89,9 @@ def test_daemon_mode_returns_and_unmount_leaves_no_process(emulator_factory, tmp
         assert is_mounted(mnt)
         assert "memories" in os.listdir(mnt)
         mounts = open("/proc/self/mounts").read()
-        assert f"omifs {mnt} fuse.omifs ro," in mounts
+        # The source names the server, so two accounts tell apart in df.
+        host = emu.url.split("/")[2]
+        assert f"omifs:{host} {mnt} fuse.omifs ro," in mounts
         pids = subprocess.run(["pgrep", "-f", f"omifs .*{mnt}"], capture_output=True, text=True).stdout.split()
         assert len(pids) == 1
         # The key must not be in the daemon's environment.
@@ -122,8 +124,11 @@ def test_local_day_follows_tz(emulator_factory, mount_factory):
     assert in_utc != in_india  # the generator puts conversations near midnight
 
 
-def test_mtimes_and_inodes_are_the_same_on_a_second_mount(emulator_factory, mount_factory):
+def test_mtimes_and_inodes_are_the_same_on_a_second_mount(emulator_factory, mount_factory, tmp_path):
     emu = emulator_factory(*UNLIMITED)
+    # The same cache, as for any user: it keeps the first-seen dates of
+    # memories that have none of their own.
+    cache = f"cache_dir={tmp_path / 'cache'}"
 
     def snapshot(m):
         out = {}
@@ -135,10 +140,10 @@ def test_mtimes_and_inodes_are_the_same_on_a_second_mount(emulator_factory, moun
         out.pop(".omifs/status")
         return out
 
-    first = mount_factory(emu.url)
+    first = mount_factory(emu.url, cache)
     a = snapshot(first)
     first.cleanup()
-    b = snapshot(mount_factory(emu.url))
+    b = snapshot(mount_factory(emu.url, cache))
     assert a == b
     assert all(mode == 0o444 for _, _, _, mode in a.values())
 

@@ -101,11 +101,38 @@ static void test_file_is_private(void)
 	unlink(path);
 }
 
+/* The first-seen time is the first listing's and never moves: a date for
+ * memories that carry none. */
+static void test_first_seen_never_changes(void)
+{
+	char err[128];
+	struct store *s = store_open(NULL, err, sizeof(err));
+	struct store_item one[] = { { "a", "{\"id\":\"a\"}" } };
+	struct store_item two[] = { { "a", "{\"id\":\"a\",\"x\":1}" }, { "b", "{\"id\":\"b\"}" } };
+	time_t before = time(NULL);
+
+	CHECK(s != NULL);
+	CHECK(store_first_seen(s, STORE_MEMORIES, "a") == 0);
+	store_replace_listing(s, STORE_MEMORIES, one, 1, 1000);
+	CHECK(store_first_seen(s, STORE_MEMORIES, "a") == 1000);
+	store_replace_listing(s, STORE_MEMORIES, two, 2, 2000);
+	CHECK(store_first_seen(s, STORE_MEMORIES, "a") == 1000);
+	CHECK(store_first_seen(s, STORE_MEMORIES, "b") == 2000);
+	store_replace_listing(s, STORE_MEMORIES, NULL, 0, 3000);
+	store_merge_listing(s, STORE_MEMORIES, two, 2);
+	CHECK(store_first_seen(s, STORE_MEMORIES, "a") == 1000);
+	CHECK(store_first_seen(s, STORE_ACTION_ITEMS, "a") == 0);
+	store_merge_listing(s, STORE_ACTION_ITEMS, one, 1);
+	CHECK(store_first_seen(s, STORE_ACTION_ITEMS, "a") >= before);
+	store_close(s);
+}
+
 int main(void)
 {
 	RUN(test_replace_counts_changes_and_keeps_order);
 	RUN(test_generation_moves_only_on_change);
 	RUN(test_full_conversation_dropped_when_listing_changes);
 	RUN(test_file_is_private);
+	RUN(test_first_seen_never_changes);
 	return UNIT_RESULT();
 }

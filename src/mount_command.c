@@ -1,0 +1,214 @@
+/*
+ * mount_command: status and refresh of a running mount, found through the
+ * mount table and the mount's own status file.
+ */
+#include "mount_command.h"
+
+#include "buf.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { EXIT_USAGE = 1, EXIT_FAILED = 3, EXIT_MOUNTPOINT = 4 };
+
+/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
+static void unescape_mountinfo(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+bool mount_is_omifs(const char *abs)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[8192], point[4096], fstype[256];
+	bool found = false;
+
+	if (!f)
+		return false;
+	/* id parent major:minor root mountpoint options [optional...] - fstype ... */
+	while (!found && fgets(line, sizeof(line), f)) {
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
+		    sscanf(sep + 3, "%255s", fstype) != 1)
+			continue;
+		unescape_mountinfo(point);
+		found = strcmp(point, abs) == 0 && strcmp(fstype, "fuse.omifs") == 0;
+	}
+	fclose(f);
+	return found;
+}
+
+char *mount_absolute_path(const char *path)
+{
+	char *copy = xstrdup(path), *slash, *dir, *out = NULL;
+	struct buf b = BUF_INIT;
+
+	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
+		copy[strlen(copy) - 1] = '\0';
+	slash = strrchr(copy, '/');
+	if (slash == copy) {
+		out = xstrdup(copy);
+	} else {
+		if (slash)
+			*slash = '\0';
+		dir = realpath(slash ? copy : ".", NULL);
+		if (dir) {
+			buf_printf(&b, "%s/%s", strcmp(dir, "/") ? dir : "", slash ? slash + 1 : copy);
+			out = buf_steal(&b);
+		}
+		free(dir);
+	}
+	free(copy);
+	return out;
+}
+
+/* Reads path's .omifs/status into out. Returns 0 or -errno. */
+static int read_status(const char *path, struct buf *out)
+{
+	char chunk[4096];
+	ssize_t n;
+	int fd;
+
+	buf_printf(out, "%s/.omifs/status", path);
+	fd = open(out->data, O_RDONLY | O_CLOEXEC);
+	buf_reset(out);
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		buf_append(out, chunk, (size_t)n);
+	close(fd);
+	return n < 0 ? -EIO : 0;
+}
+
+pid_t mount_server_pid(const char *path)
+{
+	struct buf status = BUF_INIT;
+	long pid = -1;
+
+	if (read_status(path, &status) == 0) {
+		const char *line = status.data;
+
+		while (line && sscanf(line, "pid %ld", &pid) != 1) {
+			line = strchr(line, '\n');
+			line = line ? line + 1 : NULL;
+		}
+	}
+	buf_free(&status);
+	return pid > 0 && pid <= INT_MAX ? (pid_t)pid : -1;
+}
+
+/* The check both commands start with: path must be an omifs mount in
+ * this mount table. Returns the absolute path or NULL (said why). */
+static char *omifs_mount(const char *command, const char *path)
+{
+	char *abs = mount_absolute_path(path);
+
+	if (!abs || !mount_is_omifs(abs)) {
+		fprintf(stderr, "omifs %s: %s is not an omifs mount\n", command, path);
+		free(abs);
+		return NULL;
+	}
+	return abs;
+}
+
+int mount_status_command(const char *path)
+{
+	struct buf status = BUF_INIT;
+	char *abs = omifs_mount("status", path);
+	int rc;
+
+	if (!abs)
+		return EXIT_MOUNTPOINT;
+	rc = read_status(abs, &status);
+	if (rc < 0)
+		fprintf(stderr, "omifs status: cannot read %s/.omifs/status: %s\n", path,
+			strerror(-rc));
+	else
+		fwrite(status.data, 1, status.len, stdout);
+	buf_free(&status);
+	free(abs);
+	return rc < 0 ? EXIT_MOUNTPOINT : 0;
+}
+
+/* Whether pid is an omifs process holding /dev/fuse open. The pid came
+ * from the server of this very mount (its status file), so this guards
+ * against one thing only: the pid having been reused since. */
+static bool is_omifs_server(pid_t pid)
+{
+	char link[64], target[PATH_MAX];
+	const char *base;
+	struct dirent *e;
+	bool fuse = false;
+	ssize_t n;
+	DIR *dir;
+
+	snprintf(link, sizeof(link), "/proc/%ld/exe", (long)pid);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	if (strcmp(base, "omifs") != 0 && strcmp(base, "omifs (deleted)") != 0)
+		return false;
+	snprintf(link, sizeof(link), "/proc/%ld/fd", (long)pid);
+	dir = opendir(link);
+	while (dir && !fuse && (e = readdir(dir)) != NULL) {
+		snprintf(link, sizeof(link), "/proc/%ld/fd/%.20s", (long)pid, e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			fuse = strcmp(target, "/dev/fuse") == 0;
+		}
+	}
+	if (dir)
+		closedir(dir);
+	return fuse;
+}
+
+int mount_refresh_command(const char *path)
+{
+	char *abs = omifs_mount("refresh", path);
+	pid_t pid;
+	int rc = 0;
+
+	if (!abs)
+		return EXIT_MOUNTPOINT;
+	pid = mount_server_pid(abs);
+	if (pid < 0) {
+		fprintf(stderr, "omifs refresh: %s/.omifs/status names no process (an older omifs?)\n",
+			path);
+		rc = EXIT_MOUNTPOINT;
+	} else if (!is_omifs_server(pid)) {
+		fprintf(stderr, "omifs refresh: process %ld, named by %s, is not omifs serving a "
+				"mount\n", (long)pid, path);
+		rc = EXIT_FAILED;
+	} else if (kill(pid, SIGHUP) < 0) {
+		fprintf(stderr, "omifs refresh: cannot signal omifs (pid %ld): %s\n", (long)pid,
+			strerror(errno));
+		rc = EXIT_FAILED;
+	} else {
+		printf("omifs refresh: omifs (pid %ld) serving %s is refreshing\n", (long)pid, abs);
+	}
+	free(abs);
+	return rc;
+}

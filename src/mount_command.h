@@ -1,0 +1,29 @@
+/*
+ * mount_command: `omifs status MOUNTPOINT` and `omifs refresh MOUNTPOINT`,
+ * and what they and main need to know about a mount: whether a path is an
+ * omifs mount in this process's mount table, and which process serves it
+ * (read through the mount itself, from the "pid" line of .omifs/status,
+ * never guessed from process names).
+ */
+#ifndef OMIFS_MOUNT_COMMAND_H
+#define OMIFS_MOUNT_COMMAND_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* path made absolute without touching its last component (a dead mount
+ * cannot be stat'ed). Returns a malloc'd path or NULL. */
+char *mount_absolute_path(const char *path);
+
+/* Whether the mount at abs (an absolute path) is an omifs one. */
+bool mount_is_omifs(const char *abs);
+
+/* The pid the omifs mount at path reports in its .omifs/status, or -1. */
+pid_t mount_server_pid(const char *path);
+
+/* The commands; return a process exit code (1 usage, 4 not an omifs
+ * mount or not readable, 3 the process could not be signalled). */
+int mount_status_command(const char *path);
+int mount_refresh_command(const char *path);
+
+#endif
