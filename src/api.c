@@ -358,10 +358,11 @@ void api_describe_budget(struct api_client *c, struct buf *out)
 }
 
 /* Takes one request's worth of budget for path, waiting while the wait
- * stays within *allowance (which it reduces). A wait on the minute policy
- * may go past the allowance, twice a window at most: the slot comes
- * within the minute, so a reader is slow then, like a busy disk, rather
- * than failed. Returns API_OK, API_E_RATE or API_E_CANCELLED. */
+ * stays within *allowance (which it reduces). A wait on the minute policy,
+ * or a pause the server ordered for a minute or less, may go past the
+ * allowance, two minutes in all at most: the slot comes within the
+ * minute, so a reader is slow then, like a busy disk, rather than failed.
+ * Returns API_OK, API_E_RATE or API_E_CANCELLED. */
 static enum api_result budget_wait(struct api_client *c, const char *path, bool transcripts,
 				   double *allowance, struct api_error *err)
 {
@@ -376,6 +377,8 @@ static enum api_result budget_wait(struct api_client *c, const char *path, bool 
 		if (c->stats.blocked_until > wall)
 			wait = (double)(c->stats.blocked_until - wall);
 		pthread_mutex_unlock(&c->lock);
+		/* A server's pause of a minute or less is its minute window. */
+		per_minute = wait > 0 && wait <= MINUTE;
 		if (wait == 0) {
 			wait = budget_take(c->budget, path, transcripts, &per_minute);
 			if (wait == 0)
