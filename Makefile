@@ -76,8 +76,8 @@ check-tsan:
 	$(MAKE) clean
 	$(MAKE) omifs CFLAGS="-O1 -g -fsanitize=thread" LDFLAGS="-fsanitize=thread"
 	TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1" OMIFS_STRESS_CYCLES=$(STRESS_CYCLES) \
-	  $(PYTHON) -m pytest -q tests/integration/test_parallel.py tests/integration/test_unmount_stress.py
-	$(MAKE) clean
+	  $(PYTHON) -m pytest -q tests/integration/test_parallel.py tests/integration/test_unmount_stress.py; \
+	  status=$$?; $(MAKE) clean; exit $$status
 
 # The unit tests under valgrind's memcheck: no error, no leak.
 check-valgrind: $(UNIT_TESTS)

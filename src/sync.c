@@ -418,9 +418,10 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 
 	/* The key check fetched memories' first page: the first listing
 	 * starts from it rather than ask for it again. */
-	if (kind == STORE_MEMORIES && !s->used_first_page && !s->kinds[kind].listed_at)
+	if (kind == STORE_MEMORIES && !s->used_first_page && !s->kinds[kind].listed_at) {
 		first = s->opts.first_memories_page;
-	s->used_first_page |= first != NULL;
+		s->used_first_page = true;
+	}
 	result = api_list_from(s->api, kind_path[kind],
 			       with_transcripts ? "include_transcript=true" : NULL, s->opts.page_size,
 			       first, collect_item, &got, &err);
