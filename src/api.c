@@ -58,6 +58,8 @@ struct api_client {
 	int pool_count;
 	uint64_t jitter_state;
 	struct api_stats stats;
+	bool window_pause;	/* blocked_until is the server's window (Remaining: 0
+				 * on a success), not a refusal (429) */
 };
 
 /* What one HTTP exchange brought back. */
@@ -358,10 +360,12 @@ void api_describe_budget(struct api_client *c, struct buf *out)
 }
 
 /* Takes one request's worth of budget for path, waiting while the wait
- * stays within *allowance (which it reduces). A wait on the minute policy,
- * or a pause the server ordered for a minute or less, may go past the
- * allowance, two minutes in all at most: the slot comes within the
- * minute, so a reader is slow then, like a busy disk, rather than failed.
+ * stays within *allowance (which it reduces). A wait for a minute window,
+ * ours or the one the server reports on a success (X-RateLimit-Remaining:
+ * 0 with a reset within the minute), may go past the allowance, two
+ * minutes in all at most: the slot comes within the minute, so a reader
+ * is slow then, like a busy disk, rather than failed. After a 429 the
+ * server is the judge, and its pause is not waited past the allowance.
  * Returns API_OK, API_E_RATE or API_E_CANCELLED. */
 static enum api_result budget_wait(struct api_client *c, const char *path, bool transcripts,
 				   double *allowance, struct api_error *err)
@@ -374,11 +378,11 @@ static enum api_result budget_wait(struct api_client *c, const char *path, bool 
 		bool per_minute = false, patient;
 
 		pthread_mutex_lock(&c->lock);
-		if (c->stats.blocked_until > wall)
+		if (c->stats.blocked_until > wall) {
 			wait = (double)(c->stats.blocked_until - wall);
+			per_minute = c->window_pause && wait <= MINUTE;
+		}
 		pthread_mutex_unlock(&c->lock);
-		/* A server's pause of a minute or less is its minute window. */
-		per_minute = wait > 0 && wait <= MINUTE;
 		if (wait == 0) {
 			wait = budget_take(c->budget, path, transcripts, &per_minute);
 			if (wait == 0)
@@ -606,8 +610,11 @@ static void note_rate_headers(struct api_client *c, const struct response *r)
 			until = now + 60;
 		if (r->status != 429 && r->rate.rate_reset > now)
 			until = r->rate.rate_reset;
-		if (until > c->stats.blocked_until)
+		if (until > c->stats.blocked_until) {
 			c->stats.blocked_until = until;
+			/* A success that says the window is used up, not a refusal. */
+			c->window_pause = r->status != 429;
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
 }

@@ -248,13 +248,14 @@ def test_a_first_sync_costs_the_floor(emulator_factory, tmp_path):
 
 
 def test_a_cold_backup_larger_than_a_minute_of_budget_completes(emulator_factory, mount_factory, tmp_path):
-    # The documented 100 a minute, with the minute shrunk to 3 s on both
-    # sides, and pages of 2 so that a backup needs about 130 requests.
-    scale = "0.05"
+    # The documented 100 a minute, with the minute shrunk to 12 s on both
+    # sides, and pages of 2 so that a backup needs about 130 requests: it
+    # must wait for the minute's budget longer than budget_wait allows.
+    scale = "0.2"
     emu = emulator_factory("--window-scale", scale, "--limit", "day=1000000", "--conversations", "40",
                            "--memories", "100", "--action-items", "60")
     m = mount_factory(emu.url, f"rate_window_scale={scale}", "page_size=2", "transcript_page=2",
-                      "transcript_batch=2", "budget_wait=1", "max_per_day=0")
+                      "transcript_batch=2", "budget_wait=2", "max_per_day=0")
     r = subprocess.run(["rsync", "-a", m.path + "/", str(tmp_path / "backup") + "/"], capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr
