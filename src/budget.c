@@ -130,15 +130,24 @@ static void policy_record(struct policy *p, double now)
 		p->count++;
 }
 
-double budget_take(struct budget *b, const char *path, bool transcripts, bool *per_minute)
+/* Which policies a GET of path counts against. */
+static void policies_of(const char *path, bool transcripts, bool applies[P_COUNT])
 {
-	bool applies[P_COUNT] = { [P_MINUTE] = true, [P_DAY] = true };
 	int route = path_policy(path);
-	double now = now_monotonic(), wait = 0;
 
+	memset(applies, 0, P_COUNT * sizeof(*applies));
+	applies[P_MINUTE] = applies[P_DAY] = true;
 	if (route >= 0)
 		applies[route] = true;
 	applies[P_TRANSCRIPTS] = transcripts;
+}
+
+double budget_take(struct budget *b, const char *path, bool transcripts, bool *per_minute)
+{
+	bool applies[P_COUNT];
+	double now = now_monotonic(), wait = 0;
+
+	policies_of(path, transcripts, applies);
 	pthread_mutex_lock(&b->lock);
 	*per_minute = false;
 	for (int i = 0; i < P_COUNT; i++) {
@@ -160,13 +169,10 @@ double budget_take(struct budget *b, const char *path, bool transcripts, bool *p
 double budget_eta(struct budget *b, const char *path, bool transcripts, long n,
 		  struct budget_rate *binding)
 {
-	bool applies[P_COUNT] = { [P_MINUTE] = true, [P_DAY] = true };
-	int route = path_policy(path);
+	bool applies[P_COUNT];
 	double now = now_monotonic(), longest = 0;
 
-	if (route >= 0)
-		applies[route] = true;
-	applies[P_TRANSCRIPTS] = transcripts;
+	policies_of(path, transcripts, applies);
 	memset(binding, 0, sizeof(*binding));
 	pthread_mutex_lock(&b->lock);
 	for (int i = 0; i < P_COUNT; i++) {
