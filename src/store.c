@@ -601,13 +601,14 @@ bool store_has_full_conversation(struct store *s, const char *id)
 	return found;
 }
 
-size_t store_count_full_conversations(struct store *s)
+/* One count(*) query; 0 when it fails. s->lock not held. */
+static size_t count_rows(struct store *s, const char *sql)
 {
 	sqlite3_stmt *st;
 	size_t n = 0;
 
 	pthread_mutex_lock(&s->lock);
-	st = prepare(s, "SELECT count(*) FROM full_conversation");
+	st = prepare(s, sql);
 	if (st) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			n = (size_t)sqlite3_column_int64(st, 0);
@@ -615,6 +616,20 @@ size_t store_count_full_conversations(struct store *s)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+size_t store_count_full_conversations(struct store *s)
+{
+	return count_rows(s, "SELECT count(*) FROM full_conversation");
+}
+
+size_t store_count_listed_without_full(struct store *s)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM listing WHERE kind = %d AND id NOT IN "
+		 "(SELECT id FROM full_conversation)", STORE_CONVERSATIONS);
+	return count_rows(s, sql);
 }
 
 long long store_size(struct store *s)

@@ -80,6 +80,8 @@ int store_put_full_conversation(struct store *s, const char *id, const char *jso
 char *store_get_full_conversation(struct store *s, const char *id);
 bool store_has_full_conversation(struct store *s, const char *id);
 size_t store_count_full_conversations(struct store *s);
+/* How many conversations of the listing have no full form yet. */
+size_t store_count_listed_without_full(struct store *s);
 /* When the cache was created: a time that never changes for the account,
  * for what has no timestamp of its own (the root directory). */
 time_t store_created_at(struct store *s);

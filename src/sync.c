@@ -106,12 +106,45 @@ static char *object_json(json_object *item)
 							      JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+/* The items of one listing, as the store takes them. */
+struct collected {
+	enum store_kind kind;
+	struct store_item *items;
+	size_t n, cap;
+	struct hash *ids;	/* the ids in items */
+	size_t skipped;		/* items without a usable id */
+	struct sync *stop_at_known;	/* quick refresh: stop at a known id */
+	struct store *fulls;	/* listing with transcripts: keep them here */
+	int store_errors;
+};
+
+static void add_collected(struct collected *c, char *id, char *json)
+{
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 256;
+		c->items = xrealloc(c->items, c->cap * sizeof(*c->items));
+	}
+	c->items[c->n].id = id;
+	c->items[c->n].json = json;
+	c->n++;
+	hash_add(c->ids, id, c->ids);
+}
+
+static void free_collected(struct collected *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free((char *)c->items[i].id);
+		free((char *)c->items[i].json);
+	}
+	free(c->items);
+	hash_free(c->ids);
+}
+
 /* Reads the conversations' listing order from the store. */
 struct order_builder {
 	struct conversation_ref *refs;
 	size_t n, cap;
-	struct store_item *rewrite;	/* entries stored with transcript_segments */
-	size_t n_rewrite, cap_rewrite;
+	struct collected rewrite;	/* entries stored with transcript_segments */
 };
 
 /* Caches made before listing entries lost their transcript_segments
@@ -123,13 +156,7 @@ static void note_old_form(struct order_builder *b, const char *id, json_object *
 	if (!json_object_object_get_ex(obj, "transcript_segments", NULL))
 		return;
 	json_object_object_del(obj, "transcript_segments");
-	if (b->n_rewrite == b->cap_rewrite) {
-		b->cap_rewrite = b->cap_rewrite ? b->cap_rewrite * 2 : 64;
-		b->rewrite = xrealloc(b->rewrite, b->cap_rewrite * sizeof(*b->rewrite));
-	}
-	b->rewrite[b->n_rewrite].id = xstrdup(id);
-	b->rewrite[b->n_rewrite].json = object_json(obj);
-	b->n_rewrite++;
+	add_collected(&b->rewrite, xstrdup(id), object_json(obj));
 }
 
 static int add_order(const char *id, const char *json, void *ctx)
@@ -162,19 +189,15 @@ static void free_order(struct conversation_ref *refs, size_t n, struct hash *pos
 
 static void reload_order(struct sync *s)
 {
-	struct order_builder b = { 0 };
+	struct order_builder b = { .rewrite = { .ids = hash_new() } };
 	struct hash *position = hash_new();
 
 	store_foreach(s->store, STORE_CONVERSATIONS, add_order, &b);
-	if (b.n_rewrite) {
-		log_info("conversations: %zu cached entries brought to the current form", b.n_rewrite);
-		store_rewrite_listing(s->store, STORE_CONVERSATIONS, b.rewrite, b.n_rewrite);
-		for (size_t i = 0; i < b.n_rewrite; i++) {
-			free((char *)b.rewrite[i].id);
-			free((char *)b.rewrite[i].json);
-		}
+	if (b.rewrite.n) {
+		log_info("conversations: %zu cached entries brought to the current form", b.rewrite.n);
+		store_rewrite_listing(s->store, STORE_CONVERSATIONS, b.rewrite.items, b.rewrite.n);
 	}
-	free(b.rewrite);
+	free_collected(&b.rewrite);
 	for (size_t i = 0; i < b.n; i++)
 		hash_add(position, b.refs[i].id, (void *)(uintptr_t)(i + 1));
 	pthread_mutex_lock(&s->lock);
@@ -261,30 +284,6 @@ void sync_free(struct sync *s)
 	free(s);
 }
 
-/* The items of one listing, as the store takes them. */
-struct collected {
-	enum store_kind kind;
-	struct store_item *items;
-	size_t n, cap;
-	struct hash *ids;	/* the ids in items */
-	size_t skipped;		/* items without a usable id */
-	struct sync *stop_at_known;	/* quick refresh: stop at a known id */
-	struct store *fulls;	/* listing with transcripts: keep them here */
-	int store_errors;
-};
-
-static void add_collected(struct collected *c, char *id, char *json)
-{
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 256;
-		c->items = xrealloc(c->items, c->cap * sizeof(*c->items));
-	}
-	c->items[c->n].id = id;
-	c->items[c->n].json = json;
-	c->n++;
-	hash_add(c->ids, id, c->ids);
-}
-
 /* Every item with an id is kept, whatever its fields hold: model and
  * render make the best of odd fields, and conversation.json shows the
  * object as it came. */
@@ -324,16 +323,6 @@ static int collect_item(json_object *item, const char *id, void *ctx)
 			return API_LIST_DONE;
 	}
 	return API_LIST_NEXT;
-}
-
-static void free_collected(struct collected *c)
-{
-	for (size_t i = 0; i < c->n; i++) {
-		free((char *)c->items[i].id);
-		free((char *)c->items[i].json);
-	}
-	free(c->items);
-	hash_free(c->ids);
 }
 
 /* What a new listing would delete: the cached items it lacks. */
@@ -919,16 +908,11 @@ static char **missing_transcripts(struct sync *s, size_t *n_missing, size_t *tot
 
 void sync_estimate(struct sync *s, struct sync_estimate *e)
 {
-	size_t missing, total;
-	char **ids = missing_transcripts(s, &missing, &total);
-
-	for (size_t i = 0; i < missing; i++)
-		free(ids[i]);
-	free(ids);
+	/* One query: progress asks for this after every batch. */
 	memset(e, 0, sizeof(*e));
-	e->missing = missing;
+	e->missing = store_count_listed_without_full(s->store);
 	e->page = s->plan.walking;
-	e->pages = (missing + e->page - 1) / e->page;
+	e->pages = (e->missing + e->page - 1) / e->page;
 	e->seconds = api_budget_eta(s->api, kind_path[STORE_CONVERSATIONS], true, (long)e->pages,
 				    &e->pace);
 }
