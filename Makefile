@@ -65,7 +65,7 @@ STRESS_CYCLES ?= 12
 # The whole suite, unit and mounted, under AddressSanitizer and UBSan.
 check-asan:
 	$(MAKE) clean
-	OMIFS_STRESS_CYCLES=$(STRESS_CYCLES) \
+	OMIFS_STRESS_CYCLES=$(STRESS_CYCLES) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	$(MAKE) check CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	        LDFLAGS="-fsanitize=address,undefined"
 	$(MAKE) clean

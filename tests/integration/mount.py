@@ -41,12 +41,23 @@ def unmount(path, timeout=10):
         subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
 
 
+# The sanitizer builds' settings (make check-asan, check-tsan) reach omifs.
+SANITIZER_ENV = ("ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS")
+
+
+def base_env(**extra):
+    """omifs's environment: a plain PATH, the sanitizer settings, and extra."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    env.update({k: os.environ[k] for k in SANITIZER_ENV if k in os.environ})
+    env.update(extra)
+    return env
+
+
 def run_omifs(*args, key=TEST_KEY, env=None, timeout=30, cache_home=None):
     """Runs omifs to completion (for the commands and failures that exit).
     Its disk cache goes under cache_home (default: a directory in /tmp that
     this process owns for its life)."""
-    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TZ": "UTC",
-                "XDG_CACHE_HOME": cache_home or _scratch_cache_home()}
+    full_env = base_env(TZ="UTC", XDG_CACHE_HOME=cache_home or _scratch_cache_home())
     if key is not None:
         full_env["OMI_API_KEY"] = key
     full_env.update(env or {})
@@ -81,8 +92,7 @@ class Mount:
         self.proc = None
 
     def start(self):
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TZ": self.tz, "OMI_API_KEY": self.key,
-               "XDG_CACHE_HOME": os.path.join(self.dir, "cache")}
+        env = base_env(TZ=self.tz, OMI_API_KEY=self.key, XDG_CACHE_HOME=os.path.join(self.dir, "cache"))
         env.update(self.env)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
