@@ -343,6 +343,10 @@ void api_clear_pause(struct api_client *c)
 
 void api_get_stats(struct api_client *c, struct api_stats *out)
 {
+	if (!c) {
+		*out = (struct api_stats){ .server_remaining = -1 };
+		return;
+	}
 	pthread_mutex_lock(&c->lock);
 	*out = c->stats;
 	pthread_mutex_unlock(&c->lock);
@@ -356,7 +360,8 @@ double api_budget_eta(struct api_client *c, const char *path, bool transcripts, 
 
 void api_describe_budget(struct api_client *c, struct buf *out)
 {
-	budget_describe(c->budget, out);
+	if (c)
+		budget_describe(c->budget, out);
 }
 
 /* Takes one request's worth of budget for path, waiting while the wait

@@ -139,12 +139,14 @@ enum api_result api_list_from(struct api_client *client, const char *path, const
 			      int page_size, const char *first_page, api_item_fn fn, void *ctx,
 			      struct api_error *err);
 
+/* client may be NULL (a sync that never sends): all zero, no server count. */
 void api_get_stats(struct api_client *client, struct api_stats *out);
 /* About how long n more GETs of path take at the budget's pace, and what
  * paces them (budget_eta). */
 double api_budget_eta(struct api_client *client, const char *path, bool transcripts, long n,
 		      struct budget_rate *binding);
-/* Appends the client-side budget's state, a line per policy. */
+/* Appends the client-side budget's state, a line per policy (nothing for
+ * a NULL client). */
 void api_describe_budget(struct api_client *client, struct buf *out);
 
 /* -errno for a result: EAGAIN for rate limits, EACCES for auth, ENOENT for

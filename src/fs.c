@@ -1,9 +1,14 @@
 /*
- * fs: FUSE handlers over the tree, and the mount's life cycle.
+ * fs: FUSE's low-level handlers over the tree, and the mount's life cycle.
  *
- * The first read of an open file renders the whole file into a buffer
- * kept in fi->fh, so that reads are copies and every read of one open sees
- * the same bytes, the same ones whose length getattr reported.
+ * Why the low-level API: a warm `grep -r` must cost what it costs on a
+ * local disk, so the kernel must answer from its caches. Here open and
+ * opendir answer ENOSYS, after which the kernel sends neither (nor
+ * release) and keeps pages and directory listings cached (no_open,
+ * no_opendir); inode numbers are the tree's own, so no path is built per
+ * request; and each reply says how long its attributes may be cached,
+ * which lets .omifs/status alone be asked again every time. A refresh
+ * then drops exactly what changed (tree_refresh's invalidations).
  *
  * Life cycle (fs_run), in this order and no other:
  *   1. mount, go to the background, install libfuse's signal handlers
@@ -13,10 +18,10 @@
  *   3. the loop returns (unmount, SIGTERM, SIGINT): SIGHUP, SIGINT and
  *      SIGTERM are ignored from here on, requests in flight are cancelled
  *      and the refresher is joined, so nothing calls into libfuse again
- *   4. unmount, then fuse_destroy, which frees libfuse's nodes and only
- *      then calls the destroy handler, which frees our layers
+ *   4. unmount, then fuse_session_destroy, which calls the destroy
+ *      handler, which frees our layers
  * fuse_main would do 4 straight after 2, with the refresher still
- * running: it then invalidated paths through freed nodes.
+ * running: it once invalidated paths through freed nodes.
  */
 #include "fs.h"
 
@@ -41,11 +46,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static struct fs_context *context(void)
-{
-	return fuse_get_context()->private_data;
-}
-
 /* The one thing a signal handler needs: set in init, cleared (with the
  * handler gone) before the sync it points to is stopped. */
 static struct sync *_Atomic refresh_on_hangup;
@@ -65,17 +65,20 @@ static bool session_ending(void *ctx)
 {
 	struct fs_context *fs = ctx;
 
-	return atomic_load(&fs->stopping) || fuse_session_exited(fuse_get_session(fs->fuse));
+	return atomic_load(&fs->stopping) || fuse_session_exited(fs->session);
 }
 
-static void invalidate_path(const char *path, void *ctx)
+/* -ENOENT from the kernel only means it had not cached that. */
+static void invalidate(uint64_t ino, uint64_t parent, const char *name, void *ctx)
 {
 	struct fs_context *fs = ctx;
 
 	if (session_ending(fs))
 		return;
-	/* -ENOENT only means the kernel had not cached it. */
-	fuse_invalidate_path(fs->fuse, path);
+	if (name)
+		fuse_lowlevel_notify_inval_entry(fs->session, parent, name, strlen(name));
+	if (ino)
+		fuse_lowlevel_notify_inval_inode(fs->session, ino, 0, 0);
 }
 
 /* The refresher changed the store: tell the kernel what changed. */
@@ -83,7 +86,7 @@ static void store_changed(void *ctx)
 {
 	struct fs_context *fs = ctx;
 
-	tree_refresh(fs->tree, invalidate_path, fs);
+	tree_refresh(fs->tree, invalidate, fs);
 }
 
 /* systemd's readiness protocol (Type=notify): one datagram to
@@ -110,27 +113,24 @@ static void notify_ready(void)
 	close(fd);
 }
 
-static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	struct fs_context *ctx = context();
+	struct fs_context *ctx = userdata;
 	const struct omifs_config *c = ctx->config;
 	struct api_options api_opts;
 	struct sync_options sync_opts;
 	struct api_error err;
 	char store_err[256];
 
-	(void)conn;
+	/* Stale pages of a file whose mtime moved are dropped at its next
+	 * read (what keeps .omifs/status fresh); listings come with
+	 * attributes, so `ls -l` and `find` need no lookup per entry. */
+	conn->want |= conn->capable & (FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_READDIRPLUS);
+	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
+	ctx->no_open = (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) != 0;
+	ctx->no_opendir = (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0;
 	config_api_options(c, &api_opts);
 	config_sync_options(c, &sync_opts);
-	cfg->use_ino = 1;
-	cfg->readdir_ino = 1;
-	cfg->entry_timeout = c->cache_ttl;
-	cfg->attr_timeout = c->cache_ttl;
-	cfg->negative_timeout = c->cache_ttl;
-	/* Keep the page cache while size and mtime stay the same. */
-	cfg->auto_cache = 1;
-
-	ctx->fuse = fuse_get_context()->fuse;
 	ctx->api = api_new(&api_opts, &err);
 	ctx->store = c->offline && c->cache_path
 			     ? store_open_readonly(c->cache_path, store_err, sizeof(store_err))
@@ -144,14 +144,13 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	if (c->first_memories_page)
 		api_note_sent(ctx->api, "/user/memories");
 	ctx->sync = sync_new(ctx->api, ctx->store, &sync_opts);
-	ctx->tree = tree_new(ctx->sync, ctx->store);
+	ctx->tree = tree_new(ctx->sync, ctx->store, &ctx->owner);
 	if (sync_start(ctx->sync, store_changed, ctx) < 0)
 		log_error("cannot start the refresher: listings will not be refreshed");
 	/* libfuse makes SIGHUP unmount; here it means "refresh now". */
 	atomic_store(&refresh_on_hangup, ctx->sync);
 	signal(SIGHUP, on_hangup);
 	notify_ready();
-	return ctx;
 }
 
 /* Step 3 of the life cycle: after it, no thread of ours calls libfuse. */
@@ -164,13 +163,14 @@ static void stop_background_work(struct fs_context *ctx)
 	signal(SIGTERM, SIG_IGN);
 	atomic_store(&refresh_on_hangup, NULL);
 	atomic_store(&ctx->stopping, true);
-	sync_stop(ctx->sync);
+	if (ctx->sync)
+		sync_stop(ctx->sync);
 }
 
-/* Step 4, called by fuse_destroy once libfuse is done with the session. */
-static void fs_destroy(void *private_data)
+/* Step 4, called by fuse_session_destroy once the session is over. */
+static void fs_destroy(void *userdata)
 {
-	struct fs_context *ctx = private_data;
+	struct fs_context *ctx = userdata;
 
 	sync_free(ctx->sync);
 	tree_free(ctx->tree);
@@ -178,181 +178,261 @@ static void fs_destroy(void *private_data)
 	api_free(ctx->api);
 }
 
-static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+static struct fs_context *context(fuse_req_t req)
 {
+	return fuse_req_userdata(req);
+}
+
+/* How long the kernel may keep what a reply says. */
+static double cache_seconds(fuse_req_t req, bool changing)
+{
+	return changing ? 0 : context(req)->config->cache_ttl;
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e = { 0 };
+	bool changing = false;
+	int rc = tree_lookup(context(req)->tree, parent, name, &e.attr, &changing);
+
+	if (rc == -ENOENT) {
+		/* Cached as absent; a refresh that adds it says so. */
+		e.entry_timeout = cache_seconds(req, false);
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	e.ino = e.attr.st_ino;
+	e.entry_timeout = cache_seconds(req, false);
+	e.attr_timeout = cache_seconds(req, changing);
+	fuse_reply_entry(req, &e);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	bool changing = false;
+	int rc = tree_getattr(context(req)->tree, ino, &st, &changing);
+
 	(void)fi;
-	return tree_getattr(context()->tree, path, st);
-}
-
-struct fill_context {
-	void *buf;
-	fuse_fill_dir_t filler;
-};
-
-static int fill_entry(void *ctx, const char *name, const struct stat *st, bool complete)
-{
-	struct fill_context *f = ctx;
-
-	/* Without FUSE_FILL_DIR_PLUS the kernel asks getattr when it needs to,
-	 * so an ls or a find never fetches a transcript just to list it. */
-	return f->filler(f->buf, name, st, 0, complete ? FUSE_FILL_DIR_PLUS : 0);
-}
-
-static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t offset,
-		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
-{
-	struct fill_context f = { buf, filler };
-
-	(void)offset;
-	(void)fi;
-	(void)flags;
-	return tree_readdir(context()->tree, path, fill_entry, &f);
-}
-
-/* An open file: rendered at the first read, not at open, so that an open
- * whose reads the kernel serves from its page cache costs nothing. */
-struct open_file {
-	pthread_mutex_t lock;
-	char *path;
-	bool rendered;
-	int error;		/* of the rendering, for every later read */
-	struct buf content;
-};
-
-static int fs_open(const char *path, struct fuse_file_info *fi)
-{
-	struct open_file *f;
-	bool changing;
-	int rc;
-
-	if ((fi->flags & O_ACCMODE) != O_RDONLY)
-		return -EROFS;
-	rc = tree_open(context()->tree, path, &changing);
 	if (rc < 0)
-		return rc;
-	f = xcalloc(1, sizeof(*f));
-	pthread_mutex_init(&f->lock, NULL);
-	f->path = xstrdup(path);
-	fi->fh = (uint64_t)(uintptr_t)f;
-	/* status changes by itself: its size cannot be trusted by the cache. */
-	fi->direct_io = changing;
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, cache_seconds(req, changing));
+}
+
+/* A reply to readdir or readdirplus being filled. */
+struct listing {
+	fuse_req_t req;
+	bool plus;
+	char *buf;
+	size_t size, used;
+};
+
+static int add_entry(void *ctx, const char *name, const struct stat *st, bool complete,
+		     off_t next)
+{
+	struct listing *l = ctx;
+	size_t room = l->size - l->used, len;
+
+	if (l->plus) {
+		/* An entry without its size (a transcript not fetched yet) is
+		 * given without attributes, ino 0: the kernel then looks it up
+		 * when it needs them, so a listing never fetches. "." and ".."
+		 * are never linked. */
+		struct fuse_entry_param e = { .attr = *st };
+		bool linked = complete && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+
+		if (linked) {
+			e.ino = st->st_ino;
+			e.entry_timeout = e.attr_timeout = cache_seconds(l->req, false);
+		}
+		len = fuse_add_direntry_plus(l->req, l->buf + l->used, room, name, &e, next);
+	} else {
+		len = fuse_add_direntry(l->req, l->buf + l->used, room, name, st, next);
+	}
+	if (len > room)
+		return 1;
+	l->used += len;
 	return 0;
 }
 
-static int fs_read(const char *path, char *out, size_t size, off_t offset,
-		   struct fuse_file_info *fi)
+static void list_directory(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
 {
-	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
+	struct listing l = { .req = req, .plus = plus, .size = size };
+	int rc;
+
+	l.buf = xcalloc(1, size ? size : 1);
+	rc = tree_readdir(context(req)->tree, ino, off, add_entry, &l);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, l.buf, l.used);
+	free(l.buf);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	list_directory(req, ino, size, off, false);
+}
+
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	(void)fi;
+	list_directory(req, ino, size, off, true);
+}
+
+/* ENOSYS tells the kernel to stop sending opens (and releases) and to
+ * keep what it caches; a kernel that cannot do that gets a plain open. */
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_context *ctx = context(req);
 	bool changing;
 	int rc;
 
-	(void)path;
-	pthread_mutex_lock(&f->lock);
-	if (!f->rendered) {
-		/* Every read of one open sees the same bytes. */
-		f->error = tree_read(context()->tree, f->path, &f->content, &changing);
-		f->rendered = true;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EROFS);
+		return;
 	}
-	rc = f->error;
-	if (rc == 0 && offset >= 0 && (size_t)offset < f->content.len) {
-		if (size > f->content.len - (size_t)offset)
-			size = f->content.len - (size_t)offset;
-		memcpy(out, f->content.data + offset, size);
-		rc = (int)size;
+	rc = tree_open(ctx->tree, ino, &changing);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+	} else if (ctx->no_open) {
+		fuse_reply_err(req, ENOSYS);
+	} else {
+		fi->keep_cache = !changing;
+		fi->direct_io = changing;
+		fuse_reply_open(req, fi);
 	}
-	pthread_mutex_unlock(&f->lock);
-	return rc;
 }
 
-static int fs_release(const char *path, struct fuse_file_info *fi)
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
-
-	(void)path;
-	buf_free(&f->content);
-	free(f->path);
-	pthread_mutex_destroy(&f->lock);
-	free(f);
-	return 0;
-}
-
-static int fs_opendir(const char *path, struct fuse_file_info *fi)
-{
-	(void)path;
+	(void)ino;
+	if (context(req)->no_opendir) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	/* Listings change only through a refresh, which invalidates them. */
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
-	return 0;
+	fuse_reply_open(req, fi);
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct buf part = BUF_INIT;
+	int rc = tree_read(context(req)->tree, ino, off, size, &part);
+
+	(void)fi;
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, part.data, part.len);
+	buf_free(&part);
 }
 
 /* df shows the cache as the space used and the items as the inodes, so
  * that `df -h` says something; nothing is ever free: the mount is
  * read-only. */
-static int fs_statfs(const char *path, struct statvfs *st)
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
-	struct fs_context *ctx = context();
+	struct fs_context *ctx = context(req);
 	long long bytes = store_size(ctx->store);
+	struct statvfs st = { 0 };
 	time_t listed_at;
 	size_t count, items = 0;
 
-	(void)path;
-	memset(st, 0, sizeof(*st));
-	st->f_bsize = 4096;
-	st->f_frsize = 4096;
-	st->f_namemax = 255;
-	st->f_flag = ST_RDONLY | ST_NOSUID;
-	st->f_blocks = bytes > 0 ? (fsblkcnt_t)((bytes + 4095) / 4096) : 0;
+	(void)ino;
+	st.f_bsize = 4096;
+	st.f_frsize = 4096;
+	st.f_namemax = 255;
+	st.f_flag = ST_RDONLY | ST_NOSUID;
+	st.f_blocks = bytes > 0 ? (fsblkcnt_t)((bytes + 4095) / 4096) : 0;
 	for (int k = 0; k < STORE_KINDS; k++)
 		if (store_listing_info(ctx->store, k, &listed_at, &count) == 0)
 			items += count;
-	st->f_files = items;
-	return 0;
+	st.f_files = items;
+	fuse_reply_statfs(req, &st);
 }
 
-static const struct fuse_operations fs_operations = {
+static const struct fuse_lowlevel_ops fs_operations = {
 	.init = fs_init,
 	.destroy = fs_destroy,
+	.lookup = fs_lookup,
 	.getattr = fs_getattr,
 	.readdir = fs_readdir,
+	.readdirplus = fs_readdirplus,
 	.opendir = fs_opendir,
 	.open = fs_open,
 	.read = fs_read,
-	.release = fs_release,
 	.statfs = fs_statfs,
 };
+
+/* The owner options libfuse's high-level layer would have taken. */
+struct owner_options {
+	int uid_set, gid_set, umask_set;
+	unsigned uid, gid, umask;
+};
+
+#define OWNER_OPT(t, field) { t, offsetof(struct owner_options, field), 0 }
+static const struct fuse_opt owner_opts[] = {
+	OWNER_OPT("uid=%u", uid), OWNER_OPT("uid=", uid_set),
+	OWNER_OPT("gid=%u", gid), OWNER_OPT("gid=", gid_set),
+	OWNER_OPT("umask=%o", umask), OWNER_OPT("umask=", umask_set),
+	FUSE_OPT_END
+};
+
+static int parse_owner(struct fuse_args *args, struct tree_options *owner)
+{
+	struct owner_options o = { 0 };
+
+	if (fuse_opt_parse(args, &o, owner_opts, NULL) != 0)
+		return -1;
+	owner->uid = o.uid_set ? (uid_t)o.uid : getuid();
+	owner->gid = o.gid_set ? (gid_t)o.gid : getgid();
+	owner->umask = o.umask_set ? (mode_t)(o.umask & 0777) : 0;
+	return 0;
+}
 
 int fs_run(struct fuse_args *args, struct fs_context *ctx)
 {
 	struct fuse_cmdline_opts opts = { 0 };
 	struct fuse_loop_config loop = { 0 };
 	struct fuse_session *se;
-	struct fuse *fuse;
 	int rc = -1;
 
-	if (fuse_parse_cmdline(args, &opts) != 0)
+	if (parse_owner(args, &ctx->owner) != 0 || fuse_parse_cmdline(args, &opts) != 0)
 		return -1;
-	fuse = fuse_new(args, &fs_operations, sizeof(fs_operations), ctx);
-	if (!fuse)
+	se = fuse_session_new(args, &fs_operations, sizeof(fs_operations), ctx);
+	if (!se)
 		goto out;
-	if (fuse_mount(fuse, opts.mountpoint) != 0)
+	ctx->session = se;
+	if (fuse_session_mount(se, opts.mountpoint) != 0)
 		goto destroy;
-	se = fuse_get_session(fuse);
 	if (fuse_daemonize(opts.foreground) != 0 || fuse_set_signal_handlers(se) != 0)
 		goto unmount;
 	loop.clone_fd = opts.clone_fd;
 	loop.max_idle_threads = opts.max_idle_threads;
 	/* 0 after an unmount, the signal's number after SIGTERM or SIGINT:
 	 * both are a normal end. */
-	rc = opts.singlethread ? fuse_loop(fuse) : fuse_loop_mt(fuse, &loop);
+	rc = opts.singlethread ? fuse_session_loop(se) : fuse_session_loop_mt(se, &loop);
 	if (rc < 0)
 		log_error("the FUSE session failed: %s", strerror(-rc));
 	rc = rc < 0 ? -2 : 0;
 	stop_background_work(ctx);
 	fuse_remove_signal_handlers(se);
 unmount:
-	fuse_unmount(fuse);
+	fuse_session_unmount(se);
 destroy:
-	fuse_destroy(fuse);
+	fuse_session_destroy(se);
 out:
 	free(opts.mountpoint);
 	return rc;

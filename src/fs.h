@@ -1,6 +1,7 @@
 /*
- * fs: the fuse_operations table and the mount's life cycle. Thin glue:
- * paths go to tree, bytes come from tree_read, errors are -errno. The
+ * fs: the fuse_lowlevel_ops table and the mount's life cycle. Thin glue:
+ * inode numbers go to tree, bytes come from tree_read, errors are -errno
+ * (replies carry errno). The
  * layers below are built in the init handler (after libfuse has
  * daemonized, so no thread or SQLite connection crosses a fork), stopped
  * when the session loop ends and freed after libfuse is done.
@@ -9,15 +10,18 @@
 #define OMIFS_FS_H
 
 #include "config.h"
+#include "tree.h"
 
-#include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
 /* The private_data of the mount: config is borrowed; the rest is fs's. */
 struct fs_context {
 	const struct omifs_config *config;
-	struct fuse *fuse;
+	struct fuse_session *session;
+	struct tree_options owner;	/* from -o uid=, gid=, umask= */
+	bool no_open, no_opendir;	/* the kernel can skip open/opendir */
 	atomic_bool stopping;	/* the session loop has ended */
 	struct api_client *api;
 	struct store *store;

@@ -474,14 +474,17 @@ static int check_mountpoint(const char *path)
 	/* mount.fuse3's drop_privileges hands over an open /dev/fuse; and
 	 * reading an automount point (x-systemd.automount) would wait for
 	 * the very mount being made. Neither can hold files of the user's. */
-	if (strncmp(path, "/dev/fd/", 8) == 0 ||
-	    (statfs(path, &fs) == 0 && fs.f_type == AUTOFS_SUPER_MAGIC))
+	if (strncmp(path, "/dev/fd/", 8) == 0)
 		return 0;
-	d = opendir(path);
-	if (!d && errno == ENOTCONN && clear_dead_mount(path) == 0)
-		d = opendir(path);
-	else if (!d && errno == ENOTCONN)
+	/* statfs always reaches a FUSE server, where a listing may come from
+	 * the kernel's cache even after the server died. */
+	if (statfs(path, &fs) == 0) {
+		if (fs.f_type == AUTOFS_SUPER_MAGIC)
+			return 0;
+	} else if (errno == ENOTCONN && clear_dead_mount(path) != 0) {
 		return -1;
+	}
+	d = opendir(path);
 	if (!d) {
 		fprintf(stderr, "omifs: cannot use mountpoint %s: %s\n", path, strerror(errno));
 		return -1;
@@ -701,6 +704,30 @@ static int run_sync(struct omifs_config *c)
 	return open_cache(c) < 0 ? EXIT_USAGE : sync_command(c);
 }
 
+/* Whether the cache (one per server and key) holds every collection
+ * listed less than a refresh interval ago: the key worked then, and the
+ * mount has nothing to ask the server before the refresher's next turn,
+ * so a warm remount sends no request at all. */
+static bool cache_is_fresh(const struct omifs_config *c)
+{
+	char err[512];
+	struct store *store;
+	time_t listed_at, now = time(NULL);
+	size_t count;
+	bool fresh = true;
+
+	if (c->no_disk_cache || !c->cache_path)
+		return false;
+	store = store_open_readonly(c->cache_path, err, sizeof(err));
+	if (!store)
+		return false;
+	for (int k = 0; k < STORE_KINDS && fresh; k++)
+		fresh = store_listing_info(store, k, &listed_at, &count) == 0 &&
+			listed_at <= now && now - listed_at < c->refresh_interval;
+	store_close(store);
+	return fresh;
+}
+
 /* The mount's name in the mount table (df, findmnt): the source mount(8)
  * gave, else one that tells accounts on different servers apart. It goes
  * into an option list, where a comma or a backslash would split it. */
@@ -732,10 +759,10 @@ static int run_mount(struct omifs_config *c, struct fuse_args *args, const char 
 		c->key = xstrdup("");	/* offline: no request carries it */
 	if (check_mountpoint(c->mountpoint) < 0)
 		return EXIT_MOUNTPOINT;
-	if (!c->offline && (rc = check_server(c)) != 0)
-		return rc;
 	if (open_cache(c) < 0)
 		return EXIT_USAGE;
+	if (!c->offline && !cache_is_fresh(c) && (rc = check_server(c)) != 0)
+		return rc;
 	buf_puts(&opt, "-oro,nosuid,nodev,default_permissions,subtype=omifs,fsname=");
 	add_fsname(c, &opt);
 	fuse_opt_add_arg(args, opt.data);

@@ -568,21 +568,35 @@ int store_put_full_conversation(struct store *s, const char *id, const char *jso
 	return rc;
 }
 
-char *store_get_full_conversation(struct store *s, const char *id)
+/* The text in the first column of the one row sql finds for id (and kind,
+ * when kind >= 0), or NULL. Caller frees. */
+static char *get_json(struct store *s, const char *sql, int kind, const char *id)
 {
 	sqlite3_stmt *st;
 	char *json = NULL;
 
 	pthread_mutex_lock(&s->lock);
-	st = prepare(s, "SELECT json FROM full_conversation WHERE id = ?");
+	st = prepare(s, sql);
 	if (st) {
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		if (kind >= 0)
+			sqlite3_bind_int(st, 2, kind);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			json = xstrdup((const char *)sqlite3_column_text(st, 0));
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return json;
+}
+
+char *store_get_full_conversation(struct store *s, const char *id)
+{
+	return get_json(s, "SELECT json FROM full_conversation WHERE id = ?", -1, id);
+}
+
+char *store_get_item(struct store *s, enum store_kind kind, const char *id)
+{
+	return get_json(s, "SELECT json FROM listing WHERE id = ? AND kind = ?", (int)kind, id);
 }
 
 bool store_has_full_conversation(struct store *s, const char *id)

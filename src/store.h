@@ -65,6 +65,10 @@ int store_rewrite_listing(struct store *s, enum store_kind kind, const struct st
  * Returns -ENOENT if it never was. */
 int store_listing_info(struct store *s, enum store_kind kind, time_t *listed_at, size_t *count);
 
+/* Returns the JSON of item id of kind's listing (caller frees), or NULL
+ * if there is none. */
+char *store_get_item(struct store *s, enum store_kind kind, const char *id);
+
 /* Calls fn for each item of kind in listing order; stops when fn returns
  * non-zero and returns that value. */
 typedef int (*store_item_fn)(const char *id, const char *json, void *ctx);

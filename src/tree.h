@@ -1,88 +1,90 @@
 /*
- * tree: paths to nodes, directory listings and attributes, over what the
- * store holds (see DESIGN.md for the layout, which is a contract).
+ * tree: inode numbers to nodes, directory listings, attributes and file
+ * content, over what the store holds (the layout is a contract: see
+ * ARCHITECTURE.md).
  *
  * Promises:
- * - Names come from ids and dates only, made safe (tree_safe_name); an
- *   empty id or a duplicate name is skipped with a log line.
+ * - Names come from ids and dates only, made safe (names.h); an empty id
+ *   or a duplicate name is skipped with a log line.
  * - st_size is exactly the number of bytes tree_read gives for the same
  *   snapshot; st_mtime comes from the objects' timestamps (directories:
  *   the newest inside), never the clock; a memory without any has the
  *   store's first-seen time, which never changes. Inode numbers derive
  *   from the path, so they are stable for the life of the mount and
- *   across mounts.
+ *   across mounts; the root's is TREE_ROOT_INO.
+ * - .omifs/status is the one file whose content changes by itself: its
+ *   attributes are flagged `changing` and must not be cached; a change of
+ *   its content moves its mtime's nanoseconds, never its seconds.
  * - A collection that has never been listed gives its error (EIO, EAGAIN)
  *   for everything below its directory, never an empty directory.
- * - The stat of transcript.txt and conversation.json needs the transcript,
- *   so it may fetch one (in a batch, through sync).
+ * - What a file holds is rendered at read from the store, never kept.
+ *   The size of transcript.txt and conversation.json needs the
+ *   transcript, so asking for it may fetch one (in a batch, through sync).
+ * - The tree changes only in tree_refresh (and when a collection is
+ *   listed for the first time), so what the kernel caches stays true
+ *   until tree_refresh says otherwise.
  *
- * Thread-safe: every call works on a refcounted snapshot, rebuilt when
- * the store changes. Calls return 0 or -errno.
+ * Thread-safe: every call works on a refcounted snapshot. Calls return 0
+ * or -errno.
  */
 #ifndef OMIFS_TREE_H
 #define OMIFS_TREE_H
 
 #include "buf.h"
+#include "names.h"
 #include "store.h"
 #include "sync.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/stat.h>
+
+#define TREE_ROOT_INO 1
 
 struct tree;
 
+/* Who owns every file and which permission bits are cleared. */
+struct tree_options {
+	uid_t uid;
+	gid_t gid;
+	mode_t umask;
+};
+
 /* sync and store are borrowed and must outlive the tree. */
-struct tree *tree_new(struct sync *sync, struct store *store);
+struct tree *tree_new(struct sync *sync, struct store *store, const struct tree_options *opts);
 void tree_free(struct tree *t);
 
-int tree_getattr(struct tree *t, const char *path, struct stat *st);
+/* The attributes of name in directory parent. *changing (may be NULL) is
+ * set for a file whose attributes must not be cached. */
+int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct stat *st,
+		bool *changing);
+int tree_getattr(struct tree *t, uint64_t ino, struct stat *st, bool *changing);
 
-/* Called for each entry of a directory, "." and ".." first. `complete`
- * tells whether st holds every attribute or only the type and inode
- * (an entry whose size would cost a fetch). Returns non-zero to stop. */
-typedef int (*tree_fill_fn)(void *ctx, const char *name, const struct stat *st, bool complete);
-int tree_readdir(struct tree *t, const char *path, tree_fill_fn fill, void *ctx);
+/* Called for each entry of a directory from position `offset` on: "."
+ * and ".." are positions 0 and 1. `complete` tells whether st holds every
+ * attribute or only the type and inode (an entry whose size would cost a
+ * fetch); `next` is the position after this entry. Returns non-zero to
+ * stop. */
+typedef int (*tree_fill_fn)(void *ctx, const char *name, const struct stat *st, bool complete,
+			    off_t next);
+int tree_readdir(struct tree *t, uint64_t ino, off_t offset, tree_fill_fn fill, void *ctx);
 
-/* Checks that path is a file that can be read; sets *changing for files
- * whose content changes by itself (.omifs/status), which must not be
- * cached. Renders nothing. */
-int tree_open(struct tree *t, const char *path, bool *changing);
+/* Checks that ino is a file that can be read; sets *changing. */
+int tree_open(struct tree *t, uint64_t ino, bool *changing);
 
-/* Appends the whole content of the file at path to out. *changing is set
- * for files whose content changes by itself (.omifs/status), which must
- * not be cached. */
-int tree_read(struct tree *t, const char *path, struct buf *out, bool *changing);
+/* Appends to out the bytes [off, off + size) of file ino (fewer at its
+ * end). A file read in several calls is rendered once for all of them. */
+int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out);
 
-/* Called for each path whose content or attributes changed. */
-typedef void (*tree_invalidate_fn)(const char *path, void *ctx);
+/* What changed: the inode ino (its attributes and content), and/or, when
+ * name is not NULL, the entry name in directory parent (it went away, or
+ * came, or now points elsewhere). */
+typedef void (*tree_invalidate_fn)(uint64_t ino, uint64_t parent, const char *name, void *ctx);
 
 /* Brings the tree up to date with the store after a refresh, and calls
- * invalidate for every path that changed or went away, so that the
- * kernel's caches can be dropped. */
+ * invalidate for every inode and entry that changed, came or went, so
+ * that the kernel's caches can be dropped. Never call it from a FUSE
+ * request: the kernel may hold locks the invalidation needs. */
 void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx);
-
-/* The "~" and 16 hexadecimal digits that end a shortened name. */
-#define TREE_NAME_HASH_BYTES 17
-
-/*
- * Appends to out the file name of a server-given string (an id, a
- * category) followed by suffix, a constant of the program's. The rule:
- * - '/', '%', control bytes (below 0x20) and DEL are written %XX (upper
- *   case hex); a name that is exactly "." or ".." becomes "%2E" or
- *   "%2E%2E"; other bytes, UTF-8 included, stay as they are.
- * - A name that would pass 255 bytes with its suffix is shortened: the
- *   longest start of the encoded string that leaves room and does not cut
- *   a UTF-8 character or an escape, then "~" and the 64-bit FNV-1a hash
- *   of the whole raw string (hash_bytes) as 16 lower-case hex digits,
- *   then the suffix. The same string always gives the same name; two
- *   share one only by a hash collision or when one spells the other's
- *   shortened name (the tree then skips the second as a duplicate).
- * Returns 0, or -1 (out unchanged) when raw is NULL or empty, or when the
- * suffix leaves no room.
- */
-int tree_safe_name(const char *raw, const char *suffix, struct buf *out);
-
-/* The local calendar day (TZ) of t as YYYY-MM-DD. */
-void tree_local_day(time_t t, char out[16]);
 
 #endif

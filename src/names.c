@@ -1,0 +1,85 @@
+/*
+ * names: how server-given strings become file names, and dates become
+ * day directories. The rules are part of the tree's contract (DESIGN.md):
+ * the same input gives the same name on every mount and every machine.
+ */
+#include "names.h"
+
+#include "hash.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+
+#define NAME_MAX_BYTES 255
+
+/* Whether byte c of an id is percent-encoded in its name. */
+static bool escaped(unsigned char c)
+{
+	return c == '/' || c == '%' || c < 0x20 || c == 0x7f;
+}
+
+/* Appends the percent-encoding of raw's first n bytes. */
+static void put_encoded(struct buf *out, const unsigned char *raw, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < n; i++) {
+		if (escaped(raw[i])) {
+			buf_putc(out, '%');
+			buf_putc(out, hex[raw[i] >> 4]);
+			buf_putc(out, hex[raw[i] & 15]);
+		} else {
+			buf_putc(out, (char)raw[i]);
+		}
+	}
+}
+
+/* How many bytes of raw to keep in front of the hash of a long name: the
+ * most whose encoding fits in `room`, ending before a UTF-8 lead or ASCII
+ * byte so that no character is cut. */
+static size_t kept_bytes(const unsigned char *raw, size_t room)
+{
+	size_t used = 0, keep = 0;
+
+	for (size_t i = 0; raw[i]; i++) {
+		if ((raw[i] & 0xC0) != 0x80)
+			keep = i;
+		used += escaped(raw[i]) ? 3 : 1;
+		if (used > room)
+			return keep;
+	}
+	return strlen((const char *)raw);
+}
+
+int tree_safe_name(const char *raw, const char *suffix, struct buf *out)
+{
+	const unsigned char *id = (const unsigned char *)raw;
+	size_t start = out->len, slen = strlen(suffix), room;
+
+	if (!raw || !*raw || slen + TREE_NAME_HASH_BYTES > NAME_MAX_BYTES)
+		return -1;
+	if (strcmp(raw, ".") == 0 || strcmp(raw, "..") == 0) {
+		for (const char *p = raw; *p; p++)
+			buf_puts(out, "%2E");
+	} else {
+		put_encoded(out, id, strlen(raw));
+	}
+	if (out->len - start + slen > NAME_MAX_BYTES) {
+		out->len = start;
+		room = NAME_MAX_BYTES - slen - TREE_NAME_HASH_BYTES;
+		put_encoded(out, id, kept_bytes(id, room));
+		buf_printf(out, "~%016" PRIx64, hash_bytes(raw, strlen(raw)));
+	}
+	buf_puts(out, suffix);
+	return 0;
+}
+
+void tree_local_day(time_t t, char out[16])
+{
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(out, 16, "%Y-%m-%d", &tm);
+}

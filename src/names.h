@@ -1,0 +1,35 @@
+/*
+ * names: file names from server-given strings, and day directories.
+ */
+#ifndef OMIFS_NAMES_H
+#define OMIFS_NAMES_H
+
+#include "buf.h"
+
+#include <time.h>
+
+/* The "~" and 16 hexadecimal digits that end a shortened name. */
+#define TREE_NAME_HASH_BYTES 17
+
+/*
+ * Appends to out the file name of a server-given string (an id, a
+ * category) followed by suffix, a constant of the program's. The rule:
+ * - '/', '%', control bytes (below 0x20) and DEL are written %XX (upper
+ *   case hex); a name that is exactly "." or ".." becomes "%2E" or
+ *   "%2E%2E"; other bytes, UTF-8 included, stay as they are.
+ * - A name that would pass 255 bytes with its suffix is shortened: the
+ *   longest start of the encoded string that leaves room and does not cut
+ *   a UTF-8 character or an escape, then "~" and the 64-bit FNV-1a hash
+ *   of the whole raw string (hash_bytes) as 16 lower-case hex digits,
+ *   then the suffix. The same string always gives the same name; two
+ *   share one only by a hash collision or when one spells the other's
+ *   shortened name (the tree then skips the second as a duplicate).
+ * Returns 0, or -1 (out unchanged) when raw is NULL or empty, or when the
+ * suffix leaves no room.
+ */
+int tree_safe_name(const char *raw, const char *suffix, struct buf *out);
+
+/* The local calendar day (TZ) of t as YYYY-MM-DD. */
+void tree_local_day(time_t t, char out[16]);
+
+#endif

@@ -1,0 +1,537 @@
+/*
+ * snapshot: building the compact picture of the tree (see snapshot.h).
+ *
+ * One pass over each listing in the store: every item is parsed, its
+ * files are rendered once to learn their sizes and digests, and the
+ * parsed item is dropped. Nodes are appended as they come, children
+ * after their parents, so one backward walk gives directories their
+ * mtimes; the children slices are laid out and sorted at the end.
+ */
+#include "snapshot.h"
+
+#include "hash.h"
+#include "jsontext.h"
+#include "log.h"
+#include "model.h"
+#include "names.h"
+#include "render.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const kind_dir[STORE_KINDS] = {
+	[STORE_MEMORIES] = "memories",
+	[STORE_ACTION_ITEMS] = "action-items",
+	[STORE_CONVERSATIONS] = "conversations",
+};
+
+/* One parsed item of any collection. */
+union item {
+	struct memory memory;
+	struct action_item action_item;
+	struct conversation conversation;
+};
+
+static int parse_item(enum store_kind kind, const char *json, union item *out)
+{
+	json_object *obj = json_text_parse(json, strlen(json));
+	int rc = -1;
+
+	if (obj && kind == STORE_MEMORIES)
+		rc = model_parse_memory(obj, &out->memory);
+	else if (obj && kind == STORE_ACTION_ITEMS)
+		rc = model_parse_action_item(obj, &out->action_item);
+	else if (obj)
+		rc = model_parse_conversation(obj, &out->conversation);
+	json_object_put(obj);
+	return rc;
+}
+
+static void free_item(enum store_kind kind, union item *item)
+{
+	if (kind == STORE_MEMORIES)
+		model_free_memory(&item->memory);
+	else if (kind == STORE_ACTION_ITEMS)
+		model_free_action_item(&item->action_item);
+	else
+		model_free_conversation(&item->conversation);
+}
+
+/* The collection each kind of file is rendered from. */
+static enum store_kind file_collection(enum node_kind kind)
+{
+	return kind == NODE_MEMORY ? STORE_MEMORIES
+	     : kind == NODE_ACTION_ITEM ? STORE_ACTION_ITEMS : STORE_CONVERSATIONS;
+}
+
+static void render_item(enum node_kind kind, const union item *item, struct buf *out)
+{
+	switch (kind) {
+	case NODE_MEMORY: render_memory(&item->memory, out); break;
+	case NODE_ACTION_ITEM: render_action_item(&item->action_item, out); break;
+	case NODE_SUMMARY: render_summary(&item->conversation, out); break;
+	case NODE_CONV_ACTION_ITEMS: render_conversation_action_items(&item->conversation, out); break;
+	case NODE_EVENTS: render_events(&item->conversation, out); break;
+	case NODE_TRANSCRIPT: render_transcript(&item->conversation, out); break;
+	case NODE_DIR: case NODE_CONV_JSON: case NODE_STATUS: break;
+	}
+}
+
+int snapshot_render(enum node_kind kind, const char *json, struct buf *out)
+{
+	enum store_kind collection = file_collection(kind);
+	union item item;
+
+	if (kind == NODE_CONV_JSON)
+		return render_json(json, out) == 0 ? 0 : -EIO;
+	if (kind == NODE_DIR || kind == NODE_STATUS || parse_item(collection, json, &item) < 0)
+		return -EIO;
+	render_item(kind, &item, out);
+	free_item(collection, &item);
+	return 0;
+}
+
+/* ---- the arena, the nodes and the inode index ---- */
+
+struct builder {
+	struct snapshot *snap;
+	size_t cap_nodes, arena_len, arena_cap;
+	uint32_t top[STORE_KINDS];
+	uint32_t fixed_name[NODE_STATUS + 1];	/* arena offsets of constant names */
+	struct buf path, name, scratch;
+	uint32_t *undated;			/* memories that need first_seen */
+	size_t n_undated, cap_undated;
+	enum store_kind kind;			/* of the listing being walked */
+};
+
+static uint32_t arena_add(struct builder *b, const char *s)
+{
+	size_t len = strlen(s) + 1;
+	uint32_t at = (uint32_t)b->arena_len;
+
+	if (b->arena_len + len > b->arena_cap) {
+		while (b->arena_len + len > b->arena_cap)
+			b->arena_cap = b->arena_cap ? b->arena_cap * 2 : 65536;
+		b->snap->arena = xrealloc(b->snap->arena, b->arena_cap);
+	}
+	memcpy(b->snap->arena + b->arena_len, s, len);
+	b->arena_len += len;
+	return at;
+}
+
+static size_t ino_slot(uint64_t ino, size_t mask)
+{
+	return (size_t)((ino * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
+}
+
+struct node *snapshot_node(const struct snapshot *snap, uint64_t ino)
+{
+	for (size_t i = ino_slot(ino, snap->ino_mask);; i = (i + 1) & snap->ino_mask) {
+		uint32_t v = snap->by_ino[i];
+
+		if (v == 0)
+			return NULL;
+		if (snap->nodes[v - 1].ino == ino)
+			return &snap->nodes[v - 1];
+	}
+}
+
+static void ino_insert(struct snapshot *snap, uint32_t index)
+{
+	size_t i = ino_slot(snap->nodes[index].ino, snap->ino_mask);
+
+	while (snap->by_ino[i])
+		i = (i + 1) & snap->ino_mask;
+	snap->by_ino[i] = index + 1;
+}
+
+/* Keeps the index under half full, so that probes stay short. */
+static void ino_grow(struct snapshot *snap)
+{
+	size_t cap = snap->ino_mask + 1;
+
+	if (snap->n_nodes * 2 < cap)
+		return;
+	free(snap->by_ino);
+	snap->ino_mask = cap * 2 - 1;
+	snap->by_ino = xcalloc(cap * 2, sizeof(*snap->by_ino));
+	for (size_t i = 0; i < snap->n_nodes; i++)
+		ino_insert(snap, (uint32_t)i);
+}
+
+/* The path of a child called name of parent, in b->path. */
+static void child_path(struct builder *b, uint32_t parent, const char *name)
+{
+	const struct snapshot *snap = b->snap;
+	const char *parts[8];
+	size_t n = 0;
+
+	buf_reset(&b->path);
+	for (uint32_t i = parent; i != 0 && n < 8; i = snap->nodes[i].parent)
+		parts[n++] = snapshot_name(snap, &snap->nodes[i]);
+	while (n > 0) {
+		buf_putc(&b->path, '/');
+		buf_puts(&b->path, parts[--n]);
+	}
+	buf_putc(&b->path, '/');
+	buf_puts(&b->path, name);
+}
+
+/* Adds a node, or returns SNAPSHOT_NONE (logged) when its path, hence its
+ * inode number, is taken. name_at is an arena offset, or SNAPSHOT_NONE to
+ * copy name in. */
+static uint32_t add_node(struct builder *b, uint32_t parent, const char *name, uint32_t name_at,
+			 enum node_kind kind, uint32_t id)
+{
+	struct snapshot *snap = b->snap;
+	struct node *n;
+	uint64_t ino;
+
+	child_path(b, parent, name);
+	ino = hash_bytes(b->path.data, b->path.len) | 2;
+	if (snapshot_node(snap, ino)) {
+		log_warn("skipping %s: the name is taken (duplicate id?)", b->path.data);
+		return SNAPSHOT_NONE;
+	}
+	if (snap->n_nodes == b->cap_nodes) {
+		b->cap_nodes *= 2;
+		snap->nodes = xrealloc(snap->nodes, b->cap_nodes * sizeof(*snap->nodes));
+	}
+	n = &snap->nodes[snap->n_nodes];
+	memset(n, 0, sizeof(*n));
+	n->ino = ino;
+	n->name = name_at != SNAPSHOT_NONE ? name_at : arena_add(b, name);
+	n->id = id;
+	n->parent = parent;
+	n->kind = (uint8_t)kind;
+	n->collection = snap->nodes[parent].collection;
+	atomic_init(&n->size, -1);
+	ino_insert(snap, (uint32_t)snap->n_nodes++);
+	ino_grow(snap);
+	return (uint32_t)(snap->n_nodes - 1);
+}
+
+/* The directory called name under parent, made if missing. */
+static uint32_t dir_child(struct builder *b, uint32_t parent, const char *name)
+{
+	struct node *n;
+
+	child_path(b, parent, name);
+	n = snapshot_node(b->snap, hash_bytes(b->path.data, b->path.len) | 2);
+	if (n && n->kind == NODE_DIR && n->parent == parent)
+		return (uint32_t)(n - b->snap->nodes);
+	return add_node(b, parent, name, SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
+}
+
+/* A file rendered from item; render is false for the transcript's files,
+ * whose content is not known yet and changes with the listing's JSON. */
+static uint32_t add_file(struct builder *b, uint32_t dir, const char *name, enum node_kind kind,
+			 uint32_t id, const union item *item, int64_t mtime, uint64_t json_digest)
+{
+	uint32_t fixed = kind == NODE_MEMORY || kind == NODE_ACTION_ITEM ? SNAPSHOT_NONE
+									  : b->fixed_name[kind];
+	uint32_t i = add_node(b, dir, name, fixed, kind, id);
+	struct node *n;
+
+	if (i == SNAPSHOT_NONE)
+		return i;
+	n = &b->snap->nodes[i];
+	n->mtime = mtime;
+	n->digest = json_digest;
+	if (kind != NODE_TRANSCRIPT && kind != NODE_CONV_JSON) {
+		buf_reset(&b->scratch);
+		render_item(kind, item, &b->scratch);
+		atomic_init(&n->size, (int64_t)b->scratch.len);
+		n->digest = hash_bytes(b->scratch.data, b->scratch.len);
+	}
+	return i;
+}
+
+/* ---- one item of each collection ---- */
+
+static time_t first_valid(const struct timestamp *a, const struct timestamp *b,
+			  const struct timestamp *c)
+{
+	if (a && a->valid)
+		return a->when;
+	if (b && b->valid)
+		return b->when;
+	if (c && c->valid)
+		return c->when;
+	return 0;
+}
+
+/* Copies id into out for one line of text: control bytes become '?', and
+ * a long id is cut before a UTF-8 character and ends with "...". */
+static void one_line_id(const char *id, char *out)
+{
+	size_t n = strlen(id), keep = n;
+
+	if (n > ODD_ID_BYTES) {
+		keep = ODD_ID_BYTES;
+		while (keep > 0 && ((unsigned char)id[keep] & 0xC0) == 0x80)
+			keep--;
+	}
+	for (size_t i = 0; i < keep; i++)
+		out[i] = (unsigned char)id[i] < 0x20 || id[i] == 0x7f ? '?' : id[i];
+	strcpy(out + keep, keep < n ? "..." : "");
+}
+
+static void note_odd(struct odd_items *odd, const char *id, unsigned odd_fields)
+{
+	if (odd_fields == 0)
+		return;
+	if (odd->count < ODD_SAMPLE)
+		one_line_id(id, odd->sample[odd->count]);
+	odd->count++;
+}
+
+/* A memory's mtime: its own timestamps, which the documented API does not
+ * send, else (after the walk) when the cache first saw it. */
+static void add_memory(struct builder *b, const struct memory *m, uint32_t id)
+{
+	time_t mtime = first_valid(&m->updated_at, &m->created_at, NULL);
+	uint32_t dir, file;
+
+	buf_reset(&b->name);
+	if (tree_safe_name(m->category ? m->category : "uncategorized", "", &b->name) < 0) {
+		log_warn("memory %s: unusable category, filed as uncategorized", m->id);
+		buf_puts(&b->name, "uncategorized");
+	}
+	dir = dir_child(b, b->top[STORE_MEMORIES], b->name.data);
+	buf_reset(&b->name);
+	if (dir == SNAPSHOT_NONE || tree_safe_name(m->id, ".txt", &b->name) < 0) {
+		log_warn("skipping a memory whose id cannot be a file name");
+		return;
+	}
+	file = add_file(b, dir, b->name.data, NODE_MEMORY, id, (const union item *)m, mtime, 0);
+	if (file != SNAPSHOT_NONE && mtime == 0) {
+		if (b->n_undated == b->cap_undated) {
+			b->cap_undated = b->cap_undated ? b->cap_undated * 2 : 64;
+			b->undated = xrealloc(b->undated, b->cap_undated * sizeof(*b->undated));
+		}
+		b->undated[b->n_undated++] = file;
+	}
+}
+
+static void add_action_item(struct builder *b, const struct action_item *a, uint32_t id)
+{
+	uint32_t dir = dir_child(b, b->top[STORE_ACTION_ITEMS], a->completed ? "done" : "open");
+
+	buf_reset(&b->name);
+	if (dir == SNAPSHOT_NONE || tree_safe_name(a->id, ".txt", &b->name) < 0) {
+		log_warn("skipping an action item whose id cannot be a file name");
+		return;
+	}
+	add_file(b, dir, b->name.data, NODE_ACTION_ITEM, id, (const union item *)a,
+		 first_valid(&a->updated_at, &a->completed_at, &a->created_at), 0);
+}
+
+static void add_conversation(struct builder *b, const struct conversation *c, uint32_t id,
+			     uint64_t json_digest)
+{
+	const union item *item = (const union item *)c;
+	time_t mtime = first_valid(&c->finished_at, &c->started_at, &c->created_at);
+	char date[16] = "undated";
+	uint32_t day, dir;
+
+	if (c->created_at.valid)
+		tree_local_day(c->created_at.when, date);
+	else
+		log_warn("conversation %s has no usable created_at: filed under undated", c->id);
+	day = dir_child(b, b->top[STORE_CONVERSATIONS], date);
+	buf_reset(&b->name);
+	if (day == SNAPSHOT_NONE || tree_safe_name(c->id, "", &b->name) < 0) {
+		log_warn("skipping a conversation whose id cannot be a file name");
+		return;
+	}
+	dir = add_node(b, day, b->name.data, SNAPSHOT_NONE, NODE_DIR, id);
+	if (dir == SNAPSHOT_NONE)
+		return;
+	add_file(b, dir, "summary.md", NODE_SUMMARY, id, item, mtime, 0);
+	add_file(b, dir, "action-items.md", NODE_CONV_ACTION_ITEMS, id, item, mtime, 0);
+	if (c->n_events > 0)
+		add_file(b, dir, "events.md", NODE_EVENTS, id, item, mtime, 0);
+	add_file(b, dir, "transcript.txt", NODE_TRANSCRIPT, id, item, mtime, json_digest);
+	add_file(b, dir, "conversation.json", NODE_CONV_JSON, id, item, mtime, json_digest);
+}
+
+static int add_listed_item(const char *id, const char *json, void *ctx)
+{
+	struct builder *b = ctx;
+	union item item;
+	uint32_t id_at;
+
+	if (parse_item(b->kind, json, &item) < 0) {
+		log_warn("skipping unreadable cached item %s", id);
+		return 0;
+	}
+	if (b->kind == STORE_MEMORIES) {
+		id_at = arena_add(b, item.memory.id);
+		note_odd(&b->snap->odd[b->kind], item.memory.id, item.memory.odd_fields);
+		add_memory(b, &item.memory, id_at);
+	} else if (b->kind == STORE_ACTION_ITEMS) {
+		id_at = arena_add(b, item.action_item.id);
+		note_odd(&b->snap->odd[b->kind], item.action_item.id, item.action_item.odd_fields);
+		add_action_item(b, &item.action_item, id_at);
+	} else {
+		id_at = arena_add(b, item.conversation.id);
+		note_odd(&b->snap->odd[b->kind], item.conversation.id, item.conversation.odd_fields);
+		add_conversation(b, &item.conversation, id_at, hash_bytes(json, strlen(json)));
+	}
+	free_item(b->kind, &item);
+	return 0;
+}
+
+/* ---- finishing ---- */
+
+static int compare_names(const void *a, const void *b, void *ctx)
+{
+	const struct snapshot *snap = ctx;
+
+	return strcmp(snapshot_name(snap, &snap->nodes[*(const uint32_t *)a]),
+		      snapshot_name(snap, &snap->nodes[*(const uint32_t *)b]));
+}
+
+/* Lays out every directory's children as a sorted slice, and gives each
+ * directory the newest mtime inside it: children come after their parent
+ * in nodes[], so one walk from the end sees a directory after all of it. */
+static void finish(struct snapshot *snap)
+{
+	uint32_t *fill = xcalloc(snap->n_nodes, sizeof(*fill));
+	uint32_t at = 0;
+
+	for (size_t i = 1; i < snap->n_nodes; i++) {
+		struct node *p = &snap->nodes[snap->nodes[i].parent];
+
+		p->n_children++;
+		if (snap->nodes[i].kind == NODE_DIR)
+			p->n_subdirs++;
+	}
+	for (size_t i = 0; i < snap->n_nodes; i++) {
+		snap->nodes[i].first_child = at;
+		at += snap->nodes[i].n_children;
+	}
+	snap->children = xcalloc(at ? at : 1, sizeof(*snap->children));
+	for (size_t i = 1; i < snap->n_nodes; i++) {
+		struct node *p = &snap->nodes[snap->nodes[i].parent];
+
+		snap->children[p->first_child + fill[snap->nodes[i].parent]++] = (uint32_t)i;
+	}
+	free(fill);
+	for (size_t i = 0; i < snap->n_nodes; i++)
+		if (snap->nodes[i].n_children > 1)
+			qsort_r(snap->children + snap->nodes[i].first_child,
+				snap->nodes[i].n_children, sizeof(uint32_t), compare_names, snap);
+	for (size_t i = snap->n_nodes - 1; i > 0; i--) {
+		struct node *p = &snap->nodes[snap->nodes[i].parent];
+
+		if (snap->nodes[i].mtime > p->mtime)
+			p->mtime = snap->nodes[i].mtime;
+	}
+}
+
+static void start(struct builder *b, struct store *store)
+{
+	static const struct { enum node_kind kind; const char *name; } fixed[] = {
+		{ NODE_SUMMARY, "summary.md" }, { NODE_CONV_ACTION_ITEMS, "action-items.md" },
+		{ NODE_EVENTS, "events.md" }, { NODE_TRANSCRIPT, "transcript.txt" },
+		{ NODE_CONV_JSON, "conversation.json" }, { NODE_STATUS, "status" },
+	};
+	struct snapshot *snap = b->snap;
+	uint32_t meta;
+
+	b->cap_nodes = 1024;
+	snap->nodes = xcalloc(b->cap_nodes, sizeof(*snap->nodes));
+	snap->ino_mask = 2047;
+	snap->by_ino = xcalloc(snap->ino_mask + 1, sizeof(*snap->by_ino));
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		b->fixed_name[fixed[i].kind] = arena_add(b, fixed[i].name);
+	snap->nodes[0] = (struct node){ .ino = SNAPSHOT_ROOT_INO, .name = arena_add(b, ""),
+					.id = SNAPSHOT_NONE, .kind = NODE_DIR, .collection = -1,
+					.mtime = store_created_at(store) };
+	atomic_init(&snap->nodes[0].size, -1);
+	snap->n_nodes = 1;
+	ino_insert(snap, 0);
+	/* The collections' own directories are stat'ed before they are
+	 * listed: they get a time that does not move, like the root's. */
+	for (int k = 0; k < STORE_KINDS; k++) {
+		b->top[k] = add_node(b, 0, kind_dir[k], SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
+		snap->nodes[b->top[k]].collection = (int8_t)k;
+	}
+	meta = add_node(b, 0, ".omifs", SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
+	add_node(b, meta, "status", b->fixed_name[NODE_STATUS], NODE_STATUS, SNAPSHOT_NONE);
+}
+
+struct snapshot *snapshot_build(struct store *store, const int kind_error[STORE_KINDS],
+				uint64_t generation)
+{
+	struct snapshot *snap = xcalloc(1, sizeof(*snap));
+	struct builder b = { .snap = snap, .path = BUF_INIT, .name = BUF_INIT,
+			     .scratch = BUF_INIT };
+	int64_t created = store_created_at(store);
+	int rc = 0;
+
+	snap->generation = generation;
+	memcpy(snap->kind_error, kind_error, sizeof(snap->kind_error));
+	start(&b, store);
+	for (int k = 0; k < STORE_KINDS && rc == 0; k++) {
+		b.kind = (enum store_kind)k;
+		if (!kind_error[k])
+			rc = store_foreach(store, (enum store_kind)k, add_listed_item, &b);
+	}
+	/* Outside the walk: the store is not re-entrant. */
+	for (size_t i = 0; i < b.n_undated; i++)
+		snap->nodes[b.undated[i]].mtime =
+			store_first_seen(store, STORE_MEMORIES, snapshot_id(snap, &snap->nodes[b.undated[i]]));
+	finish(snap);
+	/* The root, the collections, .omifs and its status, made first. */
+	for (size_t i = 0; i < STORE_KINDS + 3; i++)
+		snap->nodes[i].mtime = created;
+	free(b.undated);
+	buf_free(&b.path);
+	buf_free(&b.name);
+	buf_free(&b.scratch);
+	if (rc != 0) {
+		snapshot_free(snap);
+		return NULL;
+	}
+	return snap;
+}
+
+void snapshot_free(struct snapshot *snap)
+{
+	if (!snap)
+		return;
+	free(snap->nodes);
+	free(snap->children);
+	free(snap->arena);
+	free(snap->by_ino);
+	free(snap);
+}
+
+struct node *snapshot_child_at(const struct snapshot *snap, const struct node *dir, size_t i)
+{
+	return &snap->nodes[snap->children[dir->first_child + i]];
+}
+
+struct node *snapshot_child(const struct snapshot *snap, const struct node *dir,
+			    const char *name)
+{
+	size_t lo = 0, hi = dir->n_children;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct node *n = snapshot_child_at(snap, dir, mid);
+		int c = strcmp(name, snapshot_name(snap, n));
+
+		if (c == 0)
+			return n;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}

@@ -1,0 +1,128 @@
+/*
+ * snapshot: one immutable picture of the whole tree, built from the store
+ * in one pass. It is the tree module's data; nothing else includes it.
+ *
+ * Promises:
+ * - Nodes are fixed-size records in one array, names and ids live in one
+ *   string arena, and a directory's children are a slice of one index
+ *   array, sorted by name. Nothing parsed is kept: a file's bytes are
+ *   rendered again from the item's JSON when it is read (snapshot_render),
+ *   which gives the very bytes whose length the build recorded.
+ * - Inode numbers derive from the path (64-bit FNV-1a, the root is 1), so
+ *   they are the same in every snapshot and on every mount. A node whose
+ *   path repeats another's (a duplicate id) is skipped with a log line.
+ * - A directory's mtime is the newest inside it, except the root, the
+ *   collections' directories and .omifs: they take the cache's creation
+ *   time, since they are stat'ed before anything is listed.
+ * - The sizes of transcript.txt and conversation.json are -1 until learnt
+ *   (snapshot_learn_size): the one change a built snapshot allows, and a
+ *   thread-safe one. Everything else may be read from any thread.
+ */
+#ifndef OMIFS_SNAPSHOT_H
+#define OMIFS_SNAPSHOT_H
+
+#include "buf.h"
+#include "store.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define SNAPSHOT_ROOT_INO 1
+#define SNAPSHOT_NONE UINT32_MAX
+
+enum node_kind {
+	NODE_DIR,
+	NODE_MEMORY,		/* memories/<category>/<id>.txt */
+	NODE_ACTION_ITEM,	/* action-items/{open,done}/<id>.txt */
+	NODE_SUMMARY,		/* conversations/<day>/<id>/summary.md */
+	NODE_CONV_ACTION_ITEMS,	/* .../action-items.md */
+	NODE_EVENTS,		/* .../events.md */
+	NODE_TRANSCRIPT,	/* .../transcript.txt: from the full conversation */
+	NODE_CONV_JSON,		/* .../conversation.json: from the full conversation */
+	NODE_STATUS,		/* .omifs/status: rendered by the tree */
+};
+
+struct node {
+	uint64_t ino;
+	uint64_t digest;	/* of the content, or of the JSON it comes from */
+	int64_t mtime;
+	_Atomic int64_t size;	/* -1 until known */
+	uint32_t name;		/* offset of the name in the arena */
+	uint32_t id;		/* offset of the item's raw id, or SNAPSHOT_NONE */
+	uint32_t parent;	/* index; the root is its own parent */
+	uint32_t first_child;	/* index into snapshot.children */
+	uint32_t n_children;
+	uint32_t n_subdirs;
+	uint8_t kind;		/* enum node_kind */
+	int8_t collection;	/* enum store_kind the node lies in, or -1 */
+};
+
+/* Items with fields omifs could not read as documented (model.h's
+ * odd_fields), for .omifs/status: how many, and the first few ids. */
+#define ODD_SAMPLE 3
+#define ODD_ID_BYTES 40
+
+struct odd_items {
+	size_t count;
+	char sample[ODD_SAMPLE][ODD_ID_BYTES + sizeof("...")];
+};
+
+struct snapshot {
+	uint64_t generation;
+	int kind_error[STORE_KINDS];	/* 0 when the kind was listed */
+	struct odd_items odd[STORE_KINDS];
+	struct node *nodes;		/* nodes[0] is the root */
+	size_t n_nodes;
+	uint32_t *children;
+	char *arena;
+	uint32_t *by_ino;		/* open addressing: node index + 1, 0 empty */
+	size_t ino_mask;
+	int refs;			/* the tree's to guard */
+};
+
+/* Builds a snapshot of what the store holds now. kind_error[k] is copied;
+ * a kind with an error is built empty. Returns NULL only on a store error
+ * (logged). */
+struct snapshot *snapshot_build(struct store *store, const int kind_error[STORE_KINDS],
+				uint64_t generation);
+void snapshot_free(struct snapshot *snap);
+
+/* The node with inode number ino, or NULL. */
+struct node *snapshot_node(const struct snapshot *snap, uint64_t ino);
+/* The child of dir called name, or NULL. */
+struct node *snapshot_child(const struct snapshot *snap, const struct node *dir,
+			    const char *name);
+/* Child i (< n_children) of dir, in name order. */
+struct node *snapshot_child_at(const struct snapshot *snap, const struct node *dir, size_t i);
+
+static inline const char *snapshot_name(const struct snapshot *snap, const struct node *n)
+{
+	return snap->arena + n->name;
+}
+
+static inline const char *snapshot_id(const struct snapshot *snap, const struct node *n)
+{
+	return n->id == SNAPSHOT_NONE ? NULL : snap->arena + n->id;
+}
+
+static inline struct node *snapshot_parent(const struct snapshot *snap, const struct node *n)
+{
+	return &snap->nodes[n->parent];
+}
+
+static inline int64_t snapshot_size(const struct node *n)
+{
+	return atomic_load_explicit(&n->size, memory_order_relaxed);
+}
+
+static inline void snapshot_learn_size(struct node *n, int64_t size)
+{
+	atomic_store_explicit(&n->size, size, memory_order_relaxed);
+}
+
+/* Renders a file of the given kind from json: the item's listing JSON,
+ * or the full conversation's for transcript.txt and conversation.json.
+ * Returns 0, or -EIO when json cannot be read as that item. */
+int snapshot_render(enum node_kind kind, const char *json, struct buf *out);
+
+#endif

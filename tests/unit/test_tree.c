@@ -1,0 +1,294 @@
+/*
+ * Unit tests of the tree below FUSE: a store in memory stands in for what
+ * was fetched, and an offline sync never sends a request, so what is
+ * tested is the tree's own promises (sizes equal bytes read, stable inode
+ * numbers, exact invalidations after a refresh).
+ */
+#include "store.h"
+#include "sync.h"
+#include "tree.h"
+#include "unit.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONV(id, day, title) \
+	"{\"id\":\"" id "\",\"created_at\":\"" day "T10:00:00Z\",\"started_at\":\"" day \
+	"T10:00:00Z\",\"finished_at\":\"" day "T10:30:00Z\",\"structured\":{\"title\":\"" \
+	title "\",\"overview\":\"o\",\"category\":\"work\",\"action_items\":[{\"description\":" \
+	"\"call Sam\",\"completed\":false}],\"events\":[]}}"
+
+static struct store_item memories[] = {
+	{ "m1", "{\"id\":\"m1\",\"content\":\"likes tea\",\"category\":\"core\"}" },
+	{ "m2", "{\"id\":\"m2\",\"content\":\"a/b\",\"category\":\"a/b\","
+		"\"created_at\":\"2025-01-02T03:04:05Z\"}" },
+};
+static struct store_item action_items[] = {
+	{ "a1", "{\"id\":\"a1\",\"description\":\"buy milk\",\"completed\":false}" },
+	{ "a2", "{\"id\":\"a2\",\"description\":\"done it\",\"completed\":true,"
+		"\"completed_at\":\"2025-01-03T00:00:00Z\"}" },
+};
+static struct store_item conversations[] = {
+	{ "c1", CONV("c1", "2025-06-30", "Mortgage call") },
+	{ "c2", CONV("c2", "2025-07-01", "Dentist") },
+};
+
+struct world {
+	struct store *store;
+	struct sync *sync;
+	struct tree *tree;
+};
+
+static void open_world(struct world *w)
+{
+	struct sync_options opts = { .refresh_interval = 60, .full_refresh_interval = 60,
+				     .page_size = 10, .transcript_batch = 1, .offline = true };
+	struct tree_options owner = { .uid = 1000, .gid = 1000, .umask = 027 };
+	char err[128];
+
+	setenv("TZ", "UTC", 1);
+	w->store = store_open(NULL, err, sizeof(err));
+	CHECK(store_replace_listing(w->store, STORE_MEMORIES, memories, 2, 1) == 2);
+	CHECK(store_replace_listing(w->store, STORE_ACTION_ITEMS, action_items, 2, 1) == 2);
+	CHECK(store_replace_listing(w->store, STORE_CONVERSATIONS, conversations, 2, 1) == 2);
+	for (size_t i = 0; i < 2; i++) {
+		struct buf full = BUF_INIT;
+
+		buf_append(&full, conversations[i].json, strlen(conversations[i].json) - 1);
+		buf_puts(&full, ",\"transcript_segments\":[{\"text\":\"hello there\","
+			 "\"speaker_name\":\"Sam\",\"start\":1.5,\"end\":3}]}");
+		CHECK(store_put_full_conversation(w->store, conversations[i].id, full.data) == 0);
+		buf_free(&full);
+	}
+	w->sync = sync_new(NULL, w->store, &opts);
+	w->tree = tree_new(w->sync, w->store, &owner);
+}
+
+static void close_world(struct world *w)
+{
+	tree_free(w->tree);
+	sync_free(w->sync);
+	store_close(w->store);
+}
+
+/* The inode at a path such as "conversations/2025-06-30/c1/summary.md". */
+static int walk(struct tree *t, const char *path, struct stat *st)
+{
+	char *copy = strdup(path), *save = NULL;
+	uint64_t ino = TREE_ROOT_INO;
+	int rc = tree_getattr(t, ino, st, NULL);
+
+	for (char *part = strtok_r(copy, "/", &save); part && rc == 0;
+	     part = strtok_r(NULL, "/", &save)) {
+		rc = tree_lookup(t, ino, part, st, NULL);
+		ino = st->st_ino;
+	}
+	free(copy);
+	return rc;
+}
+
+struct names {
+	char names[64][256];
+	uint64_t inos[64];
+	size_t n;
+};
+
+static int collect(void *ctx, const char *name, const struct stat *st, bool complete, off_t next)
+{
+	struct names *l = ctx;
+
+	(void)complete;
+	(void)next;
+	if (l->n < 64) {
+		snprintf(l->names[l->n], sizeof(l->names[0]), "%s", name);
+		l->inos[l->n++] = st->st_ino;
+	}
+	return 0;
+}
+
+/* Reads file ino in small pieces, as the kernel would in large ones. */
+static void read_in_pieces(struct tree *t, uint64_t ino, struct buf *out)
+{
+	for (off_t off = 0;; off += 7) {
+		size_t before = out->len;
+
+		CHECK(tree_read(t, ino, off, 7, out) == 0);
+		if (out->len - before < 7)
+			break;
+	}
+}
+
+/* Every file, wherever it is: stat's size is what reading gives, byte
+ * for byte the same whether read at once or in pieces. */
+static void check_files(struct tree *t, uint64_t dir, int depth, size_t *files)
+{
+	struct names l = { .n = 0 };
+
+	CHECK(tree_readdir(t, dir, 0, collect, &l) == 0);
+	CHECK(l.n >= 2 && strcmp(l.names[0], ".") == 0 && strcmp(l.names[1], "..") == 0);
+	for (size_t i = 2; i < l.n && depth < 6; i++) {
+		struct stat st;
+		struct buf whole = BUF_INIT, pieces = BUF_INIT;
+
+		CHECK(tree_lookup(t, dir, l.names[i], &st, NULL) == 0);
+		CHECK(st.st_ino == l.inos[i]);
+		if (S_ISDIR(st.st_mode)) {
+			CHECK((st.st_mode & 0777) == 0550);
+			check_files(t, st.st_ino, depth + 1, files);
+			continue;
+		}
+		CHECK(tree_read(t, st.st_ino, 0, 1 << 20, &whole) == 0);
+		read_in_pieces(t, st.st_ino, &pieces);
+		CHECK((off_t)whole.len == st.st_size);
+		CHECK(pieces.len == whole.len && memcmp(pieces.data, whole.data, whole.len) == 0);
+		CHECK(st.st_uid == 1000 && (st.st_mode & 0777) == 0440);
+		buf_free(&whole);
+		buf_free(&pieces);
+		(*files)++;
+	}
+}
+
+static void test_sizes_are_bytes_read(void)
+{
+	struct world w;
+	size_t files = 0;
+
+	open_world(&w);
+	check_files(w.tree, TREE_ROOT_INO, 0, &files);
+	/* 2 memories, 2 action items, 2 x 4 conversation files, status */
+	CHECK(files == 13);
+	close_world(&w);
+}
+
+static void test_layout_and_inodes(void)
+{
+	struct world w, again;
+	struct stat st, st2;
+	struct buf text = BUF_INIT;
+
+	open_world(&w);
+	CHECK(walk(w.tree, "memories/a%2Fb/m2.txt", &st) == 0);
+	CHECK(st.st_mtime == 1735787045);
+	CHECK(walk(w.tree, "action-items/done/a2.txt", &st) == 0);
+	CHECK(walk(w.tree, "action-items/open/a2.txt", &st) == -ENOENT);
+	CHECK(walk(w.tree, "conversations/2025-06-30/c1/transcript.txt", &st) == 0);
+	CHECK(tree_read(w.tree, st.st_ino, 0, 4096, &text) == 0);
+	CHECK(strstr(text.data, "Sam") && strstr(text.data, "hello there"));
+	CHECK(walk(w.tree, "conversations/2025-06-30", &st) == 0);
+	CHECK(st.st_nlink == 3 && st.st_mtime == 1751279400);
+	CHECK(walk(w.tree, "conversations/2025-06-30/c1/summary.md/x", &st) == -ENOTDIR);
+	CHECK(tree_read(w.tree, TREE_ROOT_INO, 0, 10, &text) == -EISDIR);
+	CHECK(tree_getattr(w.tree, 12345, &st, NULL) == -ENOENT);
+	/* The same path has the same inode number in another tree. */
+	open_world(&again);
+	CHECK(walk(w.tree, "memories/core/m1.txt", &st) == 0);
+	CHECK(walk(again.tree, "memories/core/m1.txt", &st2) == 0);
+	CHECK(st.st_ino == st2.st_ino && st.st_ino != TREE_ROOT_INO);
+	close_world(&again);
+	buf_free(&text);
+	close_world(&w);
+}
+
+/* What a refresh reported, as "inode" and "parent/name" records. */
+struct reported {
+	uint64_t inos[64], parents[64];
+	char names[64][64];
+	size_t n_inos, n_entries;
+};
+
+static void record(uint64_t ino, uint64_t parent, const char *name, void *ctx)
+{
+	struct reported *r = ctx;
+
+	if (ino && r->n_inos < 64)
+		r->inos[r->n_inos++] = ino;
+	if (name && r->n_entries < 64) {
+		r->parents[r->n_entries] = parent;
+		snprintf(r->names[r->n_entries++], sizeof(r->names[0]), "%s", name);
+	}
+}
+
+static bool has_ino(const struct reported *r, uint64_t ino)
+{
+	for (size_t i = 0; i < r->n_inos; i++)
+		if (r->inos[i] == ino)
+			return true;
+	return false;
+}
+
+static bool has_entry(const struct reported *r, uint64_t parent, const char *name)
+{
+	for (size_t i = 0; i < r->n_entries; i++)
+		if (r->parents[i] == parent && strcmp(r->names[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void test_refresh_reports_exactly_what_changed(void)
+{
+	struct store_item new_memories[] = {
+		{ "m1", "{\"id\":\"m1\",\"content\":\"likes coffee now\",\"category\":\"core\"}" },
+		memories[1],
+	};
+	struct store_item new_items[] = { action_items[1] };
+	struct store_item new_conversations[] = {
+		{ "c3", CONV("c3", "2025-06-30", "New one") }, conversations[0], conversations[1],
+	};
+	struct stat m1, m2, a1, open_dir, day, c2, absent;
+	struct reported r = { .n_inos = 0 };
+	struct world w;
+
+	open_world(&w);
+	CHECK(walk(w.tree, "memories/core/m1.txt", &m1) == 0);
+	CHECK(walk(w.tree, "memories/a%2Fb/m2.txt", &m2) == 0);
+	CHECK(walk(w.tree, "action-items/open/a1.txt", &a1) == 0);
+	CHECK(walk(w.tree, "action-items/open", &open_dir) == 0);
+	CHECK(walk(w.tree, "conversations/2025-06-30", &day) == 0);
+	CHECK(walk(w.tree, "conversations/2025-07-01/c2", &c2) == 0);
+	CHECK(walk(w.tree, "conversations/2025-06-30/c3", &absent) == -ENOENT);
+	CHECK(store_replace_listing(w.store, STORE_MEMORIES, new_memories, 2, 2) == 1);
+	CHECK(store_replace_listing(w.store, STORE_ACTION_ITEMS, new_items, 1, 2) == 1);
+	CHECK(store_replace_listing(w.store, STORE_CONVERSATIONS, new_conversations, 3, 2) == 1);
+	/* Nothing moves before the refresh: the kernel's caches stay true. */
+	CHECK(walk(w.tree, "action-items/open/a1.txt", &a1) == 0);
+	tree_refresh(w.tree, record, &r);
+	CHECK(has_ino(&r, m1.st_ino));
+	CHECK(!has_ino(&r, m2.st_ino));
+	CHECK(has_entry(&r, open_dir.st_ino, "a1.txt") && has_ino(&r, a1.st_ino));
+	CHECK(has_ino(&r, open_dir.st_ino));
+	CHECK(has_entry(&r, day.st_ino, "c3") && has_ino(&r, day.st_ino));
+	CHECK(!has_ino(&r, c2.st_ino));
+	CHECK(walk(w.tree, "action-items/open/a1.txt", &a1) == -ENOENT);
+	CHECK(walk(w.tree, "conversations/2025-06-30/c3/summary.md", &absent) == 0);
+	close_world(&w);
+}
+
+static void test_unlisted_collection_is_an_error_not_empty(void)
+{
+	struct sync_options opts = { .refresh_interval = 60, .full_refresh_interval = 60,
+				     .page_size = 10, .transcript_batch = 1, .offline = true };
+	struct tree_options owner = { .uid = 0, .gid = 0, .umask = 0 };
+	char err[128];
+	struct store *store = store_open(NULL, err, sizeof(err));
+	struct sync *s = sync_new(NULL, store, &opts);
+	struct tree *t = tree_new(s, store, &owner);
+	struct names l = { .n = 0 };
+	struct stat st;
+
+	CHECK(walk(t, "memories", &st) == 0);
+	CHECK(tree_readdir(t, st.st_ino, 0, collect, &l) < 0);
+	CHECK(walk(t, "memories/core", &st) < 0 && walk(t, "memories/core", &st) != -ENOENT);
+	tree_free(t);
+	sync_free(s);
+	store_close(store);
+}
+
+int main(void)
+{
+	RUN(test_sizes_are_bytes_read);
+	RUN(test_layout_and_inodes);
+	RUN(test_refresh_reports_exactly_what_changed);
+	RUN(test_unlisted_collection_is_an_error_not_empty);
+	return UNIT_RESULT();
+}
