@@ -12,6 +12,7 @@
  */
 #include "api.h"
 #include "buf.h"
+#include "collections.h"
 #include "config.h"
 #include "fs.h"
 #include "log.h"
@@ -516,7 +517,7 @@ static int check_server(struct omifs_config *c)
 		return EXIT_USAGE;
 	}
 	snprintf(query, sizeof(query), "limit=%d&offset=0", c->page_size);
-	result = api_get_json(api, "/user/memories", query, &page, &err);
+	result = api_get_json(api, collection_of(STORE_MEMORIES)->api_path, query, &page, &err);
 	if (result == API_OK && json_object_is_type(page, json_type_array))
 		c->first_memories_page = xstrdup(json_object_to_json_string_ext(
 			page, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));

@@ -7,6 +7,7 @@
  */
 #include "sync_command.h"
 
+#include "collections.h"
 #include "log.h"
 #include "store.h"
 #include "sync.h"
@@ -85,7 +86,6 @@ static bool sync_interrupted(void *ctx)
 /* The last word, on stderr for people and with --json on stdout. */
 static int finish(const struct omifs_config *c, struct store *store, int rc, time_t started)
 {
-	static const char *const keys[] = { "memories", "action_items", "conversations" };
 	size_t count = 0, total = 0, done = store_count_full_conversations(store);
 	const char *result = interrupted ? "interrupted" : rc == 0 ? "done"
 			     : rc == -EAGAIN ? "budget_spent" : rc == -EACCES ? "key_refused"
@@ -97,7 +97,8 @@ static int finish(const struct omifs_config *c, struct store *store, int rc, tim
 	json_object_object_add(summary, "cache", json_object_new_string(c->cache_path));
 	for (int k = 0; k < STORE_KINDS; k++) {
 		count = store_listing_info(store, k, &listed_at, &count) == 0 ? count : 0;
-		json_object_object_add(summary, keys[k], json_object_new_int64((int64_t)count));
+		json_object_object_add(summary, collection_of(k)->json_key,
+				       json_object_new_int64((int64_t)count));
 	}
 	total = count;	/* conversations, the last kind */
 	done = done > total ? total : done;
@@ -166,7 +167,7 @@ int sync_command(const struct omifs_config *c)
 		return 1;
 	}
 	if (c->first_memories_page)
-		api_note_sent(api, "/user/memories");
+		api_note_sent(api, collection_of(STORE_MEMORIES)->api_path);
 	store = store_open(c->cache_path, store_err, sizeof(store_err));
 	if (!store) {
 		fprintf(stderr, "omifs: %s\n", store_err);
@@ -182,12 +183,9 @@ int sync_command(const struct omifs_config *c)
 	if (!c->quiet)
 		fprintf(stderr, "omifs sync: cache %s\n", c->cache_path);
 	rc = sync_list_stale(sync, c->refresh_interval);
-	for (int k = 0; rc == 0 && k < STORE_KINDS; k++) {
-		static const char *const names[] = { "memories", "action items", "conversations" };
-
+	for (int k = 0; rc == 0 && k < STORE_KINDS; k++)
 		if (!c->quiet && store_listing_info(store, k, &listed_at, &count) == 0)
-			fprintf(stderr, "%s: %zu\n", names[k], count);
-	}
+			fprintf(stderr, "%s: %zu\n", collection_of(k)->label, count);
 	if (rc == 0 && !c->quiet)
 		print_plan(sync);
 	if (rc == 0) {
