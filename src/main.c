@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "collections.h"
 #include "config.h"
+#include "core.h"
 #include "fs.h"
 #include "log.h"
 #include "store.h"
@@ -508,7 +509,7 @@ static int check_server(struct omifs_config *c)
 	enum api_result result;
 	char query[64];
 
-	config_api_options(c, &opts);
+	core_api_options(c, &opts);
 	opts.max_retries = 1;
 	api = api_new(&opts, &err);
 

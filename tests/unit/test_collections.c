@@ -1,6 +1,8 @@
-/* Unit tests of the collections table and the budget policies it names. */
+/* Unit tests of the collections table, the budget policies it names, and
+ * the core constructor. */
 #include "budget.h"
 #include "collections.h"
+#include "core.h"
 #include "unit.h"
 
 #include <errno.h>
@@ -68,10 +70,33 @@ static void test_budget_policies_follow_the_table(void)
 	budget_free(b);
 }
 
+static void test_core_opens_in_memory_and_reports_a_bad_url(void)
+{
+	struct omifs_config c = {
+		.url = "http://127.0.0.1:9/v1/dev", .key = "k", .api_profile = "backend",
+		.refresh_interval = 300, .full_refresh_interval = 3600, .connect_timeout = 1,
+		.request_timeout = 1, .per_minute = -1, .per_day = -1,
+		.transcripts_per_hour = -1, .rate_window_scale = 1, .page_size = 10,
+		.transcript_batch = 5, .transcript_page = -1, .offline = true,
+	};
+	struct sync_options so;
+	char err[256] = "";
+	struct core *core = core_open(&c, true, err, sizeof(err));
+
+	CHECK(core && core->api && core->store && core->sync);
+	CHECK(core && sync_kind_error(core->sync, STORE_MEMORIES) == -EIO);
+	core_close(core);
+	core_sync_options(&c, &so);
+	CHECK(so.transcript_page == 25 && so.offline);
+	c.url = "ftp://example.org/";
+	CHECK(core_open(&c, false, err, sizeof(err)) == NULL && err[0] != '\0');
+}
+
 int main(void)
 {
 	RUN(test_paths_find_their_collection);
 	RUN(test_parse_render_free_through_the_table);
 	RUN(test_budget_policies_follow_the_table);
+	RUN(test_core_opens_in_memory_and_reports_a_bad_url);
 	return UNIT_RESULT();
 }
