@@ -26,7 +26,7 @@ OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/keys_command.o buil
            build/main.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all check check-unit check-emulator check-integration check-asan check-fuzz \
+.PHONY: all check check-layers check-unit check-emulator check-integration check-asan check-fuzz \
         check-tsan check-valgrind \
         demo bench install uninstall clean
 
@@ -44,7 +44,13 @@ build/tests/%: tests/unit/%.c tests/unit/unit.h $(CORE_OBJ) | build
 build:
 	mkdir -p build/tests
 
-check: check-unit check-fuzz check-emulator check-integration
+check: check-layers check-unit check-fuzz check-emulator check-integration
+
+# Every #include in src/ against ARCHITECTURE.md's table, then the tests
+# that prove the check fails when it should.
+check-layers:
+	$(PYTHON) scripts/check-layers
+	$(PYTHON) -m pytest -q tests/layers
 
 check-unit: $(UNIT_TESTS)
 	@tests/unit/run $(UNIT_TESTS)
