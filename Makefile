@@ -20,13 +20,13 @@ BUILD_CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-pr
 LIBS    := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 
 # Everything but main.c and fs.c is testable without FUSE or a network.
-CORE    := buf hash log jsontext budget model render store api sync names snapshot tree config
+CORE    := buf hash log jsontext model render collections budget store api sync names snapshot tree config core
 CORE_OBJ := $(CORE:%=build/%.o)
 OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/keys_command.o build/mount_command.o \
            build/main.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all check check-unit check-emulator check-integration check-asan check-fuzz \
+.PHONY: all check check-layers check-unit check-emulator check-integration check-asan check-fuzz \
         check-tsan check-valgrind \
         demo bench install uninstall clean
 
@@ -44,7 +44,13 @@ build/tests/%: tests/unit/%.c tests/unit/unit.h $(CORE_OBJ) | build
 build:
 	mkdir -p build/tests
 
-check: check-unit check-fuzz check-emulator check-integration
+check: check-layers check-unit check-fuzz check-emulator check-integration
+
+# Every #include in src/ against ARCHITECTURE.md's table, then the tests
+# that prove the check fails when it should.
+check-layers:
+	$(PYTHON) scripts/check-layers
+	$(PYTHON) -m pytest -q tests/layers
 
 check-unit: $(UNIT_TESTS)
 	@tests/unit/run $(UNIT_TESTS)

@@ -10,14 +10,11 @@
 #include <string.h>
 #include <time.h>
 
+/* A collection's policy is P_COLLECTION + its kind, named as its
+ * directory (policy_name). */
 enum policy_id {
-	P_MINUTE, P_DAY, P_MEMORIES, P_ACTION_ITEMS, P_CONVERSATIONS, P_CONVERSATION,
+	P_MINUTE, P_DAY, P_COLLECTION, P_CONVERSATION = P_COLLECTION + STORE_KINDS,
 	P_TRANSCRIPTS, P_COUNT
-};
-
-static const char *const policy_name[P_COUNT] = {
-	"minute", "day", "memories", "action-items", "conversations", "conversation",
-	"transcripts",
 };
 
 struct policy {
@@ -41,12 +38,23 @@ void budget_defaults(enum budget_profile profile, struct budget_options *o)
 		o->per_minute = 100;
 		o->per_day = 10000;
 	} else {
-		o->per_hour_memories = 120;
-		o->per_hour_action_items = 120;
-		o->per_hour_conversations = 60;
+		for (int k = 0; k < STORE_KINDS; k++)
+			o->per_hour_collection[k] = collection_of(k)->backend_per_hour;
 		o->per_hour_conversation = 60;
 		o->transcripts_per_hour = 25;
 	}
+}
+
+static const char *policy_name(int policy)
+{
+	static const char *const fixed[P_COUNT] = {
+		[P_MINUTE] = "minute", [P_DAY] = "day", [P_CONVERSATION] = "conversation",
+		[P_TRANSCRIPTS] = "transcripts",
+	};
+
+	if (policy >= P_COLLECTION && policy < P_COLLECTION + STORE_KINDS)
+		return collection_of(policy - P_COLLECTION)->dir;
+	return fixed[policy];
 }
 
 static double now_monotonic(void)
@@ -72,9 +80,8 @@ struct budget *budget_new(const struct budget_options *o)
 	pthread_mutex_init(&b->lock, NULL);
 	set_policy(&b->policies[P_MINUTE], o->per_minute, 60 * s);
 	set_policy(&b->policies[P_DAY], o->per_day, 86400 * s);
-	set_policy(&b->policies[P_MEMORIES], o->per_hour_memories, 3600 * s);
-	set_policy(&b->policies[P_ACTION_ITEMS], o->per_hour_action_items, 3600 * s);
-	set_policy(&b->policies[P_CONVERSATIONS], o->per_hour_conversations, 3600 * s);
+	for (int k = 0; k < STORE_KINDS; k++)
+		set_policy(&b->policies[P_COLLECTION + k], o->per_hour_collection[k], 3600 * s);
 	set_policy(&b->policies[P_CONVERSATION], o->per_hour_conversation, 3600 * s);
 	set_policy(&b->policies[P_TRANSCRIPTS], o->transcripts_per_hour, 3600 * s);
 	return b;
@@ -90,20 +97,17 @@ void budget_free(struct budget *b)
 	free(b);
 }
 
-/* The policy a path counts against besides minute/day/transcripts. */
+/* The policy a path counts against besides minute/day/transcripts, or -1. */
 static int path_policy(const char *path)
 {
-	static const struct { const char *prefix; int policy; } routes[] = {
-		{ "/user/memories", P_MEMORIES },
-		{ "/user/action-items", P_ACTION_ITEMS },
-		{ "/user/conversations/", P_CONVERSATION },
-		{ "/user/conversations", P_CONVERSATIONS },
-	};
+	bool one_object;
+	const struct collection *c = collection_of_path(path, &one_object);
 
-	for (size_t i = 0; i < sizeof(routes) / sizeof(*routes); i++)
-		if (strncmp(path, routes[i].prefix, strlen(routes[i].prefix)) == 0)
-			return routes[i].policy;
-	return -1;
+	if (!c)
+		return -1;
+	if (one_object && c->kind == STORE_CONVERSATIONS)
+		return P_CONVERSATION;
+	return P_COLLECTION + (int)c->kind;
 }
 
 /* Seconds until p has room for one more at `now`; 0 if it has now. */
@@ -189,7 +193,7 @@ double budget_eta(struct budget *b, const char *path, bool transcripts, long n,
 		t = n > free_now ? ceil((double)(n - free_now) / p->limit) * p->window : 0;
 		if (t > longest || !binding->name) {
 			longest = t > longest ? t : longest;
-			binding->name = policy_name[i];
+			binding->name = policy_name(i);
 			binding->limit = p->limit;
 			binding->window = p->window;
 		}
@@ -213,7 +217,7 @@ void budget_describe(struct budget *b, struct buf *out)
 			if (p->sent[k] > now - p->window)
 				used++;
 		buf_printf(out, "budget         %s: %d of %d used in the last %.0f s",
-			   policy_name[i], used, p->limit, p->window);
+			   policy_name(i), used, p->limit, p->window);
 		if (used >= p->limit)
 			buf_printf(out, "; spent, the next request in %.0f s",
 				   ceil(policy_wait(p, now)));

@@ -8,8 +8,12 @@
  * starts. The policies, and the limits each profile starts with:
  *
  *   minute, day      every request          documented: 100, 10,000
- *   memories, action-items, conversations (the list), conversation (one
- *   by id): per hour, by path               backend: 120, 120, 60, 60
+ *   one per collection, named as its directory (collections.h: memories,
+ *   action-items, conversations), per hour, for its listing path and any
+ *   path below it               backend: the table's backend_per_hour
+ *   conversation     per hour, one conversation by id (below the
+ *                    conversations' path, which it counts instead of)
+ *                                           backend: 60
  *   transcripts      per hour, any request with include_transcript=true
  *                                           backend: 25
  *
@@ -21,6 +25,7 @@
 #define OMIFS_BUDGET_H
 
 #include "buf.h"
+#include "collections.h"
 
 #include <stdbool.h>
 
@@ -29,9 +34,7 @@ enum budget_profile { BUDGET_DOCUMENTED, BUDGET_BACKEND };
 struct budget_options {
 	int per_minute;		/* documented */
 	int per_day;		/* documented */
-	int per_hour_memories;	/* backend */
-	int per_hour_action_items;
-	int per_hour_conversations;
+	int per_hour_collection[STORE_KINDS]; /* backend */
 	int per_hour_conversation;
 	int transcripts_per_hour; /* both profiles */
 	double window_scale;	/* multiplies every window (tests shrink them) */

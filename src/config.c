@@ -1,8 +1,11 @@
 /*
- * config: from the one configuration struct to each layer's options.
+ * config: where the account's cache lives. The conversions from the
+ * configuration to each layer's options are core's (core.c), above the
+ * layers they fill.
  */
 #include "config.h"
 
+#include "buf.h"
 #include "hash.h"
 
 #include <errno.h>
@@ -11,44 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-void config_api_options(const struct omifs_config *c, struct api_options *out)
-{
-	bool backend = c->api_profile && strcmp(c->api_profile, "backend") == 0;
-
-	memset(out, 0, sizeof(*out));
-	out->base_url = c->url;
-	out->key = c->key;
-	out->cafile = c->cafile;
-	out->allow_http = c->allow_http;
-	out->connect_timeout = c->connect_timeout;
-	out->request_timeout = c->request_timeout;
-	out->max_retries = c->retries;
-	out->max_wait = c->budget_wait;
-	budget_defaults(backend ? BUDGET_BACKEND : BUDGET_DOCUMENTED, &out->budget);
-	if (c->per_minute >= 0)
-		out->budget.per_minute = c->per_minute;
-	if (c->per_day >= 0)
-		out->budget.per_day = c->per_day;
-	if (c->transcripts_per_hour >= 0)
-		out->budget.transcripts_per_hour = c->transcripts_per_hour;
-	out->budget.window_scale = c->rate_window_scale;
-}
-
-void config_sync_options(const struct omifs_config *c, struct sync_options *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->refresh_interval = c->refresh_interval;
-	out->full_refresh_interval = c->full_refresh_interval;
-	out->page_size = c->page_size;
-	out->transcript_batch = c->transcript_batch;
-	/* The largest page with transcripts: 1,000 documented, 25 on the backend. */
-	out->transcript_page = c->api_profile && strcmp(c->api_profile, "backend") == 0 ? 25 : 1000;
-	if (c->transcript_page > 0)
-		out->transcript_page = c->transcript_page;
-	out->offline = c->offline;
-	out->first_memories_page = c->first_memories_page;
-}
 
 /* mkdir -p with mode 0700 for what it creates. */
 static int make_private_dir(const char *path)

@@ -5,10 +5,8 @@
 #ifndef OMIFS_CONFIG_H
 #define OMIFS_CONFIG_H
 
-#include "api.h"
-#include "sync.h"
-
 #include <stdbool.h>
+#include <stddef.h>
 
 struct omifs_config {
 	char *url;		/* API base URL */
@@ -56,10 +54,5 @@ char *config_cache_path(const struct omifs_config *c, char *err, size_t errlen);
 /* The directory config_cache_path puts the file in, created as it would
  * be. Returns a malloc'd path, or NULL with a message in err. */
 char *config_cache_dir(const struct omifs_config *c, char *err, size_t errlen);
-
-/* The options of the api and sync layers that the configuration implies
- * (strings borrowed from c). */
-void config_api_options(const struct omifs_config *c, struct api_options *out);
-void config_sync_options(const struct omifs_config *c, struct sync_options *out);
 
 #endif

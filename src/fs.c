@@ -117,10 +117,7 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct fs_context *ctx = userdata;
 	const struct omifs_config *c = ctx->config;
-	struct api_options api_opts;
-	struct sync_options sync_opts;
-	struct api_error err;
-	char store_err[256];
+	char err[512];
 
 	/* Stale pages of a file whose mtime moved are dropped at its next
 	 * read (what keeps .omifs/status fresh); listings come with
@@ -129,26 +126,18 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
 	ctx->no_open = (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) != 0;
 	ctx->no_opendir = (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0;
-	config_api_options(c, &api_opts);
-	config_sync_options(c, &sync_opts);
-	ctx->api = api_new(&api_opts, &err);
-	ctx->store = c->offline && c->cache_path
-			     ? store_open_readonly(c->cache_path, store_err, sizeof(store_err))
-			     : store_open(c->cache_path, store_err, sizeof(store_err));
-	if (!ctx->api || !ctx->store) {
+	ctx->core = core_open(c, c->offline, err, sizeof(err));
+	if (!ctx->core) {
 		/* main checked both before mounting: this is not expected. */
-		log_error("cannot start: %s", ctx->api ? store_err : err.message);
+		log_error("cannot start: %s", err);
 		exit(1);
 	}
-	api_set_cancel_check(ctx->api, session_ending, ctx);
-	if (c->first_memories_page)
-		api_note_sent(ctx->api, "/user/memories");
-	ctx->sync = sync_new(ctx->api, ctx->store, &sync_opts);
-	ctx->tree = tree_new(ctx->sync, ctx->store, &ctx->owner);
-	if (sync_start(ctx->sync, store_changed, ctx) < 0)
+	api_set_cancel_check(ctx->core->api, session_ending, ctx);
+	ctx->tree = tree_new(ctx->core->sync, &ctx->owner);
+	if (sync_start(ctx->core->sync, store_changed, ctx) < 0)
 		log_error("cannot start the refresher: listings will not be refreshed");
 	/* libfuse makes SIGHUP unmount; here it means "refresh now". */
-	atomic_store(&refresh_on_hangup, ctx->sync);
+	atomic_store(&refresh_on_hangup, ctx->core->sync);
 	signal(SIGHUP, on_hangup);
 	notify_ready();
 }
@@ -163,8 +152,8 @@ static void stop_background_work(struct fs_context *ctx)
 	signal(SIGTERM, SIG_IGN);
 	atomic_store(&refresh_on_hangup, NULL);
 	atomic_store(&ctx->stopping, true);
-	if (ctx->sync)
-		sync_stop(ctx->sync);
+	if (ctx->core)
+		sync_stop(ctx->core->sync);
 }
 
 /* Step 4, called by fuse_session_destroy once the session is over. */
@@ -172,10 +161,8 @@ static void fs_destroy(void *userdata)
 {
 	struct fs_context *ctx = userdata;
 
-	sync_free(ctx->sync);
 	tree_free(ctx->tree);
-	store_close(ctx->store);
-	api_free(ctx->api);
+	core_close(ctx->core);
 }
 
 static struct fs_context *context(fuse_req_t req)
@@ -345,7 +332,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs_context *ctx = context(req);
-	long long bytes = store_size(ctx->store);
+	long long bytes = store_size(ctx->core->store);
 	struct statvfs st = { 0 };
 	time_t listed_at;
 	size_t count, items = 0;
@@ -357,7 +344,7 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	st.f_flag = ST_RDONLY | ST_NOSUID;
 	st.f_blocks = bytes > 0 ? (fsblkcnt_t)((bytes + 4095) / 4096) : 0;
 	for (int k = 0; k < STORE_KINDS; k++)
-		if (store_listing_info(ctx->store, k, &listed_at, &count) == 0)
+		if (store_listing_info(ctx->core->store, k, &listed_at, &count) == 0)
 			items += count;
 	st.f_files = items;
 	fuse_reply_statfs(req, &st);

@@ -1,8 +1,7 @@
 /*
  * fs: the fuse_lowlevel_ops table and the mount's life cycle. Thin glue:
  * inode numbers go to tree, bytes come from tree_read, errors are -errno
- * (replies carry errno). The
- * layers below are built in the init handler (after libfuse has
+ * (replies carry errno). The layers below are built in the init handler (after libfuse has
  * daemonized, so no thread or SQLite connection crosses a fork), stopped
  * when the session loop ends and freed after libfuse is done.
  */
@@ -10,6 +9,7 @@
 #define OMIFS_FS_H
 
 #include "config.h"
+#include "core.h"
 #include "tree.h"
 
 #include <fuse_lowlevel.h>
@@ -23,9 +23,7 @@ struct fs_context {
 	struct tree_options owner;	/* from -o uid=, gid=, umask= */
 	bool no_open, no_opendir;	/* the kernel can skip open/opendir */
 	atomic_bool stopping;	/* the session loop has ended */
-	struct api_client *api;
-	struct store *store;
-	struct sync *sync;
+	struct core *core;	/* api, store and sync */
 	struct tree *tree;
 };
 

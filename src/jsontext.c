@@ -5,6 +5,7 @@
 
 #include "buf.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -77,31 +78,31 @@ long json_text_each_element(const char *text, size_t len, json_element_fn fn, vo
 	size_t i = skip_space(text, len, 0), index = 0;
 
 	if (i >= len || text[i] != '[')
-		return -1;
+		return -EINVAL;
 	i = skip_space(text, len, i + 1);
 	if (i < len && text[i] == ']')
-		return skip_space(text, len, i + 1) == len ? 0 : -1;
+		return skip_space(text, len, i + 1) == len ? 0 : -EINVAL;
 	for (;;) {
 		size_t end = element_end(text, len, i), last = end;
 		json_object *element;
 		int stop;
 
 		if (end >= len)
-			return -1;
+			return -EINVAL;
 
 		while (last > i && strchr(" \t\n\r", text[last - 1]))
 			last--;
 		/* The scanner only finds the boundary; json-c judges the value. */
 		element = json_text_parse(text + i, last - i);
 		if (!element && !(last - i == 4 && memcmp(text + i, "null", 4) == 0))
-			return -1;
+			return -EINVAL;
 		stop = fn ? fn(element, index, ctx) : 0;
 		json_object_put(element);
 		index++;
 		if (stop)
-			return -2;
+			return -ECANCELED;
 		if (text[end] == ']')
-			return skip_space(text, len, end + 1) == len ? (long)index : -1;
+			return skip_space(text, len, end + 1) == len ? (long)index : -EINVAL;
 		i = skip_space(text, len, end + 1);
 	}
 }

@@ -25,8 +25,8 @@ typedef int (*json_element_fn)(json_object *element, size_t index, void *ctx);
 /* Walks the elements of the JSON array that is the whole of text, parsing
  * one element at a time, so that a page of many large objects never
  * exists as one tree. fn may be NULL (only checks). Returns the number of
- * elements, -1 when text is not an array of JSON values, or -2 when fn
- * stopped the walk. */
+ * elements, -EINVAL when text is not an array of JSON values, or
+ * -ECANCELED when fn stopped the walk. */
 long json_text_each_element(const char *text, size_t len, json_element_fn fn, void *ctx);
 
 /* The id of an API object as text (the caller frees it), or NULL when it

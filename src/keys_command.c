@@ -5,7 +5,9 @@
  */
 #include "keys_command.h"
 
+#include "api.h"
 #include "buf.h"
+#include "core.h"
 #include "model.h"
 
 #include <errno.h>
@@ -241,7 +243,7 @@ int keys_command(const struct omifs_config *c, char *const *words, int n_words)
 				"[-o url=URL,key_file=FILE]\n");
 		return EXIT_USAGE;
 	}
-	config_api_options(c, &opts);
+	core_api_options(c, &opts);
 	api = api_new(&opts, &err);
 	if (!api) {
 		fprintf(stderr, "omifs keys: %s\n", err.message);

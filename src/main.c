@@ -12,7 +12,9 @@
  */
 #include "api.h"
 #include "buf.h"
+#include "collections.h"
 #include "config.h"
+#include "core.h"
 #include "fs.h"
 #include "log.h"
 #include "store.h"
@@ -510,7 +512,7 @@ static int check_server(struct omifs_config *c)
 	enum api_result result;
 	char query[64];
 
-	config_api_options(c, &opts);
+	core_api_options(c, &opts);
 	opts.max_retries = 1;
 	api = api_new(&opts, &err);
 
@@ -519,7 +521,7 @@ static int check_server(struct omifs_config *c)
 		return EXIT_USAGE;
 	}
 	snprintf(query, sizeof(query), "limit=%d&offset=0", c->page_size);
-	result = api_get_json(api, "/user/memories", query, &page, &err);
+	result = api_get_json(api, collection_of(STORE_MEMORIES)->api_path, query, &page, &err);
 	if (result == API_OK && json_object_is_type(page, json_type_array))
 		c->first_memories_page = xstrdup(json_object_to_json_string_ext(
 			page, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));

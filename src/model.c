@@ -221,23 +221,23 @@ int model_parse_time(const char *text, time_t *out)
 	long offset = 0;
 
 	if (!text)
-		return -1;
+		return -EINVAL;
 	if (read_digits(&p, 4, &year) || *p++ != '-' || read_digits(&p, 2, &month) ||
 	    *p++ != '-' || read_digits(&p, 2, &day))
-		return -1;
+		return -EINVAL;
 	if (*p == 'T' || *p == 't' || *p == ' ') {
 		p++;
 		if (read_digits(&p, 2, &hour) || *p++ != ':' || read_digits(&p, 2, &minute))
-			return -1;
+			return -EINVAL;
 		if (*p == ':') {
 			p++;
 			if (read_digits(&p, 2, &second))
-				return -1;
+				return -EINVAL;
 		}
 		if (*p == '.' || *p == ',') {
 			p++;
 			if (!isdigit((unsigned char)*p))
-				return -1;
+				return -EINVAL;
 			while (isdigit((unsigned char)*p))
 				p++;
 		}
@@ -247,21 +247,21 @@ int model_parse_time(const char *text, time_t *out)
 			int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
 
 			if (read_digits(&p, 2, &oh))
-				return -1;
+				return -EINVAL;
 			if (*p == ':')
 				p++;
 			if (isdigit((unsigned char)*p) && read_digits(&p, 2, &om))
-				return -1;
+				return -EINVAL;
 			if (oh > 23 || om > 59)
-				return -1;
+				return -EINVAL;
 			offset = sign * (oh * 3600L + om * 60L);
 		}
 	}
 	if (*p != '\0')
-		return -1;
+		return -EINVAL;
 	if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
 	    second > 60)
-		return -1;
+		return -EINVAL;
 	tm.tm_year = year - 1900;
 	tm.tm_mon = month - 1;
 	tm.tm_mday = day;
@@ -271,7 +271,7 @@ int model_parse_time(const char *text, time_t *out)
 	*out = timegm(&tm) - offset;
 	/* timegm rolls 2025-02-31 over into March: refuse it instead. */
 	if (tm.tm_mday != day || tm.tm_mon != month - 1)
-		return -1;
+		return -EINVAL;
 	return 0;
 }
 
@@ -280,7 +280,7 @@ int model_parse_memory(json_object *obj, struct memory *out)
 	memset(out, 0, sizeof(*out));
 	out->id = model_object_id(obj);
 	if (!out->id)
-		return -1;
+		return -EINVAL;
 	out->content = get_text(obj, "content", &out->odd_fields);
 	out->category = get_text(obj, "category", &out->odd_fields);
 	get_timestamp(obj, "created_at", &out->created_at, &out->odd_fields);
@@ -306,7 +306,7 @@ int model_parse_action_item(json_object *obj, struct action_item *out)
 	memset(out, 0, sizeof(*out));
 	out->id = model_object_id(obj);
 	if (!out->id)
-		return -1;
+		return -EINVAL;
 	parse_action_item_fields(obj, out, &out->odd_fields);
 	return 0;
 }
@@ -392,7 +392,7 @@ int model_parse_conversation(json_object *obj, struct conversation *out)
 	memset(out, 0, sizeof(*out));
 	out->id = model_object_id(obj);
 	if (!out->id)
-		return -1;
+		return -EINVAL;
 	get_timestamp(obj, "created_at", &out->created_at, odd_count);
 	get_timestamp(obj, "started_at", &out->started_at, odd_count);
 	get_timestamp(obj, "finished_at", &out->finished_at, odd_count);

@@ -28,8 +28,8 @@
  *
  * The only hard requirement is an id, read by json_text_object_id's rule
  * (jsontext.h): a non-empty string or an integer. Without one,
- * model_parse_* returns -1 and the caller skips the object with a log
- * line.
+ * model_parse_* returns -EINVAL and the caller skips the object with a
+ * log line.
  *
  * Ownership (one rule for all): a parsed struct owns every string and array
  * it points to, copied out of the json_object, which the caller keeps
@@ -104,7 +104,7 @@ struct conversation {
 };
 
 /* Parses ISO 8601 ("2025-01-20T13:50:00.123+05:30", "...Z", a naive time
- * taken as UTC, or a bare date). Returns 0 and sets *out, or -1. */
+ * taken as UTC, or a bare date). Returns 0 and sets *out, or -EINVAL. */
 int model_parse_time(const char *text, time_t *out);
 
 int model_parse_memory(json_object *obj, struct memory *out);

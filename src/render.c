@@ -7,6 +7,7 @@
 
 #include "jsontext.h"
 
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 
@@ -154,7 +155,7 @@ int render_json(const char *json_text, struct buf *out)
 	json_object *obj = json_text_parse(json_text, strlen(json_text));
 
 	if (!obj)
-		return -1;
+		return -EINVAL;
 	buf_puts(out, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
 						     JSON_C_TO_STRING_NOSLASHESCAPE));
 	buf_putc(out, '\n');

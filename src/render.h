@@ -23,7 +23,8 @@ void render_conversation_action_items(const struct conversation *c, struct buf *
 void render_events(const struct conversation *c, struct buf *out);
 
 /* conversation.json: the stored object's JSON pretty-printed, with a final
- * newline. Returns 0, or -1 if json_text is not JSON (nothing appended). */
+ * newline. Returns 0, or -EINVAL if json_text is not JSON (nothing
+ * appended). */
 int render_json(const char *json_text, struct buf *out);
 
 #endif

@@ -9,6 +9,7 @@
  */
 #include "snapshot.h"
 
+#include "collections.h"
 #include "hash.h"
 #include "jsontext.h"
 #include "log.h"
@@ -20,12 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kind_dir[STORE_KINDS] = {
-	[STORE_MEMORIES] = "memories",
-	[STORE_ACTION_ITEMS] = "action-items",
-	[STORE_CONVERSATIONS] = "conversations",
-};
-
 /* One parsed item of any collection. */
 union item {
 	struct memory memory;
@@ -36,26 +31,15 @@ union item {
 static int parse_item(enum store_kind kind, const char *json, union item *out)
 {
 	json_object *obj = json_text_parse(json, strlen(json));
-	int rc = -1;
+	int rc = obj ? collection_of(kind)->parse(obj, out) : -EINVAL;
 
-	if (obj && kind == STORE_MEMORIES)
-		rc = model_parse_memory(obj, &out->memory);
-	else if (obj && kind == STORE_ACTION_ITEMS)
-		rc = model_parse_action_item(obj, &out->action_item);
-	else if (obj)
-		rc = model_parse_conversation(obj, &out->conversation);
 	json_object_put(obj);
 	return rc;
 }
 
 static void free_item(enum store_kind kind, union item *item)
 {
-	if (kind == STORE_MEMORIES)
-		model_free_memory(&item->memory);
-	else if (kind == STORE_ACTION_ITEMS)
-		model_free_action_item(&item->action_item);
-	else
-		model_free_conversation(&item->conversation);
+	collection_of(kind)->free_object(item);
 }
 
 /* The collection each kind of file is rendered from. */
@@ -432,7 +416,7 @@ static void finish(struct snapshot *snap)
 	}
 }
 
-static void start(struct builder *b, struct store *store)
+static void start(struct builder *b, struct sync *sync)
 {
 	static const struct { enum node_kind kind; const char *name; } fixed[] = {
 		{ NODE_SUMMARY, "summary.md" }, { NODE_CONV_ACTION_ITEMS, "action-items.md" },
@@ -450,41 +434,41 @@ static void start(struct builder *b, struct store *store)
 		b->fixed_name[fixed[i].kind] = arena_add(b, fixed[i].name);
 	snap->nodes[0] = (struct node){ .ino = SNAPSHOT_ROOT_INO, .name = arena_add(b, ""),
 					.id = SNAPSHOT_NONE, .kind = NODE_DIR, .collection = -1,
-					.mtime = store_created_at(store) };
+					.mtime = sync_cache_created_at(sync) };
 	atomic_init(&snap->nodes[0].size, -1);
 	snap->n_nodes = 1;
 	ino_insert(snap, 0);
 	/* The collections' own directories are stat'ed before they are
 	 * listed: they get a time that does not move, like the root's. */
 	for (int k = 0; k < STORE_KINDS; k++) {
-		b->top[k] = add_node(b, 0, kind_dir[k], SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
+		b->top[k] = add_node(b, 0, collection_of(k)->dir, SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
 		snap->nodes[b->top[k]].collection = (int8_t)k;
 	}
 	meta = add_node(b, 0, ".omifs", SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
 	add_node(b, meta, "status", b->fixed_name[NODE_STATUS], NODE_STATUS, SNAPSHOT_NONE);
 }
 
-struct snapshot *snapshot_build(struct store *store, const int kind_error[STORE_KINDS],
+struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KINDS],
 				uint64_t generation)
 {
 	struct snapshot *snap = xcalloc(1, sizeof(*snap));
 	struct builder b = { .snap = snap, .path = BUF_INIT, .name = BUF_INIT,
 			     .scratch = BUF_INIT };
-	int64_t created = store_created_at(store);
+	int64_t created = sync_cache_created_at(sync);
 	int rc = 0;
 
 	snap->generation = generation;
 	memcpy(snap->kind_error, kind_error, sizeof(snap->kind_error));
-	start(&b, store);
+	start(&b, sync);
 	for (int k = 0; k < STORE_KINDS && rc == 0; k++) {
 		b.kind = (enum store_kind)k;
 		if (!kind_error[k])
-			rc = store_foreach(store, (enum store_kind)k, add_listed_item, &b);
+			rc = sync_foreach_listed(sync, (enum store_kind)k, add_listed_item, &b);
 	}
 	/* Outside the walk: the store is not re-entrant. */
 	for (size_t i = 0; i < b.n_undated; i++)
 		snap->nodes[b.undated[i]].mtime =
-			store_first_seen(store, STORE_MEMORIES, snapshot_id(snap, &snap->nodes[b.undated[i]]));
+			sync_first_seen(sync, STORE_MEMORIES, snapshot_id(snap, &snap->nodes[b.undated[i]]));
 	finish(snap);
 	/* The root, the collections, .omifs and its status, made first. */
 	for (size_t i = 0; i < STORE_KINDS + 3; i++)

@@ -22,7 +22,7 @@
 #define OMIFS_SNAPSHOT_H
 
 #include "buf.h"
-#include "store.h"
+#include "sync.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -80,10 +80,10 @@ struct snapshot {
 	int refs;			/* the tree's to guard */
 };
 
-/* Builds a snapshot of what the store holds now. kind_error[k] is copied;
+/* Builds a snapshot of what the store holds now (read through sync). kind_error[k] is copied;
  * a kind with an error is built empty. Returns NULL only on a store error
  * (logged). */
-struct snapshot *snapshot_build(struct store *store, const int kind_error[STORE_KINDS],
+struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KINDS],
 				uint64_t generation);
 void snapshot_free(struct snapshot *snap);
 

@@ -18,12 +18,12 @@
 #ifndef OMIFS_STORE_H
 #define OMIFS_STORE_H
 
+#include "collections.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-
-enum store_kind { STORE_MEMORIES, STORE_ACTION_ITEMS, STORE_CONVERSATIONS, STORE_KINDS };
 
 struct store;
 

@@ -12,6 +12,7 @@
  */
 #include "sync.h"
 
+#include "collections.h"
 #include "hash.h"
 #include "jsontext.h"
 #include "log.h"
@@ -42,18 +43,6 @@
  * must not erase a backup through rsync --delete. */
 #define SUSPECT_PERCENT 25
 #define SUSPECT_MIN 3
-
-static const char *const kind_path[STORE_KINDS] = {
-	[STORE_MEMORIES] = "/user/memories",
-	[STORE_ACTION_ITEMS] = "/user/action-items",
-	[STORE_CONVERSATIONS] = "/user/conversations",
-};
-
-static const char *const kind_name[STORE_KINDS] = {
-	[STORE_MEMORIES] = "memories",
-	[STORE_ACTION_ITEMS] = "action-items",
-	[STORE_CONVERSATIONS] = "conversations",
-};
 
 struct kind_state {
 	pthread_mutex_t fetch_lock;
@@ -294,7 +283,7 @@ static int collect_item(json_object *item, const char *id, void *ctx)
 	if (!id) {
 		c->skipped++;
 		log_warn("%s: skipping an item without a usable id; the listing counts as "
-			 "incomplete and deletes nothing", kind_name[c->kind]);
+			 "incomplete and deletes nothing", collection_of(c->kind)->dir);
 		return API_LIST_NEXT;
 	}
 	if (c->kind == STORE_CONVERSATIONS) {
@@ -375,8 +364,8 @@ static int store_listing(struct sync *s, enum store_kind kind, struct collected 
 		 !(ks->held == v.kept.n && ks->held_digest == v.digest)));
 	if (hold) {
 		log_warn("%s: the listing has %zu items, %zu fewer than cached%s: keeping them "
-			 "until a later listing confirms it", kind_name[kind], got->n, v.kept.n,
-			 got->skipped ? " (and skipped items)" : "");
+			 "until a later listing confirms it", collection_of(kind)->dir, got->n,
+			 v.kept.n, got->skipped ? " (and skipped items)" : "");
 		for (size_t i = 0; i < v.kept.n; i++) {
 			add_collected(got, (char *)v.kept.items[i].id, (char *)v.kept.items[i].json);
 			v.kept.items[i].id = v.kept.items[i].json = NULL;
@@ -411,7 +400,7 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 		first = s->opts.first_memories_page;
 		s->used_first_page = true;
 	}
-	result = api_list_from(s->api, kind_path[kind],
+	result = api_list_from(s->api, collection_of(kind)->api_path,
 			       with_transcripts ? "include_transcript=true" : NULL, s->opts.page_size,
 			       first, collect_item, &got, &err);
 	if (result == API_OK && got.store_errors) {
@@ -421,12 +410,13 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 	if (result == API_OK) {
 		rc = store_listing(s, kind, &got, now);
 		if (rc > 0)
-			log_info("%s: %d items added, changed or removed", kind_name[kind], rc);
+			log_info("%s: %d items added, changed or removed", collection_of(kind)->dir,
+				 rc);
 	} else if (result == API_E_CANCELLED) {
 		free_collected(&got);
 		return -EIO;	/* stopping: not a failure of the server's */
 	} else {
-		log_warn("listing %s failed, keeping what is cached: %s", kind_name[kind],
+		log_warn("listing %s failed, keeping what is cached: %s", collection_of(kind)->dir,
 			 err.message);
 		rc = api_result_errno(result);
 	}
@@ -502,8 +492,8 @@ static int find_new_conversations(struct sync *s)
 	time_t now = time(NULL);
 	int rc;
 
-	result = api_list(s->api, kind_path[STORE_CONVERSATIONS], NULL, QUICK_PAGE, collect_item,
-			  &got, &err);
+	result = api_list(s->api, collection_of(STORE_CONVERSATIONS)->api_path, NULL, QUICK_PAGE,
+			  collect_item, &got, &err);
 	if (result == API_OK) {
 		rc = store_merge_listing(s->store, STORE_CONVERSATIONS, got.items, got.n);
 		if (rc > 0)
@@ -771,7 +761,8 @@ static int fetch_one(struct sync *s, const char *id)
 	int rc;
 
 	api_query_escape(id, escaped, sizeof(escaped));
-	snprintf(path, sizeof(path), "/user/conversations/%s", escaped);
+	snprintf(path, sizeof(path), "%s/%s", collection_of(STORE_CONVERSATIONS)->api_path,
+		 escaped);
 	result = api_get_json(s->api, path, "include_transcript=true", &obj, &err);
 	if (result != API_OK)
 		return result == API_E_NOT_FOUND ? -EIO : api_result_errno(result);
@@ -829,8 +820,8 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 		log_debug("fetching %zu transcripts from %s to %s", picked, start, end);
 		/* The largest page the API documents: a server serves what it
 		 * allows and omifs pages on until the batch is in. */
-		result = api_list(s->api, "/user/conversations", query, s->opts.page_size,
-				  store_full, &b, &err);
+		result = api_list(s->api, collection_of(STORE_CONVERSATIONS)->api_path, query,
+				  s->opts.page_size, store_full, &b, &err);
 		if (store_has_full_conversation(s->store, id))
 			rc = 0;
 		else if (result != API_OK)
@@ -913,8 +904,8 @@ void sync_estimate(struct sync *s, struct sync_estimate *e)
 	e->missing = store_count_listed_without_full(s->store);
 	e->page = s->plan.walking;
 	e->pages = (e->missing + e->page - 1) / e->page;
-	e->seconds = api_budget_eta(s->api, kind_path[STORE_CONVERSATIONS], true, (long)e->pages,
-				    &e->pace);
+	e->seconds = api_budget_eta(s->api, collection_of(STORE_CONVERSATIONS)->api_path, true,
+				    (long)e->pages, &e->pace);
 }
 
 static void report_progress(struct sync *s, size_t total, sync_progress_fn progress, void *ctx)
@@ -965,7 +956,7 @@ void sync_describe(struct sync *s, struct buf *out)
 	for (int k = 0; k < STORE_KINDS; k++) {
 		const struct kind_state *ks = &s->kinds[k];
 
-		buf_printf(out, "%-14s ", kind_name[k]);
+		buf_printf(out, "%-14s ", collection_of(k)->dir);
 		if (ks->listed_at) {
 			buf_printf(out, "%zu items, listed completely at ", ks->count);
 			describe_time(out, ks->listed_at);
@@ -1022,4 +1013,35 @@ void sync_describe(struct sync *s, struct buf *out)
 		describe_time(out, cache_error_at);
 		buf_printf(out, ": %s (what could not be written is fetched again)\n", cache_error);
 	}
+}
+
+int sync_source_json(struct sync *s, enum store_kind kind, const char *id, bool full,
+		     char **json)
+{
+	int rc = full ? sync_fetch_transcript(s, id) : 0;
+
+	if (rc < 0)
+		return rc;
+	*json = full ? store_get_full_conversation(s->store, id) : store_get_item(s->store, kind, id);
+	return *json ? 0 : -ENOENT;
+}
+
+int sync_foreach_listed(struct sync *s, enum store_kind kind, store_item_fn fn, void *ctx)
+{
+	return store_foreach(s->store, kind, fn, ctx);
+}
+
+time_t sync_first_seen(struct sync *s, enum store_kind kind, const char *id)
+{
+	return store_first_seen(s->store, kind, id);
+}
+
+time_t sync_cache_created_at(struct sync *s)
+{
+	return store_created_at(s->store);
+}
+
+uint64_t sync_store_generation(struct sync *s)
+{
+	return store_generation(s->store);
 }

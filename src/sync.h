@@ -79,6 +79,21 @@ int sync_list_stale(struct sync *s, int max_age);
 /* Makes sure the store holds conversation id with its transcript. */
 int sync_fetch_transcript(struct sync *s, const char *id);
 
+/* The JSON a file of item id of kind is rendered from (caller frees):
+ * its listing entry, or, when `full`, the conversation with its
+ * transcript, fetched first (sync_fetch_transcript) if the store lacks
+ * it. Returns 0, -ENOENT when the store has no such item, or the fetch's
+ * error. */
+int sync_source_json(struct sync *s, enum store_kind kind, const char *id, bool full,
+		     char **json);
+
+/* What the store holds, for the tree, which reads the cache only through
+ * sync (see store.h for each one's contract). */
+int sync_foreach_listed(struct sync *s, enum store_kind kind, store_item_fn fn, void *ctx);
+time_t sync_first_seen(struct sync *s, enum store_kind kind, const char *id);
+time_t sync_cache_created_at(struct sync *s);
+uint64_t sync_store_generation(struct sync *s);
+
 /* Called after each transcript batch with how many conversations have
  * their transcript, of how many. */
 typedef void (*sync_progress_fn)(size_t done, size_t total, void *ctx);

@@ -7,7 +7,8 @@
  */
 #include "sync_command.h"
 
-#include "log.h"
+#include "collections.h"
+#include "core.h"
 #include "store.h"
 #include "sync.h"
 
@@ -85,7 +86,6 @@ static bool sync_interrupted(void *ctx)
 /* The last word, on stderr for people and with --json on stdout. */
 static int finish(const struct omifs_config *c, struct store *store, int rc, time_t started)
 {
-	static const char *const keys[] = { "memories", "action_items", "conversations" };
 	size_t count = 0, total = 0, done = store_count_full_conversations(store);
 	const char *result = interrupted ? "interrupted" : rc == 0 ? "done"
 			     : rc == -EAGAIN ? "budget_spent" : rc == -EACCES ? "key_refused"
@@ -97,7 +97,8 @@ static int finish(const struct omifs_config *c, struct store *store, int rc, tim
 	json_object_object_add(summary, "cache", json_object_new_string(c->cache_path));
 	for (int k = 0; k < STORE_KINDS; k++) {
 		count = store_listing_info(store, k, &listed_at, &count) == 0 ? count : 0;
-		json_object_object_add(summary, keys[k], json_object_new_int64((int64_t)count));
+		json_object_object_add(summary, collection_of(k)->json_key,
+				       json_object_new_int64((int64_t)count));
 	}
 	total = count;	/* conversations, the last kind */
 	done = done > total ? total : done;
@@ -142,66 +143,46 @@ static void print_plan(struct sync *sync)
 
 int sync_command(const struct omifs_config *c)
 {
-	struct api_options api_opts;
-	struct sync_options sync_opts;
-	struct api_error err;
-	struct api_client *api;
-	struct store *store;
-	struct sync *sync;
+	/* A sync has nobody waiting on it: pace to the budget, however long. */
+	struct omifs_config patient = *c;
+	struct core *core;
 	struct progress progress = { .tty = isatty(STDERR_FILENO), .quiet = c->quiet,
 				     .started = time(NULL) };
 	struct sigaction on_int = { .sa_handler = on_interrupt };
-	char store_err[512];
+	char err[512];
 	size_t count;
 	time_t listed_at;
 	int rc;
 
-	config_api_options(c, &api_opts);
-	/* A sync has nobody waiting on it: pace to the budget, however long. */
-	api_opts.max_wait = 7 * 86400;
-	config_sync_options(c, &sync_opts);
-	api = api_new(&api_opts, &err);
-	if (!api) {
-		fprintf(stderr, "omifs: %s\n", err.message);
-		return 1;
-	}
-	if (c->first_memories_page)
-		api_note_sent(api, "/user/memories");
-	store = store_open(c->cache_path, store_err, sizeof(store_err));
-	if (!store) {
-		fprintf(stderr, "omifs: %s\n", store_err);
-		api_free(api);
+	patient.budget_wait = 7 * 86400;
+	core = core_open(&patient, false, err, sizeof(err));
+	if (!core) {
+		fprintf(stderr, "omifs: %s\n", err);
 		return 1;
 	}
 	/* No SA_RESTART: a blocking call returns, and the cancel check ends
 	 * the request it belonged to. */
 	sigaction(SIGINT, &on_int, NULL);
-	api_set_cancel_check(api, sync_interrupted, NULL);
-	sync = sync_new(api, store, &sync_opts);
-	progress.sync = sync;
+	api_set_cancel_check(core->api, sync_interrupted, NULL);
+	progress.sync = core->sync;
 	if (!c->quiet)
 		fprintf(stderr, "omifs sync: cache %s\n", c->cache_path);
-	rc = sync_list_stale(sync, c->refresh_interval);
-	for (int k = 0; rc == 0 && k < STORE_KINDS; k++) {
-		static const char *const names[] = { "memories", "action items", "conversations" };
-
-		if (!c->quiet && store_listing_info(store, k, &listed_at, &count) == 0)
-			fprintf(stderr, "%s: %zu\n", names[k], count);
-	}
+	rc = sync_list_stale(core->sync, c->refresh_interval);
+	for (int k = 0; rc == 0 && k < STORE_KINDS; k++)
+		if (!c->quiet && store_listing_info(core->store, k, &listed_at, &count) == 0)
+			fprintf(stderr, "%s: %zu\n", collection_of(k)->label, count);
 	if (rc == 0 && !c->quiet)
-		print_plan(sync);
+		print_plan(core->sync);
 	if (rc == 0) {
-		store_listing_info(store, STORE_CONVERSATIONS, &listed_at, &count);
-		progress.first_done = store_count_full_conversations(store);
+		store_listing_info(core->store, STORE_CONVERSATIONS, &listed_at, &count);
+		progress.first_done = store_count_full_conversations(core->store);
 		if (progress.first_done > count)
 			progress.first_done = count;
-		rc = sync_fetch_all_transcripts(sync, show_progress, &progress);
+		rc = sync_fetch_all_transcripts(core->sync, show_progress, &progress);
 		if (progress.tty && !c->quiet)
 			fputc('\n', stderr);
 	}
-	rc = finish(c, store, rc, progress.started);
-	sync_free(sync);
-	store_close(store);
-	api_free(api);
+	rc = finish(c, core->store, rc, progress.started);
+	core_close(core);
 	return rc;
 }

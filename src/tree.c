@@ -9,8 +9,8 @@
  */
 #include "tree.h"
 
+#include "collections.h"
 #include "hash.h"
-#include "log.h"
 #include "snapshot.h"
 
 #include <errno.h>
@@ -19,12 +19,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static const char *const kind_dir[STORE_KINDS] = {
-	[STORE_MEMORIES] = "memories",
-	[STORE_ACTION_ITEMS] = "action-items",
-	[STORE_CONVERSATIONS] = "conversations",
-};
 
 /* Rendered files being read in several calls (larger than one read):
  * kept so that a 50 MB transcript is rendered once, not once per read,
@@ -41,7 +35,6 @@ struct rendered {
 
 struct tree {
 	struct sync *sync;
-	struct store *store;
 	struct tree_options opts;
 	pthread_mutex_t lock;		/* current, every snapshot's refs */
 	pthread_mutex_t build_lock;	/* one build at a time */
@@ -55,12 +48,11 @@ struct tree {
 	uint64_t clock;
 };
 
-struct tree *tree_new(struct sync *sync, struct store *store, const struct tree_options *opts)
+struct tree *tree_new(struct sync *sync, const struct tree_options *opts)
 {
 	struct tree *t = xcalloc(1, sizeof(*t));
 
 	t->sync = sync;
-	t->store = store;
 	t->opts = *opts;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_mutex_init(&t->build_lock, NULL);
@@ -108,7 +100,7 @@ static int replace_current(struct tree *t, struct snapshot **old)
 	*old = NULL;
 	for (int k = 0; k < STORE_KINDS; k++)
 		errors[k] = sync_kind_error(t->sync, k);
-	snap = snapshot_build(t->store, errors, store_generation(t->store));
+	snap = snapshot_build(t->sync, errors, sync_store_generation(t->sync));
 	if (!snap)
 		return -EIO;
 	snap->refs = 1;
@@ -201,7 +193,7 @@ static void describe_odd(const struct odd_items odd[STORE_KINDS], struct buf *ou
 	for (int k = 0; k < STORE_KINDS; k++) {
 		size_t shown = odd[k].count < ODD_SAMPLE ? odd[k].count : ODD_SAMPLE;
 
-		buf_printf(out, "%s%s: %zu", k ? "; " : "", kind_dir[k], odd[k].count);
+		buf_printf(out, "%s%s: %zu", k ? "; " : "", collection_of(k)->dir, odd[k].count);
 		if (odd[k].count == 0)
 			continue;
 		buf_puts(out, odd[k].count == 1 ? " item (" : " items (");
@@ -256,23 +248,15 @@ static void read_status(struct tree *t, const struct snapshot *snap, struct buf 
 
 static void keep_rendered(struct tree *t, const struct node *n, struct buf *content);
 
-/* The JSON a file is rendered from: the item's listing entry, or the full
- * conversation (fetched first if need be). Caller frees. */
 static int source_json(struct tree *t, const struct snapshot *snap, const struct node *n,
 		       char **json)
 {
-	const char *id = snapshot_id(snap, n);
-	int rc;
+	bool full = n->kind == NODE_TRANSCRIPT || n->kind == NODE_CONV_JSON;
+	int rc = sync_source_json(t->sync, (enum store_kind)n->collection, snapshot_id(snap, n),
+				  full, json);
 
-	if (n->kind == NODE_TRANSCRIPT || n->kind == NODE_CONV_JSON) {
-		rc = sync_fetch_transcript(t->sync, id);
-		if (rc < 0)
-			return rc;
-		*json = store_get_full_conversation(t->store, id);
-	} else {
-		*json = store_get_item(t->store, (enum store_kind)n->collection, id);
-	}
-	return *json ? 0 : -EIO;
+	/* Gone from the store since the snapshot: a refresh is on its way. */
+	return rc == -ENOENT ? -EIO : rc;
 }
 
 static int render_node(struct tree *t, const struct snapshot *snap, const struct node *n,

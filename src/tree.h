@@ -32,7 +32,6 @@
 
 #include "buf.h"
 #include "names.h"
-#include "store.h"
 #include "sync.h"
 
 #include <stdbool.h>
@@ -50,8 +49,9 @@ struct tree_options {
 	mode_t umask;
 };
 
-/* sync and store are borrowed and must outlive the tree. */
-struct tree *tree_new(struct sync *sync, struct store *store, const struct tree_options *opts);
+/* sync is borrowed and must outlive the tree: the tree reads the cache
+ * and fetches only through it. */
+struct tree *tree_new(struct sync *sync, const struct tree_options *opts);
 void tree_free(struct tree *t);
 
 /* The attributes of name in directory parent. *changing (may be NULL) is

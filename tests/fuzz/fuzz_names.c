@@ -29,6 +29,7 @@
 #include "model.h"
 #include "tree.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -210,7 +211,7 @@ static void parse_time(const char *text)
 	char day[16];
 	int rc = model_parse_time(text, &t);
 
-	FUZZ_CHECK(rc == 0 || rc == -1, "model_parse_time returned %d", rc);
+	FUZZ_CHECK(rc == 0 || rc == -EINVAL, "model_parse_time returned %d", rc);
 	if (rc < 0)
 		return;
 	memset(day, 'X', sizeof(day));

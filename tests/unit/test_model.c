@@ -3,6 +3,7 @@
 #include "model.h"
 #include "unit.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,13 +311,13 @@ static void test_json_elements(void)
 	CHECK(each(" [ ] ", NULL, NULL) == 0);
 	CHECK(each("[1, \"a,]\", {\"id\": \"x]\\\"[\"}, [2, [3]], null ]\n", count_ids, &ids) == 5);
 	CHECK(ids == 1);
-	CHECK(each("[{\"id\": 1}, {\"id\": 2}]", stop_at_first, NULL) == -2);
-	CHECK(each("[1, 2] x", NULL, NULL) == -1);
-	CHECK(each("[1, 2", NULL, NULL) == -1);
-	CHECK(each("[1,, 2]", NULL, NULL) == -1);
-	CHECK(each("[1, {\"a\": }]", NULL, NULL) == -1);
-	CHECK(each("{\"a\": [1]}", NULL, NULL) == -1);
-	CHECK(each("", NULL, NULL) == -1);
+	CHECK(each("[{\"id\": 1}, {\"id\": 2}]", stop_at_first, NULL) == -ECANCELED);
+	CHECK(each("[1, 2] x", NULL, NULL) == -EINVAL);
+	CHECK(each("[1, 2", NULL, NULL) == -EINVAL);
+	CHECK(each("[1,, 2]", NULL, NULL) == -EINVAL);
+	CHECK(each("[1, {\"a\": }]", NULL, NULL) == -EINVAL);
+	CHECK(each("{\"a\": [1]}", NULL, NULL) == -EINVAL);
+	CHECK(each("", NULL, NULL) == -EINVAL);
 }
 
 int main(void)

@@ -62,7 +62,7 @@ static void open_world(struct world *w)
 		buf_free(&full);
 	}
 	w->sync = sync_new(NULL, w->store, &opts);
-	w->tree = tree_new(w->sync, w->store, &owner);
+	w->tree = tree_new(w->sync, &owner);
 }
 
 static void close_world(struct world *w)
@@ -272,7 +272,7 @@ static void test_unlisted_collection_is_an_error_not_empty(void)
 	char err[128];
 	struct store *store = store_open(NULL, err, sizeof(err));
 	struct sync *s = sync_new(NULL, store, &opts);
-	struct tree *t = tree_new(s, store, &owner);
+	struct tree *t = tree_new(s, &owner);
 	struct names l = { .n = 0 };
 	struct stat st;
 
