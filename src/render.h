@@ -12,6 +12,11 @@
 #include "buf.h"
 #include "model.h"
 
+/* The version of the formats below: the sizes of rendered transcripts are
+ * kept in the cache across mounts and versions, tagged with it. Bump it
+ * with any change to the bytes render_transcript or render_json give. */
+#define RENDER_FORMAT 1
+
 void render_memory(const struct memory *m, struct buf *out);
 void render_action_item(const struct action_item *a, struct buf *out);
 

@@ -370,6 +370,26 @@ static int add_listed_item(const char *id, const char *json, void *ctx)
 
 /* ---- finishing ---- */
 
+#define STRINGIFY(x) #x
+#define FORMAT_TAG(v) OMIFS_VERSION "/" STRINGIFY(v)
+
+uint64_t snapshot_kept_digest(const struct node *n)
+{
+	static const char tag[] = FORMAT_TAG(RENDER_FORMAT);
+
+	return n->digest ^ hash_bytes(tag, sizeof(tag) - 1);
+}
+
+static int take_kept_size(uint64_t ino, uint64_t digest, int64_t size, void *ctx)
+{
+	struct node *n = snapshot_node(ctx, ino);
+
+	if (n && (n->kind == NODE_TRANSCRIPT || n->kind == NODE_CONV_JSON) &&
+	    snapshot_kept_digest(n) == digest && size >= 0)
+		snapshot_learn_size(n, size);
+	return 0;
+}
+
 static int compare_names(const void *a, const void *b, void *ctx)
 {
 	const struct snapshot *snap = ctx;
@@ -469,6 +489,8 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 	for (size_t i = 0; i < b.n_undated; i++)
 		snap->nodes[b.undated[i]].mtime =
 			sync_first_seen(sync, STORE_MEMORIES, snapshot_id(snap, &snap->nodes[b.undated[i]]));
+	if (rc == 0)
+		rc = sync_foreach_size(sync, take_kept_size, snap);
 	finish(snap);
 	/* The root, the collections, .omifs and its status, made first. */
 	for (size_t i = 0; i < STORE_KINDS + 3; i++)

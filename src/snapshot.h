@@ -120,6 +120,12 @@ static inline void snapshot_learn_size(struct node *n, int64_t size)
 	atomic_store_explicit(&n->size, size, memory_order_relaxed);
 }
 
+/* What a size learnt for n is kept in the cache under (sync_remember_size):
+ * the digest of its source, this version's formats folded in. Only
+ * transcript.txt and conversation.json sizes are kept; a build takes back
+ * those whose digest still matches. */
+uint64_t snapshot_kept_digest(const struct node *n);
+
 /* Renders a file of the given kind from json: the item's listing JSON,
  * or the full conversation's for transcript.txt and conversation.json.
  * Returns 0, or -EIO when json cannot be read as that item. */

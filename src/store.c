@@ -49,6 +49,8 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS first_seen ("
 	"  kind INTEGER NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (kind, id));"
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS rendered_size ("
+	"  ino INTEGER PRIMARY KEY, digest INTEGER NOT NULL, size INTEGER NOT NULL);"
 	"INSERT OR IGNORE INTO meta VALUES ('created_at', CAST(strftime('%s', 'now') AS INTEGER));";
 
 /* Logs and remembers a SQLite error. s->lock held (or s not shared yet). */
@@ -293,6 +295,45 @@ time_t store_first_seen(struct store *s, enum store_kind kind, const char *id)
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->lock);
 	return at;
+}
+
+int store_put_size(struct store *s, uint64_t ino, uint64_t digest, int64_t size)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	st = prepare(s, "INSERT OR REPLACE INTO rendered_size VALUES (?, ?, ?)");
+	if (!st) {
+		pthread_mutex_unlock(&s->lock);
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)digest);
+	sqlite3_bind_int64(st, 3, size);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = fail(s, "keeping a file's size");
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_foreach_size(struct store *s, store_size_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	/* Not prepare(): a cache from an older omifs, opened read-only, has
+	 * no such table, which only means no size is known. */
+	if (sqlite3_prepare_v2(s->db, "SELECT ino, digest, size FROM rendered_size", -1, &st,
+			       NULL) == SQLITE_OK)
+		while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
+			rc = fn((uint64_t)sqlite3_column_int64(st, 0),
+				(uint64_t)sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), ctx);
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
 }
 
 static int run_with_int(struct store *s, const char *sql, int value)

@@ -95,6 +95,16 @@ time_t store_created_at(struct store *s);
  * their own. Returns 0 when unknown. */
 time_t store_first_seen(struct store *s, enum store_kind kind, const char *id);
 
+/* Sizes of files that take a rendering of a fetched transcript to learn,
+ * kept so that a later mount knows them without rendering: by inode
+ * number, with the digest of what they were rendered from (the caller's
+ * to define). store_put_size replaces ino's row. store_foreach_size calls
+ * fn for every row, under the store's lock (fn must not call the store),
+ * stops when fn returns non-zero and returns that. */
+int store_put_size(struct store *s, uint64_t ino, uint64_t digest, int64_t size);
+typedef int (*store_size_fn)(uint64_t ino, uint64_t digest, int64_t size, void *ctx);
+int store_foreach_size(struct store *s, store_size_fn fn, void *ctx);
+
 /* Whether writing or reading the cache ever failed (a full disk, say);
  * if so, the last SQLite message goes to out and its time to *when. */
 bool store_last_error(struct store *s, char *out, size_t outlen, time_t *when);

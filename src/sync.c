@@ -1045,3 +1045,14 @@ uint64_t sync_store_generation(struct sync *s)
 {
 	return store_generation(s->store);
 }
+
+void sync_remember_size(struct sync *s, uint64_t ino, uint64_t digest, int64_t size)
+{
+	if (!s->opts.offline)
+		store_put_size(s->store, ino, digest, size);
+}
+
+int sync_foreach_size(struct sync *s, store_size_fn fn, void *ctx)
+{
+	return store_foreach_size(s->store, fn, ctx);
+}

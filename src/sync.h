@@ -92,6 +92,10 @@ int sync_source_json(struct sync *s, enum store_kind kind, const char *id, bool 
 int sync_foreach_listed(struct sync *s, enum store_kind kind, store_item_fn fn, void *ctx);
 time_t sync_first_seen(struct sync *s, enum store_kind kind, const char *id);
 time_t sync_cache_created_at(struct sync *s);
+/* store_put_size, unless offline (the cache is then read-only), and
+ * store_foreach_size. */
+void sync_remember_size(struct sync *s, uint64_t ino, uint64_t digest, int64_t size);
+int sync_foreach_size(struct sync *s, store_size_fn fn, void *ctx);
 uint64_t sync_store_generation(struct sync *s);
 
 /* Called after each transcript batch with how many conversations have

@@ -317,8 +317,10 @@ static int node_attributes(struct tree *t, const struct snapshot *snap, struct n
 	if (n->kind != NODE_DIR && (size < 0 || n->kind == NODE_STATUS)) {
 		rc = render_node(t, snap, n, &content, &mtime_nsec);
 		size = (int64_t)content.len;
-		if (rc == 0 && n->kind != NODE_STATUS)
+		if (rc == 0 && n->kind != NODE_STATUS) {
 			snapshot_learn_size(n, size);
+			sync_remember_size(t->sync, n->ino, snapshot_kept_digest(n), size);
+		}
 		/* Learning the size was the costly part: the reads that
 		 * follow a first stat get the same bytes. */
 		if (rc == 0 && n->kind != NODE_STATUS && content.len > ONE_READ)
