@@ -75,6 +75,7 @@ struct api_client {
  */
 struct page {
 	int fd;			/* the spool, or -1: the bytes are in text */
+	size_t spooled;		/* bytes written whole to the spool */
 	struct buf text;
 	struct json_splitter *check;
 	size_t not_object;	/* index + 1 of the first element that is no object */
@@ -499,18 +500,49 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
+/* The spool cannot take more (a full disk, say): the page goes on in
+ * memory, as without a spool, so that the cache reports the full disk
+ * rather than the listing failing. Returns 0 or -errno when what was
+ * spooled cannot be read back. */
+static int page_to_memory(struct page *p)
+{
+	off_t size = (off_t)p->spooled;
+	int rc = 0;
+
+	buf_reset(&p->text);
+	for (off_t at = 0; at < size && rc == 0;) {
+		char chunk[4096];
+		size_t want = size - at < (off_t)sizeof(chunk) ? (size_t)(size - at) : sizeof(chunk);
+		ssize_t n = pread(p->fd, chunk, want, at);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			rc = n < 0 ? -errno : -EIO;
+		else
+			buf_append(&p->text, chunk, (size_t)n);
+		at += n > 0 ? n : 0;
+	}
+	close(p->fd);
+	p->fd = -1;
+	return rc;
+}
+
 /* Keeps len more bytes of the page and checks them. Returns 0, -1 when
- * the page is broken, or -errno when the spool cannot be written. */
+ * the page is broken, or -errno when it cannot be kept. */
 static int page_take(struct page *p, const char *data, size_t len)
 {
-	if (p->fd < 0) {
-		buf_append(&p->text, data, len);
-	} else {
-		int rc = write_all(p->fd, data, len);
+	if (p->fd >= 0 && write_all(p->fd, data, len) < 0) {
+		int rc = page_to_memory(p);
 
 		if (rc < 0)
 			return rc;
+		log_info("a listing page waits in memory: the spool is full");
+	} else if (p->fd >= 0) {
+		p->spooled += len;
 	}
+	if (p->fd < 0)
+		buf_append(&p->text, data, len);
 	return json_splitter_feed(p->check, data, len) == 0 ? 0 : -1;
 }
 
@@ -537,14 +569,19 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata)
 		buf_append(&r->body, data, len);
 		return len;
 	}
+	/* A broken page is received to its end, kept nowhere: an answer too
+	 * large is then known as such (and not retried), as when pages were
+	 * judged whole. */
+	if (r->page_broken)
+		return len;
 	rc = page_take(r->page, data, len);
 	if (rc == -1)
-		r->page_broken = true;	/* no use receiving the rest */
+		r->page_broken = true;
 	else if (rc < 0) {
 		r->spool_failed = true;
 		r->spool_errno = -rc;
 	}
-	return rc == 0 ? len : 0;
+	return rc < -1 ? 0 : len;
 }
 
 /* Parses "Name: value" when the header is `name` (case-insensitive);
