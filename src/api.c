@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -30,6 +31,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #define POOL_MAX 8
 /* A page larger than this is refused, not retried: a page of 1,000
@@ -41,11 +43,13 @@
 #define BACKOFF_CAP 8.0
 #define MAX_PAGES 1000000	/* bounds any listing loop */
 #define MAX_REPEATED_PAGES 3	/* pages of only known ids before giving up */
+#define SPOOL_CHUNK (64u << 10)	/* bytes read back from a spooled page at a time */
 
 struct api_client {
 	char *base_url;
 	char *auth_header;	/* "Authorization: Bearer ..."; the key lives only here */
 	char *cafile;
+	char *spool_dir;	/* where listing pages wait, or NULL: in memory */
 	long connect_timeout, request_timeout;
 	int max_retries;
 	struct budget *budget;
@@ -62,12 +66,34 @@ struct api_client {
 				 * on a success), not a refusal (429) */
 };
 
+/*
+ * A listing page on its way in: checked element by element as it arrives
+ * (a JSON list of objects, or refused), and kept until it has proved
+ * whole, in an unnamed file beside the cache or, without one, in memory.
+ * So the caller gets nothing of a broken page, yet a page of transcripts
+ * is never held in memory whole.
+ */
+struct page {
+	int fd;			/* the spool, or -1: the bytes are in text */
+	size_t spooled;		/* bytes written whole to the spool */
+	struct buf text;
+	struct json_splitter *check;
+	size_t not_object;	/* index + 1 of the first element that is no object */
+};
+
 /* What one HTTP exchange brought back. */
 struct response {
+	CURL *handle;
 	long status;
 	CURLcode curl_code;
 	char curl_error[CURL_ERROR_SIZE];
-	struct buf body;
+	struct buf body;	/* what does not go to the page */
+	size_t received;	/* body bytes, wherever they went */
+	struct page *page;	/* a listing's: where a 2xx body goes */
+	bool body_started, into_page;
+	bool page_broken;	/* the page cannot be a JSON list of objects */
+	bool spool_failed;	/* writing the spool failed (errno in spool_errno) */
+	int spool_errno;
 	struct api_rate_headers rate;
 	bool too_big;
 };
@@ -294,6 +320,13 @@ struct api_client *api_new(const struct api_options *opts, struct api_error *err
 		c->auth_header = buf_steal(&header);
 	}
 	c->cafile = opts->cafile ? xstrdup(opts->cafile) : NULL;
+	if (opts->spool_beside) {
+		const char *slash = strrchr(opts->spool_beside, '/');
+
+		c->spool_dir = slash ? xstrndup(opts->spool_beside,
+						(size_t)(slash - opts->spool_beside) + 1)
+				     : xstrdup(".");
+	}
 	c->connect_timeout = opts->connect_timeout;
 	c->request_timeout = opts->request_timeout;
 	c->max_retries = opts->max_retries;
@@ -315,6 +348,7 @@ void api_free(struct api_client *c)
 	free(c->auth_header);
 	free(c->base_url);
 	free(c->cafile);
+	free(c->spool_dir);
 	budget_free(c->budget);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
@@ -421,17 +455,138 @@ static enum api_result budget_wait(struct api_client *c, const char *path, bool 
 	}
 }
 
+/* The page's checker: a listing's elements must be objects. */
+static int check_element(json_object *element, size_t index, void *ctx)
+{
+	struct page *p = ctx;
+
+	if (json_object_is_type(element, json_type_object))
+		return 0;
+	p->not_object = index + 1;
+	return 1;
+}
+
+/* Readies p for a page's bytes: a spool file in dir when there is one and
+ * it can be made, else memory. */
+static void page_open(struct page *p, const char *dir)
+{
+	memset(p, 0, sizeof(*p));
+	/* O_TMPFILE: never named, so gone with the descriptor, even on a crash. */
+	p->fd = dir ? open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600) : -1;
+	if (dir && p->fd < 0)
+		log_debug("listing pages wait in memory: no spool file in %s: %s", dir,
+			  strerror(errno));
+	p->check = json_splitter_new(check_element, p);
+}
+
+static void page_close(struct page *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+	buf_free(&p->text);
+	json_splitter_free(p->check);
+	p->check = NULL;
+}
+
+/* Writes all of data to fd. Returns 0 or -errno. */
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The spool cannot take more (a full disk, say): the page goes on in
+ * memory, as without a spool, so that the cache reports the full disk
+ * rather than the listing failing. Returns 0 or -errno when what was
+ * spooled cannot be read back. */
+static int page_to_memory(struct page *p)
+{
+	off_t size = (off_t)p->spooled;
+	int rc = 0;
+
+	buf_reset(&p->text);
+	for (off_t at = 0; at < size && rc == 0;) {
+		char chunk[4096];
+		size_t want = size - at < (off_t)sizeof(chunk) ? (size_t)(size - at) : sizeof(chunk);
+		ssize_t n = pread(p->fd, chunk, want, at);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			rc = n < 0 ? -errno : -EIO;
+		else
+			buf_append(&p->text, chunk, (size_t)n);
+		at += n > 0 ? n : 0;
+	}
+	close(p->fd);
+	p->fd = -1;
+	return rc;
+}
+
+/* Keeps len more bytes of the page and checks them. Returns 0, -1 when
+ * the page is broken, or -errno when it cannot be kept. */
+static int page_take(struct page *p, const char *data, size_t len)
+{
+	if (p->fd >= 0 && write_all(p->fd, data, len) < 0) {
+		int rc = page_to_memory(p);
+
+		if (rc < 0)
+			return rc;
+		log_info("a listing page waits in memory: the spool is full");
+	} else if (p->fd >= 0) {
+		p->spooled += len;
+	}
+	if (p->fd < 0)
+		buf_append(&p->text, data, len);
+	return json_splitter_feed(p->check, data, len) == 0 ? 0 : -1;
+}
+
 static size_t on_body(char *data, size_t size, size_t n, void *userdata)
 {
 	struct response *r = userdata;
 	size_t len = size * n;
+	int rc;
 
-	if (r->body.len + len > MAX_BODY) {
+	if (r->received + len > MAX_BODY) {
 		r->too_big = true;
 		return 0;
 	}
-	buf_append(&r->body, data, len);
-	return len;
+	r->received += len;
+	if (!r->body_started) {
+		long status = 0;
+
+		/* The status line is in by now; only a success is a page. */
+		curl_easy_getinfo(r->handle, CURLINFO_RESPONSE_CODE, &status);
+		r->into_page = r->page && status >= 200 && status < 300;
+		r->body_started = true;
+	}
+	if (!r->into_page) {
+		buf_append(&r->body, data, len);
+		return len;
+	}
+	/* A broken page is received to its end, kept nowhere: an answer too
+	 * large is then known as such (and not retried), as when pages were
+	 * judged whole. */
+	if (r->page_broken)
+		return len;
+	rc = page_take(r->page, data, len);
+	if (rc == -1)
+		r->page_broken = true;
+	else if (rc < 0) {
+		r->spool_failed = true;
+		r->spool_errno = -rc;
+	}
+	return rc < -1 ? 0 : len;
 }
 
 /* Parses "Name: value" when the header is `name` (case-insensitive);
@@ -540,6 +695,7 @@ static void perform_once(struct api_client *c, const char *method, const char *u
 
 	r->status = 0;
 	r->curl_error[0] = '\0';
+	r->handle = h;
 	if (!h) {
 		r->curl_code = CURLE_FAILED_INIT;
 		return;
@@ -624,11 +780,25 @@ static void note_rate_headers(struct api_client *c, const struct response *r)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Whether a listing's page, received whole, is a JSON list of objects;
+ * if not, says why in err. */
+static bool page_whole(struct page *p, size_t received, struct api_error *err)
+{
+	if (json_splitter_finish(p->check) >= 0)
+		return true;
+	if (p->not_object)
+		snprintf(err->message, sizeof(err->message),
+			 "item %zu of a listing page is not a JSON object", p->not_object - 1);
+	else
+		snprintf(err->message, sizeof(err->message),
+			 "the server sent a listing that is not a JSON list (%zu bytes)", received);
+	return false;
+}
+
 /* Turns one exchange into a result and, for failures, a message. A 200
- * goes to *out parsed, or, when raw is set (a listing), to *raw as text
- * once it is known to be a JSON list (checked one element at a time). */
-static enum api_result classify(struct response *r, json_object **out, struct buf *raw,
-				struct api_error *err)
+ * goes to *out parsed, or, for a listing (r->page set), stays in the page
+ * once the page has proved to be a JSON list of objects. */
+static enum api_result classify(struct response *r, json_object **out, struct api_error *err)
 {
 	char server_msg[400];
 
@@ -637,6 +807,15 @@ static enum api_result classify(struct response *r, json_object **out, struct bu
 		snprintf(err->message, sizeof(err->message), "answer larger than %u MiB",
 			 MAX_BODY >> 20);
 		return API_E_PROTOCOL;
+	}
+	if (r->page_broken) {
+		page_whole(r->page, r->received, err);
+		return API_E_PROTOCOL;
+	}
+	if (r->spool_failed) {
+		snprintf(err->message, sizeof(err->message), "cannot spool a listing page: %s",
+			 strerror(r->spool_errno));
+		return API_E_NETWORK;
 	}
 	if (r->curl_code == CURLE_ABORTED_BY_CALLBACK) {
 		snprintf(err->message, sizeof(err->message), "cancelled: omifs is stopping");
@@ -647,20 +826,10 @@ static enum api_result classify(struct response *r, json_object **out, struct bu
 			 r->curl_error[0] ? r->curl_error : curl_easy_strerror(r->curl_code));
 		return API_E_NETWORK;
 	}
-	/* A listing (raw set, out NULL) succeeds only as a JSON list, whatever
-	 * 2xx status came with it: a 204 or a 201 cannot stand for a page. */
-	if (raw && r->status >= 200 && r->status < 300) {
-		if (json_text_each_element(r->body.data ? r->body.data : "", r->body.len, NULL,
-					   NULL) < 0) {
-			snprintf(err->message, sizeof(err->message),
-				 "the server sent a listing that is not a JSON list (%zu bytes)",
-				 r->body.len);
-			return API_E_PROTOCOL;
-		}
-		*raw = r->body;
-		r->body = (struct buf)BUF_INIT;
-		return API_OK;
-	}
+	/* A listing succeeds only as a JSON list, whatever 2xx status came
+	 * with it: a 204 or a 201 cannot stand for a page. */
+	if (r->page && r->status >= 200 && r->status < 300)
+		return page_whole(r->page, r->received, err) ? API_OK : API_E_PROTOCOL;
 	if ((r->status == 201 || r->status == 204) && r->body.len == 0) {
 		*out = NULL;	/* No Content: nothing to parse */
 		return API_OK;
@@ -735,12 +904,14 @@ static void record(struct api_client *c, enum api_result result, bool retry,
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* One logical request, retried as need be; see classify for out and raw.
- * After the budget's wait, the attempts, retries and backoff all fit in
- * max(max_wait, request_timeout) seconds. */
+/* One logical request, retried as need be; see classify for out and
+ * page. A listing's page is opened here; on API_OK it is the caller's to
+ * walk and close, on failure it is closed. After the budget's wait, the
+ * attempts, retries and backoff all fit in max(max_wait,
+ * request_timeout) seconds. */
 static enum api_result request(struct api_client *c, const char *method, const char *path,
 			       const char *query, const char *body, json_object **out,
-			       struct buf *raw, struct api_error *err)
+			       struct page *page, struct api_error *err)
 {
 	struct buf url = BUF_INIT;
 	double allowance = c->max_wait;
@@ -755,7 +926,8 @@ static enum api_result request(struct api_client *c, const char *method, const c
 	memset(err, 0, sizeof(*err));
 	buf_printf(&url, "%s%s%s%s", c->base_url, path, query ? "?" : "", query ? query : "");
 	for (int attempt = 0;; attempt++) {
-		struct response r = { .rate = { .retry_after = -1, .rate_remaining = -1 } };
+		struct response r = { .rate = { .retry_after = -1, .rate_remaining = -1 },
+				      .page = page };
 		double started, wait;
 
 		result = budget_wait(c, path, transcripts, &allowance, err);
@@ -773,14 +945,18 @@ static enum api_result request(struct api_client *c, const char *method, const c
 			}
 			break;
 		}
+		if (page)
+			page_open(page, c->spool_dir);
 		perform_once(c, method, url.data, body, (long)ceil(fmin(c->request_timeout,
 								     deadline - started)), &r);
 		note_rate_headers(c, &r);
-		result = classify(&r, out, raw, err);
+		result = classify(&r, out, err);
+		if (page && result != API_OK)
+			page_close(page);
 		err->result = result;
 		record(c, result, attempt > 0, err);
 		log_debug("%s %s%s%s -> %ld (%s), %zu bytes, %.0f ms", method, path, query ? "?" : "",
-			  query ? query : "", r.status, api_result_name(result), r.body.len,
+			  query ? query : "", r.status, api_result_name(result), r.received,
 			  (now_monotonic() - started) * 1000);
 		buf_free(&r.body);
 		if (result == API_OK || !is_transient(result) || r.too_big || attempt >= max_retries)
@@ -826,20 +1002,14 @@ struct listing {
 	struct api_error *err;
 };
 
+/* Hands one item of a page that proved whole (a JSON object) to l->fn. */
 static int list_element(json_object *item, size_t index, void *arg)
 {
 	struct listing *l = arg;
-	char *id;
+	char *id = json_text_object_id(item);
 	int verdict = API_LIST_NEXT;
 
-	if (!json_object_is_type(item, json_type_object)) {
-		/* A broken page, not an odd item: nothing of it can be trusted. */
-		snprintf(l->err->message, sizeof(l->err->message),
-			 "%s: item %zu of the page at offset %zu is not a JSON object", l->path,
-			 index, l->offset);
-		return -1;
-	}
-	id = json_text_object_id(item);
+	(void)index;
 	if (!id) {
 		verdict = l->fn(item, NULL, l->ctx);
 	} else if (hash_get(l->seen, id) == NULL) {
@@ -853,6 +1023,34 @@ static int list_element(json_object *item, size_t index, void *arg)
 	free(id);
 	l->done = verdict == API_LIST_DONE;
 	return verdict != API_LIST_NEXT;
+}
+
+/* Hands each item of a page that proved whole to list_element, one at a
+ * time. Returns what json_splitter_finish does; when the spool cannot be
+ * read back, that is -EINVAL, with a message in l->err. */
+static long page_walk(struct page *p, struct listing *l)
+{
+	struct json_splitter *sp = json_splitter_new(list_element, l);
+	char *chunk = NULL;
+	long n;
+
+	if (p->fd < 0) {
+		json_splitter_feed(sp, p->text.data ? p->text.data : "", p->text.len);
+	} else if (lseek(p->fd, 0, SEEK_SET) == 0) {
+		ssize_t got;
+
+		chunk = xmalloc(SPOOL_CHUNK);
+		while ((got = read(p->fd, chunk, SPOOL_CHUNK)) > 0 || (got < 0 && errno == EINTR))
+			if (got > 0 && json_splitter_feed(sp, chunk, (size_t)got) != 0)
+				break;
+		if (got < 0)
+			snprintf(l->err->message, sizeof(l->err->message),
+				 "%s: cannot read back a spooled page: %s", l->path, strerror(errno));
+	}
+	n = json_splitter_finish(sp);
+	json_splitter_free(sp);
+	free(chunk);
+	return n;
 }
 
 enum api_result api_list(struct api_client *c, const char *path, const char *query,
@@ -871,7 +1069,7 @@ enum api_result api_list_from(struct api_client *c, const char *path, const char
 	enum api_result result = API_OK;
 
 	for (int page = 0;; page++) {
-		struct buf raw = BUF_INIT;
+		struct page p;
 		long n;
 
 		if (page >= MAX_PAGES) {
@@ -884,17 +1082,23 @@ enum api_result api_list_from(struct api_client *c, const char *path, const char
 		buf_printf(&q, "limit=%d&offset=%zu%s%s", page_size, l.offset, query ? "&" : "",
 			   query ? query : "");
 		if (page == 0 && first_page) {
+			/* Judged as a page from the server would be. */
 			memset(err, 0, sizeof(*err));
-			buf_puts(&raw, first_page);
+			page_open(&p, NULL);
+			page_take(&p, first_page, strlen(first_page));
+			if (!page_whole(&p, strlen(first_page), err)) {
+				page_close(&p);
+				result = err->result = API_E_PROTOCOL;
+				break;
+			}
 		} else {
-			result = request(c, "GET", path, q.data, NULL, NULL, &raw, err);
+			result = request(c, "GET", path, q.data, NULL, NULL, &p, err);
 			if (result != API_OK)
 				break;
 		}
 		l.fresh = 0;
-		/* One item at a time: a page of transcripts never exists as one tree. */
-		n = json_text_each_element(raw.data, raw.len, list_element, &l);
-		buf_free(&raw);
+		n = page_walk(&p, &l);
+		page_close(&p);
 		if (n == 0 || l.done)
 			break;
 		if (n < 0) {

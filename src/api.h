@@ -16,7 +16,9 @@
  *   honoured. A call never waits longer than max_wait for budget; past
  *   that it fails with API_E_RATE instead of hanging its caller.
  * - api_list() pages with offset += items received until an empty page,
- *   and hands each id to the callback once.
+ *   and hands each id to the callback once. A page is parsed one item at
+ *   a time as it arrives and never held in memory whole when it can wait
+ *   in a spool file (spool_beside).
  *
  * Thread-safe: one client serves every FUSE thread.
  */
@@ -37,6 +39,9 @@ struct api_options {
 	const char *base_url;	/* e.g. https://api.omi.me/v1/dev; copied */
 	const char *key;	/* the secret; copied, wiped by api_free */
 	const char *cafile;	/* extra CA bundle, or NULL */
+	const char *spool_beside; /* a file (the cache) in whose directory listing
+				 * pages wait, unnamed, until they prove whole;
+				 * NULL: they wait in memory. Copied. */
 	bool allow_http;	/* plain http:// to hosts other than loopback */
 	long connect_timeout;	/* seconds */
 	long request_timeout;	/* seconds for a whole request */
@@ -123,7 +128,9 @@ typedef int (*api_item_fn)(json_object *item, const char *id, void *ctx);
 /* Lists a collection. query holds the filters (may be NULL); limit and
  * offset are added. A page is refused whole (API_E_PROTOCOL) only when its
  * structure is broken: not JSON, not a list, an element that is not an
- * object; items are judged by the callback. An id is a non-empty string
+ * object; then no item of it reaches the callback, since a page is
+ * checked to its end before its first item is handed over. Items are
+ * judged by the callback. An id is a non-empty string
  * or an integer (as its decimal text); NUL bytes in it are written "\0"
  * and backslashes doubled. An id already seen is skipped (servers
  * repeat items across pages). Returns API_OK only after an empty

@@ -17,6 +17,8 @@ void core_api_options(const struct omifs_config *c, struct api_options *out)
 	out->base_url = c->url;
 	out->key = c->key;
 	out->cafile = c->cafile;
+	/* Pages wait beside the cache they are going to, private like it. */
+	out->spool_beside = c->offline ? NULL : c->cache_path;
 	out->allow_http = c->allow_http;
 	out->connect_timeout = c->connect_timeout;
 	out->request_timeout = c->request_timeout;

@@ -19,14 +19,38 @@
 json_object *json_text_parse(const char *text, size_t len);
 
 /* Called with each element of a JSON array (borrowed: it is freed after
- * the call) and its index. Returns 0 to go on, anything else to stop. */
+ * the call; NULL for a JSON null) and its index. Returns 0 to go on,
+ * anything else to stop. */
 typedef int (*json_element_fn)(json_object *element, size_t index, void *ctx);
 
-/* Walks the elements of the JSON array that is the whole of text, parsing
- * one element at a time, so that a page of many large objects never
- * exists as one tree. fn may be NULL (only checks). Returns the number of
- * elements, -EINVAL when text is not an array of JSON values, or
- * -ECANCELED when fn stopped the walk. */
+/*
+ * A JSON array that arrives in pieces (an HTTP body), split into its
+ * elements as the bytes come: only the element being received is held,
+ * and each is parsed (json_text_parse, so json-c judges it) and handed to
+ * fn on its own, so that a page of many large objects never exists whole,
+ * as text or as a tree. The scanner knows strings, escapes and nesting
+ * only to find where an element ends; it refuses what cannot be one
+ * array of values (a stray closing bracket, an empty element, bytes after
+ * the array).
+ */
+struct json_splitter;
+
+/* fn may be NULL (only checks). Returns a splitter the caller frees. */
+struct json_splitter *json_splitter_new(json_element_fn fn, void *ctx);
+void json_splitter_free(struct json_splitter *sp);
+
+/* Takes the next len bytes. Returns 0 to go on, -EINVAL when the text
+ * cannot be a JSON array of values, -ECANCELED when fn stopped; once
+ * non-zero, every later call returns the same and calls fn no more. */
+int json_splitter_feed(struct json_splitter *sp, const char *data, size_t len);
+
+/* Says the text has ended. Returns the number of elements, -EINVAL when
+ * the text was not one whole JSON array of values, or -ECANCELED when fn
+ * stopped. */
+long json_splitter_finish(struct json_splitter *sp);
+
+/* The same over a whole text in memory: returns what json_splitter_finish
+ * would. */
 long json_text_each_element(const char *text, size_t len, json_element_fn fn, void *ctx);
 
 /* The id of an API object as text (the caller frees it), or NULL when it

@@ -524,28 +524,38 @@ static bool full_listing_due(struct sync *s, enum store_kind kind, time_t now)
 }
 
 /* Does whatever refresh is due; returns whether the store changed. */
-static bool refresh_due(struct sync *s)
+static void tell_changed(struct sync *s)
+{
+	if (s->changed)
+		s->changed(s->changed_ctx);
+}
+
+/* Makes the listings that are due, telling after each one that changed
+ * something: a collection's news need not wait for the others' listings. */
+static void refresh_due(struct sync *s)
 {
 	time_t now = time(NULL);
-	bool changed = false, quick;
+	bool changed, quick;
 
 	for (int k = 0; k < STORE_KINDS; k++) {
 		pthread_mutex_lock(&s->kinds[k].fetch_lock);
 		/* Decided under fetch_lock: a first listing made by a reader
 		 * while we waited for it is not made again. */
-		if (full_listing_due(s, k, now))
-			changed |= list_kind(s, k) > 0;
+		changed = full_listing_due(s, k, now) && list_kind(s, k) > 0;
 		pthread_mutex_unlock(&s->kinds[k].fetch_lock);
+		if (changed)
+			tell_changed(s);
 	}
 	pthread_mutex_lock(&s->lock);
 	quick = s->next_quick <= now && s->kinds[STORE_CONVERSATIONS].listed_at != 0;
 	pthread_mutex_unlock(&s->lock);
 	if (quick) {
 		pthread_mutex_lock(&s->kinds[STORE_CONVERSATIONS].fetch_lock);
-		changed |= find_new_conversations(s) > 0;
+		changed = find_new_conversations(s) > 0;
 		pthread_mutex_unlock(&s->kinds[STORE_CONVERSATIONS].fetch_lock);
+		if (changed)
+			tell_changed(s);
 	}
-	return changed;
 }
 
 /* Milliseconds until the next refresh is due. Looking for new
@@ -585,8 +595,7 @@ static void *refresher(void *arg)
 			pthread_mutex_unlock(&s->lock);
 			api_clear_pause(s->api);
 		}
-		if (refresh_due(s) && s->changed)
-			s->changed(s->changed_ctx);
+		refresh_due(s);
 	}
 	return NULL;
 }

@@ -25,7 +25,7 @@ FUZZ_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 20
-FUZZ_TARGETS  ?= fuzz_model_render fuzz_error_body fuzz_names fuzz_headers
+FUZZ_TARGETS  ?= fuzz_model_render fuzz_error_body fuzz_names fuzz_headers fuzz_split
 FUZZ_FLAGS    ?=
 FUZZ_HERE     := tests/fuzz
 FUZZ_DIR      := build/fuzz
@@ -49,9 +49,11 @@ FUZZ_MAX_LEN_fuzz_model_render := 16384
 FUZZ_MAX_LEN_fuzz_error_body   := 4096
 FUZZ_MAX_LEN_fuzz_names        := 1024
 FUZZ_MAX_LEN_fuzz_headers      := 512
+FUZZ_MAX_LEN_fuzz_split        := 16384
 FUZZ_DICT_fuzz_model_render := $(FUZZ_HERE)/json.dict
 FUZZ_DICT_fuzz_error_body   := $(FUZZ_HERE)/json.dict
 FUZZ_DICT_fuzz_names        := $(FUZZ_HERE)/names.dict
+FUZZ_DICT_fuzz_split        := $(FUZZ_HERE)/json.dict
 FUZZ_TIMEOUT  := 25
 FUZZ_RSS_MB   := 2048
 FUZZ_ENV      := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
@@ -76,6 +78,7 @@ FUZZ_MODS_fuzz_model_render := buf jsontext model render
 FUZZ_MODS_fuzz_error_body   := buf hash log jsontext model render collections budget api
 FUZZ_MODS_fuzz_names        := $(FUZZ_CORE_SRC:src/%.c=%)
 FUZZ_MODS_fuzz_headers      := buf hash log jsontext model render collections budget api
+FUZZ_MODS_fuzz_split        := buf jsontext
 fuzz_objs = $(filter $(FUZZ_CORE_OBJ),$(patsubst %,$(FUZZ_DIR)/obj/%.o,$(FUZZ_MODS_$(1))))
 
 define FUZZ_LINK_RULE

@@ -284,3 +284,32 @@ write(N, "time-year-9999", "9999-12-31T23:59:59-23:59")
 write(N, "time-truncated", "2025-01-20T13:")
 write(N, "time-offset-nocolon", "2025-01-20T13:50:00-0800")
 names("time-in-ids", "2025-01-20T13:50:00.5-03:30", "2025-01-20")
+
+
+# ---- fuzz_split: listing pages, cut where the first bytes (up to 0xff) say ----
+
+S = "fuzz_split"
+
+
+def page(name, body, cuts=b""):
+    """A body, cut into pieces of cuts[i] + 1 bytes in turn (none: whole)."""
+    if isinstance(body, str):
+        body = body.encode("utf-8", "surrogatepass")
+    write(S, name, (cuts + b"\xff" if cuts else b"") + body)
+
+
+page("doc-memories", js(doc_memories, 1), b"\x00\x07")
+page("backend-memories", js(backend_memories), b"\x02")
+page("doc-conversations-transcript", js([conv_t], 1), b"\x10\x01\x40")
+page("empty", " [ ]\n")
+page("escaped-quotes-brackets", r'["a\"]", "\\", "\\\"]", {"k": "}{][,"}]', b"\x00")
+page("nested", '[[1,[2,[3]]], {"a": [{"b": []}]}, null, true, -1.5e3]', b"\x01\x02")
+page("truncated", js(doc_memories)[:-7], b"\x03")
+page("not-object", '[{"id": 1}, 2, {"id": 3}]')
+page("stray-brace", "[1}2]")
+page("trailing-bytes", '[{"id": 1}] x')
+page("nul-in-string", b'["a\x00b", {"id": "c"}]', b"\x00")
+page("nul-between", b'[1,\x00 2]')
+page("deep-at-limit", "[" + "[" * 255 + "1" + "]" * 255 + ", 2]", b"\x05")
+page("deep-past-limit", "[" + "[" * 257 + "1" + "]" * 257 + "]")
+page("deep-objects", "[" + '{"k":' * 200 + "1" + "}" * 200 + "]", b"\x09")
