@@ -392,10 +392,9 @@ double api_budget_eta(struct api_client *c, const char *path, bool transcripts, 
 	return budget_eta(c->budget, path, transcripts, n, binding);
 }
 
-void api_describe_budget(struct api_client *c, struct buf *out)
+int api_budget_status(struct api_client *c, struct status_policy *out, int max)
 {
-	if (c)
-		budget_describe(c->budget, out);
+	return c ? budget_status(c->budget, out, max) : 0;
 }
 
 /* Takes one request's worth of budget for path, waiting while the wait

@@ -152,9 +152,9 @@ void api_get_stats(struct api_client *client, struct api_stats *out);
  * paces them (budget_eta). */
 double api_budget_eta(struct api_client *client, const char *path, bool transcripts, long n,
 		      struct budget_rate *binding);
-/* Appends the client-side budget's state, a line per policy (nothing for
- * a NULL client). */
-void api_describe_budget(struct api_client *client, struct buf *out);
+/* The client-side budget's policies in force (budget_status; none for a
+ * NULL client). */
+int api_budget_status(struct api_client *client, struct status_policy *out, int max);
 
 /* -errno for a result: EAGAIN for rate limits, EACCES for auth, ENOENT for
  * 404, EIO for the rest; 0 for API_OK. */

@@ -202,26 +202,27 @@ double budget_eta(struct budget *b, const char *path, bool transcripts, long n,
 	return longest;
 }
 
-void budget_describe(struct budget *b, struct buf *out)
+int budget_status(struct budget *b, struct status_policy *out, int max)
 {
 	double now = now_monotonic();
+	int n = 0;
 
 	pthread_mutex_lock(&b->lock);
-	for (int i = 0; i < P_COUNT; i++) {
+	for (int i = 0; i < P_COUNT && n < max; i++) {
 		const struct policy *p = &b->policies[i];
-		int used = 0;
+		struct status_policy *o = &out[n];
 
 		if (!p->limit)
 			continue;
+		*o = (struct status_policy){ .name = policy_name(i), .limit = p->limit,
+					     .window = p->window };
 		for (int k = 0; k < p->count; k++)
 			if (p->sent[k] > now - p->window)
-				used++;
-		buf_printf(out, "budget         %s: %d of %d used in the last %.0f s",
-			   policy_name(i), used, p->limit, p->window);
-		if (used >= p->limit)
-			buf_printf(out, "; spent, the next request in %.0f s",
-				   ceil(policy_wait(p, now)));
-		buf_putc(out, '\n');
+				o->used++;
+		if (o->used >= p->limit)
+			o->wait = policy_wait(p, now);
+		n++;
 	}
 	pthread_mutex_unlock(&b->lock);
+	return n;
 }

@@ -25,6 +25,7 @@
 #define OMIFS_BUDGET_H
 
 #include "buf.h"
+#include "render.h"
 #include "collections.h"
 
 #include <stdbool.h>
@@ -67,7 +68,8 @@ struct budget_rate {
 double budget_eta(struct budget *b, const char *path, bool transcripts, long n,
 		  struct budget_rate *binding);
 
-/* Appends one line per active policy: "name: used of limit per W s". */
-void budget_describe(struct budget *b, struct buf *out);
+/* Fills out with the policies in force (at most max), for the status
+ * file; returns how many. */
+int budget_status(struct budget *b, struct status_policy *out, int max);
 
 #endif

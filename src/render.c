@@ -162,3 +162,138 @@ int render_json(const char *json_text, struct buf *out)
 	json_object_put(obj);
 	return 0;
 }
+
+/* ---- .omifs/status ---- */
+
+void status_note_odd(struct status_odd *odd, const char *id)
+{
+	size_t n = strlen(id), keep = n;
+	char *out;
+
+	if (odd->count < STATUS_ODD_SAMPLE) {
+		out = odd->sample[odd->count];
+		if (n > STATUS_ODD_ID_BYTES) {
+			keep = STATUS_ODD_ID_BYTES;
+			while (keep > 0 && ((unsigned char)id[keep] & 0xC0) == 0x80)
+				keep--;
+		}
+		for (size_t i = 0; i < keep; i++)
+			out[i] = (unsigned char)id[i] < 0x20 || id[i] == 0x7f ? '?' : id[i];
+		strcpy(out + keep, keep < n ? "..." : "");
+	}
+	odd->count++;
+}
+
+static void put_utc(struct buf *out, time_t t)
+{
+	char text[32];
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	buf_puts(out, text);
+}
+
+static void render_collections(const struct status *st, struct buf *out)
+{
+	for (int k = 0; k < STATUS_COLLECTIONS; k++) {
+		const struct status_collection *c = &st->collections[k];
+
+		buf_printf(out, "%-14s ", c->name);
+		if (c->listed_at) {
+			buf_printf(out, "%zu items, listed completely at ", c->count);
+			put_utc(out, c->listed_at);
+		} else {
+			buf_puts(out, "not listed yet");
+		}
+		if (c->refresh_error)
+			buf_printf(out, "; last refresh failed: %s", strerror(-c->refresh_error));
+		if (c->skipped)
+			buf_printf(out, "; %zu skipped (no usable id)", c->skipped);
+		if (c->held)
+			buf_printf(out, "; %zu deletions held until a later listing confirms them",
+				   c->held);
+		buf_putc(out, '\n');
+	}
+	buf_printf(out, "%-14s %zu of %zu conversations cached\n", "transcripts", st->transcripts,
+		   st->conversations);
+	buf_printf(out, "%-14s %.1f MiB\n", "cache size", (double)st->cache_bytes / 1048576);
+	if (st->offline)
+		buf_printf(out, "%-14s offline: no request is sent\n", "mode");
+	else
+		buf_printf(out, "%-14s online: new items every %d s, full listings every %d s\n",
+			   "mode", st->refresh_interval, st->full_refresh_interval);
+}
+
+static void render_requests(const struct status *st, struct buf *out)
+{
+	buf_printf(out, "\nrequests       %lu sent, %lu failed, %lu retries, %lu rate-limited (429)\n",
+		   st->requests, st->failures, st->retries, st->rate_limited);
+	for (int i = 0; i < st->n_policies; i++) {
+		const struct status_policy *p = &st->policies[i];
+
+		buf_printf(out, "budget         %s: %d of %d used in the last %.0f s", p->name,
+			   p->used, p->limit, p->window);
+		if (p->used >= p->limit)
+			buf_printf(out, "; spent, the next request in %.0f s", ceil(p->wait));
+		buf_putc(out, '\n');
+	}
+	if (st->server_remaining >= 0) {
+		buf_printf(out, "server         %ld requests left", st->server_remaining);
+		if (st->server_reset) {
+			buf_puts(out, ", window resets at ");
+			put_utc(out, st->server_reset);
+		}
+		buf_putc(out, '\n');
+	}
+	if (st->waiting > 0)
+		buf_printf(out, "waiting        %d %s for the request budget (reads are slow, not "
+				"failing)\n", st->waiting,
+			   st->waiting == 1 ? "request waits" : "requests wait");
+	if (st->blocked_until > st->now) {
+		buf_puts(out, "paused         by the server until ");
+		put_utc(out, st->blocked_until);
+		buf_putc(out, '\n');
+	}
+	buf_puts(out, "last error     ");
+	if (st->last_error_at) {
+		put_utc(out, st->last_error_at);
+		buf_printf(out, ": %s\n", st->last_error);
+	} else {
+		buf_puts(out, "none\n");
+	}
+	if (st->cache_error_at) {
+		buf_puts(out, "cache error    ");
+		put_utc(out, st->cache_error_at);
+		buf_printf(out, ": %s (what could not be written is fetched again)\n",
+			   st->cache_error);
+	}
+}
+
+static void render_odd(const struct status *st, struct buf *out)
+{
+	buf_printf(out, "\n%-14s ", "odd fields");
+	for (int k = 0; k < STATUS_COLLECTIONS; k++) {
+		const struct status_odd *odd = &st->odd[k];
+		size_t shown = odd->count < STATUS_ODD_SAMPLE ? odd->count : STATUS_ODD_SAMPLE;
+
+		buf_printf(out, "%s%s: %zu", k ? "; " : "", st->collections[k].name, odd->count);
+		if (odd->count == 0)
+			continue;
+		buf_puts(out, odd->count == 1 ? " item (" : " items (");
+		for (size_t i = 0; i < shown; i++)
+			buf_printf(out, "%s%s", i ? ", " : "", odd->sample[i]);
+		buf_puts(out, odd->count > shown ? ", ...)" : ")");
+	}
+	buf_putc(out, '\n');
+}
+
+void render_status(const struct status *st, struct buf *out)
+{
+	buf_printf(out, "omifs %s\n\n", OMIFS_VERSION);
+	render_collections(st, out);
+	render_requests(st, out);
+	render_odd(st, out);
+	/* How omifs status/refresh find the process serving this mount. */
+	buf_printf(out, "pid            %ld\n", st->pid);
+}

@@ -12,6 +12,10 @@
 #include "buf.h"
 #include "model.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
 /* The version of the formats below: the sizes of rendered transcripts are
  * kept in the cache across mounts and versions, tagged with it. Bump it
  * with any change to the bytes render_transcript or render_json give. */
@@ -31,5 +35,67 @@ void render_events(const struct conversation *c, struct buf *out);
  * newline. Returns 0, or -EINVAL if json_text is not JSON (nothing
  * appended). */
 int render_json(const char *json_text, struct buf *out);
+
+/*
+ * .omifs/status, from plain state gathered by those who know it (sync,
+ * api, budget, the tree's snapshot) into one struct, rendered here like
+ * every other file. Strings are the struct's own or point into constant
+ * tables.
+ */
+#define STATUS_COLLECTIONS 3	/* the three collections, in collections' order */
+#define STATUS_POLICIES 8
+#define STATUS_ODD_SAMPLE 3
+#define STATUS_ODD_ID_BYTES 40	/* of an id shown; longer ones are cut, "..." */
+
+struct status_collection {
+	const char *name;	/* its directory */
+	time_t listed_at;	/* of its last complete listing; 0: never */
+	size_t count;
+	int refresh_error;	/* -errno of a failed last refresh, or 0 */
+	size_t skipped;		/* items without a usable id */
+	size_t held;		/* deletions held until confirmed */
+};
+
+/* One client-side budget policy in force. */
+struct status_policy {
+	const char *name;
+	int used, limit;
+	double window;		/* seconds */
+	double wait;		/* until the next request, when spent */
+};
+
+/* Items whose fields omifs could not read as documented. */
+struct status_odd {
+	size_t count;
+	char sample[STATUS_ODD_SAMPLE][STATUS_ODD_ID_BYTES + sizeof("...")];
+};
+
+struct status {
+	struct status_collection collections[STATUS_COLLECTIONS];
+	size_t transcripts, conversations;	/* cached, of listed */
+	long long cache_bytes;
+	bool offline;
+	int refresh_interval, full_refresh_interval;
+	unsigned long requests, failures, retries, rate_limited;
+	struct status_policy policies[STATUS_POLICIES];
+	int n_policies;
+	long server_remaining;		/* -1: unknown */
+	time_t server_reset;		/* 0: unknown */
+	int waiting;			/* requests waiting for the budget */
+	time_t now, blocked_until;
+	time_t last_error_at;		/* 0: none */
+	char last_error[512];
+	time_t cache_error_at;		/* 0: none */
+	char cache_error[256];
+	struct status_odd odd[STATUS_COLLECTIONS];
+	long pid;			/* of the process serving the mount */
+};
+
+/* Copies id into out as one line of text: control bytes become '?', and
+ * an id longer than STATUS_ODD_ID_BYTES is cut before a UTF-8 character
+ * and ends with "...". Counts it in odd. */
+void status_note_odd(struct status_odd *odd, const char *id);
+
+void render_status(const struct status *st, struct buf *out);
 
 #endif

@@ -246,29 +246,10 @@ static time_t first_valid(const struct timestamp *a, const struct timestamp *b,
 	return 0;
 }
 
-/* Copies id into out for one line of text: control bytes become '?', and
- * a long id is cut before a UTF-8 character and ends with "...". */
-static void one_line_id(const char *id, char *out)
+static void note_odd(struct status_odd *odd, const char *id, unsigned odd_fields)
 {
-	size_t n = strlen(id), keep = n;
-
-	if (n > ODD_ID_BYTES) {
-		keep = ODD_ID_BYTES;
-		while (keep > 0 && ((unsigned char)id[keep] & 0xC0) == 0x80)
-			keep--;
-	}
-	for (size_t i = 0; i < keep; i++)
-		out[i] = (unsigned char)id[i] < 0x20 || id[i] == 0x7f ? '?' : id[i];
-	strcpy(out + keep, keep < n ? "..." : "");
-}
-
-static void note_odd(struct odd_items *odd, const char *id, unsigned odd_fields)
-{
-	if (odd_fields == 0)
-		return;
-	if (odd->count < ODD_SAMPLE)
-		one_line_id(id, odd->sample[odd->count]);
-	odd->count++;
+	if (odd_fields)
+		status_note_odd(odd, id);
 }
 
 /* A memory's mtime: its own timestamps, which the documented API does not

@@ -22,6 +22,7 @@
 #define OMIFS_SNAPSHOT_H
 
 #include "buf.h"
+#include "render.h"
 #include "sync.h"
 
 #include <stdatomic.h>
@@ -57,20 +58,10 @@ struct node {
 	int8_t collection;	/* enum store_kind the node lies in, or -1 */
 };
 
-/* Items with fields omifs could not read as documented (model.h's
- * odd_fields), for .omifs/status: how many, and the first few ids. */
-#define ODD_SAMPLE 3
-#define ODD_ID_BYTES 40
-
-struct odd_items {
-	size_t count;
-	char sample[ODD_SAMPLE][ODD_ID_BYTES + sizeof("...")];
-};
-
 struct snapshot {
 	uint64_t generation;
 	int kind_error[STORE_KINDS];	/* 0 when the kind was listed */
-	struct odd_items odd[STORE_KINDS];
+	struct status_odd odd[STORE_KINDS];	/* items with odd fields */
 	struct node *nodes;		/* nodes[0] is the root */
 	size_t n_nodes;
 	uint32_t *children;

@@ -944,84 +944,43 @@ int sync_fetch_all_transcripts(struct sync *s, sync_progress_fn progress, void *
 	return rc;
 }
 
-static void describe_time(struct buf *out, time_t t)
+void sync_status(struct sync *s, struct status *st)
 {
-	char text[32];
+	struct api_stats api;
 
-	format_utc(t, text, sizeof(text));
-	buf_puts(out, text);
-}
-
-void sync_describe(struct sync *s, struct buf *out)
-{
-	struct api_stats st;
-	time_t now = time(NULL);
-	size_t transcripts = store_count_full_conversations(s->store);
-	char text[32], cache_error[256];
-	time_t cache_error_at;
-
-	buf_printf(out, "omifs %s\n\n", OMIFS_VERSION);
 	pthread_mutex_lock(&s->lock);
 	for (int k = 0; k < STORE_KINDS; k++) {
 		const struct kind_state *ks = &s->kinds[k];
 
-		buf_printf(out, "%-14s ", collection_of(k)->dir);
-		if (ks->listed_at) {
-			buf_printf(out, "%zu items, listed completely at ", ks->count);
-			describe_time(out, ks->listed_at);
-		} else {
-			buf_puts(out, "not listed yet");
-		}
-		if (ks->failed_at)
-			buf_printf(out, "; last refresh failed: %s", strerror(-ks->error));
-		if (ks->skipped)
-			buf_printf(out, "; %zu skipped (no usable id)", ks->skipped);
-		if (ks->held)
-			buf_printf(out, "; %zu deletions held until a later listing confirms them",
-				   ks->held);
-		buf_putc(out, '\n');
+		st->collections[k] = (struct status_collection){
+			.name = collection_of(k)->dir, .listed_at = ks->listed_at,
+			.count = ks->count, .refresh_error = ks->failed_at ? ks->error : 0,
+			.skipped = ks->skipped, .held = ks->held,
+		};
 	}
-	buf_printf(out, "%-14s %zu of %zu conversations cached\n", "transcripts", transcripts,
-		   s->n_order);
+	st->conversations = s->n_order;
 	pthread_mutex_unlock(&s->lock);
-	buf_printf(out, "%-14s %.1f MiB\n", "cache size", (double)store_size(s->store) / 1048576);
-	if (s->opts.offline)
-		buf_printf(out, "%-14s offline: no request is sent\n", "mode");
-	else
-		buf_printf(out, "%-14s online: new items every %d s, full listings every %d s\n",
-			   "mode", s->opts.refresh_interval, s->opts.full_refresh_interval);
-
-	api_get_stats(s->api, &st);
-	buf_printf(out, "\nrequests       %lu sent, %lu failed, %lu retries, %lu rate-limited (429)\n",
-		   st.requests, st.failures, st.retries, st.rate_limited);
-	api_describe_budget(s->api, out);
-	if (st.server_remaining >= 0) {
-		buf_printf(out, "server         %ld requests left", st.server_remaining);
-		if (st.server_reset) {
-			format_utc(st.server_reset, text, sizeof(text));
-			buf_printf(out, ", window resets at %s", text);
-		}
-		buf_putc(out, '\n');
-	}
-	if (st.waiting > 0)
-		buf_printf(out, "waiting        %d %s for the request budget (reads are slow, not "
-				"failing)\n", st.waiting, st.waiting == 1 ? "request waits" : "requests wait");
-	if (st.blocked_until > now) {
-		format_utc(st.blocked_until, text, sizeof(text));
-		buf_printf(out, "paused         by the server until %s\n", text);
-	}
-	buf_puts(out, "last error     ");
-	if (st.last_error_at) {
-		describe_time(out, st.last_error_at);
-		buf_printf(out, ": %s\n", st.last_error);
-	} else {
-		buf_puts(out, "none\n");
-	}
-	if (store_last_error(s->store, cache_error, sizeof(cache_error), &cache_error_at)) {
-		buf_puts(out, "cache error    ");
-		describe_time(out, cache_error_at);
-		buf_printf(out, ": %s (what could not be written is fetched again)\n", cache_error);
-	}
+	st->transcripts = store_count_full_conversations(s->store);
+	st->cache_bytes = store_size(s->store);
+	st->offline = s->opts.offline;
+	st->refresh_interval = s->opts.refresh_interval;
+	st->full_refresh_interval = s->opts.full_refresh_interval;
+	api_get_stats(s->api, &api);
+	st->requests = api.requests;
+	st->failures = api.failures;
+	st->retries = api.retries;
+	st->rate_limited = api.rate_limited;
+	st->n_policies = api_budget_status(s->api, st->policies, STATUS_POLICIES);
+	st->server_remaining = api.server_remaining;
+	st->server_reset = api.server_reset;
+	st->waiting = api.waiting;
+	st->now = time(NULL);
+	st->blocked_until = api.blocked_until;
+	st->last_error_at = api.last_error_at;
+	snprintf(st->last_error, sizeof(st->last_error), "%s", api.last_error);
+	if (!store_last_error(s->store, st->cache_error, sizeof(st->cache_error),
+			      &st->cache_error_at))
+		st->cache_error_at = 0;
 }
 
 int sync_source_json(struct sync *s, enum store_kind kind, const char *id, bool full,

@@ -25,6 +25,7 @@
 
 #include "api.h"
 #include "buf.h"
+#include "render.h"
 #include "store.h"
 
 #include <stdbool.h>
@@ -139,8 +140,10 @@ struct sync_plan {
  * remembers it. */
 void sync_plan_batch(struct sync_plan *plan, size_t at, size_t *lo, size_t *hi);
 
-/* Appends the sync state for .omifs/status: per collection, when it was
- * listed and how many items; transcripts cached; the API's counters. */
-void sync_describe(struct sync *s, struct buf *out);
+/* Fills what sync, api and the store know of st (render.h), for
+ * .omifs/status: per collection, when it was listed and how many items;
+ * transcripts cached; the API's counters and budget; the cache's errors.
+ * The odd items and the pid are the caller's to fill. */
+void sync_status(struct sync *s, struct status *st);
 
 #endif

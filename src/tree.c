@@ -9,7 +9,6 @@
  */
 #include "tree.h"
 
-#include "collections.h"
 #include "hash.h"
 #include "snapshot.h"
 
@@ -186,24 +185,6 @@ static int enter(struct tree *t, uint64_t ino, bool inside, struct snapshot **sn
 
 /* ---- the status file ---- */
 
-/* The "odd fields" line of .omifs/status. */
-static void describe_odd(const struct odd_items odd[STORE_KINDS], struct buf *out)
-{
-	buf_printf(out, "\n%-14s ", "odd fields");
-	for (int k = 0; k < STORE_KINDS; k++) {
-		size_t shown = odd[k].count < ODD_SAMPLE ? odd[k].count : ODD_SAMPLE;
-
-		buf_printf(out, "%s%s: %zu", k ? "; " : "", collection_of(k)->dir, odd[k].count);
-		if (odd[k].count == 0)
-			continue;
-		buf_puts(out, odd[k].count == 1 ? " item (" : " items (");
-		for (size_t i = 0; i < shown; i++)
-			buf_printf(out, "%s%s", i ? ", " : "", odd[k].sample[i]);
-		buf_puts(out, odd[k].count > shown ? ", ...)" : ")");
-	}
-	buf_putc(out, '\n');
-}
-
 /*
  * Renders the status text. Its attributes are never cached, so the kernel
  * asks them before every read, and drops its cached pages when the mtime
@@ -212,15 +193,17 @@ static void describe_odd(const struct odd_items odd[STORE_KINDS], struct buf *ou
  * kernel does not. The text is kept, so that the read after that stat gets
  * the very bytes whose length it reported.
  */
-static void render_status(struct tree *t, const struct snapshot *snap, struct buf *out,
+static void render_status_file(struct tree *t, const struct snapshot *snap, struct buf *out,
 			  long *mtime_nsec)
 {
+	struct status *st = xcalloc(1, sizeof(*st));
 	uint64_t digest;
 
-	sync_describe(t->sync, out);
-	describe_odd(snap->odd, out);
-	/* How omifs status/refresh find the process serving this mount. */
-	buf_printf(out, "pid            %ld\n", (long)getpid());
+	sync_status(t->sync, st);
+	memcpy(st->odd, snap->odd, sizeof(st->odd));
+	st->pid = (long)getpid();
+	render_status(st, out);
+	free(st);
 	digest = hash_bytes(out->data, out->len);
 	pthread_mutex_lock(&t->status_lock);
 	if (digest != t->status_digest) {
@@ -241,7 +224,7 @@ static void read_status(struct tree *t, const struct snapshot *snap, struct buf 
 	buf_append(out, t->status_text.data, t->status_text.len);
 	pthread_mutex_unlock(&t->status_lock);
 	if (out->len == 0)
-		render_status(t, snap, out, NULL);
+		render_status_file(t, snap, out, NULL);
 }
 
 /* ---- content and attributes ---- */
@@ -269,7 +252,7 @@ static int render_node(struct tree *t, const struct snapshot *snap, const struct
 		return -EISDIR;
 	if (n->kind == NODE_STATUS) {
 		if (status_nsec)
-			render_status(t, snap, out, status_nsec);
+			render_status_file(t, snap, out, status_nsec);
 		else
 			read_status(t, snap, out);
 		return 0;
