@@ -326,6 +326,18 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	buf_free(&part);
 }
 
+static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct buf target = BUF_INIT;
+	int rc = tree_readlink(context(req)->tree, ino, &target);
+
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_readlink(req, target.data);
+	buf_free(&target);
+}
+
 /* df shows the cache as the space used and the items as the inodes, so
  * that `df -h` says something; nothing is ever free: the mount is
  * read-only. */
@@ -360,6 +372,7 @@ static const struct fuse_lowlevel_ops fs_operations = {
 	.opendir = fs_opendir,
 	.open = fs_open,
 	.read = fs_read,
+	.readlink = fs_readlink,
 	.statfs = fs_statfs,
 };
 

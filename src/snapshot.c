@@ -447,6 +447,7 @@ static void start(struct builder *b, struct sync *sync)
 	}
 	meta = add_node(b, 0, ".omifs", SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
 	add_node(b, meta, "status", b->fixed_name[NODE_STATUS], NODE_STATUS, SNAPSHOT_NONE);
+	add_node(b, 0, SNAPSHOT_SEARCH_DIR, SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
 }
 
 struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KINDS],
@@ -473,8 +474,9 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 	if (rc == 0)
 		rc = sync_foreach_size(sync, take_kept_size, snap);
 	finish(snap);
-	/* The root, the collections, .omifs and its status, made first. */
-	for (size_t i = 0; i < STORE_KINDS + 3; i++)
+	/* The root, the collections, .omifs, its status and search/, made
+	 * first. */
+	for (size_t i = 0; i < STORE_KINDS + 4; i++)
 		snap->nodes[i].mtime = created;
 	free(b.undated);
 	buf_free(&b.path);

@@ -30,6 +30,7 @@
 
 #define SNAPSHOT_ROOT_INO 1
 #define SNAPSHOT_NONE UINT32_MAX
+#define SNAPSHOT_SEARCH_DIR "search"	/* its content is the tree's (searchdir.h) */
 
 enum node_kind {
 	NODE_DIR,

@@ -17,6 +17,7 @@
 #include "jsontext.h"
 #include "log.h"
 #include "model.h"
+#include "search.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1023,4 +1024,10 @@ void sync_remember_size(struct sync *s, uint64_t ino, uint64_t digest, int64_t s
 int sync_foreach_size(struct sync *s, store_size_fn fn, void *ctx)
 {
 	return store_foreach_size(s->store, fn, ctx);
+}
+
+int sync_search(struct sync *s, const char *query, size_t limit, struct search_results *out,
+		char *err, size_t errlen)
+{
+	return search_run(s->store, query, limit, out, err, errlen);
 }

@@ -99,6 +99,11 @@ void sync_remember_size(struct sync *s, uint64_t ino, uint64_t digest, int64_t s
 int sync_foreach_size(struct sync *s, store_size_fn fn, void *ctx);
 uint64_t sync_store_generation(struct sync *s);
 
+/* search_run over the cache (search.h): no request is sent. */
+struct search_results;
+int sync_search(struct sync *s, const char *query, size_t limit, struct search_results *out,
+		char *err, size_t errlen);
+
 /* Called after each transcript batch with how many conversations have
  * their transcript, of how many. */
 typedef void (*sync_progress_fn)(size_t done, size_t total, void *ctx);

@@ -10,6 +10,8 @@
 #include "tree.h"
 
 #include "hash.h"
+#include "kept.h"
+#include "searchdir.h"
 #include "snapshot.h"
 
 #include <errno.h>
@@ -18,19 +20,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-/* Rendered files being read in several calls (larger than one read):
- * kept so that a 50 MB transcript is rendered once, not once per read,
- * and dropped when the last byte has been read, or by the least recently
- * used when another comes. */
-#define RENDERED_KEPT 4
-#define ONE_READ (128 * 1024)	/* the most FUSE reads in one call */
-
-struct rendered {
-	uint64_t ino, digest;	/* ino 0: the slot is free */
-	uint64_t used;		/* tree.clock at the last read */
-	struct buf content;
-};
 
 struct tree {
 	struct sync *sync;
@@ -42,9 +31,10 @@ struct tree {
 	uint64_t status_digest;		/* of the status text last shown */
 	long status_changes;		/* how often it changed, mod 1e9 */
 	struct buf status_text;		/* what the last stat of it saw */
-	pthread_mutex_t rendered_lock;	/* the two below */
-	struct rendered rendered[RENDERED_KEPT];
-	uint64_t clock;
+	struct kept *kept;		/* renderings of files read in pieces */
+	struct searchdir *search;	/* what is below search/ */
+	uint64_t search_ino;
+	time_t search_mtime;
 };
 
 struct tree *tree_new(struct sync *sync, const struct tree_options *opts)
@@ -56,7 +46,10 @@ struct tree *tree_new(struct sync *sync, const struct tree_options *opts)
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_mutex_init(&t->build_lock, NULL);
 	pthread_mutex_init(&t->status_lock, NULL);
-	pthread_mutex_init(&t->rendered_lock, NULL);
+	t->kept = kept_new();
+	t->search_ino = hash_bytes("/" SNAPSHOT_SEARCH_DIR, strlen("/" SNAPSHOT_SEARCH_DIR)) | 2;
+	t->search = searchdir_new(sync, t->search_ino, "/" SNAPSHOT_SEARCH_DIR);
+	t->search_mtime = sync_cache_created_at(sync);
 	return t;
 }
 
@@ -77,13 +70,12 @@ void tree_free(struct tree *t)
 		return;
 	if (t->current)
 		release(t, t->current);
+	searchdir_free(t->search);
 	pthread_mutex_destroy(&t->lock);
 	pthread_mutex_destroy(&t->build_lock);
 	pthread_mutex_destroy(&t->status_lock);
 	buf_free(&t->status_text);
-	pthread_mutex_destroy(&t->rendered_lock);
-	for (size_t i = 0; i < RENDERED_KEPT; i++)
-		buf_free(&t->rendered[i].content);
+	kept_free(t->kept);
 	free(t);
 }
 
@@ -229,7 +221,7 @@ static void read_status(struct tree *t, const struct snapshot *snap, struct buf 
 
 /* ---- content and attributes ---- */
 
-static void keep_rendered(struct tree *t, const struct node *n, struct buf *content);
+
 
 static int source_json(struct tree *t, const struct snapshot *snap, const struct node *n,
 		       char **json)
@@ -306,8 +298,8 @@ static int node_attributes(struct tree *t, const struct snapshot *snap, struct n
 		}
 		/* Learning the size was the costly part: the reads that
 		 * follow a first stat get the same bytes. */
-		if (rc == 0 && n->kind != NODE_STATUS && content.len > ONE_READ)
-			keep_rendered(t, n, &content);
+		if (rc == 0 && n->kind != NODE_STATUS && content.len > KEPT_ONE_READ)
+			kept_put(t->kept, n->ino, n->digest, &content);
 		buf_free(&content);
 	}
 	if (rc == 0)
@@ -317,12 +309,89 @@ static int node_attributes(struct tree *t, const struct snapshot *snap, struct n
 	return rc;
 }
 
+/* ---- search/: queries, links into the tree, results.md ---- */
+
+static void search_stat(const struct tree *t, const struct searchdir_entry *e, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = e->ino;
+	st->st_uid = t->opts.uid;
+	st->st_gid = t->opts.gid;
+	st->st_mtime = st->st_ctime = st->st_atime = t->search_mtime;
+	st->st_blksize = 4096;
+	st->st_size = (off_t)e->size;
+	st->st_nlink = e->kind == SEARCHDIR_QUERY ? 2 : 1;
+	st->st_mode = e->kind == SEARCHDIR_QUERY ? S_IFDIR | (0555 & ~t->opts.umask)
+		    : e->kind == SEARCHDIR_LINK ? S_IFLNK | 0777 : S_IFREG | (0444 & ~t->opts.umask);
+	st->st_blocks = (blkcnt_t)((e->size + 511) / 512);
+}
+
+static int search_lookup(struct tree *t, uint64_t parent, const char *name, struct stat *st)
+{
+	struct searchdir_entry e;
+	int rc = searchdir_lookup(t->search, parent, name, &e);
+
+	if (rc == 0)
+		search_stat(t, &e, st);
+	return rc;
+}
+
+struct search_fill {
+	struct tree *t;
+	tree_fill_fn fill;
+	void *ctx;
+};
+
+static int fill_search_entry(void *ctx, const char *name, const struct searchdir_entry *e,
+			     off_t next)
+{
+	struct search_fill *f = ctx;
+	struct stat st;
+
+	search_stat(f->t, e, &st);
+	return f->fill(f->ctx, name, &st, true, next);
+}
+
+/* A query's directory: its own entry, search/, then what searchdir has. */
+static int search_readdir(struct tree *t, uint64_t ino, off_t offset, tree_fill_fn fill,
+			  void *ctx)
+{
+	struct search_fill f = { t, fill, ctx };
+	struct searchdir_entry self, up = { t->search_ino, SEARCHDIR_QUERY, 4096 };
+	struct stat st;
+	int rc = searchdir_getattr(t->search, ino, &self);
+
+	if (rc < 0 || self.kind != SEARCHDIR_QUERY)
+		return rc < 0 ? rc : -ENOTDIR;
+	search_stat(t, &self, &st);
+	if (offset <= 0 && fill(ctx, ".", &st, true, 1) != 0)
+		return 0;
+	search_stat(t, &up, &st);
+	if (offset <= 1 && fill(ctx, "..", &st, false, 2) != 0)
+		return 0;
+	return searchdir_readdir(t->search, ino, offset, fill_search_entry, &f);
+}
+
+int tree_readlink(struct tree *t, uint64_t ino, struct buf *out)
+{
+	return searchdir_readlink(t->search, ino, out);
+}
+
+/* ---- the tree's calls ---- */
+
 int tree_getattr(struct tree *t, uint64_t ino, struct stat *st, bool *changing)
 {
 	struct snapshot *snap;
+	struct searchdir_entry e;
 	struct node *n;
 	int rc = enter(t, ino, false, &snap, &n);
 
+	if (rc == -ENOENT && searchdir_getattr(t->search, ino, &e) == 0) {
+		search_stat(t, &e, st);
+		if (changing)
+			*changing = false;
+		return 0;
+	}
 	if (rc < 0)
 		return rc;
 	rc = node_attributes(t, snap, n, st, changing);
@@ -335,8 +404,15 @@ int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct stat *
 {
 	struct snapshot *snap;
 	struct node *dir, *n;
-	int rc = enter(t, parent, true, &snap, &dir);
+	int rc;
 
+	if (changing)
+		*changing = false;
+	if (parent == t->search_ino)
+		return search_lookup(t, parent, name, st);
+	rc = enter(t, parent, true, &snap, &dir);
+	if (rc == -ENOENT)
+		return search_lookup(t, parent, name, st);
 	if (rc < 0)
 		return rc;
 	n = dir->kind == NODE_DIR ? snapshot_child(snap, dir, name) : NULL;
@@ -353,6 +429,8 @@ int tree_readdir(struct tree *t, uint64_t ino, off_t offset, tree_fill_fn fill, 
 	struct stat st;
 	int rc = enter(t, ino, true, &snap, &dir);
 
+	if (rc == -ENOENT)
+		return search_readdir(t, ino, offset, fill, ctx);
 	if (rc < 0)
 		return rc;
 	if (dir->kind != NODE_DIR) {
@@ -389,68 +467,19 @@ int tree_open(struct tree *t, uint64_t ino, bool *changing)
 	struct node *n;
 	int rc = enter(t, ino, false, &snap, &n);
 
+	if (rc == -ENOENT) {
+		struct searchdir_entry e;
+
+		*changing = false;
+		rc = searchdir_getattr(t->search, ino, &e);
+		return rc < 0 ? rc : e.kind == SEARCHDIR_RESULTS_MD ? 0 : -EISDIR;
+	}
 	if (rc < 0)
 		return rc;
 	*changing = n->kind == NODE_STATUS;
 	rc = n->kind == NODE_DIR ? -EISDIR : 0;
 	release(t, snap);
 	return rc;
-}
-
-/* Appends content[off, off + size) to out. Returns whether that reached
- * the end. */
-static bool copy_part(const struct buf *content, off_t off, size_t size, struct buf *out)
-{
-	size_t from = off < 0 ? 0 : (size_t)off;
-
-	if (from >= content->len)
-		return true;
-	if (size > content->len - from)
-		size = content->len - from;
-	buf_append(out, content->data + from, size);
-	return from + size >= content->len;
-}
-
-/* Serves the read from a kept rendering of n, if there is one. */
-static bool read_kept(struct tree *t, const struct node *n, off_t off, size_t size,
-		      struct buf *out)
-{
-	bool found = false;
-
-	pthread_mutex_lock(&t->rendered_lock);
-	for (size_t i = 0; i < RENDERED_KEPT && !found; i++) {
-		struct rendered *r = &t->rendered[i];
-
-		if (r->ino != n->ino || r->digest != n->digest)
-			continue;
-		found = true;
-		r->used = ++t->clock;
-		if (copy_part(&r->content, off, size, out)) {
-			r->ino = 0;
-			buf_free(&r->content);
-		}
-	}
-	pthread_mutex_unlock(&t->rendered_lock);
-	return found;
-}
-
-/* Keeps content (taking it over) for the reads still to come. */
-static void keep_rendered(struct tree *t, const struct node *n, struct buf *content)
-{
-	struct rendered *oldest;
-
-	pthread_mutex_lock(&t->rendered_lock);
-	oldest = &t->rendered[0];
-	for (size_t i = 1; i < RENDERED_KEPT; i++)
-		if (t->rendered[i].used < oldest->used)
-			oldest = &t->rendered[i];
-	buf_free(&oldest->content);
-	oldest->ino = n->ino;
-	oldest->digest = n->digest;
-	oldest->used = ++t->clock;
-	oldest->content = *content;
-	*content = (struct buf)BUF_INIT;
-	pthread_mutex_unlock(&t->rendered_lock);
 }
 
 int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out)
@@ -460,12 +489,14 @@ int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *
 	struct node *n;
 	int rc = enter(t, ino, false, &snap, &n);
 
+	if (rc == -ENOENT)
+		return searchdir_read(t->search, ino, off, size, out);
 	if (rc < 0)
 		return rc;
-	if (n->kind == NODE_STATUS || !read_kept(t, n, off, size, out)) {
+	if (n->kind == NODE_STATUS || !kept_read(t->kept, n->ino, n->digest, off, size, out)) {
 		rc = render_node(t, snap, n, &content, NULL);
-		if (rc == 0 && !copy_part(&content, off, size, out) && n->kind != NODE_STATUS)
-			keep_rendered(t, n, &content);
+		if (rc == 0 && !kept_copy_part(&content, off, size, out) && n->kind != NODE_STATUS)
+			kept_put(t->kept, n->ino, n->digest, &content);
 	}
 	buf_free(&content);
 	release(t, snap);
@@ -518,6 +549,20 @@ static void report_changes(const struct snapshot *old, const struct snapshot *no
 	}
 }
 
+/* Every query's results may have changed: the kernel forgets them all. */
+struct forget {
+	struct tree *t;
+	tree_invalidate_fn invalidate;
+	void *ctx;
+};
+
+static void forget_query(const char *name, void *ctx)
+{
+	struct forget *f = ctx;
+
+	f->invalidate(0, f->t->search_ino, name, f->ctx);
+}
+
 void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx)
 {
 	struct snapshot *old, *now = NULL;
@@ -532,6 +577,11 @@ void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx)
 	pthread_mutex_unlock(&t->build_lock);
 	if (old && now)
 		report_changes(old, now, invalidate, ctx);
+	if (now) {
+		struct forget f = { t, invalidate, ctx };
+
+		searchdir_forget(t->search, forget_query, &f);
+	}
 	if (old)
 		release(t, old);
 	if (now)

@@ -76,6 +76,9 @@ int tree_open(struct tree *t, uint64_t ino, bool *changing);
  * end). A file read in several calls is rendered once for all of them. */
 int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out);
 
+/* The target of a symbolic link (search/<query>/<match>). */
+int tree_readlink(struct tree *t, uint64_t ino, struct buf *out);
+
 /* What changed: the inode ino (its attributes and content), and/or, when
  * name is not NULL, the entry name in directory parent (it went away, or
  * came, or now points elsewhere). */

@@ -1,0 +1,89 @@
+/*
+ * kept: a few renderings, least recently used out (see kept.h).
+ */
+#include "kept.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+struct rendering {
+	uint64_t ino, digest;	/* ino 0: the slot is free */
+	uint64_t used;		/* kept.clock at the last read */
+	struct buf content;
+};
+
+struct kept {
+	pthread_mutex_t lock;	/* everything */
+	struct rendering slots[KEPT_RENDERINGS];
+	uint64_t clock;
+};
+
+struct kept *kept_new(void)
+{
+	struct kept *k = xcalloc(1, sizeof(*k));
+
+	pthread_mutex_init(&k->lock, NULL);
+	return k;
+}
+
+void kept_free(struct kept *k)
+{
+	if (!k)
+		return;
+	for (size_t i = 0; i < KEPT_RENDERINGS; i++)
+		buf_free(&k->slots[i].content);
+	pthread_mutex_destroy(&k->lock);
+	free(k);
+}
+
+bool kept_copy_part(const struct buf *content, off_t off, size_t size, struct buf *out)
+{
+	size_t from = off < 0 ? 0 : (size_t)off;
+
+	if (from >= content->len)
+		return true;
+	if (size > content->len - from)
+		size = content->len - from;
+	buf_append(out, content->data + from, size);
+	return from + size >= content->len;
+}
+
+bool kept_read(struct kept *k, uint64_t ino, uint64_t digest, off_t off, size_t size,
+	       struct buf *out)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&k->lock);
+	for (size_t i = 0; i < KEPT_RENDERINGS && !found; i++) {
+		struct rendering *r = &k->slots[i];
+
+		if (r->ino != ino || r->digest != digest)
+			continue;
+		found = true;
+		r->used = ++k->clock;
+		if (kept_copy_part(&r->content, off, size, out)) {
+			r->ino = 0;
+			buf_free(&r->content);
+		}
+	}
+	pthread_mutex_unlock(&k->lock);
+	return found;
+}
+
+void kept_put(struct kept *k, uint64_t ino, uint64_t digest, struct buf *content)
+{
+	struct rendering *oldest;
+
+	pthread_mutex_lock(&k->lock);
+	oldest = &k->slots[0];
+	for (size_t i = 1; i < KEPT_RENDERINGS; i++)
+		if (k->slots[i].used < oldest->used)
+			oldest = &k->slots[i];
+	buf_free(&oldest->content);
+	oldest->ino = ino;
+	oldest->digest = digest;
+	oldest->used = ++k->clock;
+	oldest->content = *content;
+	*content = (struct buf)BUF_INIT;
+	pthread_mutex_unlock(&k->lock);
+}

@@ -1,0 +1,91 @@
+"""The mount's search/ directory (issue 14): a name looked up in it is a
+query, its directory holds the matches as links into the id tree and a
+results.md. Queries read the cache only."""
+
+import errno
+import os
+import signal
+import subprocess
+
+import pytest
+
+from emulator import UNLIMITED
+from fsutil import wait_for
+
+PLANTED = {
+    "id": "planted-conversation",
+    "created_at": "2025-06-15T12:00:00Z",
+    "structured": {"title": "Mortgage call with Sam", "overview": "Rates and the bank",
+                   "action_items": [], "events": []},
+    "transcript_segments": [
+        {"id": "s1", "text": "the quokka sings at midnight", "speaker_id": 1, "start": 61.0,
+         "end": 63.0},
+    ],
+}
+
+
+@pytest.fixture
+def mounted(emulator_factory, mount_factory):
+    """A mount whose every transcript has been read, with planted items."""
+    emu = emulator_factory(*UNLIMITED)
+    emu.add("conversations", PLANTED)
+    memory = emu.add("memories", {"content": "Allergic to peanuts at the café", "category": "core"})
+    item = emu.add("action-items", {"description": "Renew the passport before the xylophone recital"})
+    m = mount_factory(emu.url)
+    subprocess.run(["sh", "-c", 'find "$1" -path "$1/search" -prune -o -type f -exec cat {} + '
+                    ">/dev/null", "sh", m.path], check=True, timeout=300)
+    return emu, m, memory, item
+
+
+def matches(m, query):
+    d = m.p("search", query)
+    return sorted(n for n in os.listdir(d) if n != "results.md")
+
+
+def test_a_planted_phrase_is_found_and_its_link_leads_to_it(mounted):
+    emu, m, memory, item = mounted
+    emu.reset_stats()
+    names = matches(m, "quokka midnight")
+    assert len(names) == 1 and names[0].startswith("01 2025-06-15 Mortgage call with Sam")
+    link = m.p("search", "quokka midnight", names[0])
+    assert os.path.islink(link)
+    assert os.readlink(link) == "../../conversations/2025-06-15/planted-conversation"
+    assert os.path.realpath(link) == os.path.realpath(m.p("conversations", "2025-06-15",
+                                                          "planted-conversation"))
+    with open(os.path.join(link, "transcript.txt")) as f:
+        assert "quokka sings at midnight" in f.read()
+    results = m.p("search", "quokka midnight", "results.md")
+    with open(results, "rb") as f:
+        text = f.read()
+    assert len(text) == os.stat(results).st_size
+    assert b"**quokka**" in text and b"conversations/2025-06-15/planted-conversation" in text
+    # A memory (with a diacritic folded) and an action item, likewise.
+    [mem] = matches(m, "cafe peanuts")
+    assert os.readlink(m.p("search", "cafe peanuts", mem)).endswith("/" + memory["id"] + ".txt")
+    [todo] = matches(m, "xylophone")
+    assert "/action-items/open/" in os.readlink(m.p("search", "xylophone", todo))
+    assert emu.stats()["total"] == 0
+
+
+def test_bad_queries_are_errors_not_crashes(mounted):
+    emu, m, memory, item = mounted
+    for query in ('"unbalanced', "NEAR(", "x" * 255, "AND", "*"):
+        try:
+            os.listdir(m.p("search", query))
+        except OSError as e:
+            assert e.errno in (errno.EINVAL, errno.ENOENT, errno.ENAMETOOLONG), (query, e)
+    assert matches(m, "zzznothingmatcheszzz") == []
+    assert os.listdir(m.p("search")) == []
+    assert m.proc.poll() is None
+
+
+def test_a_deleted_conversation_leaves_the_results_after_a_refresh(mounted):
+    emu, m, memory, item = mounted
+    assert len(matches(m, "quokka")) == 1
+    emu.delete("conversations", "planted-conversation")
+    # Two complete listings confirm a deletion the first one holds back
+    # only when it is suspect; one conversation of many is not.
+    m.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: not os.path.exists(m.p("conversations", "2025-06-15",
+                                            "planted-conversation")), timeout=30)
+    wait_for(lambda: matches(m, "quokka") == [], timeout=30)
