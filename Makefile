@@ -20,7 +20,8 @@ BUILD_CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-pr
 LIBS    := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 
 # Everything but main.c and fs.c is testable without FUSE or a network.
-CORE    := buf hash log jsontext budget model render store api sync tree config
+CORE    := buf hash log jsontext budget model render cjk_tokenizer search_index store api sync tree \
+           config search
 CORE_OBJ := $(CORE:%=build/%.o)
 OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/keys_command.o build/mount_command.o \
            build/main.o

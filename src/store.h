@@ -26,6 +26,7 @@
 enum store_kind { STORE_MEMORIES, STORE_ACTION_ITEMS, STORE_CONVERSATIONS, STORE_KINDS };
 
 struct store;
+struct search_hit;
 
 struct store_item {
 	const char *id;
@@ -90,6 +91,13 @@ time_t store_created_at(struct store *s);
  * kept for good so it never changes: a date for items that carry none of
  * their own. Returns 0 when unknown. */
 time_t store_first_seen(struct store *s, enum store_kind kind, const char *id);
+
+/* Runs a full-text query over what the cache holds (search_index.h has
+ * the rules): *hits gets a malloc'd array of *n matches, best first, at
+ * most limit (0: all), to free with search_hits_free. A bad query gives
+ * -EINVAL, anything else -EIO, with a message in err. */
+int store_search(struct store *s, const char *query, size_t limit, struct search_hit **hits,
+		 size_t *n, char *err, size_t errlen);
 
 /* Whether writing or reading the cache ever failed (a full disk, say);
  * if so, the last SQLite message goes to out and its time to *when. */
