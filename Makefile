@@ -24,7 +24,7 @@ CORE    := buf hash log jsontext budget model render cjk_tokenizer search_index 
            config search
 CORE_OBJ := $(CORE:%=build/%.o)
 OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/keys_command.o build/mount_command.o \
-           build/main.o
+           build/search_command.o build/main.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all check check-unit check-emulator check-integration check-asan check-fuzz \
