@@ -122,7 +122,10 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		fchmod(fd, 0600);
 		close(fd);
 	}
+	/* Another omifs may be writing (a mount and a sync share a cache):
+	 * the schema's writes wait for it like every other write. */
 	if (sqlite3_open_v2(path ? path : ":memory:", &s->db, flags, NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(s->db, 5000) != SQLITE_OK ||
 	    sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open the cache %s: %s", path ? path : "(memory)",
 			 msg ? msg : sqlite3_errmsg(s->db));
