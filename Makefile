@@ -20,10 +20,11 @@ BUILD_CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-pr
 LIBS    := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 
 # Everything but main.c and fs.c is testable without FUSE or a network.
-CORE    := buf hash log jsontext model render collections budget store api sync names snapshot kept searchdir tree config core
+CORE    := buf hash log jsontext model render collections budget cjk_tokenizer search_index \
+           store search api sync names snapshot kept searchdir tree config core
 CORE_OBJ := $(CORE:%=build/%.o)
 OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/keys_command.o build/mount_command.o \
-           build/main.o
+           build/search_command.o build/main.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all check check-layers check-unit check-emulator check-integration check-asan check-fuzz \

@@ -18,8 +18,9 @@ struct omifs_config {
 	char *save_path;	/* keys create --save PATH */
 	char *words[4];		/* a subcommand's arguments ("keys create NAME") */
 	int n_words;		/* -1 when not running a subcommand that takes them */
-	bool json;		/* --json: machine-readable output (keys list, sync) */
+	bool json;		/* --json: machine-readable output (keys list, sync, search) */
 	bool quiet;		/* -q: nothing but errors (sync) */
+	int search_limit;	/* --limit N (search); -1 when not given */
 	char *cache_dir;	/* where the cache lives; NULL: the default */
 	char *cache_path;	/* the account's cache file; NULL: in memory */
 	char *first_memories_page; /* the key check's answer, JSON text, for sync */

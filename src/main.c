@@ -20,6 +20,7 @@
 #include "store.h"
 #include "keys_command.h"
 #include "mount_command.h"
+#include "search_command.h"
 #include "sync_command.h"
 
 #include <ctype.h>
@@ -48,7 +49,9 @@ enum {
 	KEY_HELP, KEY_HELP_FUSE, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_JSON, KEY_QUIET,
 	KEY_KEY_ON_COMMAND_LINE
 };
-enum command { CMD_MOUNT, CMD_SYNC, CMD_KEYS, CMD_STATUS, CMD_REFRESH };
+enum command { CMD_MOUNT, CMD_SYNC, CMD_KEYS, CMD_STATUS, CMD_REFRESH, CMD_SEARCH };
+
+#define SEARCH_DEFAULT_LIMIT 20
 
 #define DEFAULT_URL "https://api.omi.me/v1/dev"
 
@@ -80,6 +83,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("token_file=%s", key_file),
 	OPT("--save=%s", save_path),
 	OPT("--save %s", save_path),
+	OPT("--limit=%d", search_limit),
+	OPT("--limit %d", search_limit),
 	FUSE_OPT_KEY("key=", KEY_KEY_ON_COMMAND_LINE),
 	FUSE_OPT_KEY("api_key=", KEY_KEY_ON_COMMAND_LINE),
 	FUSE_OPT_KEY("-h", KEY_HELP),
@@ -172,6 +177,7 @@ static void usage_mount(const char *prog)
 	       "       %s keys list|create|revoke   manage API keys (omifs keys -h)\n"
 	       "       %s status MOUNTPOINT         print a mount's .omifs/status\n"
 	       "       %s refresh MOUNTPOINT        make a mount look for changes now\n"
+	       "       %s search QUERY              search the cache (omifs search -h)\n"
 	       "\n"
 	       "Mounts your Omi memories, conversations and action items read-only.\n"
 	       "The API key comes from $OMI_API_KEY or -o key_file=FILE (mode 0600).\n"
@@ -222,7 +228,7 @@ static void usage_mount(const char *prog)
 	       "\n"
 	       "Exit codes: 0 ok, 1 usage or configuration, 2 key refused, 3 server\n"
 	       "unreachable, 4 mountpoint unusable.\n",
-	       prog, prog, prog, prog, prog, DEFAULT_URL);
+	       prog, prog, prog, prog, prog, prog, DEFAULT_URL);
 }
 
 static void usage_sync(const char *prog)
@@ -269,6 +275,29 @@ static void usage_status(const char *prog)
 	       "kill -HUP would), found through the mount itself.\n", prog, prog);
 }
 
+static void usage_search(const char *prog)
+{
+	printf("usage: %s search [--json] [--limit N] [-o option,...] QUERY\n"
+	       "\n"
+	       "Searches everything cached (titles, overviews, transcripts, action items,\n"
+	       "events, memories) and prints the best matches first, each with its path\n"
+	       "in the mount, date, kind, title and the matching words. Reads the disk\n"
+	       "cache only: no mount, no request; no key needed when one account is\n"
+	       "cached. Says how many transcripts are indexed: omifs sync fetches the rest.\n"
+	       "\n"
+	       "QUERY is FTS5 syntax: words (all must match), \"a phrase\", a OR b,\n"
+	       "a NOT b, NEAR(a b, 10), prefix*. Case and accents are ignored (cafe finds\n"
+	       "café); Chinese, Japanese and Korean are found by any part. Several\n"
+	       "arguments are one query, joined by spaces.\n"
+	       "\n"
+	       "    --json                   print one JSON object: query, results, indexed\n"
+	       "    --limit N                at most N results (default %d; 0: all)\n"
+	       "    -o url=, key_file=, cache_dir=   which account's cache (omifs -h)\n"
+	       "\n"
+	       "Exit codes: 0 found, 1 nothing matched, 2 a bad query or no cache.\n", prog,
+	       SEARCH_DEFAULT_LIMIT);
+}
+
 static void usage(enum command cmd)
 {
 	switch (cmd) {
@@ -277,6 +306,7 @@ static void usage(enum command cmd)
 	case CMD_KEYS: usage_keys("omifs"); break;
 	case CMD_STATUS:
 	case CMD_REFRESH: usage_status("omifs"); break;
+	case CMD_SEARCH: usage_search("omifs"); break;
 	}
 }
 
@@ -288,7 +318,7 @@ struct parse_state {
 };
 
 static const char *const command_name[] = { "omifs", "omifs sync", "omifs keys", "omifs status",
-					     "omifs refresh" };
+					     "omifs refresh", "omifs search" };
 
 static int unknown_option(const struct parse_state *p, const char *arg)
 {
@@ -300,8 +330,10 @@ static int unknown_option(const struct parse_state *p, const char *arg)
 static int keep_word(struct omifs_config *c, const char *arg)
 {
 	if (c->n_words >= 0) {
-		if (c->n_words == (int)(sizeof(c->words) / sizeof(*c->words)))
+		if (c->n_words == (int)(sizeof(c->words) / sizeof(*c->words))) {
+			fprintf(stderr, "omifs: too many arguments (quote a query of many words)\n");
 			return -1;
+		}
 		c->words[c->n_words++] = strdup(arg);
 		return 0;
 	}
@@ -648,9 +680,10 @@ static void free_config(struct omifs_config *c)
 static enum command command_of(int argc, char **argv)
 {
 	static const char *const names[] = { [CMD_SYNC] = "sync", [CMD_KEYS] = "keys",
-					     [CMD_STATUS] = "status", [CMD_REFRESH] = "refresh" };
+					     [CMD_STATUS] = "status", [CMD_REFRESH] = "refresh",
+					     [CMD_SEARCH] = "search" };
 
-	for (int k = CMD_SYNC; argc > 1 && k <= CMD_REFRESH; k++)
+	for (int k = CMD_SYNC; argc > 1 && k <= CMD_SEARCH; k++)
 		if (strcmp(argv[1], names[k]) == 0)
 			return k;
 	return CMD_MOUNT;
@@ -663,8 +696,13 @@ static int check_command_line(const struct omifs_config *c, enum command cmd)
 	const char *word = c->n_words > 0 ? c->words[0] : "";
 	const char *problem = NULL;
 
-	if (c->json && !(cmd == CMD_SYNC || (cmd == CMD_KEYS && strcmp(word, "list") == 0)))
-		problem = "--json goes with omifs sync and omifs keys list";
+	if (c->json && !(cmd == CMD_SYNC || cmd == CMD_SEARCH ||
+			 (cmd == CMD_KEYS && strcmp(word, "list") == 0)))
+		problem = "--json goes with omifs sync, omifs search and omifs keys list";
+	else if (c->search_limit != -1 && cmd != CMD_SEARCH)
+		problem = "--limit goes with omifs search";
+	else if (cmd == CMD_SEARCH && (c->n_words < 1 || c->search_limit < -1))
+		problem = c->n_words < 1 ? "give a QUERY" : "--limit takes a number >= 0";
 	else if (c->quiet && cmd != CMD_SYNC)
 		problem = "-q goes with omifs sync";
 	else if (c->save_path && !(cmd == CMD_KEYS && strcmp(word, "create") == 0))
@@ -728,6 +766,39 @@ static bool cache_is_fresh(const struct omifs_config *c)
 			listed_at <= now && now - listed_at < c->refresh_interval;
 	store_close(store);
 	return fresh;
+}
+
+/* omifs search: the cache of the key's account, or the one cached
+ * account (as for an offline mount), read-only. Returns an exit code. */
+static int run_search(struct omifs_config *c, const char *url_given)
+{
+	const char *env = getenv("OMI_API_KEY");
+	struct buf query = BUF_INIT;
+	char err[512];
+	int rc;
+
+	if (c->no_disk_cache) {
+		fprintf(stderr, "omifs search: it searches the disk cache, so it cannot go "
+				"without one\n");
+		return SEARCH_TROUBLE;
+	}
+	if (c->key_file || (env && *env)) {
+		if (load_key(c) < 0)
+			return SEARCH_TROUBLE;
+		c->cache_path = config_cache_path(c, err, sizeof(err));
+		if (!c->cache_path) {
+			fprintf(stderr, "omifs search: %s\n", err);
+			return SEARCH_TROUBLE;
+		}
+	} else if (pick_offline_cache(c, url_given) < 0) {
+		return SEARCH_TROUBLE;
+	}
+	for (int i = 0; i < c->n_words; i++)
+		buf_printf(&query, "%s%s", i ? " " : "", c->words[i]);
+	rc = search_command(c, query.data, c->search_limit < 0 ? SEARCH_DEFAULT_LIMIT
+							    : c->search_limit);
+	buf_free(&query);
+	return rc;
 }
 
 /* The mount's name in the mount table (df, findmnt): the source mount(8)
@@ -798,6 +869,7 @@ int main(int argc, char *argv[])
 		.transcript_page = -1,
 		.log_level = LOG_WARN,
 		.n_words = -1,
+		.search_limit = -1,
 	}, .command = command_of(argc, argv) };
 	struct omifs_config *config = &state.config;
 	char *url_given;
@@ -815,7 +887,8 @@ int main(int argc, char *argv[])
 	}
 	if (fuse_opt_parse(&args, &state, option_spec, process_option) < 0 ||
 	    check_command_line(config, state.command) < 0) {
-		rc = EXIT_USAGE;
+		/* search answers like grep: 1 means nothing matched. */
+		rc = state.command == CMD_SEARCH ? SEARCH_TROUBLE : EXIT_USAGE;
 		goto out;
 	}
 	url_given = config->url;
@@ -832,6 +905,7 @@ int main(int argc, char *argv[])
 	case CMD_STATUS: rc = mount_status_command(config->words[0]); break;
 	case CMD_REFRESH: rc = mount_refresh_command(config->words[0]); break;
 	case CMD_SYNC: rc = run_sync(config); break;
+	case CMD_SEARCH: rc = run_search(config, url_given); break;
 	default: rc = run_mount(config, &args, url_given); break;
 	}
 out:

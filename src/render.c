@@ -218,6 +218,8 @@ static void render_collections(const struct status *st, struct buf *out)
 	buf_printf(out, "%-14s %zu of %zu conversations cached\n", "transcripts", st->transcripts,
 		   st->conversations);
 	buf_printf(out, "%-14s %.1f MiB\n", "cache size", (double)st->cache_bytes / 1048576);
+	if (st->search[0])
+		buf_printf(out, "%-14s %s\n", "search", st->search);
 	if (st->offline)
 		buf_printf(out, "%-14s offline: no request is sent\n", "mode");
 	else

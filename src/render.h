@@ -74,6 +74,7 @@ struct status {
 	struct status_collection collections[STATUS_COLLECTIONS];
 	size_t transcripts, conversations;	/* cached, of listed */
 	long long cache_bytes;
+	char search[160];		/* how much of the account search/ covers */
 	bool offline;
 	int refresh_interval, full_refresh_interval;
 	unsigned long requests, failures, retries, rate_limited;

@@ -6,6 +6,8 @@
  *   full_conversation(id, json)         conversations with transcripts
  *   first_seen(kind, id, at)            when an id was first stored, for
  *                                       items with no timestamp of their own
+ *   search_*                            the full-text index (search_index.c),
+ *                                       updated in the same transactions
  *
  * One connection guarded by one mutex: every function is a short
  * transaction, and FUSE threads mostly read the in-memory tree, not this.
@@ -15,6 +17,7 @@
 #include "buf.h"
 #include "hash.h"
 #include "log.h"
+#include "search_index.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +31,7 @@
 
 struct store {
 	sqlite3 *db;
+	struct search_index *search;	/* NULL when the index cannot be had */
 	pthread_mutex_t lock;
 	uint64_t generation;
 	time_t created_at;
@@ -87,12 +91,18 @@ static time_t read_created_at(struct store *s)
 	return t;
 }
 
-/* Finishes an opened store. */
-static struct store *ready(struct store *s)
+/* Finishes an opened store. Without its index the cache still serves
+ * files: search then reports the problem. */
+static struct store *ready(struct store *s, bool writable)
 {
+	char err[256];
+
 	sqlite3_busy_timeout(s->db, 5000);
 	pthread_mutex_init(&s->lock, NULL);
 	s->created_at = read_created_at(s);
+	s->search = search_index_open(s->db, writable, err, sizeof(err));
+	if (!s->search)
+		log_error("cache: %s; search is off", err);
 	return s;
 }
 
@@ -114,7 +124,10 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		fchmod(fd, 0600);
 		close(fd);
 	}
+	/* Another omifs may be writing (a mount and a sync share a cache):
+	 * the schema's writes wait for it like every other write. */
 	if (sqlite3_open_v2(path ? path : ":memory:", &s->db, flags, NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(s->db, 5000) != SQLITE_OK ||
 	    sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open the cache %s: %s", path ? path : "(memory)",
 			 msg ? msg : sqlite3_errmsg(s->db));
@@ -123,7 +136,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		free(s);
 		return NULL;
 	}
-	return ready(s);
+	return ready(s, true);
 }
 
 /* The SQLite URI of a file opened read-only: on read-only media SQLite
@@ -160,7 +173,7 @@ struct store *store_open_readonly(const char *path, char *err, size_t errlen)
 		/* Opening is lazy: a first read says whether it works. */
 		if (rc == SQLITE_OK && sqlite3_exec(s->db, "SELECT count(*) FROM listing", NULL, NULL,
 						    NULL) == SQLITE_OK)
-			return ready(s);
+			return ready(s, false);
 		if (immutable)
 			snprintf(err, errlen, "cannot read the cache %s: %s", path,
 				 sqlite3_errmsg(s->db));
@@ -179,6 +192,7 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	search_index_close(s->search);
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -365,6 +379,41 @@ static bool listing_exists(struct store *s, enum store_kind kind)
 
 static const char drop_full_sql[] = "DELETE FROM full_conversation WHERE id = ?";
 
+/* Brings the index entry of (kind, id) in line with the tables. Lock
+ * held, inside the transaction that changed the item. */
+static int reindex(struct store *s, enum store_kind kind, const char *id)
+{
+	if (s->search && search_index_update(s->search, kind, id) < 0)
+		return fail(s, "indexing an item");
+	return 0;
+}
+
+/* The last step of a transaction that changed items, before COMMIT. */
+static int seal_index(struct store *s)
+{
+	if (s->search && search_index_seal(s->search) < 0)
+		return fail(s, "sealing the index");
+	return 0;
+}
+
+int store_search(struct store *s, const char *query, size_t limit, struct search_hit **hits,
+		 size_t *n, char *err, size_t errlen)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	if (!s->search) {
+		snprintf(err, errlen, "the cache has no search index (see the log)");
+		*hits = NULL;
+		*n = 0;
+		rc = -EIO;
+	} else {
+		rc = search_index_query(s->search, query, limit, hits, n, err, errlen);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 int store_replace_listing(struct store *s, enum store_kind kind, const struct store_item *items,
 			  size_t n, time_t listed_at)
 {
@@ -385,9 +434,10 @@ int store_replace_listing(struct store *s, enum store_kind kind, const struct st
 		goto rollback;
 	for (size_t i = 0; i < n; i++) {
 		const char *before = hash_get(old.by_id, items[i].id);
+		bool changed = !before || strcmp(before, items[i].json) != 0;
 
 		hash_add(fresh, items[i].id, fresh);
-		if (!before || strcmp(before, items[i].json) != 0) {
+		if (changed) {
 			changes++;
 			if (before && kind == STORE_CONVERSATIONS &&
 			    run_with_text(s, drop_full_sql, items[i].id) < 0)
@@ -402,12 +452,16 @@ int store_replace_listing(struct store *s, enum store_kind kind, const struct st
 			fail(s, "writing a listing");
 			goto rollback;
 		}
+		if (changed && reindex(s, kind, items[i].id) < 0)
+			goto rollback;
 	}
 	for (size_t i = 0; i < old.n; i++) {
 		if (hash_get(fresh, old.ids[i]))
 			continue;
 		changes++;
-		if (kind == STORE_CONVERSATIONS && run_with_text(s, drop_full_sql, old.ids[i]) < 0)
+		if ((kind == STORE_CONVERSATIONS &&
+		     run_with_text(s, drop_full_sql, old.ids[i]) < 0) ||
+		    reindex(s, kind, old.ids[i]) < 0)
 			goto rollback;
 	}
 	sqlite3_bind_int(mark, 1, kind);
@@ -417,7 +471,7 @@ int store_replace_listing(struct store *s, enum store_kind kind, const struct st
 		fail(s, "marking a listing");
 		goto rollback;
 	}
-	if (note_first_seen(s, kind, listed_at) < 0 || exec(s, "COMMIT") < 0)
+	if (note_first_seen(s, kind, listed_at) < 0 || seal_index(s) < 0 || exec(s, "COMMIT") < 0)
 		goto rollback;
 	/* A first listing, even an empty one, changes what the tree can show. */
 	if (changes > 0 || !was_listed)
@@ -482,8 +536,10 @@ int store_merge_listing(struct store *s, enum store_kind kind, const struct stor
 			fail(s, "merging a listing");
 			goto rollback;
 		}
+		if (reindex(s, kind, items[i].id) < 0)
+			goto rollback;
 	}
-	if (note_first_seen(s, kind, time(NULL)) < 0 || exec(s, "COMMIT") < 0)
+	if (note_first_seen(s, kind, time(NULL)) < 0 || seal_index(s) < 0 || exec(s, "COMMIT") < 0)
 		goto rollback;
 	if (changes > 0)
 		s->generation++;
@@ -520,8 +576,10 @@ int store_rewrite_listing(struct store *s, enum store_kind kind, const struct st
 			fail(s, "rewriting a listing");
 			goto rollback;
 		}
+		if (sqlite3_changes(s->db) > 0 && reindex(s, kind, items[i].id) < 0)
+			goto rollback;
 	}
-	if (exec(s, "COMMIT") < 0)
+	if (seal_index(s) < 0 || exec(s, "COMMIT") < 0)
 		goto rollback;
 	rc = 0;
 	goto out;
@@ -592,18 +650,29 @@ uint64_t store_generation(struct store *s)
 
 int store_put_full_conversation(struct store *s, const char *id, const char *json)
 {
-	sqlite3_stmt *st;
-	int rc;
+	sqlite3_stmt *st = NULL;
+	int rc = -EIO;
 
 	pthread_mutex_lock(&s->lock);
+	if (exec(s, "BEGIN IMMEDIATE") < 0)
+		goto out;
 	st = prepare(s, "INSERT OR IGNORE INTO full_conversation (id, json) VALUES (?, ?)");
-	if (!st) {
-		pthread_mutex_unlock(&s->lock);
-		return -EIO;
-	}
+	if (!st)
+		goto rollback;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, json, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail(s, "writing a conversation");
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		fail(s, "writing a conversation");
+		goto rollback;
+	}
+	if ((sqlite3_changes(s->db) > 0 && reindex(s, STORE_CONVERSATIONS, id) < 0) ||
+	    seal_index(s) < 0 || exec(s, "COMMIT") < 0)
+		goto rollback;
+	rc = 0;
+	goto out;
+rollback:
+	exec(s, "ROLLBACK");
+out:
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;

@@ -26,6 +26,7 @@
 #include <time.h>
 
 struct store;
+struct search_hit;
 
 struct store_item {
 	const char *id;
@@ -104,6 +105,13 @@ time_t store_first_seen(struct store *s, enum store_kind kind, const char *id);
 int store_put_size(struct store *s, uint64_t ino, uint64_t digest, int64_t size);
 typedef int (*store_size_fn)(uint64_t ino, uint64_t digest, int64_t size, void *ctx);
 int store_foreach_size(struct store *s, store_size_fn fn, void *ctx);
+
+/* Runs a full-text query over what the cache holds (search_index.h has
+ * the rules): *hits gets a malloc'd array of *n matches, best first, at
+ * most limit (0: all), to free with search_hits_free. A bad query gives
+ * -EINVAL, anything else -EIO, with a message in err. */
+int store_search(struct store *s, const char *query, size_t limit, struct search_hit **hits,
+		 size_t *n, char *err, size_t errlen);
 
 /* Whether writing or reading the cache ever failed (a full disk, say);
  * if so, the last SQLite message goes to out and its time to *when. */

@@ -945,6 +945,17 @@ int sync_fetch_all_transcripts(struct sync *s, sync_progress_fn progress, void *
 	return rc;
 }
 
+static void describe_search(struct sync *s, char *out, size_t outlen)
+{
+	struct search_coverage coverage;
+	struct buf line = BUF_INIT;
+
+	search_coverage(s->store, &coverage);
+	search_coverage_line(&coverage, &line);
+	snprintf(out, outlen, "%s", line.data ? line.data : "");
+	buf_free(&line);
+}
+
 void sync_status(struct sync *s, struct status *st)
 {
 	struct api_stats api;
@@ -963,6 +974,7 @@ void sync_status(struct sync *s, struct status *st)
 	pthread_mutex_unlock(&s->lock);
 	st->transcripts = store_count_full_conversations(s->store);
 	st->cache_bytes = store_size(s->store);
+	describe_search(s, st->search, sizeof(st->search));
 	st->offline = s->opts.offline;
 	st->refresh_interval = s->opts.refresh_interval;
 	st->full_refresh_interval = s->opts.full_refresh_interval;

@@ -25,7 +25,7 @@ FUZZ_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 20
-FUZZ_TARGETS  ?= fuzz_model_render fuzz_error_body fuzz_names fuzz_headers fuzz_split
+FUZZ_TARGETS  ?= fuzz_model_render fuzz_error_body fuzz_names fuzz_headers fuzz_split fuzz_search
 FUZZ_FLAGS    ?=
 FUZZ_HERE     := tests/fuzz
 FUZZ_DIR      := build/fuzz
@@ -44,12 +44,13 @@ FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
 
 # Largest input per target: a few transcript segments' worth of JSON; an
 # error body longer than what the message shows; ids past the 255-byte
-# limit; a header line and a URL.
+# limit; a header line and a URL; a text and a query.
 FUZZ_MAX_LEN_fuzz_model_render := 16384
 FUZZ_MAX_LEN_fuzz_error_body   := 4096
 FUZZ_MAX_LEN_fuzz_names        := 1024
 FUZZ_MAX_LEN_fuzz_headers      := 512
 FUZZ_MAX_LEN_fuzz_split        := 16384
+FUZZ_MAX_LEN_fuzz_search       := 2048
 FUZZ_DICT_fuzz_model_render := $(FUZZ_HERE)/json.dict
 FUZZ_DICT_fuzz_error_body   := $(FUZZ_HERE)/json.dict
 FUZZ_DICT_fuzz_names        := $(FUZZ_HERE)/names.dict
@@ -79,6 +80,7 @@ FUZZ_MODS_fuzz_error_body   := buf hash log jsontext model render collections bu
 FUZZ_MODS_fuzz_names        := $(FUZZ_CORE_SRC:src/%.c=%)
 FUZZ_MODS_fuzz_headers      := buf hash log jsontext model render collections budget api
 FUZZ_MODS_fuzz_split        := buf jsontext
+FUZZ_MODS_fuzz_search       := $(FUZZ_CORE_SRC:src/%.c=%)
 fuzz_objs = $(filter $(FUZZ_CORE_OBJ),$(patsubst %,$(FUZZ_DIR)/obj/%.o,$(FUZZ_MODS_$(1))))
 
 define FUZZ_LINK_RULE

@@ -89,3 +89,16 @@ def test_a_deleted_conversation_leaves_the_results_after_a_refresh(mounted):
     wait_for(lambda: not os.path.exists(m.p("conversations", "2025-06-15",
                                             "planted-conversation")), timeout=30)
     wait_for(lambda: matches(m, "quokka") == [], timeout=30)
+
+
+def test_results_survive_a_remount_with_no_request(mounted):
+    emu, m, memory, item = mounted
+    before = matches(m, "quokka midnight")
+    m.stop()
+    emu.reset_stats()
+    m.start()
+    assert matches(m, "quokka midnight") == before != []
+    with open(m.p("search", "quokka midnight", "results.md"), "rb") as f:
+        assert b"quokka" in f.read()
+    # The key worked minutes ago: a warm remount asks the server nothing.
+    assert emu.stats()["total"] == 0

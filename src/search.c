@@ -1,0 +1,277 @@
+/*
+ * search: index hits (store_search) turned into results with the paths,
+ * dates and titles the tree shows, and the text forms of results.
+ */
+#include "search.h"
+
+#include "jsontext.h"
+#include "model.h"
+#include "search_index.h"
+#include "names.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TITLE_MAX 80	/* bytes of text kept as a memory's or action item's title */
+
+const char *search_kind_name(enum store_kind kind)
+{
+	return kind == STORE_MEMORIES ? "memory" : kind == STORE_ACTION_ITEMS ? "action item"
+								     : "conversation";
+}
+
+/* A malloc'd line of text: up to its first newline and at most max bytes
+ * (not cutting a UTF-8 character), control bytes as spaces. */
+static char *one_line(const char *text, size_t max)
+{
+	size_t len = text ? strcspn(text, "\n") : 0;
+	char *line;
+
+	if (len > max) {
+		len = max;
+		while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
+			len--;
+	}
+	line = xcalloc(1, len + 1);
+	for (size_t i = 0; i < len; i++)
+		line[i] = (unsigned char)text[i] < 0x20 || text[i] == 0x7f ? ' ' : text[i];
+	return line;
+}
+
+static char *day_of(time_t when)
+{
+	char day[16];
+
+	tree_local_day(when, day);
+	return xstrdup(day);
+}
+
+static time_t first_valid(const struct timestamp *a, const struct timestamp *b)
+{
+	return a->valid ? a->when : b->valid ? b->when : 0;
+}
+
+/* Appends "<dir>/<safe name>" to path; -1 when the id cannot be a name. */
+static int add_name(struct buf *path, const char *dir, const char *raw, const char *suffix)
+{
+	buf_puts(path, dir);
+	buf_putc(path, '/');
+	return tree_safe_name(raw, suffix, path);
+}
+
+static int conversation_result(json_object *obj, struct search_result *r, struct buf *path)
+{
+	struct conversation c;
+	char day[16] = "undated";
+	int rc;
+
+	if (model_parse_conversation(obj, &c) < 0)
+		return -1;
+	if (c.created_at.valid)
+		tree_local_day(c.created_at.when, day);
+	buf_puts(path, "conversations/");
+	rc = add_name(path, day, c.id, "");
+	r->date = xstrdup(c.created_at.valid ? day : "");
+	r->title = one_line(c.title && *c.title ? c.title : "(untitled)", SIZE_MAX);
+	model_free_conversation(&c);
+	return rc;
+}
+
+static int memory_result(struct store *s, json_object *obj, struct search_result *r,
+			 struct buf *path)
+{
+	struct memory m;
+	time_t when;
+	int rc;
+
+	if (model_parse_memory(obj, &m) < 0)
+		return -1;
+	buf_puts(path, "memories/");
+	if (tree_safe_name(m.category ? m.category : "uncategorized", "", path) < 0)
+		buf_puts(path, "uncategorized");
+	rc = add_name(path, "", m.id, ".txt");
+	when = first_valid(&m.created_at, &m.updated_at);
+	if (when == 0)
+		when = store_first_seen(s, STORE_MEMORIES, m.id);
+	r->date = when ? day_of(when) : xstrdup("");
+	r->title = one_line(m.content, TITLE_MAX);
+	model_free_memory(&m);
+	return rc;
+}
+
+static int action_item_result(json_object *obj, struct search_result *r, struct buf *path)
+{
+	struct action_item a;
+	time_t when;
+	int rc;
+
+	if (model_parse_action_item(obj, &a) < 0)
+		return -1;
+	rc = add_name(path, a.completed ? "action-items/done" : "action-items/open", a.id, ".txt");
+	when = first_valid(&a.created_at, &a.updated_at);
+	r->date = when ? day_of(when) : xstrdup("");
+	r->title = one_line(a.description, TITLE_MAX);
+	model_free_action_item(&a);
+	return rc;
+}
+
+/* Fills r from a hit; -1 when the tree would not show the item. */
+static int make_result(struct store *s, const struct search_hit *hit, struct search_result *r)
+{
+	json_object *obj = json_text_parse(hit->json, strlen(hit->json));
+	struct buf path = BUF_INIT;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (obj && json_object_is_type(obj, json_type_object)) {
+		if (hit->kind == STORE_CONVERSATIONS)
+			rc = conversation_result(obj, r, &path);
+		else if (hit->kind == STORE_MEMORIES)
+			rc = memory_result(s, obj, r, &path);
+		else
+			rc = action_item_result(obj, r, &path);
+	}
+	json_object_put(obj);
+	r->kind = hit->kind;
+	r->id = xstrdup(hit->id);
+	r->path = buf_steal(&path);
+	r->snippet = xstrdup(hit->snippet);
+	for (char *p = r->snippet; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	r->score = hit->score;
+	return rc;
+}
+
+static void free_result(struct search_result *r)
+{
+	free(r->id);
+	free(r->path);
+	free(r->title);
+	free(r->date);
+	free(r->snippet);
+}
+
+int search_run(struct store *s, const char *query, size_t limit, struct search_results *out,
+	       char *err, size_t errlen)
+{
+	struct search_hit *hits;
+	size_t n;
+	int rc = store_search(s, query, limit, &hits, &n, err, errlen);
+
+	out->items = NULL;
+	out->n = 0;
+	if (rc < 0)
+		return rc;
+	out->items = xcalloc(n ? n : 1, sizeof(*out->items));
+	for (size_t i = 0; i < n; i++) {
+		if (make_result(s, &hits[i], &out->items[out->n]) == 0)
+			out->n++;
+		else
+			free_result(&out->items[out->n]);
+	}
+	search_hits_free(hits, n);
+	return 0;
+}
+
+void search_results_free(struct search_results *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free_result(&r->items[i]);
+	free(r->items);
+	r->items = NULL;
+	r->n = 0;
+}
+
+void search_snippet_render(const char *snippet, const char *open, const char *close,
+			   struct buf *out)
+{
+	for (const char *p = snippet; *p; p++) {
+		if (*p == SEARCH_MARK_OPEN)
+			buf_puts(out, open);
+		else if (*p == SEARCH_MARK_CLOSE)
+			buf_puts(out, close);
+		else
+			buf_putc(out, *p);
+	}
+}
+
+void search_render_markdown(const char *query, const struct search_results *r, struct buf *out)
+{
+	char *q = one_line(query, SEARCH_QUERY_MAX);
+
+	buf_printf(out, "# Search: %s\n\n", q);
+	free(q);
+	if (r->n == 0)
+		buf_puts(out, "No match.\n");
+	else
+		buf_printf(out, "%zu %s, best first.\n", r->n, r->n == 1 ? "match" : "matches");
+	for (size_t i = 0; i < r->n; i++) {
+		const struct search_result *x = &r->items[i];
+
+		buf_printf(out, "\n## %zu. %s\n\n", i + 1, x->title);
+		buf_printf(out, "- %s, %s\n", search_kind_name(x->kind),
+			   *x->date ? x->date : "undated");
+		buf_printf(out, "- `%s`\n\n> ", x->path);
+		search_snippet_render(x->snippet, "**", "**", out);
+		buf_putc(out, '\n');
+	}
+}
+
+void search_link_name(const struct search_results *r, size_t i, struct buf *out)
+{
+	struct buf raw = BUF_INIT;
+	int width = r->n >= 1000 ? 4 : r->n >= 100 ? 3 : 2;
+	const struct search_result *x = &r->items[i];
+
+	buf_printf(&raw, "%0*zu %s %s", width, i + 1, *x->date ? x->date : "undated", x->title);
+	/* Never refused: the text starts with the rank. */
+	tree_safe_name(raw.data, "", out);
+	buf_free(&raw);
+}
+
+void search_coverage(struct store *s, struct search_coverage *out)
+{
+	size_t counts[STORE_KINDS] = { 0 }, missing;
+	time_t listed_at;
+
+	for (int k = 0; k < STORE_KINDS; k++)
+		if (store_listing_info(s, k, &listed_at, &counts[k]) < 0)
+			counts[k] = 0;
+	out->memories = counts[STORE_MEMORIES];
+	out->action_items = counts[STORE_ACTION_ITEMS];
+	out->conversations = counts[STORE_CONVERSATIONS];
+	missing = store_count_listed_without_full(s);
+	out->transcripts = missing < out->conversations ? out->conversations - missing : 0;
+}
+
+/* Appends n with thousands separators: 1,990. */
+static void put_count(struct buf *out, size_t n)
+{
+	char digits[32];
+	int len = snprintf(digits, sizeof(digits), "%zu", n);
+
+	for (int i = 0; i < len; i++) {
+		if (i > 0 && (len - i) % 3 == 0)
+			buf_putc(out, ',');
+		buf_putc(out, digits[i]);
+	}
+}
+
+void search_coverage_line(const struct search_coverage *c, struct buf *out)
+{
+	if (c->transcripts == c->conversations) {
+		buf_puts(out, "all ");
+		put_count(out, c->conversations);
+		buf_puts(out, c->conversations == 1 ? " transcript indexed" : " transcripts indexed");
+		return;
+	}
+	put_count(out, c->transcripts);
+	buf_puts(out, " of ");
+	put_count(out, c->conversations);
+	buf_puts(out, " transcripts indexed; `omifs sync` fetches the rest");
+}

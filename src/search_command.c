@@ -1,0 +1,134 @@
+/*
+ * search_command: runs a query (search.h) on a read-only cache and prints
+ * the results. Everything printed comes from the index, the listing or
+ * tree_safe_name, which hold no control bytes, so server text cannot
+ * drive the terminal.
+ */
+#include "search_command.h"
+
+#include "buf.h"
+#include "search.h"
+#include "store.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* grep's colours: names magenta, matches bold red. */
+#define COLOUR_PATH "\033[35m"
+#define COLOUR_MATCH "\033[1;31m"
+#define COLOUR_OFF "\033[0m"
+
+static const char *json_kind(enum store_kind kind)
+{
+	return kind == STORE_MEMORIES ? "memory" : kind == STORE_ACTION_ITEMS ? "action_item"
+								     : "conversation";
+}
+
+static void print_json(const char *query, const struct search_results *r,
+		       const struct search_coverage *cov)
+{
+	json_object *top = json_object_new_object(), *list = json_object_new_array(), *c;
+	struct buf plain = BUF_INIT;
+
+	json_object_object_add(top, "query", json_object_new_string(query));
+	for (size_t i = 0; i < r->n; i++) {
+		const struct search_result *x = &r->items[i];
+		json_object *o = json_object_new_object();
+
+		buf_reset(&plain);
+		search_snippet_render(x->snippet, "", "", &plain);
+		json_object_object_add(o, "kind", json_object_new_string(json_kind(x->kind)));
+		json_object_object_add(o, "id", json_object_new_string(x->id));
+		json_object_object_add(o, "path", json_object_new_string(x->path));
+		json_object_object_add(o, "date", json_object_new_string(x->date));
+		json_object_object_add(o, "title", json_object_new_string(x->title));
+		json_object_object_add(o, "snippet", json_object_new_string(plain.data ? plain.data
+											  : ""));
+		json_object_object_add(o, "score", json_object_new_double(x->score));
+		json_object_array_add(list, o);
+	}
+	json_object_object_add(top, "results", list);
+	c = json_object_new_object();
+	json_object_object_add(c, "conversations", json_object_new_int64((int64_t)cov->conversations));
+	json_object_object_add(c, "transcripts", json_object_new_int64((int64_t)cov->transcripts));
+	json_object_object_add(c, "memories", json_object_new_int64((int64_t)cov->memories));
+	json_object_object_add(c, "action_items", json_object_new_int64((int64_t)cov->action_items));
+	json_object_object_add(top, "indexed", c);
+	printf("%s\n", json_object_to_json_string_ext(top, JSON_C_TO_STRING_PLAIN |
+							       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(top);
+	buf_free(&plain);
+}
+
+/* Per result: "PATH  DATE  KIND  TITLE", then the snippet indented. */
+static void print_text(const struct search_results *r, bool colour)
+{
+	struct buf line = BUF_INIT;
+
+	for (size_t i = 0; i < r->n; i++) {
+		const struct search_result *x = &r->items[i];
+
+		buf_reset(&line);
+		buf_printf(&line, "%s%s%s  %s  %s  %s\n    ", colour ? COLOUR_PATH : "", x->path,
+			   colour ? COLOUR_OFF : "", *x->date ? x->date : "undated",
+			   search_kind_name(x->kind), x->title);
+		search_snippet_render(x->snippet, colour ? COLOUR_MATCH : "",
+				      colour ? COLOUR_OFF : "", &line);
+		buf_putc(&line, '\n');
+		fputs(line.data, stdout);
+	}
+	buf_free(&line);
+}
+
+int search_command(const struct omifs_config *c, const char *query, int limit)
+{
+	struct search_results r = { 0 };
+	struct search_coverage cov;
+	struct buf coverage = BUF_INIT;
+	char err[512];
+	struct store *store;
+	const char *no_color = getenv("NO_COLOR");
+	bool colour = isatty(STDOUT_FILENO) && !(no_color && *no_color);
+	int rc;
+
+	if (access(c->cache_path, F_OK) < 0) {
+		fprintf(stderr, "omifs search: nothing is cached for this account yet (%s); mount "
+				"it or run omifs sync first\n", c->cache_path);
+		return SEARCH_TROUBLE;
+	}
+	store = store_open_readonly(c->cache_path, err, sizeof(err));
+	if (!store) {
+		fprintf(stderr, "omifs search: %s\n", err);
+		return SEARCH_TROUBLE;
+	}
+	rc = search_run(store, query, (size_t)limit, &r, err, sizeof(err));
+	if (rc < 0) {
+		if (rc == -EINVAL)
+			fprintf(stderr, "omifs search: bad query: %s (FTS5 syntax: words, \"a "
+					"phrase\", OR, NOT, NEAR(a b), prefix*; put punctuation "
+					"inside double quotes)\n", err);
+		else
+			fprintf(stderr, "omifs search: cannot search the cache: %s\n", err);
+		search_results_free(&r);
+		store_close(store);
+		return SEARCH_TROUBLE;
+	}
+	search_coverage(store, &cov);
+	search_coverage_line(&cov, &coverage);
+	if (c->json) {
+		print_json(query, &r, &cov);
+	} else {
+		print_text(&r, colour);
+		fprintf(stderr, "%zu %s; %s\n", r.n, r.n == 1 ? "match" : "matches",
+			coverage.data);
+	}
+	rc = r.n > 0 ? SEARCH_FOUND : SEARCH_NONE;
+	buf_free(&coverage);
+	search_results_free(&r);
+	store_close(store);
+	return rc;
+}

@@ -1,0 +1,75 @@
+/*
+ * search_index: the full-text index of the cache (SQLite FTS5), kept by
+ * the store inside its own transactions.
+ *
+ * Promises:
+ * - For every item of a listing there is one entry, made from the
+ *   listing's JSON and, for a conversation, from its full form when the
+ *   cache has it: the title; the overview, action items and events (or a
+ *   memory's or action item's text); the transcript as transcript.txt
+ *   shows it, with times and speaker names. Nothing else has an entry.
+ * - Words are matched folded (case, diacritics: "cafe" finds "café"), and
+ *   CJK text by any part of it (cjk_tokenizer.h).
+ * - A cache without an index, or with one from another version, or
+ *   written since by an omifs that kept none, is indexed again when
+ *   opened: on disk when it is writable, else in memory for the life of
+ *   the connection, never touching the file.
+ *
+ * Not thread-safe on its own: the store calls it with its lock held, on
+ * its one connection. Functions return 0 or -errno (-EIO for SQLite
+ * errors, with the message in the connection) unless they say otherwise.
+ */
+#ifndef OMIFS_SEARCH_INDEX_H
+#define OMIFS_SEARCH_INDEX_H
+
+#include "collections.h"
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct search_index;
+
+/* Makes, checks or rebuilds the index of db, whose store tables exist
+ * (writable) or may be missing (read-only). On failure returns NULL with
+ * a message. The index borrows db, which must outlive it. */
+struct search_index *search_index_open(sqlite3 *db, bool writable, char *err, size_t errlen);
+void search_index_close(struct search_index *ix);
+
+/* Makes (kind, id)'s entry agree with the store's tables again: made,
+ * replaced or removed. Call it, inside the transaction that changed the
+ * item, for every item whose listing entry or full form changed. */
+int search_index_update(struct search_index *ix, enum store_kind kind, const char *id);
+
+/* Notes that the index agrees with the store; call it last in every
+ * transaction that called search_index_update, before COMMIT. */
+int search_index_seal(struct search_index *ix);
+
+/* Around each match in snippets. Text in the index never holds them
+ * (control bytes are indexed as spaces). */
+#define SEARCH_MARK_OPEN '\x01'
+#define SEARCH_MARK_CLOSE '\x02'
+
+/* One match: its listing JSON, and an excerpt of the best matching text
+ * with the matched words between the marks above. */
+struct search_hit {
+	enum store_kind kind;
+	char *id;
+	char *json;
+	char *snippet;
+	double score;	/* higher is better */
+};
+
+/* The longest query accepted, in bytes. */
+#define SEARCH_QUERY_MAX 1024
+
+/* Runs an FTS5 query (words, "phrases", OR, NOT, NEAR, prefix*), best
+ * match first, at most limit hits (0: all). On success *hits is a
+ * malloc'd array of *n hits (free with search_hits_free). A query that
+ * is empty, too long or not FTS5 syntax gives -EINVAL with a message in
+ * err; other failures -EIO. */
+int search_index_query(struct search_index *ix, const char *query, size_t limit,
+		       struct search_hit **hits, size_t *n, char *err, size_t errlen);
+void search_hits_free(struct search_hit *hits, size_t n);
+
+#endif

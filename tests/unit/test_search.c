@@ -1,0 +1,332 @@
+/* Unit tests of the search index (search_index, cjk_tokenizer) through the
+ * store, and of search's results: paths, folding, CJK, deletions, caches
+ * without an index, hostile queries. */
+#include "buf.h"
+#include "search.h"
+#include "search_index.h"
+#include "store.h"
+#include "unit.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CONV(id, day, title, overview)                                                  \
+	"{\"id\":\"" id "\",\"created_at\":\"" day "T10:00:00Z\",\"structured\":{\"title\":\"" \
+	title "\",\"overview\":\"" overview "\",\"action_items\":[{\"description\":"     \
+	"\"renew the passport\"}],\"events\":[{\"title\":\"Dentist visit\"}]}}"
+#define FULL(id, day, text)                                                             \
+	"{\"id\":\"" id "\",\"created_at\":\"" day "T10:00:00Z\",\"transcript_segments\":[" \
+	"{\"text\":\"" text "\",\"speaker_id\":1,\"start\":62,\"end\":65}]}"
+
+static struct store *fresh(void)
+{
+	char err[128];
+	struct store *s = store_open(NULL, err, sizeof(err));
+	struct store_item convs[] = {
+		{ "c1", CONV("c1", "2025-06-30", "Mortgage call", "Talked rates") },
+		{ "c2", CONV("c2", "2025-07-01", "Lunch", "Sandwiches at the caf\\u00e9") },
+	};
+	struct store_item mems[] = {
+		{ "m1", "{\"id\":\"m1\",\"content\":\"Likes sourdough bread\",\"category\":\"interesting\"}" },
+		{ "m2", "{\"id\":\"m2\",\"content\":\"私は東京都新宿区に住んでいます\"}" },
+	};
+	struct store_item items[] = {
+		{ "a1", "{\"id\":\"a1\",\"description\":\"Call the plumber\",\"completed\":false,"
+			"\"created_at\":\"2025-05-02T08:00:00Z\"}" },
+		{ "a/2", "{\"id\":\"a/2\",\"description\":\"Pay the plumber\",\"completed\":true}" },
+	};
+
+	CHECK(s != NULL);
+	CHECK(store_replace_listing(s, STORE_CONVERSATIONS, convs, 2, 1000) == 2);
+	CHECK(store_replace_listing(s, STORE_MEMORIES, mems, 2, 1000) == 2);
+	CHECK(store_replace_listing(s, STORE_ACTION_ITEMS, items, 2, 1000) == 2);
+	CHECK(store_put_full_conversation(s, "c1", FULL("c1", "2025-06-30",
+						       "we should refinance with Sam")) == 0);
+	return s;
+}
+
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(((const struct search_result *)a)->path,
+		      ((const struct search_result *)b)->path);
+}
+
+/* The paths of query's results in name order (ranking is tested on its
+ * own), "," after each; "ERR" on an error. */
+static char *paths(struct store *s, const char *query)
+{
+	struct search_results r;
+	struct buf out = BUF_INIT;
+	char err[256];
+
+	if (search_run(s, query, 0, &r, err, sizeof(err)) < 0) {
+		buf_puts(&out, "ERR");
+	} else {
+		buf_puts(&out, "");
+		if (r.n > 1)
+			qsort(r.items, r.n, sizeof(*r.items), by_path);
+		for (size_t i = 0; i < r.n; i++)
+			buf_printf(&out, "%s,", r.items[i].path);
+	}
+	search_results_free(&r);
+	return buf_steal(&out);
+}
+
+#define CHECK_PATHS(s, query, want)           \
+	do {                                  \
+		char *got_ = paths(s, query); \
+		CHECK_STR(got_, want);        \
+		free(got_);                   \
+	} while (0)
+
+static void test_each_kind_is_found_at_its_tree_path(void)
+{
+	struct store *s = fresh();
+
+	CHECK_PATHS(s, "refinance", "conversations/2025-06-30/c1,");
+	CHECK_PATHS(s, "\"refinance with sam\"", "conversations/2025-06-30/c1,");
+	CHECK_PATHS(s, "mortgage", "conversations/2025-06-30/c1,");
+	CHECK_PATHS(s, "passport", "conversations/2025-06-30/c1,conversations/2025-07-01/c2,");
+	CHECK_PATHS(s, "dentist", "conversations/2025-06-30/c1,conversations/2025-07-01/c2,");
+	CHECK_PATHS(s, "sourdough", "memories/interesting/m1.txt,");
+	CHECK_PATHS(s, "call plumber", "action-items/open/a1.txt,");
+	CHECK_PATHS(s, "pay plumber", "action-items/done/a%2F2.txt,");
+	/* Speaker names and segment times are in the transcript's text. */
+	CHECK_PATHS(s, "speaker refinance", "conversations/2025-06-30/c1,");
+	CHECK_PATHS(s, "\"00 01 02\"", "conversations/2025-06-30/c1,");
+	CHECK_PATHS(s, "nosuchword", "");
+	store_close(s);
+}
+
+static void test_results_carry_date_title_and_marked_snippet(void)
+{
+	struct store *s = fresh();
+	struct search_results r;
+	struct buf md = BUF_INIT, name = BUF_INIT;
+	char err[256];
+
+	CHECK(search_run(s, "refinance", 5, &r, err, sizeof(err)) == 0 && r.n == 1);
+	if (r.n == 1) {
+		CHECK_STR(r.items[0].date, "2025-06-30");
+		CHECK_STR(r.items[0].title, "Mortgage call");
+		CHECK(strstr(r.items[0].snippet, "\001refinance\002") != NULL);
+		CHECK(r.items[0].kind == STORE_CONVERSATIONS && r.items[0].score > 0);
+		search_render_markdown("refinance", &r, &md);
+		CHECK(strstr(md.data, "**refinance**") != NULL);
+		CHECK(strstr(md.data, "`conversations/2025-06-30/c1`") != NULL);
+		search_link_name(&r, 0, &name);
+		CHECK_STR(name.data, "01 2025-06-30 Mortgage call");
+	}
+	search_results_free(&r);
+	buf_free(&md);
+	buf_free(&name);
+	store_close(s);
+}
+
+static void test_a_title_match_ranks_above_a_transcript_match(void)
+{
+	struct store *s = fresh();
+	struct store_item convs[] = {
+		{ "t1", CONV("t1", "2025-01-01", "Weekly call", "Many things discussed at length") },
+		{ "t2", CONV("t2", "2025-01-02", "Budget", "Numbers") },
+	};
+	struct search_results r;
+	char err[256];
+
+	CHECK(store_replace_listing(s, STORE_CONVERSATIONS, convs, 2, 3000) == 4);
+	CHECK(store_put_full_conversation(s, "t1", FULL("t1", "2025-01-01",
+						       "then the budget came up")) == 0);
+	CHECK(search_run(s, "budget", 0, &r, err, sizeof(err)) == 0 && r.n == 2);
+	if (r.n == 2) {
+		CHECK_STR(r.items[0].id, "t2");
+		CHECK_STR(r.items[1].id, "t1");
+		CHECK(r.items[0].score > r.items[1].score);
+	}
+	search_results_free(&r);
+	CHECK(search_run(s, "budget", 1, &r, err, sizeof(err)) == 0 && r.n == 1);
+	search_results_free(&r);
+	store_close(s);
+}
+
+static void test_diacritics_fold_both_ways(void)
+{
+	struct store *s = fresh();
+
+	CHECK_PATHS(s, "cafe", "conversations/2025-07-01/c2,");
+	CHECK_PATHS(s, "CAFÉ", "conversations/2025-07-01/c2,");
+	store_close(s);
+}
+
+static void test_cjk_is_found_by_any_part(void)
+{
+	struct store *s = fresh();
+	struct search_results r;
+	char err[256];
+
+	CHECK_PATHS(s, "東京", "memories/uncategorized/m2.txt,");
+	CHECK_PATHS(s, "新宿区", "memories/uncategorized/m2.txt,");
+	CHECK_PATHS(s, "住んで", "memories/uncategorized/m2.txt,");
+	CHECK_PATHS(s, "東", "memories/uncategorized/m2.txt,");
+	CHECK_PATHS(s, "す", "memories/uncategorized/m2.txt,");
+	CHECK_PATHS(s, "大阪", "");
+	CHECK_PATHS(s, "京東", "");
+	CHECK(search_run(s, "東京都", 1, &r, err, sizeof(err)) == 0 && r.n == 1);
+	if (r.n == 1)
+		CHECK(strstr(r.items[0].snippet, "\001東京都\002") != NULL);
+	search_results_free(&r);
+	store_close(s);
+}
+
+static void test_deleted_and_changed_items_leave_the_index(void)
+{
+	struct store *s = fresh();
+	struct store_item changed[] = {
+		{ "c1", CONV("c1", "2025-06-30", "Mortgage call", "Talked rates again") },
+	};
+
+	CHECK(store_replace_listing(s, STORE_CONVERSATIONS, changed, 1, 2000) == 2);
+	/* c1 changed: its transcript is dropped until fetched again. */
+	CHECK_PATHS(s, "refinance", "");
+	CHECK_PATHS(s, "again", "conversations/2025-06-30/c1,");
+	CHECK_PATHS(s, "cafe", "");
+	CHECK(store_put_full_conversation(s, "c1", FULL("c1", "2025-06-30", "refinance now")) == 0);
+	CHECK_PATHS(s, "refinance", "conversations/2025-06-30/c1,");
+	CHECK(store_replace_listing(s, STORE_MEMORIES, NULL, 0, 2000) == 2);
+	CHECK_PATHS(s, "sourdough", "");
+	store_close(s);
+}
+
+static void test_hostile_queries_are_errors(void)
+{
+	static const char *const bad[] = { "\"unbalanced", "NEAR(", "NEAR(a b", "..", "", "  ",
+					   "a AND", "(((", "nosuchcolumn:word", "*", "^", "+" };
+	struct store *s = fresh();
+	struct search_results r;
+	char err[256], long_query[SEARCH_QUERY_MAX + 2];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		err[0] = '\0';
+		CHECK(search_run(s, bad[i], 0, &r, err, sizeof(err)) == -EINVAL);
+		CHECK(r.n == 0 && err[0] != '\0');
+		search_results_free(&r);
+	}
+	memset(long_query, 'a', sizeof(long_query) - 1);
+	long_query[sizeof(long_query) - 1] = '\0';
+	CHECK(search_run(s, long_query, 0, &r, err, sizeof(err)) == -EINVAL);
+	search_results_free(&r);
+	/* Punctuation inside a phrase is no token: a valid query, no match. */
+	CHECK_PATHS(s, "\"..\"", "");
+	store_close(s);
+}
+
+static const char old_schema[] =
+	"CREATE TABLE listing (kind INTEGER NOT NULL, position INTEGER NOT NULL, id TEXT NOT NULL,"
+	"  json TEXT NOT NULL, PRIMARY KEY (kind, id));"
+	"CREATE TABLE listed (kind INTEGER PRIMARY KEY, listed_at INTEGER NOT NULL,"
+	"  count INTEGER NOT NULL);"
+	"CREATE TABLE full_conversation (id TEXT PRIMARY KEY, json TEXT NOT NULL);"
+	"INSERT INTO listing VALUES (2, 0, 'old1', '{\"id\":\"old1\",\"created_at\":"
+	"  \"2024-01-02T03:04:05Z\",\"structured\":{\"title\":\"Garden\"}}');"
+	"INSERT INTO listed VALUES (2, 5, 1);"
+	"INSERT INTO full_conversation VALUES ('old1', '{\"id\":\"old1\",\"transcript_segments\":"
+	"  [{\"text\":\"plant the tomatoes\",\"speaker\":\"SPEAKER_00\"}]}');";
+
+static bool has_table(const char *path, const char *table)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	bool found = false;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = ?", -1, &st, NULL) ==
+		    SQLITE_OK) {
+		sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+		found = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return found;
+}
+
+static int run_sql(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	int rc = sqlite3_open(path, &db) == SQLITE_OK ? sqlite3_exec(db, sql, NULL, NULL, NULL) : -1;
+
+	sqlite3_close(db);
+	return rc;
+}
+
+static void test_a_cache_without_index_is_indexed_on_open(void)
+{
+	char dir[] = "/tmp/omifs-search-XXXXXX", path[64], err[256];
+	struct store *s;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/old.sqlite", dir);
+	CHECK(run_sql(path, old_schema) == SQLITE_OK);
+	/* Read-only: indexed in memory, the file untouched. */
+	s = store_open_readonly(path, err, sizeof(err));
+	CHECK(s != NULL);
+	CHECK_PATHS(s, "tomatoes", "conversations/2024-01-02/old1,");
+	store_close(s);
+	CHECK(!has_table(path, "search_text"));
+	/* Writable: indexed on disk, then read-only uses that index. */
+	s = store_open(path, err, sizeof(err));
+	CHECK_PATHS(s, "tomatoes garden", "conversations/2024-01-02/old1,");
+	store_close(s);
+	CHECK(has_table(path, "search_text"));
+	s = store_open_readonly(path, err, sizeof(err));
+	CHECK_PATHS(s, "garden", "conversations/2024-01-02/old1,");
+	store_close(s);
+	/* A write by an omifs that keeps no index marks it stale. */
+	CHECK(run_sql(path, "INSERT INTO listing VALUES (0, 1, 'm9', "
+			    "'{\"id\":\"m9\",\"content\":\"a zucchini\"}')") == SQLITE_OK);
+	s = store_open_readonly(path, err, sizeof(err));
+	CHECK_PATHS(s, "zucchini", "memories/uncategorized/m9.txt,");
+	store_close(s);
+	s = store_open(path, err, sizeof(err));
+	CHECK_PATHS(s, "zucchini OR tomatoes",
+		    "conversations/2024-01-02/old1,memories/uncategorized/m9.txt,");
+	store_close(s);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_coverage_counts_transcripts(void)
+{
+	struct store *s = fresh();
+	struct search_coverage c;
+	struct buf line = BUF_INIT;
+
+	search_coverage(s, &c);
+	CHECK(c.conversations == 2 && c.transcripts == 1 && c.memories == 2 && c.action_items == 2);
+	search_coverage_line(&c, &line);
+	CHECK_STR(line.data, "1 of 2 transcripts indexed; `omifs sync` fetches the rest");
+	buf_reset(&line);
+	c.conversations = c.transcripts = 1990;
+	search_coverage_line(&c, &line);
+	CHECK_STR(line.data, "all 1,990 transcripts indexed");
+	buf_free(&line);
+	store_close(s);
+}
+
+int main(void)
+{
+	setenv("TZ", "UTC", 1);
+	tzset();
+	RUN(test_each_kind_is_found_at_its_tree_path);
+	RUN(test_results_carry_date_title_and_marked_snippet);
+	RUN(test_a_title_match_ranks_above_a_transcript_match);
+	RUN(test_diacritics_fold_both_ways);
+	RUN(test_cjk_is_found_by_any_part);
+	RUN(test_deleted_and_changed_items_leave_the_index);
+	RUN(test_hostile_queries_are_errors);
+	RUN(test_a_cache_without_index_is_indexed_on_open);
+	RUN(test_coverage_counts_transcripts);
+	return UNIT_RESULT();
+}
