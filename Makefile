@@ -24,7 +24,7 @@ CORE    := buf hash log jsontext model render collections budget cjk_tokenizer s
            store search api sync names snapshot kept searchdir tree config core
 CORE_OBJ := $(CORE:%=build/%.o)
 OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/keys_command.o build/mount_command.o \
-           build/search_command.o build/main.o
+           build/search_command.o build/cli.o build/main.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all check check-layers check-unit check-emulator check-integration check-asan check-fuzz \

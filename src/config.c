@@ -93,3 +93,23 @@ char *config_cache_path(const struct omifs_config *c, char *err, size_t errlen)
 	free(dir);
 	return buf_steal(&path);
 }
+
+void config_free(struct omifs_config *c)
+{
+	if (c->key) {
+		explicit_bzero(c->key, strlen(c->key));
+		free(c->key);
+	}
+	free(c->url);
+	free(c->key_file);
+	free(c->cafile);
+	free(c->api_profile);
+	free(c->cache_dir);
+	free(c->cache_path);
+	free(c->first_memories_page);
+	free(c->save_path);
+	for (int i = 0; i < c->n_words; i++)
+		free(c->words[i]);
+	free(c->mountpoint);
+	free(c->source);
+}

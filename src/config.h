@@ -56,4 +56,8 @@ char *config_cache_path(const struct omifs_config *c, char *err, size_t errlen);
  * be. Returns a malloc'd path, or NULL with a message in err. */
 char *config_cache_dir(const struct omifs_config *c, char *err, size_t errlen);
 
+/* Frees the strings the configuration owns (the key wiped first); the
+ * struct itself is the caller's. */
+void config_free(struct omifs_config *c);
+
 #endif

@@ -1,0 +1,446 @@
+/*
+ * cli: the command line (see cli.h). One fuse_opt table serves every
+ * command; process_option refuses what no table knows, so a typo stops
+ * the command instead of being passed on to libfuse.
+ */
+#include "cli.h"
+
+#include "keys_command.h"
+#include "log.h"
+
+#include <curl/curl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	KEY_HELP, KEY_HELP_FUSE, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_JSON, KEY_QUIET,
+	KEY_KEY_ON_COMMAND_LINE
+};
+
+#define OPT(t, field) { t, offsetof(struct omifs_config, field), 1 }
+static const struct fuse_opt option_spec[] = {
+	OPT("url=%s", url),
+	OPT("key_file=%s", key_file),
+	OPT("cafile=%s", cafile),
+	OPT("cache_dir=%s", cache_dir),
+	OPT("no_disk_cache", no_disk_cache),
+	OPT("ttl=%d", cache_ttl),
+	OPT("refresh=%d", refresh_interval),
+	OPT("full_refresh=%d", full_refresh_interval),
+	OPT("timeout=%d", request_timeout),
+	OPT("connect_timeout=%d", connect_timeout),
+	OPT("retries=%d", retries),
+	OPT("api_profile=%s", api_profile),
+	OPT("max_per_minute=%d", per_minute),
+	OPT("max_per_day=%d", per_day),
+	OPT("max_transcripts_per_hour=%d", transcripts_per_hour),
+	OPT("rate_window_scale=%lf", rate_window_scale),
+	OPT("budget_wait=%d", budget_wait),
+	OPT("page_size=%d", page_size),
+	OPT("transcript_batch=%d", transcript_batch),
+	OPT("transcript_page=%d", transcript_page),
+	OPT("log_level=%d", log_level),
+	OPT("offline", offline),
+	OPT("allow_http", allow_http),
+	OPT("token_file=%s", key_file),
+	OPT("--save=%s", save_path),
+	OPT("--save %s", save_path),
+	OPT("--limit=%d", search_limit),
+	OPT("--limit %d", search_limit),
+	FUSE_OPT_KEY("key=", KEY_KEY_ON_COMMAND_LINE),
+	FUSE_OPT_KEY("api_key=", KEY_KEY_ON_COMMAND_LINE),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("--help-fuse", KEY_HELP_FUSE),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_KEY("--json", KEY_JSON),
+	FUSE_OPT_KEY("-q", KEY_QUIET),
+	FUSE_OPT_KEY("--quiet", KEY_QUIET),
+	FUSE_OPT_END
+};
+
+/*
+ * The libfuse options a mount passes on, and the only ones: an allow-list
+ * rather than asking libfuse, because libfuse checks its options only
+ * inside fuse_new and fuse_session_new, after the key check, in its own
+ * words and with its own exit code. The list is short on purpose: options
+ * that would break omifs's promises (kernel_cache keeps stale pages,
+ * modules= renames files) are left out.
+ */
+static const struct {
+	const char *name;	/* "uid=N": anything after '=' is the value's name */
+	const char *help;
+} fuse_passthrough[] = {
+	{ "allow_other", "let other users in (needs user_allow_other in /etc/fuse.conf)" },
+	{ "allow_root", "let root in as well as you" },
+	{ "auto_unmount", "unmount when omifs dies, even by kill -9" },
+	{ "default_permissions", "the kernel checks permissions (always on)" },
+	{ "max_idle_threads=N", "idle worker threads kept (default 10)" },
+	{ "max_threads=N", "worker threads at most (default 10)" },
+	{ "clone_fd", "a /dev/fuse descriptor per worker thread" },
+	{ "noatime", "the usual mount flag" },
+	{ "uid=N", "owner shown for every file (default: you)" },
+	{ "gid=N", "group shown for every file (default: yours)" },
+	{ "umask=M", "permission bits to clear (octal)" },
+};
+
+/* What mount(8) and fstab say that means nothing to omifs, which always
+ * mounts ro,nosuid,nodev: accepted and dropped. */
+static const char *const mount_words[] = {
+	"ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "atime", "relatime",
+	"async", "defaults", "auto", "noauto", "user", "users", "nouser", "nofail", "_netdev",
+};
+
+static bool option_matches(const char *arg, const char *name)
+{
+	const char *eq = strchr(name, '=');
+
+	return eq ? strncmp(arg, name, (size_t)(eq - name + 1)) == 0 && arg[eq - name + 1]
+		  : strcmp(arg, name) == 0;
+}
+
+static bool is_passthrough(const char *arg)
+{
+	for (size_t i = 0; i < sizeof(fuse_passthrough) / sizeof(*fuse_passthrough); i++)
+		if (option_matches(arg, fuse_passthrough[i].name))
+			return true;
+	return strcmp(arg, "-s") == 0;
+}
+
+static bool is_mount_word(const char *arg)
+{
+	for (size_t i = 0; i < sizeof(mount_words) / sizeof(*mount_words); i++)
+		if (strcmp(arg, mount_words[i]) == 0)
+			return true;
+	return strncmp(arg, "x-", 2) == 0 || strncmp(arg, "comment=", 8) == 0;
+}
+
+static void help_fuse(void)
+{
+	printf("Generic FUSE options that omifs passes on to libfuse (mounts only):\n");
+	for (size_t i = 0; i < sizeof(fuse_passthrough) / sizeof(*fuse_passthrough); i++)
+		printf("    -o %-22s %s\n", fuse_passthrough[i].name, fuse_passthrough[i].help);
+	printf("    -s                       single-threaded\n"
+	       "\n"
+	       "mount(8)'s ro, rw, [no]suid, [no]dev, [no]exec, atime, relatime, async,\n"
+	       "defaults, [no]auto, user(s), nofail, _netdev, x-* and comment= are accepted\n"
+	       "and ignored: omifs always mounts ro,nosuid,nodev. Any other option is an\n"
+	       "error.\n");
+}
+
+static void usage_mount(const char *prog)
+{
+	printf("usage: %s [options] [source] MOUNTPOINT\n"
+	       "       %s sync [options]            fill the disk cache (omifs sync -h)\n"
+	       "       %s keys list|create|revoke   manage API keys (omifs keys -h)\n"
+	       "       %s status MOUNTPOINT         print a mount's .omifs/status\n"
+	       "       %s refresh MOUNTPOINT        make a mount look for changes now\n"
+	       "       %s search QUERY              search the cache (omifs search -h)\n"
+	       "\n"
+	       "Mounts your Omi memories, conversations and action items read-only.\n"
+	       "The API key comes from $OMI_API_KEY or -o key_file=FILE (mode 0600).\n"
+	       "source is the name df and findmnt show for the mount (default\n"
+	       "omifs:HOST, HOST from the URL); mount(8) passes it.\n"
+	       "\n"
+	       "omifs options:\n"
+	       "    -o url=URL               API base URL (default %s)\n"
+	       "    -o key_file=FILE         read the API key from FILE\n"
+	       "    -o token_file=FILE       the same (for keys: the app's login token)\n"
+	       "    -o cafile=FILE           trust this CA bundle (self-hosted servers)\n"
+	       "    -o allow_http            allow plain http:// to a host other than\n"
+	       "                             this machine (the key travels in clear)\n"
+	       "    -o cache_dir=DIR         where the cache lives (default\n"
+	       "                             $XDG_CACHE_HOME/omifs or ~/.cache/omifs)\n"
+	       "    -o no_disk_cache         keep nothing on disk (memory only)\n"
+	       "    -o offline               send no request; serve what is cached (no key\n"
+	       "                             needed when one account is cached)\n"
+	       "    -o refresh=SECONDS       look for new items this often (default 300)\n"
+	       "    -o full_refresh=SECONDS  list conversations completely, finding edits\n"
+	       "                             and deletions, this often (default 3600)\n"
+	       "    -o ttl=SECONDS           how long the kernel caches names and\n"
+	       "                             attributes (default 60)\n"
+	       "    -o timeout=SECONDS       give up on a request after this (default 60)\n"
+	       "    -o connect_timeout=SECONDS  (default 10)\n"
+	       "    -o retries=N             retries of a failed request (default 4)\n"
+	       "    -o api_profile=NAME      the server's rate limits: documented (default:\n"
+	       "                             100/min, 10000/day) or backend (per hour:\n"
+	       "                             120 memories, 120 action items, 60 listings,\n"
+	       "                             25 with transcripts)\n"
+	       "    -o max_per_minute=N      request budget per minute (0: none)\n"
+	       "    -o max_per_day=N         request budget per day (0: none)\n"
+	       "    -o max_transcripts_per_hour=N  requests with transcripts per hour\n"
+	       "    -o rate_window_scale=F   multiply every rate window by F (for tests)\n"
+	       "    -o budget_wait=SECONDS   longest wait for budget before EAGAIN (default 30)\n"
+	       "    -o page_size=N           items asked per page (default 1000)\n"
+	       "    -o transcript_batch=N    conversations fetched with a single transcript\n"
+	       "                             read (default 25)\n"
+	       "    -o transcript_page=N     ... with each read of a walk such as rsync: the\n"
+	       "                             largest page the server serves with transcripts\n"
+	       "                             (default 1000; 25 with api_profile=backend)\n"
+	       "    -o log_level=N           0 errors, 1 warnings (default), 2 info, 3 debug\n"
+	       "    -f                       stay in the foreground, log to stderr\n"
+	       "    -d                       debug: foreground, log every request\n"
+	       "    -h, --help               this help\n"
+	       "    --help-fuse              the generic FUSE options omifs accepts\n"
+	       "    -V, --version            versions\n"
+	       "\n"
+	       "Exit codes: 0 ok, 1 usage or configuration, 2 key refused, 3 server\n"
+	       "unreachable, 4 mountpoint unusable.\n",
+	       prog, prog, prog, prog, prog, prog, DEFAULT_URL);
+}
+
+static void usage_sync(const char *prog)
+{
+	printf("usage: %s sync [-q] [--json] [-o option,...]\n"
+	       "\n"
+	       "Fills the disk cache with everything, transcripts included, paced to the\n"
+	       "API's limits, so that a later -o offline mount needs no network. Resumes\n"
+	       "where it stopped. Progress goes to stderr; Ctrl-C stops it (exit 130).\n"
+	       "\n"
+	       "    -q, --quiet              print nothing but errors\n"
+	       "    --json                   print a summary object on stdout at the end\n"
+	       "    -o url=, key_file=, cache_dir=, api_profile=, transcript_batch=, ...\n"
+	       "                             as for a mount (omifs -h)\n"
+	       "\n"
+	       "Exit codes: 0 done, 1 usage, 2 key refused, 3 server failing or budget\n"
+	       "spent, 130 interrupted.\n", prog);
+}
+
+static void usage_keys(const char *prog)
+{
+	printf("usage: %s keys list [--json] [-o option,...]\n"
+	       "       %s keys create NAME [--save PATH] [-o option,...]\n"
+	       "       %s keys revoke ID [-o option,...]\n"
+	       "\n"
+	       "Lists, creates and revokes API keys with the token from $OMI_API_KEY or\n"
+	       "-o key_file=FILE (token_file=: the backend wants the app's login token).\n"
+	       "\n"
+	       "    --json                   list: the keys as a JSON array\n"
+	       "    --save PATH              create: write the new secret to PATH (mode\n"
+	       "                             0600, which must not exist) instead of\n"
+	       "                             printing it\n"
+	       "    -o url=URL               API base URL (default %s)\n", prog, prog, prog,
+	       DEFAULT_URL);
+}
+
+static void usage_status(const char *prog)
+{
+	printf("usage: %s status MOUNTPOINT\n"
+	       "       %s refresh MOUNTPOINT\n"
+	       "\n"
+	       "status prints the mount's .omifs/status. refresh asks the omifs process\n"
+	       "serving MOUNTPOINT to look for new, changed and deleted items now (as\n"
+	       "kill -HUP would), found through the mount itself.\n", prog, prog);
+}
+
+static void usage_search(const char *prog)
+{
+	printf("usage: %s search [--json] [--limit N] [-o option,...] QUERY\n"
+	       "\n"
+	       "Searches everything cached (titles, overviews, transcripts, action items,\n"
+	       "events, memories) and prints the best matches first, each with its path\n"
+	       "in the mount, date, kind, title and the matching words. Reads the disk\n"
+	       "cache only: no mount, no request; no key needed when one account is\n"
+	       "cached. Says how many transcripts are indexed: omifs sync fetches the rest.\n"
+	       "\n"
+	       "QUERY is FTS5 syntax: words (all must match), \"a phrase\", a OR b,\n"
+	       "a NOT b, NEAR(a b, 10), prefix*. Case and accents are ignored (cafe finds\n"
+	       "café); Chinese, Japanese and Korean are found by any part. Several\n"
+	       "arguments are one query, joined by spaces.\n"
+	       "\n"
+	       "    --json                   print one JSON object: query, results, indexed\n"
+	       "    --limit N                at most N results (default %d; 0: all)\n"
+	       "    -o url=, key_file=, cache_dir=   which account's cache (omifs -h)\n"
+	       "\n"
+	       "Exit codes: 0 found, 1 nothing matched, 2 a bad query or no cache.\n", prog,
+	       SEARCH_DEFAULT_LIMIT);
+}
+
+static void usage(enum command cmd)
+{
+	switch (cmd) {
+	case CMD_MOUNT: usage_mount("omifs"); break;
+	case CMD_SYNC: usage_sync("omifs"); break;
+	case CMD_KEYS: usage_keys("omifs"); break;
+	case CMD_STATUS:
+	case CMD_REFRESH: usage_status("omifs"); break;
+	case CMD_SEARCH: usage_search("omifs"); break;
+	}
+}
+
+/* fuse_opt's data: the configuration first (option_spec's offsets are
+ * into it), then what it does not hold. */
+struct parse_state {
+	struct omifs_config config;
+	enum command command;
+};
+
+static const char *const command_name[] = { "omifs", "omifs sync", "omifs keys", "omifs status",
+					     "omifs refresh", "omifs search" };
+
+static int unknown_option(const struct parse_state *p, const char *arg)
+{
+	fprintf(stderr, "%s: unknown option '%s%s' (see %s -h)\n", command_name[p->command],
+		arg[0] == '-' ? "" : "-o ", arg, command_name[p->command]);
+	return -1;
+}
+
+static int keep_word(struct omifs_config *c, const char *arg)
+{
+	if (c->n_words >= 0) {
+		if (c->n_words == (int)(sizeof(c->words) / sizeof(*c->words))) {
+			fprintf(stderr, "omifs: too many arguments (quote a query of many words)\n");
+			return -1;
+		}
+		c->words[c->n_words++] = strdup(arg);
+		return 0;
+	}
+	/* mount(8) passes "source mountpoint": keep the last as the mountpoint. */
+	if (c->mountpoint) {
+		free(c->source);
+		c->source = c->mountpoint;
+	}
+	c->mountpoint = strdup(arg);
+	return 0;
+}
+
+static int process_option(void *data, const char *arg, int key, struct fuse_args *args)
+{
+	struct parse_state *p = data;
+	struct omifs_config *c = &p->config;
+
+	(void)args;
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		return keep_word(c, arg);
+	case FUSE_OPT_KEY_OPT:
+		/* Anything no table above knows is a mistake worth stopping for. */
+		if (p->command == CMD_MOUNT && is_mount_word(arg))
+			return 0;
+		if (p->command == CMD_MOUNT && is_passthrough(arg))
+			return 1;
+		return unknown_option(p, arg);
+	case KEY_KEY_ON_COMMAND_LINE:
+		fprintf(stderr, "omifs: the API key is never taken from the command line "
+				"(it would show in ps); use OMI_API_KEY or -o key_file=FILE\n");
+		exit(EXIT_USAGE);
+	case KEY_HELP:
+		usage(p->command);
+		exit(0);
+	case KEY_HELP_FUSE:
+		help_fuse();
+		exit(0);
+	case KEY_VERSION:
+		printf("omifs %s\nlibfuse %s\n%s\n", OMIFS_VERSION, fuse_pkgversion(),
+		       curl_version());
+		exit(0);
+	case KEY_JSON:
+		c->json = true;
+		return 0;
+	case KEY_QUIET:
+		c->quiet = true;
+		return 0;
+	case KEY_DEBUG:
+		c->debug = true;
+		c->foreground = true;
+		return p->command == CMD_MOUNT;
+	case KEY_FOREGROUND:
+		c->foreground = true;
+		return p->command == CMD_MOUNT;
+	}
+	return 1;
+}
+
+
+/* Which command argv names; the words after it are its own. */
+static enum command command_of(int argc, char **argv)
+{
+	static const char *const names[] = { [CMD_SYNC] = "sync", [CMD_KEYS] = "keys",
+					     [CMD_STATUS] = "status", [CMD_REFRESH] = "refresh",
+					     [CMD_SEARCH] = "search" };
+
+	for (int k = CMD_SYNC; argc > 1 && k <= CMD_SEARCH; k++)
+		if (strcmp(argv[1], names[k]) == 0)
+			return k;
+	return CMD_MOUNT;
+}
+
+/* What only the command line can get wrong, said before anything else
+ * happens (no key is read, nothing is mounted). Returns 0 or -1. */
+static int check_command_line(const struct omifs_config *c, enum command cmd)
+{
+	const char *word = c->n_words > 0 ? c->words[0] : "";
+	const char *problem = NULL;
+
+	if (c->json && !(cmd == CMD_SYNC || cmd == CMD_SEARCH ||
+			 (cmd == CMD_KEYS && strcmp(word, "list") == 0)))
+		problem = "--json goes with omifs sync, omifs search and omifs keys list";
+	else if (c->search_limit != -1 && cmd != CMD_SEARCH)
+		problem = "--limit goes with omifs search";
+	else if (cmd == CMD_SEARCH && (c->n_words < 1 || c->search_limit < -1))
+		problem = c->n_words < 1 ? "give a QUERY" : "--limit takes a number >= 0";
+	else if (c->quiet && cmd != CMD_SYNC)
+		problem = "-q goes with omifs sync";
+	else if (c->save_path && !(cmd == CMD_KEYS && strcmp(word, "create") == 0))
+		problem = "--save goes with omifs keys create";
+	else if (cmd == CMD_KEYS && !keys_command_valid(c->words, c->n_words))
+		problem = "usage: omifs keys list | create NAME [--save PATH] | revoke ID";
+	else if ((cmd == CMD_STATUS || cmd == CMD_REFRESH) && c->n_words != 1)
+		problem = "give one MOUNTPOINT";
+	else if (cmd == CMD_SYNC && c->mountpoint)
+		problem = "sync takes no mountpoint";
+	else if (cmd == CMD_MOUNT && !c->mountpoint)
+		problem = "no mountpoint given";
+	else if (c->cache_ttl < 0 || c->refresh_interval < 1 || c->full_refresh_interval < 1 ||
+		 c->page_size < 1 || c->transcript_batch < 1 || c->transcript_page == 0 ||
+		 c->transcript_page < -1 || c->request_timeout < 1 ||
+		 c->connect_timeout < 1 || c->retries < 0 || c->budget_wait < 0 ||
+		 c->rate_window_scale <= 0 ||
+		 (c->api_profile && strcmp(c->api_profile, "documented") != 0 &&
+		  strcmp(c->api_profile, "backend") != 0))
+		problem = "an option has a value out of range";
+	if (problem)
+		fprintf(stderr, "%s: %s (see %s -h)\n", command_name[cmd], problem, command_name[cmd]);
+	return problem ? -1 : 0;
+}
+
+int cli_parse(struct fuse_args *args, struct omifs_config *c, enum command *cmd)
+{
+	struct parse_state state = { .config = {
+		.cache_ttl = 60,
+		.refresh_interval = 300,
+		.full_refresh_interval = 3600,
+		.connect_timeout = 10,
+		.request_timeout = 60,
+		.retries = 4,
+		.per_minute = -1,
+		.per_day = -1,
+		.transcripts_per_hour = -1,
+		.rate_window_scale = 1,
+		.budget_wait = 30,
+		.page_size = 1000,
+		.transcript_batch = 25,
+		.transcript_page = -1,
+		.log_level = LOG_WARN,
+		.n_words = -1,
+		.search_limit = -1,
+	}, .command = command_of(args->argc, args->argv) };
+	int rc;
+
+	if (state.command != CMD_MOUNT) {
+		state.config.n_words = state.command == CMD_SYNC ? -1 : 0;
+		args->argc--;
+		args->argv++;
+	}
+	rc = fuse_opt_parse(args, &state, option_spec, process_option) < 0 ||
+	     check_command_line(&state.config, state.command) < 0 ? -1 : 0;
+	*c = state.config;
+	*cmd = state.command;
+	return rc;
+}
