@@ -18,8 +18,9 @@
 #include "hash.h"
 #include "jsontext.h"
 #include "log.h"
+#include "page.h"
+#include "wire.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,7 +43,6 @@
 #define BACKOFF_CAP 8.0
 #define MAX_PAGES 1000000	/* bounds any listing loop */
 #define MAX_REPEATED_PAGES 3	/* pages of only known ids before giving up */
-#define SPOOL_CHUNK (64u << 10)	/* bytes read back from a spooled page at a time */
 
 struct api_client {
 	char *base_url;
@@ -64,21 +63,6 @@ struct api_client {
 	struct api_stats stats;
 	bool window_pause;	/* blocked_until is the server's window (Remaining: 0
 				 * on a success), not a refusal (429) */
-};
-
-/*
- * A listing page on its way in: checked element by element as it arrives
- * (a JSON list of objects, or refused), and kept until it has proved
- * whole, in an unnamed file beside the cache or, without one, in memory.
- * So the caller gets nothing of a broken page, yet a page of transcripts
- * is never held in memory whole.
- */
-struct page {
-	int fd;			/* the spool, or -1: the bytes are in text */
-	size_t spooled;		/* bytes written whole to the spool */
-	struct buf text;
-	struct json_splitter *check;
-	size_t not_object;	/* index + 1 of the first element that is no object */
 };
 
 /* What one HTTP exchange brought back. */
@@ -122,173 +106,6 @@ static void sleep_seconds(const struct api_client *c, double s)
 			;
 		s -= slice;
 	}
-}
-
-const char *api_result_name(enum api_result result)
-{
-	switch (result) {
-	case API_OK: return "ok";
-	case API_E_AUTH: return "not authorized";
-	case API_E_NOT_FOUND: return "not found";
-	case API_E_CLIENT: return "request refused";
-	case API_E_RATE: return "rate limited";
-	case API_E_SERVER: return "server error";
-	case API_E_NETWORK: return "network error";
-	case API_E_PROTOCOL: return "bad answer";
-	case API_E_CANCELLED: return "cancelled";
-	}
-	return "unknown";
-}
-
-int api_result_errno(enum api_result result)
-{
-	switch (result) {
-	case API_OK: return 0;
-	case API_E_RATE: return -EAGAIN;
-	case API_E_AUTH: return -EACCES;
-	case API_E_NOT_FOUND: return -ENOENT;
-	default: return -EIO;
-	}
-}
-
-static void copy_string(char *out, size_t outlen, const char *s)
-{
-	snprintf(out, outlen, "%s", s);
-}
-
-/* Appends a JSON value as readable text: strings bare, lists of FastAPI
- * validation errors as their "msg" fields, anything else as JSON. */
-static void describe_detail(json_object *detail, struct buf *out)
-{
-	if (json_object_is_type(detail, json_type_string)) {
-		buf_puts(out, json_object_get_string(detail));
-		return;
-	}
-	if (json_object_is_type(detail, json_type_array)) {
-		size_t n = json_object_array_length(detail);
-
-		for (size_t i = 0; i < n; i++) {
-			json_object *e = json_object_array_get_idx(detail, i), *msg, *loc;
-
-			if (i > 0)
-				buf_puts(out, "; ");
-			if (json_object_object_get_ex(e, "msg", &msg)) {
-				if (json_object_object_get_ex(e, "loc", &loc)) {
-					buf_puts(out, json_object_to_json_string_ext(
-						      loc, JSON_C_TO_STRING_PLAIN));
-					buf_puts(out, ": ");
-				}
-				/* A JSON null here is a NULL json_object: no string. */
-				buf_puts(out, msg ? json_object_get_string(msg) : "null");
-			} else {
-				buf_puts(out, json_object_to_json_string_ext(
-					      e, JSON_C_TO_STRING_PLAIN));
-			}
-		}
-		return;
-	}
-	buf_puts(out, json_object_to_json_string_ext(detail, JSON_C_TO_STRING_PLAIN));
-}
-
-void api_error_message(const char *body, size_t len, char *out, size_t outlen)
-{
-	json_object *root = json_text_parse(body, len), *error, *v;
-	struct buf msg = BUF_INIT;
-
-	if (json_object_object_get_ex(root, "error", &error)) {
-		/* documented dialect: {"error": {"message": ..., "code": ...}} */
-		if (json_object_object_get_ex(error, "message", &v))
-			describe_detail(v, &msg);
-		else
-			describe_detail(error, &msg);
-		if (json_object_object_get_ex(error, "code", &v) &&
-		    json_object_is_type(v, json_type_string))
-			buf_printf(&msg, " (%s)", json_object_get_string(v));
-	} else if (json_object_object_get_ex(root, "detail", &v)) {
-		/* backend dialect: {"detail": string | list | object} */
-		describe_detail(v, &msg);
-	} else if (len > 0) {
-		/* not JSON, or an unknown shape: show the start of it */
-		buf_append(&msg, body, len > 200 ? 200 : len);
-	}
-	/* The message ends up in logs and on terminals: no control bytes. */
-	for (size_t i = 0; i < msg.len; i++)
-		if ((unsigned char)msg.data[i] < 0x20 || msg.data[i] == 0x7f)
-			msg.data[i] = ' ';
-	copy_string(out, outlen, msg.data ? msg.data : "");
-	buf_free(&msg);
-	json_object_put(root);
-}
-
-void api_query_escape(const char *s, char *out, size_t outlen)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (; *s && o + 4 < outlen; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_' || c == '.' || c == '~') {
-			out[o++] = (char)c;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		}
-	}
-	out[o] = '\0';
-}
-
-/* Whether host, as libcurl's URL parser gives it back, is this machine. */
-static bool is_loopback_host(const char *host)
-{
-	struct in_addr v4;
-
-	if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0 ||
-	    strcmp(host, "[::1]") == 0)
-		return true;
-	/* libcurl writes 127.1 and 0x7f.1 as dotted quads. */
-	return inet_pton(AF_INET, host, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
-}
-
-/* libcurl reads the URL, so that the host judged is the host connected to. */
-char *api_check_url(const char *url, bool allow_http, struct api_error *err)
-{
-	CURLU *u = curl_url();
-	char *scheme = NULL, *user = NULL, *password = NULL, *host = NULL, *out = NULL, *copy;
-	const char *problem = NULL;
-
-	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-		problem = "the API URL cannot be read (it must be https://HOST/...)";
-	else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
-		problem = "the API URL must start with https:// or http://";
-	else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
-		 curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK)
-		problem = "the API URL must not hold a user name or password";
-	else if (strcmp(scheme, "http") == 0 && !allow_http && !is_loopback_host(host))
-		problem = "refusing to send the key over plain http to another machine "
-			  "(use https, or -o allow_http if you must)";
-	else if (curl_url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK)
-		problem = "the API URL cannot be read";
-	if (problem) {
-		err->result = API_E_CLIENT;
-		snprintf(err->message, sizeof(err->message), "%s", problem);
-	}
-	curl_free(scheme);
-	curl_free(user);
-	curl_free(password);
-	curl_free(host);
-	curl_url_cleanup(u);
-	if (problem || !out) {
-		curl_free(out);
-		return NULL;
-	}
-	copy = xstrdup(out);
-	curl_free(out);
-	return copy;
 }
 
 struct api_client *api_new(const struct api_options *opts, struct api_error *err)
@@ -454,102 +271,6 @@ static enum api_result budget_wait(struct api_client *c, const char *path, bool 
 	}
 }
 
-/* The page's checker: a listing's elements must be objects. */
-static int check_element(json_object *element, size_t index, void *ctx)
-{
-	struct page *p = ctx;
-
-	if (json_object_is_type(element, json_type_object))
-		return 0;
-	p->not_object = index + 1;
-	return 1;
-}
-
-/* Readies p for a page's bytes: a spool file in dir when there is one and
- * it can be made, else memory. */
-static void page_open(struct page *p, const char *dir)
-{
-	memset(p, 0, sizeof(*p));
-	/* O_TMPFILE: never named, so gone with the descriptor, even on a crash. */
-	p->fd = dir ? open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600) : -1;
-	if (dir && p->fd < 0)
-		log_debug("listing pages wait in memory: no spool file in %s: %s", dir,
-			  strerror(errno));
-	p->check = json_splitter_new(check_element, p);
-}
-
-static void page_close(struct page *p)
-{
-	if (p->fd >= 0)
-		close(p->fd);
-	p->fd = -1;
-	buf_free(&p->text);
-	json_splitter_free(p->check);
-	p->check = NULL;
-}
-
-/* Writes all of data to fd. Returns 0 or -errno. */
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* The spool cannot take more (a full disk, say): the page goes on in
- * memory, as without a spool, so that the cache reports the full disk
- * rather than the listing failing. Returns 0 or -errno when what was
- * spooled cannot be read back. */
-static int page_to_memory(struct page *p)
-{
-	off_t size = (off_t)p->spooled;
-	int rc = 0;
-
-	buf_reset(&p->text);
-	for (off_t at = 0; at < size && rc == 0;) {
-		char chunk[4096];
-		size_t want = size - at < (off_t)sizeof(chunk) ? (size_t)(size - at) : sizeof(chunk);
-		ssize_t n = pread(p->fd, chunk, want, at);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			rc = n < 0 ? -errno : -EIO;
-		else
-			buf_append(&p->text, chunk, (size_t)n);
-		at += n > 0 ? n : 0;
-	}
-	close(p->fd);
-	p->fd = -1;
-	return rc;
-}
-
-/* Keeps len more bytes of the page and checks them. Returns 0, -1 when
- * the page is broken, or -errno when it cannot be kept. */
-static int page_take(struct page *p, const char *data, size_t len)
-{
-	if (p->fd >= 0 && write_all(p->fd, data, len) < 0) {
-		int rc = page_to_memory(p);
-
-		if (rc < 0)
-			return rc;
-		log_info("a listing page waits in memory: the spool is full");
-	} else if (p->fd >= 0) {
-		p->spooled += len;
-	}
-	if (p->fd < 0)
-		buf_append(&p->text, data, len);
-	return json_splitter_feed(p->check, data, len) == 0 ? 0 : -1;
-}
-
 static size_t on_body(char *data, size_t size, size_t n, void *userdata)
 {
 	struct response *r = userdata;
@@ -579,67 +300,13 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata)
 	if (r->page_broken)
 		return len;
 	rc = page_take(r->page, data, len);
-	if (rc == -1)
+	if (rc > 0)
 		r->page_broken = true;
 	else if (rc < 0) {
 		r->spool_failed = true;
 		r->spool_errno = -rc;
 	}
-	return rc < -1 ? 0 : len;
-}
-
-/* Parses "Name: value" when the header is `name` (case-insensitive);
- * returns the value or NULL. */
-static const char *header_value(const char *line, size_t len, const char *name, char *out,
-				size_t outlen)
-{
-	size_t nlen = strlen(name), vlen;
-	const char *v;
-
-	if (len <= nlen || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
-		return NULL;
-	v = line + nlen + 1;
-	vlen = len - nlen - 1;
-	while (vlen && (*v == ' ' || *v == '\t')) {
-		v++;
-		vlen--;
-	}
-	while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
-		vlen--;
-	if (vlen >= outlen)
-		vlen = outlen - 1;
-	memcpy(out, v, vlen);
-	out[vlen] = '\0';
-	return out;
-}
-
-void api_parse_rate_header(const char *line, size_t len, time_t now, struct api_rate_headers *h)
-{
-	char value[64], *end;
-
-	if (header_value(line, len, "Retry-After", value, sizeof(value))) {
-		double s = strtod(value, &end);
-
-		/* An HTTP date instead of seconds: wait a minute, the common window.
-		 * inf and nan are no number of seconds either. */
-		if (end == value || !isfinite(s) || s < 0)
-			s = 60;
-		h->retry_after = s < API_MAX_SERVER_PAUSE ? s : API_MAX_SERVER_PAUSE;
-		h->pause_capped = s > API_MAX_SERVER_PAUSE;
-	} else if (header_value(line, len, "X-RateLimit-Remaining", value, sizeof(value))) {
-		long v = strtol(value, &end, 10);
-
-		if (end != value)
-			h->rate_remaining = v;
-	} else if (header_value(line, len, "X-RateLimit-Reset", value, sizeof(value))) {
-		long long v = strtoll(value, &end, 10);
-		long long latest = (long long)now + API_MAX_SERVER_PAUSE;
-
-		if (end != value && v > 0) {
-			h->pause_capped = v > latest;
-			h->rate_reset = (time_t)(v < latest ? v : latest);
-		}
-	}
+	return rc < 0 ? 0 : len;
 }
 
 static size_t on_header(char *line, size_t size, size_t n, void *userdata)
@@ -779,21 +446,6 @@ static void note_rate_headers(struct api_client *c, const struct response *r)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Whether a listing's page, received whole, is a JSON list of objects;
- * if not, says why in err. */
-static bool page_whole(struct page *p, size_t received, struct api_error *err)
-{
-	if (json_splitter_finish(p->check) >= 0)
-		return true;
-	if (p->not_object)
-		snprintf(err->message, sizeof(err->message),
-			 "item %zu of a listing page is not a JSON object", p->not_object - 1);
-	else
-		snprintf(err->message, sizeof(err->message),
-			 "the server sent a listing that is not a JSON list (%zu bytes)", received);
-	return false;
-}
-
 /* Turns one exchange into a result and, for failures, a message. A 200
  * goes to *out parsed, or, for a listing (r->page set), stays in the page
  * once the page has proved to be a JSON list of objects. */
@@ -808,7 +460,7 @@ static enum api_result classify(struct response *r, json_object **out, struct ap
 		return API_E_PROTOCOL;
 	}
 	if (r->page_broken) {
-		page_whole(r->page, r->received, err);
+		page_whole(r->page, r->received, err->message, sizeof(err->message));
 		return API_E_PROTOCOL;
 	}
 	if (r->spool_failed) {
@@ -828,7 +480,7 @@ static enum api_result classify(struct response *r, json_object **out, struct ap
 	/* A listing succeeds only as a JSON list, whatever 2xx status came
 	 * with it: a 204 or a 201 cannot stand for a page. */
 	if (r->page && r->status >= 200 && r->status < 300)
-		return page_whole(r->page, r->received, err) ? API_OK : API_E_PROTOCOL;
+		return page_whole(r->page, r->received, err->message, sizeof(err->message)) ? API_OK : API_E_PROTOCOL;
 	if ((r->status == 201 || r->status == 204) && r->body.len == 0) {
 		*out = NULL;	/* No Content: nothing to parse */
 		return API_OK;
@@ -898,7 +550,7 @@ static void record(struct api_client *c, enum api_result result, bool retry,
 	if (result != API_OK) {
 		c->stats.failures++;
 		c->stats.last_error_at = time(NULL);
-		copy_string(c->stats.last_error, sizeof(c->stats.last_error), err->message);
+		snprintf(c->stats.last_error, sizeof(c->stats.last_error), "%s", err->message);
 	}
 	pthread_mutex_unlock(&c->lock);
 }
@@ -1024,34 +676,6 @@ static int list_element(json_object *item, size_t index, void *arg)
 	return verdict != API_LIST_NEXT;
 }
 
-/* Hands each item of a page that proved whole to list_element, one at a
- * time. Returns what json_splitter_finish does; when the spool cannot be
- * read back, that is -EINVAL, with a message in l->err. */
-static long page_walk(struct page *p, struct listing *l)
-{
-	struct json_splitter *sp = json_splitter_new(list_element, l);
-	char *chunk = NULL;
-	long n;
-
-	if (p->fd < 0) {
-		json_splitter_feed(sp, p->text.data ? p->text.data : "", p->text.len);
-	} else if (lseek(p->fd, 0, SEEK_SET) == 0) {
-		ssize_t got;
-
-		chunk = xmalloc(SPOOL_CHUNK);
-		while ((got = read(p->fd, chunk, SPOOL_CHUNK)) > 0 || (got < 0 && errno == EINTR))
-			if (got > 0 && json_splitter_feed(sp, chunk, (size_t)got) != 0)
-				break;
-		if (got < 0)
-			snprintf(l->err->message, sizeof(l->err->message),
-				 "%s: cannot read back a spooled page: %s", l->path, strerror(errno));
-	}
-	n = json_splitter_finish(sp);
-	json_splitter_free(sp);
-	free(chunk);
-	return n;
-}
-
 enum api_result api_list(struct api_client *c, const char *path, const char *query,
 			 int page_size, api_item_fn fn, void *ctx, struct api_error *err)
 {
@@ -1085,7 +709,7 @@ enum api_result api_list_from(struct api_client *c, const char *path, const char
 			memset(err, 0, sizeof(*err));
 			page_open(&p, NULL);
 			page_take(&p, first_page, strlen(first_page));
-			if (!page_whole(&p, strlen(first_page), err)) {
+			if (!page_whole(&p, strlen(first_page), err->message, sizeof(err->message))) {
 				page_close(&p);
 				result = err->result = API_E_PROTOCOL;
 				break;
@@ -1096,7 +720,7 @@ enum api_result api_list_from(struct api_client *c, const char *path, const char
 				break;
 		}
 		l.fresh = 0;
-		n = page_walk(&p, &l);
+		n = page_walk(&p, list_element, &l, err->message, sizeof(err->message));
 		page_close(&p);
 		if (n == 0 || l.done)
 			break;
