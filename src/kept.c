@@ -36,6 +36,13 @@ void kept_free(struct kept *k)
 	free(k);
 }
 
+static void drop(struct rendering *r)
+{
+	buf_free(&r->content);
+	r->ino = 0;
+	r->used = 0;
+}
+
 bool kept_copy_part(const struct buf *content, off_t off, size_t size, struct buf *out)
 {
 	size_t from = off < 0 ? 0 : (size_t)off;
@@ -61,29 +68,52 @@ bool kept_read(struct kept *k, uint64_t ino, uint64_t digest, off_t off, size_t 
 			continue;
 		found = true;
 		r->used = ++k->clock;
-		if (kept_copy_part(&r->content, off, size, out)) {
-			r->ino = 0;
-			buf_free(&r->content);
-		}
+		if (kept_copy_part(&r->content, off, size, out))
+			drop(r);
 	}
 	pthread_mutex_unlock(&k->lock);
 	return found;
 }
 
+/* The least recently used slot other than keep (NULL: any), free ones
+ * first; with `holding`, only slots that hold a rendering (NULL: none). */
+static struct rendering *oldest_slot(struct kept *k, const struct rendering *keep, bool holding)
+{
+	struct rendering *oldest = NULL;
+
+	for (size_t i = 0; i < KEPT_RENDERINGS; i++) {
+		struct rendering *r = &k->slots[i];
+
+		if (r == keep || (holding && r->ino == 0))
+			continue;
+		if (!oldest || r->used < oldest->used)
+			oldest = r;
+	}
+	return oldest;
+}
+
 void kept_put(struct kept *k, uint64_t ino, uint64_t digest, struct buf *content)
 {
-	struct rendering *oldest;
+	struct rendering *slot;
+	size_t total;
 
 	pthread_mutex_lock(&k->lock);
-	oldest = &k->slots[0];
-	for (size_t i = 1; i < KEPT_RENDERINGS; i++)
-		if (k->slots[i].used < oldest->used)
-			oldest = &k->slots[i];
-	buf_free(&oldest->content);
-	oldest->ino = ino;
-	oldest->digest = digest;
-	oldest->used = ++k->clock;
-	oldest->content = *content;
+	slot = oldest_slot(k, NULL, false);
+	drop(slot);
+	slot->ino = ino;
+	slot->digest = digest;
+	slot->used = ++k->clock;
+	slot->content = *content;
 	*content = (struct buf)BUF_INIT;
+	for (;;) {
+		struct rendering *older = oldest_slot(k, slot, true);
+
+		total = 0;
+		for (size_t i = 0; i < KEPT_RENDERINGS; i++)
+			total += k->slots[i].content.len;
+		if (total <= KEPT_BYTES || !older)
+			break;
+		drop(older);
+	}
 	pthread_mutex_unlock(&k->lock);
 }

@@ -2,7 +2,8 @@
  * kept: renderings of files being read in several calls, kept so that a
  * 50 MB transcript is rendered once, not once per read call. A rendering
  * is dropped when its last byte has been read, or, the least recently
- * used first, when KEPT_RENDERINGS others are kept.
+ * used first, when KEPT_RENDERINGS others are kept or the renderings kept
+ * pass KEPT_BYTES together (the newest is always kept).
  *
  * A rendering is known by the file's inode number and the digest of what
  * it was rendered from, so a changed file never gets an old one.
@@ -18,6 +19,7 @@
 #include <sys/types.h>
 
 #define KEPT_RENDERINGS 4
+#define KEPT_BYTES (32u << 20)
 #define KEPT_ONE_READ (128 * 1024)	/* the most FUSE reads in one call */
 
 struct kept;
