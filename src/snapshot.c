@@ -330,7 +330,10 @@ static void add_conversation(struct builder *b, const struct conversation *c, ui
 		log_warn("skipping a conversation whose id cannot be a file name");
 		return;
 	}
-	dir = add_node(b, day, b->name.data, SNAPSHOT_NONE, NODE_DIR, id);
+	/* The directory's name is most often the id itself: stored once. */
+	dir = add_node(b, day, b->name.data,
+		       strcmp(b->name.data, b->snap->arena + id) == 0 ? id : SNAPSHOT_NONE,
+		       NODE_DIR, id);
 	if (dir == SNAPSHOT_NONE)
 		return;
 	add_file(b, dir, "summary.md", NODE_SUMMARY, id, item, mtime, 0);
@@ -492,6 +495,10 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 	if (rc == 0)
 		rc = sync_foreach_size(sync, take_kept_size, snap);
 	finish(snap);
+	/* Built: the arrays give back the room their doubling left, since a
+	 * refresh keeps two snapshots alive at once. */
+	snap->nodes = xrealloc(snap->nodes, snap->n_nodes * sizeof(*snap->nodes));
+	snap->arena = xrealloc(snap->arena, b.arena_len);
 	/* The root, the collections, .omifs and its status, made first. */
 	for (size_t i = 0; i < STORE_KINDS + 3; i++)
 		snap->nodes[i].mtime = created;
