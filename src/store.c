@@ -398,6 +398,7 @@ int store_stage_compare(struct store *s, enum store_kind kind, struct store_stag
 			store_id_fn vanished, void *ctx)
 {
 	sqlite3_stmt *st;
+	sqlite3_int64 staged, cached;
 	int step = SQLITE_ERROR, rc;
 
 	memset(c, 0, sizeof(*c));
@@ -411,10 +412,11 @@ int store_stage_compare(struct store *s, enum store_kind kind, struct store_stag
 		}
 		sqlite3_finalize(st);
 	}
-	c->staged = (size_t)count_kind(s, "SELECT count(*) FROM staged_listing WHERE kind = ?1",
-				       kind);
-	c->cached = (size_t)count_kind(s, "SELECT count(*) FROM listing WHERE kind = ?1", kind);
-	rc = step == SQLITE_DONE ? 0 : fail(s, "comparing a listing");
+	staged = count_kind(s, "SELECT count(*) FROM staged_listing WHERE kind = ?1", kind);
+	cached = count_kind(s, "SELECT count(*) FROM listing WHERE kind = ?1", kind);
+	c->staged = staged > 0 ? (size_t)staged : 0;
+	c->cached = cached > 0 ? (size_t)cached : 0;
+	rc = step != SQLITE_DONE ? fail(s, "comparing a listing") : staged < 0 || cached < 0 ? -EIO : 0;
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
