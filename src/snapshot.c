@@ -18,8 +18,11 @@
 #include "render.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* One parsed item of any collection. */
 union item {
@@ -78,6 +81,47 @@ int snapshot_render(enum node_kind kind, const char *json, struct buf *out)
 
 /* ---- the arena, the nodes and the inode index ---- */
 
+/* A refresh holds two arrays of them: the record's size is what a node costs. */
+_Static_assert(sizeof(struct node) == 56, "a node is 56 bytes");
+
+/*
+ * The three large arrays of a snapshot live in mappings of their own:
+ * growing one moves its pages rather than copying them (mremap), room not
+ * written yet costs no memory, and a freed one goes back to the system at
+ * once, whatever malloc's thresholds have become. A refresh holds two
+ * snapshots, so a copy on growth or a free kept by malloc was a third.
+ */
+static size_t map_length(size_t size)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return size ? (size + page - 1) / page * page : page;
+}
+
+/* Resizes the mapping p of old_size bytes (NULL: a new, zeroed one) to
+ * size bytes; aborts when memory is out, as xrealloc does. */
+static void *map_resize(void *p, size_t old_size, size_t size)
+{
+	void *q;
+
+	if (p && map_length(old_size) == map_length(size))
+		return p;
+	q = p ? mremap(p, map_length(old_size), map_length(size), MREMAP_MAYMOVE)
+	      : mmap(NULL, map_length(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		     -1, 0);
+	if (q == MAP_FAILED) {
+		fputs("omifs: out of memory\n", stderr);
+		abort();
+	}
+	return q;
+}
+
+static void map_free(void *p, size_t size)
+{
+	if (p)
+		munmap(p, map_length(size));
+}
+
 struct builder {
 	struct snapshot *snap;
 	size_t cap_nodes, arena_len, arena_cap;
@@ -95,9 +139,12 @@ static uint32_t arena_add(struct builder *b, const char *s)
 	uint32_t at = (uint32_t)b->arena_len;
 
 	if (b->arena_len + len > b->arena_cap) {
+		size_t was = b->arena_cap;
+
 		while (b->arena_len + len > b->arena_cap)
 			b->arena_cap = b->arena_cap ? b->arena_cap * 2 : 65536;
-		b->snap->arena = xrealloc(b->snap->arena, b->arena_cap);
+		b->snap->arena = map_resize(b->snap->arena, was, b->arena_cap);
+		b->snap->arena_size = b->arena_cap;
 	}
 	memcpy(b->snap->arena + b->arena_len, s, len);
 	b->arena_len += len;
@@ -137,9 +184,9 @@ static void ino_grow(struct snapshot *snap)
 
 	if (snap->n_nodes * 2 < cap)
 		return;
-	free(snap->by_ino);
+	map_free(snap->by_ino, cap * sizeof(*snap->by_ino));
 	snap->ino_mask = cap * 2 - 1;
-	snap->by_ino = xcalloc(cap * 2, sizeof(*snap->by_ino));
+	snap->by_ino = map_resize(NULL, 0, cap * 2 * sizeof(*snap->by_ino));
 	for (size_t i = 0; i < snap->n_nodes; i++)
 		ino_insert(snap, (uint32_t)i);
 }
@@ -179,8 +226,9 @@ static uint32_t add_node(struct builder *b, uint32_t parent, const char *name, u
 		return SNAPSHOT_NONE;
 	}
 	if (snap->n_nodes == b->cap_nodes) {
+		snap->nodes = map_resize(snap->nodes, b->cap_nodes * sizeof(*snap->nodes),
+					 b->cap_nodes * 2 * sizeof(*snap->nodes));
 		b->cap_nodes *= 2;
-		snap->nodes = xrealloc(snap->nodes, b->cap_nodes * sizeof(*snap->nodes));
 	}
 	n = &snap->nodes[snap->n_nodes];
 	memset(n, 0, sizeof(*n));
@@ -311,7 +359,10 @@ static void add_conversation(struct builder *b, const struct conversation *c, ui
 		log_warn("skipping a conversation whose id cannot be a file name");
 		return;
 	}
-	dir = add_node(b, day, b->name.data, SNAPSHOT_NONE, NODE_DIR, id);
+	/* The directory's name is most often the id itself: stored once. */
+	dir = add_node(b, day, b->name.data,
+		       strcmp(b->name.data, b->snap->arena + id) == 0 ? id : SNAPSHOT_NONE,
+		       NODE_DIR, id);
 	if (dir == SNAPSHOT_NONE)
 		return;
 	add_file(b, dir, "summary.md", NODE_SUMMARY, id, item, mtime, 0);
@@ -391,7 +442,7 @@ static void finish(struct snapshot *snap)
 		struct node *p = &snap->nodes[snap->nodes[i].parent];
 
 		p->n_children++;
-		if (snap->nodes[i].kind == NODE_DIR)
+		if (snap->nodes[i].kind == NODE_DIR && p->n_subdirs < SNAPSHOT_MAX_SUBDIRS)
 			p->n_subdirs++;
 	}
 	for (size_t i = 0; i < snap->n_nodes; i++) {
@@ -428,9 +479,9 @@ static void start(struct builder *b, struct sync *sync)
 	uint32_t meta;
 
 	b->cap_nodes = 1024;
-	snap->nodes = xcalloc(b->cap_nodes, sizeof(*snap->nodes));
+	snap->nodes = map_resize(NULL, 0, b->cap_nodes * sizeof(*snap->nodes));
 	snap->ino_mask = 2047;
-	snap->by_ino = xcalloc(snap->ino_mask + 1, sizeof(*snap->by_ino));
+	snap->by_ino = map_resize(NULL, 0, (snap->ino_mask + 1) * sizeof(*snap->by_ino));
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		b->fixed_name[fixed[i].kind] = arena_add(b, fixed[i].name);
 	snap->nodes[0] = (struct node){ .ino = SNAPSHOT_ROOT_INO, .name = arena_add(b, ""),
@@ -474,6 +525,12 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 	if (rc == 0)
 		rc = sync_foreach_size(sync, take_kept_size, snap);
 	finish(snap);
+	/* Built: the arrays give back the room their doubling left, since a
+	 * refresh keeps two snapshots alive at once. */
+	snap->nodes = map_resize(snap->nodes, b.cap_nodes * sizeof(*snap->nodes),
+				 snap->n_nodes * sizeof(*snap->nodes));
+	snap->arena = map_resize(snap->arena, b.arena_cap, b.arena_len);
+	snap->arena_size = b.arena_len;
 	/* The root, the collections, .omifs, its status and search/, made
 	 * first. */
 	for (size_t i = 0; i < STORE_KINDS + 4; i++)
@@ -493,10 +550,10 @@ void snapshot_free(struct snapshot *snap)
 {
 	if (!snap)
 		return;
-	free(snap->nodes);
+	map_free(snap->nodes, snap->n_nodes * sizeof(*snap->nodes));
 	free(snap->children);
-	free(snap->arena);
-	free(snap->by_ino);
+	map_free(snap->arena, snap->arena_size);
+	map_free(snap->by_ino, (snap->ino_mask + 1) * sizeof(*snap->by_ino));
 	free(snap);
 }
 

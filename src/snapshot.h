@@ -54,10 +54,13 @@ struct node {
 	uint32_t parent;	/* index; the root is its own parent */
 	uint32_t first_child;	/* index into snapshot.children */
 	uint32_t n_children;
-	uint32_t n_subdirs;
-	uint8_t kind;		/* enum node_kind */
-	int8_t collection;	/* enum store_kind the node lies in, or -1 */
+	/* Three fields in one word: 56 bytes a node rather than 64. */
+	unsigned n_subdirs : 24;	/* saturates at SNAPSHOT_MAX_SUBDIRS */
+	unsigned kind : 4;		/* enum node_kind */
+	signed collection : 4;		/* enum store_kind the node lies in, or -1 */
 };
+
+#define SNAPSHOT_MAX_SUBDIRS 0xFFFFFFu
 
 struct snapshot {
 	uint64_t generation;
@@ -67,6 +70,7 @@ struct snapshot {
 	size_t n_nodes;
 	uint32_t *children;
 	char *arena;
+	size_t arena_size;		/* bytes */
 	uint32_t *by_ino;		/* open addressing: node index + 1, 0 empty */
 	size_t ino_mask;
 	int refs;			/* the tree's to guard */

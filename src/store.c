@@ -2,6 +2,7 @@
  * store: SQLite tables behind store.h.
  *
  *   listing(kind, position, id, json)   the last complete listing per kind
+ *   staged_listing(same columns)        a complete listing on its way in
  *   listed(kind, listed_at, count)      when that listing was made
  *   full_conversation(id, json)         conversations with transcripts
  *   first_seen(kind, id, at)            when an id was first stored, for
@@ -15,12 +16,12 @@
 #include "store.h"
 
 #include "buf.h"
-#include "hash.h"
 #include "log.h"
 #include "search_index.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@ struct store {
 	time_t created_at;
 	time_t failed_at;	/* the last SQLite error, for the status file */
 	char failure[256];
+	sqlite3_int64 staged[STORE_KINDS];	/* items staged per kind */
 };
 
 static const char schema[] =
@@ -46,6 +48,9 @@ static const char schema[] =
 	"  kind INTEGER NOT NULL, position INTEGER NOT NULL, id TEXT NOT NULL,"
 	"  json TEXT NOT NULL, PRIMARY KEY (kind, id));"
 	"CREATE INDEX IF NOT EXISTS listing_order ON listing (kind, position);"
+	"CREATE TABLE IF NOT EXISTS staged_listing ("
+	"  kind INTEGER NOT NULL, position INTEGER NOT NULL, id TEXT NOT NULL,"
+	"  json TEXT NOT NULL, PRIMARY KEY (kind, id));"
 	"CREATE TABLE IF NOT EXISTS listed ("
 	"  kind INTEGER PRIMARY KEY, listed_at INTEGER NOT NULL, count INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS full_conversation ("
@@ -215,51 +220,6 @@ static int exec(struct store *s, const char *sql)
 	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, sql);
 }
 
-/* The items of a kind's current listing, and a map from id to json. */
-struct old_listing {
-	char **ids, **jsons;
-	size_t n;
-	struct hash *by_id;
-};
-
-static void free_old_listing(struct old_listing *old)
-{
-	for (size_t i = 0; i < old->n; i++) {
-		free(old->ids[i]);
-		free(old->jsons[i]);
-	}
-	free(old->ids);
-	free(old->jsons);
-	hash_free(old->by_id);
-}
-
-/* Lock held. */
-static int load_listing(struct store *s, enum store_kind kind, struct old_listing *old)
-{
-	sqlite3_stmt *st = prepare(s, "SELECT id, json FROM listing WHERE kind = ?");
-	size_t cap = 0;
-	int rc;
-
-	memset(old, 0, sizeof(*old));
-	old->by_id = hash_new();
-	if (!st)
-		return -EIO;
-	sqlite3_bind_int(st, 1, kind);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (old->n == cap) {
-			cap = cap ? cap * 2 : 64;
-			old->ids = xrealloc(old->ids, cap * sizeof(char *));
-			old->jsons = xrealloc(old->jsons, cap * sizeof(char *));
-		}
-		old->ids[old->n] = xstrdup((const char *)sqlite3_column_text(st, 0));
-		old->jsons[old->n] = xstrdup((const char *)sqlite3_column_text(st, 1));
-		hash_add(old->by_id, old->ids[old->n], old->jsons[old->n]);
-		old->n++;
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, "reading a listing");
-}
-
 /* Runs a one-parameter statement (text or int) to completion. Lock held. */
 static int run_with_text(struct store *s, const char *sql, const char *text)
 {
@@ -350,34 +310,130 @@ int store_foreach_size(struct store *s, store_size_fn fn, void *ctx)
 	return rc;
 }
 
-static int run_with_int(struct store *s, const char *sql, int value)
+/* Runs sql to completion with ?1 bound to kind and ?2, ?3 (when sql has
+ * them) to a and b. Lock held. */
+static int run_kind(struct store *s, const char *sql, int kind, sqlite3_int64 a, sqlite3_int64 b)
 {
 	sqlite3_stmt *st = prepare(s, sql);
-	int rc;
+	int rc, params;
 
 	if (!st)
 		return -EIO;
-	sqlite3_bind_int(st, 1, value);
+	params = sqlite3_bind_parameter_count(st);
+	sqlite3_bind_int(st, 1, kind);
+	if (params >= 2)
+		sqlite3_bind_int64(st, 2, a);
+	if (params >= 3)
+		sqlite3_bind_int64(st, 3, b);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail(s, sql);
 	sqlite3_finalize(st);
 	return rc;
 }
 
+/* The one integer sql (?1 bound to kind) answers, or -1 on error. Lock held. */
+static sqlite3_int64 count_kind(struct store *s, const char *sql, int kind)
+{
+	sqlite3_stmt *st = prepare(s, sql);
+	sqlite3_int64 n = -1;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int(st, 1, kind);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	else
+		fail(s, sql);
+	sqlite3_finalize(st);
+	return n;
+}
+
 /* Whether kind has been listed before. Lock held. */
 static bool listing_exists(struct store *s, enum store_kind kind)
 {
-	sqlite3_stmt *st = prepare(s, "SELECT 1 FROM listed WHERE kind = ?");
-	bool found;
-
-	if (!st)
-		return false;
-	sqlite3_bind_int(st, 1, kind);
-	found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	return found;
+	return count_kind(s, "SELECT count(*) FROM listed WHERE kind = ?1", kind) > 0;
 }
 
-static const char drop_full_sql[] = "DELETE FROM full_conversation WHERE id = ?";
+/* Items of kind's listing that the staged listing lacks (l: the listing). */
+#define VANISHED "NOT EXISTS (SELECT 1 FROM staged_listing st WHERE st.kind = ?1 AND st.id = l.id)"
+/* ... or holds with other JSON. */
+#define VANISHED_OR_CHANGED \
+	"NOT EXISTS (SELECT 1 FROM staged_listing st WHERE st.kind = ?1 AND st.id = l.id " \
+	"AND st.json = l.json)"
+
+int store_stage_clear(struct store *s, enum store_kind kind)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	s->staged[kind] = 0;
+	rc = run_kind(s, "DELETE FROM staged_listing WHERE kind = ?1", kind, 0, 0);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_stage_items(struct store *s, enum store_kind kind, const struct store_item *items,
+		      size_t n)
+{
+	sqlite3_stmt *insert = NULL;
+	int rc = -EIO;
+
+	pthread_mutex_lock(&s->lock);
+	if (exec(s, "BEGIN IMMEDIATE") < 0)
+		goto out;
+	insert = prepare(s, "INSERT OR REPLACE INTO staged_listing (kind, position, id, json) "
+			    "VALUES (?, ?, ?, ?)");
+	if (!insert)
+		goto rollback;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(insert);
+		sqlite3_bind_int(insert, 1, kind);
+		sqlite3_bind_int64(insert, 2, s->staged[kind] + (sqlite3_int64)i);
+		sqlite3_bind_text(insert, 3, items[i].id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(insert, 4, items[i].json, -1, SQLITE_STATIC);
+		if (sqlite3_step(insert) != SQLITE_DONE) {
+			fail(s, "staging a listing");
+			goto rollback;
+		}
+	}
+	if (exec(s, "COMMIT") < 0)
+		goto rollback;
+	s->staged[kind] += (sqlite3_int64)n;
+	rc = 0;
+	goto out;
+rollback:
+	exec(s, "ROLLBACK");
+out:
+	sqlite3_finalize(insert);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_stage_compare(struct store *s, enum store_kind kind, struct store_stage_census *c,
+			store_id_fn vanished, void *ctx)
+{
+	sqlite3_stmt *st;
+	sqlite3_int64 staged, cached;
+	int step = SQLITE_ERROR, rc;
+
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_lock(&s->lock);
+	st = prepare(s, "SELECT id FROM listing l WHERE kind = ?1 AND " VANISHED);
+	if (st) {
+		sqlite3_bind_int(st, 1, kind);
+		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+			c->vanished++;
+			vanished((const char *)sqlite3_column_text(st, 0), ctx);
+		}
+		sqlite3_finalize(st);
+	}
+	staged = count_kind(s, "SELECT count(*) FROM staged_listing WHERE kind = ?1", kind);
+	cached = count_kind(s, "SELECT count(*) FROM listing WHERE kind = ?1", kind);
+	c->staged = staged > 0 ? (size_t)staged : 0;
+	c->cached = cached > 0 ? (size_t)cached : 0;
+	rc = step != SQLITE_DONE ? fail(s, "comparing a listing") : staged < 0 || cached < 0 ? -EIO : 0;
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
 
 /* Brings the index entry of (kind, id) in line with the tables. Lock
  * held, inside the transaction that changed the item. */
@@ -394,6 +450,100 @@ static int seal_index(struct store *s)
 	if (s->search && search_index_seal(s->search) < 0)
 		return fail(s, "sealing the index");
 	return 0;
+}
+
+/* Notes aside, before a staged listing takes the served one's place, the
+ * ids it adds, changes or drops: the index follows them once it has. */
+static int note_reindex(struct store *s, enum store_kind kind)
+{
+	if (!s->search)
+		return 0;
+	if (exec(s, "CREATE TEMP TABLE IF NOT EXISTS reindex_ids (id TEXT PRIMARY KEY)") < 0 ||
+	    exec(s, "DELETE FROM temp.reindex_ids") < 0)
+		return -EIO;
+	return run_kind(s, "INSERT OR IGNORE INTO temp.reindex_ids SELECT id FROM staged_listing st "
+			   "WHERE kind = ?1 AND NOT EXISTS (SELECT 1 FROM listing l WHERE "
+			   "l.kind = ?1 AND l.id = st.id AND l.json = st.json) UNION SELECT id "
+			   "FROM listing l WHERE kind = ?1 AND " VANISHED, kind, 0, 0);
+}
+
+/* Indexes again what note_reindex noted, then seals the index. */
+static int reindex_noted(struct store *s, enum store_kind kind)
+{
+	sqlite3_stmt *st;
+	int rc = 0, step;
+
+	if (!s->search)
+		return 0;
+	st = prepare(s, "SELECT id FROM temp.reindex_ids");
+	if (!st)
+		return -EIO;
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+		rc = reindex(s, kind, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return rc < 0 ? rc : seal_index(s);
+}
+
+/* Moves the staged listing of kind in place of the current one and marks
+ * it listed; returns how many items were added, changed or removed, or
+ * -EIO. Lock held, inside a transaction. */
+static int move_stage(struct store *s, enum store_kind kind, bool keep_vanished, time_t listed_at)
+{
+	sqlite3_int64 changes;
+
+	/* Kept items go after the listed ones, in their order. */
+	if (keep_vanished &&
+	    run_kind(s, "INSERT INTO staged_listing (kind, position, id, json) "
+			"SELECT kind, ?2 + row_number() OVER (ORDER BY position), id, json "
+			"FROM listing l WHERE kind = ?1 AND " VANISHED, kind, s->staged[kind], 0) < 0)
+		return -EIO;
+	changes = count_kind(s, "SELECT (SELECT count(*) FROM staged_listing st WHERE kind = ?1 "
+				"AND NOT EXISTS (SELECT 1 FROM listing l WHERE l.kind = ?1 AND "
+				"l.id = st.id AND l.json = st.json)) + (SELECT count(*) FROM "
+				"listing l WHERE kind = ?1 AND " VANISHED ")", kind);
+	if (changes < 0)
+		return -EIO;
+	/* A full conversation lives as long as its listing entry does not change. */
+	if (kind == STORE_CONVERSATIONS &&
+	    run_kind(s, "DELETE FROM full_conversation WHERE id IN (SELECT id FROM listing l "
+			"WHERE kind = ?1 AND " VANISHED_OR_CHANGED ")", kind, 0, 0) < 0)
+		return -EIO;
+	if (note_reindex(s, kind) < 0 ||
+	    run_kind(s, "DELETE FROM listing WHERE kind = ?1", kind, 0, 0) < 0 ||
+	    run_kind(s, "INSERT INTO listing (kind, position, id, json) SELECT kind, position, "
+			"id, json FROM staged_listing WHERE kind = ?1", kind, 0, 0) < 0 ||
+	    run_kind(s, "INSERT OR REPLACE INTO listed (kind, listed_at, count) VALUES (?1, ?2, "
+			"(SELECT count(*) FROM listing WHERE kind = ?1))", kind, listed_at, 0) < 0 ||
+	    note_first_seen(s, kind, listed_at) < 0 ||
+	    run_kind(s, "DELETE FROM staged_listing WHERE kind = ?1", kind, 0, 0) < 0 ||
+	    reindex_noted(s, kind) < 0)
+		return -EIO;
+	return changes > INT_MAX ? INT_MAX : (int)changes;
+}
+
+int store_stage_commit(struct store *s, enum store_kind kind, bool keep_vanished,
+		       time_t listed_at)
+{
+	bool was_listed;
+	int rc = -EIO;
+
+	pthread_mutex_lock(&s->lock);
+	if (exec(s, "BEGIN IMMEDIATE") < 0)
+		goto out;
+	was_listed = listing_exists(s, kind);
+	rc = move_stage(s, kind, keep_vanished, listed_at);
+	if (rc < 0 || exec(s, "COMMIT") < 0) {
+		exec(s, "ROLLBACK");
+		rc = -EIO;
+		goto out;
+	}
+	s->staged[kind] = 0;
+	/* A first listing, even an empty one, changes what the tree can show. */
+	if (rc > 0 || !was_listed)
+		s->generation++;
+out:
+	pthread_mutex_unlock(&s->lock);
+	return rc;
 }
 
 int store_search(struct store *s, const char *query, size_t limit, struct search_hit **hits,
@@ -417,78 +567,14 @@ int store_search(struct store *s, const char *query, size_t limit, struct search
 int store_replace_listing(struct store *s, enum store_kind kind, const struct store_item *items,
 			  size_t n, time_t listed_at)
 {
-	struct old_listing old;
-	struct hash *fresh = hash_new();
-	sqlite3_stmt *insert = NULL, *mark = NULL;
-	bool was_listed = false;
-	int changes = 0, rc = -EIO;
+	int rc = store_stage_clear(s, kind);
 
-	pthread_mutex_lock(&s->lock);
-	if (load_listing(s, kind, &old) < 0 || exec(s, "BEGIN IMMEDIATE") < 0)
-		goto out;
-	was_listed = listing_exists(s, kind);
-	insert = prepare(s, "INSERT OR REPLACE INTO listing (kind, position, id, json) "
-			    "VALUES (?, ?, ?, ?)");
-	mark = prepare(s, "INSERT OR REPLACE INTO listed (kind, listed_at, count) VALUES (?, ?, ?)");
-	if (!insert || !mark || run_with_int(s, "DELETE FROM listing WHERE kind = ?", kind) < 0)
-		goto rollback;
-	for (size_t i = 0; i < n; i++) {
-		const char *before = hash_get(old.by_id, items[i].id);
-		bool changed = !before || strcmp(before, items[i].json) != 0;
-
-		hash_add(fresh, items[i].id, fresh);
-		if (changed) {
-			changes++;
-			if (before && kind == STORE_CONVERSATIONS &&
-			    run_with_text(s, drop_full_sql, items[i].id) < 0)
-				goto rollback;
-		}
-		sqlite3_reset(insert);
-		sqlite3_bind_int(insert, 1, kind);
-		sqlite3_bind_int64(insert, 2, (sqlite3_int64)i);
-		sqlite3_bind_text(insert, 3, items[i].id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(insert, 4, items[i].json, -1, SQLITE_STATIC);
-		if (sqlite3_step(insert) != SQLITE_DONE) {
-			fail(s, "writing a listing");
-			goto rollback;
-		}
-		if (changed && reindex(s, kind, items[i].id) < 0)
-			goto rollback;
-	}
-	for (size_t i = 0; i < old.n; i++) {
-		if (hash_get(fresh, old.ids[i]))
-			continue;
-		changes++;
-		if ((kind == STORE_CONVERSATIONS &&
-		     run_with_text(s, drop_full_sql, old.ids[i]) < 0) ||
-		    reindex(s, kind, old.ids[i]) < 0)
-			goto rollback;
-	}
-	sqlite3_bind_int(mark, 1, kind);
-	sqlite3_bind_int64(mark, 2, (sqlite3_int64)listed_at);
-	sqlite3_bind_int64(mark, 3, (sqlite3_int64)n);
-	if (sqlite3_step(mark) != SQLITE_DONE) {
-		fail(s, "marking a listing");
-		goto rollback;
-	}
-	if (note_first_seen(s, kind, listed_at) < 0 || seal_index(s) < 0 || exec(s, "COMMIT") < 0)
-		goto rollback;
-	/* A first listing, even an empty one, changes what the tree can show. */
-	if (changes > 0 || !was_listed)
-		s->generation++;
-	rc = changes;
-	goto out;
-rollback:
-	exec(s, "ROLLBACK");
-	rc = -EIO;
-out:
-	sqlite3_finalize(insert);
-	sqlite3_finalize(mark);
-	pthread_mutex_unlock(&s->lock);
-	free_old_listing(&old);
-	hash_free(fresh);
-	return rc;
+	if (rc == 0)
+		rc = store_stage_items(s, kind, items, n);
+	return rc < 0 ? rc : store_stage_commit(s, kind, false, listed_at);
 }
+
+static const char drop_full_sql[] = "DELETE FROM full_conversation WHERE id = ?";
 
 int store_merge_listing(struct store *s, enum store_kind kind, const struct store_item *items,
 			size_t n)

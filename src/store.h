@@ -42,8 +42,39 @@ struct store *store_open(const char *path, char *err, size_t errlen);
 struct store *store_open_readonly(const char *path, char *err, size_t errlen);
 void store_close(struct store *s);
 
-/* Replaces the listing of a kind by a complete new one. Returns how many
- * items were added, changed or removed (>= 0), or -errno. */
+/*
+ * A complete listing of kind, staged: it comes in parts, in order, waits
+ * in the cache beside the listing served, is compared with it, and then
+ * takes its place in one transaction. So no listing is ever held in
+ * memory whole. One staging per kind at a time (the caller's to ensure).
+ *
+ * store_stage_clear drops what is staged for kind: before a staging (an
+ * unfinished one may have left rows), and instead of committing one that
+ * failed. store_stage_items appends items after those already staged (an id
+ * staged twice keeps its last JSON and place). store_stage_compare counts
+ * both listings and calls fn with each id of the served one that the
+ * staged one lacks (under the store's lock: fn must not call the store).
+ * store_stage_commit replaces the served listing by the staged one, with
+ * the vanished items kept after the staged ones when keep_vanished, and
+ * returns how many items were added, changed or removed (>= 0).
+ */
+struct store_stage_census {
+	size_t staged;		/* items staged */
+	size_t cached;		/* items of the listing served */
+	size_t vanished;	/* ... that the staged one lacks */
+};
+typedef void (*store_id_fn)(const char *id, void *ctx);
+int store_stage_clear(struct store *s, enum store_kind kind);
+int store_stage_items(struct store *s, enum store_kind kind, const struct store_item *items,
+		      size_t n);
+int store_stage_compare(struct store *s, enum store_kind kind, struct store_stage_census *c,
+			store_id_fn fn, void *ctx);
+int store_stage_commit(struct store *s, enum store_kind kind, bool keep_vanished,
+		       time_t listed_at);
+
+/* The three steps above at once, for a listing at hand: replaces the
+ * listing of kind by a complete new one. Returns how many items were
+ * added, changed or removed (>= 0), or -errno. */
 int store_replace_listing(struct store *s, enum store_kind kind, const struct store_item *items,
 			  size_t n, time_t listed_at);
 

@@ -44,6 +44,9 @@
  * must not erase a backup through rsync --delete. */
 #define SUSPECT_PERCENT 25
 #define SUSPECT_MIN 3
+/* Items of a complete listing held in memory before they go to the
+ * store's staging: what memory holds of a listing of any length. */
+#define STAGE_PART 256
 
 struct kind_state {
 	pthread_mutex_t fetch_lock;
@@ -96,16 +99,12 @@ static char *object_json(json_object *item)
 							      JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
-/* The items of one listing, as the store takes them. */
+/* Items of a short listing (new conversations, a rewrite), as the
+ * store takes them. */
 struct collected {
-	enum store_kind kind;
 	struct store_item *items;
 	size_t n, cap;
-	struct hash *ids;	/* the ids in items */
-	size_t skipped;		/* items without a usable id */
-	struct sync *stop_at_known;	/* quick refresh: stop at a known id */
-	struct store *fulls;	/* listing with transcripts: keep them here */
-	int store_errors;
+	struct sync *stop_at_known;	/* new conversations: stop at a known id */
 };
 
 static void add_collected(struct collected *c, char *id, char *json)
@@ -117,7 +116,6 @@ static void add_collected(struct collected *c, char *id, char *json)
 	c->items[c->n].id = id;
 	c->items[c->n].json = json;
 	c->n++;
-	hash_add(c->ids, id, c->ids);
 }
 
 static void free_collected(struct collected *c)
@@ -127,7 +125,6 @@ static void free_collected(struct collected *c)
 		free((char *)c->items[i].json);
 	}
 	free(c->items);
-	hash_free(c->ids);
 }
 
 /* Reads the conversations' listing order from the store. */
@@ -179,7 +176,7 @@ static void free_order(struct conversation_ref *refs, size_t n, struct hash *pos
 
 static void reload_order(struct sync *s)
 {
-	struct order_builder b = { .rewrite = { .ids = hash_new() } };
+	struct order_builder b = { 0 };
 	struct hash *position = hash_new();
 
 	store_foreach(s->store, STORE_CONVERSATIONS, add_order, &b);
@@ -274,65 +271,102 @@ void sync_free(struct sync *s)
 	free(s);
 }
 
-/* Every item with an id is kept, whatever its fields hold: model and
- * render make the best of odd fields, and conversation.json shows the
- * object as it came. */
-static int collect_item(json_object *item, const char *id, void *ctx)
+/*
+ * The form a listed item is stored in (caller frees), or NULL for an item
+ * without a usable id (logged). Every item with an id is kept, whatever its
+ * fields hold: model and render make the best of odd fields, and
+ * conversation.json shows the object as it came. A conversation listed
+ * with its transcript is first kept whole in fulls, when given (a failure
+ * counted in *store_errors); its listing entry never holds the transcript.
+ */
+static char *listing_entry(enum store_kind kind, json_object *item, const char *id,
+			   struct store *fulls, int *store_errors)
 {
-	struct collected *c = ctx;
-
 	if (!id) {
-		c->skipped++;
 		log_warn("%s: skipping an item without a usable id; the listing counts as "
-			 "incomplete and deletes nothing", collection_of(c->kind)->dir);
-		return API_LIST_NEXT;
+			 "incomplete and deletes nothing", collection_of(kind)->dir);
+		return NULL;
 	}
-	if (c->kind == STORE_CONVERSATIONS) {
+	if (kind == STORE_CONVERSATIONS) {
 		json_object *segments;
 
-		/* Listed with transcripts (omifs sync), each is kept whole too. */
-		if (c->fulls && json_object_object_get_ex(item, "transcript_segments", &segments) &&
+		if (fulls && json_object_object_get_ex(item, "transcript_segments", &segments) &&
 		    json_object_is_type(segments, json_type_array)) {
 			char *full = object_json(item);
 
-			if (store_put_full_conversation(c->fulls, id, full) < 0)
-				c->store_errors++;
+			if (store_put_full_conversation(fulls, id, full) < 0)
+				(*store_errors)++;
 			free(full);
 		}
-		/* One listing entry whatever the request: no transcript in it. */
 		json_object_object_del(item, "transcript_segments");
 	}
-	add_collected(c, xstrdup(id), object_json(item));
-	if (c->stop_at_known) {
-		bool known;
+	return object_json(item);
+}
 
-		pthread_mutex_lock(&c->stop_at_known->lock);
-		known = hash_get(c->stop_at_known->position, id) != NULL;
-		pthread_mutex_unlock(&c->stop_at_known->lock);
-		if (known)
-			return API_LIST_DONE;
+/* Collects new conversations until one is known already. */
+static int collect_new(json_object *item, const char *id, void *ctx)
+{
+	struct collected *c = ctx;
+	char *json = listing_entry(STORE_CONVERSATIONS, item, id, NULL, NULL);
+	bool known;
+
+	if (!json)
+		return API_LIST_NEXT;
+	add_collected(c, xstrdup(id), json);
+	pthread_mutex_lock(&c->stop_at_known->lock);
+	known = hash_get(c->stop_at_known->position, id) != NULL;
+	pthread_mutex_unlock(&c->stop_at_known->lock);
+	return known ? API_LIST_DONE : API_LIST_NEXT;
+}
+
+/* A complete listing on its way to the store's staging, STAGE_PART items
+ * at a time. */
+struct staging {
+	struct store *store;
+	enum store_kind kind;
+	struct store *fulls;	/* listing with transcripts: keep them here */
+	struct store_item part[STAGE_PART];
+	size_t n;		/* items in part */
+	size_t skipped;		/* items without a usable id */
+	int store_errors;
+};
+
+/* Stages the items in st->part and frees them. Returns 0 or -EIO. */
+static int stage_part(struct staging *st)
+{
+	int rc = store_stage_items(st->store, st->kind, st->part, st->n);
+
+	for (size_t i = 0; i < st->n; i++) {
+		free((char *)st->part[i].id);
+		free((char *)st->part[i].json);
 	}
+	st->n = 0;
+	if (rc < 0)
+		st->store_errors++;
+	return rc;
+}
+
+static int stage_item(json_object *item, const char *id, void *ctx)
+{
+	struct staging *st = ctx;
+	char *json = listing_entry(st->kind, item, id, st->fulls, &st->store_errors);
+
+	if (!json) {
+		st->skipped++;
+		return API_LIST_NEXT;
+	}
+	st->part[st->n].id = xstrdup(id);
+	st->part[st->n].json = json;
+	if (++st->n == STAGE_PART && stage_part(st) < 0)
+		return API_LIST_ABORT;
 	return API_LIST_NEXT;
 }
 
-/* What a new listing would delete: the cached items it lacks. */
-struct vanished {
-	struct collected *listing;
-	struct collected kept;	/* their ids and JSON, to keep them */
-	uint64_t digest;	/* of their ids, in any order */
-	size_t cached;		/* items cached, vanished or not */
-};
-
-static int note_vanished(const char *id, const char *json, void *ctx)
+static void note_vanished(const char *id, void *ctx)
 {
-	struct vanished *v = ctx;
+	uint64_t *digest = ctx;
 
-	v->cached++;
-	if (hash_get(v->listing->ids, id))
-		return 0;
-	add_collected(&v->kept, xstrdup(id), xstrdup(json));
-	v->digest += hash_bytes(id, strlen(id)) | 1;
-	return 0;
+	*digest += hash_bytes(id, strlen(id)) | 1;
 }
 
 /* Whether losing `removed` of `cached` items is too sharp to believe on
@@ -345,95 +379,60 @@ static bool suspect_shrink(size_t cached, size_t removed, size_t listed)
 }
 
 /*
- * Stores a complete listing of kind. It deletes what it no longer holds
- * only when it is whole (no item skipped) and did not shrink suspiciously,
- * or when the previous listing of the kind made the very same deletions.
- * Otherwise the vanished items are kept after the listed ones and the
- * deletions are held. Returns items changed or -errno. fetch_lock held.
+ * Puts the staged complete listing of kind in place of the cached one. It
+ * deletes what it no longer holds only when it is whole (none of it
+ * skipped) and did not shrink suspiciously, or when the previous listing
+ * of the kind made the very same deletions. Otherwise the vanished items
+ * are kept after the listed ones and the deletions are held. Sets *count
+ * to the items the listing now has. Returns items changed or -errno.
+ * fetch_lock held.
  */
-static int store_listing(struct sync *s, enum store_kind kind, struct collected *got, time_t now)
+static int store_listing(struct sync *s, enum store_kind kind, size_t skipped, time_t now,
+			 size_t *count)
 {
 	struct kind_state *ks = &s->kinds[kind];
-	struct vanished v = { .listing = got, .kept = { .ids = hash_new() } };
+	struct store_stage_census c;
+	uint64_t digest = 0;	/* of the vanished ids, in any order */
 	bool hold;
 	int rc;
 
-	store_foreach(s->store, kind, note_vanished, &v);
-	hold = v.kept.n > 0 &&
-	       (got->skipped > 0 ||
-		(suspect_shrink(v.cached, v.kept.n, got->n) &&
-		 !(ks->held == v.kept.n && ks->held_digest == v.digest)));
-	if (hold) {
+	rc = store_stage_compare(s->store, kind, &c, note_vanished, &digest);
+	if (rc < 0)
+		return rc;
+	hold = c.vanished > 0 &&
+	       (skipped > 0 || (suspect_shrink(c.cached, c.vanished, c.staged) &&
+				!(ks->held == c.vanished && ks->held_digest == digest)));
+	if (hold)
 		log_warn("%s: the listing has %zu items, %zu fewer than cached%s: keeping them "
-			 "until a later listing confirms it", collection_of(kind)->dir, got->n,
-			 v.kept.n, got->skipped ? " (and skipped items)" : "");
-		for (size_t i = 0; i < v.kept.n; i++) {
-			add_collected(got, (char *)v.kept.items[i].id, (char *)v.kept.items[i].json);
-			v.kept.items[i].id = v.kept.items[i].json = NULL;
-		}
-	}
-	rc = store_replace_listing(s->store, kind, got->items, got->n, now);
+			 "until a later listing confirms it", collection_of(kind)->dir, c.staged,
+			 c.vanished, skipped ? " (and skipped items)" : "");
+	rc = store_stage_commit(s->store, kind, hold, now);
+	*count = c.staged + (hold ? c.vanished : 0);
 	pthread_mutex_lock(&s->lock);
-	ks->held = hold ? v.kept.n : 0;
-	ks->held_digest = hold ? v.digest : 0;
-	ks->skipped = got->skipped;
+	ks->held = hold ? c.vanished : 0;
+	ks->held_digest = hold ? digest : 0;
+	ks->skipped = skipped;
 	pthread_mutex_unlock(&s->lock);
-	free_collected(&v.kept);
 	return rc;
 }
 
-/* Lists kind completely and stores it; conversations with their
- * transcripts when with_transcripts. Returns how many items changed, or
- * -errno. fetch_lock held. */
-static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcripts)
+/* Records how a complete listing of kind made at `now` ended: rc items
+ * changed, count listed, or -errno. */
+static void note_listing(struct sync *s, enum store_kind kind, int rc, time_t now, size_t count)
 {
-	struct collected got = { .kind = kind, .ids = hash_new(),
-				 .fulls = with_transcripts ? s->store : NULL };
-	const char *first = NULL;
-	struct api_error err;
-	enum api_result result;
-	time_t now = time(NULL);
-	int rc;
+	struct kind_state *ks = &s->kinds[kind];
 
-	/* The key check fetched memories' first page: the first listing
-	 * starts from it rather than ask for it again. */
-	if (kind == STORE_MEMORIES && !s->used_first_page && !s->kinds[kind].listed_at) {
-		first = s->opts.first_memories_page;
-		s->used_first_page = true;
-	}
-	result = api_list_from(s->api, collection_of(kind)->api_path,
-			       with_transcripts ? "include_transcript=true" : NULL, s->opts.page_size,
-			       first, collect_item, &got, &err);
-	if (result == API_OK && got.store_errors) {
-		snprintf(err.message, sizeof(err.message), "the cache could not keep transcripts");
-		result = API_E_PROTOCOL;
-	}
-	if (result == API_OK) {
-		rc = store_listing(s, kind, &got, now);
-		if (rc > 0)
-			log_info("%s: %d items added, changed or removed", collection_of(kind)->dir,
-				 rc);
-	} else if (result == API_E_CANCELLED) {
-		free_collected(&got);
-		return -EIO;	/* stopping: not a failure of the server's */
-	} else {
-		log_warn("listing %s failed, keeping what is cached: %s", collection_of(kind)->dir,
-			 err.message);
-		rc = api_result_errno(result);
-	}
 	pthread_mutex_lock(&s->lock);
 	if (rc >= 0) {
-		s->kinds[kind].listed_at = now;
-		s->kinds[kind].count = got.n;
-		s->kinds[kind].failed_at = 0;
-		s->kinds[kind].failures = 0;
-		s->kinds[kind].error = 0;
-		s->kinds[kind].next_full = now + full_interval(s, kind);
+		ks->listed_at = now;
+		ks->count = count;
+		ks->failed_at = 0;
+		ks->failures = 0;
+		ks->error = 0;
+		ks->next_full = now + full_interval(s, kind);
 		if (kind == STORE_CONVERSATIONS)
 			s->next_quick = now + s->opts.refresh_interval;
 	} else {
-		struct kind_state *ks = &s->kinds[kind];
-
 		ks->failed_at = now;
 		ks->failures++;
 		ks->error = rc;
@@ -442,7 +441,63 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 			log_error("the server refused the key: refreshes pause (SIGHUP retries now)");
 	}
 	pthread_mutex_unlock(&s->lock);
-	free_collected(&got);
+}
+
+/* Lists kind completely and stores it; conversations with their
+ * transcripts when with_transcripts. Returns how many items changed, or
+ * -errno. fetch_lock held. */
+static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcripts)
+{
+	struct staging *st = xcalloc(1, sizeof(*st));
+	const char *first = NULL;
+	struct api_error err = { 0 };
+	enum api_result result = API_E_PROTOCOL;
+	time_t now = time(NULL);
+	size_t count = 0;
+	int rc;
+
+	st->store = s->store;
+	st->kind = kind;
+	st->fulls = with_transcripts ? s->store : NULL;
+	/* The key check fetched memories' first page: the first listing
+	 * starts from it rather than ask for it again. */
+	if (kind == STORE_MEMORIES && !s->used_first_page && !s->kinds[kind].listed_at) {
+		first = s->opts.first_memories_page;
+		s->used_first_page = true;
+	}
+	if (store_stage_clear(s->store, kind) < 0)
+		st->store_errors++;
+	else
+		result = api_list_from(s->api, collection_of(kind)->api_path,
+				       with_transcripts ? "include_transcript=true" : NULL,
+				       s->opts.page_size, first, stage_item, st, &err);
+	if (result == API_OK)
+		stage_part(st);
+	if (st->store_errors && result != API_E_CANCELLED) {
+		snprintf(err.message, sizeof(err.message), "the cache could not keep the listing");
+		result = API_E_PROTOCOL;
+	}
+	if (result == API_OK) {
+		rc = store_listing(s, kind, st->skipped, now, &count);
+		if (rc > 0)
+			log_info("%s: %d items added, changed or removed", collection_of(kind)->dir,
+				 rc);
+	} else {
+		rc = result == API_E_CANCELLED ? -EIO : api_result_errno(result);
+		if (result != API_E_CANCELLED)
+			log_warn("listing %s failed, keeping what is cached: %s",
+				 collection_of(kind)->dir, err.message);
+	}
+	for (size_t i = 0; i < st->n; i++) {
+		free((char *)st->part[i].id);
+		free((char *)st->part[i].json);
+	}
+	free(st);
+	if (rc < 0)
+		store_stage_clear(s->store, kind);
+	/* Stopping is no failure of the server's: nothing to note. */
+	if (result != API_E_CANCELLED)
+		note_listing(s, kind, rc, now, count);
 	if (rc > 0 && kind == STORE_CONVERSATIONS)
 		reload_order(s);
 	return rc;
@@ -486,15 +541,14 @@ int sync_ensure_listed(struct sync *s, enum store_kind kind)
  * newest until one holds a known id. Returns items added or changed. */
 static int find_new_conversations(struct sync *s)
 {
-	struct collected got = { .kind = STORE_CONVERSATIONS, .stop_at_known = s,
-				 .ids = hash_new() };
+	struct collected got = { .stop_at_known = s };
 	struct api_error err;
 	enum api_result result;
 	time_t now = time(NULL);
 	int rc;
 
 	result = api_list(s->api, collection_of(STORE_CONVERSATIONS)->api_path, NULL, QUICK_PAGE,
-			  collect_item, &got, &err);
+			  collect_new, &got, &err);
 	if (result == API_OK) {
 		rc = store_merge_listing(s->store, STORE_CONVERSATIONS, got.items, got.n);
 		if (rc > 0)

@@ -127,6 +127,48 @@ static void test_first_seen_never_changes(void)
 	store_close(s);
 }
 
+static void count_id(const char *id, void *ctx)
+{
+	collect(id, NULL, ctx);
+}
+
+/* A staged listing is compared with the served one before it replaces
+ * it; vanished items kept on request stay after the staged ones, with
+ * their full conversations, and count in the listing's size. */
+static void test_staged_listing_keeps_vanished_on_request(void)
+{
+	char err[128], vanished[64] = "", order[64] = "";
+	struct store *s = store_open(NULL, err, sizeof(err));
+	struct store_item before[] = { { "a", "{\"t\":1}" }, { "b", "{\"t\":1}" },
+				       { "c", "{\"t\":1}" } };
+	struct store_item part1[] = { { "d", "{\"t\":1}" } };
+	struct store_item part2[] = { { "b", "{\"t\":2}" } };
+	struct store_stage_census c;
+	time_t at;
+	size_t n;
+
+	CHECK(store_replace_listing(s, STORE_CONVERSATIONS, before, 3, 1) == 3);
+	CHECK(store_put_full_conversation(s, "a", "{}") == 0);
+	CHECK(store_put_full_conversation(s, "b", "{}") == 0);
+	CHECK(store_stage_clear(s, STORE_CONVERSATIONS) == 0);
+	CHECK(store_stage_items(s, STORE_CONVERSATIONS, part1, 1) == 0);
+	CHECK(store_stage_items(s, STORE_CONVERSATIONS, part2, 1) == 0);
+	CHECK(store_stage_compare(s, STORE_CONVERSATIONS, &c, count_id, vanished) == 0);
+	CHECK(c.staged == 2 && c.cached == 3 && c.vanished == 2);
+	CHECK(strstr(vanished, "a,") && strstr(vanished, "c,"));
+	/* d added, b changed; a and c kept: nothing removed. */
+	CHECK(store_stage_commit(s, STORE_CONVERSATIONS, true, 2) == 2);
+	store_foreach(s, STORE_CONVERSATIONS, collect, order);
+	CHECK_STR(order, "d,b,a,c,");
+	CHECK(store_has_full_conversation(s, "a"));
+	CHECK(!store_has_full_conversation(s, "b"));
+	CHECK(store_listing_info(s, STORE_CONVERSATIONS, &at, &n) == 0 && at == 2 && n == 4);
+	/* Nothing staged is left to a later listing. */
+	CHECK(store_stage_compare(s, STORE_CONVERSATIONS, &c, count_id, vanished) == 0);
+	CHECK(c.staged == 0 && c.vanished == 4);
+	store_close(s);
+}
+
 int main(void)
 {
 	RUN(test_replace_counts_changes_and_keeps_order);
@@ -134,5 +176,6 @@ int main(void)
 	RUN(test_full_conversation_dropped_when_listing_changes);
 	RUN(test_file_is_private);
 	RUN(test_first_seen_never_changes);
+	RUN(test_staged_listing_keeps_vanished_on_request);
 	return UNIT_RESULT();
 }
