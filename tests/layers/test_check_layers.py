@@ -81,3 +81,16 @@ def test_a_cycle_in_the_table_fails(copy):
 def test_a_missing_table_is_an_error_of_its_own(copy):
     edit(copy / "ARCHITECTURE.md", "<!-- check-layers:allowed -->", "")
     assert run(copy).returncode == 2
+
+
+def test_a_part_of_no_module_fails(copy):
+    edit(copy / "ARCHITECTURE.md", "| `sync_reads` | `sync` |", "| `sync_reads` | `nosuch` |")
+    r = run(copy)
+    assert r.returncode == 1 and "part sync_reads belongs to 'nosuch'" in r.stderr
+
+
+def test_a_part_includes_what_its_module_may_not_fails(copy):
+    edit(copy / "src" / "transcripts.c", '#include "sync_state.h"\n',
+         '#include "sync_state.h"\n#include "tree.h"\n')
+    r = run(copy)
+    assert r.returncode == 1 and 'transcripts.c: #include "tree.h" crosses the layering' in r.stderr

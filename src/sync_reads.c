@@ -1,0 +1,113 @@
+/*
+ * sync_reads: what the tree and the status file read through sync: a
+ * file's JSON (fetched first if need be), the listings, sizes and dates
+ * the cache keeps, searches, and sync's part of .omifs/status.
+ */
+#include "sync_state.h"
+
+#include "collections.h"
+#include "search.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void describe_search(struct sync *s, char *out, size_t outlen)
+{
+	struct search_coverage coverage;
+	struct buf line = BUF_INIT;
+
+	search_coverage(s->store, &coverage);
+	search_coverage_line(&coverage, &line);
+	snprintf(out, outlen, "%s", line.data ? line.data : "");
+	buf_free(&line);
+}
+
+void sync_status(struct sync *s, struct status *st)
+{
+	struct api_stats api;
+
+	pthread_mutex_lock(&s->lock);
+	for (int k = 0; k < STORE_KINDS; k++) {
+		const struct kind_state *ks = &s->kinds[k];
+
+		st->collections[k] = (struct status_collection){
+			.name = collection_of(k)->dir, .listed_at = ks->listed_at,
+			.count = ks->count, .refresh_error = ks->failed_at ? ks->error : 0,
+			.skipped = ks->skipped, .held = ks->held,
+		};
+	}
+	st->conversations = s->n_order;
+	pthread_mutex_unlock(&s->lock);
+	st->transcripts = store_count_full_conversations(s->store);
+	st->cache_bytes = store_size(s->store);
+	describe_search(s, st->search, sizeof(st->search));
+	st->offline = s->opts.offline;
+	st->refresh_interval = s->opts.refresh_interval;
+	st->full_refresh_interval = s->opts.full_refresh_interval;
+	api_get_stats(s->api, &api);
+	st->requests = api.requests;
+	st->failures = api.failures;
+	st->retries = api.retries;
+	st->rate_limited = api.rate_limited;
+	st->n_policies = api_budget_status(s->api, st->policies, STATUS_POLICIES);
+	st->server_remaining = api.server_remaining;
+	st->server_reset = api.server_reset;
+	st->waiting = api.waiting;
+	st->now = time(NULL);
+	st->blocked_until = api.blocked_until;
+	st->last_error_at = api.last_error_at;
+	snprintf(st->last_error, sizeof(st->last_error), "%s", api.last_error);
+	if (!store_last_error(s->store, st->cache_error, sizeof(st->cache_error),
+			      &st->cache_error_at))
+		st->cache_error_at = 0;
+}
+
+int sync_source_json(struct sync *s, enum store_kind kind, const char *id, bool full,
+		     char **json)
+{
+	int rc = full ? sync_fetch_transcript(s, id) : 0;
+
+	if (rc < 0)
+		return rc;
+	*json = full ? store_get_full_conversation(s->store, id) : store_get_item(s->store, kind, id);
+	return *json ? 0 : -ENOENT;
+}
+
+int sync_foreach_listed(struct sync *s, enum store_kind kind, store_item_fn fn, void *ctx)
+{
+	return store_foreach(s->store, kind, fn, ctx);
+}
+
+time_t sync_first_seen(struct sync *s, enum store_kind kind, const char *id)
+{
+	return store_first_seen(s->store, kind, id);
+}
+
+time_t sync_cache_created_at(struct sync *s)
+{
+	return store_created_at(s->store);
+}
+
+uint64_t sync_store_generation(struct sync *s)
+{
+	return store_generation(s->store);
+}
+
+void sync_remember_size(struct sync *s, uint64_t ino, uint64_t digest, int64_t size)
+{
+	if (!s->opts.offline)
+		store_put_size(s->store, ino, digest, size);
+}
+
+int sync_foreach_size(struct sync *s, store_size_fn fn, void *ctx)
+{
+	return store_foreach_size(s->store, fn, ctx);
+}
+
+int sync_search(struct sync *s, const char *query, size_t limit, struct search_results *out,
+		char *err, size_t errlen)
+{
+	return search_run(s->store, query, limit, out, err, errlen);
+}

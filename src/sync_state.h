@@ -1,0 +1,90 @@
+/*
+ * sync_state: what sync's own files share (sync.c: listings and the
+ * refresher; transcripts.c: the listing order and transcript batches;
+ * sync_reads.c: what the tree and the status file read). Nothing else
+ * includes it: sync.h is the module's promise, this is how it keeps it.
+ *
+ * Locks, always taken in this order:
+ *   kinds[k].fetch_lock  one listing of collection k at a time
+ *   transcript_lock      one transcript batch at a time
+ *   lock                 the small state below (never held during I/O)
+ */
+#ifndef OMIFS_SYNC_STATE_H
+#define OMIFS_SYNC_STATE_H
+
+#include "sync.h"
+
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+struct kind_state {
+	pthread_mutex_t fetch_lock;
+	time_t listed_at;	/* last complete listing; 0: never */
+	size_t count;
+	time_t failed_at;	/* last failed attempt, 0 if none since success */
+	int failures;		/* in a row */
+	int error;		/* -errno of the last failure */
+	time_t next_full;	/* when the refresher lists it completely */
+	size_t held;		/* deletions held back (suspect or incomplete listing) */
+	uint64_t held_digest;	/* of the held ids: the same again confirms them */
+	size_t skipped;		/* items without a usable id in the last listing */
+};
+
+/* A conversation's place in the listing, for batching transcripts. */
+struct conversation_ref {
+	char *id;
+	bool dated;
+	time_t created_at;
+};
+
+struct sync {
+	struct api_client *api;
+	struct store *store;
+	struct sync_options opts;
+	pthread_mutex_t transcript_lock;
+	pthread_mutex_t lock;
+	struct kind_state kinds[STORE_KINDS];
+	time_t next_quick;	/* when the refresher looks for new conversations */
+	time_t transcripts_paused_until; /* after failed transcript fetches */
+	int transcript_failures;
+	int transcript_error;
+	struct conversation_ref *order;	/* listing order, newest first */
+	size_t n_order;
+	struct hash *position;	/* id -> index + 1, cast to a pointer */
+	int wake[2];		/* the refresher's pipe */
+	atomic_bool stopping;	/* sync_stop was called: no new refresh */
+	bool used_first_page;	/* opts.first_memories_page: once; memories' fetch_lock */
+	bool refresher_running;
+	pthread_t refresher;
+	sync_changed_fn changed;
+	void *changed_ctx;
+	struct sync_plan plan;	/* transcript read-ahead; transcript_lock */
+};
+
+/* Items of a short listing (new conversations, a rewrite), as the
+ * store takes them. */
+struct collected {
+	struct store_item *items;
+	size_t n, cap;
+	struct sync *stop_at_known;	/* new conversations: stop at a known id */
+};
+
+/* In sync.c. */
+/* The one form omifs stores an object's JSON in (caller frees). */
+char *sync_object_json(json_object *item);
+/* Appends (id, json) to c, which takes both over. */
+void sync_add_collected(struct collected *c, char *id, char *json);
+void sync_free_collected(struct collected *c);
+/* Seconds to wait after `failures` failures in a row. */
+time_t sync_retry_pause(int failures);
+
+/* In transcripts.c. */
+/* Reads the conversations' listing order from the store into s->order. */
+void sync_reload_order(struct sync *s);
+void sync_free_order(struct conversation_ref *refs, size_t n, struct hash *position);
+
+#endif

@@ -1,0 +1,373 @@
+/*
+ * transcripts: sync's read-ahead. The conversations' listing order, and
+ * transcripts fetched in batches around the one wanted (sync.h says
+ * which); what `omifs sync` fetches and how long it says that takes.
+ */
+#include "sync_state.h"
+
+#include "collections.h"
+#include "hash.h"
+#include "jsontext.h"
+#include "log.h"
+#include "model.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Reads the conversations' listing order from the store. */
+struct order_builder {
+	struct conversation_ref *refs;
+	size_t n, cap;
+	struct collected rewrite;	/* entries stored with transcript_segments */
+};
+
+/* Caches made before listing entries lost their transcript_segments
+ * (backend listings send null there) are brought to the form
+ * collect_item stores now; otherwise every entry would look changed at
+ * the next listing and every transcript would be fetched again. */
+static void note_old_form(struct order_builder *b, const char *id, json_object *obj)
+{
+	if (!json_object_object_get_ex(obj, "transcript_segments", NULL))
+		return;
+	json_object_object_del(obj, "transcript_segments");
+	sync_add_collected(&b->rewrite, xstrdup(id), sync_object_json(obj));
+}
+
+static int add_order(const char *id, const char *json, void *ctx)
+{
+	struct order_builder *b = ctx;
+	json_object *obj = json_text_parse(json, strlen(json)), *v;
+	struct conversation_ref *r;
+
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 256;
+		b->refs = xrealloc(b->refs, b->cap * sizeof(*b->refs));
+	}
+	r = &b->refs[b->n++];
+	r->id = xstrdup(id);
+	r->dated = json_object_object_get_ex(obj, "created_at", &v) &&
+		   json_object_is_type(v, json_type_string) &&
+		   model_parse_time(json_object_get_string(v), &r->created_at) == 0;
+	note_old_form(b, id, obj);
+	json_object_put(obj);
+	return 0;
+}
+
+void sync_free_order(struct conversation_ref *refs, size_t n, struct hash *position)
+{
+	for (size_t i = 0; i < n; i++)
+		free(refs[i].id);
+	free(refs);
+	hash_free(position);
+}
+
+void sync_reload_order(struct sync *s)
+{
+	struct order_builder b = { 0 };
+	struct hash *position = hash_new();
+
+	store_foreach(s->store, STORE_CONVERSATIONS, add_order, &b);
+	if (b.rewrite.n) {
+		log_info("conversations: %zu cached entries brought to the current form", b.rewrite.n);
+		store_rewrite_listing(s->store, STORE_CONVERSATIONS, b.rewrite.items, b.rewrite.n);
+	}
+	sync_free_collected(&b.rewrite);
+	for (size_t i = 0; i < b.n; i++)
+		hash_add(position, b.refs[i].id, (void *)(uintptr_t)(i + 1));
+	pthread_mutex_lock(&s->lock);
+	sync_free_order(s->order, s->n_order, s->position);
+	s->order = b.refs;
+	s->n_order = b.n;
+	s->position = position;
+	pthread_mutex_unlock(&s->lock);
+}
+
+struct batch {
+	struct hash *wanted;	/* id -> its flag in received[] */
+	bool *received;
+	size_t remaining;
+	struct store *store;
+	int store_errors;
+};
+
+static int store_full(json_object *item, const char *id, void *ctx)
+{
+	struct batch *b = ctx;
+	char *json;
+	bool *flag;
+
+	if (!id)
+		return API_LIST_NEXT;	/* nothing to file it under */
+	json = sync_object_json(item);
+	if (store_put_full_conversation(b->store, id, json) < 0)
+		b->store_errors++;
+	free(json);
+	flag = hash_get(b->wanted, id);
+	if (flag && !*flag) {
+		*flag = true;
+		b->remaining--;
+	}
+	return b->remaining == 0 ? API_LIST_DONE : API_LIST_NEXT;
+}
+
+static void format_utc(time_t t, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void sync_plan_batch(struct sync_plan *plan, size_t at, size_t *lo, size_t *hi)
+{
+	size_t block = at / plan->walking;
+	bool walk = plan->last_valid && block + 1 >= plan->last_block && block <= plan->last_block + 1;
+
+	if (walk) {
+		*lo = block * plan->walking;
+		*hi = *lo + plan->walking - 1;
+	} else {
+		/* The initial block inside the walking one, so that a walk that
+		 * follows finds whole blocks to fetch. */
+		*lo = at / plan->initial * plan->initial;
+		*hi = *lo + plan->initial - 1;
+		if (*lo < block * plan->walking)
+			*lo = block * plan->walking;
+		if (*hi >= (block + 1) * plan->walking)
+			*hi = (block + 1) * plan->walking - 1;
+	}
+	if (*hi >= plan->n)
+		*hi = plan->n - 1;
+	plan->last_valid = true;
+	plan->last_block = block;
+}
+
+/* The conversations of one transcript batch: ids and dates copied out of
+ * the listing order, so that the store is asked without s->lock held. */
+struct window {
+	size_t first;		/* index in the listing order of refs[0] */
+	struct conversation_ref *refs;
+	size_t n;
+	struct store *store;
+};
+
+/* Whether conversation i of the window can join a batch: dated, not held. */
+static bool window_can_fetch(const struct window *w, size_t i)
+{
+	const struct conversation_ref *r;
+
+	if (i < w->first || i >= w->first + w->n)
+		return false;
+	r = &w->refs[i - w->first];
+	return r->dated && !store_has_full_conversation(w->store, r->id);
+}
+
+static void free_window(struct window *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		free(w->refs[i].id);
+	free(w->refs);
+}
+
+/*
+ * Picks the batch for the conversation at `at` by read-ahead (see
+ * sync_plan_batch), fills b and the date range, and returns how many were
+ * picked. Takes s->lock to copy the block; queries the store without it.
+ * transcript_lock held.
+ */
+static size_t pick_batch(struct sync *s, size_t at, struct batch *b, time_t *oldest,
+			 time_t *newest)
+{
+	struct window w = { .store = s->store };
+	size_t lo, hi, picked = 0;
+
+	pthread_mutex_lock(&s->lock);
+	s->plan.n = s->n_order;
+	sync_plan_batch(&s->plan, at, &lo, &hi);
+	w.first = lo;
+	w.n = hi - lo + 1;
+	w.refs = xcalloc(w.n, sizeof(*w.refs));
+	for (size_t i = 0; i < w.n; i++) {
+		w.refs[i] = s->order[lo + i];
+		w.refs[i].id = xstrdup(w.refs[i].id);
+	}
+	pthread_mutex_unlock(&s->lock);
+	b->received = xcalloc(w.n, sizeof(bool));
+	for (size_t i = lo; i <= hi; i++) {
+		const struct conversation_ref *r = &w.refs[i - lo];
+
+		if (i != at && !window_can_fetch(&w, i))
+			continue;
+		if (picked == 0 || r->created_at < *oldest)
+			*oldest = r->created_at;
+		if (picked == 0 || r->created_at > *newest)
+			*newest = r->created_at;
+		hash_add(b->wanted, r->id, &b->received[picked]);
+		picked++;
+	}
+	free_window(&w);
+	return picked;
+}
+
+/* For a conversation without a usable date: the backend's single GET. */
+static int fetch_one(struct sync *s, const char *id)
+{
+	char escaped[1024], path[1100];
+	struct api_error err;
+	json_object *obj = NULL;
+	enum api_result result;
+	char *json;
+	int rc;
+
+	api_query_escape(id, escaped, sizeof(escaped));
+	snprintf(path, sizeof(path), "%s/%s", collection_of(STORE_CONVERSATIONS)->api_path,
+		 escaped);
+	result = api_get_json(s->api, path, "include_transcript=true", &obj, &err);
+	if (result != API_OK)
+		return result == API_E_NOT_FOUND ? -EIO : api_result_errno(result);
+	json = sync_object_json(obj);
+	rc = store_put_full_conversation(s->store, id, json);
+	free(json);
+	json_object_put(obj);
+	return rc;
+}
+
+int sync_fetch_transcript(struct sync *s, const char *id)
+{
+	struct batch b = { .store = s->store };
+	struct api_error err;
+	enum api_result result;
+	char query[256], start[32], end[32];
+	time_t oldest = 0, newest = 0;
+	uintptr_t position;
+	size_t picked = 0;
+	bool dated = false, paused;
+	int rc;
+
+	if (store_has_full_conversation(s->store, id))
+		return 0;
+	if (s->opts.offline)
+		return -EIO;
+	pthread_mutex_lock(&s->transcript_lock);
+	if (store_has_full_conversation(s->store, id)) {
+		pthread_mutex_unlock(&s->transcript_lock);
+		return 0;
+	}
+	b.wanted = hash_new();
+	pthread_mutex_lock(&s->lock);
+	paused = time(NULL) < s->transcripts_paused_until;
+	rc = s->transcript_error;
+	position = (uintptr_t)hash_get(s->position, id);
+	if (position)
+		dated = s->order[position - 1].dated;
+	pthread_mutex_unlock(&s->lock);
+	if (dated && !paused)
+		picked = pick_batch(s, position - 1, &b, &oldest, &newest);
+	if (paused) {
+		/* A recent batch failed: fail fast rather than ask again. */
+	} else if (!position) {
+		rc = -ENOENT;
+	} else if (!dated) {
+		rc = fetch_one(s, id);
+	} else {
+		/* Whole seconds around the range: the server may keep fractions. */
+		format_utc(oldest, start, sizeof(start));
+		format_utc(newest + 1, end, sizeof(end));
+		snprintf(query, sizeof(query), "include_transcript=true&start_date=%s&end_date=%s",
+			 start, end);
+		b.remaining = picked;
+		log_debug("fetching %zu transcripts from %s to %s", picked, start, end);
+		/* The largest page the API documents: a server serves what it
+		 * allows and omifs pages on until the batch is in. */
+		result = api_list(s->api, collection_of(STORE_CONVERSATIONS)->api_path, query,
+				  s->opts.page_size, store_full, &b, &err);
+		if (store_has_full_conversation(s->store, id))
+			rc = 0;
+		else if (result != API_OK)
+			rc = api_result_errno(result);
+		else if (b.store_errors)
+			rc = -EIO;
+		else {
+			log_warn("conversation %s was not in the listing of its own dates", id);
+			rc = -EIO;
+		}
+	}
+	/* Give the batch's JSON back to the system rather than keep it. */
+	if (!paused)
+		malloc_trim(0);
+	if (!paused && rc != -ENOENT) {
+		pthread_mutex_lock(&s->lock);
+		s->transcript_failures = rc < 0 ? s->transcript_failures + 1 : 0;
+		s->transcript_error = rc;
+		s->transcripts_paused_until =
+			rc < 0 ? time(NULL) + sync_retry_pause(s->transcript_failures) : 0;
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->transcript_lock);
+	hash_free(b.wanted);
+	free(b.received);
+	return rc;
+}
+
+/* The ids of the conversations lacking a transcript, in listing order. */
+static char **missing_transcripts(struct sync *s, size_t *n_missing, size_t *total)
+{
+	char **ids;
+	size_t kept = 0;
+
+	pthread_mutex_lock(&s->lock);
+	*total = s->n_order;
+	ids = xcalloc(s->n_order + 1, sizeof(*ids));
+	for (size_t i = 0; i < s->n_order; i++)
+		ids[i] = xstrdup(s->order[i].id);
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < *total; i++) {
+		if (store_has_full_conversation(s->store, ids[i]))
+			free(ids[i]);
+		else
+			ids[kept++] = ids[i];
+	}
+	*n_missing = kept;
+	return ids;
+}
+
+void sync_estimate(struct sync *s, struct sync_estimate *e)
+{
+	/* One query: progress asks for this after every batch. */
+	memset(e, 0, sizeof(*e));
+	e->missing = store_count_listed_without_full(s->store);
+	e->page = s->plan.walking;
+	e->pages = (e->missing + e->page - 1) / e->page;
+	e->seconds = api_budget_eta(s->api, collection_of(STORE_CONVERSATIONS)->api_path, true,
+				    (long)e->pages, &e->pace);
+}
+
+static void report_progress(struct sync *s, size_t total, sync_progress_fn progress, void *ctx)
+{
+	size_t done = store_count_full_conversations(s->store);
+
+	progress(done < total ? done : total, total, ctx);
+}
+
+int sync_fetch_all_transcripts(struct sync *s, sync_progress_fn progress, void *ctx)
+{
+	size_t n, total;
+	char **ids = missing_transcripts(s, &n, &total);
+	int rc = 0;
+
+	report_progress(s, total, progress, ctx);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		/* Fetched already, as a neighbour of an earlier one? */
+		if (store_has_full_conversation(s->store, ids[i]))
+			continue;
+		rc = sync_fetch_transcript(s, ids[i]);
+		report_progress(s, total, progress, ctx);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	return rc;
+}
