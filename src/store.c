@@ -13,7 +13,7 @@
  * One connection guarded by one mutex: every function is a short
  * transaction, and FUSE threads mostly read the in-memory tree, not this.
  */
-#include "store.h"
+#include "store_state.h"
 
 #include "buf.h"
 #include "log.h"
@@ -29,17 +29,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-struct store {
-	sqlite3 *db;
-	struct search_index *search;	/* NULL when the index cannot be had */
-	pthread_mutex_t lock;
-	uint64_t generation;
-	time_t created_at;
-	time_t failed_at;	/* the last SQLite error, for the status file */
-	char failure[256];
-	sqlite3_int64 staged[STORE_KINDS];	/* items staged per kind */
-};
 
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
@@ -63,7 +52,7 @@ static const char schema[] =
 	"INSERT OR IGNORE INTO meta VALUES ('created_at', CAST(strftime('%s', 'now') AS INTEGER));";
 
 /* Logs and remembers a SQLite error. s->lock held (or s not shared yet). */
-static int fail(struct store *s, const char *what)
+int store_fail(struct store *s, const char *what)
 {
 	log_error("cache: %s: %s", what, sqlite3_errmsg(s->db));
 	s->failed_at = time(NULL);
@@ -204,41 +193,41 @@ void store_close(struct store *s)
 }
 
 /* Prepares sql; on failure logs and returns NULL. Lock held. */
-static sqlite3_stmt *prepare(struct store *s, const char *sql)
+sqlite3_stmt *store_prepare(struct store *s, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
 
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		fail(s, sql);
+		store_fail(s, sql);
 		return NULL;
 	}
 	return st;
 }
 
-static int exec(struct store *s, const char *sql)
+int store_exec(struct store *s, const char *sql)
 {
-	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, sql);
+	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : store_fail(s, sql);
 }
 
 /* Runs a one-parameter statement (text or int) to completion. Lock held. */
-static int run_with_text(struct store *s, const char *sql, const char *text)
+int store_run_with_text(struct store *s, const char *sql, const char *text)
 {
-	sqlite3_stmt *st = prepare(s, sql);
+	sqlite3_stmt *st = store_prepare(s, sql);
 	int rc;
 
 	if (!st)
 		return -EIO;
 	sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail(s, sql);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, sql);
 	sqlite3_finalize(st);
 	return rc;
 }
 
 /* Gives every id of kind's listing that has none a first-seen time.
  * s->lock held, inside the listing's transaction. */
-static int note_first_seen(struct store *s, enum store_kind kind, time_t at)
+int store_note_first_seen(struct store *s, enum store_kind kind, time_t at)
 {
-	sqlite3_stmt *st = prepare(s, "INSERT OR IGNORE INTO first_seen (kind, id, at) "
+	sqlite3_stmt *st = store_prepare(s, "INSERT OR IGNORE INTO first_seen (kind, id, at) "
 				      "SELECT kind, id, ? FROM listing WHERE kind = ?");
 	int rc;
 
@@ -246,7 +235,7 @@ static int note_first_seen(struct store *s, enum store_kind kind, time_t at)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)at);
 	sqlite3_bind_int(st, 2, kind);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail(s, "noting first-seen times");
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "noting first-seen times");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -257,7 +246,7 @@ time_t store_first_seen(struct store *s, enum store_kind kind, const char *id)
 	time_t at = 0;
 
 	pthread_mutex_lock(&s->lock);
-	/* Not prepare(): a cache from an older omifs, opened read-only, has
+	/* Not store_prepare(): a cache from an older omifs, opened read-only, has
 	 * no such table, which is no error worth reporting. */
 	if (sqlite3_prepare_v2(s->db, "SELECT at FROM first_seen WHERE kind = ? AND id = ?", -1,
 			       &st, NULL) == SQLITE_OK) {
@@ -277,7 +266,7 @@ int store_put_size(struct store *s, uint64_t ino, uint64_t digest, int64_t size)
 	int rc = 0;
 
 	pthread_mutex_lock(&s->lock);
-	st = prepare(s, "INSERT OR REPLACE INTO rendered_size VALUES (?, ?, ?)");
+	st = store_prepare(s, "INSERT OR REPLACE INTO rendered_size VALUES (?, ?, ?)");
 	if (!st) {
 		pthread_mutex_unlock(&s->lock);
 		return -EIO;
@@ -286,7 +275,7 @@ int store_put_size(struct store *s, uint64_t ino, uint64_t digest, int64_t size)
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)digest);
 	sqlite3_bind_int64(st, 3, size);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = fail(s, "keeping a file's size");
+		rc = store_fail(s, "keeping a file's size");
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -298,7 +287,7 @@ int store_foreach_size(struct store *s, store_size_fn fn, void *ctx)
 	int rc = 0;
 
 	pthread_mutex_lock(&s->lock);
-	/* Not prepare(): a cache from an older omifs, opened read-only, has
+	/* Not store_prepare(): a cache from an older omifs, opened read-only, has
 	 * no such table, which only means no size is known. */
 	if (sqlite3_prepare_v2(s->db, "SELECT ino, digest, size FROM rendered_size", -1, &st,
 			       NULL) == SQLITE_OK)
@@ -312,9 +301,9 @@ int store_foreach_size(struct store *s, store_size_fn fn, void *ctx)
 
 /* Runs sql to completion with ?1 bound to kind and ?2, ?3 (when sql has
  * them) to a and b. Lock held. */
-static int run_kind(struct store *s, const char *sql, int kind, sqlite3_int64 a, sqlite3_int64 b)
+int store_run_kind(struct store *s, const char *sql, int kind, sqlite3_int64 a, sqlite3_int64 b)
 {
-	sqlite3_stmt *st = prepare(s, sql);
+	sqlite3_stmt *st = store_prepare(s, sql);
 	int rc, params;
 
 	if (!st)
@@ -325,15 +314,15 @@ static int run_kind(struct store *s, const char *sql, int kind, sqlite3_int64 a,
 		sqlite3_bind_int64(st, 2, a);
 	if (params >= 3)
 		sqlite3_bind_int64(st, 3, b);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail(s, sql);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, sql);
 	sqlite3_finalize(st);
 	return rc;
 }
 
 /* The one integer sql (?1 bound to kind) answers, or -1 on error. Lock held. */
-static sqlite3_int64 count_kind(struct store *s, const char *sql, int kind)
+sqlite3_int64 store_count_kind(struct store *s, const char *sql, int kind)
 {
-	sqlite3_stmt *st = prepare(s, sql);
+	sqlite3_stmt *st = store_prepare(s, sql);
 	sqlite3_int64 n = -1;
 
 	if (!st)
@@ -342,210 +331,18 @@ static sqlite3_int64 count_kind(struct store *s, const char *sql, int kind)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
 	else
-		fail(s, sql);
+		store_fail(s, sql);
 	sqlite3_finalize(st);
 	return n;
 }
 
 /* Whether kind has been listed before. Lock held. */
-static bool listing_exists(struct store *s, enum store_kind kind)
+bool store_listing_exists(struct store *s, enum store_kind kind)
 {
-	return count_kind(s, "SELECT count(*) FROM listed WHERE kind = ?1", kind) > 0;
+	return store_count_kind(s, "SELECT count(*) FROM listed WHERE kind = ?1", kind) > 0;
 }
 
 /* Items of kind's listing that the staged listing lacks (l: the listing). */
-#define VANISHED "NOT EXISTS (SELECT 1 FROM staged_listing st WHERE st.kind = ?1 AND st.id = l.id)"
-/* ... or holds with other JSON. */
-#define VANISHED_OR_CHANGED \
-	"NOT EXISTS (SELECT 1 FROM staged_listing st WHERE st.kind = ?1 AND st.id = l.id " \
-	"AND st.json = l.json)"
-
-int store_stage_clear(struct store *s, enum store_kind kind)
-{
-	int rc;
-
-	pthread_mutex_lock(&s->lock);
-	s->staged[kind] = 0;
-	rc = run_kind(s, "DELETE FROM staged_listing WHERE kind = ?1", kind, 0, 0);
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int store_stage_items(struct store *s, enum store_kind kind, const struct store_item *items,
-		      size_t n)
-{
-	sqlite3_stmt *insert = NULL;
-	int rc = -EIO;
-
-	pthread_mutex_lock(&s->lock);
-	if (exec(s, "BEGIN IMMEDIATE") < 0)
-		goto out;
-	insert = prepare(s, "INSERT OR REPLACE INTO staged_listing (kind, position, id, json) "
-			    "VALUES (?, ?, ?, ?)");
-	if (!insert)
-		goto rollback;
-	for (size_t i = 0; i < n; i++) {
-		sqlite3_reset(insert);
-		sqlite3_bind_int(insert, 1, kind);
-		sqlite3_bind_int64(insert, 2, s->staged[kind] + (sqlite3_int64)i);
-		sqlite3_bind_text(insert, 3, items[i].id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(insert, 4, items[i].json, -1, SQLITE_STATIC);
-		if (sqlite3_step(insert) != SQLITE_DONE) {
-			fail(s, "staging a listing");
-			goto rollback;
-		}
-	}
-	if (exec(s, "COMMIT") < 0)
-		goto rollback;
-	s->staged[kind] += (sqlite3_int64)n;
-	rc = 0;
-	goto out;
-rollback:
-	exec(s, "ROLLBACK");
-out:
-	sqlite3_finalize(insert);
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int store_stage_compare(struct store *s, enum store_kind kind, struct store_stage_census *c,
-			store_id_fn vanished, void *ctx)
-{
-	sqlite3_stmt *st;
-	sqlite3_int64 staged, cached;
-	int step = SQLITE_ERROR, rc;
-
-	memset(c, 0, sizeof(*c));
-	pthread_mutex_lock(&s->lock);
-	st = prepare(s, "SELECT id FROM listing l WHERE kind = ?1 AND " VANISHED);
-	if (st) {
-		sqlite3_bind_int(st, 1, kind);
-		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-			c->vanished++;
-			vanished((const char *)sqlite3_column_text(st, 0), ctx);
-		}
-		sqlite3_finalize(st);
-	}
-	staged = count_kind(s, "SELECT count(*) FROM staged_listing WHERE kind = ?1", kind);
-	cached = count_kind(s, "SELECT count(*) FROM listing WHERE kind = ?1", kind);
-	c->staged = staged > 0 ? (size_t)staged : 0;
-	c->cached = cached > 0 ? (size_t)cached : 0;
-	rc = step != SQLITE_DONE ? fail(s, "comparing a listing") : staged < 0 || cached < 0 ? -EIO : 0;
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-/* Brings the index entry of (kind, id) in line with the tables. Lock
- * held, inside the transaction that changed the item. */
-static int reindex(struct store *s, enum store_kind kind, const char *id)
-{
-	if (s->search && search_index_update(s->search, kind, id) < 0)
-		return fail(s, "indexing an item");
-	return 0;
-}
-
-/* The last step of a transaction that changed items, before COMMIT. */
-static int seal_index(struct store *s)
-{
-	if (s->search && search_index_seal(s->search) < 0)
-		return fail(s, "sealing the index");
-	return 0;
-}
-
-/* Notes aside, before a staged listing takes the served one's place, the
- * ids it adds, changes or drops: the index follows them once it has. */
-static int note_reindex(struct store *s, enum store_kind kind)
-{
-	if (!s->search)
-		return 0;
-	if (exec(s, "CREATE TEMP TABLE IF NOT EXISTS reindex_ids (id TEXT PRIMARY KEY)") < 0 ||
-	    exec(s, "DELETE FROM temp.reindex_ids") < 0)
-		return -EIO;
-	return run_kind(s, "INSERT OR IGNORE INTO temp.reindex_ids SELECT id FROM staged_listing st "
-			   "WHERE kind = ?1 AND NOT EXISTS (SELECT 1 FROM listing l WHERE "
-			   "l.kind = ?1 AND l.id = st.id AND l.json = st.json) UNION SELECT id "
-			   "FROM listing l WHERE kind = ?1 AND " VANISHED, kind, 0, 0);
-}
-
-/* Indexes again what note_reindex noted, then seals the index. */
-static int reindex_noted(struct store *s, enum store_kind kind)
-{
-	sqlite3_stmt *st;
-	int rc = 0, step;
-
-	if (!s->search)
-		return 0;
-	st = prepare(s, "SELECT id FROM temp.reindex_ids");
-	if (!st)
-		return -EIO;
-	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
-		rc = reindex(s, kind, (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	return rc < 0 ? rc : seal_index(s);
-}
-
-/* Moves the staged listing of kind in place of the current one and marks
- * it listed; returns how many items were added, changed or removed, or
- * -EIO. Lock held, inside a transaction. */
-static int move_stage(struct store *s, enum store_kind kind, bool keep_vanished, time_t listed_at)
-{
-	sqlite3_int64 changes;
-
-	/* Kept items go after the listed ones, in their order. */
-	if (keep_vanished &&
-	    run_kind(s, "INSERT INTO staged_listing (kind, position, id, json) "
-			"SELECT kind, ?2 + row_number() OVER (ORDER BY position), id, json "
-			"FROM listing l WHERE kind = ?1 AND " VANISHED, kind, s->staged[kind], 0) < 0)
-		return -EIO;
-	changes = count_kind(s, "SELECT (SELECT count(*) FROM staged_listing st WHERE kind = ?1 "
-				"AND NOT EXISTS (SELECT 1 FROM listing l WHERE l.kind = ?1 AND "
-				"l.id = st.id AND l.json = st.json)) + (SELECT count(*) FROM "
-				"listing l WHERE kind = ?1 AND " VANISHED ")", kind);
-	if (changes < 0)
-		return -EIO;
-	/* A full conversation lives as long as its listing entry does not change. */
-	if (kind == STORE_CONVERSATIONS &&
-	    run_kind(s, "DELETE FROM full_conversation WHERE id IN (SELECT id FROM listing l "
-			"WHERE kind = ?1 AND " VANISHED_OR_CHANGED ")", kind, 0, 0) < 0)
-		return -EIO;
-	if (note_reindex(s, kind) < 0 ||
-	    run_kind(s, "DELETE FROM listing WHERE kind = ?1", kind, 0, 0) < 0 ||
-	    run_kind(s, "INSERT INTO listing (kind, position, id, json) SELECT kind, position, "
-			"id, json FROM staged_listing WHERE kind = ?1", kind, 0, 0) < 0 ||
-	    run_kind(s, "INSERT OR REPLACE INTO listed (kind, listed_at, count) VALUES (?1, ?2, "
-			"(SELECT count(*) FROM listing WHERE kind = ?1))", kind, listed_at, 0) < 0 ||
-	    note_first_seen(s, kind, listed_at) < 0 ||
-	    run_kind(s, "DELETE FROM staged_listing WHERE kind = ?1", kind, 0, 0) < 0 ||
-	    reindex_noted(s, kind) < 0)
-		return -EIO;
-	return changes > INT_MAX ? INT_MAX : (int)changes;
-}
-
-int store_stage_commit(struct store *s, enum store_kind kind, bool keep_vanished,
-		       time_t listed_at)
-{
-	bool was_listed;
-	int rc = -EIO;
-
-	pthread_mutex_lock(&s->lock);
-	if (exec(s, "BEGIN IMMEDIATE") < 0)
-		goto out;
-	was_listed = listing_exists(s, kind);
-	rc = move_stage(s, kind, keep_vanished, listed_at);
-	if (rc < 0 || exec(s, "COMMIT") < 0) {
-		exec(s, "ROLLBACK");
-		rc = -EIO;
-		goto out;
-	}
-	s->staged[kind] = 0;
-	/* A first listing, even an empty one, changes what the tree can show. */
-	if (rc > 0 || !was_listed)
-		s->generation++;
-out:
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
 int store_search(struct store *s, const char *query, size_t limit, struct search_hit **hits,
 		 size_t *n, char *err, size_t errlen)
 {
@@ -564,126 +361,13 @@ int store_search(struct store *s, const char *query, size_t limit, struct search
 	return rc;
 }
 
-int store_replace_listing(struct store *s, enum store_kind kind, const struct store_item *items,
-			  size_t n, time_t listed_at)
-{
-	int rc = store_stage_clear(s, kind);
-
-	if (rc == 0)
-		rc = store_stage_items(s, kind, items, n);
-	return rc < 0 ? rc : store_stage_commit(s, kind, false, listed_at);
-}
-
-static const char drop_full_sql[] = "DELETE FROM full_conversation WHERE id = ?";
-
-int store_merge_listing(struct store *s, enum store_kind kind, const struct store_item *items,
-			size_t n)
-{
-	sqlite3_stmt *old = NULL, *upsert = NULL, *first = NULL;
-	sqlite3_int64 position = 0;
-	int changes = 0, rc = -EIO;
-
-	pthread_mutex_lock(&s->lock);
-	if (exec(s, "BEGIN IMMEDIATE") < 0)
-		goto out;
-	old = prepare(s, "SELECT json, position FROM listing WHERE kind = ? AND id = ?");
-	upsert = prepare(s, "INSERT OR REPLACE INTO listing (kind, position, id, json) "
-			    "VALUES (?, ?, ?, ?)");
-	first = prepare(s, "SELECT coalesce(min(position), 0) FROM listing WHERE kind = ?");
-	if (!old || !upsert || !first)
-		goto rollback;
-	sqlite3_bind_int(first, 1, kind);
-	if (sqlite3_step(first) == SQLITE_ROW)
-		position = sqlite3_column_int64(first, 0) - (sqlite3_int64)n;
-	for (size_t i = 0; i < n; i++) {
-		sqlite3_int64 at = position + (sqlite3_int64)i;
-		bool known = false, same = false;
-
-		sqlite3_reset(old);
-		sqlite3_bind_int(old, 1, kind);
-		sqlite3_bind_text(old, 2, items[i].id, -1, SQLITE_STATIC);
-		if (sqlite3_step(old) == SQLITE_ROW) {
-			known = true;
-			same = strcmp((const char *)sqlite3_column_text(old, 0), items[i].json) == 0;
-			at = sqlite3_column_int64(old, 1);
-		}
-		if (same)
-			continue;
-		changes++;
-		if (known && kind == STORE_CONVERSATIONS &&
-		    run_with_text(s, drop_full_sql, items[i].id) < 0)
-			goto rollback;
-		sqlite3_reset(upsert);
-		sqlite3_bind_int(upsert, 1, kind);
-		sqlite3_bind_int64(upsert, 2, at);
-		sqlite3_bind_text(upsert, 3, items[i].id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(upsert, 4, items[i].json, -1, SQLITE_STATIC);
-		if (sqlite3_step(upsert) != SQLITE_DONE) {
-			fail(s, "merging a listing");
-			goto rollback;
-		}
-		if (reindex(s, kind, items[i].id) < 0)
-			goto rollback;
-	}
-	if (note_first_seen(s, kind, time(NULL)) < 0 || seal_index(s) < 0 || exec(s, "COMMIT") < 0)
-		goto rollback;
-	if (changes > 0)
-		s->generation++;
-	rc = changes;
-	goto out;
-rollback:
-	exec(s, "ROLLBACK");
-out:
-	sqlite3_finalize(old);
-	sqlite3_finalize(upsert);
-	sqlite3_finalize(first);
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int store_rewrite_listing(struct store *s, enum store_kind kind, const struct store_item *items,
-			  size_t n)
-{
-	sqlite3_stmt *update = NULL;
-	int rc = -EIO;
-
-	pthread_mutex_lock(&s->lock);
-	if (exec(s, "BEGIN IMMEDIATE") < 0)
-		goto out;
-	update = prepare(s, "UPDATE listing SET json = ? WHERE kind = ? AND id = ?");
-	if (!update)
-		goto rollback;
-	for (size_t i = 0; i < n; i++) {
-		sqlite3_reset(update);
-		sqlite3_bind_text(update, 1, items[i].json, -1, SQLITE_STATIC);
-		sqlite3_bind_int(update, 2, kind);
-		sqlite3_bind_text(update, 3, items[i].id, -1, SQLITE_STATIC);
-		if (sqlite3_step(update) != SQLITE_DONE) {
-			fail(s, "rewriting a listing");
-			goto rollback;
-		}
-		if (sqlite3_changes(s->db) > 0 && reindex(s, kind, items[i].id) < 0)
-			goto rollback;
-	}
-	if (seal_index(s) < 0 || exec(s, "COMMIT") < 0)
-		goto rollback;
-	rc = 0;
-	goto out;
-rollback:
-	exec(s, "ROLLBACK");
-out:
-	sqlite3_finalize(update);
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
 int store_listing_info(struct store *s, enum store_kind kind, time_t *listed_at, size_t *count)
 {
 	sqlite3_stmt *st;
 	int rc = -ENOENT;
 
 	pthread_mutex_lock(&s->lock);
-	st = prepare(s, "SELECT listed_at, count FROM listed WHERE kind = ?");
+	st = store_prepare(s, "SELECT listed_at, count FROM listed WHERE kind = ?");
 	if (!st) {
 		rc = -EIO;
 	} else {
@@ -705,7 +389,7 @@ int store_foreach(struct store *s, enum store_kind kind, store_item_fn fn, void 
 	int rc = 0, step;
 
 	pthread_mutex_lock(&s->lock);
-	st = prepare(s, "SELECT id, json FROM listing WHERE kind = ? ORDER BY position");
+	st = store_prepare(s, "SELECT id, json FROM listing WHERE kind = ? ORDER BY position");
 	if (!st) {
 		pthread_mutex_unlock(&s->lock);
 		return -EIO;
@@ -718,7 +402,7 @@ int store_foreach(struct store *s, enum store_kind kind, store_item_fn fn, void 
 			break;
 	}
 	if (rc == 0 && step != SQLITE_DONE)
-		rc = fail(s, "reading a listing");
+		rc = store_fail(s, "reading a listing");
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -740,24 +424,24 @@ int store_put_full_conversation(struct store *s, const char *id, const char *jso
 	int rc = -EIO;
 
 	pthread_mutex_lock(&s->lock);
-	if (exec(s, "BEGIN IMMEDIATE") < 0)
+	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
 		goto out;
-	st = prepare(s, "INSERT OR IGNORE INTO full_conversation (id, json) VALUES (?, ?)");
+	st = store_prepare(s, "INSERT OR IGNORE INTO full_conversation (id, json) VALUES (?, ?)");
 	if (!st)
 		goto rollback;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, json, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
-		fail(s, "writing a conversation");
+		store_fail(s, "writing a conversation");
 		goto rollback;
 	}
-	if ((sqlite3_changes(s->db) > 0 && reindex(s, STORE_CONVERSATIONS, id) < 0) ||
-	    seal_index(s) < 0 || exec(s, "COMMIT") < 0)
+	if ((sqlite3_changes(s->db) > 0 && store_reindex(s, STORE_CONVERSATIONS, id) < 0) ||
+	    store_seal_index(s) < 0 || store_exec(s, "COMMIT") < 0)
 		goto rollback;
 	rc = 0;
 	goto out;
 rollback:
-	exec(s, "ROLLBACK");
+	store_exec(s, "ROLLBACK");
 out:
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->lock);
@@ -772,7 +456,7 @@ static char *get_json(struct store *s, const char *sql, int kind, const char *id
 	char *json = NULL;
 
 	pthread_mutex_lock(&s->lock);
-	st = prepare(s, sql);
+	st = store_prepare(s, sql);
 	if (st) {
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		if (kind >= 0)
@@ -801,7 +485,7 @@ bool store_has_full_conversation(struct store *s, const char *id)
 	bool found = false;
 
 	pthread_mutex_lock(&s->lock);
-	st = prepare(s, "SELECT 1 FROM full_conversation WHERE id = ?");
+	st = store_prepare(s, "SELECT 1 FROM full_conversation WHERE id = ?");
 	if (st) {
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		found = sqlite3_step(st) == SQLITE_ROW;
@@ -818,7 +502,7 @@ static size_t count_rows(struct store *s, const char *sql)
 	size_t n = 0;
 
 	pthread_mutex_lock(&s->lock);
-	st = prepare(s, sql);
+	st = store_prepare(s, sql);
 	if (st) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			n = (size_t)sqlite3_column_int64(st, 0);
@@ -848,7 +532,7 @@ long long store_size(struct store *s)
 	long long bytes = 0;
 
 	pthread_mutex_lock(&s->lock);
-	st = prepare(s, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
+	st = store_prepare(s, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
 	if (st) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			bytes = sqlite3_column_int64(st, 0);

@@ -1,0 +1,55 @@
+/*
+ * store_state: what the store's own files share (store.c: opening, reads,
+ * transcripts, sizes; store_listing.c: writing listings, staged or not).
+ * Nothing else includes it: store.h is the module's promise.
+ *
+ * Every function here expects s->lock held and reports SQLite errors
+ * with store_fail (logged, remembered for the status file, -EIO).
+ */
+#ifndef OMIFS_STORE_STATE_H
+#define OMIFS_STORE_STATE_H
+
+#include "store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+struct store {
+	sqlite3 *db;
+	struct search_index *search;	/* NULL when the index cannot be had */
+	pthread_mutex_t lock;
+	uint64_t generation;
+	time_t created_at;
+	time_t failed_at;	/* the last SQLite error, for the status file */
+	char failure[256];
+	sqlite3_int64 staged[STORE_KINDS];	/* items staged per kind */
+};
+
+/* Logs and remembers a SQLite error about `what`; returns -EIO. */
+int store_fail(struct store *s, const char *what);
+/* A prepared statement (finalize it), or NULL after store_fail. */
+sqlite3_stmt *store_prepare(struct store *s, const char *sql);
+/* Runs sql; 0 or -EIO. */
+int store_exec(struct store *s, const char *sql);
+/* Runs sql with ?1 = text; 0 or -EIO. */
+int store_run_with_text(struct store *s, const char *sql, const char *text);
+/* Runs sql with ?1 = kind and, when the statement has them, ?2 = a and
+ * ?3 = b; 0 or -EIO. */
+int store_run_kind(struct store *s, const char *sql, int kind, sqlite3_int64 a, sqlite3_int64 b);
+/* The one number sql (with ?1 = kind) selects, or -1 after store_fail. */
+sqlite3_int64 store_count_kind(struct store *s, const char *sql, int kind);
+/* Whether kind was ever listed completely. */
+bool store_listing_exists(struct store *s, enum store_kind kind);
+/* Records, for ids of kind not seen before, that they were first seen at. */
+int store_note_first_seen(struct store *s, enum store_kind kind, time_t at);
+
+/* In store_listing.c: brings the index entry of (kind, id) in line with
+ * the tables, inside the transaction that changed the item; and the last
+ * step of such a transaction, before COMMIT. 0 or -EIO. */
+int store_reindex(struct store *s, enum store_kind kind, const char *id);
+int store_seal_index(struct store *s);
+
+#endif
