@@ -13,6 +13,7 @@
  * locking a CURLSH would need.
  */
 #include "api.h"
+#include "api_state.h"
 
 #include "buf.h"
 #include "hash.h"
@@ -41,8 +42,6 @@
 #define MINUTE 60.0
 #define BACKOFF_FIRST 0.25	/* seconds */
 #define BACKOFF_CAP 8.0
-#define MAX_PAGES 1000000	/* bounds any listing loop */
-#define MAX_REPEATED_PAGES 3	/* pages of only known ids before giving up */
 
 struct api_client {
 	char *base_url;
@@ -641,104 +640,8 @@ enum api_result api_request(struct api_client *c, const char *method, const char
 	return request(c, method, path, query, body, out, NULL, err);
 }
 
-/* The state of one listing while its pages are walked. */
-struct listing {
-	const char *path;
-	size_t offset;		/* of the page being walked */
-	struct hash *seen;
-	size_t fresh;		/* new ids on this page */
-	bool done;		/* the reader has all it wanted */
-	api_item_fn fn;
-	void *ctx;
-	struct api_error *err;
-};
-
-/* Hands one item of a page that proved whole (a JSON object) to l->fn. */
-static int list_element(json_object *item, size_t index, void *arg)
+enum api_result api_get_page(struct api_client *c, const char *path, const char *query,
+			     struct page *page, struct api_error *err)
 {
-	struct listing *l = arg;
-	char *id = json_text_object_id(item);
-	int verdict = API_LIST_NEXT;
-
-	(void)index;
-	if (!id) {
-		verdict = l->fn(item, NULL, l->ctx);
-	} else if (hash_get(l->seen, id) == NULL) {
-		hash_add(l->seen, id, l->seen);
-		l->fresh++;
-		verdict = l->fn(item, id, l->ctx);
-		if (verdict != API_LIST_NEXT && verdict != API_LIST_DONE)
-			snprintf(l->err->message, sizeof(l->err->message),
-				 "%s: the listing held an item omifs refuses (see the log)", l->path);
-	}
-	free(id);
-	l->done = verdict == API_LIST_DONE;
-	return verdict != API_LIST_NEXT;
-}
-
-enum api_result api_list(struct api_client *c, const char *path, const char *query,
-			 int page_size, api_item_fn fn, void *ctx, struct api_error *err)
-{
-	return api_list_from(c, path, query, page_size, NULL, fn, ctx, err);
-}
-
-enum api_result api_list_from(struct api_client *c, const char *path, const char *query,
-			      int page_size, const char *first_page, api_item_fn fn, void *ctx,
-			      struct api_error *err)
-{
-	struct listing l = { .path = path, .seen = hash_new(), .fn = fn, .ctx = ctx, .err = err };
-	struct buf q = BUF_INIT;
-	int repeated = 0;
-	enum api_result result = API_OK;
-
-	for (int page = 0;; page++) {
-		struct page p;
-		long n;
-
-		if (page >= MAX_PAGES) {
-			result = API_E_PROTOCOL;
-			snprintf(err->message, sizeof(err->message),
-				 "%s: more than %d pages, giving up", path, MAX_PAGES);
-			break;
-		}
-		buf_reset(&q);
-		buf_printf(&q, "limit=%d&offset=%zu%s%s", page_size, l.offset, query ? "&" : "",
-			   query ? query : "");
-		if (page == 0 && first_page) {
-			/* Judged as a page from the server would be. */
-			memset(err, 0, sizeof(*err));
-			page_open(&p, NULL);
-			page_take(&p, first_page, strlen(first_page));
-			if (!page_whole(&p, strlen(first_page), err->message, sizeof(err->message))) {
-				page_close(&p);
-				result = err->result = API_E_PROTOCOL;
-				break;
-			}
-		} else {
-			result = request(c, "GET", path, q.data, NULL, NULL, &p, err);
-			if (result != API_OK)
-				break;
-		}
-		l.fresh = 0;
-		n = page_walk(&p, list_element, &l, err->message, sizeof(err->message));
-		page_close(&p);
-		if (n == 0 || l.done)
-			break;
-		if (n < 0) {
-			result = err->result = API_E_PROTOCOL;
-			break;
-		}
-		/* A server that ignores offset would send the same page forever. */
-		repeated = l.fresh == 0 ? repeated + 1 : 0;
-		if (repeated >= MAX_REPEATED_PAGES) {
-			result = err->result = API_E_PROTOCOL;
-			snprintf(err->message, sizeof(err->message),
-				 "%s: the server keeps sending items already seen", path);
-			break;
-		}
-		l.offset += (size_t)n;
-	}
-	buf_free(&q);
-	hash_free(l.seen);
-	return result;
+	return request(c, "GET", path, query, NULL, NULL, page, err);
 }
