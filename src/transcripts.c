@@ -235,12 +235,50 @@ static int fetch_one(struct sync *s, const char *id)
 	return rc;
 }
 
+/* Fetches the batch picked around id (dates oldest..newest) with one
+ * date-range listing. Returns 0 once id's transcript is in, or -errno. */
+static int fetch_batch(struct sync *s, const char *id, struct batch *b, size_t picked,
+		       time_t oldest, time_t newest)
+{
+	char query[256], start[32], end[32];
+	struct api_error err;
+	enum api_result result;
+
+	/* Whole seconds around the range: the server may keep fractions. */
+	format_utc(oldest, start, sizeof(start));
+	format_utc(newest + 1, end, sizeof(end));
+	snprintf(query, sizeof(query), "include_transcript=true&start_date=%s&end_date=%s", start,
+		 end);
+	b->remaining = picked;
+	log_debug("fetching %zu transcripts from %s to %s", picked, start, end);
+	/* The largest page the API documents: a server serves what it allows
+	 * and omifs pages on until the batch is in. */
+	result = api_list(s->api, collection_of(STORE_CONVERSATIONS)->api_path, query,
+			  s->opts.page_size, store_full, b, &err);
+	if (store_has_full_conversation(s->store, id))
+		return 0;
+	if (result != API_OK)
+		return api_result_errno(result);
+	if (!b->store_errors)
+		log_warn("conversation %s was not in the listing of its own dates", id);
+	return -EIO;
+}
+
+/* Remembers how the last batch went: after a failure, the next one waits
+ * (sync_retry_pause), so that a broken server is not asked at every read. */
+static void note_batch(struct sync *s, int rc)
+{
+	pthread_mutex_lock(&s->lock);
+	s->transcript_failures = rc < 0 ? s->transcript_failures + 1 : 0;
+	s->transcript_error = rc;
+	s->transcripts_paused_until =
+		rc < 0 ? time(NULL) + sync_retry_pause(s->transcript_failures) : 0;
+	pthread_mutex_unlock(&s->lock);
+}
+
 int sync_fetch_transcript(struct sync *s, const char *id)
 {
 	struct batch b = { .store = s->store };
-	struct api_error err;
-	enum api_result result;
-	char query[256], start[32], end[32];
 	time_t oldest = 0, newest = 0;
 	uintptr_t position;
 	size_t picked = 0;
@@ -266,46 +304,15 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 	pthread_mutex_unlock(&s->lock);
 	if (dated && !paused)
 		picked = pick_batch(s, position - 1, &b, &oldest, &newest);
-	if (paused) {
-		/* A recent batch failed: fail fast rather than ask again. */
-	} else if (!position) {
-		rc = -ENOENT;
-	} else if (!dated) {
-		rc = fetch_one(s, id);
-	} else {
-		/* Whole seconds around the range: the server may keep fractions. */
-		format_utc(oldest, start, sizeof(start));
-		format_utc(newest + 1, end, sizeof(end));
-		snprintf(query, sizeof(query), "include_transcript=true&start_date=%s&end_date=%s",
-			 start, end);
-		b.remaining = picked;
-		log_debug("fetching %zu transcripts from %s to %s", picked, start, end);
-		/* The largest page the API documents: a server serves what it
-		 * allows and omifs pages on until the batch is in. */
-		result = api_list(s->api, collection_of(STORE_CONVERSATIONS)->api_path, query,
-				  s->opts.page_size, store_full, &b, &err);
-		if (store_has_full_conversation(s->store, id))
-			rc = 0;
-		else if (result != API_OK)
-			rc = api_result_errno(result);
-		else if (b.store_errors)
-			rc = -EIO;
-		else {
-			log_warn("conversation %s was not in the listing of its own dates", id);
-			rc = -EIO;
-		}
-	}
+	/* After a recent failed batch, fail fast rather than ask again. */
+	if (!paused)
+		rc = !position ? -ENOENT : !dated ? fetch_one(s, id)
+			       : fetch_batch(s, id, &b, picked, oldest, newest);
 	/* Give the batch's JSON back to the system rather than keep it. */
 	if (!paused)
 		malloc_trim(0);
-	if (!paused && rc != -ENOENT) {
-		pthread_mutex_lock(&s->lock);
-		s->transcript_failures = rc < 0 ? s->transcript_failures + 1 : 0;
-		s->transcript_error = rc;
-		s->transcripts_paused_until =
-			rc < 0 ? time(NULL) + sync_retry_pause(s->transcript_failures) : 0;
-		pthread_mutex_unlock(&s->lock);
-	}
+	if (!paused && rc != -ENOENT)
+		note_batch(s, rc);
 	pthread_mutex_unlock(&s->transcript_lock);
 	hash_free(b.wanted);
 	free(b.received);
