@@ -73,6 +73,7 @@ STRESS_CYCLES ?= 12
 check-asan:
 	$(MAKE) clean
 	OMIFS_STRESS_CYCLES=$(STRESS_CYCLES) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	ASAN_OPTIONS=quarantine_size_mb=256 \
 	$(MAKE) check CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	        LDFLAGS="-fsanitize=address,undefined"
 	$(MAKE) clean

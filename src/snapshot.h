@@ -124,7 +124,8 @@ uint64_t snapshot_kept_digest(const struct node *n);
 
 /* Renders a file of the given kind from json: the item's listing JSON,
  * or the full conversation's for transcript.txt and conversation.json.
- * Returns 0, or -EIO when json cannot be read as that item. */
-int snapshot_render(enum node_kind kind, const char *json, struct buf *out);
+ * Takes json over (frees it as soon as it is parsed). Returns 0, or -EIO
+ * when json cannot be read as that item. */
+int snapshot_render(enum node_kind kind, char *json, struct buf *out);
 
 #endif

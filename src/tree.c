@@ -253,7 +253,6 @@ static int render_node(struct tree *t, const struct snapshot *snap, const struct
 	if (rc < 0)
 		return rc;
 	rc = snapshot_render((enum node_kind)n->kind, json, out);
-	free(json);
 	return rc;
 }
 
