@@ -220,13 +220,32 @@ static int check_server(struct omifs_config *c)
 	return EXIT_SERVER;
 }
 
+/* Whether store holds every collection listed less than a refresh
+ * interval ago: the key worked then, and the mount has nothing to ask the
+ * server before the refresher's next turn, so a warm remount sends no
+ * request at all. */
+static bool listed_recently(struct store *store, const struct omifs_config *c)
+{
+	time_t listed_at, now = time(NULL);
+	size_t count;
+	bool fresh = true;
+
+	for (int k = 0; k < STORE_KINDS && fresh; k++)
+		fresh = store_listing_info(store, k, &listed_at, &count) == 0 &&
+			listed_at <= now && now - listed_at < c->refresh_interval;
+	return fresh;
+}
+
 /* Finds the cache file and makes sure it opens, so that a problem is
- * reported here rather than by a daemon. */
-static int open_cache(struct omifs_config *c)
+ * reported here rather than by a daemon. *fresh (may be NULL) tells
+ * whether the cache was listed recently (listed_recently). */
+static int open_cache(struct omifs_config *c, bool *fresh)
 {
 	char err[512];
 	struct store *store = NULL;
 
+	if (fresh)
+		*fresh = false;
 	if (c->no_disk_cache) {
 		if (c->offline) {
 			fprintf(stderr, "omifs: offline needs the disk cache\n");
@@ -243,6 +262,8 @@ static int open_cache(struct omifs_config *c)
 		fprintf(stderr, "omifs: %s\n", err);
 		return -1;
 	}
+	if (fresh)
+		*fresh = listed_recently(store, c);
 	store_close(store);
 	return 0;
 }
@@ -320,31 +341,7 @@ static int run_sync(struct omifs_config *c)
 		return EXIT_USAGE;
 	if ((rc = check_server(c)) != 0)
 		return rc;
-	return open_cache(c) < 0 ? EXIT_USAGE : sync_command(c);
-}
-
-/* Whether the cache (one per server and key) holds every collection
- * listed less than a refresh interval ago: the key worked then, and the
- * mount has nothing to ask the server before the refresher's next turn,
- * so a warm remount sends no request at all. */
-static bool cache_is_fresh(const struct omifs_config *c)
-{
-	char err[512];
-	struct store *store;
-	time_t listed_at, now = time(NULL);
-	size_t count;
-	bool fresh = true;
-
-	if (c->no_disk_cache || !c->cache_path)
-		return false;
-	store = store_open_readonly(c->cache_path, err, sizeof(err));
-	if (!store)
-		return false;
-	for (int k = 0; k < STORE_KINDS && fresh; k++)
-		fresh = store_listing_info(store, k, &listed_at, &count) == 0 &&
-			listed_at <= now && now - listed_at < c->refresh_interval;
-	store_close(store);
-	return fresh;
+	return open_cache(c, NULL) < 0 ? EXIT_USAGE : sync_command(c);
 }
 
 /* omifs search: the cache of the key's account, or the one cached
@@ -403,6 +400,7 @@ static int run_mount(struct omifs_config *c, struct fuse_args *args, const char 
 	struct buf opt = BUF_INIT;
 	const char *env = getenv("OMI_API_KEY");
 	bool keyless = c->offline && !c->key_file && !(env && *env) && !c->no_disk_cache;
+	bool fresh;
 	int rc;
 
 	if (keyless ? pick_offline_cache(c, url_given) < 0 : load_key(c) < 0)
@@ -411,9 +409,9 @@ static int run_mount(struct omifs_config *c, struct fuse_args *args, const char 
 		c->key = xstrdup("");	/* offline: no request carries it */
 	if (check_mountpoint(c->mountpoint) < 0)
 		return EXIT_MOUNTPOINT;
-	if (open_cache(c) < 0)
+	if (open_cache(c, &fresh) < 0)
 		return EXIT_USAGE;
-	if (!c->offline && !cache_is_fresh(c) && (rc = check_server(c)) != 0)
+	if (!c->offline && !fresh && (rc = check_server(c)) != 0)
 		return rc;
 	buf_puts(&opt, "-oro,nosuid,nodev,default_permissions,subtype=omifs,fsname=");
 	add_fsname(c, &opt);
