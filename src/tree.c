@@ -256,13 +256,20 @@ static int render_node(struct tree *t, const struct snapshot *snap, const struct
 	return rc;
 }
 
-static void fill_stat(const struct tree *t, const struct node *n, int64_t size, struct stat *st)
+/* What every stat of the mount shares: the owner, one time, blocks of 4 KiB. */
+static void owned_stat(const struct tree *t, uint64_t ino, time_t mtime, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->st_ino = n->ino;
+	st->st_ino = ino;
 	st->st_uid = t->opts.uid;
 	st->st_gid = t->opts.gid;
-	st->st_mtime = st->st_ctime = st->st_atime = (time_t)n->mtime;
+	st->st_mtime = st->st_ctime = st->st_atime = mtime;
+	st->st_blksize = 4096;
+}
+
+static void fill_stat(const struct tree *t, const struct node *n, int64_t size, struct stat *st)
+{
+	owned_stat(t, n->ino, (time_t)n->mtime, st);
 	if (n->kind == NODE_DIR) {
 		st->st_mode = S_IFDIR | (0555 & ~t->opts.umask);
 		st->st_nlink = 2 + n->n_subdirs;
@@ -273,7 +280,6 @@ static void fill_stat(const struct tree *t, const struct node *n, int64_t size, 
 		st->st_size = (off_t)size;
 		st->st_blocks = (blkcnt_t)((size + 511) / 512);
 	}
-	st->st_blksize = 4096;
 }
 
 /* The attributes of n, rendering it (and fetching its transcript) when
@@ -312,12 +318,7 @@ static int node_attributes(struct tree *t, const struct snapshot *snap, struct n
 
 static void search_stat(const struct tree *t, const struct searchdir_entry *e, struct stat *st)
 {
-	memset(st, 0, sizeof(*st));
-	st->st_ino = e->ino;
-	st->st_uid = t->opts.uid;
-	st->st_gid = t->opts.gid;
-	st->st_mtime = st->st_ctime = st->st_atime = t->search_mtime;
-	st->st_blksize = 4096;
+	owned_stat(t, e->ino, t->search_mtime, st);
 	st->st_size = (off_t)e->size;
 	st->st_nlink = e->kind == SEARCHDIR_QUERY ? 2 : 1;
 	st->st_mode = e->kind == SEARCHDIR_QUERY ? S_IFDIR | (0555 & ~t->opts.umask)
