@@ -1,6 +1,6 @@
 /*
  * render: file contents. Every format is line-oriented text; fields that
- * must stay on one line go through put_flat(), which turns CR and LF into
+ * must stay on one line go through render_flat(), which turns CR and LF into
  * spaces so that a title with a newline cannot forge another line.
  */
 #include "render.h"
@@ -11,8 +11,7 @@
 #include <math.h>
 #include <string.h>
 
-/* Appends s with every CR and LF replaced by a space. */
-static void put_flat(struct buf *out, const char *s)
+void render_flat(struct buf *out, const char *s)
 {
 	for (; *s; s++)
 		buf_putc(out, (*s == '\n' || *s == '\r') ? ' ' : *s);
@@ -39,7 +38,7 @@ static void put_field(struct buf *out, const char *label, const char *value)
 	if (!present(value))
 		return;
 	buf_printf(out, "- %s: ", label);
-	put_flat(out, value);
+	render_flat(out, value);
 	buf_putc(out, '\n');
 }
 
@@ -73,33 +72,44 @@ static void put_offset(struct buf *out, double seconds)
 	buf_printf(out, "[%02lld:%02lld:%02lld] ", s / 3600, s / 60 % 60, s % 60);
 }
 
+void render_speaker(const struct segment *seg, struct buf *out)
+{
+	if (present(seg->speaker_name))
+		render_flat(out, seg->speaker_name);
+	else if (seg->has_speaker_id)
+		buf_printf(out, "Speaker %lld", seg->speaker_id);
+	else
+		buf_puts(out, "Speaker ?");
+}
+
 void render_transcript(const struct conversation *c, struct buf *out)
 {
 	for (size_t i = 0; i < c->n_segments; i++) {
 		const struct segment *seg = &c->segments[i];
 
 		put_offset(out, seg->start);
-		if (present(seg->speaker_name))
-			put_flat(out, seg->speaker_name);
-		else if (seg->has_speaker_id)
-			buf_printf(out, "Speaker %lld", seg->speaker_id);
-		else
-			buf_puts(out, "Speaker ?");
+		render_speaker(seg, out);
 		buf_puts(out, ": ");
-		put_flat(out, seg->text ? seg->text : "");
+		render_flat(out, seg->text ? seg->text : "");
 		buf_putc(out, '\n');
 	}
 }
 
-void render_summary(const struct conversation *c, struct buf *out)
+void render_title_line(const struct conversation *c, struct buf *out)
 {
 	buf_puts(out, "# ");
 	if (present(c->emoji)) {
-		put_flat(out, c->emoji);
+		render_flat(out, c->emoji);
 		buf_putc(out, ' ');
 	}
-	put_flat(out, present(c->title) ? c->title : "Untitled");
-	buf_puts(out, "\n\n");
+	render_flat(out, present(c->title) ? c->title : "Untitled");
+	buf_putc(out, '\n');
+}
+
+void render_summary(const struct conversation *c, struct buf *out)
+{
+	render_title_line(c, out);
+	buf_putc(out, '\n');
 	put_field(out, "Category", c->category);
 	put_field(out, "Created", c->created_at.text);
 	put_field(out, "Started", c->started_at.text);
@@ -112,31 +122,39 @@ void render_summary(const struct conversation *c, struct buf *out)
 	}
 }
 
+void render_task(const struct action_item *a, struct buf *out)
+{
+	buf_puts(out, a->completed ? "- [x] " : "- [ ] ");
+	render_flat(out, a->description ? a->description : "");
+	if (present(a->due_at.text)) {
+		buf_puts(out, " (due ");
+		render_flat(out, a->due_at.text);
+		buf_putc(out, ')');
+	}
+}
+
 void render_conversation_action_items(const struct conversation *c, struct buf *out)
 {
 	for (size_t i = 0; i < c->n_action_items; i++) {
-		const struct action_item *a = &c->action_items[i];
-
-		buf_puts(out, a->completed ? "- [x] " : "- [ ] ");
-		put_flat(out, a->description ? a->description : "");
-		if (present(a->due_at.text)) {
-			buf_puts(out, " (due ");
-			put_flat(out, a->due_at.text);
-			buf_putc(out, ')');
-		}
+		render_task(&c->action_items[i], out);
 		buf_putc(out, '\n');
 	}
 }
 
 void render_events(const struct conversation *c, struct buf *out)
 {
+	render_events_headed(c, "## ", out);
+}
+
+void render_events_headed(const struct conversation *c, const char *heading, struct buf *out)
+{
 	for (size_t i = 0; i < c->n_events; i++) {
 		const struct event *e = &c->events[i];
 
 		if (i > 0)
 			buf_putc(out, '\n');
-		buf_puts(out, "## ");
-		put_flat(out, present(e->title) ? e->title : "Untitled event");
+		buf_puts(out, heading);
+		render_flat(out, present(e->title) ? e->title : "Untitled event");
 		buf_putc(out, '\n');
 		if (present(e->start) || e->has_duration)
 			buf_putc(out, '\n');

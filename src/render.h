@@ -21,15 +21,27 @@
  * with any change to the bytes render_transcript or render_json give. */
 #define RENDER_FORMAT 1
 
+/* Appends s with every CR and LF replaced by a space: a field that must
+ * stay on one line cannot forge another. */
+void render_flat(struct buf *out, const char *s);
+
 void render_memory(const struct memory *m, struct buf *out);
 void render_action_item(const struct action_item *a, struct buf *out);
 
 /* transcript.txt: "[HH:MM:SS] Speaker: text" a segment a line. */
 void render_transcript(const struct conversation *c, struct buf *out);
+/* A segment's speaker as transcript.txt names it. */
+void render_speaker(const struct segment *seg, struct buf *out);
 void render_summary(const struct conversation *c, struct buf *out);
+/* summary.md's first line: "# <emoji> <title>". */
+void render_title_line(const struct conversation *c, struct buf *out);
+/* One action item as a task line, "- [ ] text (due X)", no newline. */
+void render_task(const struct action_item *a, struct buf *out);
 void render_conversation_action_items(const struct conversation *c, struct buf *out);
 /* Only meaningful when c->n_events > 0 (events.md exists only then). */
 void render_events(const struct conversation *c, struct buf *out);
+/* The same, each event's title after heading ("## " in events.md). */
+void render_events_headed(const struct conversation *c, const char *heading, struct buf *out);
 
 /* conversation.json: the stored object's JSON pretty-printed, with a final
  * newline. Returns 0, or -EINVAL if json_text is not JSON (nothing

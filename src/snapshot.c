@@ -7,7 +7,7 @@
  * after their parents, so one backward walk gives directories their
  * mtimes; the children slices are laid out and sorted at the end.
  */
-#include "snapshot.h"
+#include "snapshot_state.h"
 
 #include "collections.h"
 #include "hash.h"
@@ -16,6 +16,7 @@
 #include "model.h"
 #include "names.h"
 #include "render.h"
+#include "vault.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -24,14 +25,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* One parsed item of any collection. */
-union item {
-	struct memory memory;
-	struct action_item action_item;
-	struct conversation conversation;
-};
-
-static int parse_item(enum store_kind kind, const char *json, union item *out)
+int snapshot_parse_item(enum store_kind kind, const char *json, union item *out)
 {
 	json_object *obj = json_text_parse(json, strlen(json));
 	int rc = obj ? collection_of(kind)->parse(obj, out) : -EINVAL;
@@ -40,7 +34,7 @@ static int parse_item(enum store_kind kind, const char *json, union item *out)
 	return rc;
 }
 
-static void free_item(enum store_kind kind, union item *item)
+void snapshot_free_item(enum store_kind kind, union item *item)
 {
 	collection_of(kind)->free_object(item);
 }
@@ -61,7 +55,7 @@ static void render_item(enum node_kind kind, const union item *item, struct buf 
 	case NODE_CONV_ACTION_ITEMS: render_conversation_action_items(&item->conversation, out); break;
 	case NODE_EVENTS: render_events(&item->conversation, out); break;
 	case NODE_TRANSCRIPT: render_transcript(&item->conversation, out); break;
-	case NODE_DIR: case NODE_CONV_JSON: case NODE_STATUS: break;
+	default: break;	/* rendered elsewhere */
 	}
 }
 
@@ -76,14 +70,14 @@ int snapshot_render(enum node_kind kind, char *json, struct buf *out)
 		free(json);
 		return rc;
 	}
-	rc = kind == NODE_DIR || kind == NODE_STATUS ? -EIO : parse_item(collection, json, &item);
+	rc = kind == NODE_DIR || kind == NODE_STATUS ? -EIO : snapshot_parse_item(collection, json, &item);
 	/* Parsed, the text is not needed: with a 50 MB transcript, that is
 	 * 50 MB less at the rendering's peak. */
 	free(json);
 	if (rc < 0)
 		return -EIO;
 	render_item(kind, &item, out);
-	free_item(collection, &item);
+	snapshot_free_item(collection, &item);
 	return 0;
 }
 
@@ -130,18 +124,7 @@ static void map_free(void *p, size_t size)
 		munmap(p, map_length(size));
 }
 
-struct builder {
-	struct snapshot *snap;
-	size_t cap_nodes, arena_len, arena_cap;
-	uint32_t top[STORE_KINDS];
-	uint32_t fixed_name[NODE_STATUS + 1];	/* arena offsets of constant names */
-	struct buf path, name, scratch;
-	uint32_t *undated;			/* memories that need first_seen */
-	size_t n_undated, cap_undated;
-	enum store_kind kind;			/* of the listing being walked */
-};
-
-static uint32_t arena_add(struct builder *b, const char *s)
+uint32_t snapshot_arena_add(struct builder *b, const char *s)
 {
 	size_t len = strlen(s) + 1;
 	uint32_t at = (uint32_t)b->arena_len;
@@ -217,11 +200,8 @@ static void child_path(struct builder *b, uint32_t parent, const char *name)
 	buf_puts(&b->path, name);
 }
 
-/* Adds a node, or returns SNAPSHOT_NONE (logged) when its path, hence its
- * inode number, is taken. name_at is an arena offset, or SNAPSHOT_NONE to
- * copy name in. */
-static uint32_t add_node(struct builder *b, uint32_t parent, const char *name, uint32_t name_at,
-			 enum node_kind kind, uint32_t id)
+uint32_t snapshot_add_node(struct builder *b, uint32_t parent, const char *name, uint32_t name_at,
+			   enum node_kind kind, uint32_t id)
 {
 	struct snapshot *snap = b->snap;
 	struct node *n;
@@ -241,7 +221,7 @@ static uint32_t add_node(struct builder *b, uint32_t parent, const char *name, u
 	n = &snap->nodes[snap->n_nodes];
 	memset(n, 0, sizeof(*n));
 	n->ino = ino;
-	n->name = name_at != SNAPSHOT_NONE ? name_at : arena_add(b, name);
+	n->name = name_at != SNAPSHOT_NONE ? name_at : snapshot_arena_add(b, name);
 	n->id = id;
 	n->parent = parent;
 	n->kind = (uint8_t)kind;
@@ -261,7 +241,7 @@ static uint32_t dir_child(struct builder *b, uint32_t parent, const char *name)
 	n = snapshot_node(b->snap, hash_bytes(b->path.data, b->path.len) | 2);
 	if (n && n->kind == NODE_DIR && n->parent == parent)
 		return (uint32_t)(n - b->snap->nodes);
-	return add_node(b, parent, name, SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
+	return snapshot_add_node(b, parent, name, SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
 }
 
 /* A file rendered from item; render is false for the transcript's files,
@@ -271,7 +251,7 @@ static uint32_t add_file(struct builder *b, uint32_t dir, const char *name, enum
 {
 	uint32_t fixed = kind == NODE_MEMORY || kind == NODE_ACTION_ITEM ? SNAPSHOT_NONE
 									  : b->fixed_name[kind];
-	uint32_t i = add_node(b, dir, name, fixed, kind, id);
+	uint32_t i = snapshot_add_node(b, dir, name, fixed, kind, id);
 	struct node *n;
 
 	if (i == SNAPSHOT_NONE)
@@ -320,7 +300,7 @@ static void add_memory(struct builder *b, const struct memory *m, uint32_t id)
 		log_warn("memory %s: unusable category, filed as uncategorized", m->id);
 		buf_puts(&b->name, "uncategorized");
 	}
-	dir = dir_child(b, b->top[STORE_MEMORIES], b->name.data);
+	dir = dir_child(b, b->snap->top[STORE_MEMORIES], b->name.data);
 	buf_reset(&b->name);
 	if (dir == SNAPSHOT_NONE || tree_safe_name(m->id, ".txt", &b->name) < 0) {
 		log_warn("skipping a memory whose id cannot be a file name");
@@ -338,7 +318,7 @@ static void add_memory(struct builder *b, const struct memory *m, uint32_t id)
 
 static void add_action_item(struct builder *b, const struct action_item *a, uint32_t id)
 {
-	uint32_t dir = dir_child(b, b->top[STORE_ACTION_ITEMS], a->completed ? "done" : "open");
+	uint32_t dir = dir_child(b, b->snap->top[STORE_ACTION_ITEMS], a->completed ? "done" : "open");
 
 	buf_reset(&b->name);
 	if (dir == SNAPSHOT_NONE || tree_safe_name(a->id, ".txt", &b->name) < 0) {
@@ -361,14 +341,14 @@ static void add_conversation(struct builder *b, const struct conversation *c, ui
 		tree_local_day(c->created_at.when, date);
 	else
 		log_warn("conversation %s has no usable created_at: filed under undated", c->id);
-	day = dir_child(b, b->top[STORE_CONVERSATIONS], date);
+	day = dir_child(b, b->snap->top[STORE_CONVERSATIONS], date);
 	buf_reset(&b->name);
 	if (day == SNAPSHOT_NONE || tree_safe_name(c->id, "", &b->name) < 0) {
 		log_warn("skipping a conversation whose id cannot be a file name");
 		return;
 	}
 	/* The directory's name is most often the id itself: stored once. */
-	dir = add_node(b, day, b->name.data,
+	dir = snapshot_add_node(b, day, b->name.data,
 		       strcmp(b->name.data, b->snap->arena + id) == 0 ? id : SNAPSHOT_NONE,
 		       NODE_DIR, id);
 	if (dir == SNAPSHOT_NONE)
@@ -379,32 +359,33 @@ static void add_conversation(struct builder *b, const struct conversation *c, ui
 		add_file(b, dir, "events.md", NODE_EVENTS, id, item, mtime, 0);
 	add_file(b, dir, "transcript.txt", NODE_TRANSCRIPT, id, item, mtime, json_digest);
 	add_file(b, dir, "conversation.json", NODE_CONV_JSON, id, item, mtime, json_digest);
+	views_note_conversation(b, c, dir, json_digest, mtime);
 }
 
+/* Every listed item has its line in the collection's .jsonl, even one
+ * the id tree cannot show: the file holds the listing as it is. */
 static int add_listed_item(const char *id, const char *json, void *ctx)
 {
 	struct builder *b = ctx;
+	uint32_t id_at = snapshot_arena_add(b, id);
 	union item item;
-	uint32_t id_at;
 
-	if (parse_item(b->kind, json, &item) < 0) {
+	views_add_line(b, id_at, json);
+	if (snapshot_parse_item(b->kind, json, &item) < 0) {
 		log_warn("skipping unreadable cached item %s", id);
 		return 0;
 	}
 	if (b->kind == STORE_MEMORIES) {
-		id_at = arena_add(b, item.memory.id);
 		note_odd(&b->snap->odd[b->kind], item.memory.id, item.memory.odd_fields);
 		add_memory(b, &item.memory, id_at);
 	} else if (b->kind == STORE_ACTION_ITEMS) {
-		id_at = arena_add(b, item.action_item.id);
 		note_odd(&b->snap->odd[b->kind], item.action_item.id, item.action_item.odd_fields);
 		add_action_item(b, &item.action_item, id_at);
 	} else {
-		id_at = arena_add(b, item.conversation.id);
 		note_odd(&b->snap->odd[b->kind], item.conversation.id, item.conversation.odd_fields);
 		add_conversation(b, &item.conversation, id_at, hash_bytes(json, strlen(json)));
 	}
-	free_item(b->kind, &item);
+	snapshot_free_item(b->kind, &item);
 	return 0;
 }
 
@@ -413,19 +394,28 @@ static int add_listed_item(const char *id, const char *json, void *ctx)
 #define STRINGIFY(x) #x
 #define FORMAT_TAG(v) OMIFS_VERSION "/" STRINGIFY(v)
 
+bool snapshot_size_is_learnt(enum node_kind kind)
+{
+	return kind == NODE_TRANSCRIPT || kind == NODE_CONV_JSON || kind == NODE_VAULT_NOTE ||
+	       kind == NODE_VAULT_DAY || kind == NODE_VAULT_MEMORIES ||
+	       kind == NODE_VAULT_ACTION_ITEMS;
+}
+
 uint64_t snapshot_kept_digest(const struct node *n)
 {
 	static const char tag[] = FORMAT_TAG(RENDER_FORMAT);
+	static const char vault_tag[] = FORMAT_TAG(RENDER_FORMAT) "/vault" STRINGIFY(VAULT_FORMAT);
+	bool vault = n->kind >= NODE_VAULT_NOTE;
 
-	return n->digest ^ hash_bytes(tag, sizeof(tag) - 1);
+	return n->digest ^ hash_bytes(vault ? vault_tag : tag,
+				      (vault ? sizeof(vault_tag) : sizeof(tag)) - 1);
 }
 
 static int take_kept_size(uint64_t ino, uint64_t digest, int64_t size, void *ctx)
 {
 	struct node *n = snapshot_node(ctx, ino);
 
-	if (n && (n->kind == NODE_TRANSCRIPT || n->kind == NODE_CONV_JSON) &&
-	    snapshot_kept_digest(n) == digest && size >= 0)
+	if (n && snapshot_size_is_learnt(n->kind) && snapshot_kept_digest(n) == digest && size >= 0)
 		snapshot_learn_size(n, size);
 	return 0;
 }
@@ -491,8 +481,8 @@ static void start(struct builder *b, struct sync *sync)
 	snap->ino_mask = 2047;
 	snap->by_ino = map_resize(NULL, 0, (snap->ino_mask + 1) * sizeof(*snap->by_ino));
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		b->fixed_name[fixed[i].kind] = arena_add(b, fixed[i].name);
-	snap->nodes[0] = (struct node){ .ino = SNAPSHOT_ROOT_INO, .name = arena_add(b, ""),
+		b->fixed_name[fixed[i].kind] = snapshot_arena_add(b, fixed[i].name);
+	snap->nodes[0] = (struct node){ .ino = SNAPSHOT_ROOT_INO, .name = snapshot_arena_add(b, ""),
 					.id = SNAPSHOT_NONE, .kind = NODE_DIR, .collection = -1,
 					.mtime = sync_cache_created_at(sync) };
 	atomic_init(&snap->nodes[0].size, -1);
@@ -501,12 +491,14 @@ static void start(struct builder *b, struct sync *sync)
 	/* The collections' own directories are stat'ed before they are
 	 * listed: they get a time that does not move, like the root's. */
 	for (int k = 0; k < STORE_KINDS; k++) {
-		b->top[k] = add_node(b, 0, collection_of(k)->dir, SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
-		snap->nodes[b->top[k]].collection = (int8_t)k;
+		snap->top[k] = snapshot_add_node(b, 0, collection_of(k)->dir, SNAPSHOT_NONE, NODE_DIR,
+						  SNAPSHOT_NONE);
+		snap->nodes[snap->top[k]].collection = (int8_t)k;
 	}
-	meta = add_node(b, 0, ".omifs", SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
-	add_node(b, meta, "status", b->fixed_name[NODE_STATUS], NODE_STATUS, SNAPSHOT_NONE);
-	add_node(b, 0, SNAPSHOT_SEARCH_DIR, SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
+	meta = snapshot_add_node(b, 0, ".omifs", SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
+	snapshot_add_node(b, meta, "status", b->fixed_name[NODE_STATUS], NODE_STATUS, SNAPSHOT_NONE);
+	snapshot_add_node(b, 0, SNAPSHOT_SEARCH_DIR, SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
+	views_start(b);
 }
 
 struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KINDS],
@@ -514,7 +506,7 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 {
 	struct snapshot *snap = xcalloc(1, sizeof(*snap));
 	struct builder b = { .snap = snap, .path = BUF_INIT, .name = BUF_INIT,
-			     .scratch = BUF_INIT };
+			     .scratch = BUF_INIT, .vault_names = BUF_INIT };
 	int64_t created = sync_cache_created_at(sync);
 	int rc = 0;
 
@@ -530,20 +522,23 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 	for (size_t i = 0; i < b.n_undated; i++)
 		snap->nodes[b.undated[i]].mtime =
 			sync_first_seen(sync, STORE_MEMORIES, snapshot_id(snap, &snap->nodes[b.undated[i]]));
+	views_add(&b);
+	finish(snap);
+	views_finish(&b);
 	if (rc == 0)
 		rc = sync_foreach_size(sync, take_kept_size, snap);
-	finish(snap);
 	/* Built: the arrays give back the room their doubling left, since a
 	 * refresh keeps two snapshots alive at once. */
 	snap->nodes = map_resize(snap->nodes, b.cap_nodes * sizeof(*snap->nodes),
 				 snap->n_nodes * sizeof(*snap->nodes));
 	snap->arena = map_resize(snap->arena, b.arena_cap, b.arena_len);
 	snap->arena_size = b.arena_len;
-	/* The root, the collections, .omifs, its status and search/, made
-	 * first. */
-	for (size_t i = 0; i < STORE_KINDS + 4; i++)
+	/* The root, the collections, .omifs, its status, search/ and vault/'s
+	 * directories, made first. */
+	for (size_t i = 0; i < STORE_KINDS + 8; i++)
 		snap->nodes[i].mtime = created;
 	free(b.undated);
+	views_free(&b);
 	buf_free(&b.path);
 	buf_free(&b.name);
 	buf_free(&b.scratch);
@@ -562,6 +557,8 @@ void snapshot_free(struct snapshot *snap)
 	free(snap->children);
 	map_free(snap->arena, snap->arena_size);
 	map_free(snap->by_ino, (snap->ino_mask + 1) * sizeof(*snap->by_ino));
+	for (int k = 0; k < STORE_KINDS; k++)
+		free(snap->lines[k]);
 	free(snap);
 }
 

@@ -26,7 +26,9 @@
 #include "sync.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define SNAPSHOT_ROOT_INO 1
 #define SNAPSHOT_NONE UINT32_MAX
@@ -42,6 +44,13 @@ enum node_kind {
 	NODE_TRANSCRIPT,	/* .../transcript.txt: from the full conversation */
 	NODE_CONV_JSON,		/* .../conversation.json: from the full conversation */
 	NODE_STATUS,		/* .omifs/status: rendered by the tree */
+	/* The views: computed from several items, or streamed. */
+	NODE_JSONL,		/* <collection>.jsonl: a line per listed item */
+	NODE_VAULT_NOTE,	/* vault/Conversations/<time> <title>.md */
+	NODE_VAULT_DAY,		/* vault/Daily/<day>.md; id: the day */
+	NODE_VAULT_MEMORIES,	/* vault/Memories/<category>.md; id: the category's directory */
+	NODE_VAULT_ACTION_ITEMS, /* vault/Action items.md */
+	NODE_KINDS
 };
 
 struct node {
@@ -57,10 +66,18 @@ struct node {
 	/* Three fields in one word: 56 bytes a node rather than 64. */
 	unsigned n_subdirs : 24;	/* saturates at SNAPSHOT_MAX_SUBDIRS */
 	unsigned kind : 4;		/* enum node_kind */
+	/* (NODE_KINDS must stay below 16.) */
 	signed collection : 4;		/* enum store_kind the node lies in, or -1 */
 };
 
 #define SNAPSHOT_MAX_SUBDIRS 0xFFFFFFu
+
+/* One line of a .jsonl file: the item's stored JSON and a newline. */
+struct snapshot_line {
+	uint64_t end;		/* offset just after the line */
+	uint32_t id;		/* offset of the item's id in the arena */
+	uint32_t len;		/* bytes, the newline included */
+};
 
 struct snapshot {
 	uint64_t generation;
@@ -73,6 +90,10 @@ struct snapshot {
 	size_t arena_size;		/* bytes */
 	uint32_t *by_ino;		/* open addressing: node index + 1, 0 empty */
 	size_t ino_mask;
+	uint32_t top[STORE_KINDS];	/* the collections' directories */
+	uint32_t vault_notes;		/* vault/Conversations */
+	struct snapshot_line *lines[STORE_KINDS];	/* of each collection's .jsonl */
+	size_t n_lines[STORE_KINDS];
 	int refs;			/* the tree's to guard */
 };
 
@@ -121,6 +142,22 @@ static inline void snapshot_learn_size(struct node *n, int64_t size)
  * transcript.txt and conversation.json sizes are kept; a build takes back
  * those whose digest still matches. */
 uint64_t snapshot_kept_digest(const struct node *n);
+
+/* Whether files of this kind have their size learnt (-1 until then) and
+ * kept in the cache across mounts, rather than computed by the build. */
+bool snapshot_size_is_learnt(enum node_kind kind);
+
+/* Renders a view (NODE_VAULT_*), reading its items through sync; a note
+ * may fetch its transcript. Returns 0 or -errno (-EIO when an item went
+ * from the store since the build: a refresh is on its way). */
+int snapshot_render_view(const struct snapshot *snap, const struct node *n, struct sync *sync,
+			 struct buf *out);
+
+/* Appends the bytes [off, off + size) of a .jsonl file (fewer at its
+ * end), reading only the lines they cover. -EIO when one of them changed
+ * in the store since the build (a refresh is on its way). */
+int snapshot_read_lines(const struct snapshot *snap, const struct node *n, struct sync *sync,
+			off_t off, size_t size, struct buf *out);
 
 /* Renders a file of the given kind from json: the item's listing JSON,
  * or the full conversation's for transcript.txt and conversation.json.

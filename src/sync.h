@@ -88,6 +88,12 @@ int sync_fetch_transcript(struct sync *s, const char *id);
 int sync_source_json(struct sync *s, enum store_kind kind, const char *id, bool full,
 		     char **json);
 
+/* The JSON a vault note is rendered from (caller frees): the full
+ * conversation, as sync_source_json gives it, and *full set; or, on an
+ * offline mount whose cache lacks the transcript, the listing entry and
+ * *full cleared. Returns 0, -ENOENT, or the fetch's error. */
+int sync_note_json(struct sync *s, const char *id, char **json, bool *full);
+
 /* What the store holds, for the tree, which reads the cache only through
  * sync (see store.h for each one's contract). */
 int sync_foreach_listed(struct sync *s, enum store_kind kind, store_item_fn fn, void *ctx);

@@ -165,7 +165,7 @@ static int enter(struct tree *t, uint64_t ino, bool inside, struct snapshot **sn
 			return -ENOENT;
 		}
 		kind = (*node)->collection;
-		rc = inside && kind >= 0 ? (*snap)->kind_error[kind] : 0;
+		rc = (inside || (*node)->kind != NODE_DIR) && kind >= 0 ? (*snap)->kind_error[kind] : 0;
 		if (rc == 0)
 			return 0;
 		release(t, *snap);
@@ -249,6 +249,10 @@ static int render_node(struct tree *t, const struct snapshot *snap, const struct
 			read_status(t, snap, out);
 		return 0;
 	}
+	if (n->kind == NODE_JSONL)
+		return -EIO;	/* sized by the build, read line by line */
+	if (n->kind >= NODE_VAULT_NOTE)
+		return snapshot_render_view(snap, n, t->sync, out);
 	rc = source_json(t, snap, n, &json);
 	if (rc < 0)
 		return rc;
@@ -416,6 +420,14 @@ int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct stat *
 	if (rc < 0)
 		return rc;
 	n = dir->kind == NODE_DIR ? snapshot_child(snap, dir, name) : NULL;
+	if (n && n->kind != NODE_DIR && n->collection >= 0 && snap->kind_error[n->collection]) {
+		/* A view at the top of a collection not listed yet: getattr
+		 * lists it first. */
+		uint64_t ino = n->ino;
+
+		release(t, snap);
+		return tree_getattr(t, ino, st, changing);
+	}
 	rc = dir->kind != NODE_DIR ? -ENOTDIR : n ? node_attributes(t, snap, n, st, changing)
 						  : -ENOENT;
 	release(t, snap);
@@ -493,7 +505,9 @@ int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *
 		return searchdir_read(t->search, ino, off, size, out);
 	if (rc < 0)
 		return rc;
-	if (n->kind == NODE_STATUS || !kept_read(t->kept, n->ino, n->digest, off, size, out)) {
+	if (n->kind == NODE_JSONL)
+		rc = snapshot_read_lines(snap, n, t->sync, off, size, out);
+	else if (n->kind == NODE_STATUS || !kept_read(t->kept, n->ino, n->digest, off, size, out)) {
 		rc = render_node(t, snap, n, &content, NULL);
 		if (rc == 0 && !kept_copy_part(&content, off, size, out) && n->kind != NODE_STATUS)
 			kept_put(t->kept, n->ino, n->digest, &content);

@@ -156,8 +156,10 @@ static void test_sizes_are_bytes_read(void)
 
 	open_world(&w);
 	check_files(w.tree, TREE_ROOT_INO, 0, &files);
-	/* 2 memories, 2 action items, 2 x 4 conversation files, status */
-	CHECK(files == 13);
+	/* 2 memories, 2 action items, 2 x 4 conversation files, status;
+	 * 3 .jsonl files; in vault/, 2 notes, 2 days, 2 categories and
+	 * Action items.md */
+	CHECK(files == 23);
 	close_world(&w);
 }
 
@@ -187,6 +189,44 @@ static void test_layout_and_inodes(void)
 	CHECK(st.st_ino == st2.st_ino && st.st_ino != TREE_ROOT_INO);
 	close_world(&again);
 	buf_free(&text);
+	close_world(&w);
+}
+
+/* The whole of the file at path, which must exist. */
+static void read_path(struct tree *t, const char *path, struct buf *out)
+{
+	struct stat st;
+
+	buf_reset(out);
+	CHECK(walk(t, path, &st) == 0);
+	CHECK(tree_read(t, st.st_ino, 0, 1 << 20, out) == 0);
+	CHECK((off_t)out->len == st.st_size);
+}
+
+static void test_views(void)
+{
+	struct buf text = BUF_INIT, expected = BUF_INIT;
+	struct world w;
+
+	open_world(&w);
+	read_path(w.tree, "memories.jsonl", &text);
+	buf_printf(&expected, "%s\n%s\n", memories[0].json, memories[1].json);
+	CHECK(text.len == expected.len && memcmp(text.data, expected.data, text.len) == 0);
+	read_path(w.tree, "vault/Conversations/2025-06-30 1000 Mortgage call.md", &text);
+	CHECK(strstr(text.data, "---\nid: \"c1\"\ncreated: \"2025-06-30T10:00:00Z\"\n") == text.data);
+	CHECK(strstr(text.data, "duration: 1800\n") && strstr(text.data, "speakers: [\"Sam\"]\n"));
+	CHECK(strstr(text.data, "\n## Transcript\n\n[00:00:01] Sam: hello there\n"));
+	read_path(w.tree, "vault/Daily/2025-07-01.md", &text);
+	CHECK(strcmp(text.data, "# 2025-07-01\n\n## Conversations\n\n"
+		     "- 10:00 [[2025-07-01 1000 Dentist|Dentist]]\n\n## Open action items\n\n"
+		     "- [ ] call Sam · [[2025-07-01 1000 Dentist|Dentist]]\n") == 0);
+	read_path(w.tree, "vault/Memories/a%2Fb.md", &text);
+	CHECK(strcmp(text.data, "# a%2Fb\n\n- a/b\n") == 0);
+	read_path(w.tree, "vault/Action items.md", &text);
+	CHECK(strcmp(text.data, "# Action items\n\n## Open\n\n- [ ] buy milk\n\n## Done\n\n"
+		     "- [x] done it\n") == 0);
+	buf_free(&text);
+	buf_free(&expected);
 	close_world(&w);
 }
 
@@ -288,6 +328,7 @@ int main(void)
 {
 	RUN(test_sizes_are_bytes_read);
 	RUN(test_layout_and_inodes);
+	RUN(test_views);
 	RUN(test_refresh_reports_exactly_what_changed);
 	RUN(test_unlisted_collection_is_an_error_not_empty);
 	return UNIT_RESULT();

@@ -1,0 +1,69 @@
+/*
+ * snapshot_state: what the snapshot's two parts share while building
+ * (snapshot.c: the id tree; snapshot_views.c: the views over it). Only
+ * they include it.
+ */
+#ifndef OMIFS_SNAPSHOT_STATE_H
+#define OMIFS_SNAPSHOT_STATE_H
+
+#include "model.h"
+#include "snapshot.h"
+
+/* One parsed item of any collection. */
+union item {
+	struct memory memory;
+	struct action_item action_item;
+	struct conversation conversation;
+};
+
+/* A conversation on its way to a vault note, noted during the walk. */
+struct vault_entry {
+	uint32_t dir;		/* its directory in the id tree */
+	uint32_t name;		/* offset of the note's name in builder.vault_names */
+	uint64_t digest;	/* of its listing JSON */
+	int64_t mtime;
+};
+
+struct builder {
+	struct snapshot *snap;
+	size_t cap_nodes, arena_len, arena_cap;
+	uint32_t fixed_name[NODE_KINDS];	/* arena offsets of constant names */
+	struct buf path, name, scratch;
+	uint32_t *undated;			/* memories that need first_seen */
+	size_t n_undated, cap_undated;
+	enum store_kind kind;			/* of the listing being walked */
+	/* the views' */
+	uint32_t jsonl[STORE_KINDS];		/* the .jsonl files */
+	size_t cap_lines[STORE_KINDS];
+	uint32_t vault_days, vault_memories, vault_action_items;
+	struct vault_entry *notes;
+	size_t n_notes, cap_notes;
+	struct buf vault_names;
+};
+
+/* Parses json as an item of kind: 0, or -EINVAL (nothing to free). */
+int snapshot_parse_item(enum store_kind kind, const char *json, union item *out);
+void snapshot_free_item(enum store_kind kind, union item *item);
+
+/* Copies s into the arena; returns its offset. */
+uint32_t snapshot_arena_add(struct builder *b, const char *s);
+
+/* Adds a node, or returns SNAPSHOT_NONE (logged) when its path, hence its
+ * inode number, is taken. name_at is an arena offset, or SNAPSHOT_NONE to
+ * copy name in. */
+uint32_t snapshot_add_node(struct builder *b, uint32_t parent, const char *name, uint32_t name_at,
+			   enum node_kind kind, uint32_t id);
+
+/* The views' part of a build, in this order: their fixed nodes (after
+ * the root's others), a line and maybe a note per listed item, their
+ * nodes once the walk is over, then, once the children are sorted and
+ * the directories' mtimes known, their digests and mtimes. */
+void views_start(struct builder *b);
+void views_add_line(struct builder *b, uint32_t id, const char *json);
+void views_note_conversation(struct builder *b, const struct conversation *c, uint32_t dir,
+			     uint64_t digest, int64_t mtime);
+void views_add(struct builder *b);
+void views_finish(struct builder *b);
+void views_free(struct builder *b);
+
+#endif

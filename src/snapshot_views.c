@@ -1,0 +1,417 @@
+/*
+ * snapshot_views: the views a snapshot holds beside the id tree (see
+ * snapshot.h): the .jsonl files at the root and the markdown vault.
+ *
+ * They are built from what the id tree's build already walks, so they
+ * cost no second pass over the store: a .jsonl file is an index of its
+ * lines (where each ends, whose item it is), a note is a node named from
+ * its conversation's title. What a file derived from several items holds
+ * is known only when it is rendered, from the store, at its first stat;
+ * its digest, folded from its items' digests, says when that rendering,
+ * and the size it gave, is out of date.
+ */
+#include "snapshot_state.h"
+
+#include "collections.h"
+#include "hash.h"
+#include "log.h"
+#include "vault.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char vault_dir[] = "vault";
+static const char jsonl_suffix[] = ".jsonl";
+
+/* Folds one item's digest and name into a running digest. */
+static uint64_t fold(uint64_t digest, uint64_t item, const char *name)
+{
+	uint64_t parts[3] = { digest, item, hash_bytes(name, strlen(name)) };
+
+	return hash_bytes(parts, sizeof(parts));
+}
+
+/* ---- building ---- */
+
+static uint32_t add_view(struct builder *b, uint32_t parent, const char *name,
+			 enum node_kind kind, int collection)
+{
+	uint32_t i = snapshot_add_node(b, parent, name, SNAPSHOT_NONE, kind, SNAPSHOT_NONE);
+
+	b->snap->nodes[i].collection = (int8_t)collection;
+	return i;
+}
+
+/* The views' fixed nodes. snapshot_build gives the first four, directories
+ * made before anything is listed, the cache's creation time. */
+void views_start(struct builder *b)
+{
+	struct buf name = BUF_INIT;
+	uint32_t vault = add_view(b, 0, vault_dir, NODE_DIR, -1);
+
+	b->snap->vault_notes = add_view(b, vault, "Conversations", NODE_DIR, STORE_CONVERSATIONS);
+	b->vault_days = add_view(b, vault, "Daily", NODE_DIR, STORE_CONVERSATIONS);
+	b->vault_memories = add_view(b, vault, "Memories", NODE_DIR, STORE_MEMORIES);
+	for (int k = 0; k < STORE_KINDS; k++) {
+		buf_reset(&name);
+		buf_printf(&name, "%s%s", collection_of(k)->dir, jsonl_suffix);
+		b->jsonl[k] = add_view(b, 0, name.data, NODE_JSONL, k);
+	}
+	b->vault_action_items = add_view(b, vault, "Action items.md", NODE_VAULT_ACTION_ITEMS,
+					 STORE_ACTION_ITEMS);
+	buf_free(&name);
+}
+
+/* The stored JSON is json-c's plain form, one line, so the line is that
+ * text and a newline. */
+void views_add_line(struct builder *b, uint32_t id, const char *json)
+{
+	struct snapshot *snap = b->snap;
+	enum store_kind k = b->kind;
+	size_t n = snap->n_lines[k];
+	uint64_t start = n ? snap->lines[k][n - 1].end : 0;
+	uint32_t len = (uint32_t)strlen(json) + 1;
+
+	if (n == b->cap_lines[k]) {
+		b->cap_lines[k] = n ? n * 2 : 256;
+		snap->lines[k] = xrealloc(snap->lines[k], b->cap_lines[k] * sizeof(*snap->lines[k]));
+	}
+	snap->lines[k][n] = (struct snapshot_line){ .end = start + len, .id = id, .len = len };
+	snap->n_lines[k]++;
+	snap->nodes[b->jsonl[k]].digest = fold(snap->nodes[b->jsonl[k]].digest,
+					       hash_bytes(json, len - 1), "");
+}
+
+void views_note_conversation(struct builder *b, const struct conversation *c, uint32_t dir,
+			     uint64_t digest, int64_t mtime)
+{
+	if (b->n_notes == b->cap_notes) {
+		b->cap_notes = b->cap_notes ? b->cap_notes * 2 : 256;
+		b->notes = xrealloc(b->notes, b->cap_notes * sizeof(*b->notes));
+	}
+	b->notes[b->n_notes++] = (struct vault_entry){ .dir = dir, .digest = digest,
+						       .mtime = mtime,
+						       .name = (uint32_t)b->vault_names.len };
+	vault_note_name(c, &b->vault_names);
+	buf_putc(&b->vault_names, '\0');
+}
+
+static int compare_notes(const void *x, const void *y, void *ctx)
+{
+	const char *names = ctx;
+	const struct vault_entry *a = x, *b = y;
+
+	return strcmp(names + a->name, names + b->name);
+}
+
+/* The notes, named; each of names that clash gets its id's suffix. */
+static void add_notes(struct builder *b)
+{
+	const char *names = b->vault_names.data;
+	struct snapshot *snap = b->snap;
+
+	qsort_r(b->notes, b->n_notes, sizeof(*b->notes), compare_notes, b->vault_names.data);
+	for (size_t i = 0; i < b->n_notes; i++) {
+		const struct vault_entry *e = &b->notes[i];
+		uint32_t id = snap->nodes[e->dir].id;
+		bool clash = (i > 0 && compare_notes(e - 1, e, b->vault_names.data) == 0) ||
+			     (i + 1 < b->n_notes && compare_notes(e, e + 1, b->vault_names.data) == 0);
+		uint32_t note;
+
+		buf_reset(&b->name);
+		buf_puts(&b->name, names + e->name);
+		if (clash)
+			vault_clash_suffix(snap->arena + id, &b->name);
+		buf_puts(&b->name, ".md");
+		note = snapshot_add_node(b, snap->vault_notes, b->name.data, SNAPSHOT_NONE,
+					 NODE_VAULT_NOTE, id);
+		if (note == SNAPSHOT_NONE)
+			continue;
+		snap->nodes[note].digest = e->digest;
+		snap->nodes[note].mtime = e->mtime;
+	}
+}
+
+/* A file named after each directory of parent (a day, a category), in
+ * dir_parent, whose id is that directory's name. */
+static void add_per_directory(struct builder *b, uint32_t parent, uint32_t in,
+			      enum node_kind kind, const char *skip)
+{
+	struct snapshot *snap = b->snap;
+	size_t n = snap->n_nodes;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct node *dir = &snap->nodes[i];
+		const char *name = snapshot_name(snap, dir);
+
+		if (dir->parent != parent || dir->kind != NODE_DIR || i == parent ||
+		    (skip && strcmp(name, skip) == 0))
+			continue;
+		buf_reset(&b->name);
+		buf_printf(&b->name, "%s.md", name);
+		snapshot_add_node(b, in, b->name.data, SNAPSHOT_NONE, kind, dir->name);
+	}
+}
+
+void views_add(struct builder *b)
+{
+	struct snapshot *snap = b->snap;
+
+	add_notes(b);
+	add_per_directory(b, snap->top[STORE_CONVERSATIONS], b->vault_days, NODE_VAULT_DAY,
+			  "undated");
+	add_per_directory(b, snap->top[STORE_MEMORIES], b->vault_memories, NODE_VAULT_MEMORIES,
+			  NULL);
+}
+
+/* The first note of day (a "YYYY-MM-DD"), in name order: notes of a day
+ * are named "<day> HHMM ...", so they are together. */
+static size_t first_note_of(const struct snapshot *snap, const char *day)
+{
+	const struct node *dir = &snap->nodes[snap->vault_notes];
+	size_t lo = 0, hi = dir->n_children;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(snapshot_name(snap, snapshot_child_at(snap, dir, mid)), day) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool note_of_day(const struct snapshot *snap, size_t i, const char *day)
+{
+	const struct node *dir = &snap->nodes[snap->vault_notes];
+	size_t len = strlen(day);
+	const char *name;
+
+	if (i >= dir->n_children)
+		return false;
+	name = snapshot_name(snap, snapshot_child_at(snap, dir, i));
+	return strncmp(name, day, len) == 0 && name[len] == ' ';
+}
+
+/* The directory called name in parent, or NULL. */
+static const struct node *subdir(const struct snapshot *snap, uint32_t parent, const char *name)
+{
+	const struct node *n = snapshot_child(snap, &snap->nodes[parent], name);
+
+	return n && n->kind == NODE_DIR ? n : NULL;
+}
+
+/* Folds dir's files into n's digest; n takes dir's mtime if newer. */
+static void fold_directory(const struct snapshot *snap, const struct node *dir, struct node *n)
+{
+	if (!dir)
+		return;
+	for (size_t i = 0; i < dir->n_children; i++) {
+		const struct node *c = snapshot_child_at(snap, dir, i);
+
+		n->digest = fold(n->digest, c->digest, snapshot_name(snap, c));
+	}
+	if (dir->mtime > n->mtime)
+		n->mtime = dir->mtime;
+}
+
+void views_finish(struct builder *b)
+{
+	struct snapshot *snap = b->snap;
+	const struct node *notes = &snap->nodes[snap->vault_notes], *days = &snap->nodes[b->vault_days];
+	const struct node *memories = &snap->nodes[b->vault_memories], *dir;
+	struct node *n;
+
+	for (int k = 0; k < STORE_KINDS; k++) {
+		size_t lines = snap->n_lines[k];
+
+		n = &snap->nodes[b->jsonl[k]];
+		n->mtime = snap->nodes[snap->top[k]].mtime;
+		atomic_init(&n->size, snap->kind_error[k] ? -1
+				      : lines ? (int64_t)snap->lines[k][lines - 1].end : 0);
+	}
+	for (size_t i = 0; i < days->n_children; i++) {
+		const char *day;
+
+		n = snapshot_child_at(snap, days, i);
+		day = snapshot_id(snap, n);
+		for (size_t j = first_note_of(snap, day); note_of_day(snap, j, day); j++) {
+			const struct node *note = snapshot_child_at(snap, notes, j);
+
+			n->digest = fold(n->digest, note->digest, snapshot_name(snap, note));
+		}
+		dir = subdir(snap, snap->top[STORE_CONVERSATIONS], day);
+		n->mtime = dir ? dir->mtime : 0;
+	}
+	for (size_t i = 0; i < memories->n_children; i++) {
+		n = snapshot_child_at(snap, memories, i);
+		fold_directory(snap, subdir(snap, snap->top[STORE_MEMORIES], snapshot_id(snap, n)), n);
+	}
+	n = &snap->nodes[b->vault_action_items];
+	fold_directory(snap, subdir(snap, snap->top[STORE_ACTION_ITEMS], "open"), n);
+	fold_directory(snap, subdir(snap, snap->top[STORE_ACTION_ITEMS], "done"), n);
+}
+
+void views_free(struct builder *b)
+{
+	free(b->notes);
+	buf_free(&b->vault_names);
+}
+
+/* ---- reading ---- */
+
+/* The item id of kind, parsed. Gone from the store since the build is
+ * -EIO: a refresh is on its way. */
+static int read_item(struct sync *sync, enum store_kind kind, const char *id, union item *item)
+{
+	char *json;
+	int rc = sync_source_json(sync, kind, id, false, &json);
+
+	if (rc < 0)
+		return rc == -ENOENT ? -EIO : rc;
+	rc = snapshot_parse_item(kind, json, item) < 0 ? -EIO : 0;
+	free(json);
+	return rc;
+}
+
+static int render_note(const char *id, struct sync *sync, struct buf *out)
+{
+	union item item;
+	bool full;
+	char *json;
+	int rc = sync_note_json(sync, id, &json, &full);
+
+	if (rc < 0)
+		return rc == -ENOENT ? -EIO : rc;
+	rc = snapshot_parse_item(STORE_CONVERSATIONS, json, &item) < 0 ? -EIO : 0;
+	free(json);
+	if (rc == 0) {
+		vault_render_note(&item.conversation, full, out);
+		snapshot_free_item(STORE_CONVERSATIONS, &item);
+	}
+	return rc;
+}
+
+static int render_day(const struct snapshot *snap, const char *day, struct sync *sync,
+		      struct buf *out)
+{
+	const struct node *notes = &snap->nodes[snap->vault_notes];
+	struct buf pending = BUF_INIT, name = BUF_INIT;
+	union item item;
+	int rc = 0;
+
+	vault_day_begin(day, out);
+	for (size_t j = first_note_of(snap, day); rc == 0 && note_of_day(snap, j, day); j++) {
+		const struct node *note = snapshot_child_at(snap, notes, j);
+		const char *note_name = snapshot_name(snap, note);
+
+		rc = read_item(sync, STORE_CONVERSATIONS, snapshot_id(snap, note), &item);
+		if (rc < 0)
+			break;
+		buf_reset(&name);
+		buf_append(&name, note_name, strlen(note_name) - strlen(".md"));
+		vault_day_conversation(&item.conversation, name.data, out, &pending);
+		snapshot_free_item(STORE_CONVERSATIONS, &item);
+	}
+	vault_day_end(&pending, out);
+	buf_free(&pending);
+	buf_free(&name);
+	return rc;
+}
+
+/* A line for each file of dir, an item of kind. */
+static int render_lines_of(const struct snapshot *snap, const struct node *dir,
+			   enum store_kind kind, struct sync *sync, struct buf *out)
+{
+	union item item;
+	int rc;
+
+	for (size_t i = 0; dir && i < dir->n_children; i++) {
+		rc = read_item(sync, kind, snapshot_id(snap, snapshot_child_at(snap, dir, i)), &item);
+		if (rc < 0)
+			return rc;
+		if (kind == STORE_MEMORIES)
+			vault_memory_line(&item.memory, out);
+		else
+			vault_action_item_line(&item.action_item, out);
+		snapshot_free_item(kind, &item);
+	}
+	return 0;
+}
+
+int snapshot_render_view(const struct snapshot *snap, const struct node *n, struct sync *sync,
+			 struct buf *out)
+{
+	const uint32_t *top = snap->top;
+	int rc;
+
+	switch (n->kind) {
+	case NODE_VAULT_NOTE:
+		return render_note(snapshot_id(snap, n), sync, out);
+	case NODE_VAULT_DAY:
+		return render_day(snap, snapshot_id(snap, n), sync, out);
+	case NODE_VAULT_MEMORIES:
+		vault_memories_begin(snapshot_id(snap, n), out);
+		return render_lines_of(snap, subdir(snap, top[STORE_MEMORIES], snapshot_id(snap, n)),
+				       STORE_MEMORIES, sync, out);
+	case NODE_VAULT_ACTION_ITEMS:
+		vault_action_items_section(false, out);
+		rc = render_lines_of(snap, subdir(snap, top[STORE_ACTION_ITEMS], "open"),
+				     STORE_ACTION_ITEMS, sync, out);
+		if (rc == 0)
+			vault_action_items_section(true, out);
+		return rc < 0 ? rc : render_lines_of(snap, subdir(snap, top[STORE_ACTION_ITEMS], "done"),
+						     STORE_ACTION_ITEMS, sync, out);
+	default:
+		return -EIO;
+	}
+}
+
+/* The first line that ends after off. */
+static size_t line_at(const struct snapshot_line *lines, size_t n, uint64_t off)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (lines[mid].end <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int snapshot_read_lines(const struct snapshot *snap, const struct node *n, struct sync *sync,
+			off_t off, size_t size, struct buf *out)
+{
+	enum store_kind kind = (enum store_kind)n->collection;
+	const struct snapshot_line *lines = snap->lines[kind];
+	uint64_t from = (uint64_t)off, to = from + size;
+	char *json;
+	int rc;
+
+	for (size_t i = line_at(lines, snap->n_lines[kind], from);
+	     i < snap->n_lines[kind] && lines[i].end - lines[i].len < to; i++) {
+		uint64_t start = lines[i].end - lines[i].len;
+		uint64_t lo = from > start ? from - start : 0;
+		uint64_t hi = (to < lines[i].end ? to : lines[i].end) - start;
+
+		rc = sync_source_json(sync, kind, snap->arena + lines[i].id, false, &json);
+		if (rc < 0)
+			return rc == -ENOENT ? -EIO : rc;
+		if (strlen(json) + 1 != lines[i].len) {
+			log_warn("%s%s: an item changed since the listing was read; a refresh is "
+				 "on its way", collection_of(kind)->dir, jsonl_suffix);
+			free(json);
+			return -EIO;
+		}
+		json[lines[i].len - 1] = '\n';
+		buf_append(out, json + lo, hi - lo);
+		free(json);
+	}
+	return 0;
+}

@@ -1,0 +1,311 @@
+/*
+ * vault: the markdown vault's names and notes (see vault.h).
+ *
+ * Titles become names here, so the rule that keeps them safe for every
+ * tool (Obsidian's links break on # ^ [ ] |, Windows and sync tools on
+ * : * ? " < > \) lives here too. Front matter is YAML whose strings are
+ * all double-quoted, the one YAML form where every byte can be escaped.
+ */
+#include "vault.h"
+
+#include "hash.h"
+#include "names.h"
+#include "render.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* Decodes the UTF-8 character at s: its length, or 0 when s does not
+ * start a valid one (overlong, surrogate, past U+10FFFF, cut short). */
+static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
+{
+	size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
+		   : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+	static const uint32_t least[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+	uint32_t c;
+
+	if (len == 0)
+		return 0;
+	c = len == 1 ? s[0] : s[0] & (0x7F >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3F);
+	}
+	if (c < least[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* Characters that would reorder what is shown around them. */
+static bool is_bidi_control(uint32_t c)
+{
+	return c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
+	       (c >= 0x2066 && c <= 0x2069);
+}
+
+static bool is_unsafe_in_name(uint32_t c)
+{
+	return c < 0x20 || c == 0x7F || (c < 0x80 && strchr("/\\:*?\"<>|#^[]", (int)c));
+}
+
+static void trim_end(struct buf *out, size_t start)
+{
+	while (out->len > start && (out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '.'))
+		out->data[--out->len] = '\0';
+}
+
+void vault_clean_title(const char *title, struct buf *out)
+{
+	const unsigned char *s = (const unsigned char *)(title ? title : "");
+	size_t start = out->len;
+	bool space = false;
+	uint32_t c;
+
+	while (*s) {
+		size_t len = utf8_decode(s, &c);
+
+		if (len == 0 || is_bidi_control(c)) {
+			s += len ? len : 1;
+			continue;
+		}
+		if (is_unsafe_in_name(c) || c == ' ') {
+			space = out->len > start;
+		} else {
+			if (out->len - start + (space ? 1 : 0) + len > VAULT_TITLE_BYTES)
+				break;
+			if (space)
+				buf_putc(out, ' ');
+			buf_append(out, (const char *)s, len);
+			space = false;
+		}
+		s += len;
+	}
+	trim_end(out, start);
+	if (out->len == start)
+		buf_puts(out, "Untitled");
+}
+
+void vault_note_name(const struct conversation *c, struct buf *out)
+{
+	char day[16], hhmm[8];
+	struct tm tm;
+
+	if (c->created_at.valid) {
+		tree_local_day(c->created_at.when, day);
+		localtime_r(&c->created_at.when, &tm);
+		strftime(hhmm, sizeof(hhmm), "%H%M", &tm);
+		buf_printf(out, "%s %s ", day, hhmm);
+	} else {
+		buf_puts(out, "undated ");
+	}
+	vault_clean_title(c->title, out);
+}
+
+void vault_clash_suffix(const char *id, struct buf *out)
+{
+	buf_printf(out, " (%08x)", (unsigned)(hash_bytes(id, strlen(id)) >> 32));
+}
+
+/* ---- the note ---- */
+
+/* s as a YAML double-quoted scalar. */
+static void put_yaml_string(struct buf *out, const char *text)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	uint32_t c;
+
+	buf_putc(out, '"');
+	while (*s) {
+		size_t len = utf8_decode(s, &c);
+
+		if (len == 0) {
+			buf_puts(out, "\\uFFFD");
+			s++;
+			continue;
+		}
+		if (c == '"' || c == '\\')
+			buf_printf(out, "\\%c", (int)c);
+		else if (c == '\n')
+			buf_puts(out, "\\n");
+		else if (c == '\t')
+			buf_puts(out, "\\t");
+		else if (c == '\r')
+			buf_puts(out, "\\r");
+		else if (c < 0x20 || c == 0x7F)
+			buf_printf(out, "\\x%02X", (unsigned)c);
+		else if ((c >= 0x80 && c <= 0x9F) || c == 0x2028 || c == 0x2029 || c == 0xFEFF)
+			buf_printf(out, "\\u%04X", (unsigned)c);
+		else
+			buf_append(out, (const char *)s, len);
+		s += len;
+	}
+	buf_putc(out, '"');
+}
+
+static void put_yaml_field(struct buf *out, const char *key, const char *value)
+{
+	if (!value || !*value)
+		return;
+	buf_printf(out, "%s: ", key);
+	put_yaml_string(out, value);
+	buf_putc(out, '\n');
+}
+
+/* speakers: the transcript's speakers, each once, in order of first word. */
+static void put_speakers(const struct conversation *c, struct buf *out)
+{
+	struct buf name = BUF_INIT, seen = BUF_INIT;
+	size_t n = 0;
+
+	buf_puts(out, "speakers: [");
+	buf_putc(&seen, '\n');
+	for (size_t i = 0; i < c->n_segments; i++) {
+		buf_reset(&name);
+		buf_putc(&name, '\n');
+		render_speaker(&c->segments[i], &name);
+		buf_putc(&name, '\n');
+		if (strstr(seen.data, name.data))
+			continue;
+		buf_append(&seen, name.data + 1, name.len - 1);
+		name.data[name.len - 1] = '\0';
+		buf_puts(out, n++ ? ", " : "");
+		put_yaml_string(out, name.data + 1);
+	}
+	buf_puts(out, "]\n");
+	buf_free(&name);
+	buf_free(&seen);
+}
+
+/* tags: "omi", and the category as a tag can hold it. */
+static void put_tags(const struct conversation *c, struct buf *out)
+{
+	buf_puts(out, "tags: [\"omi\"");
+	if (c->category && *c->category) {
+		buf_puts(out, ", \"");
+		for (const char *p = c->category; *p; p++) {
+			bool keep = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+				    (*p >= '0' && *p <= '9') || strchr("_/-", *p);
+
+			buf_putc(out, keep ? *p : '-');
+		}
+		buf_putc(out, '"');
+	}
+	buf_puts(out, "]\n");
+}
+
+static void put_front_matter(const struct conversation *c, bool has_transcript, struct buf *out)
+{
+	buf_puts(out, "---\n");
+	put_yaml_field(out, "id", c->id);
+	put_yaml_field(out, "created", c->created_at.text);
+	put_yaml_field(out, "started", c->started_at.text);
+	put_yaml_field(out, "finished", c->finished_at.text);
+	if (c->started_at.valid && c->finished_at.valid && c->finished_at.when >= c->started_at.when)
+		buf_printf(out, "duration: %lld\n",
+			   (long long)(c->finished_at.when - c->started_at.when));
+	put_yaml_field(out, "category", c->category);
+	put_yaml_field(out, "language", c->language);
+	put_yaml_field(out, "source", c->source);
+	if (has_transcript)
+		put_speakers(c, out);
+	put_tags(c, out);
+	buf_puts(out, "---\n\n");
+}
+
+void vault_render_note(const struct conversation *c, bool has_transcript, struct buf *out)
+{
+	put_front_matter(c, has_transcript, out);
+	render_title_line(c, out);
+	if (c->overview && *c->overview) {
+		buf_putc(out, '\n');
+		buf_puts(out, c->overview);
+		if (out->data[out->len - 1] != '\n')
+			buf_putc(out, '\n');
+	}
+	if (c->n_action_items > 0) {
+		buf_puts(out, "\n## Action items\n\n");
+		render_conversation_action_items(c, out);
+	}
+	if (c->n_events > 0) {
+		buf_puts(out, "\n## Events\n\n");
+		render_events_headed(c, "### ", out);
+	}
+	buf_puts(out, "\n## Transcript\n\n");
+	if (has_transcript)
+		render_transcript(c, out);
+	else
+		buf_puts(out, "> The transcript is not cached yet: `omifs sync` fetches it.\n");
+}
+
+/* ---- daily notes, memories, action items ---- */
+
+/* "[[note|title]]": the link Obsidian resolves by the note's name. */
+static void put_link(const struct conversation *c, const char *note, struct buf *out)
+{
+	buf_printf(out, "[[%s|", note);
+	vault_clean_title(c->title, out);
+	buf_puts(out, "]]");
+}
+
+void vault_day_begin(const char *day, struct buf *out)
+{
+	buf_printf(out, "# %s\n\n## Conversations\n\n", day);
+}
+
+void vault_day_conversation(const struct conversation *c, const char *note, struct buf *out,
+			    struct buf *pending)
+{
+	char hhmm[8] = "--:--";
+	struct tm tm;
+
+	if (c->created_at.valid) {
+		localtime_r(&c->created_at.when, &tm);
+		strftime(hhmm, sizeof(hhmm), "%H:%M", &tm);
+	}
+	buf_printf(out, "- %s ", hhmm);
+	put_link(c, note, out);
+	buf_putc(out, '\n');
+	for (size_t i = 0; i < c->n_action_items; i++) {
+		const struct action_item *a = &c->action_items[i];
+
+		if (a->completed)
+			continue;
+		render_task(a, pending);
+		buf_puts(pending, " · ");
+		put_link(c, note, pending);
+		buf_putc(pending, '\n');
+	}
+}
+
+void vault_day_end(struct buf *pending, struct buf *out)
+{
+	if (pending->len == 0)
+		return;
+	buf_puts(out, "\n## Open action items\n\n");
+	buf_append(out, pending->data, pending->len);
+}
+
+void vault_memories_begin(const char *category, struct buf *out)
+{
+	buf_printf(out, "# %s\n\n", category);
+}
+
+void vault_memory_line(const struct memory *m, struct buf *out)
+{
+	buf_puts(out, "- ");
+	render_flat(out, m->content ? m->content : "");
+	buf_putc(out, '\n');
+}
+
+void vault_action_items_section(bool done, struct buf *out)
+{
+	buf_puts(out, done ? "\n## Done\n\n" : "# Action items\n\n## Open\n\n");
+}
+
+void vault_action_item_line(const struct action_item *a, struct buf *out)
+{
+	render_task(a, out);
+	buf_putc(out, '\n');
+}
