@@ -43,6 +43,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("transcript_page=%d", transcript_page),
 	OPT("log_level=%d", log_level),
 	OPT("offline", offline),
+	OPT("xattr", xattr),
 	OPT("allow_http", allow_http),
 	OPT("token_file=%s", key_file),
 	OPT("--save=%s", save_path),
@@ -160,6 +161,9 @@ static void usage_mount(const char *prog)
 	       "    -o no_disk_cache         keep nothing on disk (memory only)\n"
 	       "    -o offline               send no request; serve what is cached (no key\n"
 	       "                             needed when one account is cached)\n"
+	       "    -o xattr                 show ids, titles, categories and dates as\n"
+	       "                             user.omi.* extended attributes (each ls -l\n"
+	       "                             then asks for them: off by default)\n"
 	       "    -o refresh=SECONDS       look for new items this often (default 300)\n"
 	       "    -o full_refresh=SECONDS  list conversations completely, finding edits\n"
 	       "                             and deletions, this often (default 3600)\n"

@@ -42,6 +42,7 @@ struct omifs_config {
 	int transcript_page;	/* -1: the profile's */
 	int log_level;		/* enum log_level */
 	bool offline;
+	bool xattr;		/* serve user.omi.* extended attributes */
 	bool allow_http;
 	bool foreground;
 	bool debug;

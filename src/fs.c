@@ -338,6 +338,67 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 	buf_free(&target);
 }
 
+/*
+ * Extended attributes, served only with -o xattr: without getxattr and
+ * listxattr the kernel learns at the first ask that there are none and
+ * never asks again, while with them every `ls -l` asks each file for its
+ * ACL and SELinux label, two uncached round trips a file.
+ */
+struct attribute_reply {
+	const char *wanted;	/* getxattr: the one asked; listxattr: NULL */
+	struct buf out;		/* its value, or every name with its NUL */
+	bool found;
+};
+
+static int collect_attribute(const char *name, const char *value, void *ctx)
+{
+	struct attribute_reply *r = ctx;
+
+	if (!r->wanted) {
+		buf_append(&r->out, name, strlen(name) + 1);
+		return 0;
+	}
+	if (strcmp(name, r->wanted) != 0)
+		return 0;
+	buf_puts(&r->out, value);
+	r->found = true;
+	return 1;
+}
+
+/* Replies with r's bytes as getxattr and listxattr do: their length when
+ * size is 0, ERANGE when they do not fit. */
+static void reply_attributes(fuse_req_t req, int rc, const struct attribute_reply *r, size_t size)
+{
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else if (r->wanted && !r->found)
+		fuse_reply_err(req, ENODATA);
+	else if (size == 0)
+		fuse_reply_xattr(req, r->out.len);
+	else if (r->out.len > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, r->out.data, r->out.len);
+}
+
+static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct attribute_reply r = { .wanted = name, .out = BUF_INIT };
+	int rc = tree_attributes(context(req)->tree, ino, collect_attribute, &r);
+
+	reply_attributes(req, rc, &r, size);
+	buf_free(&r.out);
+}
+
+static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct attribute_reply r = { .out = BUF_INIT };
+	int rc = tree_attributes(context(req)->tree, ino, collect_attribute, &r);
+
+	reply_attributes(req, rc, &r, size);
+	buf_free(&r.out);
+}
+
 /* df shows the cache as the space used and the items as the inodes, so
  * that `df -h` says something; nothing is ever free: the mount is
  * read-only. */
@@ -376,6 +437,7 @@ static const struct fuse_lowlevel_ops fs_operations = {
 	.statfs = fs_statfs,
 };
 
+
 /* The owner options libfuse's high-level layer would have taken. */
 struct owner_options {
 	int uid_set, gid_set, umask_set;
@@ -406,12 +468,18 @@ int fs_run(struct fuse_args *args, struct fs_context *ctx)
 {
 	struct fuse_cmdline_opts opts = { 0 };
 	struct fuse_loop_config loop = { 0 };
+	struct fuse_lowlevel_ops operations;
 	struct fuse_session *se;
 	int rc = -1;
 
 	if (parse_owner(args, &ctx->owner) != 0 || fuse_parse_cmdline(args, &opts) != 0)
 		return -1;
-	se = fuse_session_new(args, &fs_operations, sizeof(fs_operations), ctx);
+	operations = fs_operations;
+	if (ctx->config->xattr) {
+		operations.getxattr = fs_getxattr;
+		operations.listxattr = fs_listxattr;
+	}
+	se = fuse_session_new(args, &operations, sizeof(operations), ctx);
 	if (!se)
 		goto out;
 	ctx->session = se;

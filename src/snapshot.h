@@ -159,6 +159,13 @@ int snapshot_render_view(const struct snapshot *snap, const struct node *n, stru
 int snapshot_read_lines(const struct snapshot *snap, const struct node *n, struct sync *sync,
 			off_t off, size_t size, struct buf *out);
 
+/* Calls fn with the name and value of each extended attribute of n
+ * (user.omi.id, ...: see omifs.1) that its item has; n without any is
+ * fine. Returns 0, fn's non-zero value, or -errno reading the item. */
+typedef int (*snapshot_attribute_fn)(const char *name, const char *value, void *ctx);
+int snapshot_attributes(const struct snapshot *snap, const struct node *n, struct sync *sync,
+			snapshot_attribute_fn fn, void *ctx);
+
 /* Renders a file of the given kind from json: the item's listing JSON,
  * or the full conversation's for transcript.txt and conversation.json.
  * Takes json over (frees it as soon as it is parsed). Returns 0, or -EIO

@@ -415,3 +415,55 @@ int snapshot_read_lines(const struct snapshot *snap, const struct node *n, struc
 	}
 	return 0;
 }
+
+/* ---- extended attributes ---- */
+
+/* Which collection's item n shows with attributes, or -1. */
+static int attributed_kind(const struct node *n)
+{
+	switch (n->kind) {
+	case NODE_MEMORY: return STORE_MEMORIES;
+	case NODE_ACTION_ITEM: return STORE_ACTION_ITEMS;
+	case NODE_VAULT_NOTE: return STORE_CONVERSATIONS;
+	/* A directory with an id is a conversation's. */
+	case NODE_DIR: return n->id != SNAPSHOT_NONE ? STORE_CONVERSATIONS : -1;
+	default: return -1;
+	}
+}
+
+static int attribute(snapshot_attribute_fn fn, void *ctx, const char *name, const char *value)
+{
+	return value && *value ? fn(name, value, ctx) : 0;
+}
+
+int snapshot_attributes(const struct snapshot *snap, const struct node *n, struct sync *sync,
+			snapshot_attribute_fn fn, void *ctx)
+{
+	int kind = attributed_kind(n);
+	union item item;
+	int rc;
+
+	if (kind < 0)
+		return 0;
+	rc = read_item(sync, (enum store_kind)kind, snapshot_id(snap, n), &item);
+	if (rc < 0)
+		return rc;
+	if (kind == STORE_MEMORIES) {
+		rc = attribute(fn, ctx, "user.omi.id", item.memory.id);
+		rc = rc ? rc : attribute(fn, ctx, "user.omi.category", item.memory.category);
+		rc = rc ? rc : attribute(fn, ctx, "user.omi.created_at", item.memory.created_at.text);
+	} else if (kind == STORE_ACTION_ITEMS) {
+		rc = attribute(fn, ctx, "user.omi.id", item.action_item.id);
+		rc = rc ? rc : attribute(fn, ctx, "user.omi.created_at",
+					 item.action_item.created_at.text);
+	} else {
+		const struct conversation *c = &item.conversation;
+
+		rc = attribute(fn, ctx, "user.omi.id", c->id);
+		rc = rc ? rc : attribute(fn, ctx, "user.omi.title", c->title);
+		rc = rc ? rc : attribute(fn, ctx, "user.omi.category", c->category);
+		rc = rc ? rc : attribute(fn, ctx, "user.omi.created_at", c->created_at.text);
+	}
+	snapshot_free_item((enum store_kind)kind, &item);
+	return rc;
+}

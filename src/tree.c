@@ -376,6 +376,22 @@ static int search_readdir(struct tree *t, uint64_t ino, off_t offset, tree_fill_
 	return searchdir_readdir(t->search, ino, offset, fill_search_entry, &f);
 }
 
+int tree_attributes(struct tree *t, uint64_t ino, tree_attribute_fn fn, void *ctx)
+{
+	struct searchdir_entry e;
+	struct snapshot *snap;
+	struct node *n;
+	int rc = enter(t, ino, false, &snap, &n);
+
+	if (rc == -ENOENT && searchdir_getattr(t->search, ino, &e) == 0)
+		return 0;	/* search/ has none */
+	if (rc < 0)
+		return rc;
+	rc = snapshot_attributes(snap, n, t->sync, fn, ctx);
+	release(t, snap);
+	return rc;
+}
+
 int tree_readlink(struct tree *t, uint64_t ino, struct buf *out)
 {
 	return searchdir_readlink(t->search, ino, out);

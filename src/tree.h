@@ -76,6 +76,11 @@ int tree_open(struct tree *t, uint64_t ino, bool *changing);
  * end). A file read in several calls is rendered once for all of them. */
 int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out);
 
+/* The extended attributes of ino (snapshot_attributes): fn gets each
+ * name and value, and may return non-zero to stop, which is returned. */
+typedef int (*tree_attribute_fn)(const char *name, const char *value, void *ctx);
+int tree_attributes(struct tree *t, uint64_t ino, tree_attribute_fn fn, void *ctx);
+
 /* The target of a symbolic link (search/<query>/<match>). */
 int tree_readlink(struct tree *t, uint64_t ino, struct buf *out);
 
