@@ -4,10 +4,20 @@ import os
 import time
 
 
-def files_under(root):
-    """Maps each file's path relative to root to its full path."""
+# The views over the id tree (test_views.py checks them), and the README's
+# backup, which leaves them out.
+VIEWS = ("vault", "memories.jsonl", "action-items.jsonl", "conversations.jsonl")
+BACKUP_EXCLUDES = ["--exclude=/.omifs/", "--exclude=/vault/", "--exclude=/*.jsonl"]
+
+
+def files_under(root, views=False):
+    """Maps each file's path relative to root to its full path; the views
+    at the top of root are left out unless views is true."""
     found = {}
-    for dirpath, _, names in os.walk(root):
+    for dirpath, dirs, names in os.walk(root):
+        if dirpath == root and not views:
+            dirs[:] = [d for d in dirs if d not in VIEWS]
+            names = [n for n in names if n not in VIEWS]
         for name in names:
             full = os.path.join(dirpath, name)
             found[os.path.relpath(full, root)] = full

@@ -8,7 +8,7 @@ import urllib.parse
 import pytest
 
 import reference
-from fsutil import read, wait_for
+from fsutil import files_under, read, wait_for
 from emulator import UNLIMITED
 
 
@@ -52,8 +52,11 @@ def test_grep_finds_a_phrase_planted_in_one_transcript(emulator_factory, mount_f
                          timeout=120)
     assert out.returncode == 0
     where = m.p("conversations", "2025-06-15", "planted-conversation")
+    # ... and in the conversation's note, a view of the same transcript.
     assert sorted(out.stdout.splitlines()) == [os.path.join(where, "conversation.json"),
-                                               os.path.join(where, "transcript.txt")]
+                                               os.path.join(where, "transcript.txt"),
+                                               m.p("vault", "Conversations",
+                                                   "2025-06-15 1200 Planted.md")]
 
 
 @pytest.mark.parametrize("profile", ["documented", "backend"])
@@ -89,10 +92,7 @@ def test_changes_on_the_server_show_after_the_ttl(profile, emulator_factory, mou
 
 
 def shown_files(m):
-    found = set()
-    for dirpath, _, files in os.walk(m.path):
-        for name in files:
-            found.add(os.path.relpath(os.path.join(dirpath, name), m.path))
+    found = set(files_under(m.path))
     found.discard(".omifs/status")
     return found
 

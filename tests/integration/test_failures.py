@@ -8,6 +8,7 @@ import time
 import pytest
 
 from emulator import UNLIMITED
+from fsutil import BACKUP_EXCLUDES
 
 
 def listdir_errno(path):
@@ -63,10 +64,11 @@ def test_bad_answers_keep_the_cached_tree(fault, emulator_factory, mount_factory
     emu = emulator_factory(*UNLIMITED)
     m = mount_factory(emu.url, "ttl=1", "refresh=1", "full_refresh=1", "retries=1")
     backup = tmp_path / "backup"
-    subprocess.run(["rsync", "-a", m.path + "/", str(backup) + "/"], check=True, timeout=120)
+    subprocess.run(["rsync", "-a", *BACKUP_EXCLUDES, m.path + "/", str(backup) + "/"], check=True,
+                   timeout=120)
     emu.set_faults(**fault)
     time.sleep(1.5)
-    out = subprocess.run(["rsync", "-a", "--delete", "--itemize-changes", "--exclude=/.omifs/",
+    out = subprocess.run(["rsync", "-a", "--delete", "--itemize-changes", *BACKUP_EXCLUDES,
                           m.path + "/", str(backup) + "/"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "deleting" not in out.stdout

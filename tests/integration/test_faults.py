@@ -15,7 +15,7 @@ import time
 import pytest
 
 from emulator import UNLIMITED
-from fsutil import files_under
+from fsutil import BACKUP_EXCLUDES, files_under
 
 # Short timeouts so that a fault is felt in seconds, not minutes.
 OPTIONS = ("ttl=1", "refresh=1", "full_refresh=2", "retries=1", "timeout=3", "connect_timeout=2",
@@ -45,7 +45,7 @@ def test_fault(name, emulator_factory, mount_factory, tmp_path):
     backup = tmp_path / "backup"
     # A complete backup, made before any fault, by a mount of its own.
     full = mount_factory(emu.url, f"cache_dir={tmp_path / 'full-cache'}")
-    subprocess.run(["rsync", "-a", "--exclude=/.omifs/", full.path + "/", str(backup) + "/"], check=True,
+    subprocess.run(["rsync", "-a", *BACKUP_EXCLUDES, full.path + "/", str(backup) + "/"], check=True,
                    timeout=300)
     full.cleanup()
 
@@ -81,7 +81,7 @@ def test_fault(name, emulator_factory, mount_factory, tmp_path):
     # A backup run during the fault deletes and truncates nothing.
     copy = tmp_path / "copy"
     shutil.copytree(backup, copy)
-    r = subprocess.run(["rsync", "-a", "--delete", "--exclude=/.omifs/", m.path + "/", str(copy) + "/"],
+    r = subprocess.run(["rsync", "-a", "--delete", *BACKUP_EXCLUDES, m.path + "/", str(copy) + "/"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode in (0, 23, 24), r.stderr  # 23: some files could not be read
     cmp = filecmp.dircmp(backup, copy)

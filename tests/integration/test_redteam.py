@@ -11,7 +11,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from fsutil import files_under, read, wait_for
+from fsutil import BACKUP_EXCLUDES, files_under, read, wait_for
 from standin import StandIn, page
 
 MEMORIES = [{"id": "m%d" % i, "content": "memory %d" % i, "category": "core",
@@ -130,13 +130,13 @@ def test_an_empty_answer_does_not_erase_the_backup(mount_factory, tmp_path):
     try:
         m = mount_factory(srv.url, "refresh=3600", "full_refresh=3600")
         backup = str(tmp_path / "backup") + "/"
-        assert rsync("-a", "--exclude=/.omifs/", m.path + "/", backup).returncode == 0
+        assert rsync("-a", *BACKUP_EXCLUDES, m.path + "/", backup).returncode == 0
         before = backup_files(backup)
         assert len(before) == 6 + 4 + 5 * 4
         server.override = lambda req: (200, {}, [])
         m.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: status(m).count("deletions held") == 3)
-        r = rsync("-a", "--delete", "--exclude=/.omifs/", m.path + "/", backup)
+        r = rsync("-a", "--delete", *BACKUP_EXCLUDES, m.path + "/", backup)
         assert r.returncode in (0, 23), r.stderr
         assert backup_files(backup) == before
         assert "6 deletions held" in status(m)

@@ -13,8 +13,9 @@ from fsutil import files_under
 
 def test_top_level(shared):
     _, m = shared
-    assert sorted(os.listdir(m.path)) == [".omifs", "action-items", "conversations", "memories",
-                                          "search"]
+    assert sorted(os.listdir(m.path)) == [".omifs", "action-items", "action-items.jsonl",
+                                          "conversations", "conversations.jsonl", "memories",
+                                          "memories.jsonl", "search", "vault"]
     assert sorted(os.listdir(m.p("action-items"))) == ["done", "open"]
     # Queries are looked up, never listed: a backup copies no search.
     assert os.listdir(m.p("search")) == []
