@@ -24,6 +24,10 @@
  *   copy; a memory's is the number of its text fields holding something
  *   other than null or a string, and its content is present exactly when
  *   that field is a string, number or boolean (model.h's text rule).
+ * - a vault note's name is one line of valid UTF-8 without / \ : * ? " < >
+ *   | # ^ [ ], at most "YYYY-MM-DD HHMM " and VAULT_TITLE_BYTES long; its
+ *   front matter is "---", "key: value" lines with no CR, then "---";
+ *   daily, memory and action item lines are one line each.
  * Everything is freed, so LeakSanitizer checks the model's ownership rule.
  */
 #include "buf.h"
@@ -31,6 +35,7 @@
 #include "jsontext.h"
 #include "model.h"
 #include "render.h"
+#include "vault.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -326,6 +331,76 @@ static void check_summary(const struct conversation *c, const struct buf *r)
 	FUZZ_CHECK(pos == r->len, "summary: %zu stray bytes after %zu fields", r->len - pos, fields);
 }
 
+/* Whether s is all valid UTF-8 (RFC 3629: no overlong forms, surrogates
+ * or code points past U+10FFFF), written apart from vault.c's decoder. */
+static bool valid_utf8(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = s[i];
+		size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+			   : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+
+		if (len == 0 || i + len > n)
+			return false;
+		for (size_t k = 1; k < len; k++)
+			if ((s[i + k] & 0xC0) != 0x80)
+				return false;
+		if ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F) ||
+		    (c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] > 0x8F))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+static void check_vault(const struct conversation *c, const struct conversation *stored)
+{
+	struct buf name = BUF_INIT, again = BUF_INIT, note = BUF_INIT, note2 = BUF_INIT;
+	struct buf day = BUF_INIT, pending = BUF_INIT;
+	const char *end;
+
+	vault_note_name(c, &name);
+	vault_note_name(stored, &again);
+	check_same(&name, &again, "vault note name");
+	FUZZ_CHECK(name.len > 0 && name.len <= strlen("YYYY-MM-DD HHMM ") + VAULT_TITLE_BYTES,
+		   "vault note name of %zu bytes", name.len);
+	FUZZ_CHECK(valid_utf8((const unsigned char *)name.data, name.len), "vault name not UTF-8");
+	for (size_t i = 0; i < name.len; i++)
+		FUZZ_CHECK((unsigned char)name.data[i] >= 0x20 && name.data[i] != 0x7f &&
+				   !strchr("/\\:*?\"<>|#^[]", name.data[i]),
+			   "vault name holds 0x%02x", (unsigned char)name.data[i]);
+	for (int full = 0; full < 2; full++) {
+		buf_reset(&note);
+		buf_reset(&note2);
+		vault_render_note(c, full, &note);
+		vault_render_note(stored, full, &note2);
+		check_same(&note, &note2, "vault note");
+		check_no_nul(&note, "vault note");
+		FUZZ_CHECK(note.len > 8 && memcmp(note.data, "---\n", 4) == 0, "note: no front matter");
+		end = strstr(note.data + 4, "\n---\n");
+		FUZZ_CHECK(end != NULL, "note: front matter not closed");
+		for (const char *line = note.data + 4; line <= end; line = strchr(line, '\n') + 1) {
+			const char *colon = strchr(line, ':'), *nl = strchr(line, '\n');
+
+			FUZZ_CHECK(colon && colon < nl && colon[1] == ' ', "note: front matter line "
+				   "\"%.*s\" is not key: value", (int)(nl - line), line);
+			FUZZ_CHECK(memchr(line, '\r', (size_t)(nl - line)) == NULL, "note: CR in YAML");
+		}
+	}
+	vault_day_conversation(c, name.data, &day, &pending);
+	FUZZ_CHECK(day.len > 0 && strchr(day.data, '\n') == day.data + day.len - 1,
+		   "daily note: a conversation's line is not one line");
+	FUZZ_CHECK(memchr(day.data, '\r', day.len) == NULL, "daily note: CR");
+	buf_free(&name);
+	buf_free(&again);
+	buf_free(&note);
+	buf_free(&note2);
+	buf_free(&day);
+	buf_free(&pending);
+}
+
 static void fuzz_conversation(json_object *obj, json_object *stored)
 {
 	struct conversation a, b, s;
@@ -373,6 +448,7 @@ static void fuzz_conversation(json_object *obj, json_object *stored)
 		else if (conv_renders[i].fn == render_summary)
 			check_summary(&a, &ra);
 	}
+	check_vault(&a, &s);
 	/* The embedded action items have no id but are action items too. */
 	for (size_t i = 0; i < a.n_action_items; i++) {
 		buf_reset(&ra);
