@@ -232,6 +232,12 @@ uint32_t snapshot_add_node(struct builder *b, uint32_t parent, const char *name,
 	return (uint32_t)(snap->n_nodes - 1);
 }
 
+bool snapshot_name_taken(struct builder *b, uint32_t parent, const char *name)
+{
+	child_path(b, parent, name);
+	return snapshot_node(b->snap, hash_bytes(b->path.data, b->path.len) | 2) != NULL;
+}
+
 /* The directory called name under parent, made if missing. */
 static uint32_t dir_child(struct builder *b, uint32_t parent, const char *name)
 {

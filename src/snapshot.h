@@ -14,9 +14,14 @@
  * - A directory's mtime is the newest inside it, except the root, the
  *   collections' directories and .omifs: they take the cache's creation
  *   time, since they are stat'ed before anything is listed.
- * - The sizes of transcript.txt and conversation.json are -1 until learnt
- *   (snapshot_learn_size): the one change a built snapshot allows, and a
- *   thread-safe one. Everything else may be read from any thread.
+ * - The sizes of transcript.txt, conversation.json and the vault's files
+ *   are -1 until learnt (snapshot_learn_size): the one change a built
+ *   snapshot allows, and a thread-safe one. Everything else may be read
+ *   from any thread.
+ * - The views are built in the same pass (snapshot_views.c): a .jsonl
+ *   file is the index of its lines, streamed at read; a vault file made
+ *   of several items has a digest folded from theirs, which changes when
+ *   any of them does, so a refresh knows it changed without rendering.
  */
 #ifndef OMIFS_SNAPSHOT_H
 #define OMIFS_SNAPSHOT_H

@@ -54,6 +54,9 @@ uint32_t snapshot_arena_add(struct builder *b, const char *s);
 uint32_t snapshot_add_node(struct builder *b, uint32_t parent, const char *name, uint32_t name_at,
 			   enum node_kind kind, uint32_t id);
 
+/* Whether parent has a child called name already. */
+bool snapshot_name_taken(struct builder *b, uint32_t parent, const char *name);
+
 /* The views' part of a build, in this order: their fixed nodes (after
  * the root's others), a line and maybe a note per listed item, their
  * nodes once the walk is over, then, once the children are sorted and

@@ -105,7 +105,28 @@ static int compare_notes(const void *x, const void *y, void *ctx)
 	return strcmp(names + a->name, names + b->name);
 }
 
-/* The notes, named; each of names that clash gets its id's suffix. */
+/* Adds the note of conversation id called base plus its clash suffix
+ * (of `bits` bits of the id's hash; none when 0) and ".md"; SNAPSHOT_NONE
+ * when that name is taken, and then, with 64 bits, logged. */
+static uint32_t add_note(struct builder *b, const char *base, uint32_t id, int bits)
+{
+	buf_reset(&b->name);
+	buf_puts(&b->name, base);
+	if (bits)
+		vault_clash_suffix(b->snap->arena + id, bits, &b->name);
+	buf_puts(&b->name, ".md");
+	if (bits < 64 && snapshot_name_taken(b, b->snap->vault_notes, b->name.data))
+		return SNAPSHOT_NONE;
+	return snapshot_add_node(b, b->snap->vault_notes, b->name.data, SNAPSHOT_NONE,
+				 NODE_VAULT_NOTE, id);
+}
+
+/*
+ * The notes, named; each of names that clash gets its id's suffix. A
+ * title may spell another note's suffixed name: the note that comes
+ * second then takes a longer suffix, which no title made to match a
+ * short one can take from it first.
+ */
 static void add_notes(struct builder *b)
 {
 	const char *names = b->vault_names.data;
@@ -117,15 +138,10 @@ static void add_notes(struct builder *b)
 		uint32_t id = snap->nodes[e->dir].id;
 		bool clash = (i > 0 && compare_notes(e - 1, e, b->vault_names.data) == 0) ||
 			     (i + 1 < b->n_notes && compare_notes(e, e + 1, b->vault_names.data) == 0);
-		uint32_t note;
+		uint32_t note = add_note(b, names + e->name, id, clash ? 32 : 0);
 
-		buf_reset(&b->name);
-		buf_puts(&b->name, names + e->name);
-		if (clash)
-			vault_clash_suffix(snap->arena + id, &b->name);
-		buf_puts(&b->name, ".md");
-		note = snapshot_add_node(b, snap->vault_notes, b->name.data, SNAPSHOT_NONE,
-					 NODE_VAULT_NOTE, id);
+		if (note == SNAPSHOT_NONE)
+			note = add_note(b, names + e->name, id, 64);
 		if (note == SNAPSHOT_NONE)
 			continue;
 		snap->nodes[note].digest = e->digest;
@@ -149,7 +165,7 @@ static void add_per_directory(struct builder *b, uint32_t parent, uint32_t in,
 		    (skip && strcmp(name, skip) == 0))
 			continue;
 		buf_reset(&b->name);
-		buf_printf(&b->name, "%s.md", name);
+		vault_list_name(name, &b->name);
 		snapshot_add_node(b, in, b->name.data, SNAPSHOT_NONE, kind, dir->name);
 	}
 }

@@ -4,8 +4,10 @@
  * ARCHITECTURE.md).
  *
  * Promises:
- * - Names come from ids and dates only, made safe (names.h); an empty id
- *   or a duplicate name is skipped with a log line.
+ * - The id tree's names come from ids and dates only, made safe
+ *   (names.h); an empty id or a duplicate name is skipped with a log line.
+ *   The views (vault/, the .jsonl files) are named from titles (vault.h)
+ *   and follow every other promise here.
  * - st_size is exactly the number of bytes tree_read gives for the same
  *   snapshot; st_mtime comes from the objects' timestamps (directories:
  *   the newest inside), never the clock; a memory without any has the
@@ -16,7 +18,8 @@
  *   attributes are flagged `changing` and must not be cached; a change of
  *   its content moves its mtime's nanoseconds, never its seconds.
  * - A collection that has never been listed gives its error (EIO, EAGAIN)
- *   for everything below its directory, never an empty directory.
+ *   for everything below its directory, never an empty directory, and for
+ *   the views made from it (a stat of memories.jsonl lists memories).
  * - What a file holds is rendered at read from the store, never kept.
  *   The size of transcript.txt and conversation.json needs the
  *   transcript, so asking for it may fetch one (in a batch, through sync).

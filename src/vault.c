@@ -12,6 +12,7 @@
 #include "names.h"
 #include "render.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -103,9 +104,40 @@ void vault_note_name(const struct conversation *c, struct buf *out)
 	vault_clean_title(c->title, out);
 }
 
-void vault_clash_suffix(const char *id, struct buf *out)
+void vault_clash_suffix(const char *id, int bits, struct buf *out)
 {
-	buf_printf(out, " (%08x)", (unsigned)(hash_bytes(id, strlen(id)) >> 32));
+	uint64_t h = hash_bytes(id, strlen(id));
+
+	/* FNV-1a's high bits move little with the last byte: ids that differ
+	 * there would get suffixes that differ in one digit. Mixed (MurmurHash3's
+	 * finalizer), every bit of the id moves every digit. */
+	h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdULL;
+	h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+
+	if (bits == 64)
+		buf_printf(out, " (%016llx)", (unsigned long long)h);
+	else
+		buf_printf(out, " (%08x)", (unsigned)(h >> 32));
+}
+
+void vault_list_name(const char *dir, struct buf *out)
+{
+	size_t len = strlen(dir), keep = NAME_MAX - strlen(".md") - TREE_NAME_HASH_BYTES;
+
+	if (len + strlen(".md") <= NAME_MAX) {
+		buf_printf(out, "%s.md", dir);
+		return;
+	}
+	while (keep > 0 && ((unsigned char)dir[keep] & 0xC0) == 0x80)
+		keep--;
+	/* Nor inside a %XX escape. */
+	if (keep >= 1 && dir[keep - 1] == '%')
+		keep -= 1;
+	else if (keep >= 2 && dir[keep - 2] == '%')
+		keep -= 2;
+	buf_append(out, dir, keep);
+	buf_printf(out, "~%016llx.md", (unsigned long long)hash_bytes(dir, len));
 }
 
 /* ---- the note ---- */

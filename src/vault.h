@@ -33,8 +33,13 @@ void vault_clean_title(const char *title, struct buf *out);
 void vault_note_name(const struct conversation *c, struct buf *out);
 
 /* The suffix that tells apart notes whose names clash: " (xxxxxxxx)",
- * eight hex digits of the id's hash. */
-void vault_clash_suffix(const char *id, struct buf *out);
+ * the first `bits` bits (32 or 64) of the id's hash in hex. */
+void vault_clash_suffix(const char *id, int bits, struct buf *out);
+
+/* The name of the file that lists a directory of the id tree (a day, a
+ * category): its name and ".md", or, past NAME_MAX, its start and "~"
+ * and 16 hex digits of its name's hash, as names.h shortens names. */
+void vault_list_name(const char *dir, struct buf *out);
 
 /* A conversation's note: YAML front matter, summary, action items,
  * events, transcript. When has_transcript is false (an offline mount
