@@ -132,6 +132,8 @@ static void add_notes(struct builder *b)
 	const char *names = b->vault_names.data;
 	struct snapshot *snap = b->snap;
 
+	if (b->n_notes == 0)
+		return;
 	qsort_r(b->notes, b->n_notes, sizeof(*b->notes), compare_notes, b->vault_names.data);
 	for (size_t i = 0; i < b->n_notes; i++) {
 		const struct vault_entry *e = &b->notes[i];
