@@ -59,7 +59,7 @@ static void render_item(enum node_kind kind, const union item *item, struct buf 
 	}
 }
 
-int snapshot_render(enum node_kind kind, char *json, struct buf *out)
+int snapshot_render(enum node_kind kind, char *json, struct buf *out, struct buf *note)
 {
 	enum store_kind collection = file_collection(kind);
 	union item item;
@@ -77,6 +77,8 @@ int snapshot_render(enum node_kind kind, char *json, struct buf *out)
 	if (rc < 0)
 		return -EIO;
 	render_item(kind, &item, out);
+	if (note && kind == NODE_TRANSCRIPT)
+		vault_render_note(&item.conversation, true, note);
 	snapshot_free_item(collection, &item);
 	return 0;
 }
@@ -565,6 +567,7 @@ void snapshot_free(struct snapshot *snap)
 	map_free(snap->by_ino, (snap->ino_mask + 1) * sizeof(*snap->by_ino));
 	for (int k = 0; k < STORE_KINDS; k++)
 		free(snap->lines[k]);
+	free(snap->notes_by_id);
 	free(snap);
 }
 

@@ -97,6 +97,8 @@ struct snapshot {
 	size_t ino_mask;
 	uint32_t top[STORE_KINDS];	/* the collections' directories */
 	uint32_t vault_notes;		/* vault/Conversations */
+	uint32_t *notes_by_id;		/* its notes, by their conversation's id */
+	size_t n_notes;
 	struct snapshot_line *lines[STORE_KINDS];	/* of each collection's .jsonl */
 	size_t n_lines[STORE_KINDS];
 	int refs;			/* the tree's to guard */
@@ -171,10 +173,16 @@ typedef int (*snapshot_attribute_fn)(const char *name, const char *value, void *
 int snapshot_attributes(const struct snapshot *snap, const struct node *n, struct sync *sync,
 			snapshot_attribute_fn fn, void *ctx);
 
+/* The vault note of conversation id, or NULL. */
+struct node *snapshot_note_of(const struct snapshot *snap, const char *id);
+
 /* Renders a file of the given kind from json: the item's listing JSON,
  * or the full conversation's for transcript.txt and conversation.json.
- * Takes json over (frees it as soon as it is parsed). Returns 0, or -EIO
- * when json cannot be read as that item. */
-int snapshot_render(enum node_kind kind, char *json, struct buf *out);
+ * Takes json over (frees it as soon as it is parsed). For transcript.txt,
+ * note (when not NULL) gets the conversation's vault note from the same
+ * parse, the costly part: a backup that learns transcripts' sizes learns
+ * the notes' on the way. Returns 0, or -EIO when json cannot be read as
+ * that item. */
+int snapshot_render(enum node_kind kind, char *json, struct buf *out, struct buf *note);
 
 #endif

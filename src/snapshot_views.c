@@ -105,6 +105,14 @@ static int compare_notes(const void *x, const void *y, void *ctx)
 	return strcmp(names + a->name, names + b->name);
 }
 
+static int compare_ids(const void *x, const void *y, void *ctx)
+{
+	const struct snapshot *snap = ctx;
+
+	return strcmp(snapshot_id(snap, &snap->nodes[*(const uint32_t *)x]),
+		      snapshot_id(snap, &snap->nodes[*(const uint32_t *)y]));
+}
+
 /* Adds the note of conversation id called base plus its clash suffix
  * (of `bits` bits of the id's hash; none when 0) and ".md"; SNAPSHOT_NONE
  * when that name is taken, and then, with 64 bits, logged. */
@@ -135,6 +143,7 @@ static void add_notes(struct builder *b)
 	if (b->n_notes == 0)
 		return;
 	qsort_r(b->notes, b->n_notes, sizeof(*b->notes), compare_notes, b->vault_names.data);
+	snap->notes_by_id = xcalloc(b->n_notes, sizeof(*snap->notes_by_id));
 	for (size_t i = 0; i < b->n_notes; i++) {
 		const struct vault_entry *e = &b->notes[i];
 		uint32_t id = snap->nodes[e->dir].id;
@@ -148,7 +157,28 @@ static void add_notes(struct builder *b)
 			continue;
 		snap->nodes[note].digest = e->digest;
 		snap->nodes[note].mtime = e->mtime;
+		snap->notes_by_id[snap->n_notes++] = note;
 	}
+	qsort_r(snap->notes_by_id, snap->n_notes, sizeof(*snap->notes_by_id), compare_ids, snap);
+}
+
+struct node *snapshot_note_of(const struct snapshot *snap, const char *id)
+{
+	size_t lo = 0, hi = snap->n_notes;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct node *n = &snap->nodes[snap->notes_by_id[mid]];
+		int c = strcmp(id, snapshot_id(snap, n));
+
+		if (c == 0)
+			return n;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
 }
 
 /* A file named after each directory of parent (a day, a category), in

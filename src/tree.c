@@ -234,8 +234,10 @@ static int source_json(struct tree *t, const struct snapshot *snap, const struct
 	return rc == -ENOENT ? -EIO : rc;
 }
 
+/* Renders n into out; status_nsec: see render_status_file; note: see
+ * snapshot_render. */
 static int render_node(struct tree *t, const struct snapshot *snap, const struct node *n,
-		       struct buf *out, long *status_nsec)
+		       struct buf *out, long *status_nsec, struct buf *note)
 {
 	char *json;
 	int rc;
@@ -256,7 +258,7 @@ static int render_node(struct tree *t, const struct snapshot *snap, const struct
 	rc = source_json(t, snap, n, &json);
 	if (rc < 0)
 		return rc;
-	rc = snapshot_render((enum node_kind)n->kind, json, out);
+	rc = snapshot_render((enum node_kind)n->kind, json, out, note);
 	return rc;
 }
 
@@ -286,12 +288,29 @@ static void fill_stat(const struct tree *t, const struct node *n, int64_t size, 
 	}
 }
 
+/* Learns n's size, for this snapshot and for later mounts. */
+static void learn_size(struct tree *t, struct node *n, int64_t size)
+{
+	snapshot_learn_size(n, size);
+	sync_remember_size(t->sync, n->ino, snapshot_kept_digest(n), size);
+}
+
+/* The vault note of transcript n when its size is still to learn. */
+static struct node *note_to_learn(const struct snapshot *snap, const struct node *n)
+{
+	struct node *note = n->kind == NODE_TRANSCRIPT ? snapshot_note_of(snap, snapshot_id(snap, n))
+						       : NULL;
+
+	return note && snapshot_size(note) < 0 ? note : NULL;
+}
+
 /* The attributes of n, rendering it (and fetching its transcript) when
  * its size is not known yet. */
 static int node_attributes(struct tree *t, const struct snapshot *snap, struct node *n,
 			   struct stat *st, bool *changing)
 {
-	struct buf content = BUF_INIT;
+	struct buf content = BUF_INIT, note_text = BUF_INIT;
+	struct node *note = note_to_learn(snap, n);
 	long mtime_nsec = 0;
 	int64_t size = snapshot_size(n);
 	int rc = 0;
@@ -299,17 +318,18 @@ static int node_attributes(struct tree *t, const struct snapshot *snap, struct n
 	if (changing)
 		*changing = n->kind == NODE_STATUS;
 	if (n->kind != NODE_DIR && (size < 0 || n->kind == NODE_STATUS)) {
-		rc = render_node(t, snap, n, &content, &mtime_nsec);
+		rc = render_node(t, snap, n, &content, &mtime_nsec, note ? &note_text : NULL);
 		size = (int64_t)content.len;
-		if (rc == 0 && n->kind != NODE_STATUS) {
-			snapshot_learn_size(n, size);
-			sync_remember_size(t->sync, n->ino, snapshot_kept_digest(n), size);
-		}
+		if (rc == 0 && n->kind != NODE_STATUS)
+			learn_size(t, n, size);
+		if (rc == 0 && note)
+			learn_size(t, note, (int64_t)note_text.len);
 		/* Learning the size was the costly part: the reads that
 		 * follow a first stat get the same bytes. */
 		if (rc == 0 && n->kind != NODE_STATUS && content.len > KEPT_ONE_READ)
 			kept_put(t->kept, n->ino, n->digest, &content);
 		buf_free(&content);
+		buf_free(&note_text);
 	}
 	if (rc == 0)
 		fill_stat(t, n, size, st);
@@ -524,7 +544,7 @@ int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *
 	if (n->kind == NODE_JSONL)
 		rc = snapshot_read_lines(snap, n, t->sync, off, size, out);
 	else if (n->kind == NODE_STATUS || !kept_read(t->kept, n->ino, n->digest, off, size, out)) {
-		rc = render_node(t, snap, n, &content, NULL);
+		rc = render_node(t, snap, n, &content, NULL, NULL);
 		if (rc == 0 && !kept_copy_part(&content, off, size, out) && n->kind != NODE_STATUS)
 			kept_put(t->kept, n->ino, n->digest, &content);
 	}

@@ -203,6 +203,44 @@ static void read_path(struct tree *t, const char *path, struct buf *out)
 	CHECK((off_t)out->len == st.st_size);
 }
 
+/* The size readdir tells of one entry, or -1 when it leaves it unknown. */
+struct told {
+	const char *name;
+	off_t size;
+};
+
+static int tell_size(void *ctx, const char *name, const struct stat *st, bool complete,
+		     off_t next)
+{
+	struct told *t = ctx;
+
+	(void)next;
+	if (strcmp(name, t->name) == 0)
+		t->size = complete ? st->st_size : -1;
+	return 0;
+}
+
+/* The note's size comes with the transcript's, from the same parse: a
+ * backup of the id tree leaves the vault's sizes known. */
+static void test_a_transcript_teaches_its_note_size(void)
+{
+	struct told told = { "2025-06-30 1000 Mortgage call.md", -2 };
+	struct buf text = BUF_INIT;
+	struct stat st;
+	struct world w;
+
+	open_world(&w);
+	CHECK(walk(w.tree, "vault/Conversations", &st) == 0);
+	CHECK(tree_readdir(w.tree, st.st_ino, 0, tell_size, &told) == 0 && told.size == -1);
+	CHECK(walk(w.tree, "conversations/2025-06-30/c1/transcript.txt", &st) == 0);
+	CHECK(walk(w.tree, "vault/Conversations", &st) == 0);
+	CHECK(tree_readdir(w.tree, st.st_ino, 0, tell_size, &told) == 0);
+	read_path(w.tree, "vault/Conversations/2025-06-30 1000 Mortgage call.md", &text);
+	CHECK(told.size > 0 && (size_t)told.size == text.len);
+	buf_free(&text);
+	close_world(&w);
+}
+
 static void test_views(void)
 {
 	struct buf text = BUF_INIT, expected = BUF_INIT;
@@ -329,6 +367,7 @@ int main(void)
 	RUN(test_sizes_are_bytes_read);
 	RUN(test_layout_and_inodes);
 	RUN(test_views);
+	RUN(test_a_transcript_teaches_its_note_size);
 	RUN(test_refresh_reports_exactly_what_changed);
 	RUN(test_unlisted_collection_is_an_error_not_empty);
 	return UNIT_RESULT();
