@@ -275,6 +275,9 @@ void views_finish(struct builder *b)
 	for (int k = 0; k < STORE_KINDS; k++) {
 		size_t lines = snap->n_lines[k];
 
+		/* Built: the room doubling left goes back (a refresh holds two). */
+		if (lines)
+			snap->lines[k] = xrealloc(snap->lines[k], lines * sizeof(*snap->lines[k]));
 		n = &snap->nodes[b->jsonl[k]];
 		n->mtime = snap->nodes[snap->top[k]].mtime;
 		atomic_init(&n->size, snap->kind_error[k] ? -1
