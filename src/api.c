@@ -16,13 +16,13 @@
 #include "api_state.h"
 
 #include "buf.h"
+#include "curl_lib.h"
 #include "hash.h"
 #include "jsontext.h"
 #include "log.h"
 #include "page.h"
 #include "wire.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -44,6 +44,7 @@
 #define BACKOFF_CAP 8.0
 
 struct api_client {
+	const struct curl_lib *curl;
 	char *base_url;
 	char *auth_header;	/* "Authorization: Bearer ..."; the key lives only here */
 	char *cafile;
@@ -66,6 +67,7 @@ struct api_client {
 
 /* What one HTTP exchange brought back. */
 struct response {
+	const struct curl_lib *curl;
 	CURL *handle;
 	long status;
 	CURLcode curl_code;
@@ -109,22 +111,26 @@ static void sleep_seconds(const struct api_client *c, double s)
 
 struct api_client *api_new(const struct api_options *opts, struct api_error *err)
 {
+	const struct curl_lib *curl;
 	struct api_client *c;
 	char *base_url;
 	size_t url_len;
 
 	memset(err, 0, sizeof(*err));
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	curl = curl_lib_get(err->message, sizeof(err->message));
+	if (!curl || curl->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		err->result = API_E_NETWORK;
-		snprintf(err->message, sizeof(err->message), "libcurl failed to initialise");
+		if (curl)
+			snprintf(err->message, sizeof(err->message), "libcurl failed to initialise");
 		return NULL;
 	}
 	base_url = api_check_url(opts->base_url, opts->allow_http, err);
 	if (!base_url) {
-		curl_global_cleanup();
+		curl->global_cleanup();
 		return NULL;
 	}
 	c = xcalloc(1, sizeof(*c));
+	c->curl = curl;
 	c->base_url = base_url;
 	url_len = strlen(c->base_url);
 	while (url_len > 0 && c->base_url[url_len - 1] == '/')
@@ -159,7 +165,7 @@ void api_free(struct api_client *c)
 	if (!c)
 		return;
 	for (int i = 0; i < c->pool_count; i++)
-		curl_easy_cleanup(c->pool[i]);
+		c->curl->easy_cleanup(c->pool[i]);
 	explicit_bzero(c->auth_header, strlen(c->auth_header));
 	free(c->auth_header);
 	free(c->base_url);
@@ -167,8 +173,8 @@ void api_free(struct api_client *c)
 	free(c->spool_dir);
 	budget_free(c->budget);
 	pthread_mutex_destroy(&c->lock);
+	c->curl->global_cleanup();
 	free(c);
-	curl_global_cleanup();
 }
 
 void api_set_cancel_check(struct api_client *c, api_cancel_fn check, void *ctx)
@@ -285,7 +291,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata)
 		long status = 0;
 
 		/* The status line is in by now; only a success is a page. */
-		curl_easy_getinfo(r->handle, CURLINFO_RESPONSE_CODE, &status);
+		r->curl->easy_getinfo(r->handle, CURLINFO_RESPONSE_CODE, &status);
 		r->into_page = r->page && status >= 200 && status < 300;
 		r->body_started = true;
 	}
@@ -324,7 +330,7 @@ static CURL *pool_take(struct api_client *c)
 	if (c->pool_count > 0)
 		h = c->pool[--c->pool_count];
 	pthread_mutex_unlock(&c->lock);
-	return h ? h : curl_easy_init();
+	return h ? h : c->curl->easy_init();
 }
 
 static void pool_give(struct api_client *c, CURL *h)
@@ -336,7 +342,7 @@ static void pool_give(struct api_client *c, CURL *h)
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (h)
-		curl_easy_cleanup(h);
+		c->curl->easy_cleanup(h);
 }
 
 /* libcurl's progress callback: non-zero aborts the transfer. */
@@ -355,60 +361,62 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
 static void perform_once(struct api_client *c, const char *method, const char *url,
 			 const char *body, long timeout, struct response *r)
 {
+	const struct curl_lib *lib = c->curl;
 	struct curl_slist *headers = NULL;
 	CURL *h = pool_take(c);
 
 	r->status = 0;
 	r->curl_error[0] = '\0';
+	r->curl = lib;
 	r->handle = h;
 	if (!h) {
 		r->curl_code = CURLE_FAILED_INIT;
 		return;
 	}
-	curl_easy_reset(h);
-	headers = curl_slist_append(headers, c->auth_header);
-	headers = curl_slist_append(headers, "Accept: application/json");
+	lib->easy_reset(h);
+	headers = lib->slist_append(headers, c->auth_header);
+	headers = lib->slist_append(headers, "Accept: application/json");
 	if (body) {
-		headers = curl_slist_append(headers, "Content-Type: application/json");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		headers = lib->slist_append(headers, "Content-Type: application/json");
+		lib->easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	}
 	if (strcmp(method, "GET") != 0)
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "omifs/" OMIFS_VERSION);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->connect_timeout < timeout ? c->connect_timeout
+		lib->easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	lib->easy_setopt(h, CURLOPT_URL, url);
+	lib->easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	lib->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	lib->easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	lib->easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	lib->easy_setopt(h, CURLOPT_USERAGENT, "omifs/" OMIFS_VERSION);
+	lib->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	lib->easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->connect_timeout < timeout ? c->connect_timeout
 										  : timeout);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout);
+	lib->easy_setopt(h, CURLOPT_TIMEOUT, timeout);
 	/* A stalled server: give up when nothing arrives for a whole timeout. */
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, timeout);
+	lib->easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	lib->easy_setopt(h, CURLOPT_LOW_SPEED_TIME, timeout);
 	/* Refused before the body comes when Content-Length says too much. */
-	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MAX_BODY);
-	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	lib->easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MAX_BODY);
+	lib->easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	lib->easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	lib->easy_setopt(h, CURLOPT_XFERINFODATA, c);
+	lib->easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	lib->easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (c->cafile)
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->cafile);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->curl_error);
-	r->curl_code = curl_easy_perform(h);
+		lib->easy_setopt(h, CURLOPT_CAINFO, c->cafile);
+	lib->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	lib->easy_setopt(h, CURLOPT_WRITEDATA, r);
+	lib->easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	lib->easy_setopt(h, CURLOPT_HEADERDATA, r);
+	lib->easy_setopt(h, CURLOPT_ERRORBUFFER, r->curl_error);
+	r->curl_code = lib->easy_perform(h);
 	if (r->curl_code == CURLE_FILESIZE_EXCEEDED)
 		r->too_big = true;
 	if (r->curl_code == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+		lib->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 	/* The header list holds the key: scrub it before it goes back to malloc. */
 	explicit_bzero(headers->data, strlen(headers->data));
-	curl_slist_free_all(headers);
+	lib->slist_free_all(headers);
 	pool_give(c, h);
 }
 
@@ -473,7 +481,7 @@ static enum api_result classify(struct response *r, json_object **out, struct ap
 	}
 	if (r->curl_code != CURLE_OK) {
 		snprintf(err->message, sizeof(err->message), "%s",
-			 r->curl_error[0] ? r->curl_error : curl_easy_strerror(r->curl_code));
+			 r->curl_error[0] ? r->curl_error : r->curl->easy_strerror(r->curl_code));
 		return API_E_NETWORK;
 	}
 	/* A listing succeeds only as a JSON list, whatever 2xx status came

@@ -5,10 +5,10 @@
  */
 #include "cli.h"
 
+#include "curl_lib.h"
 #include "keys_command.h"
 #include "log.h"
 
-#include <curl/curl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,6 +266,16 @@ static void usage_search(const char *prog)
 	       SEARCH_DEFAULT_LIMIT);
 }
 
+/* What omifs --version prints: its own, libfuse's and libcurl's versions. */
+static void print_versions(void)
+{
+	char err[256];
+	const struct curl_lib *curl = curl_lib_get(err, sizeof(err));
+
+	printf("omifs %s\nlibfuse %s\n%s\n", OMIFS_VERSION, fuse_pkgversion(),
+	       curl ? curl->version() : err);
+}
+
 static void usage(enum command cmd)
 {
 	switch (cmd) {
@@ -341,8 +351,7 @@ static int process_option(void *data, const char *arg, int key, struct fuse_args
 		help_fuse();
 		exit(0);
 	case KEY_VERSION:
-		printf("omifs %s\nlibfuse %s\n%s\n", OMIFS_VERSION, fuse_pkgversion(),
-		       curl_version());
+		print_versions();
 		exit(0);
 	case KEY_JSON:
 		c->json = true;

@@ -4,10 +4,10 @@
 #include "wire.h"
 
 #include "buf.h"
+#include "curl_lib.h"
 #include "jsontext.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -146,39 +146,45 @@ static bool is_loopback_host(const char *host)
 /* libcurl reads the URL, so that the host judged is the host connected to. */
 char *api_check_url(const char *url, bool allow_http, struct api_error *err)
 {
-	CURLU *u = curl_url();
+	const struct curl_lib *lib = curl_lib_get(err->message, sizeof(err->message));
 	char *scheme = NULL, *user = NULL, *password = NULL, *host = NULL, *out = NULL, *copy;
 	const char *problem = NULL;
+	CURLU *u;
 
-	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+	if (!lib) {
+		err->result = API_E_NETWORK;
+		return NULL;
+	}
+	u = lib->url();
+	if (!u || lib->url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    lib->url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    lib->url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 		problem = "the API URL cannot be read (it must be https://HOST/...)";
 	else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
 		problem = "the API URL must start with https:// or http://";
-	else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
-		 curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK)
+	else if (lib->url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+		 lib->url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK)
 		problem = "the API URL must not hold a user name or password";
 	else if (strcmp(scheme, "http") == 0 && !allow_http && !is_loopback_host(host))
 		problem = "refusing to send the key over plain http to another machine "
 			  "(use https, or -o allow_http if you must)";
-	else if (curl_url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK)
+	else if (lib->url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK)
 		problem = "the API URL cannot be read";
 	if (problem) {
 		err->result = API_E_CLIENT;
 		snprintf(err->message, sizeof(err->message), "%s", problem);
 	}
-	curl_free(scheme);
-	curl_free(user);
-	curl_free(password);
-	curl_free(host);
-	curl_url_cleanup(u);
+	lib->free(scheme);
+	lib->free(user);
+	lib->free(password);
+	lib->free(host);
+	lib->url_cleanup(u);
 	if (problem || !out) {
-		curl_free(out);
+		lib->free(out);
 		return NULL;
 	}
 	copy = xstrdup(out);
-	curl_free(out);
+	lib->free(out);
 	return copy;
 }
 
