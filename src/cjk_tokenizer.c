@@ -217,19 +217,26 @@ static void cjk_delete(Fts5Tokenizer *instance)
 	free(t);
 }
 
-int cjk_tokenizer_register(sqlite3 *db)
+fts5_api *cjk_fts5_api(sqlite3 *db)
 {
-	fts5_tokenizer tokenizer = { cjk_create, cjk_delete, cjk_tokenize };
 	fts5_api *api = NULL;
 	sqlite3_stmt *st = NULL;
 
 	/* The documented way to reach FTS5's C API from a connection. */
 	if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK)
-		return -1;
+		return NULL;
 	sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
 	sqlite3_step(st);
 	sqlite3_finalize(st);
-	if (!api || api->iVersion < 2)
+	return api && api->iVersion >= 2 ? api : NULL;
+}
+
+int cjk_tokenizer_register(sqlite3 *db)
+{
+	fts5_tokenizer tokenizer = { cjk_create, cjk_delete, cjk_tokenize };
+	fts5_api *api = cjk_fts5_api(db);
+
+	if (!api)
 		return -1;
 	return api->xCreateTokenizer(api, CJK_TOKENIZER_NAME, api, &tokenizer, NULL) == SQLITE_OK
 		       ? 0 : -1;

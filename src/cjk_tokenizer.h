@@ -21,6 +21,10 @@
 
 #define CJK_TOKENIZER_NAME "omifs_cjk"
 
+/* db's FTS5 C API (version 2 or later), or NULL when db has no FTS5.
+ * Also for the other extensions of the index (search_rank). */
+fts5_api *cjk_fts5_api(sqlite3 *db);
+
 /* Registers the tokenizer on db. Returns 0, or -1 when db has no FTS5. */
 int cjk_tokenizer_register(sqlite3 *db);
 

@@ -23,6 +23,7 @@
 #include "jsontext.h"
 #include "model.h"
 #include "render.h"
+#include "search_rank.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -368,7 +369,7 @@ struct search_index *search_index_open(sqlite3 *db, bool writable, char *err, si
 	struct search_index *ix = xcalloc(1, sizeof(*ix));
 
 	ix->db = db;
-	if (cjk_tokenizer_register(db) < 0) {
+	if (cjk_tokenizer_register(db) < 0 || search_rank_register(db) < 0) {
 		snprintf(err, errlen, "this SQLite has no FTS5");
 		free(ix);
 		return NULL;
@@ -406,15 +407,22 @@ static bool blank(const char *query)
 	return true;
 }
 
-static const char query_sql[] =
-	"SELECT d.kind, d.id, l.json, "
-	"  snippet(search_text, -1, char(1), char(2), '…', 16), bm25(search_text, 10.0, 4.0, 1.0) "
+/* Pass one: every match, with what ranking it needs. */
+static const char match_sql[] =
+	"SELECT rowid, " SEARCH_RANK_FUNCTION "(search_text, 10.0, 4.0, 1.0) FROM search_text "
+	"WHERE search_text MATCH ?1";
+
+/* Pass two, for the matches shown only: snippets cost a reading of the
+ * whole text. */
+static const char hit_sql[] =
+	"SELECT d.kind, d.id, l.json, snippet(search_text, -1, char(1), char(2), '…', 16) "
 	"FROM search_text JOIN search_doc d ON d.doc = search_text.rowid "
 	"JOIN main.listing l ON l.kind = d.kind AND l.id = d.id "
-	"WHERE search_text MATCH ?1 ORDER BY 5 LIMIT ?2";
+	"WHERE search_text MATCH ?1 AND search_text.rowid = ?2";
 
-/* Appends the current row of a query to *hits. */
-static void add_hit(sqlite3_stmt *st, struct search_hit **hits, size_t *n, size_t *cap)
+/* Appends the current row of hit_sql to *hits, with score. */
+static void add_hit(sqlite3_stmt *st, double score, struct search_hit **hits, size_t *n,
+		    size_t *cap)
 {
 	struct search_hit *h;
 	const char *snippet = (const char *)sqlite3_column_text(st, 3);
@@ -428,15 +436,64 @@ static void add_hit(sqlite3_stmt *st, struct search_hit **hits, size_t *n, size_
 	h->id = xstrdup((const char *)sqlite3_column_text(st, 1));
 	h->json = xstrdup((const char *)sqlite3_column_text(st, 2));
 	h->snippet = xstrdup(snippet ? snippet : "");
-	/* bm25 is lower for better matches; people expect the other way. */
-	h->score = -sqlite3_column_double(st, 4);
+	h->score = score;
+}
+
+/* Every match of query, ranked. Returns SQLITE_DONE or the failing step's
+ * code. */
+static int rank_matches(sqlite3 *db, const char *query, struct search_ranking *ranking)
+{
+	sqlite3_stmt *st = NULL;
+	int step;
+
+	if (sqlite3_prepare_v2(db, match_sql, -1, &st, NULL) != SQLITE_OK)
+		return SQLITE_INTERNAL;
+	sqlite3_bind_text(st, 1, query, -1, SQLITE_STATIC);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW)
+		if (search_ranking_add(ranking, sqlite3_column_int64(st, 0),
+				       sqlite3_column_value(st, 1)) < 0)
+			step = SQLITE_INTERNAL;
+	sqlite3_finalize(st);
+	return step;
+}
+
+/* The hits of the ranked rows, best first, up to limit (0: all); a row
+ * the tree would not show is passed over. Returns SQLITE_DONE or the
+ * failing step's code. */
+static int fetch_hits(sqlite3 *db, const char *query, const struct search_ranked *rows,
+		      size_t n_rows, size_t limit, struct search_hit **hits, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int step = SQLITE_DONE;
+
+	if (sqlite3_prepare_v2(db, hit_sql, -1, &st, NULL) != SQLITE_OK)
+		return SQLITE_INTERNAL;
+	sqlite3_bind_text(st, 1, query, -1, SQLITE_STATIC);
+	for (size_t i = 0; i < n_rows && (!limit || *n < limit); i++) {
+		sqlite3_bind_int64(st, 2, rows[i].rowid);
+		step = sqlite3_step(st);
+		if (step == SQLITE_ROW) {
+			int kind = sqlite3_column_int(st, 0);
+
+			if (kind >= 0 && kind < STORE_KINDS)
+				add_hit(st, rows[i].score, hits, n, &cap);
+			step = SQLITE_DONE;
+		}
+		sqlite3_reset(st);
+		if (step != SQLITE_DONE)
+			break;
+	}
+	sqlite3_finalize(st);
+	return step;
 }
 
 int search_index_query(struct search_index *ix, const char *query, size_t limit,
 		       struct search_hit **hits, size_t *n, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	size_t cap = 0;
+	struct search_ranking ranking = SEARCH_RANKING_INIT;
+	const struct search_ranked *rows;
+	size_t n_rows;
 	int step, rc = 0;
 
 	*hits = NULL;
@@ -446,20 +503,13 @@ int search_index_query(struct search_index *ix, const char *query, size_t limit,
 			 : "the query is longer than %d bytes", SEARCH_QUERY_MAX);
 		return -EINVAL;
 	}
-	if (sqlite3_prepare_v2(ix->db, query_sql, -1, &st, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s", sqlite3_errmsg(ix->db));
-		return -EIO;
-	}
-	sqlite3_bind_text(st, 1, query, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, limit ? (sqlite3_int64)limit : -1);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		int kind = sqlite3_column_int(st, 0);
-
-		if (kind >= 0 && kind < STORE_KINDS)
-			add_hit(st, hits, n, &cap);
+	step = rank_matches(ix->db, query, &ranking);
+	if (step == SQLITE_DONE) {
+		search_ranking_finish(&ranking, &rows, &n_rows);
+		step = fetch_hits(ix->db, query, rows, n_rows, limit, hits, n);
 	}
 	if (step != SQLITE_DONE) {
-		/* The statement prepared: a plain error is the query's
+		/* The statements prepared: a plain error is the query's
 		 * (syntax, an unknown column); the rest is the cache's. */
 		rc = step == SQLITE_ERROR ? -EINVAL : -EIO;
 		snprintf(err, errlen, "%s", sqlite3_errmsg(ix->db));
@@ -467,7 +517,7 @@ int search_index_query(struct search_index *ix, const char *query, size_t limit,
 		*hits = NULL;
 		*n = 0;
 	}
-	sqlite3_finalize(st);
+	search_ranking_free(&ranking);
 	return rc;
 }
 

@@ -1,0 +1,147 @@
+/*
+ * search_rank: the auxiliary function and the scoring of search_rank.h.
+ *
+ * The function's value for a row is a blob of doubles: the number of
+ * rows in the table, the row's length over the average row length, then
+ * per phrase of the query the weighted count of its matches in the row
+ * (each match counts its column's weight, as in bm25()).
+ */
+#include "search_rank.h"
+
+#include "buf.h"
+#include "cjk_tokenizer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define K1 1.2
+#define B 0.75
+
+/* SEARCH_RANK_FUNCTION(table, weight of column 0, of column 1, ...):
+ * the blob above; a column without a weight weighs 1. */
+static void match_counts(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
+			 int n_weights, sqlite3_value **weights)
+{
+	int phrases = api->xPhraseCount(fts), insts = 0, row_tokens = 0;
+	sqlite3_int64 rows = 0, tokens = 0;
+	double *out = sqlite3_malloc64((size_t)(2 + phrases) * sizeof(double));
+	int rc;
+
+	if (!out) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	memset(out, 0, (size_t)(2 + phrases) * sizeof(double));
+	rc = api->xRowCount(fts, &rows);
+	if (rc == SQLITE_OK)
+		rc = api->xColumnTotalSize(fts, -1, &tokens);
+	if (rc == SQLITE_OK)
+		rc = api->xColumnSize(fts, -1, &row_tokens);
+	if (rc == SQLITE_OK)
+		rc = api->xInstCount(fts, &insts);
+	for (int i = 0; rc == SQLITE_OK && i < insts; i++) {
+		int phrase, column, offset;
+
+		rc = api->xInst(fts, i, &phrase, &column, &offset);
+		if (rc == SQLITE_OK)
+			out[2 + phrase] += column < n_weights ? sqlite3_value_double(weights[column])
+							      : 1.0;
+	}
+	if (rc != SQLITE_OK) {
+		sqlite3_free(out);
+		sqlite3_result_error_code(ctx, rc);
+		return;
+	}
+	out[0] = (double)rows;
+	out[1] = rows > 0 && tokens > 0 ? row_tokens / ((double)tokens / (double)rows) : 1.0;
+	sqlite3_result_blob64(ctx, out, (size_t)(2 + phrases) * sizeof(double), sqlite3_free);
+}
+
+int search_rank_register(sqlite3 *db)
+{
+	fts5_api *api = cjk_fts5_api(db);
+
+	if (!api)
+		return -1;
+	return api->xCreateFunction(api, SEARCH_RANK_FUNCTION, NULL, match_counts, NULL) ==
+			       SQLITE_OK ? 0 : -1;
+}
+
+int search_ranking_add(struct search_ranking *r, sqlite3_int64 rowid, sqlite3_value *counts)
+{
+	/* The type first: asking for the blob converts other values. */
+	bool blob_typed = sqlite3_value_type(counts) == SQLITE_BLOB;
+	const unsigned char *blob = blob_typed ? sqlite3_value_blob(counts) : NULL;
+	size_t bytes = (size_t)sqlite3_value_bytes(counts), phrases;
+
+	if (!blob || bytes % sizeof(double) || bytes < 2 * sizeof(double))
+		return -EINVAL;
+	phrases = bytes / sizeof(double) - 2;
+	if (r->n > 0 && phrases != r->phrases)
+		return -EINVAL;
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 64;
+		r->rows = xrealloc(r->rows, r->cap * sizeof(*r->rows));
+		r->counts = xrealloc(r->counts, r->cap * (phrases + 1) * sizeof(double));
+	}
+	r->phrases = phrases;
+	/* memcpy: SQLite does not promise a blob aligned for doubles. */
+	memcpy(&r->total_rows, blob, sizeof(double));
+	r->rows[r->n].rowid = rowid;
+	memcpy(&r->counts[r->n * (phrases + 1)], blob + sizeof(double),
+	       (phrases + 1) * sizeof(double));
+	r->n++;
+	return 0;
+}
+
+static int best_first(const void *a, const void *b)
+{
+	const struct search_ranked *x = a, *y = b;
+
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	return x->rowid < y->rowid ? -1 : x->rowid > y->rowid;
+}
+
+void search_ranking_finish(struct search_ranking *r, const struct search_ranked **rows,
+			   size_t *n)
+{
+	size_t stride = r->phrases + 1;
+	double *idf = xcalloc(r->phrases ? r->phrases : 1, sizeof(double));
+
+	/* bm25()'s inverse document frequency, with the documents that hold
+	 * a phrase counted among the matches. */
+	for (size_t p = 0; p < r->phrases; p++) {
+		size_t holding = 0;
+
+		for (size_t i = 0; i < r->n; i++)
+			holding += r->counts[i * stride + 1 + p] > 0;
+		idf[p] = log((r->total_rows - (double)holding + 0.5) / ((double)holding + 0.5));
+		if (idf[p] <= 0.0)
+			idf[p] = 1e-6;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		const double *c = &r->counts[i * stride];
+		double score = 0.0;
+
+		for (size_t p = 0; p < r->phrases; p++)
+			score += idf[p] * (c[1 + p] * (K1 + 1.0)) /
+				 (c[1 + p] + K1 * (1.0 - B + B * c[0]));
+		r->rows[i].score = score;
+	}
+	free(idf);
+	if (r->n > 1)	/* rows is NULL when nothing matched */
+		qsort(r->rows, r->n, sizeof(*r->rows), best_first);
+	*rows = r->rows;
+	*n = r->n;
+}
+
+void search_ranking_free(struct search_ranking *r)
+{
+	free(r->rows);
+	free(r->counts);
+	*r = (struct search_ranking)SEARCH_RANKING_INIT;
+}
