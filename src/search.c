@@ -245,7 +245,8 @@ void search_coverage(struct store *s, struct search_coverage *out)
 	out->memories = counts[STORE_MEMORIES];
 	out->action_items = counts[STORE_ACTION_ITEMS];
 	out->conversations = counts[STORE_CONVERSATIONS];
-	missing = store_count_listed_without_full(s);
+	if (store_count_untranscribed(s, &missing) < 0)
+		missing = store_count_listed_without_full(s);
 	out->transcripts = missing < out->conversations ? out->conversations - missing : 0;
 }
 

@@ -1,8 +1,10 @@
 /*
  * search_index: the tables behind search_index.h.
  *
- *   search_doc(doc, kind, id)               one row per indexed item; doc
- *                                           is its rowid in search_text
+ *   search_doc(doc, kind, id, transcript)   one row per indexed item; doc
+ *                                           is its rowid in search_text;
+ *                                           transcript 1 when the cache had
+ *                                           the conversation's full form
  *   search_text(title, body, transcript)    FTS5, the text of each item
  *   search_state(key, value)                'version': the index format;
  *                                           'dirty': 1 when the store
@@ -34,19 +36,23 @@
 
 /* Bump when what is indexed or how changes: every cache is then indexed
  * again on its next open. */
-#define SEARCH_VERSION 1
-#define SEARCH_VERSION_TEXT "1"
+#define SEARCH_VERSION 2
+#define SEARCH_VERSION_TEXT "2"
 
 struct search_index {
 	sqlite3 *db;
-	sqlite3_stmt *get_listing, *get_full, *find_doc, *add_doc, *drop_doc, *add_text,
-		*drop_text, *seal;
+	sqlite3_stmt *get_listing, *get_full, *find_doc, *put_doc, *drop_doc, *add_text,
+		*drop_text, *seal, *untranscribed;
 };
 
 /* The index's tables in schema @; only main gets the triggers. */
 static const char tables_sql[] =
 	"CREATE TABLE IF NOT EXISTS @.search_doc ("
-	"  doc INTEGER PRIMARY KEY, kind INTEGER NOT NULL, id TEXT NOT NULL, UNIQUE (kind, id));"
+	"  doc INTEGER PRIMARY KEY, kind INTEGER NOT NULL, id TEXT NOT NULL,"
+	"  transcript INTEGER NOT NULL, UNIQUE (kind, id));"
+	/* The coverage is counted from the conversations without: none, once
+	 * everything is fetched. */
+	"CREATE INDEX IF NOT EXISTS @.search_doc_transcript ON search_doc (kind, transcript);"
 	"CREATE VIRTUAL TABLE IF NOT EXISTS @.search_text USING fts5("
 	"  title, body, transcript, tokenize = '" CJK_TOKENIZER_NAME
 	" unicode61 remove_diacritics 2');"
@@ -185,13 +191,17 @@ static int index_item(struct search_index *ix, sqlite3_int64 doc, enum store_kin
 		rc = doc ? step_done(ix->drop_doc) : 0;
 		goto out;
 	}
-	if (!doc) {
-		sqlite3_bind_int(ix->add_doc, 1, kind);
-		sqlite3_bind_text(ix->add_doc, 2, id, -1, SQLITE_STATIC);
-		if ((rc = step_done(ix->add_doc)) < 0)
-			goto out;
+	if (doc)
+		sqlite3_bind_int64(ix->put_doc, 1, doc);
+	else
+		sqlite3_bind_null(ix->put_doc, 1);
+	sqlite3_bind_int(ix->put_doc, 2, kind);
+	sqlite3_bind_text(ix->put_doc, 3, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(ix->put_doc, 4, kind == STORE_CONVERSATIONS && full);
+	if ((rc = step_done(ix->put_doc)) < 0)
+		goto out;
+	if (!doc)
 		doc = sqlite3_last_insert_rowid(ix->db);
-	}
 	sqlite3_bind_int64(ix->add_text, 1, doc);
 	bind_buf(ix->add_text, 2, &title);
 	bind_buf(ix->add_text, 3, &body);
@@ -243,6 +253,19 @@ int search_index_update(struct search_index *ix, enum store_kind kind, const cha
 int search_index_seal(struct search_index *ix)
 {
 	return ix->seal ? step_done(ix->seal) : 0;
+}
+
+int search_index_untranscribed(struct search_index *ix, size_t *n)
+{
+	int rc = -EIO;
+
+	sqlite3_bind_int(ix->untranscribed, 1, STORE_CONVERSATIONS);
+	if (sqlite3_step(ix->untranscribed) == SQLITE_ROW) {
+		*n = (size_t)sqlite3_column_int64(ix->untranscribed, 0);
+		rc = 0;
+	}
+	sqlite3_reset(ix->untranscribed);
+	return rc;
 }
 
 /* Indexes every listed item into emptied tables. Inside a transaction
@@ -303,8 +326,9 @@ static int prepare_all(struct search_index *ix, bool writable)
 		  "SELECT json FROM main.full_conversation WHERE id = ?" },
 		{ offsetof(struct search_index, find_doc),
 		  "SELECT doc FROM search_doc WHERE kind = ? AND id = ?" },
-		{ offsetof(struct search_index, add_doc),
-		  "INSERT INTO search_doc (kind, id) VALUES (?, ?)" },
+		{ offsetof(struct search_index, put_doc),
+		  "INSERT INTO search_doc (doc, kind, id, transcript) VALUES (?, ?, ?, ?) "
+		  "ON CONFLICT DO UPDATE SET transcript = excluded.transcript" },
 		{ offsetof(struct search_index, drop_doc), "DELETE FROM search_doc WHERE doc = ?" },
 		{ offsetof(struct search_index, add_text),
 		  "INSERT INTO search_text (rowid, title, body, transcript) VALUES (?, ?, ?, ?)" },
@@ -312,6 +336,8 @@ static int prepare_all(struct search_index *ix, bool writable)
 		  "DELETE FROM search_text WHERE rowid = ?" },
 		{ offsetof(struct search_index, seal),
 		  "UPDATE main.search_state SET value = 0 WHERE key = 'dirty'" },
+		{ offsetof(struct search_index, untranscribed),
+		  "SELECT count(*) FROM search_doc WHERE kind = ? AND transcript = 0" },
 	};
 
 	for (size_t i = 0; i < sizeof(statements) / sizeof(*statements); i++) {
@@ -389,11 +415,12 @@ void search_index_close(struct search_index *ix)
 	sqlite3_finalize(ix->get_listing);
 	sqlite3_finalize(ix->get_full);
 	sqlite3_finalize(ix->find_doc);
-	sqlite3_finalize(ix->add_doc);
+	sqlite3_finalize(ix->put_doc);
 	sqlite3_finalize(ix->drop_doc);
 	sqlite3_finalize(ix->add_text);
 	sqlite3_finalize(ix->drop_text);
 	sqlite3_finalize(ix->seal);
+	sqlite3_finalize(ix->untranscribed);
 	free(ix);
 }
 

@@ -45,6 +45,11 @@ int search_index_update(struct search_index *ix, enum store_kind kind, const cha
  * transaction that called search_index_update, before COMMIT. */
 int search_index_seal(struct search_index *ix);
 
+/* Sets *n to the number of conversations indexed without their full
+ * form (so without transcript): the listed ones that the cache has no
+ * transcript for. */
+int search_index_untranscribed(struct search_index *ix, size_t *n);
+
 /* Around each match in snippets. Text in the index never holds them
  * (control bytes are indexed as spaces). */
 #define SEARCH_MARK_OPEN '\x01'

@@ -526,6 +526,17 @@ size_t store_count_listed_without_full(struct store *s)
 	return count_rows(s, sql);
 }
 
+int store_count_untranscribed(struct store *s, size_t *n)
+{
+	int rc = -EIO;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->search)
+		rc = search_index_untranscribed(s->search, n);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 long long store_size(struct store *s)
 {
 	sqlite3_stmt *st;

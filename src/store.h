@@ -118,6 +118,10 @@ bool store_has_full_conversation(struct store *s, const char *id);
 size_t store_count_full_conversations(struct store *s);
 /* How many conversations of the listing have no full form yet. */
 size_t store_count_listed_without_full(struct store *s);
+/* The same, as the search index knows it (search_index_untranscribed):
+ * cheap, where the query above reads every listed id. -EIO when the
+ * cache has no index. */
+int store_count_untranscribed(struct store *s, size_t *n);
 /* When the cache was created: a time that never changes for the account,
  * for what has no timestamp of its own (the root directory). */
 time_t store_created_at(struct store *s);

@@ -315,6 +315,35 @@ static void test_coverage_counts_transcripts(void)
 	store_close(s);
 }
 
+/* The index counts what the store's tables say, through every change;
+ * returns the count. */
+static size_t check_untranscribed(struct store *s)
+{
+	size_t n = 99;
+
+	CHECK(store_count_untranscribed(s, &n) == 0);
+	CHECK(n == store_count_listed_without_full(s));
+	return n;
+}
+
+static void test_coverage_follows_transcripts_and_listings(void)
+{
+	struct store *s = fresh();
+	struct store_item changed[] = {
+		{ "c1", CONV("c1", "2025-06-30", "Mortgage call, renamed", "Talked rates") },
+		{ "c2", CONV("c2", "2025-07-01", "Lunch", "Sandwiches at the caf\u00e9") },
+		{ "c3", CONV("c3", "2025-07-02", "New", "Fresh") },
+	};
+
+	CHECK(check_untranscribed(s) == 1);
+	CHECK(store_put_full_conversation(s, "c2", FULL("c2", "2025-07-01", "bread")) == 0);
+	CHECK(check_untranscribed(s) == 0);
+	/* c1 changed, so its full form goes; c3 is new. */
+	CHECK(store_replace_listing(s, STORE_CONVERSATIONS, changed, 3, 2000) >= 0);
+	CHECK(check_untranscribed(s) >= 2);
+	store_close(s);
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -328,5 +357,6 @@ int main(void)
 	RUN(test_hostile_queries_are_errors);
 	RUN(test_a_cache_without_index_is_indexed_on_open);
 	RUN(test_coverage_counts_transcripts);
+	RUN(test_coverage_follows_transcripts_and_listings);
 	return UNIT_RESULT();
 }
