@@ -164,9 +164,10 @@ struct store *store_open_readonly(const char *path, char *err, size_t errlen)
 		int rc = sqlite3_open_v2(uri, &s->db, flags, NULL);
 
 		free(uri);
-		/* Opening is lazy: a first read says whether it works. */
-		if (rc == SQLITE_OK && sqlite3_exec(s->db, "SELECT count(*) FROM listing", NULL, NULL,
-						    NULL) == SQLITE_OK)
+		/* Opening is lazy: a first read says whether it works (one
+		 * row: counting them all reads the whole listing). */
+		if (rc == SQLITE_OK && sqlite3_exec(s->db, "SELECT 1 FROM listing LIMIT 1", NULL,
+						    NULL, NULL) == SQLITE_OK)
 			return ready(s, false);
 		if (immutable)
 			snprintf(err, errlen, "cannot read the cache %s: %s", path,
