@@ -16,11 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct cjk_tokenizer {
-	fts5_tokenizer inner;
-	Fts5Tokenizer *inner_instance;
-};
-
 /* What one xTokenize call passes to the inner tokenizer's callback. */
 struct tokenize_call {
 	void *ctx;
@@ -179,17 +174,16 @@ static int on_inner_token(void *ctx, int tflags, const char *tok, int ntok, int 
 static int cjk_tokenize(Fts5Tokenizer *instance, void *ctx, int flags, const char *text, int n,
 			int (*emit)(void *, int, const char *, int, int, int))
 {
-	struct cjk_tokenizer *t = (struct cjk_tokenizer *)instance;
+	struct fts5_wrapper *t = (struct fts5_wrapper *)instance;
 	struct tokenize_call call = { .ctx = ctx, .emit = emit, .flags = flags, .text = text };
 
 	return t->inner.xTokenize(t->inner_instance, &call, flags, text, n, on_inner_token);
 }
 
-/* args: the inner tokenizer's name, then its own arguments. */
-static int cjk_create(void *api_ptr, const char **args, int nargs, Fts5Tokenizer **out)
+int fts5_wrapper_create(void *api_ptr, const char **args, int nargs, Fts5Tokenizer **out)
 {
 	fts5_api *api = api_ptr;
-	struct cjk_tokenizer *t;
+	struct fts5_wrapper *t;
 	void *inner_ctx = NULL;
 	int rc;
 
@@ -209,9 +203,9 @@ static int cjk_create(void *api_ptr, const char **args, int nargs, Fts5Tokenizer
 	return SQLITE_OK;
 }
 
-static void cjk_delete(Fts5Tokenizer *instance)
+void fts5_wrapper_delete(Fts5Tokenizer *instance)
 {
-	struct cjk_tokenizer *t = (struct cjk_tokenizer *)instance;
+	struct fts5_wrapper *t = (struct fts5_wrapper *)instance;
 
 	t->inner.xDelete(t->inner_instance);
 	free(t);
@@ -233,7 +227,7 @@ fts5_api *cjk_fts5_api(sqlite3 *db)
 
 int cjk_tokenizer_register(sqlite3 *db)
 {
-	fts5_tokenizer tokenizer = { cjk_create, cjk_delete, cjk_tokenize };
+	fts5_tokenizer tokenizer = { fts5_wrapper_create, fts5_wrapper_delete, cjk_tokenize };
 	fts5_api *api = cjk_fts5_api(db);
 
 	if (!api)

@@ -20,6 +20,7 @@
  */
 #include "search_index.h"
 
+#include "bigram_tokenizer.h"
 #include "buf.h"
 #include "cjk_tokenizer.h"
 #include "jsontext.h"
@@ -36,8 +37,8 @@
 
 /* Bump when what is indexed or how changes: every cache is then indexed
  * again on its next open. */
-#define SEARCH_VERSION 2
-#define SEARCH_VERSION_TEXT "2"
+#define SEARCH_VERSION 3
+#define SEARCH_VERSION_TEXT "3"
 
 struct search_index {
 	sqlite3 *db;
@@ -54,7 +55,7 @@ static const char tables_sql[] =
 	 * everything is fetched. */
 	"CREATE INDEX IF NOT EXISTS @.search_doc_transcript ON search_doc (kind, transcript);"
 	"CREATE VIRTUAL TABLE IF NOT EXISTS @.search_text USING fts5("
-	"  title, body, transcript, tokenize = '" CJK_TOKENIZER_NAME
+	"  title, body, transcript, tokenize = '" BIGRAM_TOKENIZER_NAME " " CJK_TOKENIZER_NAME
 	" unicode61 remove_diacritics 2');"
 	"CREATE TABLE IF NOT EXISTS @.search_state (key TEXT PRIMARY KEY, value INTEGER);"
 	"INSERT OR IGNORE INTO @.search_state VALUES ('version', 0), ('dirty', 1);";
@@ -395,7 +396,8 @@ struct search_index *search_index_open(sqlite3 *db, bool writable, char *err, si
 	struct search_index *ix = xcalloc(1, sizeof(*ix));
 
 	ix->db = db;
-	if (cjk_tokenizer_register(db) < 0 || search_rank_register(db) < 0) {
+	if (cjk_tokenizer_register(db) < 0 || bigram_tokenizer_register(db) < 0 ||
+	    search_rank_register(db) < 0) {
 		snprintf(err, errlen, "this SQLite has no FTS5");
 		free(ix);
 		return NULL;

@@ -181,6 +181,37 @@ static void test_cjk_is_found_by_any_part(void)
 	store_close(s);
 }
 
+/* Phrases are matched through word pairs (bigram_tokenizer): exactly,
+ * highlighted whole, with prefixes, words too long to pair and scripts
+ * that are not paired. */
+static void test_phrases_match_exactly_through_pairs(void)
+{
+	struct store *s = fresh();
+	struct search_results r;
+	char err[256];
+
+	CHECK(store_put_full_conversation(s, "c2", FULL("c2", "2025-07-01",
+		"the supercalifragilisticexpialidocious-antidisestablishmentarianism-word came "
+		"then \u043f\u0440\u0438\u0432\u0435\u0442 world and caf\u00e9 au lait")) == 0);
+	CHECK_PATHS(s, "\"should refinance with\"", "conversations/2025-06-30/c1,");
+	CHECK_PATHS(s, "\"refinance should\"", "");
+	CHECK_PATHS(s, "\"should with\"", "");
+	CHECK_PATHS(s, "\"should refin\"*", "conversations/2025-06-30/c1,");
+	CHECK_PATHS(s, "\"refinance w\"*", "conversations/2025-06-30/c1,");
+	CHECK_PATHS(s, "NEAR(should sam, 3)", "conversations/2025-06-30/c1,");
+	CHECK_PATHS(s, "\"supercalifragilisticexpialidocious antidisestablishmentarianism word "
+		       "came\"", "conversations/2025-07-01/c2,");
+	CHECK_PATHS(s, "\"then \u043f\u0440\u0438\u0432\u0435\u0442 world\"",
+		    "conversations/2025-07-01/c2,");
+	CHECK_PATHS(s, "\"cafe au lait\"", "conversations/2025-07-01/c2,");
+	CHECK_PATHS(s, "\"lait au cafe\"", "");
+	CHECK(search_run(s, "\"should refinance with\"", 1, &r, err, sizeof(err)) == 0 && r.n == 1);
+	if (r.n == 1)
+		CHECK(strstr(r.items[0].snippet, "\001should refinance with\002") != NULL);
+	search_results_free(&r);
+	store_close(s);
+}
+
 static void test_deleted_and_changed_items_leave_the_index(void)
 {
 	struct store *s = fresh();
@@ -353,6 +384,7 @@ int main(void)
 	RUN(test_a_title_match_ranks_above_a_transcript_match);
 	RUN(test_diacritics_fold_both_ways);
 	RUN(test_cjk_is_found_by_any_part);
+	RUN(test_phrases_match_exactly_through_pairs);
 	RUN(test_deleted_and_changed_items_leave_the_index);
 	RUN(test_hostile_queries_are_errors);
 	RUN(test_a_cache_without_index_is_indexed_on_open);
