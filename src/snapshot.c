@@ -576,22 +576,28 @@ struct node *snapshot_child_at(const struct snapshot *snap, const struct node *d
 	return &snap->nodes[snap->children[dir->first_child + i]];
 }
 
-struct node *snapshot_child(const struct snapshot *snap, const struct node *dir,
-			    const char *name)
+struct node *snapshot_find(const struct snapshot *snap, const uint32_t *sorted, size_t n,
+			   const char *key, bool by_id)
 {
-	size_t lo = 0, hi = dir->n_children;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		struct node *n = snapshot_child_at(snap, dir, mid);
-		int c = strcmp(name, snapshot_name(snap, n));
+		struct node *node = &snap->nodes[sorted[mid]];
+		int c = strcmp(key, by_id ? snapshot_id(snap, node) : snapshot_name(snap, node));
 
 		if (c == 0)
-			return n;
+			return node;
 		if (c < 0)
 			hi = mid;
 		else
 			lo = mid + 1;
 	}
 	return NULL;
+}
+
+struct node *snapshot_child(const struct snapshot *snap, const struct node *dir,
+			    const char *name)
+{
+	return snapshot_find(snap, snap->children + dir->first_child, dir->n_children, name, false);
 }

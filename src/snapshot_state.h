@@ -54,6 +54,11 @@ uint32_t snapshot_arena_add(struct builder *b, const char *s);
 uint32_t snapshot_add_node(struct builder *b, uint32_t parent, const char *name, uint32_t name_at,
 			   enum node_kind kind, uint32_t id);
 
+/* The node of sorted[0..n) (indexes into nodes, in the order of their
+ * names, or of their ids when by_id) whose name or id is key, or NULL. */
+struct node *snapshot_find(const struct snapshot *snap, const uint32_t *sorted, size_t n,
+			   const char *key, bool by_id);
+
 /* Whether parent has a child called name already. */
 bool snapshot_name_taken(struct builder *b, uint32_t parent, const char *name);
 

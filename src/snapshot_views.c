@@ -164,21 +164,7 @@ static void add_notes(struct builder *b)
 
 struct node *snapshot_note_of(const struct snapshot *snap, const char *id)
 {
-	size_t lo = 0, hi = snap->n_notes;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		struct node *n = &snap->nodes[snap->notes_by_id[mid]];
-		int c = strcmp(id, snapshot_id(snap, n));
-
-		if (c == 0)
-			return n;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return snapshot_find(snap, snap->notes_by_id, snap->n_notes, id, true);
 }
 
 /* A file named after each directory of parent (a day, a category), in
