@@ -437,7 +437,6 @@ static const struct fuse_lowlevel_ops fs_operations = {
 	.statfs = fs_statfs,
 };
 
-
 /* The owner options libfuse's high-level layer would have taken. */
 struct owner_options {
 	int uid_set, gid_set, umask_set;

@@ -17,8 +17,7 @@ void render_flat(struct buf *out, const char *s)
 		buf_putc(out, (*s == '\n' || *s == '\r') ? ' ' : *s);
 }
 
-/* Appends s and a newline unless s already ends with one. */
-static void put_block(struct buf *out, const char *s)
+void render_block(struct buf *out, const char *s)
 {
 	size_t len = strlen(s);
 
@@ -45,12 +44,12 @@ static void put_field(struct buf *out, const char *label, const char *value)
 void render_memory(const struct memory *m, struct buf *out)
 {
 	if (present(m->content))
-		put_block(out, m->content);
+		render_block(out, m->content);
 }
 
 void render_action_item(const struct action_item *a, struct buf *out)
 {
-	put_block(out, a->description ? a->description : "");
+	render_block(out, a->description ? a->description : "");
 	buf_putc(out, '\n');
 	put_field(out, "Status", a->completed ? "done" : "open");
 	put_field(out, "Created", a->created_at.text);
@@ -118,7 +117,7 @@ void render_summary(const struct conversation *c, struct buf *out)
 	put_field(out, "Source", c->source);
 	if (present(c->overview)) {
 		buf_putc(out, '\n');
-		put_block(out, c->overview);
+		render_block(out, c->overview);
 	}
 }
 
@@ -163,7 +162,7 @@ void render_events_headed(const struct conversation *c, const char *heading, str
 			buf_printf(out, "- Duration: %g minutes\n", e->duration);
 		if (present(e->description)) {
 			buf_putc(out, '\n');
-			put_block(out, e->description);
+			render_block(out, e->description);
 		}
 	}
 }

@@ -24,6 +24,8 @@
 /* Appends s with every CR and LF replaced by a space: a field that must
  * stay on one line cannot forge another. */
 void render_flat(struct buf *out, const char *s);
+/* Appends s and a newline unless s already ends with one. */
+void render_block(struct buf *out, const char *s);
 
 void render_memory(const struct memory *m, struct buf *out);
 void render_action_item(const struct action_item *a, struct buf *out);

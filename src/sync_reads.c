@@ -77,14 +77,12 @@ int sync_source_json(struct sync *s, enum store_kind kind, const char *id, bool 
 
 int sync_note_json(struct sync *s, const char *id, char **json, bool *full)
 {
-	int rc = sync_fetch_transcript(s, id);
+	int rc = sync_source_json(s, STORE_CONVERSATIONS, id, true, json);
 
 	*full = rc == 0;
-	if (rc < 0 && !s->opts.offline)
+	if (rc == 0 || !s->opts.offline)
 		return rc;
-	*json = *full ? store_get_full_conversation(s->store, id)
-		      : store_get_item(s->store, STORE_CONVERSATIONS, id);
-	return *json ? 0 : -ENOENT;
+	return sync_source_json(s, STORE_CONVERSATIONS, id, false, json);
 }
 
 int sync_foreach_listed(struct sync *s, enum store_kind kind, store_item_fn fn, void *ctx)

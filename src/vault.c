@@ -252,9 +252,7 @@ void vault_render_note(const struct conversation *c, bool has_transcript, struct
 	render_title_line(c, out);
 	if (c->overview && *c->overview) {
 		buf_putc(out, '\n');
-		buf_puts(out, c->overview);
-		if (out->data[out->len - 1] != '\n')
-			buf_putc(out, '\n');
+		render_block(out, c->overview);
 	}
 	if (c->n_action_items > 0) {
 		buf_puts(out, "\n## Action items\n\n");
