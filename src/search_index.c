@@ -27,6 +27,7 @@
 #include "model.h"
 #include "render.h"
 #include "search_rank.h"
+#include "search_snippet.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -397,7 +398,7 @@ struct search_index *search_index_open(sqlite3 *db, bool writable, char *err, si
 
 	ix->db = db;
 	if (cjk_tokenizer_register(db) < 0 || bigram_tokenizer_register(db) < 0 ||
-	    search_rank_register(db) < 0) {
+	    search_rank_register(db) < 0 || search_snippet_register(db) < 0) {
 		snprintf(err, errlen, "this SQLite has no FTS5");
 		free(ix);
 		return NULL;
@@ -441,13 +442,13 @@ static const char match_sql[] =
 	"SELECT rowid, " SEARCH_RANK_FUNCTION "(search_text, 10.0, 4.0, 1.0) FROM search_text "
 	"WHERE search_text MATCH ?1";
 
-/* Pass two, for the matches shown only: snippets cost a reading of the
- * whole text. */
+/* Pass two, for the matches shown only: a row by its rowid, without the
+ * query, and its snippet from the window pass one chose. */
 static const char hit_sql[] =
-	"SELECT d.kind, d.id, l.json, snippet(search_text, -1, char(1), char(2), '…', 16) "
+	"SELECT d.kind, d.id, l.json, " SEARCH_SNIPPET_FUNCTION "(search_text, ?2, ?3, ?4) "
 	"FROM search_text JOIN search_doc d ON d.doc = search_text.rowid "
 	"JOIN main.listing l ON l.kind = d.kind AND l.id = d.id "
-	"WHERE search_text MATCH ?1 AND search_text.rowid = ?2";
+	"WHERE search_text.rowid = ?1";
 
 /* Appends the current row of hit_sql to *hits, with score. */
 static void add_hit(sqlite3_stmt *st, double score, struct search_hit **hits, size_t *n,
@@ -489,7 +490,7 @@ static int rank_matches(sqlite3 *db, const char *query, struct search_ranking *r
 /* The hits of the ranked rows, best first, up to limit (0: all); a row
  * the tree would not show is passed over. Returns SQLITE_DONE or the
  * failing step's code. */
-static int fetch_hits(sqlite3 *db, const char *query, const struct search_ranked *rows,
+static int fetch_hits(sqlite3 *db, const struct search_ranked *rows,
 		      size_t n_rows, size_t limit, struct search_hit **hits, size_t *n)
 {
 	sqlite3_stmt *st = NULL;
@@ -498,9 +499,11 @@ static int fetch_hits(sqlite3 *db, const char *query, const struct search_ranked
 
 	if (sqlite3_prepare_v2(db, hit_sql, -1, &st, NULL) != SQLITE_OK)
 		return SQLITE_INTERNAL;
-	sqlite3_bind_text(st, 1, query, -1, SQLITE_STATIC);
 	for (size_t i = 0; i < n_rows && (!limit || *n < limit); i++) {
-		sqlite3_bind_int64(st, 2, rows[i].rowid);
+		sqlite3_bind_int64(st, 1, rows[i].rowid);
+		sqlite3_bind_int(st, 2, rows[i].window.column);
+		sqlite3_bind_int(st, 3, rows[i].window.first);
+		sqlite3_bind_int64(st, 4, rows[i].window.marks);
 		step = sqlite3_step(st);
 		if (step == SQLITE_ROW) {
 			int kind = sqlite3_column_int(st, 0);
@@ -535,7 +538,7 @@ int search_index_query(struct search_index *ix, const char *query, size_t limit,
 	step = rank_matches(ix->db, query, &ranking);
 	if (step == SQLITE_DONE) {
 		search_ranking_finish(&ranking, &rows, &n_rows);
-		step = fetch_hits(ix->db, query, rows, n_rows, limit, hits, n);
+		step = fetch_hits(ix->db, rows, n_rows, limit, hits, n);
 	}
 	if (step != SQLITE_DONE) {
 		/* The statements prepared: a plain error is the query's

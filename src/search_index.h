@@ -24,6 +24,7 @@
 #define OMIFS_SEARCH_INDEX_H
 
 #include "collections.h"
+#include "search_snippet.h"	/* SEARCH_MARK_OPEN, SEARCH_MARK_CLOSE */
 
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -51,13 +52,8 @@ int search_index_seal(struct search_index *ix);
  * transcript for. */
 int search_index_untranscribed(struct search_index *ix, size_t *n);
 
-/* Around each match in snippets. Text in the index never holds them
- * (control bytes are indexed as spaces). */
-#define SEARCH_MARK_OPEN '\x01'
-#define SEARCH_MARK_CLOSE '\x02'
-
 /* One match: its listing JSON, and an excerpt of the best matching text
- * with the matched words between the marks above. */
+ * with the matched words between SEARCH_MARK_OPEN and SEARCH_MARK_CLOSE. */
 struct search_hit {
 	enum store_kind kind;
 	char *id;

@@ -4,7 +4,8 @@
  * The function's value for a row is a blob of doubles: the number of
  * rows in the table, the row's length over the average row length, then
  * per phrase of the query the weighted count of its matches in the row
- * (each match counts its column's weight, as in bm25()).
+ * (each match counts its column's weight, as in bm25()), then the row's
+ * snippet window (search_snippet.h): column, first token, marks.
  */
 #include "search_rank.h"
 
@@ -12,10 +13,15 @@
 #include "cjk_tokenizer.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The doubles of a blob besides the counts. */
+#define BLOB_FIXED 5
 
 #define K1 1.2
 #define B 0.75
@@ -27,14 +33,16 @@ static void match_counts(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_
 {
 	int phrases = api->xPhraseCount(fts), insts = 0, row_tokens = 0;
 	sqlite3_int64 rows = 0, tokens = 0;
-	double *out = sqlite3_malloc64((size_t)(2 + phrases) * sizeof(double));
+	size_t bytes = (size_t)(BLOB_FIXED + phrases) * sizeof(double);
+	double *out = sqlite3_malloc64(bytes);
+	struct search_window window;
 	int rc;
 
 	if (!out) {
 		sqlite3_result_error_nomem(ctx);
 		return;
 	}
-	memset(out, 0, (size_t)(2 + phrases) * sizeof(double));
+	memset(out, 0, bytes);
 	rc = api->xRowCount(fts, &rows);
 	if (rc == SQLITE_OK)
 		rc = api->xColumnTotalSize(fts, -1, &tokens);
@@ -50,6 +58,8 @@ static void match_counts(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_
 			out[2 + phrase] += column < n_weights ? sqlite3_value_double(weights[column])
 							      : 1.0;
 	}
+	if (rc == SQLITE_OK)
+		rc = search_window_choose(api, fts, &window);
 	if (rc != SQLITE_OK) {
 		sqlite3_free(out);
 		sqlite3_result_error_code(ctx, rc);
@@ -57,7 +67,10 @@ static void match_counts(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_
 	}
 	out[0] = (double)rows;
 	out[1] = rows > 0 && tokens > 0 ? row_tokens / ((double)tokens / (double)rows) : 1.0;
-	sqlite3_result_blob64(ctx, out, (size_t)(2 + phrases) * sizeof(double), sqlite3_free);
+	out[2 + phrases] = window.column;
+	out[3 + phrases] = window.first;
+	out[4 + phrases] = window.marks;
+	sqlite3_result_blob64(ctx, out, bytes, sqlite3_free);
 }
 
 int search_rank_register(sqlite3 *db)
@@ -76,11 +89,16 @@ int search_ranking_add(struct search_ranking *r, sqlite3_int64 rowid, sqlite3_va
 	bool blob_typed = sqlite3_value_type(counts) == SQLITE_BLOB;
 	const unsigned char *blob = blob_typed ? sqlite3_value_blob(counts) : NULL;
 	size_t bytes = (size_t)sqlite3_value_bytes(counts), phrases;
+	double window[3];
 
-	if (!blob || bytes % sizeof(double) || bytes < 2 * sizeof(double))
+	if (!blob || bytes % sizeof(double) || bytes < BLOB_FIXED * sizeof(double))
 		return -EINVAL;
-	phrases = bytes / sizeof(double) - 2;
+	phrases = bytes / sizeof(double) - BLOB_FIXED;
 	if (r->n > 0 && phrases != r->phrases)
+		return -EINVAL;
+	memcpy(window, blob + (2 + phrases) * sizeof(double), sizeof(window));
+	if (!(window[0] >= 0 && window[0] <= INT_MAX && window[1] >= 0 && window[1] <= INT_MAX &&
+	      window[2] >= 0 && window[2] <= UINT32_MAX))
 		return -EINVAL;
 	if (r->n == r->cap) {
 		r->cap = r->cap ? r->cap * 2 : 64;
@@ -93,6 +111,8 @@ int search_ranking_add(struct search_ranking *r, sqlite3_int64 rowid, sqlite3_va
 	r->rows[r->n].rowid = rowid;
 	memcpy(&r->counts[r->n * (phrases + 1)], blob + sizeof(double),
 	       (phrases + 1) * sizeof(double));
+	r->rows[r->n].window = (struct search_window){ (int)window[0], (int)window[1],
+						      (uint32_t)window[2] };
 	r->n++;
 	return 0;
 }

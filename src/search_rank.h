@@ -15,10 +15,12 @@
  * Use: register the auxiliary function on the connection, select
  * SEARCH_RANK_FUNCTION(table, weight per column...) with the rowid of
  * every match, hand each row to search_ranking_add, then
- * search_ranking_finish.
+ * search_ranking_finish. Each row also carries where its snippet is.
  */
 #ifndef OMIFS_SEARCH_RANK_H
 #define OMIFS_SEARCH_RANK_H
+
+#include "search_snippet.h"
 
 #include <sqlite3.h>
 #include <stddef.h>
@@ -32,6 +34,7 @@ int search_rank_register(sqlite3 *db);
 struct search_ranked {
 	sqlite3_int64 rowid;
 	double score;		/* higher is better, > 0 */
+	struct search_window window;	/* where its snippet is */
 };
 
 /* The rows of one query as they are read. */

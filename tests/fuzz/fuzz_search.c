@@ -14,16 +14,19 @@
  * - every path starts with one of the tree's three roots and holds no
  *   "." or ".." component and no control byte;
  * - snippets and titles hold no newline and no control byte but the marks;
+ * - a snippet's marks come in pairs, open then close, never nested;
  * - a link name is at most 255 bytes, without '/';
  * - results.md renders.
  */
 #include "buf.h"
 #include "fuzz.h"
 #include "search.h"
+#include "search_snippet.h"
 #include "store.h"
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -75,6 +78,20 @@ static void check_line(const char *text, bool marks)
 	}
 }
 
+static void check_marks(const char *snippet)
+{
+	bool open = false;
+
+	for (const char *p = snippet; *p; p++) {
+		if (*p == SEARCH_MARK_OPEN || *p == SEARCH_MARK_CLOSE) {
+			FUZZ_CHECK(open == (*p == SEARCH_MARK_CLOSE), "marks out of turn in \"%s\"",
+				   snippet);
+			open = !open;
+		}
+	}
+	FUZZ_CHECK(!open, "a mark left open in \"%s\"", snippet);
+}
+
 static void check_results(const struct search_results *r)
 {
 	struct buf md = BUF_INIT;
@@ -85,6 +102,7 @@ static void check_results(const struct search_results *r)
 
 		check_path(r->items[i].path);
 		check_line(r->items[i].snippet, true);
+		check_marks(r->items[i].snippet);
 		check_line(r->items[i].title, false);
 		FUZZ_CHECK(i == 0 || r->items[i - 1].score >= r->items[i].score, "not best first");
 		search_link_name(r, i, &name);
