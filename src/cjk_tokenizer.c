@@ -84,9 +84,13 @@ static int run_end(const char *s, int n, int at, bool *cjk)
 
 static bool has_cjk(const char *s, int n)
 {
-	bool cjk;
+	bool cjk, high = false;
 
-	return run_end(s, n, 0, &cjk) < n || cjk;
+	/* Every CJK character (U+1100 on) starts with a byte of 0xE1 or
+	 * more: most tokens are settled by this scan alone. */
+	for (int i = 0; i < n && !high; i++)
+		high = (unsigned char)s[i] >= 0xE1;
+	return high && (run_end(s, n, 0, &cjk) < n || cjk);
 }
 
 /* Whether the folded token and the original text have the same runs,
