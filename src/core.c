@@ -67,7 +67,7 @@ struct core *core_open(const struct omifs_config *c, bool readonly, char *err, s
 	 * of its own: this budget must count it all the same. */
 	if (c->first_memories_page)
 		api_note_sent(core->api, collection_of(STORE_MEMORIES)->api_path);
-	core->store = readonly && c->cache_path ? store_open_readonly(c->cache_path, err, errlen)
+	core->store = readonly && c->cache_path ? store_open_readonly(c->cache_path, true, err, errlen)
 						: store_open(c->cache_path, err, errlen);
 	if (!core->store)
 		goto fail;

@@ -256,7 +256,7 @@ static int open_cache(struct omifs_config *c, bool *fresh)
 	if (!c->cache_path)
 		c->cache_path = config_cache_path(c, err, sizeof(err));
 	if (c->cache_path)
-		store = c->offline ? store_open_readonly(c->cache_path, err, sizeof(err))
+		store = c->offline ? store_open_readonly(c->cache_path, false, err, sizeof(err))
 				   : store_open(c->cache_path, err, sizeof(err));
 	if (!store) {
 		fprintf(stderr, "omifs: %s\n", err);

@@ -84,6 +84,33 @@ static void print_text(const struct search_results *r, bool colour)
 	buf_free(&line);
 }
 
+/* The cache, read-only with its index. An index another version of omifs
+ * made (or left stale) is indexed again: on disk when the file is ours to
+ * write, once, so that the searches after this one need not; else in
+ * memory, for this search only. NULL with a message on failure. */
+static struct store *open_for_search(const char *path, char *err, size_t errlen)
+{
+	struct store *store = store_open_readonly(path, false, err, errlen);
+
+	if (!store || store_can_search(store))
+		return store;
+	store_close(store);
+	if (access(path, W_OK) < 0) {
+		fprintf(stderr, "omifs search: the cache's index is from another version of omifs "
+				"and the cache is read-only: indexing it in memory for this search\n");
+		return store_open_readonly(path, true, err, errlen);
+	}
+	fprintf(stderr, "omifs search: indexing the cache for this version of omifs, once (about "
+			"a minute per 20,000 conversations)\n");
+	store = store_open(path, err, errlen);
+	if (store && store_can_search(store))
+		return store;
+	fprintf(stderr, "omifs search: cannot index the cache on disk (%s): indexing it in "
+			"memory for this search\n", store ? "see above" : err);
+	store_close(store);
+	return store_open_readonly(path, true, err, errlen);
+}
+
 int search_command(const struct omifs_config *c, const char *query, int limit)
 {
 	struct search_results r = { 0 };
@@ -100,7 +127,7 @@ int search_command(const struct omifs_config *c, const char *query, int limit)
 				"it or run omifs sync first\n", c->cache_path);
 		return SEARCH_TROUBLE;
 	}
-	store = store_open_readonly(c->cache_path, err, sizeof(err));
+	store = open_for_search(c->cache_path, err, sizeof(err));
 	if (!store) {
 		fprintf(stderr, "omifs search: %s\n", err);
 		return SEARCH_TROUBLE;

@@ -392,10 +392,16 @@ static int open_read_only(struct search_index *ix)
 	return index_everything(ix);
 }
 
-struct search_index *search_index_open(sqlite3 *db, bool writable, char *err, size_t errlen)
+struct search_index *search_index_open(sqlite3 *db, enum search_index_mode mode, char *err,
+				       size_t errlen)
 {
-	struct search_index *ix = xcalloc(1, sizeof(*ix));
+	struct search_index *ix;
 
+	if (mode == SEARCH_INDEX_READ_CURRENT && !index_is_current(db)) {
+		snprintf(err, errlen, "the search index is stale");
+		return NULL;
+	}
+	ix = xcalloc(1, sizeof(*ix));
 	ix->db = db;
 	if (cjk_tokenizer_register(db) < 0 || bigram_tokenizer_register(db) < 0 ||
 	    search_rank_register(db) < 0 || search_snippet_register(db) < 0) {
@@ -403,7 +409,7 @@ struct search_index *search_index_open(sqlite3 *db, bool writable, char *err, si
 		free(ix);
 		return NULL;
 	}
-	if ((writable ? open_on_disk(ix) : open_read_only(ix)) < 0) {
+	if ((mode == SEARCH_INDEX_WRITE ? open_on_disk(ix) : open_read_only(ix)) < 0) {
 		snprintf(err, errlen, "cannot index the cache: %s", sqlite3_errmsg(db));
 		search_index_close(ix);
 		return NULL;

@@ -87,15 +87,15 @@ static time_t read_created_at(struct store *s)
 
 /* Finishes an opened store. Without its index the cache still serves
  * files: search then reports the problem. */
-static struct store *ready(struct store *s, bool writable)
+static struct store *ready(struct store *s, enum search_index_mode mode)
 {
 	char err[256];
 
 	sqlite3_busy_timeout(s->db, 5000);
 	pthread_mutex_init(&s->lock, NULL);
 	s->created_at = read_created_at(s);
-	s->search = search_index_open(s->db, writable, err, sizeof(err));
-	if (!s->search)
+	s->search = search_index_open(s->db, mode, err, sizeof(err));
+	if (!s->search && mode != SEARCH_INDEX_READ_CURRENT)
 		log_error("cache: %s; search is off", err);
 	return s;
 }
@@ -130,7 +130,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		free(s);
 		return NULL;
 	}
-	return ready(s, true);
+	return ready(s, SEARCH_INDEX_WRITE);
 }
 
 /* The SQLite URI of a file opened read-only: on read-only media SQLite
@@ -151,7 +151,8 @@ static char *readonly_uri(const char *path, bool immutable)
 	return buf_steal(&uri);
 }
 
-struct store *store_open_readonly(const char *path, char *err, size_t errlen)
+struct store *store_open_readonly(const char *path, bool index_in_memory, char *err,
+				  size_t errlen)
 {
 	int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX;
 
@@ -168,7 +169,8 @@ struct store *store_open_readonly(const char *path, char *err, size_t errlen)
 		 * row: counting them all reads the whole listing). */
 		if (rc == SQLITE_OK && sqlite3_exec(s->db, "SELECT 1 FROM listing LIMIT 1", NULL,
 						    NULL, NULL) == SQLITE_OK)
-			return ready(s, false);
+			return ready(s, index_in_memory ? SEARCH_INDEX_READ
+							 : SEARCH_INDEX_READ_CURRENT);
 		if (immutable)
 			snprintf(err, errlen, "cannot read the cache %s: %s", path,
 				 sqlite3_errmsg(s->db));
@@ -344,6 +346,11 @@ bool store_listing_exists(struct store *s, enum store_kind kind)
 }
 
 /* Items of kind's listing that the staged listing lacks (l: the listing). */
+bool store_can_search(struct store *s)
+{
+	return s->search != NULL;
+}
+
 int store_search(struct store *s, const char *query, size_t limit, struct search_hit **hits,
 		 size_t *n, char *err, size_t errlen)
 {

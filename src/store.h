@@ -37,9 +37,13 @@ struct store_item {
 struct store *store_open(const char *path, char *err, size_t errlen);
 /* Opens a cache file for reading only (offline mounts, a cache on
  * read-only media); every write then fails with -EIO. A file that does not
- * exist gives an empty store in memory. On failure returns NULL with a
+ * exist gives an empty store in memory. A search index made by another
+ * version of omifs, or left stale by one, is indexed again in memory
+ * when index_in_memory is set (about half a minute at 20,000
+ * conversations), else search is off. On failure returns NULL with a
  * message. */
-struct store *store_open_readonly(const char *path, char *err, size_t errlen);
+struct store *store_open_readonly(const char *path, bool index_in_memory, char *err,
+				  size_t errlen);
 void store_close(struct store *s);
 
 /*
@@ -140,6 +144,10 @@ time_t store_first_seen(struct store *s, enum store_kind kind, const char *id);
 int store_put_size(struct store *s, uint64_t ino, uint64_t digest, int64_t size);
 typedef int (*store_size_fn)(uint64_t ino, uint64_t digest, int64_t size, void *ctx);
 int store_foreach_size(struct store *s, store_size_fn fn, void *ctx);
+
+/* Whether store_search can run: false when the index could not be opened,
+ * or was stale under a read-only open not told to index in memory. */
+bool store_can_search(struct store *s);
 
 /* Runs a full-text query over what the cache holds (search_index.h has
  * the rules): *hits gets a malloc'd array of *n matches, best first, at

@@ -194,9 +194,9 @@ def tables(path):
         db.close()
 
 
-def test_a_cache_without_index_is_indexed_without_a_refetch(emulator_factory, mount_factory, tmp_path):
-    emu = emulator_factory(*UNLIMITED)
-    plant(emu)
+def old_cache(emu, tmp_path):
+    """A cache filled by omifs sync, then made as an omifs before the index
+    left it; returns its home and its file."""
     cache_home = tmp_path / "home"
     r = run_omifs("sync", "-q", "-o", f"url={emu.url}", cache_home=str(cache_home), timeout=120)
     assert r.returncode == 0, r
@@ -207,16 +207,58 @@ def test_a_cache_without_index_is_indexed_without_a_refetch(emulator_factory, mo
         leftover.unlink()
     shutil.move(str(old), str(cache))
     assert not any(t.startswith("search") for t in tables(cache))
+    return cache_home, cache
 
-    # Read-only: indexed in memory, the file left as it was.
-    emu.reset_stats()
-    r = search(cache_home, "quokka")
-    assert r.returncode == 0 and "planted-conversation" in r.stdout, r
-    assert not any(t.startswith("search") for t in tables(cache))
+
+def search_state(path):
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return dict(db.execute("SELECT key, value FROM search_state"))
+    finally:
+        db.close()
+
+
+def test_a_cache_without_index_is_indexed_without_a_refetch(emulator_factory, mount_factory, tmp_path):
+    emu = emulator_factory(*UNLIMITED)
+    plant(emu)
+    cache_home, cache = old_cache(emu, tmp_path)
 
     # A mount on it indexes it on disk, with no transcript fetched again.
+    emu.reset_stats()
     m = mount_factory(emu.url, env={"XDG_CACHE_HOME": str(cache_home)})
     os.listdir(m.p("memories"))
     assert "search_text" in tables(cache)
     assert search(cache_home, "quokka").returncode == 0
     assert emu.stats().get("transcript_requests", 0) == 0
+
+
+def test_omifs_search_indexes_an_old_cache_on_disk_once(emulator_factory, tmp_path):
+    emu = emulator_factory(*UNLIMITED)
+    plant(emu)
+    cache_home, cache = old_cache(emu, tmp_path)
+    emu.reset_stats()
+
+    r = search(cache_home, "quokka")
+    assert r.returncode == 0 and "planted-conversation" in r.stdout, r
+    assert "indexing the cache for this version of omifs, once" in r.stderr
+    assert "search_text" in tables(cache)
+    state = search_state(cache)
+    assert state["dirty"] == 0 and state["version"] > 0
+    assert os.stat(cache).st_mode & 0o777 == 0o600
+
+    # Later searches use that index as it is, and say nothing of it.
+    r = search(cache_home, "quokka")
+    assert r.returncode == 0 and "planted-conversation" in r.stdout, r
+    assert "indexing" not in r.stderr, r.stderr
+
+    # A write by an omifs that keeps no index leaves it stale: indexed again.
+    db = sqlite3.connect(str(cache))
+    db.execute("INSERT INTO listing VALUES (0, 99, 'zz', '{\"id\": \"zz\", "
+               "\"content\": \"a zucchini\"}')")
+    db.commit()
+    db.close()
+    assert search_state(cache)["dirty"] == 1
+    r = search(cache_home, "zucchini")
+    assert r.returncode == 0 and "indexing" in r.stderr and "memories/" in r.stdout, r
+    assert search_state(cache)["dirty"] == 0
+    assert emu.requests_total() == 0

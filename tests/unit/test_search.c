@@ -300,9 +300,14 @@ static void test_a_cache_without_index_is_indexed_on_open(void)
 	CHECK(mkdtemp(dir) != NULL);
 	snprintf(path, sizeof(path), "%s/old.sqlite", dir);
 	CHECK(run_sql(path, old_schema) == SQLITE_OK);
+	/* Read-only, told not to index: no search, the file untouched. */
+	s = store_open_readonly(path, false, err, sizeof(err));
+	CHECK(s != NULL && !store_can_search(s));
+	store_close(s);
+	CHECK(!has_table(path, "search_text"));
 	/* Read-only: indexed in memory, the file untouched. */
-	s = store_open_readonly(path, err, sizeof(err));
-	CHECK(s != NULL);
+	s = store_open_readonly(path, true, err, sizeof(err));
+	CHECK(s != NULL && store_can_search(s));
 	CHECK_PATHS(s, "tomatoes", "conversations/2024-01-02/old1,");
 	store_close(s);
 	CHECK(!has_table(path, "search_text"));
@@ -311,13 +316,17 @@ static void test_a_cache_without_index_is_indexed_on_open(void)
 	CHECK_PATHS(s, "tomatoes garden", "conversations/2024-01-02/old1,");
 	store_close(s);
 	CHECK(has_table(path, "search_text"));
-	s = store_open_readonly(path, err, sizeof(err));
+	s = store_open_readonly(path, false, err, sizeof(err));
+	CHECK(store_can_search(s));
 	CHECK_PATHS(s, "garden", "conversations/2024-01-02/old1,");
 	store_close(s);
 	/* A write by an omifs that keeps no index marks it stale. */
 	CHECK(run_sql(path, "INSERT INTO listing VALUES (0, 1, 'm9', "
 			    "'{\"id\":\"m9\",\"content\":\"a zucchini\"}')") == SQLITE_OK);
-	s = store_open_readonly(path, err, sizeof(err));
+	s = store_open_readonly(path, false, err, sizeof(err));
+	CHECK(!store_can_search(s));
+	store_close(s);
+	s = store_open_readonly(path, true, err, sizeof(err));
 	CHECK_PATHS(s, "zucchini", "memories/uncategorized/m9.txt,");
 	store_close(s);
 	s = store_open(path, err, sizeof(err));
