@@ -430,11 +430,14 @@ static void note_rate_headers(struct api_client *c, const struct response *r)
 		c->stats.server_remaining = r->rate.rate_remaining;
 	if (r->rate.rate_reset > 0)
 		c->stats.server_reset = r->rate.rate_reset;
-	if (r->rate.pause_capped)
-		log_warn("the server asked for a pause of more than %d s: pausing %d s",
-			 API_MAX_SERVER_PAUSE, API_MAX_SERVER_PAUSE);
 	if (r->status == 429 || (r->rate.rate_remaining == 0 && r->rate.rate_reset > now)) {
 		time_t until = now + 1;
+
+		/* Said only when it pauses: a far reset (a daily window's)
+		 * comes with every answer. */
+		if (r->rate.pause_capped)
+			log_warn("the server asked for a pause of more than %d s: pausing %d s",
+				 API_MAX_SERVER_PAUSE, API_MAX_SERVER_PAUSE);
 
 		if (r->rate.retry_after >= 0)
 			until = now + (time_t)ceil(r->rate.retry_after);

@@ -183,6 +183,16 @@ def test_sync_under_backend_limits_never_gets_a_429(emulator_factory, tmp_path):
     assert stats["transcript_requests"] >= 3  # it had to wait for the window at least once
 
 
+def test_a_far_reset_that_pauses_nothing_is_not_warned_of(emulator_factory, tmp_path):
+    # The day's window has fewer requests left than the minute's, so every
+    # answer reports its reset, hours away; nothing has to pause.
+    emu = emulator_factory(*UNLIMITED, "--limit", "day=100000")
+    r = run_sync(emu, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert emu.stats()["by_status"].get("429", 0) == 0
+    assert "asked for a pause" not in r.stderr, r.stderr
+
+
 def test_a_cache_dir_others_can_read_is_refused_not_chmodded(emulator_factory, tmp_path):
     emu = emulator_factory()
     shared = tmp_path / "shared"
