@@ -262,3 +262,24 @@ def test_omifs_search_indexes_an_old_cache_on_disk_once(emulator_factory, tmp_pa
     assert r.returncode == 0 and "indexing" in r.stderr and "memories/" in r.stdout, r
     assert search_state(cache)["dirty"] == 0
     assert emu.requests_total() == 0
+
+
+def test_an_old_cache_on_read_only_media_is_indexed_in_memory(emulator_factory, tmp_path):
+    emu = emulator_factory(*UNLIMITED)
+    plant(emu)
+    cache_home, cache = old_cache(emu, tmp_path)
+    emu.reset_stats()
+    readonly = tmp_path / "readonly" / "omifs"
+    readonly.mkdir(parents=True, mode=0o700)
+    subprocess.run(["mount", "--bind", str(cache.parent), str(readonly)], check=True, timeout=30)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(readonly)], check=True, timeout=30)
+        # Every search, since it cannot keep what it indexed.
+        for _ in range(2):
+            r = search(readonly.parent, "quokka")
+            assert r.returncode == 0 and "planted-conversation" in r.stdout, r
+            assert "read-only: indexing it in memory for this search" in r.stderr, r.stderr
+    finally:
+        subprocess.run(["umount", "-l", str(readonly)], timeout=30)
+    assert not any(t.startswith("search") for t in tables(cache))
+    assert emu.requests_total() == 0
