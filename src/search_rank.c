@@ -14,9 +14,9 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdint.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
