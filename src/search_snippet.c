@@ -12,12 +12,15 @@
 #include "buf.h"
 #include "cjk_tokenizer.h"
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define WINDOW SEARCH_SNIPPET_TOKENS
 #define ELLIPSIS "…"
+
+_Static_assert(WINDOW <= 32, "a window's marks are the bits of a uint32_t");
 
 /* One match of a phrase: tokens [start, end) of column. */
 struct instance {
@@ -66,21 +69,42 @@ static int mark_matches(const Fts5ExtensionApi *api, Fts5Context *fts, int insts
 	return rc;
 }
 
+/* The latest end of the matches left..right, whose ends need not rise
+ * with their starts (phrases differ in length). */
+static int kept_end(const Fts5ExtensionApi *api, Fts5Context *fts, int left, int right,
+		    int *end)
+{
+	int rc = SQLITE_OK;
+
+	*end = 0;
+	for (int i = left; rc == SQLITE_OK && i <= right; i++) {
+		struct instance m;
+
+		rc = instance_at(api, fts, i, &m);
+		if (rc == SQLITE_OK && m.end > *end)
+			*end = m.end;
+	}
+	return rc;
+}
+
 /* FTS5 lists a row's matches in order of column, then position: a
  * window slides over them, keeping those that fit in WINDOW tokens, with
- * a count per phrase of how many it holds. */
+ * a count per phrase of how many it holds. A window beats another by
+ * holding more different phrases, then more matches. */
 int search_window_choose(const Fts5ExtensionApi *api, Fts5Context *fts,
 			 struct search_window *w)
 {
-	int insts = 0, phrases = api->xPhraseCount(fts), distinct = 0, best = -1;
-	int best_start = 0, best_end = 0, size = 0, left = 0;
+	int insts = 0, phrases = api->xPhraseCount(fts), distinct = 0, left = 0, end = 0;
+	int best_distinct = 0, best_count = 0, best_start = 0, best_end = 0, size = 0;
 	int rc = api->xInstCount(fts, &insts);
-	int *held = calloc(phrases > 0 ? (size_t)phrases : 1, sizeof(*held));
+	/* Queries have a few phrases: no allocation for them. */
+	int few[16], *held = phrases <= 16 ? few : calloc((size_t)phrases, sizeof(*held));
 	struct instance first_kept = { 0 };
 
 	*w = (struct search_window){ 0, 0, 0 };
 	if (!held)
 		return SQLITE_NOMEM;
+	memset(held, 0, (size_t)(phrases > 0 ? phrases : 0) * sizeof(*held));
 	for (int right = 0; rc == SQLITE_OK && right < insts; right++) {
 		struct instance m, gone;
 
@@ -92,29 +116,37 @@ int search_window_choose(const Fts5ExtensionApi *api, Fts5Context *fts,
 		}
 		if (rc != SQLITE_OK)
 			break;
-		if (right == left)
+		if (right == left) {
 			first_kept = m;
+			end = m.end;
+		}
+		end = m.end > end ? m.end : end;
 		if (held[m.phrase]++ == 0)
 			distinct++;
-		while (rc == SQLITE_OK && left < right && m.end - first_kept.start > WINDOW) {
+		while (rc == SQLITE_OK && left < right && end - first_kept.start > WINDOW) {
 			rc = instance_at(api, fts, left, &gone);
 			if (rc == SQLITE_OK && --held[gone.phrase] == 0)
 				distinct--;
 			left++;
 			if (rc == SQLITE_OK)
 				rc = instance_at(api, fts, left, &first_kept);
+			if (rc == SQLITE_OK)
+				rc = kept_end(api, fts, left, right, &end);
 		}
-		if (rc == SQLITE_OK && distinct * 1000 + (right - left + 1) > best) {
-			best = distinct * 1000 + (right - left + 1);
+		if (rc == SQLITE_OK && (distinct > best_distinct ||
+					(distinct == best_distinct && right - left + 1 > best_count))) {
+			best_distinct = distinct;
+			best_count = right - left + 1;
 			w->column = m.column;
 			best_start = first_kept.start;
-			best_end = m.end;
+			best_end = end;
 		}
 	}
-	free(held);
-	if (rc == SQLITE_OK && best >= 0)
+	if (held != few)
+		free(held);
+	if (rc == SQLITE_OK && best_count > 0)
 		rc = api->xColumnSize(fts, w->column, &size);
-	if (rc == SQLITE_OK && best >= 0) {
+	if (rc == SQLITE_OK && best_count > 0) {
 		w->first = centred(best_start, best_end, size);
 		rc = mark_matches(api, fts, insts, w);
 	}
@@ -131,7 +163,8 @@ struct window_tokens {
 };
 
 /* Stops the tokenizer at the first token past the window: SQLITE_DONE,
- * which FTS5's tokenizers take for a stop, not a failure. */
+ * which FTS5's tokenizers take for a stop, not a failure. (FTS5 would
+ * count a colocated token that comes first; ours never come first.) */
 static int on_token(void *ctx, int tflags, const char *token, int n, int start, int end)
 {
 	struct window_tokens *t = ctx;
@@ -154,12 +187,13 @@ static int on_token(void *ctx, int tflags, const char *token, int n, int start, 
 }
 
 /* Appends text[from, to) with the marks of the window's tokens; an open
- * mark is always closed, even where tokens' ranges overlap. */
+ * mark is always closed, even where tokens' ranges overlap, and a pair
+ * that would mark nothing is left out. */
 static void put_marked(struct buf *out, const char *text, int from, int to,
 		       const struct window_tokens *t, uint32_t marks)
 {
 	bool inside = false;
-	int at = from;
+	int at = from, opened_at = from;
 
 	for (int i = 0; i < t->n; i++) {
 		bool marked = marks >> i & 1;
@@ -169,13 +203,16 @@ static void put_marked(struct buf *out, const char *text, int from, int to,
 			cut = t->start[i] > at ? t->start[i] : at;
 			buf_append(out, text + at, (size_t)(cut - at));
 			buf_putc(out, SEARCH_MARK_OPEN);
-			at = cut;
+			at = opened_at = cut;
 			inside = true;
 		}
 		if (inside && (i == t->n - 1 || !(marks >> (i + 1) & 1))) {
 			cut = t->end[i] < at ? at : t->end[i] > to ? to : t->end[i];
 			buf_append(out, text + at, (size_t)(cut - at));
-			buf_putc(out, SEARCH_MARK_CLOSE);
+			if (cut > opened_at)
+				buf_putc(out, SEARCH_MARK_CLOSE);
+			else
+				out->data[--out->len] = '\0';	/* the open mark */
 			at = cut;
 			inside = false;
 		}
@@ -201,7 +238,8 @@ static void snippet_function(const Fts5ExtensionApi *api, Fts5Context *fts,
 	column = sqlite3_value_int(args[0]);
 	t.first = sqlite3_value_int(args[1]);
 	marks = (uint32_t)sqlite3_value_int64(args[2]);
-	if (column < 0 || column >= api->xColumnCount(fts) || t.first < 0) {
+	if (column < 0 || column >= api->xColumnCount(fts) || t.first < 0 ||
+	    t.first > INT_MAX - WINDOW) {
 		sqlite3_result_error(ctx, "no such window", -1);
 		return;
 	}

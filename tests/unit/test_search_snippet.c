@@ -12,14 +12,15 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
-/* Forty words, w00 to w39, then a full stop. */
-static char *counted_words(void)
+/* n words, PREFIX00 on, between before and after. */
+static char *counted_words(const char *before, const char *prefix, int n, const char *after)
 {
 	struct buf b = BUF_INIT;
 
-	for (int i = 0; i < 40; i++)
-		buf_printf(&b, "%sw%02d", i ? " " : "(", i);
-	buf_puts(&b, ".");
+	buf_puts(&b, before);
+	for (int i = 0; i < n; i++)
+		buf_printf(&b, "%s%s%02d", i ? " " : "", prefix, i);
+	buf_puts(&b, after);
 	return buf_steal(&b);
 }
 
@@ -27,7 +28,8 @@ static sqlite3 *table(void)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
-	char *counted = counted_words();
+	char *counted = counted_words("(", "w", 40, ".");
+	char *many_a = counted_words("a a a a a a a a a a a a a a a a ", "f", 30, " a b");
 	const char *rows[][3] = {
 		{ "mortgage call", "", "the mortgage broker called the bank twice" },
 		{ "counted", "", counted },
@@ -36,6 +38,8 @@ static sqlite3 *table(void)
 		{ "garden", "tomatoes and basil", "" },
 		{ "repeats", "", "bank bank bank bank w00 w01 w02 w03 w04 w05 w06 w07 w08 w09 w10 "
 				 "w11 w12 w13 w14 w15 w16 w17 w18 w19 mortgage bank" },
+		{ "many", "", many_a },
+		{ "accent", "", "zz \u6771\u0301\u4eaca yy" },
 	};
 
 	CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK);
@@ -53,6 +57,7 @@ static sqlite3 *table(void)
 	}
 	sqlite3_finalize(st);
 	free(counted);
+	free(many_a);
 	return db;
 }
 
@@ -138,9 +143,16 @@ static void test_phrases_and_pairs_are_marked_whole(void)
 	sqlite3 *db = table();
 
 	CHECK_SNIPPET(db, "\"called the bank\"", 1, "the mortgage broker [called the bank] twice");
+	/* A long phrase is kept whole beside a shorter one inside it. */
+	CHECK_SNIPPET(db, "\"w05 w06 w07 w08 w09 w10 w11 w12 w13 w14 w15 w16\" w06", 2,
+		      "…w03 w04 [w05 w06 w07 w08 w09 w10 w11 w12 w13 w14 w15 w16] w17 w18…");
 	CHECK_SNIPPET(db, "\"w10 w11 w12\"", 2, "…w04 w05 w06 w07 w08 w09 [w10 w11 w12] w13 w14 w15 "
 						"w16 w17 w18 w19…");
 	CHECK_SNIPPET(db, "東京都", 3, "[東京都]に住んでいます");
+	/* An accent folded away splits the token's runs from the text's:
+	 * each piece then has the whole token's range, and the piece after
+	 * adds no empty pair of marks. */
+	CHECK_SNIPPET(db, "東京 OR a", 8, "zz [\u6771\u0301\u4eaca] yy");
 	sqlite3_close(db);
 }
 
@@ -157,6 +169,18 @@ static void test_the_window_with_most_different_words_wins(void)
 	 * share their marks. */
 	CHECK_SNIPPET(db, "mortgage bank", 6, "…w06 w07 w08 w09 w10 w11 w12 w13 w14 w15 w16 w17 "
 					      "w18 w19 [mortgage bank]");
+	/* More different phrases win however many matches the other
+	 * window holds: here 70 phrases of "a" match 16 times each. */
+	{
+		struct buf q = BUF_INIT;
+
+		for (int i = 0; i < 70; i++)
+			buf_puts(&q, "a ");
+		buf_puts(&q, "b");
+		CHECK_SNIPPET(db, q.data, 7, "…f16 f17 f18 f19 f20 f21 f22 f23 f24 f25 f26 f27 f28 f29 "
+					      "[a b]");
+		buf_free(&q);
+	}
 	/* A tie between columns goes to the title. */
 	CHECK_SNIPPET(db, "mortgage", 1, "[mortgage] call");
 	sqlite3_close(db);
