@@ -432,21 +432,26 @@ static void note_rate_headers(struct api_client *c, const struct response *r)
 		c->stats.server_reset = r->rate.rate_reset;
 	if (r->status == 429 || (r->rate.rate_remaining == 0 && r->rate.rate_reset > now)) {
 		time_t until = now + 1;
+		bool capped = false;	/* until is a pause cut short */
 
-		/* Said only when it pauses: a far reset (a daily window's)
-		 * comes with every answer. */
-		if (r->rate.pause_capped)
+		if (r->rate.retry_after >= 0) {
+			until = now + (time_t)ceil(r->rate.retry_after);
+			capped = r->rate.retry_capped;
+		} else if (r->rate.rate_reset > now) {
+			until = r->rate.rate_reset;
+			capped = r->rate.reset_capped;
+		} else if (r->status == 429) {
+			until = now + 60;
+		}
+		if (r->status != 429 && r->rate.rate_reset > now) {
+			until = r->rate.rate_reset;
+			capped = r->rate.reset_capped;
+		}
+		/* Said only of the pause taken: a far reset (a daily
+		 * window's) comes with every answer. */
+		if (capped)
 			log_warn("the server asked for a pause of more than %d s: pausing %d s",
 				 API_MAX_SERVER_PAUSE, API_MAX_SERVER_PAUSE);
-
-		if (r->rate.retry_after >= 0)
-			until = now + (time_t)ceil(r->rate.retry_after);
-		else if (r->rate.rate_reset > now)
-			until = r->rate.rate_reset;
-		else if (r->status == 429)
-			until = now + 60;
-		if (r->status != 429 && r->rate.rate_reset > now)
-			until = r->rate.rate_reset;
 		if (until > c->stats.blocked_until) {
 			c->stats.blocked_until = until;
 			/* A success that says the window is used up, not a refusal. */

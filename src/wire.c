@@ -225,7 +225,7 @@ void api_parse_rate_header(const char *line, size_t len, time_t now, struct api_
 		if (end == value || !isfinite(s) || s < 0)
 			s = 60;
 		h->retry_after = s < API_MAX_SERVER_PAUSE ? s : API_MAX_SERVER_PAUSE;
-		h->pause_capped = s > API_MAX_SERVER_PAUSE;
+		h->retry_capped = s > API_MAX_SERVER_PAUSE;
 	} else if (header_value(line, len, "X-RateLimit-Remaining", value, sizeof(value))) {
 		long v = strtol(value, &end, 10);
 
@@ -236,7 +236,7 @@ void api_parse_rate_header(const char *line, size_t len, time_t now, struct api_
 		long long latest = (long long)now + API_MAX_SERVER_PAUSE;
 
 		if (end != value && v > 0) {
-			h->pause_capped = v > latest;
+			h->reset_capped = v > latest;
 			h->rate_reset = (time_t)(v < latest ? v : latest);
 		}
 	}

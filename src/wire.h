@@ -50,7 +50,8 @@ struct api_rate_headers {
 	double retry_after;	/* seconds, 0..API_MAX_SERVER_PAUSE; -1 if absent */
 	long rate_remaining;	/* -1 if absent */
 	time_t rate_reset;	/* 0 if absent; never past now + API_MAX_SERVER_PAUSE */
-	bool pause_capped;	/* the server asked for a longer pause than that */
+	bool retry_capped;	/* Retry-After asked for a longer pause than that */
+	bool reset_capped;	/* X-RateLimit-Reset was later than that */
 };
 
 /* Reads one header line ("Name: value\r\n", len bytes, not NUL-terminated)
