@@ -108,6 +108,26 @@ static void test_url_tricks(void)
 	CHECK(!accepted("", false));
 }
 
+/* Feeds one header line to api_parse_rate_header at time 1,750,000,000. */
+static void header(struct api_rate_headers *h, const char *line)
+{
+	api_parse_rate_header(line, strlen(line), 1750000000, h);
+}
+
+static void test_rate_headers_say_which_pause_was_capped(void)
+{
+	struct api_rate_headers h = { .retry_after = -1, .rate_remaining = -1 };
+
+	header(&h, "Retry-After: 30\r\n");
+	header(&h, "X-RateLimit-Reset: 1750086400\r\n");	/* a day on */
+	CHECK(h.retry_after == 30 && !h.retry_capped);
+	CHECK(h.rate_reset == 1750000000 + API_MAX_SERVER_PAUSE && h.reset_capped);
+	header(&h, "Retry-After: 7200\r\n");
+	header(&h, "X-RateLimit-Reset: 1750000060\r\n");
+	CHECK(h.retry_after == API_MAX_SERVER_PAUSE && h.retry_capped);
+	CHECK(h.rate_reset == 1750000060 && !h.reset_capped);
+}
+
 int main(void)
 {
 	RUN(test_documented_dialect);
@@ -118,5 +138,6 @@ int main(void)
 	RUN(test_result_errno);
 	RUN(test_plain_http_only_to_loopback);
 	RUN(test_url_tricks);
+	RUN(test_rate_headers_say_which_pause_was_capped);
 	return UNIT_RESULT();
 }
