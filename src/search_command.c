@@ -1,6 +1,6 @@
 /*
- * search_command: runs a query (search.h) on a read-only cache and prints
- * the results. Everything printed comes from the index, the listing or
+ * search_command: runs a query (search.h) on the cache and prints the
+ * results. Everything printed comes from the index, the listing or
  * tree_safe_name, which hold no control bytes, so server text cannot
  * drive the terminal.
  */
@@ -84,30 +84,36 @@ static void print_text(const struct search_results *r, bool colour)
 	buf_free(&line);
 }
 
-/* The cache, read-only with its index. An index another version of omifs
- * made (or left stale) is indexed again: on disk when the file is ours to
- * write, once, so that the searches after this one need not; else in
- * memory, for this search only. NULL with a message on failure. */
+/* The cache, read-only with its index. An index of another version of
+ * omifs (after an upgrade) is indexed again on disk, once, when the file
+ * is ours to write, so that the searches after this one need not; else,
+ * and for an index an older omifs has written behind since (it would do
+ * so again: indexing on disk would only hold up its writes), in memory,
+ * for this search. NULL with a message on failure. */
 static struct store *open_for_search(const char *path, char *err, size_t errlen)
 {
 	struct store *store = store_open_readonly(path, false, err, errlen);
+	enum search_index_state state = store ? store_index_state(store) : SEARCH_INDEX_CURRENT;
 
-	if (!store || store_can_search(store))
+	if (state == SEARCH_INDEX_CURRENT)
 		return store;
 	store_close(store);
-	if (access(path, W_OK) < 0) {
-		fprintf(stderr, "omifs search: the cache's index is from another version of omifs "
-				"and the cache is read-only: indexing it in memory for this search\n");
-		return store_open_readonly(path, true, err, errlen);
+	if (state == SEARCH_INDEX_OTHER_VERSION && access(path, W_OK) == 0) {
+		fprintf(stderr, "omifs search: indexing the cache for this version of omifs, "
+				"once (about a minute per 20,000 conversations)\n");
+		store = store_open(path, err, errlen);
+		if (store && store_can_search(store))
+			return store;
+		fprintf(stderr, "omifs search: %s%sindexing it in memory instead, for this search\n",
+			store ? "" : err, store ? "" : "; ");
+		store_close(store);
+	} else {
+		fprintf(stderr, "omifs search: %s: indexing it in memory for this search\n",
+			state == SEARCH_INDEX_BEHIND ? "an omifs that keeps no index wrote the cache "
+						       "since it was indexed"
+						     : "the cache's index is from another version of "
+						       "omifs and the cache is read-only");
 	}
-	fprintf(stderr, "omifs search: indexing the cache for this version of omifs, once (about "
-			"a minute per 20,000 conversations)\n");
-	store = store_open(path, err, errlen);
-	if (store && store_can_search(store))
-		return store;
-	fprintf(stderr, "omifs search: cannot index the cache on disk (%s): indexing it in "
-			"memory for this search\n", store ? "see above" : err);
-	store_close(store);
 	return store_open_readonly(path, true, err, errlen);
 }
 

@@ -314,9 +314,16 @@ static int state_value(sqlite3 *db, const char *key)
 	return value;
 }
 
+enum search_index_state search_index_state(sqlite3 *db)
+{
+	if (state_value(db, "version") != SEARCH_VERSION)
+		return SEARCH_INDEX_OTHER_VERSION;
+	return state_value(db, "dirty") == 0 ? SEARCH_INDEX_CURRENT : SEARCH_INDEX_BEHIND;
+}
+
 static bool index_is_current(sqlite3 *db)
 {
-	return state_value(db, "version") == SEARCH_VERSION && state_value(db, "dirty") == 0;
+	return search_index_state(db) == SEARCH_INDEX_CURRENT;
 }
 
 static int prepare_all(struct search_index *ix, bool writable)
@@ -392,16 +399,10 @@ static int open_read_only(struct search_index *ix)
 	return index_everything(ix);
 }
 
-struct search_index *search_index_open(sqlite3 *db, enum search_index_mode mode, char *err,
-				       size_t errlen)
+struct search_index *search_index_open(sqlite3 *db, bool writable, char *err, size_t errlen)
 {
-	struct search_index *ix;
+	struct search_index *ix = xcalloc(1, sizeof(*ix));
 
-	if (mode == SEARCH_INDEX_READ_CURRENT && !index_is_current(db)) {
-		snprintf(err, errlen, "the search index is stale");
-		return NULL;
-	}
-	ix = xcalloc(1, sizeof(*ix));
 	ix->db = db;
 	if (cjk_tokenizer_register(db) < 0 || bigram_tokenizer_register(db) < 0 ||
 	    search_rank_register(db) < 0 || search_snippet_register(db) < 0) {
@@ -409,7 +410,7 @@ struct search_index *search_index_open(sqlite3 *db, enum search_index_mode mode,
 		free(ix);
 		return NULL;
 	}
-	if ((mode == SEARCH_INDEX_WRITE ? open_on_disk(ix) : open_read_only(ix)) < 0) {
+	if ((writable ? open_on_disk(ix) : open_read_only(ix)) < 0) {
 		snprintf(err, errlen, "cannot index the cache: %s", sqlite3_errmsg(db));
 		search_index_close(ix);
 		return NULL;
@@ -533,6 +534,7 @@ int search_index_query(struct search_index *ix, const char *query, size_t limit,
 	const struct search_ranked *rows;
 	size_t n_rows;
 	int step, rc = 0;
+	bool own_transaction;
 
 	*hits = NULL;
 	*n = 0;
@@ -541,6 +543,11 @@ int search_index_query(struct search_index *ix, const char *query, size_t limit,
 			 : "the query is longer than %d bytes", SEARCH_QUERY_MAX);
 		return -EINVAL;
 	}
+	/* One read transaction: the second pass applies the first's snippet
+	 * windows to the rows, which another process must not rewrite in
+	 * between. */
+	own_transaction = sqlite3_get_autocommit(ix->db) &&
+			  sqlite3_exec(ix->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
 	step = rank_matches(ix->db, query, &ranking);
 	if (step == SQLITE_DONE) {
 		search_ranking_finish(&ranking, &rows, &n_rows);
@@ -555,6 +562,8 @@ int search_index_query(struct search_index *ix, const char *query, size_t limit,
 		*hits = NULL;
 		*n = 0;
 	}
+	if (own_transaction)
+		sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL);
 	search_ranking_free(&ranking);
 	return rc;
 }

@@ -12,10 +12,9 @@
  *   CJK text by any part of it (cjk_tokenizer.h); a phrase through the
  *   pairs of adjacent words the index also holds (bigram_tokenizer.h).
  * - A cache without an index, or with one from another version, or
- *   written since by an omifs that kept none (a stale index), is indexed
- *   again when opened: on disk when it is writable, else in memory for
- *   the life of the connection, never touching the file, or not at all
- *   when the opener says so.
+ *   written since by an omifs that kept none, is indexed again when
+ *   opened: on disk when it is writable, else in memory for the life of
+ *   the connection, never touching the file.
  *
  * Not thread-safe on its own: the store calls it with its lock held, on
  * its one connection. Functions return 0 or -errno (-EIO for SQLite
@@ -33,18 +32,19 @@
 
 struct search_index;
 
-enum search_index_mode {
-	SEARCH_INDEX_WRITE,		/* a stale index is rebuilt on disk */
-	SEARCH_INDEX_READ,		/* a stale index is rebuilt in memory */
-	SEARCH_INDEX_READ_CURRENT,	/* a stale index is not opened */
+/* How the index in db's file stands, before any open. */
+enum search_index_state {
+	SEARCH_INDEX_CURRENT,		/* this version's, in step with the store */
+	SEARCH_INDEX_OTHER_VERSION,	/* none, or another version's */
+	SEARCH_INDEX_BEHIND,		/* written since by an omifs that keeps none */
 };
 
+enum search_index_state search_index_state(sqlite3 *db);
+
 /* Makes, checks or rebuilds the index of db, whose store tables exist
- * (SEARCH_INDEX_WRITE) or may be missing (the others). On failure, and
- * for a stale index under SEARCH_INDEX_READ_CURRENT, returns NULL with a
- * message. The index borrows db, which must outlive it. */
-struct search_index *search_index_open(sqlite3 *db, enum search_index_mode mode, char *err,
-				       size_t errlen);
+ * (writable) or may be missing (read-only). On failure returns NULL with
+ * a message. The index borrows db, which must outlive it. */
+struct search_index *search_index_open(sqlite3 *db, bool writable, char *err, size_t errlen);
 void search_index_close(struct search_index *ix);
 
 /* Makes (kind, id)'s entry agree with the store's tables again: made,

@@ -85,17 +85,21 @@ static time_t read_created_at(struct store *s)
 	return t;
 }
 
-/* Finishes an opened store. Without its index the cache still serves
- * files: search then reports the problem. */
-static struct store *ready(struct store *s, enum search_index_mode mode)
+/* Finishes an opened store; with_index false leaves a read-only store's
+ * index unopened unless it is current. Without its index the cache still
+ * serves files: search then reports the problem. */
+static struct store *ready(struct store *s, bool writable, bool with_index)
 {
 	char err[256];
 
 	sqlite3_busy_timeout(s->db, 5000);
 	pthread_mutex_init(&s->lock, NULL);
 	s->created_at = read_created_at(s);
-	s->search = search_index_open(s->db, mode, err, sizeof(err));
-	if (!s->search && mode != SEARCH_INDEX_READ_CURRENT)
+	s->index_state = writable ? SEARCH_INDEX_CURRENT : search_index_state(s->db);
+	if (!with_index && s->index_state != SEARCH_INDEX_CURRENT)
+		return s;
+	s->search = search_index_open(s->db, writable, err, sizeof(err));
+	if (!s->search)
 		log_error("cache: %s; search is off", err);
 	return s;
 }
@@ -130,7 +134,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		free(s);
 		return NULL;
 	}
-	return ready(s, SEARCH_INDEX_WRITE);
+	return ready(s, true, true);
 }
 
 /* The SQLite URI of a file opened read-only: on read-only media SQLite
@@ -169,8 +173,7 @@ struct store *store_open_readonly(const char *path, bool index_in_memory, char *
 		 * row: counting them all reads the whole listing). */
 		if (rc == SQLITE_OK && sqlite3_exec(s->db, "SELECT 1 FROM listing LIMIT 1", NULL,
 						    NULL, NULL) == SQLITE_OK)
-			return ready(s, index_in_memory ? SEARCH_INDEX_READ
-							 : SEARCH_INDEX_READ_CURRENT);
+			return ready(s, false, index_in_memory);
 		if (immutable)
 			snprintf(err, errlen, "cannot read the cache %s: %s", path,
 				 sqlite3_errmsg(s->db));
@@ -345,10 +348,14 @@ bool store_listing_exists(struct store *s, enum store_kind kind)
 	return store_count_kind(s, "SELECT count(*) FROM listed WHERE kind = ?1", kind) > 0;
 }
 
-/* Items of kind's listing that the staged listing lacks (l: the listing). */
 bool store_can_search(struct store *s)
 {
 	return s->search != NULL;
+}
+
+enum search_index_state store_index_state(struct store *s)
+{
+	return s->index_state;
 }
 
 int store_search(struct store *s, const char *query, size_t limit, struct search_hit **hits,

@@ -19,6 +19,7 @@
 #define OMIFS_STORE_H
 
 #include "collections.h"
+#include "search_index.h"	/* struct search_hit, enum search_index_state */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,7 +27,6 @@
 #include <time.h>
 
 struct store;
-struct search_hit;
 
 struct store_item {
 	const char *id;
@@ -37,11 +37,10 @@ struct store_item {
 struct store *store_open(const char *path, char *err, size_t errlen);
 /* Opens a cache file for reading only (offline mounts, a cache on
  * read-only media); every write then fails with -EIO. A file that does not
- * exist gives an empty store in memory. A search index made by another
- * version of omifs, or left stale by one, is indexed again in memory
- * when index_in_memory is set (about half a minute at 20,000
- * conversations), else search is off. On failure returns NULL with a
- * message. */
+ * exist gives an empty store in memory. A search index that is not
+ * current (store_index_state) is indexed again in memory when
+ * index_in_memory is set (about half a minute at 20,000 conversations),
+ * else search is off. On failure returns NULL with a message. */
 struct store *store_open_readonly(const char *path, bool index_in_memory, char *err,
 				  size_t errlen);
 void store_close(struct store *s);
@@ -146,8 +145,13 @@ typedef int (*store_size_fn)(uint64_t ino, uint64_t digest, int64_t size, void *
 int store_foreach_size(struct store *s, store_size_fn fn, void *ctx);
 
 /* Whether store_search can run: false when the index could not be opened,
- * or was stale under a read-only open not told to index in memory. */
+ * or was not current under a read-only open not told to index in memory. */
 bool store_can_search(struct store *s);
+
+/* How the file's search index stood when s was opened read-only
+ * (search_index.h); SEARCH_INDEX_CURRENT after a writable open, which
+ * brings it up to date. */
+enum search_index_state store_index_state(struct store *s);
 
 /* Runs a full-text query over what the cache holds (search_index.h has
  * the rules): *hits gets a malloc'd array of *n matches, best first, at

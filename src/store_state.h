@@ -20,6 +20,7 @@
 struct store {
 	sqlite3 *db;
 	struct search_index *search;	/* NULL when the index cannot be had */
+	enum search_index_state index_state;	/* the file's, when opened */
 	pthread_mutex_t lock;
 	uint64_t generation;
 	time_t created_at;

@@ -303,6 +303,7 @@ static void test_a_cache_without_index_is_indexed_on_open(void)
 	/* Read-only, told not to index: no search, the file untouched. */
 	s = store_open_readonly(path, false, err, sizeof(err));
 	CHECK(s != NULL && !store_can_search(s));
+	CHECK(store_index_state(s) == SEARCH_INDEX_OTHER_VERSION);
 	store_close(s);
 	CHECK(!has_table(path, "search_text"));
 	/* Read-only: indexed in memory, the file untouched. */
@@ -317,14 +318,14 @@ static void test_a_cache_without_index_is_indexed_on_open(void)
 	store_close(s);
 	CHECK(has_table(path, "search_text"));
 	s = store_open_readonly(path, false, err, sizeof(err));
-	CHECK(store_can_search(s));
+	CHECK(store_can_search(s) && store_index_state(s) == SEARCH_INDEX_CURRENT);
 	CHECK_PATHS(s, "garden", "conversations/2024-01-02/old1,");
 	store_close(s);
 	/* A write by an omifs that keeps no index marks it stale. */
 	CHECK(run_sql(path, "INSERT INTO listing VALUES (0, 1, 'm9', "
 			    "'{\"id\":\"m9\",\"content\":\"a zucchini\"}')") == SQLITE_OK);
 	s = store_open_readonly(path, false, err, sizeof(err));
-	CHECK(!store_can_search(s));
+	CHECK(!store_can_search(s) && store_index_state(s) == SEARCH_INDEX_BEHIND);
 	store_close(s);
 	s = store_open_readonly(path, true, err, sizeof(err));
 	CHECK_PATHS(s, "zucchini", "memories/uncategorized/m9.txt,");
