@@ -135,9 +135,10 @@ static int emit_cjk_run(struct tokenize_call *call, int *tflags, const char *tok
 			if (rc == SQLITE_OK && !query)
 				rc = call->emit(call->ctx, FTS5_TOKEN_COLOCATED, tok + at, one - at, s,
 						orig < 0 ? end : orig + (one - from));
-		} else if (!query || at == from) {
-			/* A lone character: in a document the run's last, in a
-			 * query a one-character run. */
+		} else {
+			/* The run's last character, alone, in a query too: it
+			 * has a position of its own in the document, which a
+			 * phrase going on after the run must count. */
 			rc = call->emit(call->ctx, *tflags, tok + at, one - at, s,
 					orig < 0 ? end : orig + (one - from));
 			*tflags = 0;

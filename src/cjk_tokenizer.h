@@ -8,8 +8,10 @@
  * characters inside them (Han, kana, Hangul) become overlapping pairs of
  * characters: a document gives every character and every pair, so that a
  * one-character query and a query of any length both match; a query of
- * several characters becomes the phrase of its pairs ("東京都" is the
- * phrase "東京 京都"), so it matches exactly that run.
+ * several characters becomes the phrase of its pairs and its last
+ * character ("東京都" is the phrase "東京 京都 都"), the positions the run
+ * takes in a document, so it matches exactly that run, also inside a
+ * longer phrase ("東京 tower").
  *
  * Every connection that reads or writes a table using it must register it
  * first.

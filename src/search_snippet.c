@@ -171,8 +171,14 @@ static int on_token(void *ctx, int tflags, const char *token, int n, int start, 
 
 	(void)token;
 	(void)n;
-	if (tflags & FTS5_TOKEN_COLOCATED)
+	if (tflags & FTS5_TOKEN_COLOCATED) {
+		/* A CJK pair's first character, at the pair's position: a
+		 * match ending there ends with that character, as a query's
+		 * run does (cjk_tokenizer.h). */
+		if (t->n > 0 && t->position - 1 == t->first + t->n - 1 && end < t->end[t->n - 1])
+			t->end[t->n - 1] = end;
 		return SQLITE_OK;
+	}
 	if (t->position >= t->first + WINDOW) {
 		t->more = true;
 		return SQLITE_DONE;

@@ -174,6 +174,15 @@ static void test_cjk_is_found_by_any_part(void)
 	CHECK_PATHS(s, "す", "memories/uncategorized/m2.txt,");
 	CHECK_PATHS(s, "大阪", "");
 	CHECK_PATHS(s, "京東", "");
+	/* A phrase going on after a run, or before it. */
+	CHECK(store_put_full_conversation(s, "c2", FULL("c2", "2025-07-01",
+		"we met at 東京 tower then 東京都 station")) == 0);
+	CHECK_PATHS(s, "\"東京 tower\"", "conversations/2025-07-01/c2,");
+	CHECK_PATHS(s, "\"at 東京 tower\"", "conversations/2025-07-01/c2,");
+	CHECK_PATHS(s, "\"東京都 station\"", "conversations/2025-07-01/c2,");
+	CHECK_PATHS(s, "\"京都 station\"", "conversations/2025-07-01/c2,");
+	CHECK_PATHS(s, "\"東京 station\"", "");
+	CHECK_PATHS(s, "\"東京 then\"", "");
 	CHECK(search_run(s, "東京都", 1, &r, err, sizeof(err)) == 0 && r.n == 1);
 	if (r.n == 1)
 		CHECK(strstr(r.items[0].snippet, "\001東京都\002") != NULL);
