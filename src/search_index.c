@@ -321,11 +321,6 @@ enum search_index_state search_index_state(sqlite3 *db)
 	return state_value(db, "dirty") == 0 ? SEARCH_INDEX_CURRENT : SEARCH_INDEX_BEHIND;
 }
 
-static bool index_is_current(sqlite3 *db)
-{
-	return search_index_state(db) == SEARCH_INDEX_CURRENT;
-}
-
 static int prepare_all(struct search_index *ix, bool writable)
 {
 	static const struct { size_t offset; const char *sql; } statements[] = {
@@ -361,13 +356,13 @@ static int prepare_all(struct search_index *ix, bool writable)
 	return 0;
 }
 
-/* On disk: the tables and triggers, rebuilt when stale. */
-static int open_on_disk(struct search_index *ix)
+/* On disk: the tables and triggers, rebuilt when not current. */
+static int open_on_disk(struct search_index *ix, enum search_index_state state)
 {
 	sqlite3 *db = ix->db;
-	bool current = index_is_current(db);
+	bool current = state == SEARCH_INDEX_CURRENT;
 
-	if (!current && state_value(db, "version") != SEARCH_VERSION &&
+	if (state == SEARCH_INDEX_OTHER_VERSION &&
 	    sqlite3_exec(db, drop_sql, NULL, NULL, NULL) != SQLITE_OK)
 		return -EIO;
 	if (exec_in(db, tables_sql, "main") < 0 ||
@@ -390,16 +385,17 @@ rollback:
 }
 
 /* Read-only: the index on disk when it is current, else one in memory. */
-static int open_read_only(struct search_index *ix)
+static int open_read_only(struct search_index *ix, enum search_index_state state)
 {
-	if (index_is_current(ix->db))
+	if (state == SEARCH_INDEX_CURRENT)
 		return prepare_all(ix, false);
 	if (exec_in(ix->db, tables_sql, "temp") < 0 || prepare_all(ix, false) < 0)
 		return -EIO;
 	return index_everything(ix);
 }
 
-struct search_index *search_index_open(sqlite3 *db, bool writable, char *err, size_t errlen)
+struct search_index *search_index_open(sqlite3 *db, bool writable, enum search_index_state state,
+				       char *err, size_t errlen)
 {
 	struct search_index *ix = xcalloc(1, sizeof(*ix));
 
@@ -410,7 +406,7 @@ struct search_index *search_index_open(sqlite3 *db, bool writable, char *err, si
 		free(ix);
 		return NULL;
 	}
-	if ((writable ? open_on_disk(ix) : open_read_only(ix)) < 0) {
+	if ((writable ? open_on_disk(ix, state) : open_read_only(ix, state)) < 0) {
 		snprintf(err, errlen, "cannot index the cache: %s", sqlite3_errmsg(db));
 		search_index_close(ix);
 		return NULL;

@@ -98,13 +98,12 @@ int search_window_choose(const Fts5ExtensionApi *api, Fts5Context *fts,
 	int best_distinct = 0, best_count = 0, best_start = 0, best_end = 0, size = 0;
 	int rc = api->xInstCount(fts, &insts);
 	/* Queries have a few phrases: no allocation for them. */
-	int few[16], *held = phrases <= 16 ? few : calloc((size_t)phrases, sizeof(*held));
+	int few[16] = { 0 }, *held = phrases <= 16 ? few : calloc((size_t)phrases, sizeof(*held));
 	struct instance first_kept = { 0 };
 
 	*w = (struct search_window){ 0, 0, 0 };
 	if (!held)
 		return SQLITE_NOMEM;
-	memset(held, 0, (size_t)(phrases > 0 ? phrases : 0) * sizeof(*held));
 	for (int right = 0; rc == SQLITE_OK && right < insts; right++) {
 		struct instance m, gone;
 

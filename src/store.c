@@ -91,14 +91,16 @@ static time_t read_created_at(struct store *s)
 static struct store *ready(struct store *s, bool writable, bool with_index)
 {
 	char err[256];
+	enum search_index_state state;
 
 	sqlite3_busy_timeout(s->db, 5000);
 	pthread_mutex_init(&s->lock, NULL);
 	s->created_at = read_created_at(s);
-	s->index_state = writable ? SEARCH_INDEX_CURRENT : search_index_state(s->db);
-	if (!with_index && s->index_state != SEARCH_INDEX_CURRENT)
+	state = search_index_state(s->db);
+	s->index_state = writable ? SEARCH_INDEX_CURRENT : state;
+	if (!with_index && state != SEARCH_INDEX_CURRENT)
 		return s;
-	s->search = search_index_open(s->db, writable, err, sizeof(err));
+	s->search = search_index_open(s->db, writable, state, err, sizeof(err));
 	if (!s->search)
 		log_error("cache: %s; search is off", err);
 	return s;
