@@ -30,6 +30,8 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Empties the buffer, keeping its memory for reuse. */
 void buf_reset(struct buf *b);
+/* Keeps the first len bytes (len <= b->len), dropping what follows. */
+void buf_truncate(struct buf *b, size_t len);
 /* Returns the NUL-terminated data (never NULL); the buffer is left empty. */
 char *buf_steal(struct buf *b);
 void buf_free(struct buf *b);

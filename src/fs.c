@@ -315,14 +315,21 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
+	struct fs_context *fs = context(req);
 	struct buf part = BUF_INIT;
-	int rc = tree_read(context(req)->tree, ino, off, size, &part);
+	bool grown = false;
+	int rc = tree_read(fs->tree, ino, off, size, &part, &grown);
 
 	(void)fi;
+	/* Attributes only (offset -1): dropping pages from a read's own
+	 * request would wait for the page this reply is to fill. */
+	if (grown && !session_ending(fs))
+		fuse_lowlevel_notify_inval_inode(fs->session, ino, -1, 0);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_buf(req, part.data, part.len);
+	tree_read_done(fs->tree, ino);
 	buf_free(&part);
 }
 

@@ -155,20 +155,22 @@ uint64_t snapshot_kept_digest(const struct node *n);
 bool snapshot_size_is_learnt(enum node_kind kind);
 
 /* Renders a view (NODE_VAULT_*), reading its items through sync; a note
- * may fetch its transcript. Returns 0 or -errno (-EIO when an item went
+ * may fetch its transcript. Returns 0 or -errno (-ESTALE when an item went
  * from the store since the build: a refresh is on its way). */
 int snapshot_render_view(const struct snapshot *snap, const struct node *n, struct sync *sync,
 			 struct buf *out);
 
 /* Appends the bytes [off, off + size) of a .jsonl file (fewer at its
- * end), reading only the lines they cover. -EIO when one of them changed
- * in the store since the build (a refresh is on its way). */
+ * end), reading only the lines they cover. -ESTALE when one of them went
+ * or changed its length in the store since the build (a refresh is on its
+ * way), with out left as it was. */
 int snapshot_read_lines(const struct snapshot *snap, const struct node *n, struct sync *sync,
 			off_t off, size_t size, struct buf *out);
 
 /* Calls fn with the name and value of each extended attribute of n
  * (user.omi.id, ...: see omifs.1) that its item has; n without any is
- * fine. Returns 0, fn's non-zero value, or -errno reading the item. */
+ * fine. Returns 0, fn's non-zero value, or -errno reading the item
+ * (-ESTALE: gone since the build). */
 typedef int (*snapshot_attribute_fn)(const char *name, const char *value, void *ctx);
 int snapshot_attributes(const struct snapshot *snap, const struct node *n, struct sync *sync,
 			snapshot_attribute_fn fn, void *ctx);

@@ -14,7 +14,6 @@
 
 #include "collections.h"
 #include "hash.h"
-#include "log.h"
 #include "vault.h"
 
 #include <errno.h>
@@ -300,14 +299,14 @@ void views_free(struct builder *b)
 /* ---- reading ---- */
 
 /* The item id of kind, parsed. Gone from the store since the build is
- * -EIO: a refresh is on its way. */
+ * -ESTALE: a refresh is on its way. */
 static int read_item(struct sync *sync, enum store_kind kind, const char *id, union item *item)
 {
 	char *json;
 	int rc = sync_source_json(sync, kind, id, false, &json);
 
 	if (rc < 0)
-		return rc == -ENOENT ? -EIO : rc;
+		return rc == -ENOENT ? -ESTALE : rc;
 	rc = snapshot_parse_item(kind, json, item) < 0 ? -EIO : 0;
 	free(json);
 	return rc;
@@ -321,7 +320,7 @@ static int render_note(const char *id, struct sync *sync, struct buf *out)
 	int rc = sync_note_json(sync, id, &json, &full);
 
 	if (rc < 0)
-		return rc == -ENOENT ? -EIO : rc;
+		return rc == -ENOENT ? -ESTALE : rc;
 	rc = snapshot_parse_item(STORE_CONVERSATIONS, json, &item) < 0 ? -EIO : 0;
 	free(json);
 	if (rc == 0) {
@@ -428,6 +427,7 @@ int snapshot_read_lines(const struct snapshot *snap, const struct node *n, struc
 	enum store_kind kind = (enum store_kind)n->collection;
 	const struct snapshot_line *lines = snap->lines[kind];
 	uint64_t from = (uint64_t)off, to = from + size;
+	size_t had = out->len;
 	char *json;
 	int rc;
 
@@ -438,13 +438,13 @@ int snapshot_read_lines(const struct snapshot *snap, const struct node *n, struc
 		uint64_t hi = (to < lines[i].end ? to : lines[i].end) - start;
 
 		rc = sync_source_json(sync, kind, snap->arena + lines[i].id, false, &json);
-		if (rc < 0)
-			return rc == -ENOENT ? -EIO : rc;
-		if (strlen(json) + 1 != lines[i].len) {
-			log_warn("%s%s: an item changed since the listing was read; a refresh is "
-				 "on its way", collection_of(kind)->dir, jsonl_suffix);
+		if (rc == 0 && strlen(json) + 1 != lines[i].len) {
 			free(json);
-			return -EIO;
+			rc = -ESTALE;
+		}
+		if (rc < 0) {
+			buf_truncate(out, had);
+			return rc == -ENOENT ? -ESTALE : rc;
 		}
 		json[lines[i].len - 1] = '\n';
 		buf_append(out, json + lo, hi - lo);

@@ -6,11 +6,19 @@
  * and when a collection is listed for the first time (nothing below it
  * was shown before, so nothing cached needs dropping). The old snapshot
  * goes away with its last reader.
+ *
+ * Files are rendered from the store at read, and the store moves ahead
+ * of the snapshot when a refresh commits, a moment before its snapshot
+ * is built. A call that meets such a change (-ESTALE from below: an item
+ * gone, or bytes whose length is not the snapshot's) waits for that
+ * snapshot and is made again on it, so a reader gets the new bytes
+ * rather than an error or a short file.
  */
 #include "tree.h"
 
 #include "hash.h"
 #include "kept.h"
+#include "log.h"
 #include "searchdir.h"
 #include "snapshot.h"
 
@@ -25,8 +33,14 @@ struct tree {
 	struct sync *sync;
 	struct tree_options opts;
 	pthread_mutex_t lock;		/* current, every snapshot's refs */
+	pthread_cond_t replaced;	/* current changed; with lock */
 	pthread_mutex_t build_lock;	/* one build at a time */
 	struct snapshot *current;
+	struct snapshot *telling;	/* what current replaced, while
+					 * tree_refresh tells the kernel */
+	uint64_t *reading;		/* inodes being read, until replied */
+	size_t n_reading, cap_reading;
+	pthread_cond_t read_done;	/* one left reading; with lock */
 	pthread_mutex_t status_lock;	/* the two below */
 	uint64_t status_digest;		/* of the status text last shown */
 	long status_changes;		/* how often it changed, mod 1e9 */
@@ -40,10 +54,16 @@ struct tree {
 struct tree *tree_new(struct sync *sync, const struct tree_options *opts)
 {
 	struct tree *t = xcalloc(1, sizeof(*t));
+	pthread_condattr_t monotonic;
 
 	t->sync = sync;
 	t->opts = *opts;
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->replaced, &monotonic);
+	pthread_cond_init(&t->read_done, &monotonic);
+	pthread_condattr_destroy(&monotonic);
 	pthread_mutex_init(&t->build_lock, NULL);
 	pthread_mutex_init(&t->status_lock, NULL);
 	t->kept = kept_new();
@@ -72,6 +92,9 @@ void tree_free(struct tree *t)
 		release(t, t->current);
 	searchdir_free(t->search);
 	pthread_mutex_destroy(&t->lock);
+	pthread_cond_destroy(&t->replaced);
+	pthread_cond_destroy(&t->read_done);
+	free(t->reading);
 	pthread_mutex_destroy(&t->build_lock);
 	pthread_mutex_destroy(&t->status_lock);
 	buf_free(&t->status_text);
@@ -80,10 +103,11 @@ void tree_free(struct tree *t)
 }
 
 /* Builds a snapshot of the store now and makes it current; *old gets the
- * one it replaced, whose reference passes to the caller (NULL if none).
+ * one it replaced, whose reference passes to the caller (NULL if none),
+ * and with `telling` becomes t->telling too, with a reference of its own.
  * Returns -EIO, changing nothing, when the store cannot be read.
  * build_lock held. */
-static int replace_current(struct tree *t, struct snapshot **old)
+static int replace_current(struct tree *t, bool telling, struct snapshot **old)
 {
 	int errors[STORE_KINDS];
 	struct snapshot *snap;
@@ -98,8 +122,56 @@ static int replace_current(struct tree *t, struct snapshot **old)
 	pthread_mutex_lock(&t->lock);
 	*old = t->current;
 	t->current = snap;
+	if (telling && *old) {
+		t->telling = *old;
+		t->telling->refs++;
+	}
+	pthread_cond_broadcast(&t->replaced);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
+}
+
+/* How long a call that met a store ahead of its snapshot waits for the
+ * refresh to build the next one, and how often it tries again. */
+#define STALE_WAIT_SECONDS 30
+#define STALE_ATTEMPTS 3
+
+/* Whether a snapshot of the store as it is now (or later) became current
+ * within STALE_WAIT_SECONDS. */
+static bool await_snapshot_of_store(struct tree *t)
+{
+	uint64_t generation = sync_store_generation(t->sync);
+	struct timespec until;
+	bool caught_up;
+	int rc = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += STALE_WAIT_SECONDS;
+	pthread_mutex_lock(&t->lock);
+	while (rc == 0 && !(t->current && t->current->generation >= generation))
+		rc = pthread_cond_timedwait(&t->replaced, &t->lock, &until);
+	caught_up = t->current && t->current->generation >= generation;
+	pthread_mutex_unlock(&t->lock);
+	return caught_up;
+}
+
+/*
+ * Says whether a call that returned *rc is to be made again: it met the
+ * store ahead of its snapshot (-ESTALE) and the refresh's snapshot came.
+ * A call that still meets it after STALE_ATTEMPTS, or waited in vain, gets
+ * -EIO: the store changed with no refresh on the way, which only another
+ * omifs writing the same cache does.
+ */
+static bool again_when_stale(struct tree *t, int *rc, int *attempts)
+{
+	if (*rc != -ESTALE)
+		return false;
+	if (++*attempts < STALE_ATTEMPTS && await_snapshot_of_store(t))
+		return true;
+	log_warn("the cache changed under this mount with no refresh on the way "
+		 "(another omifs writing it?): its next refresh shows the change");
+	*rc = -EIO;
+	return false;
 }
 
 /* Whether snap shows the collections as listed or not as sync has them. */
@@ -131,7 +203,7 @@ static struct snapshot *acquire(struct tree *t)
 	snap = t->current;
 	if (!snap || !listings_match(t, snap)) {
 		pthread_mutex_unlock(&t->lock);
-		if (replace_current(t, &old) == 0 && old)
+		if (replace_current(t, false, &old) == 0 && old)
 			release(t, old);
 		pthread_mutex_lock(&t->lock);
 		snap = t->current;
@@ -231,7 +303,7 @@ static int source_json(struct tree *t, const struct snapshot *snap, const struct
 				  full, json);
 
 	/* Gone from the store since the snapshot: a refresh is on its way. */
-	return rc == -ENOENT ? -EIO : rc;
+	return rc == -ENOENT ? -ESTALE : rc;
 }
 
 /* Renders n into out; status_nsec: see render_status_file; note: see
@@ -396,7 +468,7 @@ static int search_readdir(struct tree *t, uint64_t ino, off_t offset, tree_fill_
 	return searchdir_readdir(t->search, ino, offset, fill_search_entry, &f);
 }
 
-int tree_attributes(struct tree *t, uint64_t ino, tree_attribute_fn fn, void *ctx)
+static int attributes_once(struct tree *t, uint64_t ino, tree_attribute_fn fn, void *ctx)
 {
 	struct searchdir_entry e;
 	struct snapshot *snap;
@@ -412,6 +484,16 @@ int tree_attributes(struct tree *t, uint64_t ino, tree_attribute_fn fn, void *ct
 	return rc;
 }
 
+int tree_attributes(struct tree *t, uint64_t ino, tree_attribute_fn fn, void *ctx)
+{
+	int rc, attempts = 0;
+
+	do
+		rc = attributes_once(t, ino, fn, ctx);
+	while (again_when_stale(t, &rc, &attempts));
+	return rc;
+}
+
 int tree_readlink(struct tree *t, uint64_t ino, struct buf *out)
 {
 	return searchdir_readlink(t->search, ino, out);
@@ -419,7 +501,7 @@ int tree_readlink(struct tree *t, uint64_t ino, struct buf *out)
 
 /* ---- the tree's calls ---- */
 
-int tree_getattr(struct tree *t, uint64_t ino, struct stat *st, bool *changing)
+static int getattr_once(struct tree *t, uint64_t ino, struct stat *st, bool *changing)
 {
 	struct snapshot *snap;
 	struct searchdir_entry e;
@@ -439,8 +521,18 @@ int tree_getattr(struct tree *t, uint64_t ino, struct stat *st, bool *changing)
 	return rc;
 }
 
-int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct stat *st,
-		bool *changing)
+int tree_getattr(struct tree *t, uint64_t ino, struct stat *st, bool *changing)
+{
+	int rc, attempts = 0;
+
+	do
+		rc = getattr_once(t, ino, st, changing);
+	while (again_when_stale(t, &rc, &attempts));
+	return rc;
+}
+
+static int lookup_once(struct tree *t, uint64_t parent, const char *name, struct stat *st,
+		       bool *changing)
 {
 	struct snapshot *snap;
 	struct node *dir, *n;
@@ -467,6 +559,17 @@ int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct stat *
 	rc = dir->kind != NODE_DIR ? -ENOTDIR : n ? node_attributes(t, snap, n, st, changing)
 						  : -ENOENT;
 	release(t, snap);
+	return rc;
+}
+
+int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct stat *st,
+		bool *changing)
+{
+	int rc, attempts = 0;
+
+	do
+		rc = lookup_once(t, parent, name, st, changing);
+	while (again_when_stale(t, &rc, &attempts));
 	return rc;
 }
 
@@ -530,27 +633,90 @@ int tree_open(struct tree *t, uint64_t ino, bool *changing)
 	return rc;
 }
 
-int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out)
+/* The size of ino in the snapshot that tree_refresh is telling the
+ * kernel it replaced (the kernel may still hold that size), or -1. */
+static int64_t size_being_replaced(struct tree *t, uint64_t ino)
+{
+	const struct node *n;
+	int64_t size = -1;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->telling ? snapshot_node(t->telling, ino) : NULL;
+	if (n)
+		size = snapshot_size(n);
+	pthread_mutex_unlock(&t->lock);
+	return size;
+}
+
+/* tree_read on one snapshot; *file_size (-1: unknown) gets the size ino
+ * has in it. */
+static int read_once(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out,
+		     int64_t *file_size)
 {
 	struct buf content = BUF_INIT;
 	struct snapshot *snap;
 	struct node *n;
 	int rc = enter(t, ino, false, &snap, &n);
 
+	*file_size = -1;
 	if (rc == -ENOENT)
 		return searchdir_read(t->search, ino, off, size, out);
 	if (rc < 0)
 		return rc;
+	*file_size = snapshot_size(n);
 	if (n->kind == NODE_JSONL)
 		rc = snapshot_read_lines(snap, n, t->sync, off, size, out);
 	else if (n->kind == NODE_STATUS || !kept_read(t->kept, n->ino, n->digest, off, size, out)) {
 		rc = render_node(t, snap, n, &content, NULL, NULL);
+		/* Rendered from what a refresh wrote since: not this size. */
+		if (rc == 0 && n->kind != NODE_STATUS && snapshot_size(n) >= 0 &&
+		    (int64_t)content.len != snapshot_size(n))
+			rc = -ESTALE;
+		if (rc == 0 && *file_size < 0)
+			*file_size = (int64_t)content.len;
 		if (rc == 0 && !kept_copy_part(&content, off, size, out) && n->kind != NODE_STATUS)
 			kept_put(t->kept, n->ino, n->digest, &content);
 	}
 	buf_free(&content);
 	release(t, snap);
 	return rc;
+}
+
+int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out,
+	      bool *grown)
+{
+	int64_t met = -1, served = -1, was;
+	int rc, attempts = 0;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->n_reading == t->cap_reading) {
+		t->cap_reading = t->cap_reading ? 2 * t->cap_reading : 16;
+		t->reading = xrealloc(t->reading, t->cap_reading * sizeof(*t->reading));
+	}
+	t->reading[t->n_reading++] = ino;
+	pthread_mutex_unlock(&t->lock);
+	do
+		rc = read_once(t, ino, off, size, out, attempts ? &served : &met);
+	while (again_when_stale(t, &rc, &attempts));
+	if (attempts == 0)
+		served = met;
+	was = size_being_replaced(t, ino);
+	if (grown)
+		*grown = rc == 0 && ((met >= 0 && served > met) || (was >= 0 && served > was));
+	return rc;
+}
+
+void tree_read_done(struct tree *t, uint64_t ino)
+{
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->n_reading; i++) {
+		if (t->reading[i] == ino) {
+			t->reading[i] = t->reading[--t->n_reading];
+			pthread_cond_broadcast(&t->read_done);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
 }
 
 /* ---- refreshing ---- */
@@ -566,13 +732,41 @@ static bool node_changed(const struct node *was, const struct node *is)
 					     snapshot_size(was) != snapshot_size(is));
 }
 
+/* How long a refresh waits, in all, for replies to reads of what it is to
+ * invalidate. */
+#define REPLY_WAIT_SECONDS 2
+
+/* Waits until no read of ino awaits its reply, or until `until`. The
+ * kernel's invalidation of an inode makes it ignore the size a reply
+ * crossing it implies: a reply that came from the new snapshot, shorter
+ * than the kernel's size, would be padded with zeros to that size. */
+static void await_replies(struct tree *t, uint64_t ino, const struct timespec *until)
+{
+	bool reading;
+	int rc = 0;
+
+	pthread_mutex_lock(&t->lock);
+	do {
+		reading = false;
+		for (size_t i = 0; i < t->n_reading && !reading; i++)
+			reading = t->reading[i] == ino;
+		if (reading)
+			rc = pthread_cond_timedwait(&t->read_done, &t->lock, until);
+	} while (reading && rc == 0);
+	pthread_mutex_unlock(&t->lock);
+}
+
 /* Calls invalidate for what differs between two snapshots: inodes that
  * changed, entries that went away (and their directories), entries that
  * came (a lookup that failed before may be cached as absent). Sizes
  * learnt in old carry over to unchanged nodes of now. */
-static void report_changes(const struct snapshot *old, const struct snapshot *now,
+static void report_changes(struct tree *t, const struct snapshot *old, const struct snapshot *now,
 			   tree_invalidate_fn invalidate, void *ctx)
 {
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += REPLY_WAIT_SECONDS;
 	for (size_t i = 1; i < old->n_nodes; i++) {
 		const struct node *was = &old->nodes[i], *dir = snapshot_parent(old, was);
 		struct node *is = snapshot_node(now, was->ino);
@@ -581,6 +775,8 @@ static void report_changes(const struct snapshot *old, const struct snapshot *no
 		if (is && is->digest == was->digest && snapshot_size(is) < 0)
 			snapshot_learn_size(is, snapshot_size(was));
 
+		if (!is || node_changed(was, is))
+			await_replies(t, was->ino, &until);
 		if (!is) {
 			invalidate(was->ino, dir->ino, snapshot_name(old, was), ctx);
 			invalidate(dir->ino, 0, NULL, ctx);
@@ -618,7 +814,7 @@ void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx)
 	struct snapshot *old, *now = NULL;
 
 	pthread_mutex_lock(&t->build_lock);
-	if (replace_current(t, &old) == 0) {
+	if (replace_current(t, true, &old) == 0) {
 		pthread_mutex_lock(&t->lock);
 		now = t->current;
 		now->refs++;
@@ -626,14 +822,19 @@ void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx)
 	}
 	pthread_mutex_unlock(&t->build_lock);
 	if (old && now)
-		report_changes(old, now, invalidate, ctx);
+		report_changes(t, old, now, invalidate, ctx);
 	if (now) {
 		struct forget f = { t, invalidate, ctx };
 
 		searchdir_forget(t->search, forget_query, &f);
 	}
-	if (old)
+	if (old) {
+		pthread_mutex_lock(&t->lock);
+		t->telling = NULL;
+		pthread_mutex_unlock(&t->lock);
+		release(t, old);	/* t->telling's reference */
 		release(t, old);
+	}
 	if (now)
 		release(t, now);
 }

@@ -26,6 +26,11 @@
  * - The tree changes only in tree_refresh (and when a collection is
  *   listed for the first time), so what the kernel caches stays true
  *   until tree_refresh says otherwise.
+ * - A call made while a refresh is between changing the store and
+ *   calling tree_refresh waits for the refresh's snapshot (up to 30 s)
+ *   and answers from it: a file read as it changes gives the new bytes,
+ *   never an error or bytes short of its size. tree_refresh must
+ *   therefore follow every change of the store's listings.
  *
  * Thread-safe: every call works on a refcounted snapshot. Calls return 0
  * or -errno.
@@ -76,8 +81,19 @@ int tree_readdir(struct tree *t, uint64_t ino, off_t offset, tree_fill_fn fill, 
 int tree_open(struct tree *t, uint64_t ino, bool *changing);
 
 /* Appends to out the bytes [off, off + size) of file ino (fewer at its
- * end). A file read in several calls is rendered once for all of them. */
-int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out);
+ * end). A file read in several calls is rendered once for all of them.
+ * *grown (may be NULL) is set when the bytes come from a refresh that
+ * made the file bigger than a size the kernel may still hold: drop the
+ * kernel's attributes of ino (not its pages) before replying, or what
+ * the reader gets is cut at that size. */
+int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out,
+	      bool *grown);
+
+/* Every tree_read, whatever it returned, is followed by tree_read_done
+ * once its reply is sent: until then tree_refresh holds back (up to 2 s)
+ * telling the kernel of a change to ino, whose invalidation crossing the
+ * reply would have the kernel pad it with zeros to the old size. */
+void tree_read_done(struct tree *t, uint64_t ino);
 
 /* The extended attributes of ino (snapshot_attributes): fn gets each
  * name and value, and may return non-zero to stop, which is returned. */

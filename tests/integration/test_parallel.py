@@ -4,10 +4,12 @@ Under make check-tsan this runs against a ThreadSanitizer build, and any
 report in omifs's log fails the test.
 """
 
+import json
 import os
 import threading
 import time
 
+import reference
 from emulator import UNLIMITED
 
 READERS = 8
@@ -55,3 +57,73 @@ def test_parallel_readers_during_refreshes(emulator_factory, mount_factory):
     m.stop()
     assert "ThreadSanitizer" not in m.log(), m.log()[-5000:]
     assert "AddressSanitizer" not in m.log()
+
+
+def read_uncached(path):
+    """The file's bytes as omifs gives them now: the kernel's cached pages
+    of it are dropped first, so that every read reaches omifs."""
+    with open(path, "rb") as f:
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        return f.read()
+
+
+def test_files_read_as_they_change_are_whole(emulator_factory, mount_factory):
+    """A refresh writes the store a moment before the tree shows it: a file
+    read in between is its new bytes, never an error nor bytes cut to the
+    size it had (the .jsonl files failed with EIO, a memory's file came
+    out cut)."""
+    emu = emulator_factory(*UNLIMITED)
+    data = emu.data()
+    m = mount_factory(emu.url, "ttl=1", "refresh=1", "full_refresh=1")
+    changing = [x for x in reference.usable(data["memories"])
+                if reference.string(x, "content") and reference.string(x, "category")][:10]
+    memory_files, versions = {}, {}
+    for x in changing:
+        name = reference.safe_name(reference.object_id(x), ".txt")
+        path = os.path.join(m.path, "memories", reference.safe_name(x["category"]), name)
+        memory_files[path] = x["id"]
+        versions[x["id"]] = {reference.render_memory(x).encode()}
+    errors, stop = [], threading.Event()
+
+    def check(path):
+        got = read_uncached(path)
+        if path.endswith(".jsonl"):
+            lines = got.decode().split("\n")
+            if lines[-1] != "":
+                errors.append(f"{path}: does not end with a newline")
+            for line in lines[:-1]:
+                json.loads(line)
+        elif got not in versions[memory_files[path]]:
+            errors.append(f"{path}: {got!r} is no version of it")
+
+    def reader():
+        while not stop.is_set():
+            for path in [os.path.join(m.path, "memories.jsonl"), *memory_files]:
+                try:
+                    check(path)
+                except (OSError, ValueError) as e:
+                    errors.append(f"{path}: {e}")
+
+    for path in memory_files:
+        assert read_uncached(path) in versions[memory_files[path]]
+    readers = [threading.Thread(target=reader) for _ in range(READERS)]
+    for t in readers:
+        t.start()
+    try:
+        deadline = time.monotonic() + SECONDS
+        i = 0
+        while time.monotonic() < deadline and len(errors) < 100:
+            x = changing[i % len(changing)]
+            content = f"Changed {'to a longer text ' * (i % 5)}{i}"
+            versions[x["id"]].add(reference.render_memory({"content": content}).encode())
+            emu.patch("memories", x["id"], {"content": content})
+            i += 1
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        for t in readers:
+            t.join(timeout=60)
+    assert not any(t.is_alive() for t in readers), "a reader hung"
+    assert i > 20, "too few changes to tell"
+    assert not errors, errors[:5]
+    assert m.proc.poll() is None, m.log()

@@ -10,8 +10,12 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define CONV(id, day, title) \
 	"{\"id\":\"" id "\",\"created_at\":\"" day "T10:00:00Z\",\"started_at\":\"" day \
@@ -40,7 +44,8 @@ struct world {
 	struct tree *tree;
 };
 
-static void open_world(struct world *w)
+/* A world whose store is the file at path (NULL: in memory). */
+static void open_world_at(struct world *w, const char *path)
 {
 	struct sync_options opts = { .refresh_interval = 60, .full_refresh_interval = 60,
 				     .page_size = 10, .transcript_batch = 1, .offline = true };
@@ -48,7 +53,7 @@ static void open_world(struct world *w)
 	char err[128];
 
 	setenv("TZ", "UTC", 1);
-	w->store = store_open(NULL, err, sizeof(err));
+	w->store = store_open(path, err, sizeof(err));
 	CHECK(store_replace_listing(w->store, STORE_MEMORIES, memories, 2, 1) == 2);
 	CHECK(store_replace_listing(w->store, STORE_ACTION_ITEMS, action_items, 2, 1) == 2);
 	CHECK(store_replace_listing(w->store, STORE_CONVERSATIONS, conversations, 2, 1) == 2);
@@ -65,11 +70,26 @@ static void open_world(struct world *w)
 	w->tree = tree_new(w->sync, &owner);
 }
 
+static void open_world(struct world *w)
+{
+	open_world_at(w, NULL);
+}
+
 static void close_world(struct world *w)
 {
 	tree_free(w->tree);
 	sync_free(w->sync);
 	store_close(w->store);
+}
+
+/* tree_read as fs.c makes it: the reply "sent", the tree is told. */
+static int read_ino(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out,
+		    bool *grown)
+{
+	int rc = tree_read(t, ino, off, size, out, grown);
+
+	tree_read_done(t, ino);
+	return rc;
 }
 
 /* The inode at a path such as "conversations/2025-06-30/c1/summary.md". */
@@ -113,7 +133,7 @@ static void read_in_pieces(struct tree *t, uint64_t ino, struct buf *out)
 	for (off_t off = 0;; off += 7) {
 		size_t before = out->len;
 
-		CHECK(tree_read(t, ino, off, 7, out) == 0);
+		CHECK(read_ino(t, ino, off, 7, out, NULL) == 0);
 		if (out->len - before < 7)
 			break;
 	}
@@ -138,7 +158,7 @@ static void check_files(struct tree *t, uint64_t dir, int depth, size_t *files)
 			check_files(t, st.st_ino, depth + 1, files);
 			continue;
 		}
-		CHECK(tree_read(t, st.st_ino, 0, 1 << 20, &whole) == 0);
+		CHECK(read_ino(t, st.st_ino, 0, 1 << 20, &whole, NULL) == 0);
 		read_in_pieces(t, st.st_ino, &pieces);
 		CHECK((off_t)whole.len == st.st_size);
 		CHECK(pieces.len == whole.len && memcmp(pieces.data, whole.data, whole.len) == 0);
@@ -175,12 +195,12 @@ static void test_layout_and_inodes(void)
 	CHECK(walk(w.tree, "action-items/done/a2.txt", &st) == 0);
 	CHECK(walk(w.tree, "action-items/open/a2.txt", &st) == -ENOENT);
 	CHECK(walk(w.tree, "conversations/2025-06-30/c1/transcript.txt", &st) == 0);
-	CHECK(tree_read(w.tree, st.st_ino, 0, 4096, &text) == 0);
+	CHECK(read_ino(w.tree, st.st_ino, 0, 4096, &text, NULL) == 0);
 	CHECK(strstr(text.data, "Sam") && strstr(text.data, "hello there"));
 	CHECK(walk(w.tree, "conversations/2025-06-30", &st) == 0);
 	CHECK(st.st_nlink == 3 && st.st_mtime == 1751279400);
 	CHECK(walk(w.tree, "conversations/2025-06-30/c1/summary.md/x", &st) == -ENOTDIR);
-	CHECK(tree_read(w.tree, TREE_ROOT_INO, 0, 10, &text) == -EISDIR);
+	CHECK(read_ino(w.tree, TREE_ROOT_INO, 0, 10, &text, NULL) == -EISDIR);
 	CHECK(tree_getattr(w.tree, 12345, &st, NULL) == -ENOENT);
 	/* The same path has the same inode number in another tree. */
 	open_world(&again);
@@ -199,7 +219,7 @@ static void read_path(struct tree *t, const char *path, struct buf *out)
 
 	buf_reset(out);
 	CHECK(walk(t, path, &st) == 0);
-	CHECK(tree_read(t, st.st_ino, 0, 1 << 20, out) == 0);
+	CHECK(read_ino(t, st.st_ino, 0, 1 << 20, out, NULL) == 0);
 	CHECK((off_t)out->len == st.st_size);
 }
 
@@ -342,6 +362,126 @@ static void test_refresh_reports_exactly_what_changed(void)
 	close_world(&w);
 }
 
+/* What the refresher does: tree_refresh a moment after the store changed.
+ * told is set once the kernel would have been told that ino changed. */
+struct refresher {
+	struct world *w;
+	uint64_t ino;
+	atomic_bool told;
+};
+
+static void tell_of(uint64_t ino, uint64_t parent, const char *name, void *ctx)
+{
+	struct refresher *r = ctx;
+
+	(void)parent;
+	(void)name;
+	if (ino == r->ino)
+		atomic_store(&r->told, true);
+}
+
+static void *refresh_soon(void *arg)
+{
+	struct refresher *r = arg;
+	struct timespec moment = { 0, 200 * 1000 * 1000 };
+
+	nanosleep(&moment, NULL);
+	tree_refresh(r->w->tree, tell_of, r);
+	return NULL;
+}
+
+/* Reads the whole of ino while a refresh that changed the store is on
+ * its way, as fs.c would: the kernel is told of the change only once the
+ * read's reply is out. */
+static int read_while_refreshing(struct world *w, uint64_t ino, struct buf *out, bool *grown)
+{
+	struct refresher r = { .w = w, .ino = ino, .told = false };
+	struct timespec moment = { 0, 300 * 1000 * 1000 };
+	pthread_t refresher;
+	int rc;
+
+	buf_reset(out);
+	CHECK(pthread_create(&refresher, NULL, refresh_soon, &r) == 0);
+	rc = tree_read(w->tree, ino, 0, 1 << 20, out, grown);
+	nanosleep(&moment, NULL);
+	CHECK(!atomic_load(&r.told));
+	tree_read_done(w->tree, ino);
+	pthread_join(refresher, NULL);
+	CHECK(atomic_load(&r.told));
+	return rc;
+}
+
+/* A refresh changes the store a moment before it builds the snapshot
+ * that shows it: a read in between waits, and gets the new bytes, not an
+ * error; a file that grew says so (the kernel would cut it at its old
+ * size). */
+static void test_a_read_between_store_and_refresh_gets_the_new_bytes(void)
+{
+	struct store_item longer[] = {
+		{ "m1", "{\"id\":\"m1\",\"content\":\"likes coffee now\",\"category\":\"core\"}" },
+		memories[1],
+	};
+	struct store_item shorter[] = { { "m1", "{\"id\":\"m1\",\"content\":\"tea\","
+					  "\"category\":\"core\"}" } };
+	struct buf text = BUF_INIT, expected = BUF_INIT;
+	struct stat jsonl, m1, m2;
+	bool grown = false;
+	struct world w;
+
+	open_world(&w);
+	CHECK(walk(w.tree, "memories.jsonl", &jsonl) == 0);
+	CHECK(walk(w.tree, "memories/core/m1.txt", &m1) == 0);
+	CHECK(walk(w.tree, "memories/a%2Fb/m2.txt", &m2) == 0);
+
+	CHECK(store_replace_listing(w.store, STORE_MEMORIES, longer, 2, 2) == 1);
+	CHECK(read_while_refreshing(&w, jsonl.st_ino, &text, &grown) == 0 && grown);
+	buf_printf(&expected, "%s\n%s\n", longer[0].json, longer[1].json);
+	CHECK(text.len == expected.len && memcmp(text.data, expected.data, text.len) == 0);
+
+	CHECK(store_replace_listing(w.store, STORE_MEMORIES, shorter, 1, 3) == 2);
+	CHECK(read_while_refreshing(&w, m1.st_ino, &text, &grown) == 0 && !grown);
+	CHECK(strcmp(text.data, "tea\n") == 0);
+	CHECK(read_ino(w.tree, m1.st_ino, 0, 1 << 20, &text, &grown) == 0 && !grown);
+	/* Gone with that refresh: what an open file of it reads. */
+	CHECK(read_ino(w.tree, m2.st_ino, 0, 1 << 20, &text, NULL) == -ENOENT);
+	buf_free(&text);
+	buf_free(&expected);
+	close_world(&w);
+}
+
+/* A store changed with no refresh to follow (another omifs writing the
+ * same cache) is an error at once, not a wait, nor bytes of another size. */
+static void test_a_store_changed_behind_the_tree_is_an_error(void)
+{
+	struct store_item longer[] = {
+		{ "m1", "{\"id\":\"m1\",\"content\":\"likes coffee now\",\"category\":\"core\"}" },
+		memories[1],
+	};
+	char err[128], path[] = "/tmp/omifs-tree-test-XXXXXX";
+	int fd = mkstemp(path);
+	struct buf text = BUF_INIT, wal = BUF_INIT;
+	struct store *other;
+	struct stat m1, jsonl;
+	struct world w;
+
+	CHECK(fd >= 0);
+	close(fd);
+	open_world_at(&w, path);
+	CHECK(walk(w.tree, "memories/core/m1.txt", &m1) == 0);
+	CHECK(walk(w.tree, "memories.jsonl", &jsonl) == 0);
+	other = store_open(path, err, sizeof(err));
+	CHECK(other && store_replace_listing(other, STORE_MEMORIES, longer, 2, 2) == 1);
+	CHECK(read_ino(w.tree, m1.st_ino, 0, 1 << 20, &text, NULL) == -EIO && text.len == 0);
+	CHECK(read_ino(w.tree, jsonl.st_ino, 0, 1 << 20, &text, NULL) == -EIO && text.len == 0);
+	store_close(other);
+	close_world(&w);
+	buf_printf(&wal, "%s-wal", path);
+	unlink(wal.data);
+	unlink(path);
+	buf_free(&wal);
+	buf_free(&text);
+}
+
 static void test_unlisted_collection_is_an_error_not_empty(void)
 {
 	struct sync_options opts = { .refresh_interval = 60, .full_refresh_interval = 60,
@@ -369,6 +509,8 @@ int main(void)
 	RUN(test_views);
 	RUN(test_a_transcript_teaches_its_note_size);
 	RUN(test_refresh_reports_exactly_what_changed);
+	RUN(test_a_read_between_store_and_refresh_gets_the_new_bytes);
+	RUN(test_a_store_changed_behind_the_tree_is_an_error);
 	RUN(test_unlisted_collection_is_an_error_not_empty);
 	return UNIT_RESULT();
 }
