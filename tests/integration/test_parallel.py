@@ -16,17 +16,44 @@ READERS = 8
 SECONDS = 8
 
 
-def read_everything(root, errors, stop):
-    while not stop.is_set():
-        for dirpath, _, files in os.walk(root):
-            for name in files:
-                try:
-                    with open(os.path.join(dirpath, name), "rb") as f:
-                        f.read()
-                except FileNotFoundError:
-                    pass  # renamed away by a refresh between listing and open
-                except OSError as e:
-                    errors.append(f"{name}: {e}")
+def read_everything(root, errors):
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            try:
+                with open(os.path.join(dirpath, name), "rb") as f:
+                    f.read()
+            except FileNotFoundError:
+                pass  # renamed away by a refresh between listing and open
+            except OSError as e:
+                errors.append(f"{name}: {e}")
+
+
+def while_reading(read_once, change, pause):
+    """Calls read_once over and over in READERS threads while change(i) is
+    called every `pause` seconds for SECONDS; returns how many changes were
+    made. Fails when a reader hangs."""
+    stop = threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            read_once()
+
+    readers = [threading.Thread(target=reader) for _ in range(READERS)]
+    for t in readers:
+        t.start()
+    i = 0
+    try:
+        deadline = time.monotonic() + SECONDS
+        while time.monotonic() < deadline:
+            change(i)
+            i += 1
+            time.sleep(pause)
+    finally:
+        stop.set()
+        for t in readers:
+            t.join(timeout=60)
+    assert not any(t.is_alive() for t in readers), "a reader hung"
+    return i
 
 
 def test_parallel_readers_during_refreshes(emulator_factory, mount_factory):
@@ -34,24 +61,14 @@ def test_parallel_readers_during_refreshes(emulator_factory, mount_factory):
     data = emu.data()
     m = mount_factory(emu.url, "ttl=1", "refresh=1", "full_refresh=1", "transcript_batch=7",
                         "transcript_page=14")
-    errors, stop = [], threading.Event()
-    readers = [threading.Thread(target=read_everything, args=(m.path, errors, stop)) for _ in range(READERS)]
-    for t in readers:
-        t.start()
-    try:
-        deadline = time.monotonic() + SECONDS
-        i = 0
-        while time.monotonic() < deadline:
-            conv = data["conversations"][i % len(data["conversations"])]
-            emu.patch("conversations", conv["id"], {"structured": {"title": f"Edited {i}"}})
-            emu.patch("memories", data["memories"][i % 10]["id"], {"content": f"Changed {i}"})
-            i += 1
-            time.sleep(0.3)
-    finally:
-        stop.set()
-        for t in readers:
-            t.join(timeout=60)
-    assert not any(t.is_alive() for t in readers), "a reader hung"
+    errors = []
+
+    def change(i):
+        conv = data["conversations"][i % len(data["conversations"])]
+        emu.patch("conversations", conv["id"], {"structured": {"title": f"Edited {i}"}})
+        emu.patch("memories", data["memories"][i % 10]["id"], {"content": f"Changed {i}"})
+
+    while_reading(lambda: read_everything(m.path, errors), change, 0.3)
     assert not errors, errors[:5]
     assert m.proc.poll() is None, m.log()
     m.stop()
@@ -83,7 +100,7 @@ def test_files_read_as_they_change_are_whole(emulator_factory, mount_factory):
         path = os.path.join(m.path, "memories", reference.safe_name(x["category"]), name)
         memory_files[path] = x["id"]
         versions[x["id"]] = {reference.render_memory(x).encode()}
-    errors, stop = [], threading.Event()
+    errors = []
 
     def check(path):
         got = read_uncached(path)
@@ -96,34 +113,21 @@ def test_files_read_as_they_change_are_whole(emulator_factory, mount_factory):
         elif got not in versions[memory_files[path]]:
             errors.append(f"{path}: {got!r} is no version of it")
 
-    def reader():
-        while not stop.is_set():
-            for path in [os.path.join(m.path, "memories.jsonl"), *memory_files]:
-                try:
-                    check(path)
-                except (OSError, ValueError) as e:
-                    errors.append(f"{path}: {e}")
+    def read_all():
+        for path in [os.path.join(m.path, "memories.jsonl"), *memory_files]:
+            try:
+                check(path)
+            except (OSError, ValueError) as e:
+                errors.append(f"{path}: {e}")
+
+    def change(i):
+        x = changing[i % len(changing)]
+        content = f"Changed {'to a longer text ' * (i % 5)}{i}"
+        versions[x["id"]].add(reference.render_memory({"content": content}).encode())
+        emu.patch("memories", x["id"], {"content": content})
 
     for path in memory_files:
         assert read_uncached(path) in versions[memory_files[path]]
-    readers = [threading.Thread(target=reader) for _ in range(READERS)]
-    for t in readers:
-        t.start()
-    try:
-        deadline = time.monotonic() + SECONDS
-        i = 0
-        while time.monotonic() < deadline and len(errors) < 100:
-            x = changing[i % len(changing)]
-            content = f"Changed {'to a longer text ' * (i % 5)}{i}"
-            versions[x["id"]].add(reference.render_memory({"content": content}).encode())
-            emu.patch("memories", x["id"], {"content": content})
-            i += 1
-            time.sleep(0.1)
-    finally:
-        stop.set()
-        for t in readers:
-            t.join(timeout=60)
-    assert not any(t.is_alive() for t in readers), "a reader hung"
-    assert i > 20, "too few changes to tell"
+    assert while_reading(read_all, change, 0.1) > 20, "too few changes to tell"
     assert not errors, errors[:5]
     assert m.proc.poll() is None, m.log()
