@@ -85,6 +85,18 @@ static time_t read_created_at(struct store *s)
 	return t;
 }
 
+/* PRAGMA data_version: it moves with every commit of another connection. */
+static sqlite3_int64 data_version(struct store *s)
+{
+	sqlite3_stmt *st = store_prepare(s, "PRAGMA data_version");
+	sqlite3_int64 v = 0;
+
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
 /* Finishes an opened store; with_index false leaves a read-only store's
  * index unopened unless it is current. Without its index the cache still
  * serves files: search then reports the problem. */
@@ -96,6 +108,7 @@ static struct store *ready(struct store *s, bool writable, bool with_index)
 	sqlite3_busy_timeout(s->db, 5000);
 	pthread_mutex_init(&s->lock, NULL);
 	s->created_at = read_created_at(s);
+	s->data_version = data_version(s);
 	state = search_index_state(s->db);
 	s->index_state = writable ? SEARCH_INDEX_CURRENT : state;
 	if (!with_index && state != SEARCH_INDEX_CURRENT)
@@ -423,6 +436,22 @@ int store_foreach(struct store *s, enum store_kind kind, store_item_fn fn, void 
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
+}
+
+bool store_changed_elsewhere(struct store *s)
+{
+	sqlite3_int64 now;
+	bool changed;
+
+	pthread_mutex_lock(&s->lock);
+	now = data_version(s);
+	changed = now != 0 && now != s->data_version;
+	if (changed) {
+		s->data_version = now;
+		s->generation++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return changed;
 }
 
 uint64_t store_generation(struct store *s)

@@ -109,8 +109,13 @@ char *store_get_item(struct store *s, enum store_kind kind, const char *id);
 typedef int (*store_item_fn)(const char *id, const char *json, void *ctx);
 int store_foreach(struct store *s, enum store_kind kind, store_item_fn fn, void *ctx);
 
-/* Bumped by every store_replace_listing that changed something. */
+/* Bumped by every store_replace_listing that changed something, and by
+ * store_changed_elsewhere when it says yes. */
 uint64_t store_generation(struct store *s);
+
+/* Whether another connection to the cache file (another omifs: a sync
+ * beside a mount) committed since the last call, or since the open. */
+bool store_changed_elsewhere(struct store *s);
 
 /* Keeps json as conversation id's full form unless it already has one:
  * what a file's size was computed from must not change under it. */

@@ -23,6 +23,7 @@ struct store {
 	enum search_index_state index_state;	/* the file's, when opened */
 	pthread_mutex_t lock;
 	uint64_t generation;
+	sqlite3_int64 data_version;	/* of the last look at other writers */
 	time_t created_at;
 	time_t failed_at;	/* the last SQLite error, for the status file */
 	char failure[256];

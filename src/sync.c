@@ -506,17 +506,56 @@ static int next_wait_ms(struct sync *s)
 	return next - now > 3600 ? 3600 * 1000 : (int)(next - now) * 1000;
 }
 
+/* How often the refresher looks for another omifs's writes to the cache. */
+#define ELSEWHERE_CHECK_MS 2000
+
+/* Takes in what another omifs wrote: its listings count as this one's
+ * (nothing is listed again sooner than the refresh intervals say), and
+ * the order of conversations follows. */
+static void adopt_changes_elsewhere(struct sync *s)
+{
+	time_t listed_at[STORE_KINDS];
+	size_t count[STORE_KINDS];
+	bool listed[STORE_KINDS];
+
+	for (int k = 0; k < STORE_KINDS; k++)
+		listed[k] = store_listing_info(s->store, k, &listed_at[k], &count[k]) == 0;
+	pthread_mutex_lock(&s->lock);
+	for (int k = 0; k < STORE_KINDS; k++) {
+		struct kind_state *ks = &s->kinds[k];
+
+		if (!listed[k] || listed_at[k] <= ks->listed_at)
+			continue;
+		ks->listed_at = listed_at[k];
+		ks->count = count[k];
+		ks->error = 0;
+		ks->next_full = listed_at[k] + full_interval(s, k);
+	}
+	pthread_mutex_unlock(&s->lock);
+	sync_reload_order(s);
+}
+
 static void *refresher(void *arg)
 {
 	struct sync *s = arg;
 	struct pollfd pfd = { .fd = s->wake[0], .events = POLLIN };
 
 	while (!atomic_load(&s->stopping)) {
+		int wait_ms = s->opts.offline ? ELSEWHERE_CHECK_MS : next_wait_ms(s);
 		char command = 0;
 
-		if (poll(&pfd, 1, next_wait_ms(s)) > 0 && read(s->wake[0], &command, 1) == 1) {
+		if (wait_ms > ELSEWHERE_CHECK_MS)
+			wait_ms = ELSEWHERE_CHECK_MS;
+		if (poll(&pfd, 1, wait_ms) > 0 && read(s->wake[0], &command, 1) == 1) {
 			if (command == 'q' || atomic_load(&s->stopping))
 				break;
+		}
+		/* 'e': a reader found (and took) another omifs's change. */
+		if (command == 'e' || store_changed_elsewhere(s->store)) {
+			adopt_changes_elsewhere(s);
+			tell_changed(s);
+		}
+		if (command == 'r' && !s->opts.offline) {
 			log_info("refresh asked for: listing everything again");
 			pthread_mutex_lock(&s->lock);
 			for (int k = 0; k < STORE_KINDS; k++)
@@ -525,15 +564,14 @@ static void *refresher(void *arg)
 			pthread_mutex_unlock(&s->lock);
 			api_clear_pause(s->api);
 		}
-		refresh_due(s);
+		if (!s->opts.offline)
+			refresh_due(s);
 	}
 	return NULL;
 }
 
 int sync_start(struct sync *s, sync_changed_fn changed, void *ctx)
 {
-	if (s->opts.offline)
-		return 0;
 	if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
 	s->changed = changed;
@@ -549,6 +587,15 @@ void sync_request_refresh(struct sync *s)
 	/* Only write(): this runs in signal handlers. */
 	if (s->refresher_running && write(s->wake[1], "r", 1) < 0)
 		return;
+}
+
+bool sync_changed_elsewhere(struct sync *s)
+{
+	if (!store_changed_elsewhere(s->store))
+		return false;
+	if (s->refresher_running && write(s->wake[1], "e", 1) < 0)
+		log_warn("cannot wake the refresher: %s", strerror(errno));
+	return true;
 }
 
 int sync_kind_error(struct sync *s, enum store_kind kind)

@@ -52,10 +52,13 @@ void sync_free(struct sync *s);
  * others wait for it). Returns 0, or the error that left it unlisted. */
 int sync_ensure_listed(struct sync *s, enum store_kind kind);
 
-/* Called by the refresher after a refresh changed the store. */
+/* Called by the refresher after a refresh, or another omifs sharing the
+ * cache (a sync beside a mount), changed the store. */
 typedef void (*sync_changed_fn)(void *ctx);
 
-/* Starts the refresher thread (not in offline mode). Returns 0 or -errno. */
+/* Starts the refresher thread. In offline mode it sends nothing and only
+ * looks, every 2 s, for what another omifs wrote to the cache. Returns 0
+ * or -errno. */
 int sync_start(struct sync *s, sync_changed_fn changed, void *ctx);
 
 /* Stops the refresher and waits for it: `changed` is never called after
@@ -66,6 +69,12 @@ void sync_stop(struct sync *s);
 
 /* Asks the refresher to list everything again now. Async-signal-safe. */
 void sync_request_refresh(struct sync *s);
+
+/* Whether another omifs changed the cache since anyone last looked; if
+ * so, the refresher calls `changed` soon, as it does every 2 s for what
+ * nobody asked about. For a caller that found the store ahead of what it
+ * was shown. */
+bool sync_changed_elsewhere(struct sync *s);
 
 /* 0 when kind has a listing to serve, else the error that prevented it
  * (the last one seen), or -EIO when none was tried yet. */

@@ -158,18 +158,21 @@ static bool await_snapshot_of_store(struct tree *t)
 /*
  * Says whether a call that returned *rc is to be made again: it met the
  * store ahead of its snapshot (-ESTALE) and the refresh's snapshot came.
- * A call that still meets it after STALE_ATTEMPTS, or waited in vain, gets
- * -EIO: the store changed with no refresh on the way, which only another
- * omifs writing the same cache does.
+ * The refresh is this mount's, or the refresher's showing of another
+ * omifs's write (a sync beside the mount), which this call wakes it for.
+ * A call that still meets it after STALE_ATTEMPTS, or waited in vain,
+ * gets -EIO.
  */
 static bool again_when_stale(struct tree *t, int *rc, int *attempts)
 {
 	if (*rc != -ESTALE)
 		return false;
+	/* Another omifs's write: the refresher is woken to show it. */
+	sync_changed_elsewhere(t->sync);
 	if (++*attempts < STALE_ATTEMPTS && await_snapshot_of_store(t))
 		return true;
-	log_warn("the cache changed under this mount with no refresh on the way "
-		 "(another omifs writing it?): its next refresh shows the change");
+	log_warn("the cache changed under this mount and no refresh showed it in %d s",
+		 STALE_WAIT_SECONDS);
 	*rc = -EIO;
 	return false;
 }

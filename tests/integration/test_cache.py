@@ -2,6 +2,7 @@
 
 import glob
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -136,6 +137,40 @@ def test_sync_fills_the_cache_for_an_offline_mount(emulator_factory, mount_facto
     for rel, entry in expected.items():
         if entry.obj is None:
             assert got[rel] == entry.content, rel
+
+
+@pytest.mark.parametrize("offline", [False, True], ids=["online", "offline"])
+def test_a_sync_beside_a_mount_shows_in_it(offline, emulator_factory, mount_factory, tmp_path):
+    """A mount and `omifs sync` share a cache. What the sync writes shows
+    in the mount within seconds, although the mount's own refresh would find
+    the cache up to date and have nothing to tell (an offline mount has
+    none at all); reading what it changed is never an error."""
+    emu = emulator_factory(*UNLIMITED)
+    data = emu.data()
+    assert run_sync(emu, tmp_path).returncode == 0
+    own_refresh = ["offline"] if offline else ["refresh=3600", "full_refresh=3600"]
+    m = mount_factory(emu.url, f"cache_dir={tmp_path / 'omifs'}", "ttl=1", *own_refresh)
+    memory = next(x for x in reference.usable(data["memories"])
+                  if reference.string(x, "content") and reference.string(x, "category")
+                  and reference.safe_name(x["id"]) == x["id"])
+    memory_path = m.p("memories", reference.safe_name(memory["category"]), memory["id"] + ".txt")
+    assert read(memory_path) == reference.render_memory(memory)
+    assert not os.path.exists(m.p("conversations", "2019-03-04"))
+
+    emu.patch("memories", memory["id"], {"content": "Written by omifs sync, and longer than before"})
+    emu.add("conversations", {"id": "fresh-conversation", "created_at": "2019-03-04T08:00:00Z",
+                              "structured": {"title": "Fresh"}, "transcript_segments": []})
+    time.sleep(1.1)  # the listings are older than the sync's refresh=1
+    r = run_sync(emu, tmp_path, "refresh=1", "full_refresh=1")
+    assert r.returncode == 0, r.stderr
+
+    wait_for(lambda: os.path.isdir(m.p("conversations", "2019-03-04", "fresh-conversation")))
+    wait_for(lambda: read(memory_path) == "Written by omifs sync, and longer than before\n")
+    # The sync's listing counts as the mount's own.
+    conversations = len(list(reference.usable(data["conversations"]))) + 1
+    assert re.search(rf"conversations +{conversations} items, listed completely at",
+                     read(m.p(".omifs", "status")))
+    assert m.proc.poll() is None, m.log()
 
 
 def test_sync_killed_midway_resumes_without_fetching_twice(emulator_factory, tmp_path):
