@@ -29,8 +29,8 @@
  * - A call made while a refresh is between changing the store and
  *   calling tree_refresh waits for the refresh's snapshot (up to 30 s)
  *   and answers from it: a file read as it changes gives the new bytes,
- *   never an error or bytes short of its size. tree_refresh must
- *   therefore follow every change of the store's listings.
+ *   not an error. tree_refresh must therefore follow every change of the
+ *   store's listings.
  *
  * Thread-safe: every call works on a refcounted snapshot. Calls return 0
  * or -errno.
