@@ -155,10 +155,13 @@ uint64_t snapshot_kept_digest(const struct node *n);
 bool snapshot_size_is_learnt(enum node_kind kind);
 
 /* Renders a view (NODE_VAULT_*), reading its items through sync; a note
- * may fetch its transcript. Returns 0 or -errno (-ESTALE when an item went
- * from the store since the build: a refresh is on its way). */
+ * may fetch its transcript. *partial is set for a note rendered without
+ * its transcript (offline, not cached yet): a rendering that changes when
+ * the transcript comes, with no change of digest. Returns 0 or -errno
+ * (-ESTALE when an item went from the store since the build: a refresh is
+ * on its way). */
 int snapshot_render_view(const struct snapshot *snap, const struct node *n, struct sync *sync,
-			 struct buf *out);
+			 struct buf *out, bool *partial);
 
 /* Appends the bytes [off, off + size) of a .jsonl file (fewer at its
  * end), reading only the lines they cover. -ESTALE when one of them went

@@ -312,7 +312,7 @@ static int read_item(struct sync *sync, enum store_kind kind, const char *id, un
 	return rc;
 }
 
-static int render_note(const char *id, struct sync *sync, struct buf *out)
+static int render_note(const char *id, struct sync *sync, struct buf *out, bool *partial)
 {
 	union item item;
 	bool full;
@@ -321,6 +321,7 @@ static int render_note(const char *id, struct sync *sync, struct buf *out)
 
 	if (rc < 0)
 		return rc == -ENOENT ? -ESTALE : rc;
+	*partial = !full;
 	rc = snapshot_parse_item(STORE_CONVERSATIONS, json, &item) < 0 ? -EIO : 0;
 	free(json);
 	if (rc == 0) {
@@ -378,14 +379,15 @@ static int render_lines_of(const struct snapshot *snap, const struct node *dir,
 }
 
 int snapshot_render_view(const struct snapshot *snap, const struct node *n, struct sync *sync,
-			 struct buf *out)
+			 struct buf *out, bool *partial)
 {
 	const uint32_t *top = snap->top;
 	int rc;
 
+	*partial = false;
 	switch (n->kind) {
 	case NODE_VAULT_NOTE:
-		return render_note(snapshot_id(snap, n), sync, out);
+		return render_note(snapshot_id(snap, n), sync, out, partial);
 	case NODE_VAULT_DAY:
 		return render_day(snap, snapshot_id(snap, n), sync, out);
 	case NODE_VAULT_MEMORIES:

@@ -49,7 +49,8 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS rendered_size ("
 	"  ino INTEGER PRIMARY KEY, digest INTEGER NOT NULL, size INTEGER NOT NULL);"
-	"INSERT OR IGNORE INTO meta VALUES ('created_at', CAST(strftime('%s', 'now') AS INTEGER));";
+	"INSERT OR IGNORE INTO meta VALUES ('created_at', CAST(strftime('%s', 'now') AS INTEGER));"
+	"INSERT OR IGNORE INTO meta VALUES ('listings_changed', 0);";
 
 /* Logs and remembers a SQLite error. s->lock held (or s not shared yet). */
 int store_fail(struct store *s, const char *what)
@@ -85,6 +86,27 @@ static time_t read_created_at(struct store *s)
 	return t;
 }
 
+/* How many commits changed a listing, by any omifs (0 for a cache older
+ * than the count). Lock held. */
+static sqlite3_int64 read_listings_changed(struct store *s)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT value FROM meta WHERE key = 'listings_changed'");
+	sqlite3_int64 n = 0;
+
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+int store_note_listings_changed(struct store *s)
+{
+	if (store_exec(s, "UPDATE meta SET value = value + 1 WHERE key = 'listings_changed'") < 0)
+		return -EIO;
+	s->listings_changed = read_listings_changed(s);
+	return 0;
+}
+
 /* PRAGMA data_version: it moves with every commit of another connection. */
 static sqlite3_int64 data_version(struct store *s)
 {
@@ -109,6 +131,7 @@ static struct store *ready(struct store *s, bool writable, bool with_index)
 	pthread_mutex_init(&s->lock, NULL);
 	s->created_at = read_created_at(s);
 	s->data_version = data_version(s);
+	s->listings_changed = read_listings_changed(s);
 	state = search_index_state(s->db);
 	s->index_state = writable ? SEARCH_INDEX_CURRENT : state;
 	if (!with_index && state != SEARCH_INDEX_CURRENT)
@@ -446,10 +469,17 @@ bool store_changed_elsewhere(struct store *s)
 	pthread_mutex_lock(&s->lock);
 	now = data_version(s);
 	changed = now != 0 && now != s->data_version;
+	/* Only a listing's change matters: not another omifs's transcripts,
+	 * sizes or index. */
 	if (changed) {
+		sqlite3_int64 listings = read_listings_changed(s);
+
 		s->data_version = now;
-		s->generation++;
+		changed = listings != s->listings_changed;
+		s->listings_changed = listings;
 	}
+	if (changed)
+		s->generation++;
 	pthread_mutex_unlock(&s->lock);
 	return changed;
 }

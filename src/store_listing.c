@@ -193,6 +193,8 @@ int store_stage_commit(struct store *s, enum store_kind kind, bool keep_vanished
 		goto out;
 	was_listed = store_listing_exists(s, kind);
 	rc = move_stage(s, kind, keep_vanished, listed_at);
+	if (rc >= 0 && (rc > 0 || !was_listed) && store_note_listings_changed(s) < 0)
+		rc = -EIO;
 	if (rc < 0 || store_exec(s, "COMMIT") < 0) {
 		store_exec(s, "ROLLBACK");
 		rc = -EIO;
@@ -268,7 +270,8 @@ int store_merge_listing(struct store *s, enum store_kind kind, const struct stor
 		if (store_reindex(s, kind, items[i].id) < 0)
 			goto rollback;
 	}
-	if (store_note_first_seen(s, kind, time(NULL)) < 0 || store_seal_index(s) < 0 || store_exec(s, "COMMIT") < 0)
+	if (store_note_first_seen(s, kind, time(NULL)) < 0 || store_seal_index(s) < 0 ||
+	    (changes > 0 && store_note_listings_changed(s) < 0) || store_exec(s, "COMMIT") < 0)
 		goto rollback;
 	if (changes > 0)
 		s->generation++;

@@ -24,12 +24,17 @@ struct store {
 	pthread_mutex_t lock;
 	uint64_t generation;
 	sqlite3_int64 data_version;	/* of the last look at other writers */
+	sqlite3_int64 listings_changed;	/* meta's count, as last seen */
 	time_t created_at;
 	time_t failed_at;	/* the last SQLite error, for the status file */
 	char failure[256];
 	sqlite3_int64 staged[STORE_KINDS];	/* items staged per kind */
 };
 
+/* Counts, in the open transaction, a commit that changes a listing, so
+ * that another omifs sharing the cache sees it (store_changed_elsewhere).
+ * 0 or -EIO. */
+int store_note_listings_changed(struct store *s);
 /* Logs and remembers a SQLite error about `what`; returns -EIO. */
 int store_fail(struct store *s, const char *what);
 /* A prepared statement (finalize it), or NULL after store_fail. */

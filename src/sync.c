@@ -453,57 +453,11 @@ static bool full_listing_due(struct sync *s, enum store_kind kind, time_t now)
 	return due;
 }
 
-/* Does whatever refresh is due; returns whether the store changed. */
+/* Tells the tree (the changed callback) that the store changed. */
 static void tell_changed(struct sync *s)
 {
 	if (s->changed)
 		s->changed(s->changed_ctx);
-}
-
-/* Makes the listings that are due, telling after each one that changed
- * something: a collection's news need not wait for the others' listings. */
-static void refresh_due(struct sync *s)
-{
-	time_t now = time(NULL);
-	bool changed, quick;
-
-	for (int k = 0; k < STORE_KINDS; k++) {
-		pthread_mutex_lock(&s->kinds[k].fetch_lock);
-		/* Decided under fetch_lock: a first listing made by a reader
-		 * while we waited for it is not made again. */
-		changed = full_listing_due(s, k, now) && list_kind(s, k) > 0;
-		pthread_mutex_unlock(&s->kinds[k].fetch_lock);
-		if (changed)
-			tell_changed(s);
-	}
-	pthread_mutex_lock(&s->lock);
-	quick = s->next_quick <= now && s->kinds[STORE_CONVERSATIONS].listed_at != 0;
-	pthread_mutex_unlock(&s->lock);
-	if (quick) {
-		pthread_mutex_lock(&s->kinds[STORE_CONVERSATIONS].fetch_lock);
-		changed = find_new_conversations(s) > 0;
-		pthread_mutex_unlock(&s->kinds[STORE_CONVERSATIONS].fetch_lock);
-		if (changed)
-			tell_changed(s);
-	}
-}
-
-/* Milliseconds until the next refresh is due. Looking for new
- * conversations is due only once they have been listed: before that,
- * next_quick means nothing and must not wake the refresher. */
-static int next_wait_ms(struct sync *s)
-{
-	time_t next, now = time(NULL);
-
-	pthread_mutex_lock(&s->lock);
-	next = s->kinds[STORE_CONVERSATIONS].listed_at ? s->next_quick : now + 3600;
-	for (int k = 0; k < STORE_KINDS; k++)
-		if (s->kinds[k].next_full < next)
-			next = s->kinds[k].next_full;
-	pthread_mutex_unlock(&s->lock);
-	if (next <= now)
-		return 0;
-	return next - now > 3600 ? 3600 * 1000 : (int)(next - now) * 1000;
 }
 
 /* How often the refresher looks for another omifs's writes to the cache. */
@@ -535,6 +489,65 @@ static void adopt_changes_elsewhere(struct sync *s)
 	sync_reload_order(s);
 }
 
+/* Shows what another omifs committed, if it did (or a reader found it).
+ * The tree is told first, with the collections as this mount had them:
+ * one that only the other omifs listed shows next, as a first listing
+ * does, with nothing cached below it to drop. */
+static void show_changes_elsewhere(struct sync *s)
+{
+	if (!atomic_exchange(&s->elsewhere, false) && !store_changed_elsewhere(s->store))
+		return;
+	tell_changed(s);
+	adopt_changes_elsewhere(s);
+}
+
+/* Makes the listings that are due, telling after each one that changed
+ * something: a collection's news need not wait for the others' listings. */
+static void refresh_due(struct sync *s)
+{
+	time_t now = time(NULL);
+	bool changed, quick;
+
+	for (int k = 0; k < STORE_KINDS; k++) {
+		pthread_mutex_lock(&s->kinds[k].fetch_lock);
+		/* Decided under fetch_lock: a first listing made by a reader
+		 * while we waited for it is not made again. */
+		changed = full_listing_due(s, k, now) && list_kind(s, k) > 0;
+		pthread_mutex_unlock(&s->kinds[k].fetch_lock);
+		if (changed)
+			tell_changed(s);
+		show_changes_elsewhere(s);
+	}
+	pthread_mutex_lock(&s->lock);
+	quick = s->next_quick <= now && s->kinds[STORE_CONVERSATIONS].listed_at != 0;
+	pthread_mutex_unlock(&s->lock);
+	if (quick) {
+		pthread_mutex_lock(&s->kinds[STORE_CONVERSATIONS].fetch_lock);
+		changed = find_new_conversations(s) > 0;
+		pthread_mutex_unlock(&s->kinds[STORE_CONVERSATIONS].fetch_lock);
+		if (changed)
+			tell_changed(s);
+	}
+}
+
+/* Milliseconds until the next refresh is due. Looking for new
+ * conversations is due only once they have been listed: before that,
+ * next_quick means nothing and must not wake the refresher. */
+static int next_wait_ms(struct sync *s)
+{
+	time_t next, now = time(NULL);
+
+	pthread_mutex_lock(&s->lock);
+	next = s->kinds[STORE_CONVERSATIONS].listed_at ? s->next_quick : now + 3600;
+	for (int k = 0; k < STORE_KINDS; k++)
+		if (s->kinds[k].next_full < next)
+			next = s->kinds[k].next_full;
+	pthread_mutex_unlock(&s->lock);
+	if (next <= now)
+		return 0;
+	return next - now > 3600 ? 3600 * 1000 : (int)(next - now) * 1000;
+}
+
 static void *refresher(void *arg)
 {
 	struct sync *s = arg;
@@ -550,11 +563,7 @@ static void *refresher(void *arg)
 			if (command == 'q' || atomic_load(&s->stopping))
 				break;
 		}
-		/* 'e': a reader found (and took) another omifs's change. */
-		if (command == 'e' || store_changed_elsewhere(s->store)) {
-			adopt_changes_elsewhere(s);
-			tell_changed(s);
-		}
+		show_changes_elsewhere(s);
 		if (command == 'r' && !s->opts.offline) {
 			log_info("refresh asked for: listing everything again");
 			pthread_mutex_lock(&s->lock);
@@ -591,9 +600,11 @@ void sync_request_refresh(struct sync *s)
 
 bool sync_changed_elsewhere(struct sync *s)
 {
-	if (!store_changed_elsewhere(s->store))
+	/* Without the refresher nobody would show the change: leave it. */
+	if (!s->refresher_running || !store_changed_elsewhere(s->store))
 		return false;
-	if (s->refresher_running && write(s->wake[1], "e", 1) < 0)
+	atomic_store(&s->elsewhere, true);
+	if (write(s->wake[1], "e", 1) < 0)
 		log_warn("cannot wake the refresher: %s", strerror(errno));
 	return true;
 }

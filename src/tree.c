@@ -131,25 +131,30 @@ static int replace_current(struct tree *t, bool telling, struct snapshot **old)
 	return 0;
 }
 
-/* How long a call that met a store ahead of its snapshot waits for the
- * refresh to build the next one, and how often it tries again. */
+/* How long, in all, a call that met a store ahead of its snapshot waits
+ * for the refresh to build the next one, and how often it tries. */
 #define STALE_WAIT_SECONDS 30
 #define STALE_ATTEMPTS 3
 
+/* A call's tries at a store ahead of its snapshot; zero to begin. */
+struct stale_retry {
+	int attempts;
+	struct timespec until;	/* set at the first -ESTALE */
+};
+
 /* Whether a snapshot of the store as it is now (or later) became current
- * within STALE_WAIT_SECONDS. */
-static bool await_snapshot_of_store(struct tree *t)
+ * before r->until. Never waits while a refresh is telling the kernel of
+ * the last one: that refresh may be about to wait for this call's page
+ * (another omifs's commit landed during its report). */
+static bool await_snapshot_of_store(struct tree *t, const struct stale_retry *r)
 {
 	uint64_t generation = sync_store_generation(t->sync);
-	struct timespec until;
 	bool caught_up;
 	int rc = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += STALE_WAIT_SECONDS;
 	pthread_mutex_lock(&t->lock);
-	while (rc == 0 && !(t->current && t->current->generation >= generation))
-		rc = pthread_cond_timedwait(&t->replaced, &t->lock, &until);
+	while (rc == 0 && !t->telling && !(t->current && t->current->generation >= generation))
+		rc = pthread_cond_timedwait(&t->replaced, &t->lock, &r->until);
 	caught_up = t->current && t->current->generation >= generation;
 	pthread_mutex_unlock(&t->lock);
 	return caught_up;
@@ -160,19 +165,22 @@ static bool await_snapshot_of_store(struct tree *t)
  * store ahead of its snapshot (-ESTALE) and the refresh's snapshot came.
  * The refresh is this mount's, or the refresher's showing of another
  * omifs's write (a sync beside the mount), which this call wakes it for.
- * A call that still meets it after STALE_ATTEMPTS, or waited in vain,
- * gets -EIO.
+ * A call that still meets it after STALE_ATTEMPTS, or after waiting
+ * STALE_WAIT_SECONDS in all, gets -EIO.
  */
-static bool again_when_stale(struct tree *t, int *rc, int *attempts)
+static bool again_when_stale(struct tree *t, int *rc, struct stale_retry *r)
 {
 	if (*rc != -ESTALE)
 		return false;
+	if (r->attempts++ == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &r->until);
+		r->until.tv_sec += STALE_WAIT_SECONDS;
+	}
 	/* Another omifs's write: the refresher is woken to show it. */
 	sync_changed_elsewhere(t->sync);
-	if (++*attempts < STALE_ATTEMPTS && await_snapshot_of_store(t))
+	if (r->attempts < STALE_ATTEMPTS && await_snapshot_of_store(t, r))
 		return true;
-	log_warn("the cache changed under this mount and no refresh showed it in %d s",
-		 STALE_WAIT_SECONDS);
+	log_warn("the cache changed under this mount and no refresh showed it: EIO");
 	*rc = -EIO;
 	return false;
 }
@@ -310,10 +318,11 @@ static int source_json(struct tree *t, const struct snapshot *snap, const struct
 }
 
 /* Renders n into out; status_nsec: see render_status_file; note: see
- * snapshot_render. */
+ * snapshot_render; *partial (may be NULL): see snapshot_render_view. */
 static int render_node(struct tree *t, const struct snapshot *snap, const struct node *n,
-		       struct buf *out, long *status_nsec, struct buf *note)
+		       struct buf *out, long *status_nsec, struct buf *note, bool *partial)
 {
+	bool ignored;
 	char *json;
 	int rc;
 
@@ -329,7 +338,7 @@ static int render_node(struct tree *t, const struct snapshot *snap, const struct
 	if (n->kind == NODE_JSONL)
 		return -EIO;	/* sized by the build, read line by line */
 	if (n->kind >= NODE_VAULT_NOTE)
-		return snapshot_render_view(snap, n, t->sync, out);
+		return snapshot_render_view(snap, n, t->sync, out, partial ? partial : &ignored);
 	rc = source_json(t, snap, n, &json);
 	if (rc < 0)
 		return rc;
@@ -388,14 +397,21 @@ static int node_attributes(struct tree *t, const struct snapshot *snap, struct n
 	struct node *note = note_to_learn(snap, n);
 	long mtime_nsec = 0;
 	int64_t size = snapshot_size(n);
+	bool partial = false;
 	int rc = 0;
 
 	if (changing)
 		*changing = n->kind == NODE_STATUS;
 	if (n->kind != NODE_DIR && (size < 0 || n->kind == NODE_STATUS)) {
-		rc = render_node(t, snap, n, &content, &mtime_nsec, note ? &note_text : NULL);
+		rc = render_node(t, snap, n, &content, &mtime_nsec, note ? &note_text : NULL,
+				 &partial);
 		size = (int64_t)content.len;
-		if (rc == 0 && n->kind != NODE_STATUS)
+		/* A note without its transcript grows when the transcript
+		 * comes (a sync beside an offline mount): its size is asked
+		 * again each time, never kept. */
+		if (rc == 0 && partial && changing)
+			*changing = true;
+		if (rc == 0 && n->kind != NODE_STATUS && !partial)
 			learn_size(t, n, size);
 		if (rc == 0 && note)
 			learn_size(t, note, (int64_t)note_text.len);
@@ -489,11 +505,12 @@ static int attributes_once(struct tree *t, uint64_t ino, tree_attribute_fn fn, v
 
 int tree_attributes(struct tree *t, uint64_t ino, tree_attribute_fn fn, void *ctx)
 {
-	int rc, attempts = 0;
+	struct stale_retry retry = { 0 };
+	int rc;
 
 	do
 		rc = attributes_once(t, ino, fn, ctx);
-	while (again_when_stale(t, &rc, &attempts));
+	while (again_when_stale(t, &rc, &retry));
 	return rc;
 }
 
@@ -526,11 +543,12 @@ static int getattr_once(struct tree *t, uint64_t ino, struct stat *st, bool *cha
 
 int tree_getattr(struct tree *t, uint64_t ino, struct stat *st, bool *changing)
 {
-	int rc, attempts = 0;
+	struct stale_retry retry = { 0 };
+	int rc;
 
 	do
 		rc = getattr_once(t, ino, st, changing);
-	while (again_when_stale(t, &rc, &attempts));
+	while (again_when_stale(t, &rc, &retry));
 	return rc;
 }
 
@@ -568,11 +586,12 @@ static int lookup_once(struct tree *t, uint64_t parent, const char *name, struct
 int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct stat *st,
 		bool *changing)
 {
-	int rc, attempts = 0;
+	struct stale_retry retry = { 0 };
+	int rc;
 
 	do
 		rc = lookup_once(t, parent, name, st, changing);
-	while (again_when_stale(t, &rc, &attempts));
+	while (again_when_stale(t, &rc, &retry));
 	return rc;
 }
 
@@ -670,7 +689,7 @@ static int read_once(struct tree *t, uint64_t ino, off_t off, size_t size, struc
 	if (n->kind == NODE_JSONL)
 		rc = snapshot_read_lines(snap, n, t->sync, off, size, out);
 	else if (n->kind == NODE_STATUS || !kept_read(t->kept, n->ino, n->digest, off, size, out)) {
-		rc = render_node(t, snap, n, &content, NULL, NULL);
+		rc = render_node(t, snap, n, &content, NULL, NULL, NULL);
 		/* Rendered from what a refresh wrote since: not this size. */
 		if (rc == 0 && n->kind != NODE_STATUS && snapshot_size(n) >= 0 &&
 		    (int64_t)content.len != snapshot_size(n))
@@ -689,7 +708,8 @@ int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *
 	      bool *grown)
 {
 	int64_t met = -1, served = -1, was;
-	int rc, attempts = 0;
+	struct stale_retry retry = { 0 };
+	int rc;
 
 	pthread_mutex_lock(&t->lock);
 	if (t->n_reading == t->cap_reading) {
@@ -699,9 +719,9 @@ int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *
 	t->reading[t->n_reading++] = ino;
 	pthread_mutex_unlock(&t->lock);
 	do
-		rc = read_once(t, ino, off, size, out, attempts ? &served : &met);
-	while (again_when_stale(t, &rc, &attempts));
-	if (attempts == 0)
+		rc = read_once(t, ino, off, size, out, retry.attempts ? &served : &met);
+	while (again_when_stale(t, &rc, &retry));
+	if (retry.attempts == 0)
 		served = met;
 	was = size_being_replaced(t, ino);
 	if (grown)

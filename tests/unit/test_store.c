@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -169,6 +170,38 @@ static void test_staged_listing_keeps_vanished_on_request(void)
 	store_close(s);
 }
 
+/* Another connection's commits show as changed elsewhere only when they
+ * change a listing: not its transcripts, and never this store's own. */
+static void test_changed_elsewhere_means_another_listing(void)
+{
+	struct store_item one[] = { { "a", "{\"id\":\"a\"}" } };
+	struct store_item two[] = { { "a", "{\"id\":\"a\",\"x\":1}" } };
+	char err[128], path[] = "/tmp/omifs-store-test-XXXXXX", wal[64];
+	int fd = mkstemp(path);
+	struct store *s, *other;
+	uint64_t g;
+
+	CHECK(fd >= 0);
+	close(fd);
+	s = store_open(path, err, sizeof(err));
+	other = store_open(path, err, sizeof(err));
+	CHECK(s && other);
+	CHECK(!store_changed_elsewhere(s));
+	CHECK(store_replace_listing(s, STORE_MEMORIES, one, 1, 1) == 1);
+	CHECK(!store_changed_elsewhere(s));
+	CHECK(store_put_full_conversation(other, "c", "{\"id\":\"c\"}") == 0);
+	CHECK(!store_changed_elsewhere(s));
+	g = store_generation(s);
+	CHECK(store_replace_listing(other, STORE_MEMORIES, two, 1, 2) == 1);
+	CHECK(store_changed_elsewhere(s) && store_generation(s) > g);
+	CHECK(!store_changed_elsewhere(s));
+	store_close(other);
+	store_close(s);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	unlink(wal);
+	unlink(path);
+}
+
 int main(void)
 {
 	RUN(test_replace_counts_changes_and_keeps_order);
@@ -177,5 +210,6 @@ int main(void)
 	RUN(test_file_is_private);
 	RUN(test_first_seen_never_changes);
 	RUN(test_staged_listing_keeps_vanished_on_request);
+	RUN(test_changed_elsewhere_means_another_listing);
 	return UNIT_RESULT();
 }

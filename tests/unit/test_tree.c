@@ -44,8 +44,21 @@ struct world {
 	struct tree *tree;
 };
 
-/* A world whose store is the file at path (NULL: in memory). */
-static void open_world_at(struct world *w, const char *path)
+/* Caches conversations[i]'s transcript in store. */
+static void put_transcript(struct store *store, size_t i)
+{
+	struct buf full = BUF_INIT;
+
+	buf_append(&full, conversations[i].json, strlen(conversations[i].json) - 1);
+	buf_puts(&full, ",\"transcript_segments\":[{\"text\":\"hello there\","
+		 "\"speaker_name\":\"Sam\",\"start\":1.5,\"end\":3}]}");
+	CHECK(store_put_full_conversation(store, conversations[i].id, full.data) == 0);
+	buf_free(&full);
+}
+
+/* A world whose store is the file at path (NULL: in memory), with the
+ * transcripts of the first `transcripts` conversations cached. */
+static void open_world_with(struct world *w, const char *path, size_t transcripts)
 {
 	struct sync_options opts = { .refresh_interval = 60, .full_refresh_interval = 60,
 				     .page_size = 10, .transcript_batch = 1, .offline = true };
@@ -57,17 +70,15 @@ static void open_world_at(struct world *w, const char *path)
 	CHECK(store_replace_listing(w->store, STORE_MEMORIES, memories, 2, 1) == 2);
 	CHECK(store_replace_listing(w->store, STORE_ACTION_ITEMS, action_items, 2, 1) == 2);
 	CHECK(store_replace_listing(w->store, STORE_CONVERSATIONS, conversations, 2, 1) == 2);
-	for (size_t i = 0; i < 2; i++) {
-		struct buf full = BUF_INIT;
-
-		buf_append(&full, conversations[i].json, strlen(conversations[i].json) - 1);
-		buf_puts(&full, ",\"transcript_segments\":[{\"text\":\"hello there\","
-			 "\"speaker_name\":\"Sam\",\"start\":1.5,\"end\":3}]}");
-		CHECK(store_put_full_conversation(w->store, conversations[i].id, full.data) == 0);
-		buf_free(&full);
-	}
+	for (size_t i = 0; i < transcripts; i++)
+		put_transcript(w->store, i);
 	w->sync = sync_new(NULL, w->store, &opts);
 	w->tree = tree_new(w->sync, &owner);
+}
+
+static void open_world_at(struct world *w, const char *path)
+{
+	open_world_with(w, path, 2);
 }
 
 static void open_world(struct world *w)
@@ -492,6 +503,39 @@ static void test_a_store_changed_elsewhere_is_shown(void)
 	buf_free(&text);
 }
 
+/* Offline, a note whose transcript is not cached says so; when another
+ * omifs caches the transcript (no listing changes, nothing to refresh),
+ * the note reads whole, with the size its stat tells: never EIO. */
+static void test_a_note_without_its_transcript_follows_it(void)
+{
+	const char *note = "vault/Conversations/2025-06-30 1000 Mortgage call.md";
+	char err[128], path[] = "/tmp/omifs-tree-test-XXXXXX";
+	int fd = mkstemp(path);
+	struct buf text = BUF_INIT, wal = BUF_INIT;
+	struct store *other;
+	struct stat st;
+	struct world w;
+
+	CHECK(fd >= 0);
+	close(fd);
+	open_world_with(&w, path, 0);
+	read_path(w.tree, note, &text);
+	CHECK(strstr(text.data, "not cached") && !strstr(text.data, "hello there"));
+	other = store_open(path, err, sizeof(err));
+	CHECK(other != NULL);
+	put_transcript(other, 0);
+	read_path(w.tree, note, &text);
+	CHECK(strstr(text.data, "hello there") && !strstr(text.data, "not cached"));
+	CHECK(walk(w.tree, note, &st) == 0 && (size_t)st.st_size == text.len);
+	store_close(other);
+	close_world(&w);
+	buf_printf(&wal, "%s-wal", path);
+	unlink(wal.data);
+	unlink(path);
+	buf_free(&wal);
+	buf_free(&text);
+}
+
 static void test_unlisted_collection_is_an_error_not_empty(void)
 {
 	struct sync_options opts = { .refresh_interval = 60, .full_refresh_interval = 60,
@@ -521,6 +565,7 @@ int main(void)
 	RUN(test_refresh_reports_exactly_what_changed);
 	RUN(test_a_read_between_store_and_refresh_gets_the_new_bytes);
 	RUN(test_a_store_changed_elsewhere_is_shown);
+	RUN(test_a_note_without_its_transcript_follows_it);
 	RUN(test_unlisted_collection_is_an_error_not_empty);
 	return UNIT_RESULT();
 }
