@@ -86,17 +86,24 @@ static time_t read_created_at(struct store *s)
 	return t;
 }
 
-/* How many commits changed a listing, by any omifs (0 for a cache older
- * than the count). Lock held. */
-static sqlite3_int64 read_listings_changed(struct store *s)
+/* The integer in the first column of sql's first row; 0 without one.
+ * Lock held. */
+static sqlite3_int64 query_int(struct store *s, const char *sql)
 {
-	sqlite3_stmt *st = store_prepare(s, "SELECT value FROM meta WHERE key = 'listings_changed'");
+	sqlite3_stmt *st = store_prepare(s, sql);
 	sqlite3_int64 n = 0;
 
 	if (st && sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return n;
+}
+
+/* How many commits changed a listing, by any omifs (0 for a cache older
+ * than the count). Lock held. */
+static sqlite3_int64 read_listings_changed(struct store *s)
+{
+	return query_int(s, "SELECT value FROM meta WHERE key = 'listings_changed'");
 }
 
 int store_note_listings_changed(struct store *s)
@@ -110,13 +117,7 @@ int store_note_listings_changed(struct store *s)
 /* PRAGMA data_version: it moves with every commit of another connection. */
 static sqlite3_int64 data_version(struct store *s)
 {
-	sqlite3_stmt *st = store_prepare(s, "PRAGMA data_version");
-	sqlite3_int64 v = 0;
-
-	if (st && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
+	return query_int(s, "PRAGMA data_version");
 }
 
 /* Finishes an opened store; with_index false leaves a read-only store's

@@ -468,38 +468,60 @@ static void refresh_tree(void *ctx)
 	tree_refresh(w->tree, tell_of, &(struct refresher){ .w = w, .ino = 0, .told = false });
 }
 
-/* Another omifs writing the same cache (a sync beside a mount) changes
- * the store with no refresh of this mount's on the way: a read that finds
- * it wakes the refresher, which shows it, and gets the new bytes. */
+/* A world on a cache file that a second store, another omifs (a sync
+ * beside a mount), has open too. */
+struct shared {
+	char path[64];
+	struct store *other;
+};
+
+static void open_shared_world(struct world *w, struct shared *sh, size_t transcripts)
+{
+	char err[128];
+	int fd;
+
+	snprintf(sh->path, sizeof(sh->path), "/tmp/omifs-tree-test-XXXXXX");
+	fd = mkstemp(sh->path);
+	CHECK(fd >= 0);
+	close(fd);
+	open_world_with(w, sh->path, transcripts);
+	sh->other = store_open(sh->path, err, sizeof(err));
+	CHECK(sh->other != NULL);
+}
+
+static void close_shared_world(struct world *w, struct shared *sh)
+{
+	char wal[80];
+
+	store_close(sh->other);
+	close_world(w);
+	snprintf(wal, sizeof(wal), "%s-wal", sh->path);
+	unlink(wal);
+	unlink(sh->path);
+}
+
+/* Another omifs writing the same cache changes the store with no refresh
+ * of this mount's on the way: a read that finds it wakes the refresher,
+ * which shows it, and gets the new bytes. */
 static void test_a_store_changed_elsewhere_is_shown(void)
 {
 	struct store_item longer[] = {
 		{ "m1", "{\"id\":\"m1\",\"content\":\"likes coffee now\",\"category\":\"core\"}" },
 		memories[1],
 	};
-	char err[128], path[] = "/tmp/omifs-tree-test-XXXXXX";
-	int fd = mkstemp(path);
-	struct buf text = BUF_INIT, wal = BUF_INIT;
-	struct store *other;
+	struct buf text = BUF_INIT;
+	struct shared sh;
 	struct stat m1;
 	struct world w;
 
-	CHECK(fd >= 0);
-	close(fd);
-	open_world_at(&w, path);
+	open_shared_world(&w, &sh, 2);
 	CHECK(sync_start(w.sync, refresh_tree, &w) == 0);
 	CHECK(walk(w.tree, "memories/core/m1.txt", &m1) == 0);
-	other = store_open(path, err, sizeof(err));
-	CHECK(other && store_replace_listing(other, STORE_MEMORIES, longer, 2, 2) == 1);
+	CHECK(store_replace_listing(sh.other, STORE_MEMORIES, longer, 2, 2) == 1);
 	CHECK(read_ino(w.tree, m1.st_ino, 0, 1 << 20, &text, NULL) == 0);
 	CHECK(strcmp(text.data, "likes coffee now\n") == 0);
-	store_close(other);
 	sync_stop(w.sync);
-	close_world(&w);
-	buf_printf(&wal, "%s-wal", path);
-	unlink(wal.data);
-	unlink(path);
-	buf_free(&wal);
+	close_shared_world(&w, &sh);
 	buf_free(&text);
 }
 
@@ -509,30 +531,19 @@ static void test_a_store_changed_elsewhere_is_shown(void)
 static void test_a_note_without_its_transcript_follows_it(void)
 {
 	const char *note = "vault/Conversations/2025-06-30 1000 Mortgage call.md";
-	char err[128], path[] = "/tmp/omifs-tree-test-XXXXXX";
-	int fd = mkstemp(path);
-	struct buf text = BUF_INIT, wal = BUF_INIT;
-	struct store *other;
+	struct buf text = BUF_INIT;
+	struct shared sh;
 	struct stat st;
 	struct world w;
 
-	CHECK(fd >= 0);
-	close(fd);
-	open_world_with(&w, path, 0);
+	open_shared_world(&w, &sh, 0);
 	read_path(w.tree, note, &text);
 	CHECK(strstr(text.data, "not cached") && !strstr(text.data, "hello there"));
-	other = store_open(path, err, sizeof(err));
-	CHECK(other != NULL);
-	put_transcript(other, 0);
+	put_transcript(sh.other, 0);
 	read_path(w.tree, note, &text);
 	CHECK(strstr(text.data, "hello there") && !strstr(text.data, "not cached"));
 	CHECK(walk(w.tree, note, &st) == 0 && (size_t)st.st_size == text.len);
-	store_close(other);
-	close_world(&w);
-	buf_printf(&wal, "%s-wal", path);
-	unlink(wal.data);
-	unlink(path);
-	buf_free(&wal);
+	close_shared_world(&w, &sh);
 	buf_free(&text);
 }
 
