@@ -108,10 +108,7 @@ static sqlite3_int64 read_listings_changed(struct store *s)
 
 int store_note_listings_changed(struct store *s)
 {
-	if (store_exec(s, "UPDATE meta SET value = value + 1 WHERE key = 'listings_changed'") < 0)
-		return -EIO;
-	s->listings_changed = read_listings_changed(s);
-	return 0;
+	return store_exec(s, "UPDATE meta SET value = value + 1 WHERE key = 'listings_changed'");
 }
 
 /* PRAGMA data_version: it moves with every commit of another connection. */
@@ -462,27 +459,28 @@ int store_foreach(struct store *s, enum store_kind kind, store_item_fn fn, void 
 	return rc;
 }
 
-bool store_changed_elsewhere(struct store *s)
+enum store_elsewhere store_changed_elsewhere(struct store *s)
 {
+	enum store_elsewhere what = STORE_ELSEWHERE_NOTHING;
 	sqlite3_int64 now;
-	bool changed;
 
 	pthread_mutex_lock(&s->lock);
 	now = data_version(s);
-	changed = now != 0 && now != s->data_version;
-	/* Only a listing's change matters: not another omifs's transcripts,
-	 * sizes or index. */
-	if (changed) {
+	/* Only a listing's change moves the generation: not another
+	 * omifs's transcripts, sizes or index. */
+	if (now != 0 && now != s->data_version) {
 		sqlite3_int64 listings = read_listings_changed(s);
 
 		s->data_version = now;
-		changed = listings != s->listings_changed;
-		s->listings_changed = listings;
+		what = STORE_ELSEWHERE_COMMITTED;
+		if (listings != s->listings_changed) {
+			what = STORE_ELSEWHERE_LISTINGS;
+			s->listings_changed = listings;
+			s->generation++;
+		}
 	}
-	if (changed)
-		s->generation++;
 	pthread_mutex_unlock(&s->lock);
-	return changed;
+	return what;
 }
 
 uint64_t store_generation(struct store *s)

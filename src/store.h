@@ -113,9 +113,16 @@ int store_foreach(struct store *s, enum store_kind kind, store_item_fn fn, void 
  * store_changed_elsewhere when it says yes. */
 uint64_t store_generation(struct store *s);
 
-/* Whether another connection to the cache file (another omifs: a sync
- * beside a mount) committed since the last call, or since the open. */
-bool store_changed_elsewhere(struct store *s);
+/* What another connection to the cache file (another omifs: a sync beside
+ * a mount) did since the last call, or since the open: nothing, commits,
+ * or commits of which one changed a listing (which bumps the generation).
+ * The values are bits: a listing's change includes a commit. */
+enum store_elsewhere {
+	STORE_ELSEWHERE_NOTHING = 0,
+	STORE_ELSEWHERE_COMMITTED = 1,
+	STORE_ELSEWHERE_LISTINGS = 3,
+};
+enum store_elsewhere store_changed_elsewhere(struct store *s);
 
 /* Keeps json as conversation id's full form unless it already has one:
  * what a file's size was computed from must not change under it. */

@@ -202,8 +202,10 @@ int store_stage_commit(struct store *s, enum store_kind kind, bool keep_vanished
 	}
 	s->staged[kind] = 0;
 	/* A first listing, even an empty one, changes what the tree can show. */
-	if (rc > 0 || !was_listed)
+	if (rc > 0 || !was_listed) {
 		s->generation++;
+		s->listings_changed++;
+	}
 out:
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -273,8 +275,10 @@ int store_merge_listing(struct store *s, enum store_kind kind, const struct stor
 	if (store_note_first_seen(s, kind, time(NULL)) < 0 || store_seal_index(s) < 0 ||
 	    (changes > 0 && store_note_listings_changed(s) < 0) || store_exec(s, "COMMIT") < 0)
 		goto rollback;
-	if (changes > 0)
+	if (changes > 0) {
 		s->generation++;
+		s->listings_changed++;
+	}
 	rc = changes;
 	goto out;
 rollback:

@@ -32,8 +32,10 @@ struct store {
 };
 
 /* Counts, in the open transaction, a commit that changes a listing, so
- * that another omifs sharing the cache sees it (store_changed_elsewhere).
- * 0 or -EIO. */
+ * that another omifs sharing the cache sees it (store_changed_elsewhere);
+ * once committed, the caller counts it in s->listings_changed too (not
+ * read back: another omifs's count in between must still show). 0 or
+ * -EIO. */
 int store_note_listings_changed(struct store *s);
 /* Logs and remembers a SQLite error about `what`; returns -EIO. */
 int store_fail(struct store *s, const char *what);

@@ -465,12 +465,12 @@ static void tell_changed(struct sync *s)
 
 /* Takes in what another omifs wrote: its listings count as this one's
  * (nothing is listed again sooner than the refresh intervals say), and
- * the order of conversations follows. */
-static void adopt_changes_elsewhere(struct sync *s)
+ * the order of conversations follows when they changed. */
+static void adopt_changes_elsewhere(struct sync *s, bool listings_changed)
 {
 	time_t listed_at[STORE_KINDS];
 	size_t count[STORE_KINDS];
-	bool listed[STORE_KINDS];
+	bool listed[STORE_KINDS], conversations = listings_changed;
 
 	for (int k = 0; k < STORE_KINDS; k++)
 		listed[k] = store_listing_info(s->store, k, &listed_at[k], &count[k]) == 0;
@@ -484,9 +484,11 @@ static void adopt_changes_elsewhere(struct sync *s)
 		ks->count = count[k];
 		ks->error = 0;
 		ks->next_full = listed_at[k] + full_interval(s, k);
+		conversations |= k == STORE_CONVERSATIONS;
 	}
 	pthread_mutex_unlock(&s->lock);
-	sync_reload_order(s);
+	if (conversations)
+		sync_reload_order(s);
 }
 
 /* Shows what another omifs committed, if it did (or a reader found it).
@@ -495,10 +497,13 @@ static void adopt_changes_elsewhere(struct sync *s)
  * does, with nothing cached below it to drop. */
 static void show_changes_elsewhere(struct sync *s)
 {
-	if (!atomic_exchange(&s->elsewhere, false) && !store_changed_elsewhere(s->store))
+	int what = atomic_exchange(&s->elsewhere, 0) | (int)store_changed_elsewhere(s->store);
+
+	if (what == STORE_ELSEWHERE_NOTHING)
 		return;
-	tell_changed(s);
-	adopt_changes_elsewhere(s);
+	if (what == STORE_ELSEWHERE_LISTINGS)
+		tell_changed(s);
+	adopt_changes_elsewhere(s, what == STORE_ELSEWHERE_LISTINGS);
 }
 
 /* Makes the listings that are due, telling after each one that changed
@@ -600,13 +605,18 @@ void sync_request_refresh(struct sync *s)
 
 bool sync_changed_elsewhere(struct sync *s)
 {
+	enum store_elsewhere what;
+
 	/* Without the refresher nobody would show the change: leave it. */
-	if (!s->refresher_running || !store_changed_elsewhere(s->store))
+	if (!atomic_load(&s->refresher_running))
 		return false;
-	atomic_store(&s->elsewhere, true);
+	what = store_changed_elsewhere(s->store);
+	if (what == STORE_ELSEWHERE_NOTHING)
+		return false;
+	atomic_fetch_or(&s->elsewhere, (int)what);
 	if (write(s->wake[1], "e", 1) < 0)
 		log_warn("cannot wake the refresher: %s", strerror(errno));
-	return true;
+	return what == STORE_ELSEWHERE_LISTINGS;
 }
 
 int sync_kind_error(struct sync *s, enum store_kind kind)

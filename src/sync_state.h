@@ -57,9 +57,9 @@ struct sync {
 	struct hash *position;	/* id -> index + 1, cast to a pointer */
 	int wake[2];		/* the refresher's pipe */
 	atomic_bool stopping;	/* sync_stop was called: no new refresh */
-	atomic_bool elsewhere;	/* a reader found another omifs's change */
+	atomic_int elsewhere;	/* store_elsewhere bits a reader took */
 	bool used_first_page;	/* opts.first_memories_page: once; memories' fetch_lock */
-	bool refresher_running;
+	atomic_bool refresher_running;
 	pthread_t refresher;
 	sync_changed_fn changed;
 	void *changed_ctx;

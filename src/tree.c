@@ -136,6 +136,10 @@ static int replace_current(struct tree *t, bool telling, struct snapshot **old)
 #define STALE_WAIT_SECONDS 30
 #define STALE_ATTEMPTS 3
 
+/* How long, in all, a refresh waits for replies to reads of what it is to
+ * invalidate. */
+#define REPLY_WAIT_SECONDS 2
+
 /* A call's tries at a store ahead of its snapshot; zero to begin. */
 struct stale_retry {
 	int attempts;
@@ -143,19 +147,38 @@ struct stale_retry {
 };
 
 /* Whether a snapshot of the store as it is now (or later) became current
- * before r->until. Never waits while a refresh is telling the kernel of
- * the last one: that refresh may be about to wait for this call's page
- * (another omifs's commit landed during its report). */
+ * before r->until. A refresh telling the kernel of the last one may wait
+ * for this very call's page (another omifs's commit landed meanwhile):
+ * past its REPLY_WAIT_SECONDS, so a wait during its telling ends a second
+ * later, letting it on. */
 static bool await_snapshot_of_store(struct tree *t, const struct stale_retry *r)
 {
 	uint64_t generation = sync_store_generation(t->sync);
+	struct timespec telling_until = { 0, 0 };
 	bool caught_up;
 	int rc = 0;
 
 	pthread_mutex_lock(&t->lock);
-	while (rc == 0 && !t->telling && !(t->current && t->current->generation >= generation))
-		rc = pthread_cond_timedwait(&t->replaced, &t->lock, &r->until);
-	caught_up = t->current && t->current->generation >= generation;
+	for (;;) {
+		const struct timespec *until = &r->until;
+
+		caught_up = t->current && t->current->generation >= generation;
+		if (caught_up || rc != 0)
+			break;
+		if (!t->telling) {
+			telling_until.tv_sec = 0;
+		} else {
+			if (telling_until.tv_sec == 0) {
+				clock_gettime(CLOCK_MONOTONIC, &telling_until);
+				telling_until.tv_sec += REPLY_WAIT_SECONDS + 1;
+			}
+			if (telling_until.tv_sec < r->until.tv_sec)
+				until = &telling_until;
+		}
+		rc = pthread_cond_timedwait(&t->replaced, &t->lock, until);
+		if (rc == ETIMEDOUT && until == &telling_until && !t->telling)
+			rc = 0;
+	}
 	pthread_mutex_unlock(&t->lock);
 	return caught_up;
 }
@@ -755,10 +778,6 @@ static bool node_changed(const struct node *was, const struct node *is)
 					     snapshot_size(was) != snapshot_size(is));
 }
 
-/* How long a refresh waits, in all, for replies to reads of what it is to
- * invalidate. */
-#define REPLY_WAIT_SECONDS 2
-
 /* Waits until no read of ino awaits its reply, or until `until`. The
  * kernel's invalidation of an inode makes it ignore the size a reply
  * crossing it implies: a reply that came from the new snapshot, shorter
@@ -854,6 +873,7 @@ void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx)
 	if (old) {
 		pthread_mutex_lock(&t->lock);
 		t->telling = NULL;
+		pthread_cond_broadcast(&t->replaced);
 		pthread_mutex_unlock(&t->lock);
 		release(t, old);	/* t->telling's reference */
 		release(t, old);

@@ -186,15 +186,23 @@ static void test_changed_elsewhere_means_another_listing(void)
 	s = store_open(path, err, sizeof(err));
 	other = store_open(path, err, sizeof(err));
 	CHECK(s && other);
-	CHECK(!store_changed_elsewhere(s));
+	CHECK(store_changed_elsewhere(s) == STORE_ELSEWHERE_NOTHING);
 	CHECK(store_replace_listing(s, STORE_MEMORIES, one, 1, 1) == 1);
-	CHECK(!store_changed_elsewhere(s));
+	CHECK(store_changed_elsewhere(s) == STORE_ELSEWHERE_NOTHING);
 	CHECK(store_put_full_conversation(other, "c", "{\"id\":\"c\"}") == 0);
-	CHECK(!store_changed_elsewhere(s));
+	CHECK(store_changed_elsewhere(s) == STORE_ELSEWHERE_COMMITTED);
+	CHECK(store_changed_elsewhere(s) == STORE_ELSEWHERE_NOTHING);
 	g = store_generation(s);
 	CHECK(store_replace_listing(other, STORE_MEMORIES, two, 1, 2) == 1);
-	CHECK(store_changed_elsewhere(s) && store_generation(s) > g);
-	CHECK(!store_changed_elsewhere(s));
+	CHECK(store_changed_elsewhere(s) == STORE_ELSEWHERE_LISTINGS && store_generation(s) > g);
+	CHECK(store_changed_elsewhere(s) == STORE_ELSEWHERE_NOTHING);
+	/* This store's own listing, committed after another's, hides nothing. */
+	CHECK(store_replace_listing(other, STORE_MEMORIES, one, 1, 3) == 1);
+	CHECK(store_replace_listing(s, STORE_ACTION_ITEMS, one, 1, 3) == 1);
+	CHECK(store_changed_elsewhere(s) == STORE_ELSEWHERE_LISTINGS);
+	/* A new conversation merged in counts too. */
+	CHECK(store_merge_listing(other, STORE_CONVERSATIONS, two, 1) == 1);
+	CHECK(store_changed_elsewhere(s) == STORE_ELSEWHERE_LISTINGS);
 	store_close(other);
 	store_close(s);
 	snprintf(wal, sizeof(wal), "%s-wal", path);
