@@ -603,20 +603,19 @@ void sync_request_refresh(struct sync *s)
 		return;
 }
 
-bool sync_changed_elsewhere(struct sync *s)
+void sync_changed_elsewhere(struct sync *s)
 {
 	enum store_elsewhere what;
 
 	/* Without the refresher nobody would show the change: leave it. */
 	if (!atomic_load(&s->refresher_running))
-		return false;
+		return;
 	what = store_changed_elsewhere(s->store);
 	if (what == STORE_ELSEWHERE_NOTHING)
-		return false;
+		return;
 	atomic_fetch_or(&s->elsewhere, (int)what);
 	if (write(s->wake[1], "e", 1) < 0)
 		log_warn("cannot wake the refresher: %s", strerror(errno));
-	return what == STORE_ELSEWHERE_LISTINGS;
 }
 
 int sync_kind_error(struct sync *s, enum store_kind kind)

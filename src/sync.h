@@ -70,11 +70,11 @@ void sync_stop(struct sync *s);
 /* Asks the refresher to list everything again now. Async-signal-safe. */
 void sync_request_refresh(struct sync *s);
 
-/* Whether another omifs changed a listing in the cache since anyone last
- * looked; if it wrote anything, the refresher takes it in soon (and calls
- * `changed` for a listing), as it does every 2 s for what nobody asked
+/* Looks now for what another omifs wrote to the cache: if it wrote
+ * anything, the refresher is woken to take it in (and to call `changed`
+ * for a listing's change), as it does every 2 s for what nobody asked
  * about. For a caller that found the store ahead of what it was shown. */
-bool sync_changed_elsewhere(struct sync *s);
+void sync_changed_elsewhere(struct sync *s);
 
 /* 0 when kind has a listing to serve, else the error that prevented it
  * (the last one seen), or -EIO when none was tried yet. */

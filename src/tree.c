@@ -12,7 +12,7 @@
  * is built. A call that meets such a change (-ESTALE from below: an item
  * gone, or bytes whose length is not the snapshot's) waits for that
  * snapshot and is made again on it, so a reader gets the new bytes
- * rather than an error or a short file.
+ * rather than an error (what is left: ARCHITECTURE.md, Locks).
  */
 #include "tree.h"
 
