@@ -256,3 +256,13 @@ class Emulator:
     def delete(self, kind, id):
         assert kind in KINDS, kind
         return self.admin("DELETE", "/%s/%s" % (kind, _quote(id)))
+
+    def lock(self, kind, id, locked=True):
+        """The backend's lock on one object (POST /_emulator/lock); returns the raw object."""
+        assert kind in KINDS, kind
+        return self.admin("POST", "/lock", {"kind": kind, "id": id, "locked": locked})
+
+    def shift_page(self, kind, count=1):
+        """The next `count` listings of kind with 0 < offset skip the item at offset."""
+        assert kind in KINDS, kind
+        return self.set_faults(shift_page={"kind": kind, "count": count})
