@@ -50,12 +50,15 @@
  * handler gone) before the sync it points to is stopped. */
 static struct sync *_Atomic refresh_on_hangup;
 
+/* SIGHUP: refresh now; SIGUSR1: refresh now, deleting what is held back
+ * (omifs refresh --accept-deletions). */
 static void on_hangup(int sig)
 {
 	struct sync *s = atomic_load(&refresh_on_hangup);
 
-	(void)sig;
-	if (s)
+	if (s && sig == SIGUSR1)
+		sync_accept_deletions(s);
+	else if (s)
 		sync_request_refresh(s);
 }
 
@@ -139,6 +142,7 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	/* libfuse makes SIGHUP unmount; here it means "refresh now". */
 	atomic_store(&refresh_on_hangup, ctx->core->sync);
 	signal(SIGHUP, on_hangup);
+	signal(SIGUSR1, on_hangup);
 	notify_ready();
 }
 
@@ -148,6 +152,7 @@ static void stop_background_work(struct fs_context *ctx)
 	/* Teardown is short and bounded: a signal now must neither start a
 	 * refresh nor kill the process before it has unmounted. */
 	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
 	atomic_store(&refresh_on_hangup, NULL);

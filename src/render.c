@@ -227,9 +227,16 @@ static void render_collections(const struct status *st, struct buf *out)
 			buf_printf(out, "; last refresh failed: %s", strerror(-c->refresh_error));
 		if (c->skipped)
 			buf_printf(out, "; %zu skipped (no usable id)", c->skipped);
+		if (c->pending)
+			buf_printf(out, "; %zu missing from the last listing, deleted if the next "
+				   "agrees", c->pending);
 		if (c->held)
-			buf_printf(out, "; %zu deletions held until a later listing confirms them",
-				   c->held);
+			buf_printf(out, "; %zu deletions held back (%s): omifs refresh "
+				   "--accept-deletions deletes them", c->held,
+				   c->held_why[0] ? c->held_why : "too many at once");
+		if (c->locked)
+			buf_printf(out, "; %zu %s locked by the server: full text kept", c->locked,
+				   c->name);
 		buf_putc(out, '\n');
 	}
 	buf_printf(out, "%-14s %zu of %zu conversations cached\n", "transcripts", st->transcripts,

@@ -67,7 +67,10 @@ struct status_collection {
 	size_t count;
 	int refresh_error;	/* -errno of a failed last refresh, or 0 */
 	size_t skipped;		/* items without a usable id */
-	size_t held;		/* deletions held until confirmed */
+	size_t pending;		/* missing from one complete listing: deleted if the next agrees */
+	size_t held;		/* deletions two listings agree on, held back */
+	char held_why[160];	/* why they are held, when they are */
+	size_t locked;		/* items the server sends cut, whose full text is kept */
 };
 
 /* One client-side budget policy in force. */

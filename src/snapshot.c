@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 int snapshot_parse_item(enum store_kind kind, const char *json, union item *out)
@@ -126,9 +127,9 @@ static void map_free(void *p, size_t size)
 		munmap(p, map_length(size));
 }
 
-uint32_t snapshot_arena_add(struct builder *b, const char *s)
+/* Appends len bytes to the arena; returns their offset. */
+static uint32_t arena_append(struct builder *b, const void *data, size_t len)
 {
-	size_t len = strlen(s) + 1;
 	uint32_t at = (uint32_t)b->arena_len;
 
 	if (b->arena_len + len > b->arena_cap) {
@@ -139,9 +140,22 @@ uint32_t snapshot_arena_add(struct builder *b, const char *s)
 		b->snap->arena = map_resize(b->snap->arena, was, b->arena_cap);
 		b->snap->arena_size = b->arena_cap;
 	}
-	memcpy(b->snap->arena + b->arena_len, s, len);
+	memcpy(b->snap->arena + b->arena_len, data, len);
 	b->arena_len += len;
 	return at;
+}
+
+uint32_t snapshot_arena_add(struct builder *b, const char *s)
+{
+	return arena_append(b, s, strlen(s) + 1);
+}
+
+/* Copies id into the arena after its version (snapshot_version); returns
+ * the id's offset. */
+static uint32_t arena_add_item(struct builder *b, const char *id, uint64_t version)
+{
+	arena_append(b, &version, sizeof(version));
+	return snapshot_arena_add(b, id);
 }
 
 static size_t ino_slot(uint64_t ino, size_t mask)
@@ -375,7 +389,8 @@ static void add_conversation(struct builder *b, const struct conversation *c, ui
 static int add_listed_item(const char *id, const char *json, void *ctx)
 {
 	struct builder *b = ctx;
-	uint32_t id_at = snapshot_arena_add(b, id);
+	uint64_t version = hash_bytes(json, strlen(json));
+	uint32_t id_at = arena_add_item(b, id, version);
 	union item item;
 
 	views_add_line(b, id_at, json);
@@ -391,7 +406,7 @@ static int add_listed_item(const char *id, const char *json, void *ctx)
 		add_action_item(b, &item.action_item, id_at);
 	} else {
 		note_odd(&b->snap->odd[b->kind], item.conversation.id, item.conversation.odd_fields);
-		add_conversation(b, &item.conversation, id_at, hash_bytes(json, strlen(json)));
+		add_conversation(b, &item.conversation, id_at, version);
 	}
 	snapshot_free_item(b->kind, &item);
 	return 0;
@@ -436,9 +451,24 @@ static int compare_names(const void *a, const void *b, void *ctx)
 		      snapshot_name(snap, &snap->nodes[*(const uint32_t *)b]));
 }
 
-/* Lays out every directory's children as a sorted slice, and gives each
- * directory the newest mtime inside it: children come after their parent
- * in nodes[], so one walk from the end sees a directory after all of it. */
+/* Gives each directory the newest mtime inside it: children come after
+ * their parent in nodes[], so one walk from the end sees a directory
+ * after all of it. */
+static void date_directories(struct snapshot *snap)
+{
+	for (size_t i = 0; i < snap->n_nodes; i++)
+		if (snap->nodes[i].kind == NODE_DIR)
+			snap->nodes[i].mtime = 0;
+	for (size_t i = snap->n_nodes - 1; i > 0; i--) {
+		struct node *p = &snap->nodes[snap->nodes[i].parent];
+
+		if (snap->nodes[i].mtime > p->mtime)
+			p->mtime = snap->nodes[i].mtime;
+	}
+}
+
+/* Lays out every directory's children as a sorted slice, then dates the
+ * directories. */
 static void finish(struct snapshot *snap)
 {
 	uint32_t *fill = xcalloc(snap->n_nodes, sizeof(*fill));
@@ -466,12 +496,7 @@ static void finish(struct snapshot *snap)
 		if (snap->nodes[i].n_children > 1)
 			qsort_r(snap->children + snap->nodes[i].first_child,
 				snap->nodes[i].n_children, sizeof(uint32_t), compare_names, snap);
-	for (size_t i = snap->n_nodes - 1; i > 0; i--) {
-		struct node *p = &snap->nodes[snap->nodes[i].parent];
-
-		if (snap->nodes[i].mtime > p->mtime)
-			p->mtime = snap->nodes[i].mtime;
-	}
+	date_directories(snap);
 }
 
 static void start(struct builder *b, struct sync *sync)
@@ -509,8 +534,99 @@ static void start(struct builder *b, struct sync *sync)
 	views_start(b);
 }
 
-struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KINDS],
-				uint64_t generation)
+/* Files whose bytes a build knows (rendered, or a .jsonl's lines) are
+ * dated by it; the others at their first stat (snapshot_date_learnt). */
+static bool dated_when_built(const struct node *n)
+{
+	return n->kind != NODE_DIR && n->kind != NODE_STATUS && !snapshot_size_is_learnt(n->kind);
+}
+
+/* A build's dating of its files against the dates the cache keeps. */
+enum dated {
+	DATED_NOT,		/* the cache has no row for it */
+	DATED_SAME,		/* its row holds its bytes */
+	DATED_CHANGED,		/* its row holds other bytes: dated anew */
+};
+
+struct dating {
+	struct snapshot *snap;
+	int64_t now;
+	uint8_t *dated;		/* enum dated, by node index */
+};
+
+/* A file whose row holds its bytes keeps the row's mtime; one whose bytes
+ * changed is dated now (or its own time, if later; or the second after
+ * the row's). A learnt file takes the row's mtime until its bytes are
+ * learnt again. */
+static int take_file_date(const struct store_file_date *row, void *ctx)
+{
+	struct dating *d = ctx;
+	struct node *n = snapshot_node(d->snap, row->ino);
+
+	if (!n || n->kind == NODE_DIR || n->kind == NODE_STATUS)
+		return 0;
+	if (!dated_when_built(n) || row->digest == n->digest) {
+		n->mtime = row->mtime;
+		d->dated[n - d->snap->nodes] = DATED_SAME;
+		return 0;
+	}
+	/* Moved, even within the second its bytes were dated before. */
+	n->mtime = n->mtime > d->now ? n->mtime : d->now;
+	if (n->mtime <= row->mtime)
+		n->mtime = row->mtime + 1;
+	d->dated[n - d->snap->nodes] = DATED_CHANGED;
+	return 0;
+}
+
+/* Rows written at a time: a first build writes one for every file. */
+#define DATES_AT_ONCE 4096
+
+/* Dates every file against the cache's rows, writes the rows of files
+ * new or changed, then dates the directories again. A file of a
+ * collection not listed yet shows nothing: it gets no row. */
+static int date_files(struct snapshot *snap, struct sync *sync)
+{
+	struct dating d = { .snap = snap, .now = time(NULL), .dated = xcalloc(snap->n_nodes, 1) };
+	struct store_file_date *rows = xmalloc(DATES_AT_ONCE * sizeof(*rows));
+	size_t n = 0;
+	int rc = sync_foreach_file_date(sync, take_file_date, &d);
+
+	for (size_t i = 0; rc == 0 && i < snap->n_nodes; i++) {
+		const struct node *node = &snap->nodes[i];
+		uint64_t digest = node->digest;
+
+		if (d.dated[i] == DATED_SAME || node->kind == NODE_DIR || node->kind == NODE_STATUS ||
+		    (node->collection >= 0 && snap->kind_error[node->collection]))
+			continue;
+		if (!dated_when_built(node)) {
+			if (snapshot_size(node) < 0)
+				continue;
+			digest = 0;	/* learnt before dates were kept: bytes unknown */
+		}
+		rows[n++] = (struct store_file_date){ node->ino, digest, snapshot_mtime(node) };
+		if (n == DATES_AT_ONCE) {
+			sync_put_file_dates(sync, rows, n);
+			n = 0;
+		}
+	}
+	if (rc == 0)
+		sync_put_file_dates(sync, rows, n);
+	free(d.dated);
+	free(rows);
+	date_directories(snap);
+	return rc;
+}
+
+void snapshot_date_learnt(struct node *n, struct sync *sync, uint64_t digest)
+{
+	int64_t was = snapshot_mtime(n), now = (int64_t)time(NULL);
+
+	atomic_store_explicit(&n->mtime, sync_date_file(sync, n->ino, digest, was,
+							 was > now ? was : now),
+			      memory_order_relaxed);
+}
+
+struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KINDS])
 {
 	struct snapshot *snap = xcalloc(1, sizeof(*snap));
 	struct builder b = { .snap = snap, .path = BUF_INIT, .name = BUF_INIT,
@@ -518,7 +634,7 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 	int64_t created = sync_cache_created_at(sync);
 	int rc = 0;
 
-	snap->generation = generation;
+	snap->listings_count = sync_listings_count(sync);
 	memcpy(snap->kind_error, kind_error, sizeof(snap->kind_error));
 	start(&b, sync);
 	for (int k = 0; k < STORE_KINDS && rc == 0; k++) {
@@ -535,6 +651,8 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 	views_finish(&b);
 	if (rc == 0)
 		rc = sync_foreach_size(sync, take_kept_size, snap);
+	if (rc == 0)
+		rc = date_files(snap, sync);
 	/* Built: the arrays give back the room their doubling left, since a
 	 * refresh keeps two snapshots alive at once. */
 	snap->nodes = map_resize(snap->nodes, b.cap_nodes * sizeof(*snap->nodes),

@@ -11,9 +11,18 @@
  * - Inode numbers derive from the path (64-bit FNV-1a, the root is 1), so
  *   they are the same in every snapshot and on every mount. A node whose
  *   path repeats another's (a duplicate id) is skipped with a log line.
+ * - Every file's mtime moves when its bytes do, and never otherwise
+ *   (the cache keeps each file's digest and mtime: store_file_date). Its
+ *   first bytes take the item's own timestamps; bytes that differ from
+ *   those dated before take the time omifs first built them, or never
+ *   earlier. Files whose bytes are learnt at their first stat are dated
+ *   then (snapshot_date_learnt).
  * - A directory's mtime is the newest inside it, except the root, the
  *   collections' directories and .omifs: they take the cache's creation
  *   time, since they are stat'ed before anything is listed.
+ * - Every item is named with its version (store.h): a file is rendered
+ *   from exactly the version the snapshot was built from, which the
+ *   store keeps while a snapshot in use names it (listings_count).
  * - The sizes of transcript.txt, conversation.json and the vault's files
  *   are -1 until learnt (snapshot_learn_size): the one change a built
  *   snapshot allows, and a thread-safe one. Everything else may be read
@@ -33,6 +42,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #define SNAPSHOT_ROOT_INO 1
@@ -61,7 +71,7 @@ enum node_kind {
 struct node {
 	uint64_t ino;
 	uint64_t digest;	/* of the content, or of the JSON it comes from */
-	int64_t mtime;
+	_Atomic int64_t mtime;	/* set once built, but for snapshot_date_learnt */
 	_Atomic int64_t size;	/* -1 until known */
 	uint32_t name;		/* offset of the name in the arena */
 	uint32_t id;		/* offset of the item's raw id, or SNAPSHOT_NONE */
@@ -85,7 +95,7 @@ struct snapshot_line {
 };
 
 struct snapshot {
-	uint64_t generation;
+	uint64_t listings_count;	/* the store's, read before the build */
 	int kind_error[STORE_KINDS];	/* 0 when the kind was listed */
 	struct status_odd odd[STORE_KINDS];	/* items with odd fields */
 	struct node *nodes;		/* nodes[0] is the root */
@@ -107,8 +117,7 @@ struct snapshot {
 /* Builds a snapshot of what the store holds now (read through sync). kind_error[k] is copied;
  * a kind with an error is built empty. Returns NULL only on a store error
  * (logged). */
-struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KINDS],
-				uint64_t generation);
+struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KINDS]);
 void snapshot_free(struct snapshot *snap);
 
 /* The node with inode number ino, or NULL. */
@@ -129,6 +138,16 @@ static inline const char *snapshot_id(const struct snapshot *snap, const struct 
 	return n->id == SNAPSHOT_NONE ? NULL : snap->arena + n->id;
 }
 
+/* The version of the item whose id is at arena offset id (a node's id,
+ * a line's): kept in the arena just before the id. */
+static inline uint64_t snapshot_version(const struct snapshot *snap, uint32_t id)
+{
+	uint64_t version;
+
+	memcpy(&version, snap->arena + id - sizeof(version), sizeof(version));
+	return version;
+}
+
 static inline struct node *snapshot_parent(const struct snapshot *snap, const struct node *n)
 {
 	return &snap->nodes[n->parent];
@@ -144,6 +163,16 @@ static inline void snapshot_learn_size(struct node *n, int64_t size)
 	atomic_store_explicit(&n->size, size, memory_order_relaxed);
 }
 
+static inline int64_t snapshot_mtime(const struct node *n)
+{
+	return atomic_load_explicit(&n->mtime, memory_order_relaxed);
+}
+
+/* Dates n, a file whose bytes were learnt at its first stat (digest:
+ * of those bytes), as snapshot.h promises; through sync, which keeps
+ * the date. */
+void snapshot_date_learnt(struct node *n, struct sync *sync, uint64_t digest);
+
 /* What a size learnt for n is kept in the cache under (sync_remember_size):
  * the digest of its source, this version's formats folded in. Only
  * transcript.txt and conversation.json sizes are kept; a build takes back
@@ -157,23 +186,21 @@ bool snapshot_size_is_learnt(enum node_kind kind);
 /* Renders a view (NODE_VAULT_*), reading its items through sync; a note
  * may fetch its transcript. *partial is set for a note rendered without
  * its transcript (offline, not cached yet): a rendering that changes when
- * the transcript comes, with no change of digest. Returns 0 or -errno
- * (-ESTALE when an item went from the store since the build: a refresh is
- * on its way). */
+ * the transcript comes, with no change of digest. Returns 0, 1 when a
+ * note's transcript is not its version's (sync_source_json), or -errno
+ * (-EIO when the store no longer keeps a version the snapshot names). */
 int snapshot_render_view(const struct snapshot *snap, const struct node *n, struct sync *sync,
 			 struct buf *out, bool *partial);
 
 /* Appends the bytes [off, off + size) of a .jsonl file (fewer at its
- * end), reading only the lines they cover. -ESTALE when one of them went
- * or changed its length in the store since the build (a refresh is on its
- * way), with out left as it was. */
+ * end), reading only the lines they cover. -EIO, with out left as it
+ * was, when the store no longer keeps a version the snapshot names. */
 int snapshot_read_lines(const struct snapshot *snap, const struct node *n, struct sync *sync,
 			off_t off, size_t size, struct buf *out);
 
 /* Calls fn with the name and value of each extended attribute of n
  * (user.omi.id, ...: see omifs.1) that its item has; n without any is
- * fine. Returns 0, fn's non-zero value, or -errno reading the item
- * (-ESTALE: gone since the build). */
+ * fine. Returns 0, fn's non-zero value, or -errno reading the item. */
 typedef int (*snapshot_attribute_fn)(const char *name, const char *value, void *ctx);
 int snapshot_attributes(const struct snapshot *snap, const struct node *n, struct sync *sync,
 			snapshot_attribute_fn fn, void *ctx);

@@ -298,33 +298,38 @@ void views_free(struct builder *b)
 
 /* ---- reading ---- */
 
-/* The item id of kind, parsed. Gone from the store since the build is
- * -ESTALE: a refresh is on its way. */
-static int read_item(struct sync *sync, enum store_kind kind, const char *id, union item *item)
+/* Item n of kind (a node whose id names one), parsed, at the snapshot's
+ * version. */
+static int read_item(const struct snapshot *snap, const struct node *n, struct sync *sync,
+		     enum store_kind kind, union item *item)
 {
 	char *json;
-	int rc = sync_source_json(sync, kind, id, false, &json);
+	int rc = sync_source_json(sync, kind, snapshot_id(snap, n), snapshot_version(snap, n->id),
+				  false, &json);
 
 	if (rc < 0)
-		return rc == -ENOENT ? -ESTALE : rc;
+		return rc;
 	rc = snapshot_parse_item(kind, json, item) < 0 ? -EIO : 0;
 	free(json);
 	return rc;
 }
 
-static int render_note(const char *id, struct sync *sync, struct buf *out, bool *partial)
+static int render_note(const struct snapshot *snap, const struct node *n, struct sync *sync,
+		       struct buf *out, bool *partial)
 {
 	union item item;
 	bool full;
 	char *json;
-	int rc = sync_note_json(sync, id, &json, &full);
+	int rc = sync_note_json(sync, snapshot_id(snap, n), snapshot_version(snap, n->id), &json,
+				&full), other;
 
 	if (rc < 0)
-		return rc == -ENOENT ? -ESTALE : rc;
+		return rc;
+	other = rc;
 	*partial = !full;
-	rc = snapshot_parse_item(STORE_CONVERSATIONS, json, &item) < 0 ? -EIO : 0;
+	rc = snapshot_parse_item(STORE_CONVERSATIONS, json, &item) < 0 ? -EIO : other;
 	free(json);
-	if (rc == 0) {
+	if (rc >= 0) {
 		vault_render_note(&item.conversation, full, out);
 		snapshot_free_item(STORE_CONVERSATIONS, &item);
 	}
@@ -344,7 +349,7 @@ static int render_day(const struct snapshot *snap, const char *day, struct sync 
 		const struct node *note = snapshot_child_at(snap, notes, j);
 		const char *note_name = snapshot_name(snap, note);
 
-		rc = read_item(sync, STORE_CONVERSATIONS, snapshot_id(snap, note), &item);
+		rc = read_item(snap, note, sync, STORE_CONVERSATIONS, &item);
 		if (rc < 0)
 			break;
 		buf_reset(&name);
@@ -366,7 +371,7 @@ static int render_lines_of(const struct snapshot *snap, const struct node *dir,
 	int rc;
 
 	for (size_t i = 0; dir && i < dir->n_children; i++) {
-		rc = read_item(sync, kind, snapshot_id(snap, snapshot_child_at(snap, dir, i)), &item);
+		rc = read_item(snap, snapshot_child_at(snap, dir, i), sync, kind, &item);
 		if (rc < 0)
 			return rc;
 		if (kind == STORE_MEMORIES)
@@ -387,7 +392,7 @@ int snapshot_render_view(const struct snapshot *snap, const struct node *n, stru
 	*partial = false;
 	switch (n->kind) {
 	case NODE_VAULT_NOTE:
-		return render_note(snapshot_id(snap, n), sync, out, partial);
+		return render_note(snap, n, sync, out, partial);
 	case NODE_VAULT_DAY:
 		return render_day(snap, snapshot_id(snap, n), sync, out);
 	case NODE_VAULT_MEMORIES:
@@ -439,14 +444,11 @@ int snapshot_read_lines(const struct snapshot *snap, const struct node *n, struc
 		uint64_t lo = from > start ? from - start : 0;
 		uint64_t hi = (to < lines[i].end ? to : lines[i].end) - start;
 
-		rc = sync_source_json(sync, kind, snap->arena + lines[i].id, false, &json);
-		if (rc == 0 && strlen(json) + 1 != lines[i].len) {
-			free(json);
-			rc = -ESTALE;
-		}
+		rc = sync_source_json(sync, kind, snap->arena + lines[i].id,
+				      snapshot_version(snap, lines[i].id), false, &json);
 		if (rc < 0) {
 			buf_truncate(out, had);
-			return rc == -ENOENT ? -ESTALE : rc;
+			return rc;
 		}
 		json[lines[i].len - 1] = '\n';
 		buf_append(out, json + lo, hi - lo);
@@ -484,21 +486,23 @@ int snapshot_attributes(const struct snapshot *snap, const struct node *n, struc
 
 	if (kind < 0)
 		return 0;
-	rc = read_item(sync, (enum store_kind)kind, snapshot_id(snap, n), &item);
+	rc = read_item(snap, n, sync, (enum store_kind)kind, &item);
 	if (rc < 0)
 		return rc;
+	if (sync_item_locked(sync, (enum store_kind)kind, snapshot_id(snap, n)))
+		rc = attribute(fn, ctx, "user.omi.locked", "true");
 	if (kind == STORE_MEMORIES) {
-		rc = attribute(fn, ctx, "user.omi.id", item.memory.id);
+		rc = rc ? rc : attribute(fn, ctx, "user.omi.id", item.memory.id);
 		rc = rc ? rc : attribute(fn, ctx, "user.omi.category", item.memory.category);
 		rc = rc ? rc : attribute(fn, ctx, "user.omi.created_at", item.memory.created_at.text);
 	} else if (kind == STORE_ACTION_ITEMS) {
-		rc = attribute(fn, ctx, "user.omi.id", item.action_item.id);
+		rc = rc ? rc : attribute(fn, ctx, "user.omi.id", item.action_item.id);
 		rc = rc ? rc : attribute(fn, ctx, "user.omi.created_at",
 					 item.action_item.created_at.text);
 	} else {
 		const struct conversation *c = &item.conversation;
 
-		rc = attribute(fn, ctx, "user.omi.id", c->id);
+		rc = rc ? rc : attribute(fn, ctx, "user.omi.id", c->id);
 		rc = rc ? rc : attribute(fn, ctx, "user.omi.title", c->title);
 		rc = rc ? rc : attribute(fn, ctx, "user.omi.category", c->category);
 		rc = rc ? rc : attribute(fn, ctx, "user.omi.created_at", c->created_at.text);

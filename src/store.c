@@ -1,14 +1,29 @@
 /*
  * store: SQLite tables behind store.h.
  *
- *   listing(kind, position, id, json)   the last complete listing per kind
- *   staged_listing(same columns)        a complete listing on its way in
- *   listed(kind, listed_at, count)      when that listing was made
- *   full_conversation(id, json)         conversations with transcripts
- *   first_seen(kind, id, at)            when an id was first stored, for
- *                                       items with no timestamp of their own
- *   search_*                            the full-text index (search_index.c),
- *                                       updated in the same transactions
+ *   listing(kind, position, id, json,    the current version of every item
+ *           missing, locked)             of the last complete listing; missing:
+ *                                        complete listings in a row that
+ *                                        lacked it; locked: full text kept
+ *   staged_listing(same columns)         a complete listing on its way in
+ *   old_version(kind, id, version, full, superseded versions, until no
+ *               json, superseded,        snapshot can name them (superseded:
+ *               superseded_at)           the listings_changed count that did)
+ *   removed(kind, id, json, removed_at)  deleted items, kept 30 days
+ *   listed(kind, listed_at, count)       when that listing was made
+ *   full_conversation(id, json)          conversations with transcripts, for
+ *                                        the current version of their entry
+ *   first_seen(kind, id, at)             when an id was first stored, for
+ *                                        items with no timestamp of their own
+ *   rendered_size(ino, digest, size)     sizes that take a transcript to learn
+ *   file_date(ino, digest, mtime)        each file's bytes and their mtime
+ *   search_*                             the full-text index (search_index.c),
+ *                                        updated in the same transactions
+ *
+ * A version is named by hash_bytes() of the item's stored JSON: the name a
+ * snapshot keeps is computed, never stored beside the current version.
+ * PRAGMA user_version is the cache's format (STORE_FORMAT); meta's
+ * 'written_by' the omifs that last wrote it.
  *
  * One connection guarded by one mutex: every function is a short
  * transaction, and FUSE threads mostly read the in-memory tree, not this.
@@ -16,6 +31,7 @@
 #include "store_state.h"
 
 #include "buf.h"
+#include "hash.h"
 #include "log.h"
 #include "search_index.h"
 
@@ -30,16 +46,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char schema[] =
+/* The cache's format: 1 (user_version 0) is what omifs wrote before
+ * versions; 2 adds them. */
+#define STORE_FORMAT 2
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
+static const char pragmas[] =
 	"PRAGMA journal_mode=WAL;"
-	"PRAGMA synchronous=NORMAL;"
+	"PRAGMA synchronous=NORMAL;";
+
+static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS listing ("
 	"  kind INTEGER NOT NULL, position INTEGER NOT NULL, id TEXT NOT NULL,"
-	"  json TEXT NOT NULL, PRIMARY KEY (kind, id));"
+	"  json TEXT NOT NULL, missing INTEGER NOT NULL DEFAULT 0,"
+	"  locked INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (kind, id));"
 	"CREATE INDEX IF NOT EXISTS listing_order ON listing (kind, position);"
 	"CREATE TABLE IF NOT EXISTS staged_listing ("
 	"  kind INTEGER NOT NULL, position INTEGER NOT NULL, id TEXT NOT NULL,"
-	"  json TEXT NOT NULL, PRIMARY KEY (kind, id));"
+	"  json TEXT NOT NULL, missing INTEGER NOT NULL DEFAULT 0,"
+	"  locked INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (kind, id));"
+	"CREATE TABLE IF NOT EXISTS old_version ("
+	"  kind INTEGER NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL,"
+	"  full INTEGER NOT NULL, json TEXT NOT NULL, superseded INTEGER NOT NULL,"
+	"  superseded_at INTEGER NOT NULL, PRIMARY KEY (kind, id, version, full));"
+	"CREATE TABLE IF NOT EXISTS removed ("
+	"  kind INTEGER NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL,"
+	"  removed_at INTEGER NOT NULL, PRIMARY KEY (kind, id));"
 	"CREATE TABLE IF NOT EXISTS listed ("
 	"  kind INTEGER PRIMARY KEY, listed_at INTEGER NOT NULL, count INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS full_conversation ("
@@ -49,8 +82,16 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS rendered_size ("
 	"  ino INTEGER PRIMARY KEY, digest INTEGER NOT NULL, size INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS file_date ("
+	"  ino INTEGER PRIMARY KEY, digest INTEGER NOT NULL, mtime INTEGER NOT NULL);"
 	"INSERT OR IGNORE INTO meta VALUES ('created_at', CAST(strftime('%s', 'now') AS INTEGER));"
 	"INSERT OR IGNORE INTO meta VALUES ('listings_changed', 0);";
+
+/* What a cache of format 1 lacks; its staging is transient, made anew. */
+static const char migrate_from_1[] =
+	"ALTER TABLE listing ADD COLUMN missing INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE listing ADD COLUMN locked INTEGER NOT NULL DEFAULT 0;"
+	"DROP TABLE IF EXISTS staged_listing;";
 
 /* Logs and remembers a SQLite error. s->lock held (or s not shared yet). */
 int store_fail(struct store *s, const char *what)
@@ -99,11 +140,18 @@ static sqlite3_int64 query_int(struct store *s, const char *sql)
 	return n;
 }
 
-/* How many commits changed a listing, by any omifs (0 for a cache older
- * than the count). Lock held. */
-static sqlite3_int64 read_listings_changed(struct store *s)
+sqlite3_int64 store_listings_count_locked(struct store *s)
 {
-	return query_int(s, "SELECT value FROM meta WHERE key = 'listings_changed'");
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 n = 0;
+
+	/* Not store_prepare(): a cache of an older omifs, opened read-only,
+	 * may have no such count, which means none. */
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'listings_changed'", -1,
+			       &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
 }
 
 int store_note_listings_changed(struct store *s)
@@ -125,11 +173,11 @@ static struct store *ready(struct store *s, bool writable, bool with_index)
 	char err[256];
 	enum search_index_state state;
 
-	sqlite3_busy_timeout(s->db, 5000);
 	pthread_mutex_init(&s->lock, NULL);
+	s->readonly = !writable;
 	s->created_at = read_created_at(s);
 	s->data_version = data_version(s);
-	s->listings_changed = read_listings_changed(s);
+	s->listings_changed = store_listings_count_locked(s);
 	state = search_index_state(s->db);
 	s->index_state = writable ? SEARCH_INDEX_CURRENT : state;
 	if (!with_index && state != SEARCH_INDEX_CURRENT)
@@ -140,10 +188,102 @@ static struct store *ready(struct store *s, bool writable, bool with_index)
 	return s;
 }
 
+/* omifs_digest(text): the version a JSON text names (hash_bytes). */
+static void sql_digest(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const unsigned char *text = sqlite3_value_text(argv[0]);
+
+	(void)argc;
+	sqlite3_result_int64(ctx, (sqlite3_int64)hash_bytes(text ? (const char *)text : "",
+							     (size_t)sqlite3_value_bytes(argv[0])));
+}
+
+/* The cache's format: PRAGMA user_version, where 0 is format 1 when the
+ * file has a listing and a new file otherwise (0). */
+static int read_format(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int format = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version), "
+			       "EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'listing')",
+			       -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		format = sqlite3_column_int(st, 0) ? sqlite3_column_int(st, 0)
+						   : sqlite3_column_int(st, 1);
+	sqlite3_finalize(st);
+	return format;
+}
+
+/* Refuses a cache of a format this omifs does not know, naming the omifs
+ * that wrote it. Returns 0, or -1 with a message. */
+static int check_format(sqlite3 *db, int format, const char *path, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char writer[64] = "newer";
+
+	if (format <= STORE_FORMAT)
+		return 0;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'written_by'", -1, &st,
+			       NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		snprintf(writer, sizeof(writer), "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	snprintf(err, errlen, "the cache %s was written by omifs %s (cache format %d); omifs "
+		 OMIFS_VERSION " reads formats up to %d: run that omifs, or move the cache away",
+		 path, writer, format, STORE_FORMAT);
+	return -1;
+}
+
+/* Creates the tables, or brings a cache of an older format up to this
+ * one in place: nothing is fetched again and learnt sizes stay. Returns
+ * 0, or -1 with a message. */
+static int prepare_schema(struct store *s, const char *path, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	int format;
+
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	format = read_format(s->db);
+	if (check_format(s->db, format, path, err, errlen) < 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	/* A cache already current is not written: another omifs sharing it
+	 * would take that for a commit of its own. */
+	if ((format == 1 && sqlite3_exec(s->db, migrate_from_1, NULL, NULL, &msg) != SQLITE_OK) ||
+	    sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
+	    (format != STORE_FORMAT &&
+	     sqlite3_exec(s->db, "PRAGMA user_version = " STRINGIFY(STORE_FORMAT), NULL, NULL,
+			  &msg) != SQLITE_OK) ||
+	    sqlite3_exec(s->db, "INSERT OR REPLACE INTO meta SELECT 'written_by', '" OMIFS_VERSION "' "
+			 "WHERE NOT EXISTS (SELECT 1 FROM meta WHERE key = 'written_by' AND "
+			 "value = '" OMIFS_VERSION "'); COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		goto fail;
+	}
+	if (format == 1)
+		log_info("cache: brought %s up to format %d", path, STORE_FORMAT);
+	s->format = STORE_FORMAT;
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot open the cache %s: %s", path, msg ? msg : sqlite3_errmsg(s->db));
+	sqlite3_free(msg);
+	return -1;
+}
+
+/* What every connection needs first: a wait for other writers, and the
+ * digest function. */
+static bool connect(struct store *s)
+{
+	return sqlite3_busy_timeout(s->db, 5000) == SQLITE_OK &&
+	       sqlite3_create_function(s->db, "omifs_digest", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+				       NULL, sql_digest, NULL, NULL) == SQLITE_OK;
+}
+
 struct store *store_open(const char *path, char *err, size_t errlen)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
-	char *msg = NULL;
+	const char *name = path ? path : "(memory)";
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
 
 	if (path) {
@@ -161,16 +301,17 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	/* Another omifs may be writing (a mount and a sync share a cache):
 	 * the schema's writes wait for it like every other write. */
 	if (sqlite3_open_v2(path ? path : ":memory:", &s->db, flags, NULL) != SQLITE_OK ||
-	    sqlite3_busy_timeout(s->db, 5000) != SQLITE_OK ||
-	    sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "cannot open the cache %s: %s", path ? path : "(memory)",
-			 msg ? msg : sqlite3_errmsg(s->db));
-		sqlite3_free(msg);
-		sqlite3_close(s->db);
-		free(s);
-		return NULL;
+	    !connect(s) || sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open the cache %s: %s", name, sqlite3_errmsg(s->db));
+		goto fail;
 	}
+	if (prepare_schema(s, name, err, errlen) < 0)
+		goto fail;
 	return ready(s, true, true);
+fail:
+	sqlite3_close(s->db);
+	free(s);
+	return NULL;
 }
 
 /* The SQLite URI of a file opened read-only: on read-only media SQLite
@@ -207,14 +348,24 @@ struct store *store_open_readonly(const char *path, bool index_in_memory, char *
 		free(uri);
 		/* Opening is lazy: a first read says whether it works (one
 		 * row: counting them all reads the whole listing). */
-		if (rc == SQLITE_OK && sqlite3_exec(s->db, "SELECT 1 FROM listing LIMIT 1", NULL,
-						    NULL, NULL) == SQLITE_OK)
-			return ready(s, false, index_in_memory);
-		if (immutable)
+		bool readable = rc == SQLITE_OK && connect(s) &&
+				sqlite3_exec(s->db, "SELECT 1 FROM listing LIMIT 1", NULL, NULL,
+					     NULL) == SQLITE_OK;
+		bool refused = false;
+
+		if (readable) {
+			s->format = read_format(s->db);
+			refused = check_format(s->db, s->format, path, err, errlen) < 0;
+			if (!refused)
+				return ready(s, false, index_in_memory);
+		} else if (immutable) {
 			snprintf(err, errlen, "cannot read the cache %s: %s", path,
 				 sqlite3_errmsg(s->db));
+		}
 		sqlite3_close(s->db);
 		free(s);
+		if (refused)
+			break;
 	}
 	return NULL;
 }
@@ -466,31 +617,20 @@ enum store_elsewhere store_changed_elsewhere(struct store *s)
 
 	pthread_mutex_lock(&s->lock);
 	now = data_version(s);
-	/* Only a listing's change moves the generation: not another
-	 * omifs's transcripts, sizes or index. */
+	/* Only a listing's change counts: not another omifs's transcripts,
+	 * sizes or index. */
 	if (now != 0 && now != s->data_version) {
-		sqlite3_int64 listings = read_listings_changed(s);
+		sqlite3_int64 listings = store_listings_count_locked(s);
 
 		s->data_version = now;
 		what = STORE_ELSEWHERE_COMMITTED;
 		if (listings != s->listings_changed) {
 			what = STORE_ELSEWHERE_LISTINGS;
 			s->listings_changed = listings;
-			s->generation++;
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	return what;
-}
-
-uint64_t store_generation(struct store *s)
-{
-	uint64_t g;
-
-	pthread_mutex_lock(&s->lock);
-	g = s->generation;
-	pthread_mutex_unlock(&s->lock);
-	return g;
 }
 
 int store_put_full_conversation(struct store *s, const char *id, const char *json)
@@ -626,4 +766,299 @@ long long store_size(struct store *s)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return bytes;
+}
+
+uint64_t store_listings_count(struct store *s)
+{
+	sqlite3_int64 n;
+
+	pthread_mutex_lock(&s->lock);
+	n = store_listings_count_locked(s);
+	pthread_mutex_unlock(&s->lock);
+	return (uint64_t)n;
+}
+
+/* The text of the first column of the first row of st, copied; NULL
+ * without one. Finalizes st. */
+static char *first_text(sqlite3_stmt *st)
+{
+	char *text = NULL;
+
+	if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		text = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return text;
+}
+
+char *store_get_version(struct store *s, enum store_kind kind, const char *id, uint64_t version,
+			bool full)
+{
+	sqlite3_stmt *st;
+	char *json;
+
+	pthread_mutex_lock(&s->lock);
+	st = store_prepare(s, "SELECT json FROM listing WHERE kind = ? AND id = ?");
+	if (st) {
+		sqlite3_bind_int(st, 1, kind);
+		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	}
+	json = first_text(st);
+	if (json && hash_bytes(json, strlen(json)) == version) {
+		if (full) {
+			free(json);
+			st = store_prepare(s, "SELECT json FROM full_conversation WHERE id = ?");
+			if (st)
+				sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+			json = first_text(st);
+		}
+	} else {
+		free(json);
+		/* A cache of an older omifs (read-only) keeps no other version. */
+		st = s->format < STORE_FORMAT ? NULL
+		   : store_prepare(s, "SELECT json FROM old_version WHERE kind = ? AND id = ? AND "
+				   "version = ? AND full = ?");
+		if (st) {
+			sqlite3_bind_int(st, 1, kind);
+			sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, (sqlite3_int64)version);
+			sqlite3_bind_int(st, 4, full);
+		}
+		json = first_text(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return json;
+}
+
+/* Runs sql with ?1 and (when it has one) ?2 bound to integers. Lock held. */
+static int run_two(struct store *s, const char *sql, sqlite3_int64 a, sqlite3_int64 b)
+{
+	sqlite3_stmt *st = store_prepare(s, sql);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, a);
+	if (sqlite3_bind_parameter_count(st) >= 2)
+		sqlite3_bind_int64(st, 2, b);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, sql);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_prune_versions(struct store *s, uint64_t floor, time_t superseded_before,
+			 time_t removed_before)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = run_two(s, "DELETE FROM old_version WHERE superseded <= ?1 AND superseded_at <= ?2",
+		     floor > INT64_MAX ? INT64_MAX : (sqlite3_int64)floor, superseded_before);
+	if (rc == 0)
+		rc = run_two(s, "DELETE FROM removed WHERE removed_at <= ?1",
+			     removed_before, 0);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* The one number sql (?1 the kind, ?2 a) answers, or -1 after an error.
+ * Lock not held. */
+static sqlite3_int64 kind_number(struct store *s, const char *sql, enum store_kind kind,
+				 sqlite3_int64 a)
+{
+	sqlite3_stmt *st;
+	sqlite3_int64 n = -1;
+
+	pthread_mutex_lock(&s->lock);
+	st = store_prepare(s, sql);
+	if (st) {
+		sqlite3_bind_int(st, 1, kind);
+		if (sqlite3_bind_parameter_count(st) >= 2)
+			sqlite3_bind_int64(st, 2, a);
+		n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : store_fail(s, sql);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return n < 0 ? -1 : n;
+}
+
+int store_count_missing(struct store *s, enum store_kind kind, size_t *pending, size_t *held)
+{
+	sqlite3_int64 p, h;
+
+	*pending = *held = 0;
+	if (s->format < STORE_FORMAT)
+		return 0;
+	p = kind_number(s, "SELECT count(*) FROM listing WHERE kind = ?1 AND missing = 1", kind, 0);
+	h = kind_number(s, "SELECT count(*) FROM listing WHERE kind = ?1 AND missing > 1", kind, 0);
+	if (p < 0 || h < 0)
+		return -EIO;
+	*pending = (size_t)p;
+	*held = (size_t)h;
+	return 0;
+}
+
+int store_count_removed_since(struct store *s, enum store_kind kind, time_t since, size_t *n)
+{
+	sqlite3_int64 got = kind_number(s, "SELECT count(*) FROM removed WHERE kind = ?1 AND "
+					"removed_at >= ?2", kind, (sqlite3_int64)since);
+
+	*n = got > 0 ? (size_t)got : 0;
+	return got < 0 ? -EIO : 0;
+}
+
+size_t store_count_locked(struct store *s, enum store_kind kind)
+{
+	sqlite3_int64 n = s->format < STORE_FORMAT ? 0
+			: kind_number(s, "SELECT count(*) FROM listing WHERE kind = ?1 AND locked",
+				      kind, 0);
+
+	return n > 0 ? (size_t)n : 0;
+}
+
+bool store_item_locked(struct store *s, enum store_kind kind, const char *id)
+{
+	sqlite3_stmt *st;
+	bool locked = false;
+
+	if (s->format < STORE_FORMAT)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	st = store_prepare(s, "SELECT locked FROM listing WHERE kind = ? AND id = ?");
+	if (st) {
+		sqlite3_bind_int(st, 1, kind);
+		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+		locked = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return locked;
+}
+
+/* A cache opened read-only still dates files for the life of this
+ * process: in a copy of its dates that shadows them (SQLite looks in
+ * temp first), made when first needed: a search never needs it. Lock
+ * held. */
+static void dates_writable(struct store *s)
+{
+	if (!s->readonly || s->dates_copied)
+		return;
+	s->dates_copied = true;
+	if (sqlite3_exec(s->db, "CREATE TEMP TABLE file_date (ino INTEGER PRIMARY KEY, "
+			 "digest INTEGER NOT NULL, mtime INTEGER NOT NULL)", NULL, NULL, NULL) != SQLITE_OK ||
+	    (s->format == STORE_FORMAT &&
+	     sqlite3_exec(s->db, "INSERT INTO temp.file_date SELECT * FROM main.file_date", NULL,
+			  NULL, NULL) != SQLITE_OK))
+		log_warn("cache: files are dated as if new: %s", sqlite3_errmsg(s->db));
+}
+
+int store_foreach_file_date(struct store *s, store_file_date_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	dates_writable(s);
+	if (sqlite3_prepare_v2(s->db, "SELECT ino, digest, mtime FROM file_date", -1, &st,
+			       NULL) == SQLITE_OK) {
+		while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+			struct store_file_date row = {
+				(uint64_t)sqlite3_column_int64(st, 0),
+				(uint64_t)sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+			};
+
+			rc = fn(&row, ctx);
+		}
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* Writes one file_date row with st (prepared, lock held). */
+static int put_file_date(struct store *s, sqlite3_stmt *st, const struct store_file_date *row)
+{
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)row->ino);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)row->digest);
+	sqlite3_bind_int64(st, 3, row->mtime);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "dating a file");
+}
+
+static const char put_file_date_sql[] = "INSERT OR REPLACE INTO file_date VALUES (?, ?, ?)";
+
+int store_put_file_dates(struct store *s, const struct store_file_date *rows, size_t n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -EIO;
+
+	if (n == 0)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	dates_writable(s);
+	/* Read-only, the rows are the temp copy's: no write lock to take. */
+	if (store_exec(s, s->readonly ? "BEGIN" : "BEGIN IMMEDIATE") < 0)
+		goto out;
+	st = store_prepare(s, put_file_date_sql);
+	rc = st ? 0 : -EIO;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = put_file_date(s, st, &rows[i]);
+	if (rc < 0 || store_exec(s, "COMMIT") < 0) {
+		store_exec(s, "ROLLBACK");
+		rc = -EIO;
+	}
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_date_file(struct store *s, uint64_t ino, uint64_t digest, int64_t first,
+		    int64_t changed, int64_t *mtime)
+{
+	struct store_file_date row = { ino, digest, first };
+	sqlite3_stmt *st;
+	bool same = false;
+	int rc = -EIO;
+
+	pthread_mutex_lock(&s->lock);
+	dates_writable(s);
+	st = store_prepare(s, "SELECT digest, mtime FROM file_date WHERE ino = ?");
+	if (st) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			int64_t was = sqlite3_column_int64(st, 1);
+
+			same = (uint64_t)sqlite3_column_int64(st, 0) == digest;
+			/* Other bytes move the time, even within its second. */
+			row.mtime = same ? was : changed > was ? changed : was + 1;
+		}
+		sqlite3_finalize(st);
+		st = same ? NULL : store_prepare(s, put_file_date_sql);
+		rc = same ? 0 : st ? put_file_date(s, st, &row) : -EIO;
+		sqlite3_finalize(st);
+	}
+	*mtime = row.mtime;
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_check(struct store *s, bool quick, char *out, size_t outlen)
+{
+	sqlite3_stmt *st;
+	char *first;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	st = store_prepare(s, quick ? "PRAGMA quick_check(1)" : "PRAGMA integrity_check(1)");
+	first = first_text(st);
+	rc = first && strcmp(first, "ok") == 0 ? 0 : -EIO;
+	snprintf(out, outlen, "%s", first ? first : sqlite3_errmsg(s->db));
+	if (rc < 0) {
+		log_error("cache: the check found: %s", out);
+		s->failed_at = time(NULL);
+		snprintf(s->failure, sizeof(s->failure), "%s", out);
+	}
+	free(first);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
 }

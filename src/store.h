@@ -3,17 +3,20 @@
  *
  * It keeps, by kind and id, the raw JSON of every item of the last
  * complete listing of each collection, in listing order, and, apart, each
- * conversation as fetched with its transcript ("full"). A full
- * conversation is kept only while its listing entry stays the same: a
- * changed or vanished entry drops it, so a changed conversation is fetched
- * again and an unchanged one never is.
+ * conversation as fetched with its transcript ("full"). An item's JSON is
+ * a version, named by hash_bytes() of the JSON text (hash.h). A version
+ * that a new listing changed or deleted stays readable, full form
+ * included, until store_prune_versions says no snapshot can name it, so
+ * that a file is always read from the version whose size was shown. A
+ * changed conversation's transcript is fetched again for the new version.
  *
  * store_open(NULL) keeps everything in memory; a path gives a database
- * file (mode 0600) that outlives the process.
+ * file (mode 0600) that outlives the process. A file of an older format
+ * is brought up to this one in place; one of a newer omifs is refused.
  *
  * Thread-safe. Strings passed in are copied; strings returned are the
  * caller's to free. Functions return 0 or -errno (-EIO for SQLite errors,
- * logged) unless they say otherwise.
+ * logged and kept for store_last_error) unless they say otherwise.
  */
 #ifndef OMIFS_STORE_H
 #define OMIFS_STORE_H
@@ -54,32 +57,48 @@ void store_close(struct store *s);
  * store_stage_clear drops what is staged for kind: before a staging (an
  * unfinished one may have left rows), and instead of committing one that
  * failed. store_stage_items appends items after those already staged (an id
- * staged twice keeps its last JSON and place). store_stage_compare counts
- * both listings and calls fn with each id of the served one that the
- * staged one lacks (under the store's lock: fn must not call the store).
- * store_stage_commit replaces the served listing by the staged one, with
- * the vanished items kept after the staged ones when keep_vanished, and
- * returns how many items were added, changed or removed (>= 0).
+ * staged twice keeps its last JSON and place); locked[i] (locked may be
+ * NULL: none) says the server sent item i cut, its JSON holding the text
+ * kept (store_count_locked). store_stage_compare counts
+ * both listings. store_stage_commit replaces the served listing by the
+ * staged one; what becomes of the items the staged one lacks ("vanished")
+ * is the caller's call, below. It returns how many items were added,
+ * changed or removed (>= 0).
  */
 struct store_stage_census {
 	size_t staged;		/* items staged */
 	size_t cached;		/* items of the listing served */
 	size_t vanished;	/* ... that the staged one lacks */
+	size_t confirmed;	/* ... of which a complete listing lacked already */
 };
-typedef void (*store_id_fn)(const char *id, void *ctx);
+enum store_vanished {
+	STORE_COUNT_VANISHED,	/* kept, counted missing once more */
+	STORE_DELETE_CONFIRMED,	/* counted; deleted when two listings in a row lacked them */
+	STORE_DELETE_VANISHED,	/* deleted now */
+};
 int store_stage_clear(struct store *s, enum store_kind kind);
 int store_stage_items(struct store *s, enum store_kind kind, const struct store_item *items,
-		      size_t n);
-int store_stage_compare(struct store *s, enum store_kind kind, struct store_stage_census *c,
-			store_id_fn fn, void *ctx);
-int store_stage_commit(struct store *s, enum store_kind kind, bool keep_vanished,
+		      const bool *locked, size_t n);
+int store_stage_compare(struct store *s, enum store_kind kind, struct store_stage_census *c);
+int store_stage_commit(struct store *s, enum store_kind kind, enum store_vanished vanished,
 		       time_t listed_at);
 
 /* The three steps above at once, for a listing at hand: replaces the
- * listing of kind by a complete new one. Returns how many items were
- * added, changed or removed (>= 0), or -errno. */
+ * listing of kind by a complete new one, deleting at once what it lacks.
+ * Returns how many items were added, changed or removed (>= 0), or
+ * -errno. */
 int store_replace_listing(struct store *s, enum store_kind kind, const struct store_item *items,
 			  size_t n, time_t listed_at);
+
+/* Of kind's listing: items a complete listing lacked once (pending), and
+ * those that two or more lacked but that were kept all the same (held). */
+int store_count_missing(struct store *s, enum store_kind kind, size_t *pending, size_t *held);
+/* How many items of kind were deleted at or after `since`. */
+int store_count_removed_since(struct store *s, enum store_kind kind, time_t since, size_t *n);
+/* How many items of kind keep a text the server no longer sends whole. */
+size_t store_count_locked(struct store *s, enum store_kind kind);
+/* Whether item id of kind is one of those. */
+bool store_item_locked(struct store *s, enum store_kind kind, const char *id);
 
 /* Adds items to a kind's listing without replacing it: new ids go before
  * every known item (they are the newest), known ids get the new JSON.
@@ -91,7 +110,7 @@ int store_merge_listing(struct store *s, enum store_kind kind, const struct stor
 
 /* Replaces the JSON of known items of kind, in place: for a change of the
  * form entries are kept in, not of their content, so nothing else moves
- * (no full conversation is dropped, the generation stays). Unknown ids
+ * (no full conversation is dropped, no listing counts as changed). Unknown ids
  * are ignored. Returns 0 or -errno. */
 int store_rewrite_listing(struct store *s, enum store_kind kind, const struct store_item *items,
 			  size_t n);
@@ -104,18 +123,31 @@ int store_listing_info(struct store *s, enum store_kind kind, time_t *listed_at,
  * if there is none. */
 char *store_get_item(struct store *s, enum store_kind kind, const char *id);
 
+/* The JSON of item id of kind at `version` (caller frees): its listing
+ * entry, or with `full` the conversation with its transcript. NULL when
+ * that version is neither current nor kept, or has no full form. */
+char *store_get_version(struct store *s, enum store_kind kind, const char *id, uint64_t version,
+			bool full);
+
+/* The count of commits that changed a listing, by any omifs sharing the
+ * file: a snapshot built after reading n names only versions current at
+ * n or later. */
+uint64_t store_listings_count(struct store *s);
+
+/* Forgets superseded versions that no snapshot can name: superseded at a
+ * count <= floor and at or before superseded_before; and deleted items
+ * removed at or before removed_before. Returns 0 or -errno. */
+int store_prune_versions(struct store *s, uint64_t floor, time_t superseded_before,
+			 time_t removed_before);
+
 /* Calls fn for each item of kind in listing order; stops when fn returns
  * non-zero and returns that value. */
 typedef int (*store_item_fn)(const char *id, const char *json, void *ctx);
 int store_foreach(struct store *s, enum store_kind kind, store_item_fn fn, void *ctx);
 
-/* Bumped by every store_replace_listing that changed something, and by
- * store_changed_elsewhere when it says yes. */
-uint64_t store_generation(struct store *s);
-
 /* What another connection to the cache file (another omifs: a sync beside
  * a mount) did since the last call, or since the open: nothing, commits,
- * or commits of which one changed a listing (which bumps the generation).
+ * or commits of which one changed a listing (store_listings_count moved).
  * The values are bits: a listing's change includes a commit. */
 enum store_elsewhere {
 	STORE_ELSEWHERE_NOTHING = 0,
@@ -155,6 +187,31 @@ time_t store_first_seen(struct store *s, enum store_kind kind, const char *id);
 int store_put_size(struct store *s, uint64_t ino, uint64_t digest, int64_t size);
 typedef int (*store_size_fn)(uint64_t ino, uint64_t digest, int64_t size, void *ctx);
 int store_foreach_size(struct store *s, store_size_fn fn, void *ctx);
+
+/* Each file's bytes (a digest) and the mtime given to them, by inode
+ * number: a file's mtime moves only when its bytes do, across mounts.
+ * store_foreach_file_date calls fn for every row, under the store's lock
+ * (fn must not call the store). store_put_file_dates writes rows in one
+ * transaction. store_date_file dates a file whose bytes were just learnt:
+ * *mtime gets the row's mtime when digest matches it, else `changed`
+ * or the second after the row's, whichever is later (`first` when the
+ * file has no row yet), which is then kept. A cache
+ * opened read-only keeps them in memory, starting from the file's. */
+struct store_file_date {
+	uint64_t ino, digest;
+	int64_t mtime;
+};
+typedef int (*store_file_date_fn)(const struct store_file_date *row, void *ctx);
+int store_foreach_file_date(struct store *s, store_file_date_fn fn, void *ctx);
+int store_put_file_dates(struct store *s, const struct store_file_date *rows, size_t n);
+int store_date_file(struct store *s, uint64_t ino, uint64_t digest, int64_t first,
+		    int64_t changed, int64_t *mtime);
+
+/* Checks the whole file: PRAGMA integrity_check, or with `quick` its
+ * structure only (quick_check, which skips comparing indexes with their
+ * tables). Returns 0 when it is whole, -EIO with SQLite's first
+ * complaint in out (and for store_last_error) when not. */
+int store_check(struct store *s, bool quick, char *out, size_t outlen);
 
 /* Whether store_search can run: false when the index could not be opened,
  * or was not current under a read-only open not told to index in memory. */

@@ -1,12 +1,15 @@
 /*
  * store_listing: writing listings. A complete listing is staged as it
  * arrives (staged_listing), compared with the served one in SQL, and
- * takes its place in one transaction that also drops the transcripts of
- * changed conversations and keeps the search index in step; a short
- * listing (new conversations, a rewrite of the stored form) is merged.
+ * takes its place in one transaction that also keeps the versions it
+ * changes or deletes (old_version, with the transcripts of changed
+ * conversations), counts the items it lacks, and keeps the search index
+ * in step; a short listing (new conversations, a rewrite of the stored
+ * form) is merged.
  */
 #include "store_state.h"
 
+#include "buf.h"
 #include "search_index.h"
 
 #include <errno.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define VANISHED "NOT EXISTS (SELECT 1 FROM staged_listing st WHERE st.kind = ?1 AND st.id = l.id)"
 /* ... or holds with other JSON. */
@@ -33,7 +37,7 @@ int store_stage_clear(struct store *s, enum store_kind kind)
 }
 
 int store_stage_items(struct store *s, enum store_kind kind, const struct store_item *items,
-		      size_t n)
+		      const bool *locked, size_t n)
 {
 	sqlite3_stmt *insert = NULL;
 	int rc = -EIO;
@@ -41,8 +45,8 @@ int store_stage_items(struct store *s, enum store_kind kind, const struct store_
 	pthread_mutex_lock(&s->lock);
 	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
 		goto out;
-	insert = store_prepare(s, "INSERT OR REPLACE INTO staged_listing (kind, position, id, json) "
-			    "VALUES (?, ?, ?, ?)");
+	insert = store_prepare(s, "INSERT OR REPLACE INTO staged_listing (kind, position, id, json, "
+			    "locked) VALUES (?, ?, ?, ?, ?)");
 	if (!insert)
 		goto rollback;
 	for (size_t i = 0; i < n; i++) {
@@ -51,6 +55,7 @@ int store_stage_items(struct store *s, enum store_kind kind, const struct store_
 		sqlite3_bind_int64(insert, 2, s->staged[kind] + (sqlite3_int64)i);
 		sqlite3_bind_text(insert, 3, items[i].id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(insert, 4, items[i].json, -1, SQLITE_STATIC);
+		sqlite3_bind_int(insert, 5, locked && locked[i]);
 		if (sqlite3_step(insert) != SQLITE_DONE) {
 			store_fail(s, "staging a listing");
 			goto rollback;
@@ -69,31 +74,26 @@ out:
 	return rc;
 }
 
-int store_stage_compare(struct store *s, enum store_kind kind, struct store_stage_census *c,
-			store_id_fn vanished, void *ctx)
+int store_stage_compare(struct store *s, enum store_kind kind, struct store_stage_census *c)
 {
-	sqlite3_stmt *st;
-	sqlite3_int64 staged, cached;
-	int step = SQLITE_ERROR, rc;
+	sqlite3_int64 staged, cached, vanished, confirmed;
 
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_lock(&s->lock);
-	st = store_prepare(s, "SELECT id FROM listing l WHERE kind = ?1 AND " VANISHED);
-	if (st) {
-		sqlite3_bind_int(st, 1, kind);
-		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-			c->vanished++;
-			vanished((const char *)sqlite3_column_text(st, 0), ctx);
-		}
-		sqlite3_finalize(st);
-	}
 	staged = store_count_kind(s, "SELECT count(*) FROM staged_listing WHERE kind = ?1", kind);
 	cached = store_count_kind(s, "SELECT count(*) FROM listing WHERE kind = ?1", kind);
-	c->staged = staged > 0 ? (size_t)staged : 0;
-	c->cached = cached > 0 ? (size_t)cached : 0;
-	rc = step != SQLITE_DONE ? store_fail(s, "comparing a listing") : staged < 0 || cached < 0 ? -EIO : 0;
+	vanished = store_count_kind(s, "SELECT count(*) FROM listing l WHERE kind = ?1 AND " VANISHED,
+				    kind);
+	confirmed = store_count_kind(s, "SELECT count(*) FROM listing l WHERE kind = ?1 AND "
+				     "missing > 0 AND " VANISHED, kind);
 	pthread_mutex_unlock(&s->lock);
-	return rc;
+	if (staged < 0 || cached < 0 || vanished < 0 || confirmed < 0)
+		return -EIO;
+	c->staged = (size_t)staged;
+	c->cached = (size_t)cached;
+	c->vanished = (size_t)vanished;
+	c->confirmed = (size_t)confirmed;
+	return 0;
 }
 
 /* Brings the index entry of (kind, id) in line with the tables. Lock
@@ -145,18 +145,101 @@ static int reindex_noted(struct store *s, enum store_kind kind)
 	return rc < 0 ? rc : store_seal_index(s);
 }
 
+/* Runs one of supersede()'s statements: ?1 the kind, ?2 the count, ?3
+ * the time, ?4 the id when there is one. */
+static int run_superseding(struct store *s, const char *sql, enum store_kind kind,
+			   sqlite3_int64 count, const char *id)
+{
+	sqlite3_stmt *st = store_prepare(s, sql);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int(st, 1, kind);
+	sqlite3_bind_int64(st, 2, count);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+	if (id)
+		sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "keeping a superseded version");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * Keeps, for the snapshots that may name them, the versions of kind that
+ * `which` picks (a condition on listing l; "l.id = ?4" with id): their
+ * listing entries and, with `fulls`, conversations' full forms, which
+ * then leave full_conversation (the new version's transcript is fetched
+ * anew). They are superseded at the count this commit makes. Lock held,
+ * inside the transaction, before the listing changes.
+ */
+static int supersede(struct store *s, enum store_kind kind, const char *which, const char *id,
+		     bool fulls)
+{
+	sqlite3_int64 count = store_listings_count_locked(s) + 1;
+	struct buf sql = BUF_INIT;
+	int rc;
+
+	buf_printf(&sql, "INSERT OR REPLACE INTO old_version (kind, id, version, full, json, "
+		   "superseded, superseded_at) SELECT kind, id, omifs_digest(json), 0, json, ?2, ?3 "
+		   "FROM listing l WHERE kind = ?1 AND %s", which);
+	rc = run_superseding(s, sql.data, kind, count, id);
+	if (rc == 0 && fulls && kind == STORE_CONVERSATIONS) {
+		buf_reset(&sql);
+		buf_printf(&sql, "INSERT OR REPLACE INTO old_version (kind, id, version, full, json, "
+			   "superseded, superseded_at) SELECT l.kind, l.id, omifs_digest(l.json), 1, "
+			   "f.json, ?2, ?3 FROM listing l JOIN full_conversation f ON f.id = l.id "
+			   "WHERE l.kind = ?1 AND %s", which);
+		rc = run_superseding(s, sql.data, kind, count, id);
+		buf_reset(&sql);
+		buf_printf(&sql, "DELETE FROM full_conversation WHERE id IN (SELECT id FROM listing l "
+			   "WHERE kind = ?1 AND %s)", which);
+		if (rc == 0)
+			rc = run_superseding(s, sql.data, kind, count, id);
+	}
+	buf_free(&sql);
+	return rc;
+}
+
+/* Moves the vanished items of kind into the staging: kept after the
+ * listed ones, in their order, counted missing once more; then deletes
+ * those that `vanished` says are to go, keeping their JSON in `removed`.
+ * Lock held, inside a transaction. */
+static int settle_vanished(struct store *s, enum store_kind kind, enum store_vanished vanished,
+			   time_t listed_at)
+{
+	static const char *const gone[] = {
+		[STORE_COUNT_VANISHED] = NULL,
+		[STORE_DELETE_CONFIRMED] = "missing >= 2", [STORE_DELETE_VANISHED] = "missing > 0",
+	};
+	struct buf sql = BUF_INIT;
+	int rc;
+
+	rc = store_run_kind(s, "INSERT INTO staged_listing (kind, position, id, json, missing, locked) "
+			 "SELECT kind, ?2 + row_number() OVER (ORDER BY position), id, json, missing + 1, "
+			 "locked FROM listing l WHERE kind = ?1 AND " VANISHED, kind, s->staged[kind], 0);
+	if (rc < 0 || !gone[vanished])
+		return rc;
+	buf_printf(&sql, "INSERT OR REPLACE INTO removed (kind, id, json, removed_at) SELECT kind, id, "
+		   "json, ?2 FROM staged_listing WHERE kind = ?1 AND %s", gone[vanished]);
+	rc = store_run_kind(s, sql.data, kind, listed_at, 0);
+	buf_reset(&sql);
+	buf_printf(&sql, "DELETE FROM staged_listing WHERE kind = ?1 AND %s", gone[vanished]);
+	if (rc == 0)
+		rc = store_run_kind(s, sql.data, kind, 0, 0);
+	buf_free(&sql);
+	return rc;
+}
+
 /* Moves the staged listing of kind in place of the current one and marks
  * it listed; returns how many items were added, changed or removed, or
  * -EIO. Lock held, inside a transaction. */
-static int move_stage(struct store *s, enum store_kind kind, bool keep_vanished, time_t listed_at)
+static int move_stage(struct store *s, enum store_kind kind, enum store_vanished vanished,
+		      time_t listed_at)
 {
 	sqlite3_int64 changes;
 
-	/* Kept items go after the listed ones, in their order. */
-	if (keep_vanished &&
-	    store_run_kind(s, "INSERT INTO staged_listing (kind, position, id, json) "
-			"SELECT kind, ?2 + row_number() OVER (ORDER BY position), id, json "
-			"FROM listing l WHERE kind = ?1 AND " VANISHED, kind, s->staged[kind], 0) < 0)
+	if (settle_vanished(s, kind, vanished, listed_at) < 0)
 		return -EIO;
 	changes = store_count_kind(s, "SELECT (SELECT count(*) FROM staged_listing st WHERE kind = ?1 "
 				"AND NOT EXISTS (SELECT 1 FROM listing l WHERE l.kind = ?1 AND "
@@ -164,15 +247,11 @@ static int move_stage(struct store *s, enum store_kind kind, bool keep_vanished,
 				"listing l WHERE kind = ?1 AND " VANISHED ")", kind);
 	if (changes < 0)
 		return -EIO;
-	/* A full conversation lives as long as its listing entry does not change. */
-	if (kind == STORE_CONVERSATIONS &&
-	    store_run_kind(s, "DELETE FROM full_conversation WHERE id IN (SELECT id FROM listing l "
-			"WHERE kind = ?1 AND " VANISHED_OR_CHANGED ")", kind, 0, 0) < 0)
-		return -EIO;
-	if (note_reindex(s, kind) < 0 ||
+	if (supersede(s, kind, VANISHED_OR_CHANGED, NULL, true) < 0 || note_reindex(s, kind) < 0 ||
 	    store_run_kind(s, "DELETE FROM listing WHERE kind = ?1", kind, 0, 0) < 0 ||
-	    store_run_kind(s, "INSERT INTO listing (kind, position, id, json) SELECT kind, position, "
-			"id, json FROM staged_listing WHERE kind = ?1", kind, 0, 0) < 0 ||
+	    store_run_kind(s, "INSERT INTO listing (kind, position, id, json, missing, locked) SELECT "
+			"kind, position, id, json, missing, locked FROM staged_listing WHERE kind = ?1",
+			kind, 0, 0) < 0 ||
 	    store_run_kind(s, "INSERT OR REPLACE INTO listed (kind, listed_at, count) VALUES (?1, ?2, "
 			"(SELECT count(*) FROM listing WHERE kind = ?1))", kind, listed_at, 0) < 0 ||
 	    store_note_first_seen(s, kind, listed_at) < 0 ||
@@ -182,7 +261,7 @@ static int move_stage(struct store *s, enum store_kind kind, bool keep_vanished,
 	return changes > INT_MAX ? INT_MAX : (int)changes;
 }
 
-int store_stage_commit(struct store *s, enum store_kind kind, bool keep_vanished,
+int store_stage_commit(struct store *s, enum store_kind kind, enum store_vanished vanished,
 		       time_t listed_at)
 {
 	bool was_listed;
@@ -192,7 +271,7 @@ int store_stage_commit(struct store *s, enum store_kind kind, bool keep_vanished
 	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
 		goto out;
 	was_listed = store_listing_exists(s, kind);
-	rc = move_stage(s, kind, keep_vanished, listed_at);
+	rc = move_stage(s, kind, vanished, listed_at);
 	if (rc >= 0 && (rc > 0 || !was_listed) && store_note_listings_changed(s) < 0)
 		rc = -EIO;
 	if (rc < 0 || store_exec(s, "COMMIT") < 0) {
@@ -203,7 +282,6 @@ int store_stage_commit(struct store *s, enum store_kind kind, bool keep_vanished
 	s->staged[kind] = 0;
 	/* A first listing, even an empty one, changes what the tree can show. */
 	if (rc > 0 || !was_listed) {
-		s->generation++;
 		s->listings_changed++;
 	}
 out:
@@ -217,11 +295,9 @@ int store_replace_listing(struct store *s, enum store_kind kind, const struct st
 	int rc = store_stage_clear(s, kind);
 
 	if (rc == 0)
-		rc = store_stage_items(s, kind, items, n);
-	return rc < 0 ? rc : store_stage_commit(s, kind, false, listed_at);
+		rc = store_stage_items(s, kind, items, NULL, n);
+	return rc < 0 ? rc : store_stage_commit(s, kind, STORE_DELETE_VANISHED, listed_at);
 }
-
-static const char drop_full_sql[] = "DELETE FROM full_conversation WHERE id = ?";
 
 int store_merge_listing(struct store *s, enum store_kind kind, const struct store_item *items,
 			size_t n)
@@ -257,8 +333,7 @@ int store_merge_listing(struct store *s, enum store_kind kind, const struct stor
 		if (same)
 			continue;
 		changes++;
-		if (known && kind == STORE_CONVERSATIONS &&
-		    store_run_with_text(s, drop_full_sql, items[i].id) < 0)
+		if (known && supersede(s, kind, "l.id = ?4", items[i].id, true) < 0)
 			goto rollback;
 		sqlite3_reset(upsert);
 		sqlite3_bind_int(upsert, 1, kind);
@@ -276,7 +351,6 @@ int store_merge_listing(struct store *s, enum store_kind kind, const struct stor
 	    (changes > 0 && store_note_listings_changed(s) < 0) || store_exec(s, "COMMIT") < 0)
 		goto rollback;
 	if (changes > 0) {
-		s->generation++;
 		s->listings_changed++;
 	}
 	rc = changes;
@@ -304,6 +378,9 @@ int store_rewrite_listing(struct store *s, enum store_kind kind, const struct st
 	if (!update)
 		goto rollback;
 	for (size_t i = 0; i < n; i++) {
+		/* The snapshot built from the old form may still read it. */
+		if (supersede(s, kind, "l.id = ?4", items[i].id, false) < 0)
+			goto rollback;
 		sqlite3_reset(update);
 		sqlite3_bind_text(update, 1, items[i].json, -1, SQLITE_STATIC);
 		sqlite3_bind_int(update, 2, kind);

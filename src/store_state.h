@@ -22,15 +22,20 @@ struct store {
 	struct search_index *search;	/* NULL when the index cannot be had */
 	enum search_index_state index_state;	/* the file's, when opened */
 	pthread_mutex_t lock;
-	uint64_t generation;
 	sqlite3_int64 data_version;	/* of the last look at other writers */
 	sqlite3_int64 listings_changed;	/* meta's count, as last seen */
 	time_t created_at;
 	time_t failed_at;	/* the last SQLite error, for the status file */
 	char failure[256];
 	sqlite3_int64 staged[STORE_KINDS];	/* items staged per kind */
+	int format;		/* of the file: 1 for a read-only cache of an older omifs */
+	bool readonly;		/* store_open_readonly's */
+	bool dates_copied;	/* read-only: file_date copied to temp (dates_writable) */
 };
 
+/* How many commits changed a listing, by any omifs (meta's
+ * listings_changed, read now). */
+sqlite3_int64 store_listings_count_locked(struct store *s);
 /* Counts, in the open transaction, a commit that changes a listing, so
  * that another omifs sharing the cache sees it (store_changed_elsewhere);
  * once committed, the caller counts it in s->listings_changed too (not

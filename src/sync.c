@@ -33,12 +33,21 @@
 #define RETRY_PAUSE_MAX 300
 /* Items asked per page when looking for new conversations. */
 #define QUICK_PAGE 25
-/* A listing that loses more than SUSPECT_PERCENT of the cached items
- * (and at least SUSPECT_MIN), or all of them, deletes nothing until the
- * next complete listing loses the same ones: an empty or garbled answer
- * must not erase a backup through rsync --delete. */
+/* Deletions that two complete listings agree on are still held back
+ * (sync_accept_deletions) when a listing is empty, or when they and what
+ * the collection lost over LOSS_WINDOW seconds come to more than
+ * SUSPECT_PERCENT of it (and at least SUSPECT_MIN): an empty or garbled
+ * answer, or one that shrinks a little each time, must not erase a
+ * backup through rsync --delete. */
 #define SUSPECT_PERCENT 25
 #define SUSPECT_MIN 3
+#define LOSS_WINDOW (24 * 3600)
+/* Deleted items stay in the cache this long (not in the tree). */
+#define REMOVED_KEPT (30 * 24 * 3600)
+/* A superseded version outlives the snapshots of this process that name
+ * it, and this many seconds: another omifs's mount on the same cache
+ * shows a commit within 2 s. */
+#define VERSION_GRACE 60
 /* Items of a complete listing held in memory before they go to the
  * store's staging: what memory holds of a listing of any length. */
 #define STAGE_PART 256
@@ -87,6 +96,22 @@ time_t sync_retry_pause(int failures)
 	return pause < RETRY_PAUSE_MAX ? pause : RETRY_PAUSE_MAX;
 }
 
+/* Reads kind's pending and held deletions and its locked items from the
+ * store into its state. */
+static void count_missing_and_locked(struct sync *s, enum store_kind kind)
+{
+	size_t pending = 0, held = 0, locked = store_count_locked(s->store, kind);
+
+	store_count_missing(s->store, kind, &pending, &held);
+	pthread_mutex_lock(&s->lock);
+	s->kinds[kind].pending = pending;
+	s->kinds[kind].held = held;
+	s->kinds[kind].locked = locked;
+	if (!held)
+		s->kinds[kind].held_why[0] = '\0';
+	pthread_mutex_unlock(&s->lock);
+}
+
 struct sync *sync_new(struct api_client *api, struct store *store, const struct sync_options *opts)
 {
 	struct sync *s = xcalloc(1, sizeof(*s));
@@ -112,6 +137,9 @@ struct sync *sync_new(struct api_client *api, struct store *store, const struct 
 	s->plan.walking = (size_t)opts->transcript_page > s->plan.initial ? (size_t)opts->transcript_page
 									  : s->plan.initial;
 	s->position = hash_new();
+	atomic_init(&s->versions_floor, UINT64_MAX);
+	for (int k = 0; k < STORE_KINDS; k++)
+		count_missing_and_locked(s, k);
 	sync_reload_order(s);
 	return s;
 }
@@ -201,6 +229,7 @@ struct staging {
 	enum store_kind kind;
 	struct store *fulls;	/* listing with transcripts: keep them here */
 	struct store_item part[STAGE_PART];
+	bool locked[STAGE_PART];	/* part[i]'s text kept: the server sent it cut */
 	size_t n;		/* items in part */
 	size_t skipped;		/* items without a usable id */
 	int store_errors;
@@ -209,7 +238,7 @@ struct staging {
 /* Stages the items in st->part and frees them. Returns 0 or -EIO. */
 static int stage_part(struct staging *st)
 {
-	int rc = store_stage_items(st->store, st->kind, st->part, st->n);
+	int rc = store_stage_items(st->store, st->kind, st->part, st->locked, st->n);
 
 	for (size_t i = 0; i < st->n; i++) {
 		free((char *)st->part[i].id);
@@ -221,9 +250,77 @@ static int stage_part(struct staging *st)
 	return rc;
 }
 
+/* The backend sends a memory locked by a plan's limits with its content
+ * cut to its first LOCKED_CHARS characters (code points) and "...". */
+#define LOCKED_CHARS 70
+
+/* The offset in s (n bytes of UTF-8) just after its first `chars`
+ * characters, or n when it has no more than that; *count gets how many
+ * characters that offset is past (at most chars). */
+static size_t utf8_skip(const char *s, size_t n, size_t chars, size_t *count)
+{
+	size_t i = 0;
+
+	*count = 0;
+	while (i < n && *count < chars) {
+		for (i++; i < n && ((unsigned char)s[i] & 0xC0) == 0x80; i++)
+			;
+		(*count)++;
+	}
+	return i;
+}
+
+/* Whether text, n bytes, has the shape of a locked memory's content. */
+static bool looks_locked(const char *text, size_t n)
+{
+	size_t count;
+
+	return n > 3 && memcmp(text + n - 3, "...", 3) == 0 &&
+	       utf8_skip(text, n - 3, LOCKED_CHARS + 1, &count) == n - 3 && count == LOCKED_CHARS;
+}
+
+bool sync_is_locked_stub(const char *stub, size_t stub_len, const char *full, size_t full_len)
+{
+	size_t count, cut = utf8_skip(full, full_len, LOCKED_CHARS, &count);
+
+	return looks_locked(stub, stub_len) && count == LOCKED_CHARS && cut < full_len &&
+	       cut == stub_len - 3 &&
+	       memcmp(stub, full, cut) == 0 &&
+	       !(full_len == stub_len && memcmp(stub, full, stub_len) == 0);
+}
+
+/* What the user had is never replaced by less: a memory the server now
+ * sends cut keeps the text cached. Returns whether item's content was put
+ * back. Only a content of the stub's shape costs a look in the cache. */
+static bool keep_locked_text(struct store *store, json_object *item, const char *id)
+{
+	json_object *content, *cached = NULL, *cached_content;
+	char *cached_json;
+	bool kept = false;
+
+	if (!json_object_object_get_ex(item, "content", &content) ||
+	    !json_object_is_type(content, json_type_string) ||
+	    !looks_locked(json_object_get_string(content), json_object_get_string_len(content)) ||
+	    !(cached_json = store_get_item(store, STORE_MEMORIES, id)))
+		return false;
+	cached = json_text_parse(cached_json, strlen(cached_json));
+	free(cached_json);
+	if (cached && json_object_object_get_ex(cached, "content", &cached_content) &&
+	    json_object_is_type(cached_content, json_type_string) &&
+	    sync_is_locked_stub(json_object_get_string(content), json_object_get_string_len(content),
+				json_object_get_string(cached_content),
+				json_object_get_string_len(cached_content))) {
+		json_object_object_add(item, "content", json_object_get(cached_content));
+		kept = true;
+	}
+	json_object_put(cached);
+	return kept;
+}
+
 static int stage_item(json_object *item, const char *id, void *ctx)
 {
 	struct staging *st = ctx;
+	bool locked = st->kind == STORE_MEMORIES && id && keep_locked_text(st->store, item, id);
 	char *json = listing_entry(st->kind, item, id, st->fulls, &st->store_errors);
 
 	if (!json) {
@@ -232,63 +329,89 @@ static int stage_item(json_object *item, const char *id, void *ctx)
 	}
 	st->part[st->n].id = xstrdup(id);
 	st->part[st->n].json = json;
+	st->locked[st->n] = locked;
 	if (++st->n == STAGE_PART && stage_part(st) < 0)
 		return API_LIST_ABORT;
 	return API_LIST_NEXT;
 }
 
-static void note_vanished(const char *id, void *ctx)
+/* Why the deletions a complete listing confirms are to be held back,
+ * written to why, or false: see sync_accept_deletions. recent: items of
+ * the kind deleted over the last LOSS_WINDOW. */
+static bool hold_deletions(const struct store_stage_census *c, size_t recent, char *why,
+			   size_t whylen)
 {
-	uint64_t *digest = ctx;
+	size_t lost = c->confirmed + recent;
 
-	*digest += hash_bytes(id, strlen(id)) | 1;
-}
-
-/* Whether losing `removed` of `cached` items is too sharp to believe on
- * one listing: everything, or over a quarter (and at least 3). */
-static bool suspect_shrink(size_t cached, size_t removed, size_t listed)
-{
-	if (removed == 0)
+	if (c->confirmed == 0)
 		return false;
-	return listed == 0 || (removed >= SUSPECT_MIN && removed * 100 > cached * SUSPECT_PERCENT);
+	if (c->staged == 0) {
+		snprintf(why, whylen, "the server listed none of the %zu", c->cached);
+		return true;
+	}
+	if (lost < SUSPECT_MIN || lost * 100 <= (c->cached + recent) * SUSPECT_PERCENT)
+		return false;
+	snprintf(why, whylen, "%zu of %zu within a day, over %d%%", lost, c->cached + recent,
+		 SUSPECT_PERCENT);
+	return true;
 }
 
 /*
- * Puts the staged complete listing of kind in place of the cached one. It
- * deletes what it no longer holds only when it is whole (none of it
- * skipped) and did not shrink suspiciously, or when the previous listing
- * of the kind made the very same deletions. Otherwise the vanished items
- * are kept after the listed ones and the deletions are held. Sets *count
- * to the items the listing now has. Returns items changed or -errno.
- * fetch_lock held.
+ * Puts the staged complete listing of kind in place of the cached one.
+ * Items it lacks are kept, counted; those that the previous complete
+ * listing lacked too are deleted, unless the listing is incomplete (some
+ * of it skipped: it may add and update, never delete) or the guard holds
+ * them back (hold_deletions), which the person's word (accept) lifts. Sets *count to the items the listing now
+ * has. Returns items changed or -errno. fetch_lock held.
  */
 static int store_listing(struct sync *s, enum store_kind kind, size_t skipped, time_t now,
 			 size_t *count)
 {
 	struct kind_state *ks = &s->kinds[kind];
 	struct store_stage_census c;
-	uint64_t digest = 0;	/* of the vanished ids, in any order */
-	bool hold;
+	enum store_vanished how = STORE_DELETE_CONFIRMED;
+	size_t recent = 0;
+	char why[sizeof(ks->held_why)] = "";
+	bool accept;
 	int rc;
 
-	rc = store_stage_compare(s->store, kind, &c, note_vanished, &digest);
+	rc = store_stage_compare(s->store, kind, &c);
+	if (rc == 0)
+		rc = store_count_removed_since(s->store, kind, now - LOSS_WINDOW, &recent);
 	if (rc < 0)
 		return rc;
-	hold = c.vanished > 0 &&
-	       (skipped > 0 || (suspect_shrink(c.cached, c.vanished, c.staged) &&
-				!(ks->held == c.vanished && ks->held_digest == digest)));
-	if (hold)
-		log_warn("%s: the listing has %zu items, %zu fewer than cached%s: keeping them "
-			 "until a later listing confirms it", collection_of(kind)->dir, c.staged,
-			 c.vanished, skipped ? " (and skipped items)" : "");
-	rc = store_stage_commit(s->store, kind, hold, now);
-	*count = c.staged + (hold ? c.vanished : 0);
 	pthread_mutex_lock(&s->lock);
-	ks->held = hold ? c.vanished : 0;
-	ks->held_digest = hold ? digest : 0;
-	ks->skipped = skipped;
+	accept = ks->accept || s->opts.accept_shrink;
 	pthread_mutex_unlock(&s->lock);
+	if (skipped > 0 || (!accept && hold_deletions(&c, recent, why, sizeof(why))))
+		how = STORE_COUNT_VANISHED;
+	if (how != STORE_DELETE_CONFIRMED && c.confirmed > 0)
+		log_warn("%s: %zu items that two listings lack are kept: %s; omifs refresh "
+			 "--accept-deletions MOUNTPOINT deletes them", collection_of(kind)->dir,
+			 c.confirmed, skipped ? "the listing skipped items" : why);
+	rc = store_stage_commit(s->store, kind, how, now);
+	*count = c.staged + c.vanished - (how == STORE_DELETE_CONFIRMED ? c.confirmed : 0);
+	pthread_mutex_lock(&s->lock);
+	ks->skipped = skipped;
+	if (rc >= 0)
+		ks->accept = false;
+	snprintf(ks->held_why, sizeof(ks->held_why), "%s",
+		 skipped ? "the last listing skipped items" : why);
+	pthread_mutex_unlock(&s->lock);
+	count_missing_and_locked(s, kind);
 	return rc;
+}
+
+/* Forgets the versions no snapshot names any more, and deleted items
+ * older than REMOVED_KEPT. */
+static void prune_versions(struct sync *s)
+{
+	uint64_t floor = atomic_load(&s->versions_floor), count = store_listings_count(s->store);
+	time_t now = time(NULL);
+
+	if (!s->opts.offline)
+		store_prune_versions(s->store, floor < count ? floor : count, now - VERSION_GRACE,
+				     now - REMOVED_KEPT);
 }
 
 /* Records how a complete listing of kind made at `now` ended: rc items
@@ -487,17 +610,19 @@ static void adopt_changes_elsewhere(struct sync *s, bool listings_changed)
 		conversations |= k == STORE_CONVERSATIONS;
 	}
 	pthread_mutex_unlock(&s->lock);
+	for (int k = 0; k < STORE_KINDS && listings_changed; k++)
+		count_missing_and_locked(s, k);
 	if (conversations)
 		sync_reload_order(s);
 }
 
-/* Shows what another omifs committed, if it did (or a reader found it).
+/* Shows what another omifs committed, if it did.
  * The tree is told first, with the collections as this mount had them:
  * one that only the other omifs listed shows next, as a first listing
  * does, with nothing cached below it to drop. */
 static void show_changes_elsewhere(struct sync *s)
 {
-	int what = atomic_exchange(&s->elsewhere, 0) | (int)store_changed_elsewhere(s->store);
+	enum store_elsewhere what = store_changed_elsewhere(s->store);
 
 	if (what == STORE_ELSEWHERE_NOTHING)
 		return;
@@ -569,17 +694,22 @@ static void *refresher(void *arg)
 				break;
 		}
 		show_changes_elsewhere(s);
-		if (command == 'r' && !s->opts.offline) {
-			log_info("refresh asked for: listing everything again");
+		if ((command == 'r' || command == 'a') && !s->opts.offline) {
+			log_info("refresh asked for: listing everything again%s",
+				 command == 'a' ? ", deleting what the listings confirm" : "");
 			pthread_mutex_lock(&s->lock);
-			for (int k = 0; k < STORE_KINDS; k++)
+			for (int k = 0; k < STORE_KINDS; k++) {
 				s->kinds[k].next_full = 0;
+				s->kinds[k].accept |= command == 'a';
+			}
 			s->transcripts_paused_until = 0;
 			pthread_mutex_unlock(&s->lock);
 			api_clear_pause(s->api);
 		}
-		if (!s->opts.offline)
+		if (!s->opts.offline) {
 			refresh_due(s);
+			prune_versions(s);
+		}
 	}
 	return NULL;
 }
@@ -603,19 +733,21 @@ void sync_request_refresh(struct sync *s)
 		return;
 }
 
-void sync_changed_elsewhere(struct sync *s)
+void sync_accept_deletions(struct sync *s)
 {
-	enum store_elsewhere what;
+	/* Only write(): this runs in signal handlers. */
+	if (s->refresher_running && write(s->wake[1], "a", 1) < 0)
+		return;
+}
 
-	/* Without the refresher nobody would show the change: leave it. */
-	if (!atomic_load(&s->refresher_running))
-		return;
-	what = store_changed_elsewhere(s->store);
-	if (what == STORE_ELSEWHERE_NOTHING)
-		return;
-	atomic_fetch_or(&s->elsewhere, (int)what);
-	if (write(s->wake[1], "e", 1) < 0)
-		log_warn("cannot wake the refresher: %s", strerror(errno));
+void sync_versions_in_use(struct sync *s, uint64_t floor)
+{
+	atomic_store(&s->versions_floor, floor);
+}
+
+uint64_t sync_listings_count(struct sync *s)
+{
+	return store_listings_count(s->store);
 }
 
 int sync_kind_error(struct sync *s, enum store_kind kind)
@@ -651,6 +783,7 @@ int sync_list_stale(struct sync *s, int max_age)
 		if (rc < 0)
 			return rc;
 	}
+	prune_versions(s);
 	return 0;
 }
 

@@ -38,6 +38,7 @@ struct sync_options {
 	int transcript_page;	/* ... and with each read of a walk: the largest page
 				 * the server serves with transcripts */
 	bool offline;		/* never send a request; serve the store */
+	bool accept_shrink;	/* delete what two listings agree on, however much */
 	const char *first_memories_page; /* the key check's answer (JSON text), or NULL;
 					  * borrowed: it must outlive the sync */
 };
@@ -70,11 +71,22 @@ void sync_stop(struct sync *s);
 /* Asks the refresher to list everything again now. Async-signal-safe. */
 void sync_request_refresh(struct sync *s);
 
-/* Looks now for what another omifs wrote to the cache: if it wrote
- * anything, the refresher is woken to take it in (and to call `changed`
- * for a listing's change), as it does every 2 s for what nobody asked
- * about. For a caller that found the store ahead of what it was shown. */
-void sync_changed_elsewhere(struct sync *s);
+/* The same, and the deletions each collection's listing confirms are made
+ * even where the guard below would hold them back: the person's word.
+ * Async-signal-safe.
+ *
+ * The guard: an item one complete listing lacks stays until the next
+ * complete listing lacks it too. Even then nothing is deleted from a
+ * collection that a listing found empty, or that would lose, with what
+ * it lost over the last day, more than a quarter of its items, until
+ * this call or -o accept_shrink (sync_options.accept_shrink). */
+void sync_accept_deletions(struct sync *s);
+
+/* Tells sync the oldest listing count (store_listings_count) that a
+ * snapshot still in use was built at: the versions it names are kept.
+ * UINT64_MAX (the start): no snapshot names any. */
+void sync_versions_in_use(struct sync *s, uint64_t floor);
+uint64_t sync_listings_count(struct sync *s);
 
 /* 0 when kind has a listing to serve, else the error that prevented it
  * (the last one seen), or -EIO when none was tried yet. */
@@ -89,30 +101,41 @@ int sync_list_stale(struct sync *s, int max_age);
 /* Makes sure the store holds conversation id with its transcript. */
 int sync_fetch_transcript(struct sync *s, const char *id);
 
-/* The JSON a file of item id of kind is rendered from (caller frees):
- * its listing entry, or, when `full`, the conversation with its
- * transcript, fetched first (sync_fetch_transcript) if the store lacks
- * it. Returns 0, -ENOENT when the store has no such item, or the fetch's
- * error. */
-int sync_source_json(struct sync *s, enum store_kind kind, const char *id, bool full,
-		     char **json);
+/* The JSON a file of item id of kind, at `version` (store.h), is
+ * rendered from (caller frees): its listing entry, or, when `full`, the
+ * conversation with its transcript, fetched first (sync_fetch_transcript)
+ * if the store lacks it. A superseded version whose transcript was never
+ * fetched has the current one's: returns 1 then, since the bytes are not
+ * that version's. Returns 0, the fetch's error, or -EIO (logged) when the
+ * store keeps no such version, which it promises while a snapshot that
+ * names it is in use (sync_versions_in_use). */
+int sync_source_json(struct sync *s, enum store_kind kind, const char *id, uint64_t version,
+		     bool full, char **json);
 
 /* The JSON a vault note is rendered from (caller frees): the full
  * conversation, as sync_source_json gives it, and *full set; or, on an
  * offline mount whose cache lacks the transcript, the listing entry and
- * *full cleared. Returns 0, -ENOENT, or the fetch's error. */
-int sync_note_json(struct sync *s, const char *id, char **json, bool *full);
+ * *full cleared. Returns what sync_source_json does. */
+int sync_note_json(struct sync *s, const char *id, uint64_t version, char **json, bool *full);
+
+/* Whether item id of kind keeps a text the server sends cut (store.h). */
+bool sync_item_locked(struct sync *s, enum store_kind kind, const char *id);
 
 /* What the store holds, for the tree, which reads the cache only through
  * sync (see store.h for each one's contract). */
 int sync_foreach_listed(struct sync *s, enum store_kind kind, store_item_fn fn, void *ctx);
 time_t sync_first_seen(struct sync *s, enum store_kind kind, const char *id);
 time_t sync_cache_created_at(struct sync *s);
+/* File dates (store.h): store_foreach_file_date, store_put_file_dates
+ * and store_date_file. */
+int sync_foreach_file_date(struct sync *s, store_file_date_fn fn, void *ctx);
+void sync_put_file_dates(struct sync *s, const struct store_file_date *rows, size_t n);
+int64_t sync_date_file(struct sync *s, uint64_t ino, uint64_t digest, int64_t first,
+		       int64_t changed);
 /* store_put_size, unless offline (the cache is then read-only), and
  * store_foreach_size. */
 void sync_remember_size(struct sync *s, uint64_t ino, uint64_t digest, int64_t size);
 int sync_foreach_size(struct sync *s, store_size_fn fn, void *ctx);
-uint64_t sync_store_generation(struct sync *s);
 
 /* search_run over the cache (search.h): no request is sent. */
 struct search_results;
@@ -159,6 +182,13 @@ struct sync_plan {
 /* Picks the block for the conversation at index `at`: [*lo, *hi], and
  * remembers it. */
 void sync_plan_batch(struct sync_plan *plan, size_t at, size_t *lo, size_t *hi);
+
+/* Whether stub, a memory's content as the server now sends it, is what
+ * the real backend sends of a memory whose text is full but locked by a
+ * plan's limits: full's first 70 characters (code points) and "...",
+ * full being longer, and not the stub itself (a memory first seen locked
+ * has no full text to keep). Such a memory keeps full. Exposed for tests. */
+bool sync_is_locked_stub(const char *stub, size_t stub_len, const char *full, size_t full_len);
 
 /* Fills what sync, api and the store know of st (render.h), for
  * .omifs/status: per collection, when it was listed and how many items;

@@ -6,6 +6,7 @@
 #include "sync_state.h"
 
 #include "collections.h"
+#include "log.h"
 #include "search.h"
 
 #include <errno.h>
@@ -35,8 +36,11 @@ void sync_status(struct sync *s, struct status *st)
 		st->collections[k] = (struct status_collection){
 			.name = collection_of(k)->dir, .listed_at = ks->listed_at,
 			.count = ks->count, .refresh_error = ks->failed_at ? ks->error : 0,
-			.skipped = ks->skipped, .held = ks->held,
+			.skipped = ks->skipped, .pending = ks->pending, .held = ks->held,
+			.locked = ks->locked,
 		};
+		snprintf(st->collections[k].held_why, sizeof(st->collections[k].held_why), "%s",
+			 ks->held_why);
 	}
 	st->conversations = s->n_order;
 	pthread_mutex_unlock(&s->lock);
@@ -64,25 +68,60 @@ void sync_status(struct sync *s, struct status *st)
 		st->cache_error_at = 0;
 }
 
-int sync_source_json(struct sync *s, enum store_kind kind, const char *id, bool full,
-		     char **json)
+int sync_source_json(struct sync *s, enum store_kind kind, const char *id, uint64_t version,
+		     bool full, char **json)
 {
-	int rc = full ? sync_fetch_transcript(s, id) : 0;
+	int rc;
 
-	if (rc < 0)
-		return rc;
-	*json = full ? store_get_full_conversation(s->store, id) : store_get_item(s->store, kind, id);
-	return *json ? 0 : -ENOENT;
+	*json = store_get_version(s->store, kind, id, version, full);
+	if (!*json && full) {
+		rc = sync_fetch_transcript(s, id);
+		if (rc < 0)
+			return rc;
+		*json = store_get_version(s->store, kind, id, version, full);
+		/* A version superseded before its transcript was fetched: the
+		 * transcript there is is the current version's. */
+		if (!*json && (*json = store_get_full_conversation(s->store, id)))
+			return 1;
+	}
+	if (*json)
+		return 0;
+	log_error("the cache no longer keeps the version of %s a snapshot shows", id);
+	return -EIO;
 }
 
-int sync_note_json(struct sync *s, const char *id, char **json, bool *full)
+int sync_note_json(struct sync *s, const char *id, uint64_t version, char **json, bool *full)
 {
-	int rc = sync_source_json(s, STORE_CONVERSATIONS, id, true, json);
+	int rc = sync_source_json(s, STORE_CONVERSATIONS, id, version, true, json);
 
-	*full = rc == 0;
-	if (rc == 0 || !s->opts.offline)
+	*full = rc >= 0;
+	if (rc >= 0 || !s->opts.offline)
 		return rc;
-	return sync_source_json(s, STORE_CONVERSATIONS, id, false, json);
+	return sync_source_json(s, STORE_CONVERSATIONS, id, version, false, json);
+}
+
+bool sync_item_locked(struct sync *s, enum store_kind kind, const char *id)
+{
+	return store_item_locked(s->store, kind, id);
+}
+
+int sync_foreach_file_date(struct sync *s, store_file_date_fn fn, void *ctx)
+{
+	return store_foreach_file_date(s->store, fn, ctx);
+}
+
+void sync_put_file_dates(struct sync *s, const struct store_file_date *rows, size_t n)
+{
+	store_put_file_dates(s->store, rows, n);
+}
+
+int64_t sync_date_file(struct sync *s, uint64_t ino, uint64_t digest, int64_t first,
+		       int64_t changed)
+{
+	int64_t mtime = first;
+
+	store_date_file(s->store, ino, digest, first, changed, &mtime);
+	return mtime;
 }
 
 int sync_foreach_listed(struct sync *s, enum store_kind kind, store_item_fn fn, void *ctx)
@@ -98,11 +137,6 @@ time_t sync_first_seen(struct sync *s, enum store_kind kind, const char *id)
 time_t sync_cache_created_at(struct sync *s)
 {
 	return store_created_at(s->store);
-}
-
-uint64_t sync_store_generation(struct sync *s)
-{
-	return store_generation(s->store);
 }
 
 void sync_remember_size(struct sync *s, uint64_t ino, uint64_t digest, int64_t size)

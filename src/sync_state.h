@@ -29,9 +29,11 @@ struct kind_state {
 	int failures;		/* in a row */
 	int error;		/* -errno of the last failure */
 	time_t next_full;	/* when the refresher lists it completely */
-	size_t held;		/* deletions held back (suspect or incomplete listing) */
-	uint64_t held_digest;	/* of the held ids: the same again confirms them */
 	size_t skipped;		/* items without a usable id in the last listing */
+	size_t pending, held;	/* store_count_missing's, as of the last listing */
+	char held_why[160];	/* why the last listing held deletions back */
+	size_t locked;		/* store_count_locked's */
+	bool accept;		/* the next complete listing deletes what it confirms */
 };
 
 /* A conversation's place in the listing, for batching transcripts. */
@@ -57,7 +59,7 @@ struct sync {
 	struct hash *position;	/* id -> index + 1, cast to a pointer */
 	int wake[2];		/* the refresher's pipe */
 	atomic_bool stopping;	/* sync_stop was called: no new refresh */
-	atomic_int elsewhere;	/* store_elsewhere bits a reader took */
+	_Atomic uint64_t versions_floor; /* sync_versions_in_use's */
 	bool used_first_page;	/* opts.first_memories_page: once; memories' fetch_lock */
 	atomic_bool refresher_running;
 	pthread_t refresher;

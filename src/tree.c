@@ -7,12 +7,10 @@
  * was shown before, so nothing cached needs dropping). The old snapshot
  * goes away with its last reader.
  *
- * Files are rendered from the store at read, and the store moves ahead
- * of the snapshot when a refresh commits, a moment before its snapshot
- * is built. A call that meets such a change (-ESTALE from below: an item
- * gone, or bytes whose length is not the snapshot's) waits for that
- * snapshot and is made again on it, so a reader gets the new bytes
- * rather than an error (what is left: ARCHITECTURE.md, Locks).
+ * Files are rendered from the store at read, from the very versions
+ * the snapshot names: the store keeps those while a snapshot in use
+ * names them (sync_versions_in_use), so a read gives the bytes whose
+ * size that snapshot gave, whatever a refresh committed since.
  */
 #include "tree.h"
 
@@ -33,9 +31,10 @@ struct tree {
 	struct sync *sync;
 	struct tree_options opts;
 	pthread_mutex_t lock;		/* current, every snapshot's refs */
-	pthread_cond_t replaced;	/* current changed; with lock */
 	pthread_mutex_t build_lock;	/* one build at a time */
 	struct snapshot *current;
+	struct snapshot **live;		/* every snapshot not freed yet */
+	size_t n_live, cap_live;
 	struct snapshot *telling;	/* what current replaced, while
 					 * tree_refresh tells the kernel */
 	uint64_t *reading;		/* inodes being read, until replied */
@@ -61,7 +60,6 @@ struct tree *tree_new(struct sync *sync, const struct tree_options *opts)
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_condattr_init(&monotonic);
 	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
-	pthread_cond_init(&t->replaced, &monotonic);
 	pthread_cond_init(&t->read_done, &monotonic);
 	pthread_condattr_destroy(&monotonic);
 	pthread_mutex_init(&t->build_lock, NULL);
@@ -73,12 +71,42 @@ struct tree *tree_new(struct sync *sync, const struct tree_options *opts)
 	return t;
 }
 
+/* Tells sync the oldest listing count a live snapshot was built at: the
+ * store keeps every version those snapshots name. t->lock held. */
+static void note_versions_in_use(struct tree *t)
+{
+	uint64_t floor = UINT64_MAX;
+
+	for (size_t i = 0; i < t->n_live; i++)
+		if (t->live[i]->listings_count < floor)
+			floor = t->live[i]->listings_count;
+	sync_versions_in_use(t->sync, floor);
+}
+
+/* Counts snap, just built, among the live. t->lock held. */
+static void add_live(struct tree *t, struct snapshot *snap)
+{
+	if (t->n_live == t->cap_live) {
+		t->cap_live = t->cap_live ? 2 * t->cap_live : 4;
+		t->live = xrealloc(t->live, t->cap_live * sizeof(*t->live));
+	}
+	t->live[t->n_live++] = snap;
+	note_versions_in_use(t);
+}
+
 static void release(struct tree *t, struct snapshot *snap)
 {
 	bool last;
 
 	pthread_mutex_lock(&t->lock);
 	last = --snap->refs == 0;
+	for (size_t i = 0; last && i < t->n_live; i++) {
+		if (t->live[i] == snap) {
+			t->live[i] = t->live[--t->n_live];
+			note_versions_in_use(t);
+			break;
+		}
+	}
 	pthread_mutex_unlock(&t->lock);
 	if (last)
 		snapshot_free(snap);
@@ -92,9 +120,9 @@ void tree_free(struct tree *t)
 		release(t, t->current);
 	searchdir_free(t->search);
 	pthread_mutex_destroy(&t->lock);
-	pthread_cond_destroy(&t->replaced);
 	pthread_cond_destroy(&t->read_done);
 	free(t->reading);
+	free(t->live);
 	pthread_mutex_destroy(&t->build_lock);
 	pthread_mutex_destroy(&t->status_lock);
 	buf_free(&t->status_text);
@@ -115,98 +143,25 @@ static int replace_current(struct tree *t, bool telling, struct snapshot **old)
 	*old = NULL;
 	for (int k = 0; k < STORE_KINDS; k++)
 		errors[k] = sync_kind_error(t->sync, k);
-	snap = snapshot_build(t->sync, errors, sync_store_generation(t->sync));
+	snap = snapshot_build(t->sync, errors);
 	if (!snap)
 		return -EIO;
 	snap->refs = 1;
 	pthread_mutex_lock(&t->lock);
+	add_live(t, snap);
 	*old = t->current;
 	t->current = snap;
 	if (telling && *old) {
 		t->telling = *old;
 		t->telling->refs++;
 	}
-	pthread_cond_broadcast(&t->replaced);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 }
 
-/* How long, in all, a call that met a store ahead of its snapshot waits
- * for the refresh to build the next one, and how often it tries. */
-#define STALE_WAIT_SECONDS 30
-#define STALE_ATTEMPTS 3
-
 /* How long, in all, a refresh waits for replies to reads of what it is to
  * invalidate. */
 #define REPLY_WAIT_SECONDS 2
-
-/* A call's tries at a store ahead of its snapshot; zero to begin. */
-struct stale_retry {
-	int attempts;
-	struct timespec until;	/* set at the first -ESTALE */
-};
-
-/* Whether a snapshot of the store as it is now (or later) became current
- * before r->until. A refresh telling the kernel of the last one may wait
- * for this very call's page (another omifs's commit landed meanwhile):
- * past its REPLY_WAIT_SECONDS, so a wait during its telling ends a second
- * later, letting it on. */
-static bool await_snapshot_of_store(struct tree *t, const struct stale_retry *r)
-{
-	uint64_t generation = sync_store_generation(t->sync);
-	struct timespec telling_until = { 0, 0 };
-	bool caught_up;
-	int rc = 0;
-
-	pthread_mutex_lock(&t->lock);
-	for (;;) {
-		const struct timespec *until = &r->until;
-
-		caught_up = t->current && t->current->generation >= generation;
-		if (caught_up || rc != 0)
-			break;
-		if (!t->telling) {
-			telling_until.tv_sec = 0;
-		} else {
-			if (telling_until.tv_sec == 0) {
-				clock_gettime(CLOCK_MONOTONIC, &telling_until);
-				telling_until.tv_sec += REPLY_WAIT_SECONDS + 1;
-			}
-			if (telling_until.tv_sec < r->until.tv_sec)
-				until = &telling_until;
-		}
-		rc = pthread_cond_timedwait(&t->replaced, &t->lock, until);
-		if (rc == ETIMEDOUT && until == &telling_until && !t->telling)
-			rc = 0;
-	}
-	pthread_mutex_unlock(&t->lock);
-	return caught_up;
-}
-
-/*
- * Says whether a call that returned *rc is to be made again: it met the
- * store ahead of its snapshot (-ESTALE) and the refresh's snapshot came.
- * The refresh is this mount's, or the refresher's showing of another
- * omifs's write (a sync beside the mount), which this call wakes it for.
- * A call that still meets it after STALE_ATTEMPTS, or after waiting
- * STALE_WAIT_SECONDS in all, gets -EIO.
- */
-static bool again_when_stale(struct tree *t, int *rc, struct stale_retry *r)
-{
-	if (*rc != -ESTALE)
-		return false;
-	if (r->attempts++ == 0) {
-		clock_gettime(CLOCK_MONOTONIC, &r->until);
-		r->until.tv_sec += STALE_WAIT_SECONDS;
-	}
-	/* Another omifs's write: the refresher is woken to show it. */
-	sync_changed_elsewhere(t->sync);
-	if (r->attempts < STALE_ATTEMPTS && await_snapshot_of_store(t, r))
-		return true;
-	log_warn("the cache changed under this mount and no refresh showed it: EIO");
-	*rc = -EIO;
-	return false;
-}
 
 /* Whether snap shows the collections as listed or not as sync has them. */
 static bool listings_match(struct tree *t, const struct snapshot *snap)
@@ -327,27 +282,27 @@ static void read_status(struct tree *t, const struct snapshot *snap, struct buf 
 
 /* ---- content and attributes ---- */
 
-
-
+/* The JSON n is rendered from, at the snapshot's version: 0, 1 when it
+ * is another version's (sync_source_json), or -errno. */
 static int source_json(struct tree *t, const struct snapshot *snap, const struct node *n,
 		       char **json)
 {
 	bool full = n->kind == NODE_TRANSCRIPT || n->kind == NODE_CONV_JSON;
-	int rc = sync_source_json(t->sync, (enum store_kind)n->collection, snapshot_id(snap, n),
-				  full, json);
 
-	/* Gone from the store since the snapshot: a refresh is on its way. */
-	return rc == -ENOENT ? -ESTALE : rc;
+	return sync_source_json(t->sync, (enum store_kind)n->collection, snapshot_id(snap, n),
+				snapshot_version(snap, n->id), full, json);
 }
 
 /* Renders n into out; status_nsec: see render_status_file; note: see
- * snapshot_render; *partial (may be NULL): see snapshot_render_view. */
+ * snapshot_render; *partial (may be NULL): see snapshot_render_view.
+ * Returns 0, 1 when the bytes are not the snapshot's version's (so no
+ * size may be learnt from them), or -errno. */
 static int render_node(struct tree *t, const struct snapshot *snap, const struct node *n,
 		       struct buf *out, long *status_nsec, struct buf *note, bool *partial)
 {
 	bool ignored;
 	char *json;
-	int rc;
+	int rc, other;
 
 	if (n->kind == NODE_DIR)
 		return -EISDIR;
@@ -362,11 +317,11 @@ static int render_node(struct tree *t, const struct snapshot *snap, const struct
 		return -EIO;	/* sized by the build, read line by line */
 	if (n->kind >= NODE_VAULT_NOTE)
 		return snapshot_render_view(snap, n, t->sync, out, partial ? partial : &ignored);
-	rc = source_json(t, snap, n, &json);
-	if (rc < 0)
-		return rc;
+	other = source_json(t, snap, n, &json);
+	if (other < 0)
+		return other;
 	rc = snapshot_render((enum node_kind)n->kind, json, out, note);
-	return rc;
+	return rc < 0 ? rc : other;
 }
 
 /* What every stat of the mount shares: the owner, one time, blocks of 4 KiB. */
@@ -382,7 +337,7 @@ static void owned_stat(const struct tree *t, uint64_t ino, time_t mtime, struct 
 
 static void fill_stat(const struct tree *t, const struct node *n, int64_t size, struct stat *st)
 {
-	owned_stat(t, n->ino, (time_t)n->mtime, st);
+	owned_stat(t, n->ino, (time_t)snapshot_mtime(n), st);
 	if (n->kind == NODE_DIR) {
 		st->st_mode = S_IFDIR | (0555 & ~t->opts.umask);
 		st->st_nlink = 2 + n->n_subdirs;
@@ -395,11 +350,13 @@ static void fill_stat(const struct tree *t, const struct node *n, int64_t size, 
 	}
 }
 
-/* Learns n's size, for this snapshot and for later mounts. */
-static void learn_size(struct tree *t, struct node *n, int64_t size)
+/* Learns n's size and date from its bytes, for this snapshot and for
+ * later mounts. */
+static void learn_file(struct tree *t, struct node *n, const struct buf *content)
 {
-	snapshot_learn_size(n, size);
-	sync_remember_size(t->sync, n->ino, snapshot_kept_digest(n), size);
+	snapshot_learn_size(n, (int64_t)content->len);
+	sync_remember_size(t->sync, n->ino, snapshot_kept_digest(n), (int64_t)content->len);
+	snapshot_date_learnt(n, t->sync, hash_bytes(content->data, content->len));
 }
 
 /* The vault note of transcript n when its size is still to learn. */
@@ -431,13 +388,14 @@ static int node_attributes(struct tree *t, const struct snapshot *snap, struct n
 		size = (int64_t)content.len;
 		/* A note without its transcript grows when the transcript
 		 * comes (a sync beside an offline mount): its size is asked
-		 * again each time, never kept. */
-		if (rc == 0 && partial && changing)
+		 * again each time, never kept. Nor is a size from another
+		 * version's transcript. */
+		if (rc >= 0 && partial && changing)
 			*changing = true;
 		if (rc == 0 && n->kind != NODE_STATUS && !partial)
-			learn_size(t, n, size);
+			learn_file(t, n, &content);
 		if (rc == 0 && note)
-			learn_size(t, note, (int64_t)note_text.len);
+			learn_file(t, note, &note_text);
 		/* Learning the size was the costly part: the reads that
 		 * follow a first stat get the same bytes. */
 		if (rc == 0 && n->kind != NODE_STATUS && content.len > KEPT_ONE_READ)
@@ -445,11 +403,12 @@ static int node_attributes(struct tree *t, const struct snapshot *snap, struct n
 		buf_free(&content);
 		buf_free(&note_text);
 	}
-	if (rc == 0)
-		fill_stat(t, n, size, st);
-	if (rc == 0 && n->kind == NODE_STATUS)
+	if (rc < 0)
+		return rc;
+	fill_stat(t, n, size, st);
+	if (n->kind == NODE_STATUS)
 		st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = mtime_nsec;
-	return rc;
+	return 0;
 }
 
 /* ---- search/: queries, links into the tree, results.md ---- */
@@ -510,7 +469,7 @@ static int search_readdir(struct tree *t, uint64_t ino, off_t offset, tree_fill_
 	return searchdir_readdir(t->search, ino, offset, fill_search_entry, &f);
 }
 
-static int attributes_once(struct tree *t, uint64_t ino, tree_attribute_fn fn, void *ctx)
+int tree_attributes(struct tree *t, uint64_t ino, tree_attribute_fn fn, void *ctx)
 {
 	struct searchdir_entry e;
 	struct snapshot *snap;
@@ -526,17 +485,6 @@ static int attributes_once(struct tree *t, uint64_t ino, tree_attribute_fn fn, v
 	return rc;
 }
 
-int tree_attributes(struct tree *t, uint64_t ino, tree_attribute_fn fn, void *ctx)
-{
-	struct stale_retry retry = { 0 };
-	int rc;
-
-	do
-		rc = attributes_once(t, ino, fn, ctx);
-	while (again_when_stale(t, &rc, &retry));
-	return rc;
-}
-
 int tree_readlink(struct tree *t, uint64_t ino, struct buf *out)
 {
 	return searchdir_readlink(t->search, ino, out);
@@ -544,7 +492,7 @@ int tree_readlink(struct tree *t, uint64_t ino, struct buf *out)
 
 /* ---- the tree's calls ---- */
 
-static int getattr_once(struct tree *t, uint64_t ino, struct stat *st, bool *changing)
+int tree_getattr(struct tree *t, uint64_t ino, struct stat *st, bool *changing)
 {
 	struct snapshot *snap;
 	struct searchdir_entry e;
@@ -564,19 +512,8 @@ static int getattr_once(struct tree *t, uint64_t ino, struct stat *st, bool *cha
 	return rc;
 }
 
-int tree_getattr(struct tree *t, uint64_t ino, struct stat *st, bool *changing)
-{
-	struct stale_retry retry = { 0 };
-	int rc;
-
-	do
-		rc = getattr_once(t, ino, st, changing);
-	while (again_when_stale(t, &rc, &retry));
-	return rc;
-}
-
-static int lookup_once(struct tree *t, uint64_t parent, const char *name, struct stat *st,
-		       bool *changing)
+int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct stat *st,
+		bool *changing)
 {
 	struct snapshot *snap;
 	struct node *dir, *n;
@@ -603,18 +540,6 @@ static int lookup_once(struct tree *t, uint64_t parent, const char *name, struct
 	rc = dir->kind != NODE_DIR ? -ENOTDIR : n ? node_attributes(t, snap, n, st, changing)
 						  : -ENOENT;
 	release(t, snap);
-	return rc;
-}
-
-int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct stat *st,
-		bool *changing)
-{
-	struct stale_retry retry = { 0 };
-	int rc;
-
-	do
-		rc = lookup_once(t, parent, name, st, changing);
-	while (again_when_stale(t, &rc, &retry));
 	return rc;
 }
 
@@ -693,47 +618,9 @@ static int64_t size_being_replaced(struct tree *t, uint64_t ino)
 	return size;
 }
 
-/* tree_read on one snapshot; *file_size (-1: unknown) gets the size ino
- * has in it. */
-static int read_once(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out,
-		     int64_t *file_size)
+/* Counts a read of ino as awaiting its reply (tree_read_done). */
+static void note_reading(struct tree *t, uint64_t ino)
 {
-	struct buf content = BUF_INIT;
-	struct snapshot *snap;
-	struct node *n;
-	int rc = enter(t, ino, false, &snap, &n);
-
-	*file_size = -1;
-	if (rc == -ENOENT)
-		return searchdir_read(t->search, ino, off, size, out);
-	if (rc < 0)
-		return rc;
-	*file_size = snapshot_size(n);
-	if (n->kind == NODE_JSONL)
-		rc = snapshot_read_lines(snap, n, t->sync, off, size, out);
-	else if (n->kind == NODE_STATUS || !kept_read(t->kept, n->ino, n->digest, off, size, out)) {
-		rc = render_node(t, snap, n, &content, NULL, NULL, NULL);
-		/* Rendered from what a refresh wrote since: not this size. */
-		if (rc == 0 && n->kind != NODE_STATUS && snapshot_size(n) >= 0 &&
-		    (int64_t)content.len != snapshot_size(n))
-			rc = -ESTALE;
-		if (rc == 0 && *file_size < 0)
-			*file_size = (int64_t)content.len;
-		if (rc == 0 && !kept_copy_part(&content, off, size, out) && n->kind != NODE_STATUS)
-			kept_put(t->kept, n->ino, n->digest, &content);
-	}
-	buf_free(&content);
-	release(t, snap);
-	return rc;
-}
-
-int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out,
-	      bool *grown)
-{
-	int64_t met = -1, served = -1, was;
-	struct stale_retry retry = { 0 };
-	int rc;
-
 	pthread_mutex_lock(&t->lock);
 	if (t->n_reading == t->cap_reading) {
 		t->cap_reading = t->cap_reading ? 2 * t->cap_reading : 16;
@@ -741,15 +628,44 @@ int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *
 	}
 	t->reading[t->n_reading++] = ino;
 	pthread_mutex_unlock(&t->lock);
-	do
-		rc = read_once(t, ino, off, size, out, retry.attempts ? &served : &met);
-	while (again_when_stale(t, &rc, &retry));
-	if (retry.attempts == 0)
-		served = met;
+}
+
+int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out,
+	      bool *grown)
+{
+	struct buf content = BUF_INIT;
+	struct snapshot *snap;
+	struct node *n;
+	int64_t served, was;
+	int rc;
+
+	note_reading(t, ino);
+	if (grown)
+		*grown = false;
+	rc = enter(t, ino, false, &snap, &n);
+	if (rc == -ENOENT)
+		return searchdir_read(t->search, ino, off, size, out);
+	if (rc < 0)
+		return rc;
+	served = snapshot_size(n);
+	if (n->kind == NODE_JSONL) {
+		rc = snapshot_read_lines(snap, n, t->sync, off, size, out);
+	} else if (n->kind == NODE_STATUS || !kept_read(t->kept, n->ino, n->digest, off, size, out)) {
+		rc = render_node(t, snap, n, &content, NULL, NULL, NULL);
+		if (rc >= 0 && served < 0)
+			served = (int64_t)content.len;
+		if (rc >= 0 && !kept_copy_part(&content, off, size, out) && rc == 0 &&
+		    n->kind != NODE_STATUS)
+			kept_put(t->kept, n->ino, n->digest, &content);
+	}
+	buf_free(&content);
+	release(t, snap);
+	/* Read from the snapshot a refresh is telling the kernel of, bigger
+	 * than the one the kernel may still hold. */
 	was = size_being_replaced(t, ino);
 	if (grown)
-		*grown = rc == 0 && ((met >= 0 && served > met) || (was >= 0 && served > was));
-	return rc;
+		*grown = rc >= 0 && was >= 0 && served > was;
+	return rc < 0 ? rc : 0;
 }
 
 void tree_read_done(struct tree *t, uint64_t ino)
@@ -769,7 +685,7 @@ void tree_read_done(struct tree *t, uint64_t ino)
 
 static bool node_changed(const struct node *was, const struct node *is)
 {
-	if (was->mtime != is->mtime || was->kind != is->kind)
+	if (snapshot_mtime(was) != snapshot_mtime(is) || was->kind != is->kind)
 		return true;
 	if (was->kind == NODE_DIR)
 		return was->n_children != is->n_children || was->n_subdirs != is->n_subdirs;
@@ -873,7 +789,6 @@ void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx)
 	if (old) {
 		pthread_mutex_lock(&t->lock);
 		t->telling = NULL;
-		pthread_cond_broadcast(&t->replaced);
 		pthread_mutex_unlock(&t->lock);
 		release(t, old);	/* t->telling's reference */
 		release(t, old);

@@ -9,11 +9,10 @@
  *   The views (vault/, the .jsonl files) are named from titles (vault.h)
  *   and follow every other promise here.
  * - st_size is exactly the number of bytes tree_read gives for the same
- *   snapshot; st_mtime comes from the objects' timestamps (directories:
- *   the newest inside), never the clock; a memory without any has the
- *   store's first-seen time, which never changes. Inode numbers derive
- *   from the path, so they are stable for the life of the mount and
- *   across mounts; the root's is TREE_ROOT_INO.
+ *   snapshot; st_mtime moves whenever a file's bytes do, and never
+ *   otherwise (snapshot.h has the rule; directories: the newest inside).
+ *   Inode numbers derive from the path, so they are stable for the life
+ *   of the mount and across mounts; the root's is TREE_ROOT_INO.
  * - .omifs/status is the one file whose content changes by itself: its
  *   attributes are flagged `changing` and must not be cached; a change of
  *   its content moves its mtime's nanoseconds, never its seconds.
@@ -26,11 +25,11 @@
  * - The tree changes only in tree_refresh (and when a collection is
  *   listed for the first time), so what the kernel caches stays true
  *   until tree_refresh says otherwise.
- * - A call made while a refresh is between changing the store and
- *   calling tree_refresh waits for the refresh's snapshot (up to 30 s)
- *   and answers from it: a file read as it changes gives the new bytes,
- *   not an error. tree_refresh must therefore follow every change of the
- *   store's listings.
+ * - A file is read from the versions its snapshot names, which the store
+ *   keeps while the snapshot is in use: a read between a refresh's change
+ *   of the store and tree_refresh gives the bytes whose size was shown.
+ *   tree_refresh must follow every change of the store's listings, for
+ *   the change to show.
  *
  * Thread-safe: every call works on a refcounted snapshot. Calls return 0
  * or -errno.

@@ -331,7 +331,7 @@ static void test_a_cache_without_index_is_indexed_on_open(void)
 	CHECK_PATHS(s, "garden", "conversations/2024-01-02/old1,");
 	store_close(s);
 	/* A write by an omifs that keeps no index marks it stale. */
-	CHECK(run_sql(path, "INSERT INTO listing VALUES (0, 1, 'm9', "
+	CHECK(run_sql(path, "INSERT INTO listing (kind, position, id, json) VALUES (0, 1, 'm9', "
 			    "'{\"id\":\"m9\",\"content\":\"a zucchini\"}')") == SQLITE_OK);
 	s = store_open_readonly(path, false, err, sizeof(err));
 	CHECK(!store_can_search(s) && store_index_state(s) == SEARCH_INDEX_BEHIND);

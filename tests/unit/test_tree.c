@@ -423,10 +423,10 @@ static int read_while_refreshing(struct world *w, uint64_t ino, struct buf *out,
 }
 
 /* A refresh changes the store a moment before it builds the snapshot
- * that shows it: a read in between waits, and gets the new bytes, not an
- * error; a file that grew says so (the kernel would cut it at its old
- * size). */
-static void test_a_read_between_store_and_refresh_gets_the_new_bytes(void)
+ * that shows it: a read in between gets the bytes of the version whose
+ * size the kernel was given, not an error and not the new bytes cut or
+ * padded to the old size; after the refresh, the new bytes. */
+static void test_a_read_between_store_and_refresh_gets_the_version_shown(void)
 {
 	struct store_item longer[] = {
 		{ "m1", "{\"id\":\"m1\",\"content\":\"likes coffee now\",\"category\":\"core\"}" },
@@ -445,14 +445,22 @@ static void test_a_read_between_store_and_refresh_gets_the_new_bytes(void)
 	CHECK(walk(w.tree, "memories/a%2Fb/m2.txt", &m2) == 0);
 
 	CHECK(store_replace_listing(w.store, STORE_MEMORIES, longer, 2, 2) == 1);
-	CHECK(read_while_refreshing(&w, jsonl.st_ino, &text, &grown) == 0 && grown);
+	CHECK(read_while_refreshing(&w, jsonl.st_ino, &text, &grown) == 0 && !grown);
+	buf_printf(&expected, "%s\n%s\n", memories[0].json, memories[1].json);
+	CHECK(text.len == expected.len && memcmp(text.data, expected.data, text.len) == 0);
+	CHECK((off_t)text.len == jsonl.st_size);
+	buf_reset(&text);
+	buf_reset(&expected);
+	CHECK(read_ino(w.tree, jsonl.st_ino, 0, 1 << 20, &text, &grown) == 0 && !grown);
 	buf_printf(&expected, "%s\n%s\n", longer[0].json, longer[1].json);
 	CHECK(text.len == expected.len && memcmp(text.data, expected.data, text.len) == 0);
 
 	CHECK(store_replace_listing(w.store, STORE_MEMORIES, shorter, 1, 3) == 2);
 	CHECK(read_while_refreshing(&w, m1.st_ino, &text, &grown) == 0 && !grown);
-	CHECK(strcmp(text.data, "tea\n") == 0);
+	CHECK(strcmp(text.data, "likes coffee now\n") == 0);
+	buf_reset(&text);
 	CHECK(read_ino(w.tree, m1.st_ino, 0, 1 << 20, &text, &grown) == 0 && !grown);
+	CHECK(strcmp(text.data, "tea\n") == 0);
 	/* Gone with that refresh: what an open file of it reads. */
 	CHECK(read_ino(w.tree, m2.st_ino, 0, 1 << 20, &text, NULL) == -ENOENT);
 	buf_free(&text);
@@ -501,14 +509,15 @@ static void close_shared_world(struct world *w, struct shared *sh)
 }
 
 /* Another omifs writing the same cache changes the store with no refresh
- * of this mount's on the way: a read that finds it wakes the refresher,
- * which shows it, and gets the new bytes. */
+ * of this mount's on the way: reads give the version shown until the
+ * refresher, which looks every 2 s, shows the change. */
 static void test_a_store_changed_elsewhere_is_shown(void)
 {
 	struct store_item longer[] = {
 		{ "m1", "{\"id\":\"m1\",\"content\":\"likes coffee now\",\"category\":\"core\"}" },
 		memories[1],
 	};
+	struct timespec moment = { 0, 100 * 1000 * 1000 };
 	struct buf text = BUF_INIT;
 	struct shared sh;
 	struct stat m1;
@@ -519,10 +528,93 @@ static void test_a_store_changed_elsewhere_is_shown(void)
 	CHECK(walk(w.tree, "memories/core/m1.txt", &m1) == 0);
 	CHECK(store_replace_listing(sh.other, STORE_MEMORIES, longer, 2, 2) == 1);
 	CHECK(read_ino(w.tree, m1.st_ino, 0, 1 << 20, &text, NULL) == 0);
+	CHECK(strcmp(text.data, "likes tea\n") == 0);
+	for (int i = 0; i < 100 && strcmp(text.data, "likes coffee now\n") != 0; i++) {
+		nanosleep(&moment, NULL);
+		buf_reset(&text);
+		CHECK(read_ino(w.tree, m1.st_ino, 0, 1 << 20, &text, NULL) == 0);
+	}
 	CHECK(strcmp(text.data, "likes coffee now\n") == 0);
 	sync_stop(w.sync);
 	close_shared_world(&w, &sh);
 	buf_free(&text);
+}
+
+static void ignore_change(uint64_t ino, uint64_t parent, const char *name, void *ctx)
+{
+	(void)ino;
+	(void)parent;
+	(void)name;
+	(void)ctx;
+}
+
+/* The mtime of path: a file whose bytes are learnt at its first stat is
+ * dated then. */
+static time_t mtime_of(struct tree *t, const char *path)
+{
+	struct stat st;
+
+	CHECK(walk(t, path, &st) == 0);
+	return st.st_mtime;
+}
+
+/* A file's mtime moves whenever its bytes do, even when its size does
+ * not, and never otherwise: files of one item and files of several, in
+ * this mount and the next. */
+static void test_mtime_moves_with_the_bytes(void)
+{
+	static const char *const paths[] = {
+		"memories/core/m1.txt", "memories/a%2Fb/m2.txt", "memories.jsonl",
+		"vault/Memories/core.md", "vault/Memories/a%2Fb.md",
+		"conversations/2025-06-30/c1/summary.md", "conversations/2025-06-30/c1/transcript.txt",
+		"vault/Daily/2025-06-30.md", "action-items.jsonl",
+	};
+	enum { M1, M2, JSONL, CORE, AB, SUMMARY, TRANSCRIPT, DAY, ITEMS, N };
+	struct store_item same_size[] = {
+		{ "m1", "{\"id\":\"m1\",\"content\":\"likes tee\",\"category\":\"core\"}" },
+		memories[1],
+	};
+	struct store_item retitled[] = {
+		{ "c1", CONV("c1", "2025-06-30", "Mortgage cell") }, conversations[1],
+	};
+	time_t before[N], after[N], now;
+	struct shared sh;
+	struct world w;
+
+	open_shared_world(&w, &sh, 2);
+	for (int i = 0; i < N; i++)
+		before[i] = mtime_of(w.tree, paths[i]);
+	CHECK(before[M1] == 1);	/* no timestamp: when first listed */
+	CHECK(before[SUMMARY] == 1751279400);	/* finished_at */
+	now = time(NULL);
+	CHECK(store_replace_listing(w.store, STORE_MEMORIES, same_size, 2, 2) == 1);
+	CHECK(store_replace_listing(w.store, STORE_CONVERSATIONS, retitled, 2, 2) == 1);
+	put_transcript(w.store, 0);	/* fetched again for the new version */
+	tree_refresh(w.tree, ignore_change, NULL);
+	for (int i = 0; i < N; i++)
+		after[i] = mtime_of(w.tree, paths[i]);
+	CHECK(after[M1] >= now && after[JSONL] >= now && after[CORE] >= now);
+	CHECK(after[SUMMARY] >= now && after[DAY] >= now);
+	CHECK(after[M2] == before[M2] && after[AB] == before[AB] && after[ITEMS] == before[ITEMS]);
+	/* The transcript's bytes did not move with the title. */
+	CHECK(after[TRANSCRIPT] == before[TRANSCRIPT]);
+	/* A refresh that changes nothing moves nothing; nor does a new mount. */
+	tree_refresh(w.tree, ignore_change, NULL);
+	for (int i = 0; i < N; i++)
+		CHECK(mtime_of(w.tree, paths[i]) == after[i]);
+	tree_free(w.tree);
+	sync_free(w.sync);
+	{
+		struct sync_options opts = { .refresh_interval = 60, .full_refresh_interval = 60,
+					     .page_size = 10, .transcript_batch = 1, .offline = true };
+		struct tree_options owner = { .uid = 1000, .gid = 1000, .umask = 027 };
+
+		w.sync = sync_new(NULL, w.store, &opts);
+		w.tree = tree_new(w.sync, &owner);
+	}
+	for (int i = 0; i < N; i++)
+		CHECK(mtime_of(w.tree, paths[i]) == after[i]);
+	close_shared_world(&w, &sh);
 }
 
 /* Offline, a note whose transcript is not cached says so; when another
@@ -574,8 +666,9 @@ int main(void)
 	RUN(test_views);
 	RUN(test_a_transcript_teaches_its_note_size);
 	RUN(test_refresh_reports_exactly_what_changed);
-	RUN(test_a_read_between_store_and_refresh_gets_the_new_bytes);
+	RUN(test_a_read_between_store_and_refresh_gets_the_version_shown);
 	RUN(test_a_store_changed_elsewhere_is_shown);
+	RUN(test_mtime_moves_with_the_bytes);
 	RUN(test_a_note_without_its_transcript_follows_it);
 	RUN(test_unlisted_collection_is_an_error_not_empty);
 	return UNIT_RESULT();
