@@ -43,6 +43,9 @@ static const struct fuse_opt option_spec[] = {
 	OPT("transcript_page=%d", transcript_page),
 	OPT("log_level=%d", log_level),
 	OPT("offline", offline),
+	OPT("accept_shrink", accept_shrink),
+	OPT("--accept-deletions", accept_deletions),
+	OPT("--check", check),
 	OPT("xattr", xattr),
 	OPT("allow_http", allow_http),
 	OPT("token_file=%s", key_file),
@@ -167,6 +170,10 @@ static void usage_mount(const char *prog)
 	       "    -o refresh=SECONDS       look for new items this often (default 300)\n"
 	       "    -o full_refresh=SECONDS  list conversations completely, finding edits\n"
 	       "                             and deletions, this often (default 3600)\n"
+	       "    -o accept_shrink         delete what two listings agree is gone even\n"
+	       "                             from a collection listed empty or shrinking\n"
+	       "                             fast (default: held until omifs refresh\n"
+	       "                             --accept-deletions)\n"
 	       "    -o ttl=SECONDS           how long the kernel caches names and\n"
 	       "                             attributes (default 60)\n"
 	       "    -o timeout=SECONDS       give up on a request after this (default 60)\n"
@@ -201,14 +208,17 @@ static void usage_mount(const char *prog)
 
 static void usage_sync(const char *prog)
 {
-	printf("usage: %s sync [-q] [--json] [-o option,...]\n"
+	printf("usage: %s sync [-q] [--json] [--check] [-o option,...]\n"
 	       "\n"
 	       "Fills the disk cache with everything, transcripts included, paced to the\n"
 	       "API's limits, so that a later -o offline mount needs no network. Resumes\n"
 	       "where it stopped. Progress goes to stderr; Ctrl-C stops it (exit 130).\n"
+	       "A cache that cannot be read whole fails the sync (exit 3).\n"
 	       "\n"
 	       "    -q, --quiet              print nothing but errors\n"
 	       "    --json                   print a summary object on stdout at the end\n"
+	       "    --check                  check that the cache is whole, fetch nothing\n"
+	       "                             (exit 0 whole, 3 damaged)\n"
 	       "    -o url=, key_file=, cache_dir=, api_profile=, transcript_batch=, ...\n"
 	       "                             as for a mount (omifs -h)\n"
 	       "\n"
@@ -236,11 +246,15 @@ static void usage_keys(const char *prog)
 static void usage_status(const char *prog)
 {
 	printf("usage: %s status MOUNTPOINT\n"
-	       "       %s refresh MOUNTPOINT\n"
+	       "       %s refresh [--accept-deletions] MOUNTPOINT\n"
 	       "\n"
 	       "status prints the mount's .omifs/status. refresh asks the omifs process\n"
 	       "serving MOUNTPOINT to look for new, changed and deleted items now (as\n"
-	       "kill -HUP would), found through the mount itself.\n", prog, prog);
+	       "kill -HUP would), found through the mount itself. With\n"
+	       "--accept-deletions (kill -USR1), that refresh also deletes what the\n"
+	       "status says is held back: items two listings agree are gone, from a\n"
+	       "collection listed empty or that lost over a quarter within a day.\n",
+	       prog, prog);
 }
 
 static void usage_search(const char *prog)
@@ -400,6 +414,10 @@ static int check_command_line(const struct omifs_config *c, enum command cmd)
 		problem = c->n_words < 1 ? "give a QUERY" : "--limit takes a number >= 0";
 	else if (c->quiet && cmd != CMD_SYNC)
 		problem = "-q goes with omifs sync";
+	else if (c->check && cmd != CMD_SYNC)
+		problem = "--check goes with omifs sync";
+	else if (c->accept_deletions && cmd != CMD_REFRESH)
+		problem = "--accept-deletions goes with omifs refresh";
 	else if (c->save_path && !(cmd == CMD_KEYS && strcmp(word, "create") == 0))
 		problem = "--save goes with omifs keys create";
 	else if (cmd == CMD_KEYS && !keys_command_valid(c->words, c->n_words))

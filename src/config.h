@@ -42,6 +42,9 @@ struct omifs_config {
 	int transcript_page;	/* -1: the profile's */
 	int log_level;		/* enum log_level */
 	bool offline;
+	bool accept_shrink;	/* -o accept_shrink: delete what two listings agree on */
+	bool accept_deletions;	/* refresh --accept-deletions */
+	bool check;		/* sync --check: check the cache, fetch nothing */
 	bool xattr;		/* serve user.omi.* extended attributes */
 	bool allow_http;
 	bool foreground;

@@ -46,6 +46,7 @@ void core_sync_options(const struct omifs_config *c, struct sync_options *out)
 	if (c->transcript_page > 0)
 		out->transcript_page = c->transcript_page;
 	out->offline = c->offline;
+	out->accept_shrink = c->accept_shrink;
 	out->first_memories_page = c->first_memories_page;
 }
 

@@ -328,10 +328,35 @@ static int pick_offline_cache(struct omifs_config *c, const char *url)
 	return n == 1 ? 0 : -1;
 }
 
-static int run_sync(struct omifs_config *c)
+/* The cache a command reads without the network: the key's account's,
+ * or the one account cached (as for an offline mount). 0 or -1 (said). */
+static int find_cache(struct omifs_config *c, const char *url_given, const char *command)
+{
+	const char *env = getenv("OMI_API_KEY");
+	char err[512];
+
+	if (c->no_disk_cache) {
+		fprintf(stderr, "omifs %s: it reads the disk cache, so it cannot go without one\n",
+			command);
+		return -1;
+	}
+	if (!c->key_file && !(env && *env))
+		return pick_offline_cache(c, url_given);
+	if (load_key(c) < 0)
+		return -1;
+	c->cache_path = config_cache_path(c, err, sizeof(err));
+	if (!c->cache_path)
+		fprintf(stderr, "omifs %s: %s\n", command, err);
+	return c->cache_path ? 0 : -1;
+}
+
+static int run_sync(struct omifs_config *c, const char *url_given)
 {
 	int rc;
 
+	if (c->check)
+		return find_cache(c, url_given, "sync --check") < 0 ? EXIT_USAGE
+								 : sync_check_command(c);
 	if (c->offline || c->no_disk_cache) {
 		fprintf(stderr, "omifs: sync fills the disk cache: it cannot be offline or "
 				"without one\n");
@@ -348,27 +373,11 @@ static int run_sync(struct omifs_config *c)
  * account (as for an offline mount), read-only. Returns an exit code. */
 static int run_search(struct omifs_config *c, const char *url_given)
 {
-	const char *env = getenv("OMI_API_KEY");
 	struct buf query = BUF_INIT;
-	char err[512];
 	int rc;
 
-	if (c->no_disk_cache) {
-		fprintf(stderr, "omifs search: it searches the disk cache, so it cannot go "
-				"without one\n");
+	if (find_cache(c, url_given, "search") < 0)
 		return SEARCH_TROUBLE;
-	}
-	if (c->key_file || (env && *env)) {
-		if (load_key(c) < 0)
-			return SEARCH_TROUBLE;
-		c->cache_path = config_cache_path(c, err, sizeof(err));
-		if (!c->cache_path) {
-			fprintf(stderr, "omifs search: %s\n", err);
-			return SEARCH_TROUBLE;
-		}
-	} else if (pick_offline_cache(c, url_given) < 0) {
-		return SEARCH_TROUBLE;
-	}
 	for (int i = 0; i < c->n_words; i++)
 		buf_printf(&query, "%s%s", i ? " " : "", c->words[i]);
 	rc = search_command(c, query.data, c->search_limit < 0 ? SEARCH_DEFAULT_LIMIT
@@ -456,8 +465,10 @@ int main(int argc, char *argv[])
 					   : keys_command(&config, config.words, config.n_words);
 		break;
 	case CMD_STATUS: rc = mount_status_command(config.words[0]); break;
-	case CMD_REFRESH: rc = mount_refresh_command(config.words[0]); break;
-	case CMD_SYNC: rc = run_sync(&config); break;
+	case CMD_REFRESH:
+		rc = mount_refresh_command(config.words[0], config.accept_deletions);
+		break;
+	case CMD_SYNC: rc = run_sync(&config, url_given); break;
 	case CMD_SEARCH: rc = run_search(&config, url_given); break;
 	default: rc = run_mount(&config, &args, url_given); break;
 	}

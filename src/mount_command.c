@@ -185,7 +185,7 @@ static bool is_omifs_server(pid_t pid)
 	return fuse;
 }
 
-int mount_refresh_command(const char *path)
+int mount_refresh_command(const char *path, bool accept_deletions)
 {
 	char *abs = omifs_mount("refresh", path);
 	pid_t pid;
@@ -202,12 +202,13 @@ int mount_refresh_command(const char *path)
 		fprintf(stderr, "omifs refresh: process %ld, named by %s, is not omifs serving a "
 				"mount\n", (long)pid, path);
 		rc = EXIT_FAILED;
-	} else if (kill(pid, SIGHUP) < 0) {
+	} else if (kill(pid, accept_deletions ? SIGUSR1 : SIGHUP) < 0) {
 		fprintf(stderr, "omifs refresh: cannot signal omifs (pid %ld): %s\n", (long)pid,
 			strerror(errno));
 		rc = EXIT_FAILED;
 	} else {
-		printf("omifs refresh: omifs (pid %ld) serving %s is refreshing\n", (long)pid, abs);
+		printf("omifs refresh: omifs (pid %ld) serving %s is refreshing%s\n", (long)pid, abs,
+		       accept_deletions ? ", deleting what two listings agree is gone" : "");
 	}
 	free(abs);
 	return rc;

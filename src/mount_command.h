@@ -22,8 +22,9 @@ bool mount_is_omifs(const char *abs);
 pid_t mount_server_pid(const char *path);
 
 /* The commands; return a process exit code (1 usage, 4 not an omifs
- * mount or not readable, 3 the process could not be signalled). */
+ * mount or not readable, 3 the process could not be signalled).
+ * accept_deletions: the refresh deletes what the mount holds back. */
 int mount_status_command(const char *path);
-int mount_refresh_command(const char *path);
+int mount_refresh_command(const char *path, bool accept_deletions);
 
 #endif

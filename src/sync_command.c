@@ -83,17 +83,38 @@ static bool sync_interrupted(void *ctx)
 	return interrupted;
 }
 
-/* The last word, on stderr for people and with --json on stdout. */
+/* Prints summary on stdout, as --json asks; takes it over. */
+static void print_json(json_object *summary)
+{
+	printf("%s\n", json_object_to_json_string_ext(summary, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(summary);
+}
+
+/* The last word, on stderr for people and with --json on stdout. A cache
+ * that failed a read or a write during the run, or is not whole at its
+ * end (pages the run never read may be damaged), fails the run: "done"
+ * means a whole copy. */
 static int finish(const struct omifs_config *c, struct store *store, int rc, time_t started)
 {
 	size_t count = 0, total = 0, done = store_count_full_conversations(store);
-	const char *result = interrupted ? "interrupted" : rc == 0 ? "done"
-			     : rc == -EAGAIN ? "budget_spent" : rc == -EACCES ? "key_refused"
-			     : "failed";
-	json_object *summary = json_object_new_object();
-	time_t listed_at;
+	char cache_error[256];
+	time_t listed_at, failed_at;
+	const char *result, *reason = NULL;
+	json_object *summary;
 
+	if (rc == 0 && !interrupted)
+		store_check(store, true, cache_error, sizeof(cache_error));
+	if (store_last_error(store, cache_error, sizeof(cache_error), &failed_at) && !interrupted) {
+		rc = -EIO;
+		reason = cache_error;
+	}
+	summary = json_object_new_object();
+	result = interrupted ? "interrupted" : rc == 0 ? "done"
+		 : rc == -EAGAIN ? "budget_spent" : rc == -EACCES ? "key_refused" : "failed";
 	json_object_object_add(summary, "result", json_object_new_string(result));
+	if (reason)
+		json_object_object_add(summary, "reason", json_object_new_string(reason));
 	json_object_object_add(summary, "cache", json_object_new_string(c->cache_path));
 	for (int k = 0; k < STORE_KINDS; k++) {
 		count = store_listing_info(store, k, &listed_at, &count) == 0 ? count : 0;
@@ -108,15 +129,46 @@ static int finish(const struct omifs_config *c, struct store *store, int rc, tim
 		fprintf(stderr, "interrupted: %zu of %zu done; run again to resume\n", done, total);
 	else if (rc == 0 && !c->quiet)
 		fprintf(stderr, "omifs sync: done, everything is cached\n");
+	else if (reason)
+		fprintf(stderr, "omifs sync: failed: the cache %s cannot be read whole: %s (omifs "
+			"sync --check tells; move the file away to start anew)\n", c->cache_path,
+			reason);
 	else if (rc != 0)
 		fprintf(stderr, "omifs sync: stopped: %s (run it again to resume)\n",
 			rc == -EAGAIN ? "the request budget is spent" :
 			rc == -EACCES ? "the key was refused" : strerror(-rc));
 	if (c->json)
-		printf("%s\n", json_object_to_json_string_ext(summary, JSON_C_TO_STRING_PLAIN |
-								 JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(summary);
+		print_json(summary);
+	else
+		json_object_put(summary);
 	return interrupted ? 130 : rc == 0 ? 0 : rc == -EACCES ? 2 : 3;
+}
+
+int sync_check_command(const struct omifs_config *c)
+{
+	char err[512], problem[512];
+	struct store *store = store_open_readonly(c->cache_path, false, err, sizeof(err));
+	json_object *summary = json_object_new_object();
+	int rc = store ? store_check(store, false, problem, sizeof(problem)) : -EIO;
+
+	if (!store)
+		snprintf(problem, sizeof(problem), "%s", err);
+	store_close(store);
+	json_object_object_add(summary, "result", json_object_new_string(rc == 0 ? "whole"
+										 : "damaged"));
+	if (rc < 0)
+		json_object_object_add(summary, "reason", json_object_new_string(problem));
+	json_object_object_add(summary, "cache", json_object_new_string(c->cache_path));
+	if (rc == 0 && !c->quiet)
+		fprintf(stderr, "omifs sync --check: the cache %s is whole\n", c->cache_path);
+	else if (rc < 0)
+		fprintf(stderr, "omifs sync --check: the cache %s is damaged: %s (move it away: "
+			"the next omifs sync fetches everything anew)\n", c->cache_path, problem);
+	if (c->json)
+		print_json(summary);
+	else
+		json_object_put(summary);
+	return rc == 0 ? 0 : 3;
 }
 
 /* Says up front what is left and how long the budget makes it take:

@@ -14,4 +14,9 @@
  * process exit code. */
 int sync_command(const struct omifs_config *c);
 
+/* `omifs sync --check`: whether the cache at c->cache_path is whole
+ * (PRAGMA integrity_check), read-only, without the network. Returns 0
+ * whole, 3 damaged or unreadable. */
+int sync_check_command(const struct omifs_config *c);
+
 #endif
