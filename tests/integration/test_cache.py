@@ -93,6 +93,10 @@ def test_sighup_refreshes_now_and_a_failing_refresh_removes_nothing(emulator_fac
     assert "Renamed by a test" not in read(summary)  # no refresh is due for an hour
     m.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: "Renamed by a test" in read(summary))
+    # A deletion takes two complete listings that agree.
+    wait_for(lambda: "1 missing from the last listing" in read(m.p(".omifs", "status")))
+    assert os.path.exists(memory_path)
+    m.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: not os.path.exists(memory_path))
     assert m.proc.poll() is None  # SIGHUP refreshes; it does not unmount
 

@@ -135,20 +135,24 @@ def test_an_empty_answer_does_not_erase_the_backup(mount_factory, tmp_path):
         assert len(before) == 6 + 4 + 5 * 4
         server.override = lambda req: (200, {}, [])
         m.proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: status(m).count("deletions held") == 3)
+        wait_for(lambda: status(m).count("missing from the last listing") == 3)
+        # The same answer on the next complete listing agrees, and is held
+        # back all the same: the server listed none of them.
+        m.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: status(m).count("deletions held back (the server listed none") == 3)
         r = rsync("-a", "--delete", *BACKUP_EXCLUDES, m.path + "/", backup)
         assert r.returncode in (0, 23), r.stderr
         assert backup_files(backup) == before
-        assert "6 deletions held" in status(m)
-        # The same answer on the next complete listing confirms it.
-        m.proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: "deletions held" not in status(m))
+        assert "6 deletions held back" in status(m)
+        # Until the person's word.
+        m.proc.send_signal(signal.SIGUSR1)
+        wait_for(lambda: "held back" not in status(m))
         wait_for(lambda: os.listdir(m.p("memories")) == [], timeout=30)
     finally:
         srv.stop()
 
 
-def test_a_small_deletion_is_applied_at_once(mount_factory):
+def test_a_small_deletion_is_applied_at_the_second_listing(mount_factory):
     server = Server()
     srv = started(server)
     try:
@@ -156,8 +160,12 @@ def test_a_small_deletion_is_applied_at_once(mount_factory):
         assert len(os.listdir(m.p("memories", "core"))) == 6
         server.data["/user/memories"] = MEMORIES[1:]
         m.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "1 missing from the last listing" in status(m))
+        assert len(os.listdir(m.p("memories", "core"))) == 6
+        m.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: len(os.listdir(m.p("memories", "core"))) == 5)
-        assert "deletions held" not in status(m)
+        assert "missing from the last listing" not in status(m)
+        assert "held back" not in status(m)
     finally:
         srv.stop()
 
@@ -176,9 +184,9 @@ def test_an_item_without_an_id_is_skipped_and_deletes_nothing(mount_factory):
         server.data["/user/memories"] = MEMORIES[1:] + [{"content": "no id", "category": "core"}]
         m.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: "1 skipped" in status(m))
-        assert "1 deletions held" in status(m)
+        assert "1 missing from the last listing" in status(m)
         assert os.path.exists(m.p("memories", "core", "m0.txt"))
-        # A whole listing may delete again.
+        # A whole listing that agrees may delete again.
         server.data["/user/memories"] = MEMORIES[1:]
         m.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: not os.path.exists(m.p("memories", "core", "m0.txt")))

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from emulator import TEST_KEY, UNLIMITED
-from fsutil import wait_for
+from fsutil import read, wait_for
 from mount import OMIFS, base_env, run_omifs
 
 PLANTED = {
@@ -158,6 +158,9 @@ def test_a_conversation_deleted_on_the_server_leaves_the_results(filled):
     emu, m, cache_home, _ = filled
     assert search(cache_home, "quokka").returncode == 0
     emu.delete("conversations", "planted-conversation")
+    # A deletion takes two complete listings that agree.
+    assert run_omifs("refresh", m.path).returncode == 0
+    wait_for(lambda: "1 missing from the last listing" in read(m.p(".omifs", "status")))
     assert run_omifs("refresh", m.path).returncode == 0
     wait_for(lambda: not os.path.exists(m.p("conversations", "2025-06-15", "planted-conversation")))
     r = search(cache_home, "quokka")
@@ -179,7 +182,8 @@ def copy_without_index(src, dst):
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);")
     old.execute("ATTACH DATABASE ? AS new", (src,))
     for table in ("listing", "listed", "full_conversation", "first_seen", "meta"):
-        old.execute(f"INSERT INTO main.{table} SELECT * FROM new.{table}")
+        columns = ", ".join(row[1] for row in old.execute(f"PRAGMA main.table_info({table})"))
+        old.execute(f"INSERT INTO main.{table} SELECT {columns} FROM new.{table}")
     old.commit()
     old.execute("DETACH DATABASE new")
     old.close()
@@ -254,7 +258,7 @@ def test_omifs_search_indexes_an_old_cache_on_disk_once(emulator_factory, tmp_pa
     # A write by an omifs that keeps no index leaves the index behind: it
     # would do so again, so the search indexes in memory, writing nothing.
     db = sqlite3.connect(str(cache))
-    db.execute("INSERT INTO listing VALUES (0, 99, 'zz', '{\"id\": \"zz\", "
+    db.execute("INSERT INTO listing (kind, position, id, json) VALUES (0, 99, 'zz', '{\"id\": \"zz\", "
                "\"content\": \"a zucchini\"}')")
     db.commit()
     db.close()

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from emulator import UNLIMITED
-from fsutil import wait_for
+from fsutil import read, wait_for
 
 PLANTED = {
     "id": "planted-conversation",
@@ -83,8 +83,9 @@ def test_a_deleted_conversation_leaves_the_results_after_a_refresh(mounted):
     emu, m, memory, item = mounted
     assert len(matches(m, "quokka")) == 1
     emu.delete("conversations", "planted-conversation")
-    # Two complete listings confirm a deletion the first one holds back
-    # only when it is suspect; one conversation of many is not.
+    # A deletion takes two complete listings that agree.
+    m.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "1 missing from the last listing" in read(m.p(".omifs", "status")), timeout=30)
     m.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: not os.path.exists(m.p("conversations", "2025-06-15",
                                             "planted-conversation")), timeout=30)

@@ -636,6 +636,8 @@ def test_a_title_edit_renames_the_note_and_the_daily_note_follows(emulator_facto
     # A deleted conversation takes its note, and the daily note of a day left empty, with it.
     emu.delete("conversations", "backwards")
     m.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "1 missing from the last listing" in read(m.p(".omifs", "status")), timeout=30)
+    m.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: not os.path.exists(m.p("conversations", "2025-06-13")), timeout=30)
     wait_for(lambda: len(os.listdir(m.p("vault", "Conversations"))) == len(HOSTILE) - 1, timeout=10)
     assert "2025-06-13.md" not in os.listdir(m.p("vault", "Daily"))
