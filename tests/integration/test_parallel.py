@@ -4,6 +4,7 @@ Under make check-tsan this runs against a ThreadSanitizer build, and any
 report in omifs's log fails the test.
 """
 
+import json
 import os
 import threading
 import time
@@ -27,8 +28,8 @@ def read_everything(root, errors):
                 errors.append(f"{name}: {e}")
 
 
-def while_reading(read_once, change, pause):
-    """Calls read_once over and over in READERS threads while change(i) is
+def while_reading(read_once, change, pause, readers=READERS):
+    """Calls read_once over and over in `readers` threads while change(i) is
     called every `pause` seconds for SECONDS; returns how many changes were
     made. Fails when a reader hangs."""
     stop = threading.Event()
@@ -37,7 +38,7 @@ def while_reading(read_once, change, pause):
         while not stop.is_set():
             read_once()
 
-    readers = [threading.Thread(target=reader) for _ in range(READERS)]
+    readers = [threading.Thread(target=reader) for _ in range(readers)]
     for t in readers:
         t.start()
     i = 0
@@ -83,14 +84,29 @@ def read_uncached(path):
         return f.read()
 
 
-def test_files_read_as_they_change_are_never_an_error(emulator_factory, mount_factory):
-    """A refresh writes the store a moment before the tree shows it: a file
-    read in between gives its new bytes, never an error (memories.jsonl
-    failed with EIO). Reads drop the kernel's pages first, so that each
-    reaches omifs, and the memories change every 0.1 s to longer and
-    shorter texts. That the bytes are whole is test_tree.c's to check: here
-    a read that crosses the kernel's invalidation of that very file may
-    still end at its old size (ARCHITECTURE.md, Locks)."""
+def whole_version(path, data):
+    """Why data cannot be one version of the file at path (cut, padded with
+    zeros, lines of two versions), or None."""
+    if b"\0" in data or not data.endswith(b"\n"):
+        return f"{path}: {len(data)} bytes, not one version's: {data[-40:]!r}"
+    if path.endswith(".jsonl"):
+        for line in data.splitlines():
+            try:
+                json.loads(line)
+            except ValueError:
+                return f"{path}: a line cut: {line[-40:]!r}"
+    elif data.count(b"\n") != 1:
+        return f"{path}: {data!r} is not one memory's text"
+    return None
+
+
+def test_files_read_as_they_change_are_whole_versions(emulator_factory, mount_factory):
+    """A refresh writes the store a moment before the tree shows it, and a
+    moment after that tells the kernel: 32 readers, each read reaching
+    omifs (the kernel's pages dropped first), while the memories change
+    every 0.1 s to longer and shorter texts, get every time one version's
+    bytes, whole: never an error, never cut at an old size nor padded with
+    zeros to it (memories.jsonl once failed with EIO)."""
     # Enough conversations that building a snapshot takes a while: the
     # window between a refresh's write and its snapshot is that long.
     emu = emulator_factory(*UNLIMITED, "--conversations", "2000")
@@ -107,16 +123,24 @@ def test_files_read_as_they_change_are_never_an_error(emulator_factory, mount_fa
     def read_all():
         for path in paths:
             try:
-                if b"Changed" in read_uncached(path):
-                    changed_reads.append(path)
+                got = read_uncached(path)
             except OSError as e:
                 errors.append(f"{path}: {e}")
+                continue
+            if b"Changed" in got:
+                changed_reads.append(path)
+            problem = whole_version(path, got)
+            if problem:
+                errors.append(problem)
 
     def change(i):
         x = changing[i % len(changing)]
         emu.patch("memories", x["id"], {"content": f"Changed {'to a longer text ' * (i % 5)}{i}"})
 
-    assert while_reading(read_all, change, 0.1) > 20, "too few changes to tell"
+    assert while_reading(read_all, change, 0.1, readers=32) > 20, "too few changes to tell"
     assert not errors, errors[:5]
     assert changed_reads, "no read saw a change"
     assert m.proc.poll() is None, m.log()
+    m.stop()
+    assert "ThreadSanitizer" not in m.log(), m.log()[-5000:]
+    assert "AddressSanitizer" not in m.log()
