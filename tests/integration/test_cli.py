@@ -364,7 +364,10 @@ def test_bash_completion_and_its_installation(tmp_path):
     assert {"sync", "status"} <= complete("omifs", "s")
     assert complete("omifs", "keys", "") >= {"list", "create", "revoke"}
     assert complete("omifs", "keys", "list", "--j") == {"--json"}
-    assert complete("omifs", "sync", "-") >= {"-q", "--json", "-o"}
+    assert complete("omifs", "sync", "-") >= {"-q", "--json", "--check", "-o"}
+    assert "--accept-deletions" in complete("omifs", "refresh", "-")
+    assert "--accept-deletions" not in complete("omifs", "status", "-")
+    assert "accept_shrink" in complete("omifs", "-o", "acc")
     assert complete("omifs", "-o", "url=x,cache_") == {"url=x,cache_dir="}
     assert complete("omifs", "-o", "api_profile=b") == {"api_profile=backend"}
     assert {"allow_other", "offline", "transcript_batch="} <= complete("omifs", "-o", "")
