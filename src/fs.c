@@ -322,14 +322,9 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fs_context *fs = context(req);
 	struct buf part = BUF_INIT;
-	bool grown = false;
-	int rc = tree_read(fs->tree, ino, off, size, &part, &grown);
+	int rc = tree_read(fs->tree, ino, off, size, &part);
 
 	(void)fi;
-	/* Attributes only (offset -1): dropping pages from a read's own
-	 * request would wait for the page this reply is to fill. */
-	if (grown && !session_ending(fs))
-		fuse_lowlevel_notify_inval_inode(fs->session, ino, -1, 0);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else

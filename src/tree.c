@@ -35,8 +35,14 @@ struct tree {
 	struct snapshot *current;
 	struct snapshot **live;		/* every snapshot not freed yet */
 	size_t n_live, cap_live;
-	struct snapshot *telling;	/* what current replaced, while
-					 * tree_refresh tells the kernel */
+	/* What the kernel may still hold a size of: the snapshot the last
+	 * refresh replaced, and the files whose size there differs from
+	 * current's (sorted inode numbers), each until the kernel asks its
+	 * attributes again. */
+	struct snapshot *former;
+	uint64_t *former_inos;
+	bool *former_asked;
+	size_t n_former, former_left;
 	uint64_t *reading;		/* inodes being read, until replied */
 	size_t n_reading, cap_reading;
 	pthread_cond_t read_done;	/* one left reading; with lock */
@@ -118,10 +124,14 @@ void tree_free(struct tree *t)
 		return;
 	if (t->current)
 		release(t, t->current);
+	if (t->former)
+		release(t, t->former);
 	searchdir_free(t->search);
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->read_done);
 	free(t->reading);
+	free(t->former_inos);
+	free(t->former_asked);
 	free(t->live);
 	pthread_mutex_destroy(&t->build_lock);
 	pthread_mutex_destroy(&t->status_lock);
@@ -130,33 +140,134 @@ void tree_free(struct tree *t)
 	free(t);
 }
 
+static bool node_changed(const struct node *was, const struct node *is)
+{
+	if (snapshot_mtime(was) != snapshot_mtime(is) || was->kind != is->kind)
+		return true;
+	if (was->kind == NODE_DIR)
+		return was->n_children != is->n_children || was->n_subdirs != is->n_subdirs;
+	return was->digest != is->digest || (was->kind != NODE_STATUS &&
+					     snapshot_size(is) >= 0 &&
+					     snapshot_size(was) != snapshot_size(is));
+}
+
+static int compare_inos(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The files of old whose size the kernel may hold (a size was learnt)
+ * and that now changes or drops: sorted inode numbers, *n of them. */
+static uint64_t *changed_files(const struct snapshot *old, const struct snapshot *now, size_t *n)
+{
+	uint64_t *inos = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	for (size_t i = 1; i < old->n_nodes; i++) {
+		const struct node *was = &old->nodes[i], *is = snapshot_node(now, was->ino);
+
+		if (was->kind == NODE_DIR || was->kind == NODE_STATUS || snapshot_size(was) < 0 ||
+		    (is && !node_changed(was, is)))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			inos = xrealloc(inos, cap * sizeof(*inos));
+		}
+		inos[(*n)++] = was->ino;
+	}
+	qsort(inos, *n, sizeof(*inos), compare_inos);
+	return inos;
+}
+
 /* Builds a snapshot of the store now and makes it current; *old gets the
- * one it replaced, whose reference passes to the caller (NULL if none),
- * and with `telling` becomes t->telling too, with a reference of its own.
- * Returns -EIO, changing nothing, when the store cannot be read.
- * build_lock held. */
-static int replace_current(struct tree *t, bool telling, struct snapshot **old)
+ * one it replaced (NULL if none), whose reference passes to the caller.
+ * With `former`, old also becomes t->former (a reference of its own) for
+ * the files it sizes otherwise: reads of those answer from it until the
+ * kernel asks their attributes again; *dropped gets the former it
+ * replaced, whose reference passes to the caller. Returns -EIO, changing
+ * nothing, when the store cannot be read. build_lock held. */
+static int replace_current(struct tree *t, bool former, struct snapshot **old,
+			   struct snapshot **dropped)
 {
 	int errors[STORE_KINDS];
 	struct snapshot *snap;
+	uint64_t *inos = NULL;
+	size_t n = 0;
 
-	*old = NULL;
+	*old = *dropped = NULL;
 	for (int k = 0; k < STORE_KINDS; k++)
 		errors[k] = sync_kind_error(t->sync, k);
 	snap = snapshot_build(t->sync, errors);
 	if (!snap)
 		return -EIO;
 	snap->refs = 1;
+	/* current changes only under build_lock: it can be read here. */
+	if (former && t->current)
+		inos = changed_files(t->current, snap, &n);
 	pthread_mutex_lock(&t->lock);
 	add_live(t, snap);
 	*old = t->current;
 	t->current = snap;
-	if (telling && *old) {
-		t->telling = *old;
-		t->telling->refs++;
+	if (former && *old) {
+		*dropped = t->former;
+		free(t->former_inos);
+		free(t->former_asked);
+		t->former = *old;
+		t->former->refs++;
+		t->former_inos = inos;
+		t->former_asked = xcalloc(n ? n : 1, sizeof(bool));
+		t->n_former = t->former_left = n;
 	}
 	pthread_mutex_unlock(&t->lock);
 	return 0;
+}
+
+/* Where ino is in t->former_inos, or -1. t->lock held. */
+static long former_index(const struct tree *t, uint64_t ino)
+{
+	uint64_t *at = t->former ? bsearch(&ino, t->former_inos, t->n_former, sizeof(ino),
+					   compare_inos) : NULL;
+
+	return at ? at - t->former_inos : -1;
+}
+
+/* Whether ino's reads answer from the former snapshot: the kernel has
+ * not been given its attributes since the refresh that changed it. */
+static bool read_from_former(struct tree *t, uint64_t ino)
+{
+	bool former;
+	long i;
+
+	pthread_mutex_lock(&t->lock);
+	i = former_index(t, ino);
+	former = i >= 0 && !t->former_asked[i];
+	pthread_mutex_unlock(&t->lock);
+	return former;
+}
+
+/* The kernel has been given ino's attributes from the current snapshot:
+ * its reads answer from there from now on. Once it has been given every
+ * file's, the former snapshot goes. */
+static void kernel_asked(struct tree *t, uint64_t ino)
+{
+	struct snapshot *done = NULL;
+	long i;
+
+	pthread_mutex_lock(&t->lock);
+	i = former_index(t, ino);
+	if (i >= 0 && !t->former_asked[i]) {
+		t->former_asked[i] = true;
+		if (--t->former_left == 0) {
+			done = t->former;
+			t->former = NULL;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (done)
+		release(t, done);
 }
 
 /* How long, in all, a refresh waits for replies to reads of what it is to
@@ -177,7 +288,7 @@ static bool listings_match(struct tree *t, const struct snapshot *snap)
  * the store cannot be read. */
 static struct snapshot *acquire(struct tree *t)
 {
-	struct snapshot *snap, *old;
+	struct snapshot *snap, *old, *dropped;
 
 	pthread_mutex_lock(&t->lock);
 	snap = t->current;
@@ -192,7 +303,7 @@ static struct snapshot *acquire(struct tree *t)
 	snap = t->current;
 	if (!snap || !listings_match(t, snap)) {
 		pthread_mutex_unlock(&t->lock);
-		if (replace_current(t, false, &old) == 0 && old)
+		if (replace_current(t, false, &old, &dropped) == 0 && old)
 			release(t, old);
 		pthread_mutex_lock(&t->lock);
 		snap = t->current;
@@ -411,6 +522,62 @@ static int node_attributes(struct tree *t, const struct snapshot *snap, struct n
 	return 0;
 }
 
+/* Whether a read of ino awaits its reply. t->lock held. */
+static bool being_read(const struct tree *t, uint64_t ino)
+{
+	for (size_t i = 0; i < t->n_reading; i++)
+		if (t->reading[i] == ino)
+			return true;
+	return false;
+}
+
+/* The former snapshot (a reference) and its node ino, while ino's reads
+ * answer from there and one of them awaits its reply; else NULL. */
+static struct snapshot *former_while_read(struct tree *t, uint64_t ino, struct node **node)
+{
+	struct snapshot *former = NULL;
+	long i;
+
+	pthread_mutex_lock(&t->lock);
+	i = former_index(t, ino);
+	if (i >= 0 && !t->former_asked[i] && being_read(t, ino)) {
+		former = t->former;
+		former->refs++;
+		*node = snapshot_node(former, ino);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return former;
+}
+
+/*
+ * The attributes the kernel is given of n, a node of the current snapshot
+ * snap. A file the last refresh changed whose reads still answer from the
+ * former snapshot gives the former attributes, not to be cached, while
+ * one of those reads awaits its reply: the kernel copies up to the size
+ * it holds when the reply comes, and the new size with the former bytes
+ * would be padded with zeros. Otherwise n's, and from then on the file's
+ * reads answer from the current snapshot.
+ */
+static int kernel_attributes(struct tree *t, const struct snapshot *snap, struct node *n,
+			     struct stat *st, bool *changing)
+{
+	struct node *was;
+	struct snapshot *former = former_while_read(t, n->ino, &was);
+	int rc;
+
+	if (former) {
+		rc = node_attributes(t, former, was, st, changing);
+		if (changing)
+			*changing = true;
+		release(t, former);
+		return rc;
+	}
+	rc = node_attributes(t, snap, n, st, changing);
+	if (rc == 0)
+		kernel_asked(t, n->ino);
+	return rc;
+}
+
 /* ---- search/: queries, links into the tree, results.md ---- */
 
 static void search_stat(const struct tree *t, const struct searchdir_entry *e, struct stat *st)
@@ -507,7 +674,7 @@ int tree_getattr(struct tree *t, uint64_t ino, struct stat *st, bool *changing)
 	}
 	if (rc < 0)
 		return rc;
-	rc = node_attributes(t, snap, n, st, changing);
+	rc = kernel_attributes(t, snap, n, st, changing);
 	release(t, snap);
 	return rc;
 }
@@ -537,7 +704,7 @@ int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct stat *
 		release(t, snap);
 		return tree_getattr(t, ino, st, changing);
 	}
-	rc = dir->kind != NODE_DIR ? -ENOTDIR : n ? node_attributes(t, snap, n, st, changing)
+	rc = dir->kind != NODE_DIR ? -ENOTDIR : n ? kernel_attributes(t, snap, n, st, changing)
 						  : -ENOENT;
 	release(t, snap);
 	return rc;
@@ -571,7 +738,8 @@ int tree_readdir(struct tree *t, uint64_t ino, off_t offset, tree_fill_fn fill, 
 	for (size_t i = offset > 2 ? (size_t)offset - 2 : 0; i < dir->n_children; i++) {
 		const struct node *c = snapshot_child_at(snap, dir, i);
 		int64_t size = snapshot_size(c);
-		bool complete = c->kind == NODE_DIR || (size >= 0 && c->kind != NODE_STATUS);
+		bool complete = c->kind == NODE_DIR ||
+				(size >= 0 && c->kind != NODE_STATUS && !read_from_former(t, c->ino));
 
 		fill_stat(t, c, complete ? size : 0, &st);
 		if (fill(ctx, snapshot_name(snap, c), &st, complete, (off_t)i + 3) != 0)
@@ -603,19 +771,24 @@ int tree_open(struct tree *t, uint64_t ino, bool *changing)
 	return rc;
 }
 
-/* The size of ino in the snapshot that tree_refresh is telling the
- * kernel it replaced (the kernel may still hold that size), or -1. */
-static int64_t size_being_replaced(struct tree *t, uint64_t ino)
+/* The snapshot (a reference) and node a read of ino answers from: the
+ * former one for a file the kernel may still hold its size of, else as
+ * enter() finds it. */
+static int enter_to_read(struct tree *t, uint64_t ino, struct snapshot **snap, struct node **node)
 {
-	const struct node *n;
-	int64_t size = -1;
+	long i;
 
 	pthread_mutex_lock(&t->lock);
-	n = t->telling ? snapshot_node(t->telling, ino) : NULL;
-	if (n)
-		size = snapshot_size(n);
+	i = former_index(t, ino);
+	if (i >= 0 && !t->former_asked[i]) {
+		*snap = t->former;
+		(*snap)->refs++;
+		*node = snapshot_node(*snap, ino);
+		pthread_mutex_unlock(&t->lock);
+		return 0;
+	}
 	pthread_mutex_unlock(&t->lock);
-	return size;
+	return enter(t, ino, false, snap, node);
 }
 
 /* Counts a read of ino as awaiting its reply (tree_read_done). */
@@ -630,41 +803,29 @@ static void note_reading(struct tree *t, uint64_t ino)
 	pthread_mutex_unlock(&t->lock);
 }
 
-int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out,
-	      bool *grown)
+int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out)
 {
 	struct buf content = BUF_INIT;
 	struct snapshot *snap;
 	struct node *n;
-	int64_t served, was;
 	int rc;
 
 	note_reading(t, ino);
-	if (grown)
-		*grown = false;
-	rc = enter(t, ino, false, &snap, &n);
+	rc = enter_to_read(t, ino, &snap, &n);
 	if (rc == -ENOENT)
 		return searchdir_read(t->search, ino, off, size, out);
 	if (rc < 0)
 		return rc;
-	served = snapshot_size(n);
 	if (n->kind == NODE_JSONL) {
 		rc = snapshot_read_lines(snap, n, t->sync, off, size, out);
 	} else if (n->kind == NODE_STATUS || !kept_read(t->kept, n->ino, n->digest, off, size, out)) {
 		rc = render_node(t, snap, n, &content, NULL, NULL, NULL);
-		if (rc >= 0 && served < 0)
-			served = (int64_t)content.len;
 		if (rc >= 0 && !kept_copy_part(&content, off, size, out) && rc == 0 &&
 		    n->kind != NODE_STATUS)
 			kept_put(t->kept, n->ino, n->digest, &content);
 	}
 	buf_free(&content);
 	release(t, snap);
-	/* Read from the snapshot a refresh is telling the kernel of, bigger
-	 * than the one the kernel may still hold. */
-	was = size_being_replaced(t, ino);
-	if (grown)
-		*grown = rc >= 0 && was >= 0 && served > was;
 	return rc < 0 ? rc : 0;
 }
 
@@ -682,17 +843,6 @@ void tree_read_done(struct tree *t, uint64_t ino)
 }
 
 /* ---- refreshing ---- */
-
-static bool node_changed(const struct node *was, const struct node *is)
-{
-	if (snapshot_mtime(was) != snapshot_mtime(is) || was->kind != is->kind)
-		return true;
-	if (was->kind == NODE_DIR)
-		return was->n_children != is->n_children || was->n_subdirs != is->n_subdirs;
-	return was->digest != is->digest || (was->kind != NODE_STATUS &&
-					     snapshot_size(is) >= 0 &&
-					     snapshot_size(was) != snapshot_size(is));
-}
 
 /* Waits until no read of ino awaits its reply, or until `until`. The
  * kernel's invalidation of an inode makes it ignore the size a reply
@@ -769,16 +919,18 @@ static void forget_query(const char *name, void *ctx)
 
 void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx)
 {
-	struct snapshot *old, *now = NULL;
+	struct snapshot *old, *dropped, *now = NULL;
 
 	pthread_mutex_lock(&t->build_lock);
-	if (replace_current(t, true, &old) == 0) {
+	if (replace_current(t, true, &old, &dropped) == 0) {
 		pthread_mutex_lock(&t->lock);
 		now = t->current;
 		now->refs++;
 		pthread_mutex_unlock(&t->lock);
 	}
 	pthread_mutex_unlock(&t->build_lock);
+	if (dropped)
+		release(t, dropped);
 	if (old && now)
 		report_changes(t, old, now, invalidate, ctx);
 	if (now) {
@@ -786,13 +938,8 @@ void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx)
 
 		searchdir_forget(t->search, forget_query, &f);
 	}
-	if (old) {
-		pthread_mutex_lock(&t->lock);
-		t->telling = NULL;
-		pthread_mutex_unlock(&t->lock);
-		release(t, old);	/* t->telling's reference */
+	if (old)
 		release(t, old);
-	}
 	if (now)
 		release(t, now);
 }

@@ -26,8 +26,8 @@
  *   listed for the first time), so what the kernel caches stays true
  *   until tree_refresh says otherwise.
  * - A file is read from the versions its snapshot names, which the store
- *   keeps while the snapshot is in use: a read between a refresh's change
- *   of the store and tree_refresh gives the bytes whose size was shown.
+ *   keeps while the snapshot is in use: a read gives the bytes whose size
+ *   the kernel was given (tree_read), whatever a refresh committed since.
  *   tree_refresh must follow every change of the store's listings, for
  *   the change to show.
  *
@@ -81,12 +81,12 @@ int tree_open(struct tree *t, uint64_t ino, bool *changing);
 
 /* Appends to out the bytes [off, off + size) of file ino (fewer at its
  * end). A file read in several calls is rendered once for all of them.
- * *grown (may be NULL) is set when the bytes come from a refresh that
- * made the file bigger than a size the kernel may still hold: drop the
- * kernel's attributes of ino (not its pages) before replying, or what
- * the reader gets is cut at that size. */
-int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out,
-	      bool *grown);
+ * A file a refresh changed is read from the snapshot it replaced until
+ * the kernel asks the file's attributes again (tree_getattr, tree_lookup,
+ * tree_readdir give them): the kernel reads up to the size it holds, and
+ * a reply of other bytes would be cut at that size or padded with zeros
+ * to it. */
+int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out);
 
 /* Every tree_read, whatever it returned, is followed by tree_read_done
  * once its reply is sent: until then tree_refresh holds back (up to 2 s)

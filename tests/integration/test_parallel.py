@@ -84,6 +84,19 @@ def read_uncached(path):
         return f.read()
 
 
+def read_once_uncached(path):
+    """One read(2) of the whole file as omifs gives it now (the kernel's
+    pages dropped first). Reads of a file in several calls may, like reads
+    of a local file rewritten under them, join two versions; one call may
+    not."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        return os.read(fd, 1 << 20)
+    finally:
+        os.close(fd)
+
+
 def whole_version(path, data):
     """Why data cannot be one version of the file at path (cut, padded with
     zeros, lines of two versions), or None."""
@@ -102,7 +115,7 @@ def whole_version(path, data):
 
 def test_files_read_as_they_change_are_whole_versions(emulator_factory, mount_factory):
     """A refresh writes the store a moment before the tree shows it, and a
-    moment after that tells the kernel: 32 readers, each read reaching
+    moment after that tells the kernel: 32 readers, each read(2) reaching
     omifs (the kernel's pages dropped first), while the memories change
     every 0.1 s to longer and shorter texts, get every time one version's
     bytes, whole: never an error, never cut at an old size nor padded with
@@ -123,7 +136,7 @@ def test_files_read_as_they_change_are_whole_versions(emulator_factory, mount_fa
     def read_all():
         for path in paths:
             try:
-                got = read_uncached(path)
+                got = read_once_uncached(path)
             except OSError as e:
                 errors.append(f"{path}: {e}")
                 continue

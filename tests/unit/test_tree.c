@@ -94,10 +94,9 @@ static void close_world(struct world *w)
 }
 
 /* tree_read as fs.c makes it: the reply "sent", the tree is told. */
-static int read_ino(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out,
-		    bool *grown)
+static int read_ino(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out)
 {
-	int rc = tree_read(t, ino, off, size, out, grown);
+	int rc = tree_read(t, ino, off, size, out);
 
 	tree_read_done(t, ino);
 	return rc;
@@ -144,7 +143,7 @@ static void read_in_pieces(struct tree *t, uint64_t ino, struct buf *out)
 	for (off_t off = 0;; off += 7) {
 		size_t before = out->len;
 
-		CHECK(read_ino(t, ino, off, 7, out, NULL) == 0);
+		CHECK(read_ino(t, ino, off, 7, out) == 0);
 		if (out->len - before < 7)
 			break;
 	}
@@ -169,7 +168,7 @@ static void check_files(struct tree *t, uint64_t dir, int depth, size_t *files)
 			check_files(t, st.st_ino, depth + 1, files);
 			continue;
 		}
-		CHECK(read_ino(t, st.st_ino, 0, 1 << 20, &whole, NULL) == 0);
+		CHECK(read_ino(t, st.st_ino, 0, 1 << 20, &whole) == 0);
 		read_in_pieces(t, st.st_ino, &pieces);
 		CHECK((off_t)whole.len == st.st_size);
 		CHECK(pieces.len == whole.len && memcmp(pieces.data, whole.data, whole.len) == 0);
@@ -206,12 +205,12 @@ static void test_layout_and_inodes(void)
 	CHECK(walk(w.tree, "action-items/done/a2.txt", &st) == 0);
 	CHECK(walk(w.tree, "action-items/open/a2.txt", &st) == -ENOENT);
 	CHECK(walk(w.tree, "conversations/2025-06-30/c1/transcript.txt", &st) == 0);
-	CHECK(read_ino(w.tree, st.st_ino, 0, 4096, &text, NULL) == 0);
+	CHECK(read_ino(w.tree, st.st_ino, 0, 4096, &text) == 0);
 	CHECK(strstr(text.data, "Sam") && strstr(text.data, "hello there"));
 	CHECK(walk(w.tree, "conversations/2025-06-30", &st) == 0);
 	CHECK(st.st_nlink == 3 && st.st_mtime == 1751279400);
 	CHECK(walk(w.tree, "conversations/2025-06-30/c1/summary.md/x", &st) == -ENOTDIR);
-	CHECK(read_ino(w.tree, TREE_ROOT_INO, 0, 10, &text, NULL) == -EISDIR);
+	CHECK(read_ino(w.tree, TREE_ROOT_INO, 0, 10, &text) == -EISDIR);
 	CHECK(tree_getattr(w.tree, 12345, &st, NULL) == -ENOENT);
 	/* The same path has the same inode number in another tree. */
 	open_world(&again);
@@ -230,7 +229,7 @@ static void read_path(struct tree *t, const char *path, struct buf *out)
 
 	buf_reset(out);
 	CHECK(walk(t, path, &st) == 0);
-	CHECK(read_ino(t, st.st_ino, 0, 1 << 20, out, NULL) == 0);
+	CHECK(read_ino(t, st.st_ino, 0, 1 << 20, out) == 0);
 	CHECK((off_t)out->len == st.st_size);
 }
 
@@ -404,7 +403,7 @@ static void *refresh_soon(void *arg)
 /* Reads the whole of ino while a refresh that changed the store is on
  * its way, as fs.c would: the kernel is told of the change only once the
  * read's reply is out. */
-static int read_while_refreshing(struct world *w, uint64_t ino, struct buf *out, bool *grown)
+static int read_while_refreshing(struct world *w, uint64_t ino, struct buf *out)
 {
 	struct refresher r = { .w = w, .ino = ino, .told = false };
 	struct timespec moment = { 0, 300 * 1000 * 1000 };
@@ -413,7 +412,7 @@ static int read_while_refreshing(struct world *w, uint64_t ino, struct buf *out,
 
 	buf_reset(out);
 	CHECK(pthread_create(&refresher, NULL, refresh_soon, &r) == 0);
-	rc = tree_read(w->tree, ino, 0, 1 << 20, out, grown);
+	rc = tree_read(w->tree, ino, 0, 1 << 20, out);
 	nanosleep(&moment, NULL);
 	CHECK(!atomic_load(&r.told));
 	tree_read_done(w->tree, ino);
@@ -423,10 +422,12 @@ static int read_while_refreshing(struct world *w, uint64_t ino, struct buf *out,
 }
 
 /* A refresh changes the store a moment before it builds the snapshot
- * that shows it: a read in between gets the bytes of the version whose
- * size the kernel was given, not an error and not the new bytes cut or
- * padded to the old size; after the refresh, the new bytes. */
-static void test_a_read_between_store_and_refresh_gets_the_version_shown(void)
+ * that shows it, and tells the kernel a moment after: a read gives the
+ * bytes of the version whose size the kernel was given, never an error
+ * nor other bytes cut or padded to that size. The kernel asks a changed
+ * file's attributes again before its next read: from then on, the new
+ * bytes. */
+static void test_a_read_gives_the_version_whose_size_was_given(void)
 {
 	struct store_item longer[] = {
 		{ "m1", "{\"id\":\"m1\",\"content\":\"likes coffee now\",\"category\":\"core\"}" },
@@ -435,8 +436,7 @@ static void test_a_read_between_store_and_refresh_gets_the_version_shown(void)
 	struct store_item shorter[] = { { "m1", "{\"id\":\"m1\",\"content\":\"tea\","
 					  "\"category\":\"core\"}" } };
 	struct buf text = BUF_INIT, expected = BUF_INIT;
-	struct stat jsonl, m1, m2;
-	bool grown = false;
+	struct stat jsonl, m1, m2, st;
 	struct world w;
 
 	open_world(&w);
@@ -445,24 +445,39 @@ static void test_a_read_between_store_and_refresh_gets_the_version_shown(void)
 	CHECK(walk(w.tree, "memories/a%2Fb/m2.txt", &m2) == 0);
 
 	CHECK(store_replace_listing(w.store, STORE_MEMORIES, longer, 2, 2) == 1);
-	CHECK(read_while_refreshing(&w, jsonl.st_ino, &text, &grown) == 0 && !grown);
+	/* Before the refresh, during it, and after it until asked again. */
+	CHECK(read_while_refreshing(&w, jsonl.st_ino, &text) == 0);
 	buf_printf(&expected, "%s\n%s\n", memories[0].json, memories[1].json);
 	CHECK(text.len == expected.len && memcmp(text.data, expected.data, text.len) == 0);
 	CHECK((off_t)text.len == jsonl.st_size);
 	buf_reset(&text);
+	CHECK(read_ino(w.tree, jsonl.st_ino, 0, 1 << 20, &text) == 0);
+	CHECK(text.len == expected.len && memcmp(text.data, expected.data, text.len) == 0);
+	/* Asked again: the new size and the new bytes. */
+	CHECK(tree_getattr(w.tree, jsonl.st_ino, &st, NULL) == 0);
+	buf_reset(&text);
 	buf_reset(&expected);
-	CHECK(read_ino(w.tree, jsonl.st_ino, 0, 1 << 20, &text, &grown) == 0 && !grown);
+	CHECK(read_ino(w.tree, jsonl.st_ino, 0, 1 << 20, &text) == 0);
 	buf_printf(&expected, "%s\n%s\n", longer[0].json, longer[1].json);
 	CHECK(text.len == expected.len && memcmp(text.data, expected.data, text.len) == 0);
+	CHECK((off_t)text.len == st.st_size);
 
+	CHECK(walk(w.tree, "memories/core/m1.txt", &m1) == 0);
 	CHECK(store_replace_listing(w.store, STORE_MEMORIES, shorter, 1, 3) == 2);
-	CHECK(read_while_refreshing(&w, m1.st_ino, &text, &grown) == 0 && !grown);
-	CHECK(strcmp(text.data, "likes coffee now\n") == 0);
 	buf_reset(&text);
-	CHECK(read_ino(w.tree, m1.st_ino, 0, 1 << 20, &text, &grown) == 0 && !grown);
+	CHECK(read_while_refreshing(&w, m1.st_ino, &text) == 0);
+	CHECK(strcmp(text.data, "likes coffee now\n") == 0);
+	/* A lookup gives the attributes too. */
+	CHECK(walk(w.tree, "memories/core/m1.txt", &st) == 0 && st.st_size == 4);
+	buf_reset(&text);
+	CHECK(read_ino(w.tree, m1.st_ino, 0, 1 << 20, &text) == 0);
 	CHECK(strcmp(text.data, "tea\n") == 0);
-	/* Gone with that refresh: what an open file of it reads. */
-	CHECK(read_ino(w.tree, m2.st_ino, 0, 1 << 20, &text, NULL) == -ENOENT);
+	/* Gone with that refresh: an open file of it reads what it held, as
+	 * a local file removed under its reader does; it is found no more. */
+	buf_reset(&text);
+	CHECK(read_ino(w.tree, m2.st_ino, 0, 1 << 20, &text) == 0);
+	CHECK(strcmp(text.data, "a/b\n") == 0);
+	CHECK(walk(w.tree, "memories/a%2Fb/m2.txt", &st) == -ENOENT);
 	buf_free(&text);
 	buf_free(&expected);
 	close_world(&w);
@@ -527,12 +542,15 @@ static void test_a_store_changed_elsewhere_is_shown(void)
 	CHECK(sync_start(w.sync, refresh_tree, &w) == 0);
 	CHECK(walk(w.tree, "memories/core/m1.txt", &m1) == 0);
 	CHECK(store_replace_listing(sh.other, STORE_MEMORIES, longer, 2, 2) == 1);
-	CHECK(read_ino(w.tree, m1.st_ino, 0, 1 << 20, &text, NULL) == 0);
+	CHECK(read_ino(w.tree, m1.st_ino, 0, 1 << 20, &text) == 0);
 	CHECK(strcmp(text.data, "likes tea\n") == 0);
+	/* As the kernel does after the refresh's invalidation: asks the
+	 * attributes, then reads. */
 	for (int i = 0; i < 100 && strcmp(text.data, "likes coffee now\n") != 0; i++) {
 		nanosleep(&moment, NULL);
 		buf_reset(&text);
-		CHECK(read_ino(w.tree, m1.st_ino, 0, 1 << 20, &text, NULL) == 0);
+		CHECK(walk(w.tree, "memories/core/m1.txt", &m1) == 0);
+		CHECK(read_ino(w.tree, m1.st_ino, 0, 1 << 20, &text) == 0);
 	}
 	CHECK(strcmp(text.data, "likes coffee now\n") == 0);
 	sync_stop(w.sync);
@@ -666,7 +684,7 @@ int main(void)
 	RUN(test_views);
 	RUN(test_a_transcript_teaches_its_note_size);
 	RUN(test_refresh_reports_exactly_what_changed);
-	RUN(test_a_read_between_store_and_refresh_gets_the_version_shown);
+	RUN(test_a_read_gives_the_version_whose_size_was_given);
 	RUN(test_a_store_changed_elsewhere_is_shown);
 	RUN(test_mtime_moves_with_the_bytes);
 	RUN(test_a_note_without_its_transcript_follows_it);
