@@ -118,20 +118,39 @@ static void release(struct tree *t, struct snapshot *snap)
 		snapshot_free(snap);
 }
 
+/* Takes t->former away; returns it (its reference passes to the caller)
+ * or NULL. */
+static struct snapshot *drop_former(struct tree *t)
+{
+	struct snapshot *former;
+
+	pthread_mutex_lock(&t->lock);
+	former = t->former;
+	t->former = NULL;
+	free(t->former_inos);
+	free(t->former_asked);
+	t->former_inos = NULL;
+	t->former_asked = NULL;
+	t->n_former = t->former_left = 0;
+	pthread_mutex_unlock(&t->lock);
+	return former;
+}
+
 void tree_free(struct tree *t)
 {
+	struct snapshot *former;
+
 	if (!t)
 		return;
 	if (t->current)
 		release(t, t->current);
-	if (t->former)
-		release(t, t->former);
+	former = drop_former(t);
+	if (former)
+		release(t, former);
 	searchdir_free(t->search);
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->read_done);
 	free(t->reading);
-	free(t->former_inos);
-	free(t->former_asked);
 	free(t->live);
 	pthread_mutex_destroy(&t->build_lock);
 	pthread_mutex_destroy(&t->status_lock);
@@ -184,20 +203,19 @@ static uint64_t *changed_files(const struct snapshot *old, const struct snapshot
 
 /* Builds a snapshot of the store now and makes it current; *old gets the
  * one it replaced (NULL if none), whose reference passes to the caller.
- * With `former`, old also becomes t->former (a reference of its own) for
- * the files it sizes otherwise: reads of those answer from it until the
- * kernel asks their attributes again; *dropped gets the former it
- * replaced, whose reference passes to the caller. Returns -EIO, changing
- * nothing, when the store cannot be read. build_lock held. */
-static int replace_current(struct tree *t, bool former, struct snapshot **old,
-			   struct snapshot **dropped)
+ * With `former` (t->former must be NULL), old also becomes t->former (a
+ * reference of its own) for the files it sizes otherwise: reads of those
+ * answer from it until the kernel asks their attributes again. Returns
+ * -EIO, changing nothing, when the store cannot be read. build_lock
+ * held. */
+static int replace_current(struct tree *t, bool former, struct snapshot **old)
 {
 	int errors[STORE_KINDS];
 	struct snapshot *snap;
 	uint64_t *inos = NULL;
 	size_t n = 0;
 
-	*old = *dropped = NULL;
+	*old = NULL;
 	for (int k = 0; k < STORE_KINDS; k++)
 		errors[k] = sync_kind_error(t->sync, k);
 	snap = snapshot_build(t->sync, errors);
@@ -212,9 +230,6 @@ static int replace_current(struct tree *t, bool former, struct snapshot **old,
 	*old = t->current;
 	t->current = snap;
 	if (former && *old) {
-		*dropped = t->former;
-		free(t->former_inos);
-		free(t->former_asked);
 		t->former = *old;
 		t->former->refs++;
 		t->former_inos = inos;
@@ -288,7 +303,7 @@ static bool listings_match(struct tree *t, const struct snapshot *snap)
  * the store cannot be read. */
 static struct snapshot *acquire(struct tree *t)
 {
-	struct snapshot *snap, *old, *dropped;
+	struct snapshot *snap, *old;
 
 	pthread_mutex_lock(&t->lock);
 	snap = t->current;
@@ -303,7 +318,7 @@ static struct snapshot *acquire(struct tree *t)
 	snap = t->current;
 	if (!snap || !listings_match(t, snap)) {
 		pthread_mutex_unlock(&t->lock);
-		if (replace_current(t, false, &old, &dropped) == 0 && old)
+		if (replace_current(t, false, &old) == 0 && old)
 			release(t, old);
 		pthread_mutex_lock(&t->lock);
 		snap = t->current;
@@ -919,18 +934,22 @@ static void forget_query(const char *name, void *ctx)
 
 void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx)
 {
-	struct snapshot *old, *dropped, *now = NULL;
+	struct snapshot *old, *former, *now = NULL;
 
 	pthread_mutex_lock(&t->build_lock);
-	if (replace_current(t, true, &old, &dropped) == 0) {
+	/* The last refresh's invalidations went out long ago: what the kernel
+	 * has not asked since, it asks before its next read. Dropped before
+	 * the build, so that a refresh holds two snapshots at most. */
+	former = drop_former(t);
+	if (former)
+		release(t, former);
+	if (replace_current(t, true, &old) == 0) {
 		pthread_mutex_lock(&t->lock);
 		now = t->current;
 		now->refs++;
 		pthread_mutex_unlock(&t->lock);
 	}
 	pthread_mutex_unlock(&t->build_lock);
-	if (dropped)
-		release(t, dropped);
 	if (old && now)
 		report_changes(t, old, now, invalidate, ctx);
 	if (now) {
