@@ -22,6 +22,18 @@ static int collect(const char *id, const char *json, void *ctx)
 	return 0;
 }
 
+/* Removes the cache file at path and SQLite's files beside it. */
+static void remove_cache(const char *path)
+{
+	char beside[96];
+
+	snprintf(beside, sizeof(beside), "%s-wal", path);
+	unlink(beside);
+	snprintf(beside, sizeof(beside), "%s-shm", path);
+	unlink(beside);
+	unlink(path);
+}
+
 struct size_seen {
 	uint64_t *digest;
 	int64_t *size;
@@ -119,7 +131,7 @@ static void test_file_is_private(void)
 	CHECK(s != NULL);
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
 	store_close(s);
-	unlink(path);
+	remove_cache(path);
 }
 
 /* The first-seen time is the first listing's and never moves: a date for
@@ -190,7 +202,7 @@ static void test_changed_elsewhere_means_another_listing(void)
 {
 	struct store_item one[] = { { "a", "{\"id\":\"a\"}" } };
 	struct store_item two[] = { { "a", "{\"id\":\"a\",\"x\":1}" } };
-	char err[128], path[] = "/tmp/omifs-store-test-XXXXXX", wal[64];
+	char err[128], path[] = "/tmp/omifs-store-test-XXXXXX";
 	int fd = mkstemp(path);
 	struct store *s, *other;
 	uint64_t g;
@@ -219,9 +231,7 @@ static void test_changed_elsewhere_means_another_listing(void)
 	CHECK(store_changed_elsewhere(s) == STORE_ELSEWHERE_LISTINGS);
 	store_close(other);
 	store_close(s);
-	snprintf(wal, sizeof(wal), "%s-wal", path);
-	unlink(wal);
-	unlink(path);
+	remove_cache(path);
 }
 
 /* Stages items as a complete listing of kind and commits it as told. */
@@ -380,7 +390,7 @@ static void test_file_dates_move_with_bytes(void)
  * from the file's dates, and leaves the file as it was. */
 static void test_file_dates_of_a_readonly_cache(void)
 {
-	char err[128], path[] = "/tmp/omifs-store-test-XXXXXX", wal[64];
+	char err[128], path[] = "/tmp/omifs-store-test-XXXXXX";
 	struct store_file_date row = { 10, 111, 1000 }, got = { 10, 0, 0 };
 	int fd = mkstemp(path);
 	struct store *s;
@@ -400,9 +410,7 @@ static void test_file_dates_of_a_readonly_cache(void)
 		got.mtime = 0;
 		store_close(s);
 	}
-	snprintf(wal, sizeof(wal), "%s-wal", path);
-	unlink(wal);
-	unlink(path);
+	remove_cache(path);
 }
 
 /* Runs sql on the SQLite file at path. */
@@ -420,7 +428,7 @@ static void run_sql(const char *path, const char *sql)
  * and learnt sizes stay. One of a newer omifs is refused, naming both. */
 static void test_older_cache_migrates_newer_is_refused(void)
 {
-	char err[256], path[] = "/tmp/omifs-store-test-XXXXXX", wal[64], *json;
+	char err[256], path[] = "/tmp/omifs-store-test-XXXXXX", *json;
 	int fd = mkstemp(path);
 	struct store *s;
 	uint64_t digest = 0;
@@ -463,16 +471,14 @@ static void test_older_cache_migrates_newer_is_refused(void)
 	CHECK(strstr(err, "9.9.9") && strstr(err, OMIFS_VERSION) && strstr(err, "format 99"));
 	CHECK(store_open_readonly(path, false, err, sizeof(err)) == NULL);
 	CHECK(strstr(err, "9.9.9"));
-	snprintf(wal, sizeof(wal), "%s-wal", path);
-	unlink(wal);
-	unlink(path);
+	remove_cache(path);
 }
 
 /* A cache damaged in the middle is found out by the check. */
 static void test_check_finds_damage(void)
 {
 	struct store_item item = { "x", NULL };
-	char err[256], path[] = "/tmp/omifs-store-test-XXXXXX", wal[64], json[2048];
+	char err[256], path[] = "/tmp/omifs-store-test-XXXXXX", json[2048];
 	int fd = mkstemp(path);
 	struct store *s;
 	struct buf junk = BUF_INIT;
@@ -502,9 +508,7 @@ static void test_check_finds_damage(void)
 		    store_check(s, false, err, sizeof(err)) == -EIO));
 	store_close(s);
 	buf_free(&junk);
-	snprintf(wal, sizeof(wal), "%s-wal", path);
-	unlink(wal);
-	unlink(path);
+	remove_cache(path);
 }
 
 int main(void)

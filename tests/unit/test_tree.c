@@ -520,6 +520,8 @@ static void close_shared_world(struct world *w, struct shared *sh)
 	close_world(w);
 	snprintf(wal, sizeof(wal), "%s-wal", sh->path);
 	unlink(wal);
+	snprintf(wal, sizeof(wal), "%s-shm", sh->path);
+	unlink(wal);
 	unlink(sh->path);
 }
 
