@@ -24,9 +24,9 @@
  *   from exactly the version the snapshot was built from, which the
  *   store keeps while a snapshot in use names it (listings_count).
  * - The sizes of transcript.txt, conversation.json and the vault's files
- *   are -1 until learnt (snapshot_learn_size): the one change a built
- *   snapshot allows, and a thread-safe one. Everything else may be read
- *   from any thread.
+ *   are -1 until learnt (snapshot_learn_size), and their mtimes are set
+ *   then (snapshot_date_learnt): the only changes a built snapshot
+ *   allows, both atomic. Everything else may be read from any thread.
  * - The views are built in the same pass (snapshot_views.c): a .jsonl
  *   file is the index of its lines, streamed at read; a vault file made
  *   of several items has a digest folded from theirs, which changes when

@@ -446,6 +446,11 @@ int snapshot_read_lines(const struct snapshot *snap, const struct node *n, struc
 
 		rc = sync_source_json(sync, kind, snap->arena + lines[i].id,
 				      snapshot_version(snap, lines[i].id), false, &json);
+		/* A digest names a version, but only a length read can trust. */
+		if (rc == 0 && strlen(json) + 1 != lines[i].len) {
+			free(json);
+			rc = -EIO;
+		}
 		if (rc < 0) {
 			buf_truncate(out, had);
 			return rc;

@@ -402,20 +402,6 @@ int store_exec(struct store *s, const char *sql)
 	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : store_fail(s, sql);
 }
 
-/* Runs a one-parameter statement (text or int) to completion. Lock held. */
-int store_run_with_text(struct store *s, const char *sql, const char *text)
-{
-	sqlite3_stmt *st = store_prepare(s, sql);
-	int rc;
-
-	if (!st)
-		return -EIO;
-	sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, sql);
-	sqlite3_finalize(st);
-	return rc;
-}
-
 /* Gives every id of kind's listing that has none a first-seen time.
  * s->lock held, inside the listing's transaction. */
 int store_note_first_seen(struct store *s, enum store_kind kind, time_t at)

@@ -62,8 +62,11 @@ void store_close(struct store *s);
  * kept (store_count_locked). store_stage_compare counts
  * both listings. store_stage_commit replaces the served listing by the
  * staged one; what becomes of the items the staged one lacks ("vanished")
- * is the caller's call, below. It returns how many items were added,
- * changed or removed (>= 0).
+ * is the caller's call, below. fulls_listed says the listing came with
+ * the transcripts (store_put_full_conversation during the staging): the
+ * full conversations the store holds are then the new versions', not
+ * kept for the old ones. It returns how many items were added, changed
+ * or removed (>= 0).
  */
 struct store_stage_census {
 	size_t staged;		/* items staged */
@@ -72,6 +75,7 @@ struct store_stage_census {
 	size_t confirmed;	/* ... of which a complete listing lacked already */
 };
 enum store_vanished {
+	STORE_KEEP_VANISHED,	/* an incomplete listing: kept as they were */
 	STORE_COUNT_VANISHED,	/* kept, counted missing once more */
 	STORE_DELETE_CONFIRMED,	/* counted; deleted when two listings in a row lacked them */
 	STORE_DELETE_VANISHED,	/* deleted now */
@@ -81,7 +85,7 @@ int store_stage_items(struct store *s, enum store_kind kind, const struct store_
 		      const bool *locked, size_t n);
 int store_stage_compare(struct store *s, enum store_kind kind, struct store_stage_census *c);
 int store_stage_commit(struct store *s, enum store_kind kind, enum store_vanished vanished,
-		       time_t listed_at);
+		       bool fulls_listed, time_t listed_at);
 
 /* The three steps above at once, for a listing at hand: replaces the
  * listing of kind by a complete new one, deleting at once what it lacks.

@@ -202,22 +202,23 @@ static int supersede(struct store *s, enum store_kind kind, const char *which, c
 }
 
 /* Moves the vanished items of kind into the staging: kept after the
- * listed ones, in their order, counted missing once more; then deletes
- * those that `vanished` says are to go, keeping their JSON in `removed`.
- * Lock held, inside a transaction. */
+ * listed ones, in their order, counted missing once more unless the
+ * listing was incomplete; then deletes those that `vanished` says are to
+ * go, keeping their JSON in `removed`. Lock held, inside a transaction. */
 static int settle_vanished(struct store *s, enum store_kind kind, enum store_vanished vanished,
 			   time_t listed_at)
 {
 	static const char *const gone[] = {
-		[STORE_COUNT_VANISHED] = NULL,
+		[STORE_KEEP_VANISHED] = NULL, [STORE_COUNT_VANISHED] = NULL,
 		[STORE_DELETE_CONFIRMED] = "missing >= 2", [STORE_DELETE_VANISHED] = "missing > 0",
 	};
 	struct buf sql = BUF_INIT;
 	int rc;
 
 	rc = store_run_kind(s, "INSERT INTO staged_listing (kind, position, id, json, missing, locked) "
-			 "SELECT kind, ?2 + row_number() OVER (ORDER BY position), id, json, missing + 1, "
-			 "locked FROM listing l WHERE kind = ?1 AND " VANISHED, kind, s->staged[kind], 0);
+			 "SELECT kind, ?2 + row_number() OVER (ORDER BY position), id, json, missing + ?3, "
+			 "locked FROM listing l WHERE kind = ?1 AND " VANISHED, kind, s->staged[kind],
+			 vanished != STORE_KEEP_VANISHED);
 	if (rc < 0 || !gone[vanished])
 		return rc;
 	buf_printf(&sql, "INSERT OR REPLACE INTO removed (kind, id, json, removed_at) SELECT kind, id, "
@@ -235,7 +236,7 @@ static int settle_vanished(struct store *s, enum store_kind kind, enum store_van
  * it listed; returns how many items were added, changed or removed, or
  * -EIO. Lock held, inside a transaction. */
 static int move_stage(struct store *s, enum store_kind kind, enum store_vanished vanished,
-		      time_t listed_at)
+		      bool fulls_listed, time_t listed_at)
 {
 	sqlite3_int64 changes;
 
@@ -247,7 +248,7 @@ static int move_stage(struct store *s, enum store_kind kind, enum store_vanished
 				"listing l WHERE kind = ?1 AND " VANISHED ")", kind);
 	if (changes < 0)
 		return -EIO;
-	if (supersede(s, kind, VANISHED_OR_CHANGED, NULL, true) < 0 || note_reindex(s, kind) < 0 ||
+	if (supersede(s, kind, VANISHED_OR_CHANGED, NULL, !fulls_listed) < 0 || note_reindex(s, kind) < 0 ||
 	    store_run_kind(s, "DELETE FROM listing WHERE kind = ?1", kind, 0, 0) < 0 ||
 	    store_run_kind(s, "INSERT INTO listing (kind, position, id, json, missing, locked) SELECT "
 			"kind, position, id, json, missing, locked FROM staged_listing WHERE kind = ?1",
@@ -262,7 +263,7 @@ static int move_stage(struct store *s, enum store_kind kind, enum store_vanished
 }
 
 int store_stage_commit(struct store *s, enum store_kind kind, enum store_vanished vanished,
-		       time_t listed_at)
+		       bool fulls_listed, time_t listed_at)
 {
 	bool was_listed;
 	int rc = -EIO;
@@ -271,7 +272,7 @@ int store_stage_commit(struct store *s, enum store_kind kind, enum store_vanishe
 	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
 		goto out;
 	was_listed = store_listing_exists(s, kind);
-	rc = move_stage(s, kind, vanished, listed_at);
+	rc = move_stage(s, kind, vanished, fulls_listed, listed_at);
 	if (rc >= 0 && (rc > 0 || !was_listed) && store_note_listings_changed(s) < 0)
 		rc = -EIO;
 	if (rc < 0 || store_exec(s, "COMMIT") < 0) {
@@ -296,7 +297,7 @@ int store_replace_listing(struct store *s, enum store_kind kind, const struct st
 
 	if (rc == 0)
 		rc = store_stage_items(s, kind, items, NULL, n);
-	return rc < 0 ? rc : store_stage_commit(s, kind, STORE_DELETE_VANISHED, listed_at);
+	return rc < 0 ? rc : store_stage_commit(s, kind, STORE_DELETE_VANISHED, false, listed_at);
 }
 
 int store_merge_listing(struct store *s, enum store_kind kind, const struct store_item *items,

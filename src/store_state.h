@@ -48,8 +48,6 @@ int store_fail(struct store *s, const char *what);
 sqlite3_stmt *store_prepare(struct store *s, const char *sql);
 /* Runs sql; 0 or -EIO. */
 int store_exec(struct store *s, const char *sql);
-/* Runs sql with ?1 = text; 0 or -EIO. */
-int store_run_with_text(struct store *s, const char *sql, const char *text);
 /* Runs sql with ?1 = kind and, when the statement has them, ?2 = a and
  * ?3 = b; 0 or -EIO. */
 int store_run_kind(struct store *s, const char *sql, int kind, sqlite3_int64 a, sqlite3_int64 b);

@@ -358,14 +358,15 @@ static bool hold_deletions(const struct store_stage_census *c, size_t recent, ch
 
 /*
  * Puts the staged complete listing of kind in place of the cached one.
- * Items it lacks are kept, counted; those that the previous complete
- * listing lacked too are deleted, unless the listing is incomplete (some
- * of it skipped: it may add and update, never delete) or the guard holds
- * them back (hold_deletions), which the person's word (accept) lifts. Sets *count to the items the listing now
- * has. Returns items changed or -errno. fetch_lock held.
+ * Items it lacks are kept and counted; those that the previous complete
+ * listing lacked too are deleted, unless the guard holds them back
+ * (hold_deletions), which the person's word (accept) lifts. A listing
+ * that skipped items is incomplete: it may add and update, and neither
+ * deletes nor counts. Sets *count to the items the listing now has.
+ * Returns items changed or -errno. fetch_lock held.
  */
-static int store_listing(struct sync *s, enum store_kind kind, size_t skipped, time_t now,
-			 size_t *count)
+static int store_listing(struct sync *s, enum store_kind kind, size_t skipped, bool fulls_listed,
+			 time_t now, size_t *count)
 {
 	struct kind_state *ks = &s->kinds[kind];
 	struct store_stage_census c;
@@ -383,13 +384,15 @@ static int store_listing(struct sync *s, enum store_kind kind, size_t skipped, t
 	pthread_mutex_lock(&s->lock);
 	accept = ks->accept || s->opts.accept_shrink;
 	pthread_mutex_unlock(&s->lock);
-	if (skipped > 0 || (!accept && hold_deletions(&c, recent, why, sizeof(why))))
+	if (skipped > 0)
+		how = STORE_KEEP_VANISHED;
+	else if (!accept && hold_deletions(&c, recent, why, sizeof(why)))
 		how = STORE_COUNT_VANISHED;
 	if (how != STORE_DELETE_CONFIRMED && c.confirmed > 0)
 		log_warn("%s: %zu items that two listings lack are kept: %s; omifs refresh "
 			 "--accept-deletions MOUNTPOINT deletes them", collection_of(kind)->dir,
 			 c.confirmed, skipped ? "the listing skipped items" : why);
-	rc = store_stage_commit(s->store, kind, how, now);
+	rc = store_stage_commit(s->store, kind, how, fulls_listed, now);
 	*count = c.staged + c.vanished - (how == STORE_DELETE_CONFIRMED ? c.confirmed : 0);
 	pthread_mutex_lock(&s->lock);
 	ks->skipped = skipped;
@@ -476,7 +479,7 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 		result = API_E_PROTOCOL;
 	}
 	if (result == API_OK) {
-		rc = store_listing(s, kind, st->skipped, now, &count);
+		rc = store_listing(s, kind, st->skipped, with_transcripts, now, &count);
 		if (rc > 0)
 			log_info("%s: %d items added, changed or removed", collection_of(kind)->dir,
 				 rc);

@@ -147,12 +147,15 @@ static int finish(const struct omifs_config *c, struct store *store, int rc, tim
 int sync_check_command(const struct omifs_config *c)
 {
 	char err[512], problem[512];
-	struct store *store = store_open_readonly(c->cache_path, false, err, sizeof(err));
+	/* No file is no cache: store_open_readonly would give an empty one. */
+	bool exists = access(c->cache_path, F_OK) == 0;
+	struct store *store = exists ? store_open_readonly(c->cache_path, false, err, sizeof(err))
+				     : NULL;
 	json_object *summary = json_object_new_object();
 	int rc = store ? store_check(store, false, problem, sizeof(problem)) : -EIO;
 
 	if (!store)
-		snprintf(problem, sizeof(problem), "%s", err);
+		snprintf(problem, sizeof(problem), "%s", exists ? err : "there is no such file");
 	store_close(store);
 	json_object_object_add(summary, "result", json_object_new_string(rc == 0 ? "whole"
 										 : "damaged"));

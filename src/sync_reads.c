@@ -80,7 +80,7 @@ int sync_source_json(struct sync *s, enum store_kind kind, const char *id, uint6
 			return rc;
 		*json = store_get_version(s->store, kind, id, version, full);
 		/* A version superseded before its transcript was fetched: the
-		 * transcript there is is the current version's. */
+		 * transcript it has is the current version's. */
 		if (!*json && (*json = store_get_full_conversation(s->store, id)))
 			return 1;
 	}

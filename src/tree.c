@@ -4,8 +4,10 @@
  * Each call takes a reference to the current snapshot. A new one is
  * built only by tree_refresh, which then tells the kernel what changed,
  * and when a collection is listed for the first time (nothing below it
- * was shown before, so nothing cached needs dropping). The old snapshot
- * goes away with its last reader.
+ * was shown before, so nothing cached needs dropping). The snapshot a
+ * refresh replaced stays, as the former one, for the files it sizes
+ * otherwise, until the kernel asks their attributes again or the next
+ * refresh; any other goes away with its last reader.
  *
  * Files are rendered from the store at read, from the very versions
  * the snapshot names: the store keeps those while a snapshot in use
@@ -197,7 +199,8 @@ static uint64_t *changed_files(const struct snapshot *old, const struct snapshot
 		}
 		inos[(*n)++] = was->ino;
 	}
-	qsort(inos, *n, sizeof(*inos), compare_inos);
+	if (*n > 1)
+		qsort(inos, *n, sizeof(*inos), compare_inos);
 	return inos;
 }
 
@@ -240,13 +243,15 @@ static int replace_current(struct tree *t, bool former, struct snapshot **old)
 	return 0;
 }
 
-/* Where ino is in t->former_inos, or -1. t->lock held. */
-static long former_index(const struct tree *t, uint64_t ino)
+/* Where ino is in t->former_inos when its reads still answer from the
+ * former snapshot (the kernel has not asked its attributes since), or
+ * -1. t->lock held. */
+static long former_unasked(const struct tree *t, uint64_t ino)
 {
-	uint64_t *at = t->former ? bsearch(&ino, t->former_inos, t->n_former, sizeof(ino),
-					   compare_inos) : NULL;
+	uint64_t *at = t->former && t->n_former ? bsearch(&ino, t->former_inos, t->n_former,
+							  sizeof(ino), compare_inos) : NULL;
 
-	return at ? at - t->former_inos : -1;
+	return at && !t->former_asked[at - t->former_inos] ? at - t->former_inos : -1;
 }
 
 /* Whether ino's reads answer from the former snapshot: the kernel has
@@ -254,35 +259,27 @@ static long former_index(const struct tree *t, uint64_t ino)
 static bool read_from_former(struct tree *t, uint64_t ino)
 {
 	bool former;
-	long i;
 
 	pthread_mutex_lock(&t->lock);
-	i = former_index(t, ino);
-	former = i >= 0 && !t->former_asked[i];
+	former = former_unasked(t, ino) >= 0;
 	pthread_mutex_unlock(&t->lock);
 	return former;
 }
 
-/* The kernel has been given ino's attributes from the current snapshot:
- * its reads answer from there from now on. Once it has been given every
- * file's, the former snapshot goes. */
-static void kernel_asked(struct tree *t, uint64_t ino)
+/* The kernel is given ino's attributes from the current snapshot: its
+ * reads answer from there from now on. Once it has been given every
+ * file's, the former snapshot goes: returned then, its reference the
+ * caller's to release. t->lock held. */
+static struct snapshot *kernel_asked(struct tree *t, long i)
 {
 	struct snapshot *done = NULL;
-	long i;
 
-	pthread_mutex_lock(&t->lock);
-	i = former_index(t, ino);
-	if (i >= 0 && !t->former_asked[i]) {
-		t->former_asked[i] = true;
-		if (--t->former_left == 0) {
-			done = t->former;
-			t->former = NULL;
-		}
+	t->former_asked[i] = true;
+	if (--t->former_left == 0) {
+		done = t->former;
+		t->former = NULL;
 	}
-	pthread_mutex_unlock(&t->lock);
-	if (done)
-		release(t, done);
+	return done;
 }
 
 /* How long, in all, a refresh waits for replies to reads of what it is to
@@ -516,7 +513,7 @@ static int node_attributes(struct tree *t, const struct snapshot *snap, struct n
 		 * comes (a sync beside an offline mount): its size is asked
 		 * again each time, never kept. Nor is a size from another
 		 * version's transcript. */
-		if (rc >= 0 && partial && changing)
+		if (((rc == 0 && partial) || rc == 1) && changing)
 			*changing = true;
 		if (rc == 0 && n->kind != NODE_STATUS && !partial)
 			learn_file(t, n, &content);
@@ -547,20 +544,27 @@ static bool being_read(const struct tree *t, uint64_t ino)
 }
 
 /* The former snapshot (a reference) and its node ino, while ino's reads
- * answer from there and one of them awaits its reply; else NULL. */
+ * answer from there and one of them awaits its reply; else NULL, and
+ * ino's reads answer from the current snapshot from now on (in the same
+ * section: a read coming in between would be answered from the former
+ * snapshot while the kernel is given the current size). */
 static struct snapshot *former_while_read(struct tree *t, uint64_t ino, struct node **node)
 {
-	struct snapshot *former = NULL;
+	struct snapshot *former = NULL, *done = NULL;
 	long i;
 
 	pthread_mutex_lock(&t->lock);
-	i = former_index(t, ino);
-	if (i >= 0 && !t->former_asked[i] && being_read(t, ino)) {
+	i = former_unasked(t, ino);
+	if (i >= 0 && being_read(t, ino)) {
 		former = t->former;
 		former->refs++;
 		*node = snapshot_node(former, ino);
+	} else if (i >= 0) {
+		done = kernel_asked(t, i);
 	}
 	pthread_mutex_unlock(&t->lock);
+	if (done)
+		release(t, done);
 	return former;
 }
 
@@ -587,10 +591,7 @@ static int kernel_attributes(struct tree *t, const struct snapshot *snap, struct
 		release(t, former);
 		return rc;
 	}
-	rc = node_attributes(t, snap, n, st, changing);
-	if (rc == 0)
-		kernel_asked(t, n->ino);
-	return rc;
+	return node_attributes(t, snap, n, st, changing);
 }
 
 /* ---- search/: queries, links into the tree, results.md ---- */
@@ -794,8 +795,8 @@ static int enter_to_read(struct tree *t, uint64_t ino, struct snapshot **snap, s
 	long i;
 
 	pthread_mutex_lock(&t->lock);
-	i = former_index(t, ino);
-	if (i >= 0 && !t->former_asked[i]) {
+	i = former_unasked(t, ino);
+	if (i >= 0) {
 		*snap = t->former;
 		(*snap)->refs++;
 		*node = snapshot_node(*snap, ino);
@@ -870,9 +871,7 @@ static void await_replies(struct tree *t, uint64_t ino, const struct timespec *u
 
 	pthread_mutex_lock(&t->lock);
 	do {
-		reading = false;
-		for (size_t i = 0; i < t->n_reading && !reading; i++)
-			reading = t->reading[i] == ino;
+		reading = being_read(t, ino);
 		if (reading)
 			rc = pthread_cond_timedwait(&t->read_done, &t->lock, until);
 	} while (reading && rc == 0);
@@ -894,9 +893,12 @@ static void report_changes(struct tree *t, const struct snapshot *old, const str
 		const struct node *was = &old->nodes[i], *dir = snapshot_parent(old, was);
 		struct node *is = snapshot_node(now, was->ino);
 
-		/* A transcript's size stays known while its source is the same. */
-		if (is && is->digest == was->digest && snapshot_size(is) < 0)
+		/* A transcript's size, and the date learnt with it, stay known
+		 * while its source is the same. */
+		if (is && is->digest == was->digest && snapshot_size(is) < 0) {
 			snapshot_learn_size(is, snapshot_size(was));
+			atomic_store_explicit(&is->mtime, snapshot_mtime(was), memory_order_relaxed);
+		}
 
 		if (!is || node_changed(was, is))
 			await_replies(t, was->ino, &until);

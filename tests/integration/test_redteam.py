@@ -184,10 +184,14 @@ def test_an_item_without_an_id_is_skipped_and_deletes_nothing(mount_factory):
         server.data["/user/memories"] = MEMORIES[1:] + [{"content": "no id", "category": "core"}]
         m.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: "1 skipped" in status(m))
-        assert "1 missing from the last listing" in status(m)
+        # An incomplete listing neither deletes nor counts.
+        assert "missing from the last listing" not in status(m)
         assert os.path.exists(m.p("memories", "core", "m0.txt"))
-        # A whole listing that agrees may delete again.
+        # Two whole listings that agree delete again.
         server.data["/user/memories"] = MEMORIES[1:]
+        m.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "1 missing from the last listing" in status(m))
+        assert os.path.exists(m.p("memories", "core", "m0.txt"))
         m.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: not os.path.exists(m.p("memories", "core", "m0.txt")))
     finally:

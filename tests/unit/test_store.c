@@ -184,7 +184,7 @@ static void test_staged_listing_keeps_vanished_on_request(void)
 	CHECK(store_stage_compare(s, STORE_CONVERSATIONS, &c) == 0);
 	CHECK(c.staged == 2 && c.cached == 3 && c.vanished == 2 && c.confirmed == 0);
 	/* d added, b changed; a and c kept: nothing removed. */
-	CHECK(store_stage_commit(s, STORE_CONVERSATIONS, STORE_COUNT_VANISHED, 2) == 2);
+	CHECK(store_stage_commit(s, STORE_CONVERSATIONS, STORE_COUNT_VANISHED, false, 2) == 2);
 	store_foreach(s, STORE_CONVERSATIONS, collect, order);
 	CHECK_STR(order, "d,b,a,c,");
 	CHECK(store_has_full_conversation(s, "a"));
@@ -240,7 +240,7 @@ static int list_as(struct store *s, enum store_kind kind, const struct store_ite
 {
 	CHECK(store_stage_clear(s, kind) == 0);
 	CHECK(store_stage_items(s, kind, items, NULL, n) == 0);
-	return store_stage_commit(s, kind, how, at);
+	return store_stage_commit(s, kind, how, false, at);
 }
 
 static bool listed(struct store *s, enum store_kind kind, const char *id)
@@ -271,15 +271,16 @@ static void test_deletion_needs_two_listings_that_agree(void)
 	/* It is back: nothing pending. */
 	CHECK(list_as(s, STORE_MEMORIES, all, 3, STORE_DELETE_CONFIRMED, 300) == 0);
 	CHECK(store_count_missing(s, STORE_MEMORIES, &pending, &held) == 0 && pending == 0);
-	/* Lacked once, then by a listing that deletes nothing (an incomplete
-	 * one, a held one): counted, kept; then deleted. */
+	/* Lacked once, then by an incomplete listing (counts nothing), then
+	 * by a held one (counted, kept), then deleted. */
 	CHECK(list_as(s, STORE_MEMORIES, all, 2, STORE_DELETE_CONFIRMED, 400) == 0);
+	CHECK(list_as(s, STORE_MEMORIES, all, 2, STORE_KEEP_VANISHED, 500) == 0);
 	CHECK(store_count_missing(s, STORE_MEMORIES, &pending, &held) == 0 && pending == 1);
 	CHECK(store_stage_clear(s, STORE_MEMORIES) == 0);
 	CHECK(store_stage_items(s, STORE_MEMORIES, all, NULL, 2) == 0);
 	CHECK(store_stage_compare(s, STORE_MEMORIES, &c) == 0);
 	CHECK(c.vanished == 1 && c.confirmed == 1 && c.cached == 3 && c.staged == 2);
-	CHECK(store_stage_commit(s, STORE_MEMORIES, STORE_COUNT_VANISHED, 600) == 0);
+	CHECK(store_stage_commit(s, STORE_MEMORIES, STORE_COUNT_VANISHED, false, 600) == 0);
 	CHECK(listed(s, STORE_MEMORIES, "c"));
 	CHECK(store_count_missing(s, STORE_MEMORIES, &pending, &held) == 0 && pending == 0 && held == 1);
 	CHECK(store_count_removed_since(s, STORE_MEMORIES, 0, &removed) == 0 && removed == 0);
@@ -350,7 +351,7 @@ static void test_locked_items_are_counted(void)
 
 	CHECK(store_stage_clear(s, STORE_MEMORIES) == 0);
 	CHECK(store_stage_items(s, STORE_MEMORIES, items, locked, 2) == 0);
-	CHECK(store_stage_commit(s, STORE_MEMORIES, STORE_DELETE_CONFIRMED, 1) == 2);
+	CHECK(store_stage_commit(s, STORE_MEMORIES, STORE_DELETE_CONFIRMED, false, 1) == 2);
 	CHECK(store_count_locked(s, STORE_MEMORIES) == 1);
 	CHECK(store_item_locked(s, STORE_MEMORIES, "a") && !store_item_locked(s, STORE_MEMORIES, "b"));
 	CHECK(list_as(s, STORE_MEMORIES, items, 2, STORE_DELETE_CONFIRMED, 2) == 0);
