@@ -9,6 +9,7 @@
 
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -81,5 +82,10 @@ void tree_local_day(time_t t, char out[16])
 	struct tm tm;
 
 	localtime_r(&t, &tm);
-	strftime(out, 16, "%Y-%m-%d", &tm);
+	/* Four digits, as every other day's name: strftime writes year 1 as
+	 * "1". The year is 0 to 9999 (model_parse_time reads four digits,
+	 * and a time zone moves year 1 back to 0); the modulos say so to the
+	 * compiler. */
+	snprintf(out, 16, "%04u-%02u-%02u", (unsigned)(tm.tm_year + 1900) % 10000u,
+		 (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u);
 }

@@ -113,12 +113,24 @@ static int store_full(json_object *item, const char *id, void *ctx)
 	return b->remaining == 0 ? API_LIST_DONE : API_LIST_NEXT;
 }
 
-static void format_utc(time_t t, char *out, size_t outlen)
+/* The first and last seconds a request can name: years of four digits. */
+#define FIRST_NAMEABLE_SECOND (-62135596800LL)	/* 0001-01-01T00:00:00Z */
+#define LAST_NAMEABLE_SECOND 253402300799LL	/* 9999-12-31T23:59:59Z */
+
+/* t as the API's dates are written, clamped to what a request can name:
+ * glibc writes year 1 as "1", which the server refuses. */
+static void format_utc(time_t t, char out[32])
 {
+	long long clamped = t < FIRST_NAMEABLE_SECOND ? FIRST_NAMEABLE_SECOND
+			  : t > LAST_NAMEABLE_SECOND ? LAST_NAMEABLE_SECOND : (long long)t;
+	time_t at = (time_t)clamped;
 	struct tm tm;
 
-	gmtime_r(&t, &tm);
-	strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	gmtime_r(&at, &tm);
+	/* The modulos tell the compiler the fields' widths. */
+	snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)(tm.tm_year + 1900) % 10000u,
+		 (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
+		 (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
 }
 
 void sync_plan_batch(struct sync_plan *plan, size_t at, size_t *lo, size_t *hi)
@@ -236,7 +248,8 @@ static int fetch_one(struct sync *s, const char *id)
 }
 
 /* Fetches the batch picked around id (dates oldest..newest) with one
- * date-range listing. Returns 0 once id's transcript is in, or -errno. */
+ * date-range listing. Returns 0 once id's transcript is in, -EINVAL when
+ * the server refused the request (a 4xx), or another -errno. */
 static int fetch_batch(struct sync *s, const char *id, struct batch *b, size_t picked,
 		       time_t oldest, time_t newest)
 {
@@ -245,8 +258,8 @@ static int fetch_batch(struct sync *s, const char *id, struct batch *b, size_t p
 	enum api_result result;
 
 	/* Whole seconds around the range: the server may keep fractions. */
-	format_utc(oldest, start, sizeof(start));
-	format_utc(newest + 1, end, sizeof(end));
+	format_utc(oldest, start);
+	format_utc(newest + 1, end);
 	snprintf(query, sizeof(query), "include_transcript=true&start_date=%s&end_date=%s", start,
 		 end);
 	b->remaining = picked;
@@ -257,11 +270,32 @@ static int fetch_batch(struct sync *s, const char *id, struct batch *b, size_t p
 			  s->opts.page_size, store_full, b, &err);
 	if (store_has_full_conversation(s->store, id))
 		return 0;
+	if (result == API_E_CLIENT)
+		log_warn("the server refused the transcripts from %s to %s: %s", start, end,
+			 err.message);
 	if (result != API_OK)
-		return api_result_errno(result);
+		return result == API_E_CLIENT ? -EINVAL : api_result_errno(result);
 	if (!b->store_errors)
 		log_warn("conversation %s was not in the listing of its own dates", id);
 	return -EIO;
+}
+
+/*
+ * Fetches id's transcript when the batch around it was refused: by a
+ * range of its own second, then by the backend's single GET, so that one
+ * conversation whose date the server cannot take costs its own
+ * transcript at most, never its neighbours'. Returns 0 or -errno.
+ */
+static int fetch_alone(struct sync *s, const char *id, time_t created_at)
+{
+	struct batch alone = { .store = s->store, .wanted = hash_new() };
+	bool received = false;
+	int rc;
+
+	hash_add(alone.wanted, id, &received);
+	rc = fetch_batch(s, id, &alone, 1, created_at, created_at);
+	hash_free(alone.wanted);
+	return rc == -EINVAL ? fetch_one(s, id) : rc;
 }
 
 /* Remembers how the last batch went: after a failure, the next one waits
@@ -283,6 +317,7 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 	uintptr_t position;
 	size_t picked = 0;
 	bool dated = false, paused;
+	time_t created_at = 0;
 	int rc;
 
 	if (store_has_full_conversation(s->store, id))
@@ -299,8 +334,10 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 	paused = time(NULL) < s->transcripts_paused_until;
 	rc = s->transcript_error;
 	position = (uintptr_t)hash_get(s->position, id);
-	if (position)
+	if (position) {
 		dated = s->order[position - 1].dated;
+		created_at = s->order[position - 1].created_at;
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (dated && !paused)
 		picked = pick_batch(s, position - 1, &b, &oldest, &newest);
@@ -308,6 +345,8 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 	if (!paused)
 		rc = !position ? -ENOENT : !dated ? fetch_one(s, id)
 			       : fetch_batch(s, id, &b, picked, oldest, newest);
+	if (!paused && rc == -EINVAL)
+		rc = fetch_alone(s, id, created_at);
 	/* Give the batch's JSON back to the system rather than keep it. */
 	if (!paused)
 		malloc_trim(0);

@@ -125,11 +125,30 @@ static void test_local_day_uses_tz(void)
 	tzset();
 }
 
+/* glibc's %Y writes year 1 as "1": a day directory "1-01-01" once sorted
+ * after every other. */
+static void test_local_day_has_four_digit_years(void)
+{
+	char day[16];
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	tree_local_day(-62135596800LL, day);	/* 0001-01-01T00:00:00Z */
+	CHECK_STR(day, "0001-01-01");
+	setenv("TZ", "XXX+01", 1);	/* one hour west: the year before */
+	tzset();
+	tree_local_day(-62135596800LL, day);
+	CHECK_STR(day, "0000-12-31");
+	setenv("TZ", "UTC", 1);
+	tzset();
+}
+
 int main(void)
 {
 	RUN(test_safe_names);
 	RUN(test_long_names_are_shortened);
 	RUN(test_long_names_cut_cleanly);
 	RUN(test_local_day_uses_tz);
+	RUN(test_local_day_has_four_digit_years);
 	return UNIT_RESULT();
 }
