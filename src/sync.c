@@ -417,7 +417,7 @@ static void prune_versions(struct sync *s)
 				     now - REMOVED_KEPT);
 }
 
-/* Records how a complete listing of kind made at `now` ended: rc items
+/* Records how a complete listing of kind begun at `now` ended: rc items
  * changed, count listed, or -errno. */
 static void note_listing(struct sync *s, enum store_kind kind, int rc, time_t now, size_t count)
 {
@@ -434,10 +434,13 @@ static void note_listing(struct sync *s, enum store_kind kind, int rc, time_t no
 		if (kind == STORE_CONVERSATIONS)
 			s->next_quick = now + s->opts.refresh_interval;
 	} else {
-		ks->failed_at = now;
+		/* From the failure, not from `now`: a listing that timed out
+		 * after longer than the pause would otherwise be due again at
+		 * once, and every reader queued behind it would run its own. */
+		ks->failed_at = time(NULL);
 		ks->failures++;
 		ks->error = rc;
-		ks->next_full = now + sync_retry_pause(ks->failures);
+		ks->next_full = ks->failed_at + sync_retry_pause(ks->failures);
 		if (rc == -EACCES && ks->failures == 1)
 			log_error("the server refused the key: refreshes pause (SIGHUP retries now)");
 	}
@@ -560,8 +563,8 @@ static int find_new_conversations(struct sync *s)
 	}
 	pthread_mutex_lock(&s->lock);
 	/* Its failures pace the complete listing's too: one server, one outage. */
-	s->next_quick = now + (rc >= 0 ? s->opts.refresh_interval
-				      : sync_retry_pause(s->kinds[STORE_CONVERSATIONS].failures + 1));
+	s->next_quick = rc >= 0 ? now + s->opts.refresh_interval
+				: time(NULL) + sync_retry_pause(s->kinds[STORE_CONVERSATIONS].failures + 1);
 	pthread_mutex_unlock(&s->lock);
 	sync_free_collected(&got);
 	if (rc > 0)
