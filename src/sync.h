@@ -112,6 +112,10 @@ int sync_fetch_transcript(struct sync *s, const char *id);
 int sync_source_json(struct sync *s, enum store_kind kind, const char *id, uint64_t version,
 		     bool full, char **json);
 
+/* Whether sync_source_json of conversation id's full JSON would ask the
+ * server first: online, and its transcript not in the store. */
+bool sync_would_fetch_transcript(struct sync *s, const char *id);
+
 /* The JSON a vault note is rendered from (caller frees): the full
  * conversation, as sync_source_json gives it, and *full set; or, on an
  * offline mount whose cache lacks the transcript, the listing entry and

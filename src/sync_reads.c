@@ -90,6 +90,11 @@ int sync_source_json(struct sync *s, enum store_kind kind, const char *id, uint6
 	return -EIO;
 }
 
+bool sync_would_fetch_transcript(struct sync *s, const char *id)
+{
+	return !s->opts.offline && !store_has_full_conversation(s->store, id);
+}
+
 int sync_note_json(struct sync *s, const char *id, uint64_t version, char **json, bool *full)
 {
 	int rc = sync_source_json(s, STORE_CONVERSATIONS, id, version, true, json);

@@ -594,6 +594,23 @@ static int kernel_attributes(struct tree *t, const struct snapshot *snap, struct
 	return node_attributes(t, snap, n, st, changing);
 }
 
+/*
+ * Whether learning n's attributes would wait for the server: its
+ * collection is not listed yet (a view at the top), or its transcript is
+ * not fetched yet. A lookup must not wait: the kernel holds the
+ * directory's lock through it (libfuse 3.14 does not pass
+ * FUSE_PARALLEL_DIROPS on), so every other name there would wait too.
+ */
+static bool attributes_wait(struct tree *t, const struct snapshot *snap, const struct node *n)
+{
+	if (n->kind == NODE_DIR || n->kind == NODE_STATUS || snapshot_size(n) >= 0)
+		return false;
+	if (n->collection >= 0 && snap->kind_error[n->collection])
+		return true;
+	return (n->kind == NODE_TRANSCRIPT || n->kind == NODE_CONV_JSON) &&
+	       sync_would_fetch_transcript(t->sync, snapshot_id(snap, n));
+}
+
 /* ---- search/: queries, links into the tree, results.md ---- */
 
 static void search_stat(const struct tree *t, const struct searchdir_entry *e, struct stat *st)
@@ -712,13 +729,14 @@ int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct stat *
 	if (rc < 0)
 		return rc;
 	n = dir->kind == NODE_DIR ? snapshot_child(snap, dir, name) : NULL;
-	if (n && n->kind != NODE_DIR && n->collection >= 0 && snap->kind_error[n->collection]) {
-		/* A view at the top of a collection not listed yet: getattr
-		 * lists it first. */
-		uint64_t ino = n->ino;
-
+	if (n && attributes_wait(t, snap, n)) {
+		/* Never cached: the kernel asks getattr next, which lists or
+		 * fetches without holding the directory. */
+		fill_stat(t, n, 0, st);
+		if (changing)
+			*changing = true;
 		release(t, snap);
-		return tree_getattr(t, ino, st, changing);
+		return 0;
 	}
 	rc = dir->kind != NODE_DIR ? -ENOTDIR : n ? kernel_attributes(t, snap, n, st, changing)
 						  : -ENOENT;

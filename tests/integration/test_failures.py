@@ -125,3 +125,36 @@ def test_an_unfetchable_transcript_is_eio_then_comes_back(fault, emulator_factor
             assert e.errno == errno.EIO and time.monotonic() < deadline
             time.sleep(0.5)
     assert len(content) == os.stat(transcript).st_size
+
+
+def test_readers_queued_behind_a_stalled_listing_fail_together(emulator_factory, mount_factory):
+    """A first listing that stalls until it times out: the status and the
+    other names of the root answer meanwhile (a lookup never waits for the
+    server: the kernel holds the directory through it), and the readers
+    that waited for that listing fail with it, not one listing after
+    another."""
+    timeout = 10
+    emu = emulator_factory(*UNLIMITED)
+    emu.set_faults(stall_rate=1.0, stall_seconds=120, paths="/user/conversations")
+    m = mount_factory(emu.url, "retries=0", f"timeout={timeout}", "connect_timeout=2")
+    start = time.monotonic()
+    readers = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for cmd in (["ls", m.p("conversations")], ["stat", m.p("conversations.jsonl")],
+                           ["cat", m.p("conversations.jsonl")], ["ls", m.p("conversations")])]
+    try:
+        time.sleep(1)
+        for cmd in (["cat", m.p(".omifs", "status")], ["ls", m.p("memories")],
+                    ["stat", m.p("action-items.jsonl")]):
+            asked = time.monotonic()
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True, timeout=60)
+            assert time.monotonic() - asked < 3, cmd
+        for r in readers:
+            assert r.wait(timeout=120) != 0
+        # One listing's timeout, not one per reader (each once ran its own).
+        assert time.monotonic() - start < timeout * 1.6
+    finally:
+        for r in readers:
+            if r.poll() is None:
+                r.kill()
+                r.wait()
+    assert m.proc.poll() is None
