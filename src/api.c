@@ -214,6 +214,12 @@ double api_budget_eta(struct api_client *c, const char *path, bool transcripts, 
 	return budget_eta(c->budget, path, transcripts, n, binding);
 }
 
+double api_budget_next_slot(struct api_client *c, const char *path, bool transcripts,
+			    const char **policy)
+{
+	return budget_next_slot(c->budget, path, transcripts, policy);
+}
+
 int api_budget_status(struct api_client *c, struct status_policy *out, int max)
 {
 	return c ? budget_status(c->budget, out, max) : 0;

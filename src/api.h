@@ -130,12 +130,22 @@ enum api_result api_list_from(struct api_client *client, const char *path, const
 			      int page_size, const char *first_page, api_item_fn fn, void *ctx,
 			      struct api_error *err);
 
+/* The same from `offset` on (a listing resumed): first_page is used only
+ * when offset is 0. */
+enum api_result api_list_at(struct api_client *client, const char *path, const char *query,
+			    int page_size, size_t offset, const char *first_page, api_item_fn fn,
+			    void *ctx, struct api_error *err);
+
 /* client may be NULL (a sync that never sends): all zero, no server count. */
 void api_get_stats(struct api_client *client, struct api_stats *out);
 /* About how long n more GETs of path take at the budget's pace, and what
  * paces them (budget_eta). */
 double api_budget_eta(struct api_client *client, const char *path, bool transcripts, long n,
 		      struct budget_rate *binding);
+/* Seconds until a GET of path fits the budget (0: now), and the policy
+ * that holds it back (budget_next_slot). */
+double api_budget_next_slot(struct api_client *client, const char *path, bool transcripts,
+			    const char **policy);
 /* The client-side budget's policies in force (budget_status; none for a
  * NULL client). */
 int api_budget_status(struct api_client *client, struct status_policy *out, int max);

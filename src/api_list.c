@@ -63,7 +63,15 @@ enum api_result api_list_from(struct api_client *c, const char *path, const char
 			      int page_size, const char *first_page, api_item_fn fn, void *ctx,
 			      struct api_error *err)
 {
-	struct listing l = { .path = path, .seen = hash_new(), .fn = fn, .ctx = ctx, .err = err };
+	return api_list_at(c, path, query, page_size, 0, first_page, fn, ctx, err);
+}
+
+enum api_result api_list_at(struct api_client *c, const char *path, const char *query,
+			    int page_size, size_t offset, const char *first_page, api_item_fn fn,
+			    void *ctx, struct api_error *err)
+{
+	struct listing l = { .path = path, .offset = offset, .seen = hash_new(), .fn = fn,
+			     .ctx = ctx, .err = err };
 	struct buf q = BUF_INIT;
 	int repeated = 0;
 	enum api_result result = API_OK;
@@ -81,7 +89,7 @@ enum api_result api_list_from(struct api_client *c, const char *path, const char
 		buf_reset(&q);
 		buf_printf(&q, "limit=%d&offset=%zu%s%s", page_size, l.offset, query ? "&" : "",
 			   query ? query : "");
-		if (page == 0 && first_page) {
+		if (page == 0 && first_page && offset == 0) {
 			/* Judged as a page from the server would be. */
 			memset(err, 0, sizeof(*err));
 			page_open(&p, NULL);

@@ -170,6 +170,26 @@ double budget_take(struct budget *b, const char *path, bool transcripts, bool *p
 	return wait;
 }
 
+double budget_next_slot(struct budget *b, const char *path, bool transcripts, const char **name)
+{
+	bool applies[P_COUNT];
+	double now = now_monotonic(), wait = 0;
+
+	policies_of(path, transcripts, applies);
+	*name = NULL;
+	pthread_mutex_lock(&b->lock);
+	for (int i = 0; i < P_COUNT; i++) {
+		double w = applies[i] ? policy_wait(&b->policies[i], now) : 0;
+
+		if (w > wait) {
+			wait = w;
+			*name = policy_name(i);
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+	return wait;
+}
+
 double budget_eta(struct budget *b, const char *path, bool transcripts, long n,
 		  struct budget_rate *binding)
 {

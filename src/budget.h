@@ -56,6 +56,10 @@ void budget_free(struct budget *b);
  * ends within a minute, which a reader may sit out). */
 double budget_take(struct budget *b, const char *path, bool transcripts, bool *per_minute);
 
+/* Seconds until a GET of path would fit (0: now), recording nothing;
+ * *name gets the policy that holds it back (NULL when none does). */
+double budget_next_slot(struct budget *b, const char *path, bool transcripts, const char **name);
+
 /* The policy that paces a run of requests, for people. */
 struct budget_rate {
 	const char *name;	/* NULL when no policy applies */
