@@ -87,6 +87,34 @@ int store_stage_compare(struct store *s, enum store_kind kind, struct store_stag
 int store_stage_commit(struct store *s, enum store_kind kind, enum store_vanished vanished,
 		       bool fulls_listed, time_t listed_at);
 
+/*
+ * A staging that stops before its listing's end (the budget spent, the
+ * server failing, an unmount) is kept, with where the listing stopped, so
+ * that the next listing continues it, in this process or the next.
+ * store_stage_pause records where (what is staged stays). store_stage_resume
+ * reads it back and readies store_stage_items to append after the items
+ * staged: returns 1 with *p filled, 0 when there is nothing to continue
+ * (the caller then clears the staging), or -errno. store_stage_clear and
+ * store_stage_commit forget it. store_stage_show merges what is staged
+ * into the listing served, adding and updating, never removing: for a
+ * collection never listed completely, whose tree then shows what is
+ * listed so far. Returns how many items it added or changed, or -errno.
+ */
+struct store_stage_progress {
+	size_t next_offset;	/* where the listing goes on, by offset */
+	time_t oldest;		/* conversations: the oldest created_at staged; 0: none */
+	bool fulls;		/* the listing asks for the transcripts */
+	bool unsure;		/* continued where the order may have moved: deletes nothing */
+	size_t skipped;		/* items without a usable id so far */
+	time_t started_at;	/* when the listing began */
+	size_t staged;		/* items staged so far (store_stage_resume's) */
+};
+int store_stage_pause(struct store *s, enum store_kind kind, const struct store_stage_progress *p);
+int store_stage_resume(struct store *s, enum store_kind kind, struct store_stage_progress *p);
+int store_stage_show(struct store *s, enum store_kind kind, bool fulls_listed);
+/* How many items kind's listing served holds. */
+size_t store_listing_size(struct store *s, enum store_kind kind);
+
 /* The three steps above at once, for a listing at hand: replaces the
  * listing of kind by a complete new one, deleting at once what it lacks.
  * Returns how many items were added, changed or removed (>= 0), or

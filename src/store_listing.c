@@ -32,8 +32,78 @@ int store_stage_clear(struct store *s, enum store_kind kind)
 	pthread_mutex_lock(&s->lock);
 	s->staged[kind] = 0;
 	rc = store_run_kind(s, "DELETE FROM staged_listing WHERE kind = ?1", kind, 0, 0);
+	if (rc == 0)
+		rc = store_run_kind(s, "DELETE FROM stage_progress WHERE kind = ?1", kind, 0, 0);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
+}
+
+int store_stage_pause(struct store *s, enum store_kind kind, const struct store_stage_progress *p)
+{
+	sqlite3_stmt *st;
+	int rc = -EIO;
+
+	pthread_mutex_lock(&s->lock);
+	st = store_prepare(s, "INSERT OR REPLACE INTO stage_progress (kind, next_offset, oldest, "
+			   "fulls, unsure, skipped, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+	if (st) {
+		sqlite3_bind_int(st, 1, kind);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)p->next_offset);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)p->oldest);
+		sqlite3_bind_int(st, 4, p->fulls);
+		sqlite3_bind_int(st, 5, p->unsure);
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)p->skipped);
+		sqlite3_bind_int64(st, 7, (sqlite3_int64)p->started_at);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "noting where a listing stopped");
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_stage_resume(struct store *s, enum store_kind kind, struct store_stage_progress *p)
+{
+	sqlite3_stmt *st;
+	int rc = -EIO, step;
+
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_lock(&s->lock);
+	st = store_prepare(s, "SELECT next_offset, oldest, fulls, unsure, skipped, started_at, "
+			   "(SELECT count(*) FROM staged_listing WHERE kind = ?1), (SELECT "
+			   "coalesce(max(position) + 1, 0) FROM staged_listing WHERE kind = ?1) "
+			   "FROM stage_progress WHERE kind = ?1");
+	if (!st)
+		goto out;
+	sqlite3_bind_int(st, 1, kind);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW && sqlite3_column_int64(st, 6) > 0) {
+		p->next_offset = (size_t)sqlite3_column_int64(st, 0);
+		p->oldest = (time_t)sqlite3_column_int64(st, 1);
+		p->fulls = sqlite3_column_int(st, 2) != 0;
+		p->unsure = sqlite3_column_int(st, 3) != 0;
+		p->skipped = (size_t)sqlite3_column_int64(st, 4);
+		p->started_at = (time_t)sqlite3_column_int64(st, 5);
+		p->staged = (size_t)sqlite3_column_int64(st, 6);
+		s->staged[kind] = sqlite3_column_int64(st, 7);
+		rc = 1;
+	} else {
+		rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0
+			: store_fail(s, "reading where a listing stopped");
+	}
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+size_t store_listing_size(struct store *s, enum store_kind kind)
+{
+	sqlite3_int64 n;
+
+	pthread_mutex_lock(&s->lock);
+	n = store_count_kind(s, "SELECT count(*) FROM listing WHERE kind = ?1", kind);
+	pthread_mutex_unlock(&s->lock);
+	return n > 0 ? (size_t)n : 0;
 }
 
 int store_stage_items(struct store *s, enum store_kind kind, const struct store_item *items,
@@ -257,9 +327,46 @@ static int move_stage(struct store *s, enum store_kind kind, enum store_vanished
 			"(SELECT count(*) FROM listing WHERE kind = ?1))", kind, listed_at, 0) < 0 ||
 	    store_note_first_seen(s, kind, listed_at) < 0 ||
 	    store_run_kind(s, "DELETE FROM staged_listing WHERE kind = ?1", kind, 0, 0) < 0 ||
+	    store_run_kind(s, "DELETE FROM stage_progress WHERE kind = ?1", kind, 0, 0) < 0 ||
 	    reindex_noted(s, kind) < 0)
 		return -EIO;
 	return changes > INT_MAX ? INT_MAX : (int)changes;
+}
+
+int store_stage_show(struct store *s, enum store_kind kind, bool fulls_listed)
+{
+	sqlite3_int64 changes;
+	int rc = -EIO;
+
+	pthread_mutex_lock(&s->lock);
+	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+		goto out;
+	changes = store_count_kind(s, "SELECT count(*) FROM staged_listing st WHERE kind = ?1 AND "
+				"NOT EXISTS (SELECT 1 FROM listing l WHERE l.kind = ?1 AND "
+				"l.id = st.id AND l.json = st.json)", kind);
+	if (changes < 0)
+		goto rollback;
+	if (changes > 0 &&
+	    (supersede(s, kind, "EXISTS (SELECT 1 FROM staged_listing st WHERE st.kind = ?1 AND "
+		       "st.id = l.id AND st.json <> l.json)", NULL, !fulls_listed) < 0 ||
+	     note_reindex(s, kind) < 0 ||
+	     store_run_kind(s, "INSERT OR REPLACE INTO listing (kind, position, id, json, missing, "
+			 "locked) SELECT kind, position, id, json, 0, locked FROM staged_listing "
+			 "WHERE kind = ?1", kind, 0, 0) < 0 ||
+	     store_note_first_seen(s, kind, time(NULL)) < 0 || reindex_noted(s, kind) < 0 ||
+	     store_note_listings_changed(s) < 0))
+		goto rollback;
+	if (store_exec(s, "COMMIT") < 0)
+		goto rollback;
+	if (changes > 0)
+		s->listings_changed++;
+	rc = changes > INT_MAX ? INT_MAX : (int)changes;
+	goto out;
+rollback:
+	store_exec(s, "ROLLBACK");
+out:
+	pthread_mutex_unlock(&s->lock);
+	return rc;
 }
 
 int store_stage_commit(struct store *s, enum store_kind kind, enum store_vanished vanished,
