@@ -223,6 +223,10 @@ static void render_collections(const struct status *st, struct buf *out)
 		} else {
 			buf_puts(out, "not listed yet");
 		}
+		if (c->so_far) {
+			buf_printf(out, "; %zu listed so far, the listing continues at ", c->so_far);
+			put_utc(out, c->continues_at);
+		}
 		if (c->refresh_error)
 			buf_printf(out, "; last refresh failed: %s", strerror(-c->refresh_error));
 		if (c->skipped)

@@ -71,6 +71,8 @@ struct status_collection {
 	size_t held;		/* deletions two listings agree on, held back */
 	char held_why[160];	/* why they are held, when they are */
 	size_t locked;		/* items the server sends cut, whose full text is kept */
+	size_t so_far;		/* items of an unfinished listing, to be continued */
+	time_t continues_at;	/* when it goes on (so_far > 0) */
 };
 
 /* One client-side budget policy in force. */

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -130,6 +131,9 @@ struct sync *sync_new(struct api_client *api, struct store *store, const struct 
 		if (store_listing_info(store, k, &ks->listed_at, &ks->count) == 0) {
 			ks->error = 0;
 			ks->next_full = ks->listed_at + full_interval(s, k);
+		} else {
+			/* What an unfinished first listing showed before. */
+			ks->shown_partly = store_listing_size(store, k) > 0;
 		}
 	}
 	s->next_quick = s->kinds[STORE_CONVERSATIONS].listed_at + opts->refresh_interval;
@@ -232,6 +236,10 @@ struct staging {
 	bool locked[STAGE_PART];	/* part[i]'s text kept: the server sent it cut */
 	size_t n;		/* items in part */
 	size_t skipped;		/* items without a usable id */
+	size_t received;	/* items this run of the listing was sent */
+	size_t staged;		/* ... and staged */
+	time_t oldest;		/* conversations: the oldest created_at staged, 0: none */
+	bool undated;		/* conversations: one without a usable created_at */
 	int store_errors;
 };
 
@@ -317,16 +325,38 @@ static bool keep_locked_text(struct store *store, json_object *item, const char 
 	return kept;
 }
 
+/* Notes how far back in time a conversations listing has come: where
+ * the next run of it continues (continue_listing). */
+static void note_date(struct staging *st, json_object *item)
+{
+	json_object *v;
+	time_t at;
+
+	if (json_object_object_get_ex(item, "created_at", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    model_parse_time(json_object_get_string(v), &at) == 0) {
+		if (!st->oldest || at < st->oldest)
+			st->oldest = at;
+	} else {
+		st->undated = true;
+	}
+}
+
 static int stage_item(json_object *item, const char *id, void *ctx)
 {
 	struct staging *st = ctx;
 	bool locked = st->kind == STORE_MEMORIES && id && keep_locked_text(st->store, item, id);
-	char *json = listing_entry(st->kind, item, id, st->fulls, &st->store_errors);
+	char *json;
 
+	st->received++;
+	if (id && st->kind == STORE_CONVERSATIONS)
+		note_date(st, item);
+	json = listing_entry(st->kind, item, id, st->fulls, &st->store_errors);
 	if (!json) {
 		st->skipped++;
 		return API_LIST_NEXT;
 	}
+	st->staged++;
 	st->part[st->n].id = xstrdup(id);
 	st->part[st->n].json = json;
 	st->locked[st->n] = locked;
@@ -361,12 +391,13 @@ static bool hold_deletions(const struct store_stage_census *c, size_t recent, ch
  * Items it lacks are kept and counted; those that the previous complete
  * listing lacked too are deleted, unless the guard holds them back
  * (hold_deletions), which the person's word (accept) lifts. A listing
- * that skipped items is incomplete: it may add and update, and neither
+ * that skipped items, or was continued where the server's order may have
+ * moved (unsure), is incomplete: it may add and update, and neither
  * deletes nor counts. Sets *count to the items the listing now has.
  * Returns items changed or -errno. fetch_lock held.
  */
-static int store_listing(struct sync *s, enum store_kind kind, size_t skipped, bool fulls_listed,
-			 time_t now, size_t *count)
+static int store_listing(struct sync *s, enum store_kind kind, size_t skipped, bool unsure,
+			 bool fulls_listed, time_t now, size_t *count)
 {
 	struct kind_state *ks = &s->kinds[kind];
 	struct store_stage_census c;
@@ -384,14 +415,15 @@ static int store_listing(struct sync *s, enum store_kind kind, size_t skipped, b
 	pthread_mutex_lock(&s->lock);
 	accept = ks->accept || s->opts.accept_shrink;
 	pthread_mutex_unlock(&s->lock);
-	if (skipped > 0)
+	if (skipped > 0 || unsure)
 		how = STORE_KEEP_VANISHED;
 	else if (!accept && hold_deletions(&c, recent, why, sizeof(why)))
 		how = STORE_COUNT_VANISHED;
 	if (how != STORE_DELETE_CONFIRMED && c.confirmed > 0)
 		log_warn("%s: %zu items that two listings lack are kept: %s; omifs refresh "
 			 "--accept-deletions MOUNTPOINT deletes them", collection_of(kind)->dir,
-			 c.confirmed, skipped ? "the listing skipped items" : why);
+			 c.confirmed, skipped ? "the listing skipped items"
+			 : unsure ? "the listing was continued where its order may have moved" : why);
 	rc = store_stage_commit(s->store, kind, how, fulls_listed, now);
 	*count = c.staged + c.vanished - (how == STORE_DELETE_CONFIRMED ? c.confirmed : 0);
 	pthread_mutex_lock(&s->lock);
@@ -399,7 +431,8 @@ static int store_listing(struct sync *s, enum store_kind kind, size_t skipped, b
 	if (rc >= 0)
 		ks->accept = false;
 	snprintf(ks->held_why, sizeof(ks->held_why), "%s",
-		 skipped ? "the last listing skipped items" : why);
+		 skipped ? "the last listing skipped items"
+		 : unsure ? "the last listing was continued where its order may have moved" : why);
 	pthread_mutex_unlock(&s->lock);
 	count_missing_and_locked(s, kind);
 	return rc;
@@ -415,6 +448,17 @@ static void prune_versions(struct sync *s)
 	if (!s->opts.offline)
 		store_prune_versions(s->store, floor < count ? floor : count, now - VERSION_GRACE,
 				     now - REMOVED_KEPT);
+}
+
+/* Seconds until a listing of kind stopped by the budget may go on: when
+ * its next page fits, not a backoff that doubles with every hour the
+ * listing has taken so far. */
+static time_t listing_budget_pause(struct sync *s, enum store_kind kind)
+{
+	const char *policy;
+	double wait = api_budget_next_slot(s->api, collection_of(kind)->api_path, false, &policy);
+
+	return wait < 1 ? 1 : wait > 3600 ? 3600 : (time_t)ceil(wait);
 }
 
 /* Records how a complete listing of kind begun at `now` ended: rc items
@@ -440,41 +484,142 @@ static void note_listing(struct sync *s, enum store_kind kind, int rc, time_t no
 		ks->failed_at = time(NULL);
 		ks->failures++;
 		ks->error = rc;
-		ks->next_full = ks->failed_at + sync_retry_pause(ks->failures);
+		ks->next_full = ks->failed_at + (rc == -EAGAIN && ks->so_far
+						 ? listing_budget_pause(s, kind)
+						 : sync_retry_pause(ks->failures));
 		if (rc == -EACCES && ks->failures == 1)
 			log_error("the server refused the key: refreshes pause (SIGHUP retries now)");
 	}
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Where kind's listing starts: where an unfinished one stopped, which it
+ * continues (returns true, *p filled), or the top (the staging cleared).
+ * A listing asked with transcripts does not continue one asked without,
+ * nor the reverse. */
+static bool start_listing(struct sync *s, struct staging *st, bool with_transcripts, time_t now,
+			  struct store_stage_progress *p)
+{
+	int rc = store_stage_resume(s->store, st->kind, p);
+
+	if (rc > 0 && p->fulls == with_transcripts)
+		return true;
+	if (rc < 0 || store_stage_clear(s->store, st->kind) < 0)
+		st->store_errors++;
+	memset(p, 0, sizeof(*p));
+	p->fulls = with_transcripts;
+	p->started_at = now;
+	return false;
+}
+
+/* The query (into q) and offset that continue the listing p describes.
+ * Conversations come newest first: asking up to the oldest staged (and
+ * the second after it: the server keeps fractions) misses none, however
+ * the top moved meanwhile. The others go on at their offset, where the
+ * order may have moved: such a listing deletes nothing (p->unsure). */
+static size_t continue_listing(enum store_kind kind, bool resumed, struct store_stage_progress *p,
+			       struct buf *q)
+{
+	char end[32];
+
+	if (p->fulls)
+		buf_puts(q, "include_transcript=true");
+	if (!resumed)
+		return 0;
+	if (kind == STORE_CONVERSATIONS && p->oldest) {
+		sync_format_date(p->oldest + 1, end);
+		buf_printf(q, "%send_date=%s", q->len ? "&" : "", end);
+		return 0;
+	}
+	p->unsure = true;
+	return p->next_offset;
+}
+
+/* Whether a conversation without a usable date was listed, now or
+ * before: a listing continued by date cannot have seen all of those. */
+static bool any_undated(struct sync *s, const struct staging *st)
+{
+	bool undated = st->undated;
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->n_order && !undated; i++)
+		undated = !s->order[i].dated;
+	pthread_mutex_unlock(&s->lock);
+	return undated;
+}
+
+/* Keeps what an unfinished listing staged and where it stopped, for the
+ * next one to continue (start_listing); a collection never listed
+ * completely shows what is listed so far. Returns 0 or -errno (the
+ * staging then dropped). fetch_lock held. */
+static int pause_listing(struct sync *s, struct staging *st, struct store_stage_progress *p)
+{
+	struct kind_state *ks = &s->kinds[st->kind];
+	bool never_listed;
+	int shown = 0, rc = st->n ? stage_part(st) : 0;
+
+	p->next_offset += st->received;
+	p->oldest = st->oldest;
+	p->skipped = st->skipped;
+	p->unsure |= st->undated;
+	if (rc == 0)
+		rc = store_stage_pause(s->store, st->kind, p);
+	pthread_mutex_lock(&s->lock);
+	never_listed = ks->listed_at == 0;
+	pthread_mutex_unlock(&s->lock);
+	if (rc == 0 && never_listed)
+		shown = store_stage_show(s->store, st->kind, p->fulls);
+	if (shown < 0)
+		rc = -EIO;
+	if (rc < 0) {
+		store_stage_clear(s->store, st->kind);
+		return rc;
+	}
+	pthread_mutex_lock(&s->lock);
+	ks->so_far = p->staged + st->staged;
+	ks->shown_partly |= never_listed;
+	ks->shown_more |= shown > 0;
+	pthread_mutex_unlock(&s->lock);
+	log_info("%s: %zu listed so far; the listing continues later",
+		 collection_of(st->kind)->dir, p->staged + st->staged);
+	return 0;
+}
+
 /* Lists kind completely and stores it; conversations with their
- * transcripts when with_transcripts. Returns how many items changed, or
- * -errno. fetch_lock held. */
+ * transcripts when with_transcripts. A listing that stops before its end
+ * is continued by the next (pause_listing). Returns how many items
+ * changed, or -errno. fetch_lock held. */
 static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcripts)
 {
 	struct staging *st = xcalloc(1, sizeof(*st));
+	struct store_stage_progress p;
 	const char *first = NULL;
 	struct api_error err = { 0 };
 	enum api_result result = API_E_PROTOCOL;
+	struct buf query = BUF_INIT;
 	time_t now = time(NULL);
-	size_t count = 0;
+	size_t count = 0, offset;
+	bool resumed;
 	int rc;
 
 	st->store = s->store;
 	st->kind = kind;
 	st->fulls = with_transcripts ? s->store : NULL;
+	resumed = start_listing(s, st, with_transcripts, now, &p);
+	st->skipped = p.skipped;
+	st->oldest = p.oldest;
+	offset = continue_listing(kind, resumed, &p, &query);
 	/* The key check fetched memories' first page: the first listing
 	 * starts from it rather than ask for it again. */
-	if (kind == STORE_MEMORIES && !s->used_first_page && !s->kinds[kind].listed_at) {
+	if (kind == STORE_MEMORIES && !s->used_first_page && !s->kinds[kind].listed_at &&
+	    !resumed) {
 		first = s->opts.first_memories_page;
 		s->used_first_page = true;
 	}
-	if (store_stage_clear(s->store, kind) < 0)
-		st->store_errors++;
-	else
-		result = api_list_from(s->api, collection_of(kind)->api_path,
-				       with_transcripts ? "include_transcript=true" : NULL,
-				       s->opts.page_size, first, stage_item, st, &err);
+	if (!st->store_errors)
+		result = api_list_at(s->api, collection_of(kind)->api_path,
+				     query.len ? query.data : NULL, s->opts.page_size, offset, first,
+				     stage_item, st, &err);
 	if (result == API_OK)
 		stage_part(st);
 	if (st->store_errors && result != API_E_CANCELLED) {
@@ -482,7 +627,8 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 		result = API_E_PROTOCOL;
 	}
 	if (result == API_OK) {
-		rc = store_listing(s, kind, st->skipped, with_transcripts, now, &count);
+		rc = store_listing(s, kind, st->skipped, p.unsure || (resumed && any_undated(s, st)),
+				   with_transcripts, now, &count);
 		if (rc > 0)
 			log_info("%s: %d items added, changed or removed", collection_of(kind)->dir,
 				 rc);
@@ -492,17 +638,25 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 			log_warn("listing %s failed, keeping what is cached: %s",
 				 collection_of(kind)->dir, err.message);
 	}
+	if (rc < 0 && (st->store_errors || (!resumed && !st->received) ||
+		       pause_listing(s, st, &p) < 0))
+		store_stage_clear(s->store, kind);
+	if (rc >= 0) {
+		pthread_mutex_lock(&s->lock);
+		s->kinds[kind].so_far = 0;
+		s->kinds[kind].shown_partly = false;
+		pthread_mutex_unlock(&s->lock);
+	}
 	for (size_t i = 0; i < st->n; i++) {
 		free((char *)st->part[i].id);
 		free((char *)st->part[i].json);
 	}
 	free(st);
-	if (rc < 0)
-		store_stage_clear(s->store, kind);
+	buf_free(&query);
 	/* Stopping is no failure of the server's: nothing to note. */
 	if (result != API_E_CANCELLED)
 		note_listing(s, kind, rc, now, count);
-	if (rc > 0 && kind == STORE_CONVERSATIONS)
+	if ((rc > 0 || result != API_OK) && kind == STORE_CONVERSATIONS)
 		sync_reload_order(s);
 	return rc;
 }
@@ -650,6 +804,10 @@ static void refresh_due(struct sync *s)
 		 * while we waited for it is not made again. */
 		changed = full_listing_due(s, k, now) && list_kind(s, k) > 0;
 		pthread_mutex_unlock(&s->kinds[k].fetch_lock);
+		pthread_mutex_lock(&s->lock);
+		changed |= s->kinds[k].shown_more;
+		s->kinds[k].shown_more = false;
+		pthread_mutex_unlock(&s->lock);
 		if (changed)
 			tell_changed(s);
 		show_changes_elsewhere(s);
@@ -761,7 +919,7 @@ int sync_kind_error(struct sync *s, enum store_kind kind)
 	int rc;
 
 	pthread_mutex_lock(&s->lock);
-	rc = s->kinds[kind].listed_at ? 0 : s->kinds[kind].error;
+	rc = s->kinds[kind].listed_at || s->kinds[kind].shown_partly ? 0 : s->kinds[kind].error;
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }

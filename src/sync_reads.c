@@ -37,7 +37,8 @@ void sync_status(struct sync *s, struct status *st)
 			.name = collection_of(k)->dir, .listed_at = ks->listed_at,
 			.count = ks->count, .refresh_error = ks->failed_at ? ks->error : 0,
 			.skipped = ks->skipped, .pending = ks->pending, .held = ks->held,
-			.locked = ks->locked,
+			.locked = ks->locked, .so_far = ks->so_far,
+			.continues_at = ks->so_far ? ks->next_full : 0,
 		};
 		snprintf(st->collections[k].held_why, sizeof(st->collections[k].held_why), "%s",
 			 ks->held_why);

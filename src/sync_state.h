@@ -34,6 +34,9 @@ struct kind_state {
 	char held_why[160];	/* why the last listing held deletions back */
 	size_t locked;		/* store_count_locked's */
 	bool accept;		/* the next complete listing deletes what it confirms */
+	bool shown_partly;	/* never listed completely, but what was is shown */
+	size_t so_far;		/* items of an unfinished listing, to be continued */
+	bool shown_more;	/* ... which showed more: the tree is to be told */
 };
 
 /* A conversation's place in the listing, for batching transcripts. */
@@ -89,5 +92,8 @@ time_t sync_retry_pause(int failures);
 /* Reads the conversations' listing order from the store into s->order. */
 void sync_reload_order(struct sync *s);
 void sync_free_order(struct conversation_ref *refs, size_t n, struct hash *position);
+/* t as the API's dates are written in requests, clamped to the years a
+ * request can name (four digits). */
+void sync_format_date(time_t t, char out[32]);
 
 #endif

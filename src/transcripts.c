@@ -117,9 +117,8 @@ static int store_full(json_object *item, const char *id, void *ctx)
 #define FIRST_NAMEABLE_SECOND (-62135596800LL)	/* 0001-01-01T00:00:00Z */
 #define LAST_NAMEABLE_SECOND 253402300799LL	/* 9999-12-31T23:59:59Z */
 
-/* t as the API's dates are written, clamped to what a request can name:
- * glibc writes year 1 as "1", which the server refuses. */
-static void format_utc(time_t t, char out[32])
+/* glibc's %Y writes year 1 as "1", which the server refuses. */
+void sync_format_date(time_t t, char out[32])
 {
 	long long clamped = t < FIRST_NAMEABLE_SECOND ? FIRST_NAMEABLE_SECOND
 			  : t > LAST_NAMEABLE_SECOND ? LAST_NAMEABLE_SECOND : (long long)t;
@@ -258,8 +257,8 @@ static int fetch_batch(struct sync *s, const char *id, struct batch *b, size_t p
 	enum api_result result;
 
 	/* Whole seconds around the range: the server may keep fractions. */
-	format_utc(oldest, start);
-	format_utc(newest + 1, end);
+	sync_format_date(oldest, start);
+	sync_format_date(newest + 1, end);
 	snprintf(query, sizeof(query), "include_transcript=true&start_date=%s&end_date=%s", start,
 		 end);
 	b->remaining = picked;
