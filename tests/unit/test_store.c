@@ -196,6 +196,51 @@ static void test_staged_listing_keeps_vanished_on_request(void)
 	store_close(s);
 }
 
+/* An unfinished staging survives a reopen with where its listing
+ * stopped; what it shows of a collection never listed is only added to;
+ * the complete listing that continues it forgets the progress. */
+static void test_unfinished_staging_is_continued_after_a_reopen(void)
+{
+	char err[128], order[64] = "", path[] = "/tmp/omifs-store-test-XXXXXX";
+	struct store_item first[] = { { "c3", "{\"t\":3}" }, { "c2", "{\"t\":2}" } };
+	struct store_item rest[] = { { "c2", "{\"t\":2}" }, { "c1", "{\"t\":1}" } };
+	struct store_stage_progress p = { .next_offset = 2, .oldest = 2, .fulls = true,
+					   .started_at = 100 }, got;
+	struct store *s;
+	time_t at;
+	size_t n;
+	int fd = mkstemp(path);
+
+	close(fd);
+	unlink(path);
+	s = store_open(path, err, sizeof(err));
+	CHECK(s != NULL);
+	CHECK(store_stage_resume(s, STORE_CONVERSATIONS, &got) == 0);
+	CHECK(store_stage_clear(s, STORE_CONVERSATIONS) == 0);
+	CHECK(store_stage_items(s, STORE_CONVERSATIONS, first, NULL, 2) == 0);
+	CHECK(store_stage_pause(s, STORE_CONVERSATIONS, &p) == 0);
+	CHECK(store_stage_show(s, STORE_CONVERSATIONS, true) == 2);
+	CHECK(store_stage_show(s, STORE_CONVERSATIONS, true) == 0);
+	CHECK(store_listing_size(s, STORE_CONVERSATIONS) == 2);
+	CHECK(store_listing_info(s, STORE_CONVERSATIONS, &at, &n) == -ENOENT);
+	store_close(s);
+
+	s = store_open(path, err, sizeof(err));
+	CHECK(s != NULL);
+	CHECK(store_stage_resume(s, STORE_CONVERSATIONS, &got) == 1);
+	CHECK(got.next_offset == 2 && got.oldest == 2 && got.fulls && !got.unsure &&
+	      got.started_at == 100 && got.staged == 2);
+	/* Appended after what was staged; an id staged twice keeps one row. */
+	CHECK(store_stage_items(s, STORE_CONVERSATIONS, rest, NULL, 2) == 0);
+	CHECK(store_stage_commit(s, STORE_CONVERSATIONS, STORE_DELETE_CONFIRMED, true, 200) == 1);
+	store_foreach(s, STORE_CONVERSATIONS, collect, order);
+	CHECK_STR(order, "c3,c2,c1,");
+	CHECK(store_listing_info(s, STORE_CONVERSATIONS, &at, &n) == 0 && at == 200 && n == 3);
+	CHECK(store_stage_resume(s, STORE_CONVERSATIONS, &got) == 0);
+	store_close(s);
+	remove_cache(path);
+}
+
 /* Another connection's commits show as changed elsewhere only when they
  * change a listing: not its transcripts, and never this store's own. */
 static void test_changed_elsewhere_means_another_listing(void)
@@ -515,6 +560,7 @@ static void test_check_finds_damage(void)
 int main(void)
 {
 	RUN(test_replace_counts_changes_and_keeps_order);
+	RUN(test_unfinished_staging_is_continued_after_a_reopen);
 	RUN(test_listings_count_moves_only_on_change);
 	RUN(test_deletion_needs_two_listings_that_agree);
 	RUN(test_versions_kept_until_pruned);
