@@ -146,22 +146,35 @@ static void policies_of(const char *path, bool transcripts, bool applies[P_COUNT
 	applies[P_TRANSCRIPTS] = transcripts;
 }
 
-double budget_take(struct budget *b, const char *path, bool transcripts, bool *per_minute)
+/* The longest wait of the policies that apply, and which policy it is
+ * (-1: none waits). b->lock held. */
+static double longest_wait(const struct budget *b, const bool applies[P_COUNT], double now,
+			   int *policy)
 {
-	bool applies[P_COUNT];
-	double now = now_monotonic(), wait = 0;
+	double wait = 0;
 
-	policies_of(path, transcripts, applies);
-	pthread_mutex_lock(&b->lock);
-	*per_minute = false;
+	*policy = -1;
 	for (int i = 0; i < P_COUNT; i++) {
 		double w = applies[i] ? policy_wait(&b->policies[i], now) : 0;
 
 		if (w > wait) {
 			wait = w;
-			*per_minute = i == P_MINUTE;
+			*policy = i;
 		}
 	}
+	return wait;
+}
+
+double budget_take(struct budget *b, const char *path, bool transcripts, bool *per_minute)
+{
+	bool applies[P_COUNT];
+	double now = now_monotonic(), wait;
+	int policy;
+
+	policies_of(path, transcripts, applies);
+	pthread_mutex_lock(&b->lock);
+	wait = longest_wait(b, applies, now, &policy);
+	*per_minute = policy == P_MINUTE;
 	if (wait == 0)
 		for (int i = 0; i < P_COUNT; i++)
 			if (applies[i])
@@ -173,20 +186,14 @@ double budget_take(struct budget *b, const char *path, bool transcripts, bool *p
 double budget_next_slot(struct budget *b, const char *path, bool transcripts, const char **name)
 {
 	bool applies[P_COUNT];
-	double now = now_monotonic(), wait = 0;
+	double wait;
+	int policy;
 
 	policies_of(path, transcripts, applies);
-	*name = NULL;
 	pthread_mutex_lock(&b->lock);
-	for (int i = 0; i < P_COUNT; i++) {
-		double w = applies[i] ? policy_wait(&b->policies[i], now) : 0;
-
-		if (w > wait) {
-			wait = w;
-			*name = policy_name(i);
-		}
-	}
+	wait = longest_wait(b, applies, now_monotonic(), &policy);
 	pthread_mutex_unlock(&b->lock);
+	*name = policy >= 0 ? policy_name(policy) : NULL;
 	return wait;
 }
 
