@@ -577,7 +577,8 @@ static int pause_listing(struct sync *s, struct staging *st, struct store_stage_
 	}
 	pthread_mutex_lock(&s->lock);
 	ks->so_far = p->staged + st->staged;
-	ks->shown_partly |= never_listed;
+	/* An empty directory would claim a collection that has nothing. */
+	ks->shown_partly |= never_listed && ks->so_far > 0;
 	ks->shown_more |= shown > 0;
 	pthread_mutex_unlock(&s->lock);
 	log_info("%s: %zu listed so far; the listing continues later",
