@@ -586,6 +586,17 @@ static int pause_listing(struct sync *s, struct staging *st, struct store_stage_
 	return 0;
 }
 
+/* Whether kind's tree shows an unfinished first listing. */
+static bool shown_partly(struct sync *s, enum store_kind kind)
+{
+	bool shown;
+
+	pthread_mutex_lock(&s->lock);
+	shown = s->kinds[kind].shown_partly;
+	pthread_mutex_unlock(&s->lock);
+	return shown;
+}
+
 /* Lists kind completely and stores it; conversations with their
  * transcripts when with_transcripts. A listing that stops before its end
  * is continued by the next (pause_listing). Returns how many items
@@ -657,7 +668,7 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 	/* Stopping is no failure of the server's: nothing to note. */
 	if (result != API_E_CANCELLED)
 		note_listing(s, kind, rc, now, count);
-	if ((rc > 0 || result != API_OK) && kind == STORE_CONVERSATIONS)
+	if (kind == STORE_CONVERSATIONS && (rc > 0 || (rc < 0 && shown_partly(s, kind))))
 		sync_reload_order(s);
 	return rc;
 }
