@@ -63,6 +63,7 @@ struct api_client {
 	struct api_stats stats;
 	bool window_pause;	/* blocked_until is the server's window (Remaining: 0
 				 * on a success), not a refusal (429) */
+	int page_clamps[STORE_KINDS][2]; /* api_page_clamp's, [kind][transcripts] */
 };
 
 /* What one HTTP exchange brought back. */
@@ -185,9 +186,9 @@ void api_set_cancel_check(struct api_client *c, api_cancel_fn check, void *ctx)
 
 void api_note_sent(struct api_client *c, const char *path)
 {
-	bool per_minute;
+	const char *policy;
 
-	budget_take(c->budget, path, false, &per_minute);
+	budget_take(c->budget, path, false, BUDGET_FOREGROUND, &policy);
 }
 
 void api_clear_pause(struct api_client *c)
@@ -215,9 +216,47 @@ double api_budget_eta(struct api_client *c, const char *path, bool transcripts, 
 }
 
 double api_budget_next_slot(struct api_client *c, const char *path, bool transcripts,
-			    const char **policy)
+			    enum budget_share share, const char **policy)
 {
-	return budget_next_slot(c->budget, path, transcripts, policy);
+	return budget_next_slot(c->budget, path, transcripts, share, policy);
+}
+
+double api_budget_spread(struct api_client *c, const char *path, bool transcripts, long n,
+			 const char **policy)
+{
+	*policy = NULL;
+	return c ? budget_spread(c->budget, path, transcripts, n, policy) : 0;
+}
+
+/* Where path's page clamp is kept, or NULL for a path that is no
+ * collection's listing. c->lock held. */
+static int *page_clamp_of(struct api_client *c, const char *path, bool transcripts)
+{
+	bool one_object;
+	const struct collection *col = collection_of_path(path, &one_object);
+
+	return col && !one_object ? &c->page_clamps[col->kind][transcripts] : NULL;
+}
+
+int api_page_clamp(struct api_client *c, const char *path, bool transcripts)
+{
+	int *clamp, n = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if ((clamp = page_clamp_of(c, path, transcripts)))
+		n = *clamp;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+void api_set_page_clamp(struct api_client *c, const char *path, bool transcripts, int n)
+{
+	int *clamp;
+
+	pthread_mutex_lock(&c->lock);
+	if ((clamp = page_clamp_of(c, path, transcripts)) && n >= 0)
+		*clamp = n;
+	pthread_mutex_unlock(&c->lock);
 }
 
 int api_budget_status(struct api_client *c, struct status_policy *out, int max)
@@ -226,7 +265,8 @@ int api_budget_status(struct api_client *c, struct status_policy *out, int max)
 }
 
 /* Takes one request's worth of budget for path, waiting while the wait
- * stays within *allowance (which it reduces). A wait for a minute window,
+ * stays within *allowance (which it reduces); a background request never
+ * waits for the budget, since its caller goes on later instead. A wait for a minute window,
  * ours or the one the server reports on a success (X-RateLimit-Remaining:
  * 0 with a reset within the minute), may go past the allowance, two
  * minutes in all at most: the slot comes within the minute, so a reader
@@ -234,27 +274,31 @@ int api_budget_status(struct api_client *c, struct status_policy *out, int max)
  * server is the judge, and its pause is not waited past the allowance.
  * Returns API_OK, API_E_RATE or API_E_CANCELLED. */
 static enum api_result budget_wait(struct api_client *c, const char *path, bool transcripts,
-				   double *allowance, struct api_error *err)
+				   enum budget_share share, double *allowance,
+				   struct api_error *err)
 {
 	double minute_allowance = 2 * MINUTE;
 
 	for (;;) {
 		time_t wall = time(NULL);
 		double wait = 0;
+		const char *policy = NULL;
 		bool per_minute = false, patient;
 
 		pthread_mutex_lock(&c->lock);
 		if (c->stats.blocked_until > wall) {
 			wait = (double)(c->stats.blocked_until - wall);
 			per_minute = c->window_pause && wait <= MINUTE;
+			policy = "server's";
 		}
 		pthread_mutex_unlock(&c->lock);
 		if (wait == 0) {
-			wait = budget_take(c->budget, path, transcripts, &per_minute);
+			wait = budget_take(c->budget, path, transcripts, share, &policy);
 			if (wait == 0)
 				return API_OK;
+			per_minute = policy && strcmp(policy, "minute") == 0;
 		}
-		patient = per_minute && wait <= minute_allowance;
+		patient = per_minute && wait <= minute_allowance && share == BUDGET_FOREGROUND;
 		if (wait > *allowance && !patient) {
 			err->result = API_E_RATE;
 			err->http_status = 0;
@@ -265,6 +309,8 @@ static enum api_result budget_wait(struct api_client *c, const char *path, bool 
 		log_debug("waiting %.1f s for the request budget", wait);
 		pthread_mutex_lock(&c->lock);
 		c->stats.waiting++;
+		c->stats.waiting_for = policy;
+		c->stats.waiting_until = time(NULL) + (time_t)ceil(wait);
 		pthread_mutex_unlock(&c->lock);
 		sleep_seconds(c, wait);
 		pthread_mutex_lock(&c->lock);
@@ -583,10 +629,10 @@ static void record(struct api_client *c, enum api_result result, bool retry,
  * request_timeout) seconds. */
 static enum api_result request(struct api_client *c, const char *method, const char *path,
 			       const char *query, const char *body, json_object **out,
-			       struct page *page, struct api_error *err)
+			       struct page *page, enum budget_share share, struct api_error *err)
 {
 	struct buf url = BUF_INIT;
-	double allowance = c->max_wait;
+	double allowance = share == BUDGET_FOREGROUND ? c->max_wait : 0;
 	double deadline = 0;	/* set when the first attempt may start */
 	bool transcripts = query && strstr(query, "include_transcript=true");
 	/* A POST may have taken effect even if its answer was lost. */
@@ -602,7 +648,7 @@ static enum api_result request(struct api_client *c, const char *method, const c
 				      .page = page };
 		double started, wait;
 
-		result = budget_wait(c, path, transcripts, &allowance, err);
+		result = budget_wait(c, path, transcripts, share, &allowance, err);
 		if (result != API_OK)
 			break;
 		started = now_monotonic();
@@ -652,18 +698,18 @@ static enum api_result request(struct api_client *c, const char *method, const c
 enum api_result api_get_json(struct api_client *c, const char *path, const char *query,
 			     json_object **out, struct api_error *err)
 {
-	return request(c, "GET", path, query, NULL, out, NULL, err);
+	return request(c, "GET", path, query, NULL, out, NULL, BUDGET_FOREGROUND, err);
 }
 
 enum api_result api_request(struct api_client *c, const char *method, const char *path,
 			    const char *query, const char *body, json_object **out,
 			    struct api_error *err)
 {
-	return request(c, method, path, query, body, out, NULL, err);
+	return request(c, method, path, query, body, out, NULL, BUDGET_FOREGROUND, err);
 }
 
 enum api_result api_get_page(struct api_client *c, const char *path, const char *query,
-			     struct page *page, struct api_error *err)
+			     struct page *page, enum budget_share share, struct api_error *err)
 {
-	return request(c, "GET", path, query, NULL, NULL, page, err);
+	return request(c, "GET", path, query, NULL, NULL, page, share, err);
 }

@@ -16,7 +16,9 @@
  *   honoured. A call never waits longer than max_wait for budget; past
  *   that it fails with API_E_RATE instead of hanging its caller.
  * - api_list() pages with offset += items received until an empty page,
- *   and hands each id to the callback once. A page is parsed one item at
+ *   and hands each id to the callback once. It asks no more items a page
+ *   than the server serves: a short page that is not the last shows what
+ *   the server clamps to (api_page_clamp). A page is parsed one item at
  *   a time as it arrives and never held in memory whole when it can wait
  *   in a spool file (spool_beside).
  *
@@ -61,6 +63,8 @@ struct api_stats {
 	time_t server_reset;	/* from X-RateLimit-Reset; 0 unknown */
 	time_t blocked_until;	/* no request before this (server's order) */
 	int waiting;		/* calls waiting for the budget right now */
+	const char *waiting_for; /* the policy the latest of them waits for */
+	time_t waiting_until;	/* ... and until when */
 	time_t last_error_at;
 	char last_error[512];
 };
@@ -130,11 +134,27 @@ enum api_result api_list_from(struct api_client *client, const char *path, const
 			      int page_size, const char *first_page, api_item_fn fn, void *ctx,
 			      struct api_error *err);
 
-/* The same from `offset` on (a listing resumed): first_page is used only
- * when offset is 0. */
+/* Where a listing starts and whose budget it spends (api_list_at). */
+struct api_list_start {
+	size_t offset;		/* a listing resumed: the first item asked */
+	const char *first_page;	/* used only when offset is 0 */
+	enum budget_share share; /* BUDGET_BACKGROUND: no page waits for the
+				 * budget's share; the listing stops with
+				 * API_E_RATE, to be continued later */
+};
+
+/* The same from start. */
 enum api_result api_list_at(struct api_client *client, const char *path, const char *query,
-			    int page_size, size_t offset, const char *first_page, api_item_fn fn,
+			    int page_size, const struct api_list_start *start, api_item_fn fn,
 			    void *ctx, struct api_error *err);
+
+/* The most items a page of path's listing (with transcripts or not)
+ * holds, as learnt from a short page that was not the last: listings ask
+ * that many afterwards. 0: not known. api_set_page_clamp gives what an
+ * earlier run learnt (n: 0 forgets). Paths that are no collection's
+ * listing have none. */
+int api_page_clamp(struct api_client *client, const char *path, bool transcripts);
+void api_set_page_clamp(struct api_client *client, const char *path, bool transcripts, int n);
 
 /* client may be NULL (a sync that never sends): all zero, no server count. */
 void api_get_stats(struct api_client *client, struct api_stats *out);
@@ -142,10 +162,14 @@ void api_get_stats(struct api_client *client, struct api_stats *out);
  * paces them (budget_eta). */
 double api_budget_eta(struct api_client *client, const char *path, bool transcripts, long n,
 		      struct budget_rate *binding);
-/* Seconds until a GET of path fits the budget (0: now), and the policy
- * that holds it back (budget_next_slot). */
+/* Seconds until a GET of path fits the budget's share (0: now), and the
+ * policy that holds it back (budget_next_slot). */
 double api_budget_next_slot(struct api_client *client, const char *path, bool transcripts,
-			    const char **policy);
+			    enum budget_share share, const char **policy);
+/* Seconds n background pages of path take, spread at their share of the
+ * budget, and the policy that paces them (budget_spread). */
+double api_budget_spread(struct api_client *client, const char *path, bool transcripts, long n,
+			 const char **policy);
 /* The client-side budget's policies in force (budget_status; none for a
  * NULL client). */
 int api_budget_status(struct api_client *client, struct status_policy *out, int max);

@@ -63,17 +63,22 @@ enum api_result api_list_from(struct api_client *c, const char *path, const char
 			      int page_size, const char *first_page, api_item_fn fn, void *ctx,
 			      struct api_error *err)
 {
-	return api_list_at(c, path, query, page_size, 0, first_page, fn, ctx, err);
+	struct api_list_start start = { .first_page = first_page };
+
+	return api_list_at(c, path, query, page_size, &start, fn, ctx, err);
 }
 
 enum api_result api_list_at(struct api_client *c, const char *path, const char *query,
-			    int page_size, size_t offset, const char *first_page, api_item_fn fn,
+			    int page_size, const struct api_list_start *start, api_item_fn fn,
 			    void *ctx, struct api_error *err)
 {
-	struct listing l = { .path = path, .offset = offset, .seen = hash_new(), .fn = fn,
+	const char *first_page = start->first_page;
+	struct listing l = { .path = path, .offset = start->offset, .seen = hash_new(), .fn = fn,
 			     .ctx = ctx, .err = err };
 	struct buf q = BUF_INIT;
-	int repeated = 0;
+	bool transcripts = query && strstr(query, "include_transcript=true");
+	int repeated = 0, clamp = api_page_clamp(c, path, transcripts), asked = page_size;
+	long before = 0, most = 0;	/* items of the page before; the most on a page not the last */
 	enum api_result result = API_OK;
 
 	for (int page = 0;; page++) {
@@ -86,10 +91,12 @@ enum api_result api_list_at(struct api_client *c, const char *path, const char *
 				 "%s: more than %d pages, giving up", path, MAX_PAGES);
 			break;
 		}
+		if (page > 0 || !first_page || start->offset != 0)
+			asked = clamp > 0 && clamp < page_size ? clamp : page_size;
 		buf_reset(&q);
-		buf_printf(&q, "limit=%d&offset=%zu%s%s", page_size, l.offset, query ? "&" : "",
+		buf_printf(&q, "limit=%d&offset=%zu%s%s", asked, l.offset, query ? "&" : "",
 			   query ? query : "");
-		if (page == 0 && first_page && offset == 0) {
+		if (page == 0 && first_page && start->offset == 0) {
 			/* Judged as a page from the server would be. */
 			memset(err, 0, sizeof(*err));
 			page_open(&p, NULL);
@@ -100,13 +107,15 @@ enum api_result api_list_at(struct api_client *c, const char *path, const char *
 				break;
 			}
 		} else {
-			result = api_get_page(c, path, q.data, &p, err);
+			result = api_get_page(c, path, q.data, &p, start->share, err);
 			if (result != API_OK)
 				break;
 		}
 		l.fresh = 0;
 		n = page_walk(&p, list_element, &l, err->message, sizeof(err->message));
 		page_close(&p);
+		if (n > 0 && before > most)
+			most = before;
 		if (n == 0 || l.done)
 			break;
 		if (n < 0) {
@@ -122,7 +131,12 @@ enum api_result api_list_at(struct api_client *c, const char *path, const char *
 			break;
 		}
 		l.offset += (size_t)n;
+		before = n;
 	}
+	/* Every page before the last came short: the server clamps. Once
+	 * its clamp is asked, a page short of it only lost locked items. */
+	if (result == API_OK && most > 0 && most < asked && asked == page_size)
+		api_set_page_clamp(c, path, transcripts, (int)most);
 	buf_free(&q);
 	hash_free(l.seen);
 	return result;

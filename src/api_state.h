@@ -10,8 +10,8 @@
 
 /* One GET of a listing page into page (opened by the call; the caller
  * closes it when the result is API_OK), with api_request's retries,
- * budget and error rules. */
+ * budget and error rules; the budget's share as budget_take's. */
 enum api_result api_get_page(struct api_client *c, const char *path, const char *query,
-			     struct page *page, struct api_error *err);
+			     struct page *page, enum budget_share share, struct api_error *err);
 
 #endif

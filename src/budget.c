@@ -23,6 +23,8 @@ struct policy {
 	double *sent;		/* ring of the last `limit` send times */
 	int count;		/* entries in use */
 	int next;		/* where the next send time goes */
+	struct policy *share;	/* an hourly policy's half for background
+				 * listings (background_wait), or NULL */
 };
 
 struct budget {
@@ -72,6 +74,18 @@ static void set_policy(struct policy *p, int limit, double window)
 	p->sent = p->limit ? xcalloc((size_t)p->limit, sizeof(double)) : NULL;
 }
 
+/* Sets an hourly policy and the half of it that background listings may
+ * use: a full listing, which only looks for edits and deletions, never
+ * takes what readers and new items need. */
+static void set_hourly_policy(struct policy *p, int limit, double window)
+{
+	set_policy(p, limit, window);
+	if (!p->limit)
+		return;
+	p->share = xcalloc(1, sizeof(*p->share));
+	set_policy(p->share, p->limit / 2 > 0 ? p->limit / 2 : 1, window);
+}
+
 struct budget *budget_new(const struct budget_options *o)
 {
 	struct budget *b = xcalloc(1, sizeof(*b));
@@ -81,9 +95,10 @@ struct budget *budget_new(const struct budget_options *o)
 	set_policy(&b->policies[P_MINUTE], o->per_minute, 60 * s);
 	set_policy(&b->policies[P_DAY], o->per_day, 86400 * s);
 	for (int k = 0; k < STORE_KINDS; k++)
-		set_policy(&b->policies[P_COLLECTION + k], o->per_hour_collection[k], 3600 * s);
-	set_policy(&b->policies[P_CONVERSATION], o->per_hour_conversation, 3600 * s);
-	set_policy(&b->policies[P_TRANSCRIPTS], o->transcripts_per_hour, 3600 * s);
+		set_hourly_policy(&b->policies[P_COLLECTION + k], o->per_hour_collection[k],
+				  3600 * s);
+	set_hourly_policy(&b->policies[P_CONVERSATION], o->per_hour_conversation, 3600 * s);
+	set_hourly_policy(&b->policies[P_TRANSCRIPTS], o->transcripts_per_hour, 3600 * s);
 	return b;
 }
 
@@ -91,8 +106,12 @@ void budget_free(struct budget *b)
 {
 	if (!b)
 		return;
-	for (int i = 0; i < P_COUNT; i++)
+	for (int i = 0; i < P_COUNT; i++) {
+		if (b->policies[i].share)
+			free(b->policies[i].share->sent);
+		free(b->policies[i].share);
 		free(b->policies[i].sent);
+	}
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
@@ -124,7 +143,28 @@ static double policy_wait(const struct policy *p, double now)
 	return oldest + p->window > now ? oldest + p->window - now : 0;
 }
 
-static void policy_record(struct policy *p, double now)
+/* Seconds until a background listing's page fits p's share: at most
+ * half of p's limit in any window, one page every window / half, so that
+ * a listing longer than that is spread evenly over its period rather
+ * than sent in hourly bursts. 0 for a policy without a share. */
+static double background_wait(const struct policy *p, double now)
+{
+	const struct policy *share = p->share;
+	double wait, spacing, last;
+
+	if (!share)
+		return 0;
+	wait = policy_wait(share, now);
+	if (share->count) {
+		spacing = share->window / share->limit;
+		last = share->sent[(share->next + share->limit - 1) % share->limit];
+		if (last + spacing - now > wait)
+			wait = last + spacing - now;
+	}
+	return wait;
+}
+
+static void policy_record(struct policy *p, double now, bool background)
 {
 	if (!p->limit)
 		return;
@@ -132,6 +172,8 @@ static void policy_record(struct policy *p, double now)
 	p->next = (p->next + 1) % p->limit;
 	if (p->count < p->limit)
 		p->count++;
+	if (background && p->share)
+		policy_record(p->share, now, false);
 }
 
 /* Which policies a GET of path counts against. */
@@ -148,14 +190,17 @@ static void policies_of(const char *path, bool transcripts, bool applies[P_COUNT
 
 /* The longest wait of the policies that apply, and which policy it is
  * (-1: none waits). b->lock held. */
-static double longest_wait(const struct budget *b, const bool applies[P_COUNT], double now,
-			   int *policy)
+static double longest_wait(const struct budget *b, const bool applies[P_COUNT],
+			   enum budget_share share, double now, int *policy)
 {
 	double wait = 0;
 
 	*policy = -1;
 	for (int i = 0; i < P_COUNT; i++) {
 		double w = applies[i] ? policy_wait(&b->policies[i], now) : 0;
+
+		if (applies[i] && share == BUDGET_BACKGROUND)
+			w = fmax(w, background_wait(&b->policies[i], now));
 
 		if (w > wait) {
 			wait = w;
@@ -165,7 +210,8 @@ static double longest_wait(const struct budget *b, const bool applies[P_COUNT], 
 	return wait;
 }
 
-double budget_take(struct budget *b, const char *path, bool transcripts, bool *per_minute)
+double budget_take(struct budget *b, const char *path, bool transcripts, enum budget_share share,
+		   const char **name)
 {
 	bool applies[P_COUNT];
 	double now = now_monotonic(), wait;
@@ -173,17 +219,18 @@ double budget_take(struct budget *b, const char *path, bool transcripts, bool *p
 
 	policies_of(path, transcripts, applies);
 	pthread_mutex_lock(&b->lock);
-	wait = longest_wait(b, applies, now, &policy);
-	*per_minute = policy == P_MINUTE;
+	wait = longest_wait(b, applies, share, now, &policy);
+	*name = policy >= 0 ? policy_name(policy) : NULL;
 	if (wait == 0)
 		for (int i = 0; i < P_COUNT; i++)
 			if (applies[i])
-				policy_record(&b->policies[i], now);
+				policy_record(&b->policies[i], now, share == BUDGET_BACKGROUND);
 	pthread_mutex_unlock(&b->lock);
 	return wait;
 }
 
-double budget_next_slot(struct budget *b, const char *path, bool transcripts, const char **name)
+double budget_next_slot(struct budget *b, const char *path, bool transcripts,
+			enum budget_share share, const char **name)
 {
 	bool applies[P_COUNT];
 	double wait;
@@ -191,7 +238,7 @@ double budget_next_slot(struct budget *b, const char *path, bool transcripts, co
 
 	policies_of(path, transcripts, applies);
 	pthread_mutex_lock(&b->lock);
-	wait = longest_wait(b, applies, now_monotonic(), &policy);
+	wait = longest_wait(b, applies, share, now_monotonic(), &policy);
 	pthread_mutex_unlock(&b->lock);
 	*name = policy >= 0 ? policy_name(policy) : NULL;
 	return wait;
@@ -223,6 +270,28 @@ double budget_eta(struct budget *b, const char *path, bool transcripts, long n,
 			binding->name = policy_name(i);
 			binding->limit = p->limit;
 			binding->window = p->window;
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+	return longest;
+}
+
+double budget_spread(struct budget *b, const char *path, bool transcripts, long n,
+		     const char **name)
+{
+	bool applies[P_COUNT];
+	double longest = 0;
+
+	policies_of(path, transcripts, applies);
+	*name = NULL;
+	pthread_mutex_lock(&b->lock);
+	for (int i = 0; i < P_COUNT; i++) {
+		const struct policy *share = b->policies[i].share;
+		double t = applies[i] && share ? (double)n * share->window / share->limit : 0;
+
+		if (t > longest) {
+			longest = t;
+			*name = policy_name(i);
 		}
 	}
 	pthread_mutex_unlock(&b->lock);

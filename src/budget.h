@@ -19,6 +19,9 @@
  *
  * Every policy applies in both profiles; the profiles differ in their
  * defaults (budget_defaults), and a limit of 0 switches a policy off.
+ * A background listing (BUDGET_BACKGROUND) may use at most half of each
+ * hourly policy, one request every window / (limit / 2) at most, so that
+ * the other half stays free for readers and new items.
  * Thread-safe.
  */
 #ifndef OMIFS_BUDGET_H
@@ -49,16 +52,22 @@ struct budget;
 struct budget *budget_new(const struct budget_options *opts);
 void budget_free(struct budget *b);
 
+/* Whose request it is: somebody's (a reader, a sync, a first listing),
+ * or a background listing that nobody waits for. */
+enum budget_share { BUDGET_FOREGROUND, BUDGET_BACKGROUND };
+
 /* If a GET of path (with include_transcript when `transcripts`) fits every
  * policy it counts against, records it and returns 0; otherwise records
- * nothing and returns the seconds until it would fit, with *per_minute
- * telling whether the minute policy is what holds it back (a wait that
- * ends within a minute, which a reader may sit out). */
-double budget_take(struct budget *b, const char *path, bool transcripts, bool *per_minute);
+ * nothing and returns the seconds until it would fit, with *policy the
+ * name of the policy that holds it back ("minute": a wait that ends
+ * within a minute, which a reader may sit out). */
+double budget_take(struct budget *b, const char *path, bool transcripts, enum budget_share share,
+		   const char **policy);
 
 /* Seconds until a GET of path would fit (0: now), recording nothing;
  * *name gets the policy that holds it back (NULL when none does). */
-double budget_next_slot(struct budget *b, const char *path, bool transcripts, const char **name);
+double budget_next_slot(struct budget *b, const char *path, bool transcripts,
+			enum budget_share share, const char **name);
 
 /* The policy that paces a run of requests, for people. */
 struct budget_rate {
@@ -71,6 +80,12 @@ struct budget_rate {
  * pace (0 when they fit now), and the policy that paces them. */
 double budget_eta(struct budget *b, const char *path, bool transcripts, long n,
 		  struct budget_rate *binding);
+
+/* Seconds n background GETs of path take at their share's even pace (0
+ * when no hourly policy applies), and the policy that sets it (*name;
+ * NULL when none does). */
+double budget_spread(struct budget *b, const char *path, bool transcripts, long n,
+		     const char **name);
 
 /* Fills out with the policies in force (at most max), for the status
  * file; returns how many. */

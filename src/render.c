@@ -211,6 +211,17 @@ static void put_utc(struct buf *out, time_t t)
 	buf_puts(out, text);
 }
 
+/* A length of time as people say it: "40 s", "12 min", "2 h 05 min". */
+static void put_duration(struct buf *out, long seconds)
+{
+	if (seconds < 60)
+		buf_printf(out, "%ld s", seconds);
+	else if (seconds < 3600)
+		buf_printf(out, "%ld min", (seconds + 59) / 60);
+	else
+		buf_printf(out, "%ld h %02ld min", seconds / 3600, seconds % 3600 / 60);
+}
+
 static void render_collections(const struct status *st, struct buf *out)
 {
 	for (int k = 0; k < STATUS_COLLECTIONS; k++) {
@@ -226,6 +237,13 @@ static void render_collections(const struct status *st, struct buf *out)
 		if (c->so_far) {
 			buf_printf(out, "; %zu listed so far, the listing continues at ", c->so_far);
 			put_utc(out, c->continues_at);
+			if (c->paced_by)
+				buf_printf(out, " (%s policy)", c->paced_by);
+		}
+		if (c->full_period) {
+			buf_puts(out, "; full listing every ");
+			put_duration(out, c->full_period);
+			buf_printf(out, " (half of the %s policy)", c->period_policy);
 		}
 		if (c->refresh_error)
 			buf_printf(out, "; last refresh failed: %s", strerror(-c->refresh_error));

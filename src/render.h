@@ -73,6 +73,10 @@ struct status_collection {
 	size_t locked;		/* items the server sends cut, whose full text is kept */
 	size_t so_far;		/* items of an unfinished listing, to be continued */
 	time_t continues_at;	/* when it goes on (so_far > 0) */
+	const char *paced_by;	/* the budget policy it waits for, or NULL */
+	long full_period;	/* seconds between full listings, when the budget
+				 * stretches them past the refresh interval; 0 */
+	const char *period_policy; /* ... the policy that does */
 };
 
 /* One client-side budget policy in force. */

@@ -758,6 +758,44 @@ long long store_size(struct store *s)
 	return bytes;
 }
 
+int store_get_number(struct store *s, const char *key, long long *value)
+{
+	sqlite3_stmt *st;
+	int rc = -EIO, step;
+
+	pthread_mutex_lock(&s->lock);
+	st = store_prepare(s, "SELECT value FROM meta WHERE key = ?1");
+	if (st) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		step = sqlite3_step(st);
+		if (step == SQLITE_ROW)
+			*value = sqlite3_column_int64(st, 0);
+		rc = step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? -ENOENT
+			: store_fail(s, "reading a number kept about the account");
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_set_number(struct store *s, const char *key, long long value)
+{
+	sqlite3_stmt *st;
+	int rc = -EIO;
+
+	pthread_mutex_lock(&s->lock);
+	st = store_prepare(s, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)");
+	if (st) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, value);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0
+			: store_fail(s, "keeping a number about the account");
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 uint64_t store_listings_count(struct store *s)
 {
 	sqlite3_int64 n;

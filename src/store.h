@@ -108,6 +108,8 @@ struct store_stage_progress {
 	size_t skipped;		/* items without a usable id so far */
 	time_t started_at;	/* when the listing began */
 	size_t staged;		/* items staged so far (store_stage_resume's) */
+	char *last_id;		/* the item staged last (store_stage_resume's,
+				 * the caller's to free; NULL: none) */
 };
 int store_stage_pause(struct store *s, enum store_kind kind, const struct store_stage_progress *p);
 int store_stage_resume(struct store *s, enum store_kind kind, struct store_stage_progress *p);
@@ -160,6 +162,12 @@ char *store_get_item(struct store *s, enum store_kind kind, const char *id);
  * that version is neither current nor kept, or has no full form. */
 char *store_get_version(struct store *s, enum store_kind kind, const char *id, uint64_t version,
 			bool full);
+
+/* A number the cache keeps about the account under key, such as what its
+ * server clamps pages to. store_get_number returns 0 with *value set,
+ * -ENOENT when none is kept, or -EIO; store_set_number 0 or -EIO. */
+int store_get_number(struct store *s, const char *key, long long *value);
+int store_set_number(struct store *s, const char *key, long long value);
 
 /* The count of commits that changed a listing, by any omifs sharing the
  * file: a snapshot built after reading n names only versions current at

@@ -70,8 +70,9 @@ int store_stage_resume(struct store *s, enum store_kind kind, struct store_stage
 	pthread_mutex_lock(&s->lock);
 	st = store_prepare(s, "SELECT next_offset, oldest, fulls, unsure, skipped, started_at, "
 			   "(SELECT count(*) FROM staged_listing WHERE kind = ?1), (SELECT "
-			   "coalesce(max(position) + 1, 0) FROM staged_listing WHERE kind = ?1) "
-			   "FROM stage_progress WHERE kind = ?1");
+			   "coalesce(max(position) + 1, 0) FROM staged_listing WHERE kind = ?1), "
+			   "(SELECT id FROM staged_listing WHERE kind = ?1 ORDER BY position DESC "
+			   "LIMIT 1) FROM stage_progress WHERE kind = ?1");
 	if (!st)
 		goto out;
 	sqlite3_bind_int(st, 1, kind);
@@ -85,6 +86,8 @@ int store_stage_resume(struct store *s, enum store_kind kind, struct store_stage
 		p->started_at = (time_t)sqlite3_column_int64(st, 5);
 		p->staged = (size_t)sqlite3_column_int64(st, 6);
 		s->staged[kind] = sqlite3_column_int64(st, 7);
+		if (sqlite3_column_type(st, 8) == SQLITE_TEXT)
+			p->last_id = xstrdup((const char *)sqlite3_column_text(st, 8));
 		rc = 1;
 	} else {
 		rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -32,8 +33,11 @@
  * or a refused key must not eat the request budget. */
 #define RETRY_PAUSE 5
 #define RETRY_PAUSE_MAX 300
-/* Items asked per page when looking for new conversations. */
+/* Items asked per page when looking for new conversations, from this
+ * many seconds before the newest known: a request or two, however long
+ * the listing, even when the newest known was deleted meanwhile. */
 #define QUICK_PAGE 25
+#define QUICK_OVERLAP 600
 /* Deletions that two complete listings agree on are still held back
  * (sync_accept_deletions) when a listing is empty, or when they and what
  * the collection lost over LOSS_WINDOW seconds come to more than
@@ -80,8 +84,15 @@ void sync_free_collected(struct collected *c)
 	free(c->items);
 }
 
-/* Seconds between complete listings of kind by the refresher. */
-static int full_interval(const struct sync *s, enum store_kind kind)
+double sync_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int sync_full_interval(const struct sync *s, enum store_kind kind)
 {
 	return kind == STORE_CONVERSATIONS ? s->opts.full_refresh_interval
 					   : s->opts.refresh_interval;
@@ -113,6 +124,57 @@ static void count_missing_and_locked(struct sync *s, enum store_kind kind)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* The cache's name for kind's page clamp, with transcripts or not. */
+static void page_clamp_key(enum store_kind kind, bool transcripts, char key[64])
+{
+	snprintf(key, 64, "page_clamp/%s%s", collection_of(kind)->dir,
+		 transcripts ? "/transcripts" : "");
+}
+
+/* Gives the client what an earlier run learnt of the server's pages. */
+static void load_page_clamps(struct sync *s)
+{
+	char key[64];
+	long long n;
+
+	for (int k = 0; k < STORE_KINDS && s->api; k++)
+		for (int t = 0; t < 2; t++) {
+			page_clamp_key(k, t, key);
+			if (store_get_number(s->store, key, &n) == 0 && n > 0 && n < INT_MAX) {
+				s->page_clamps[k][t] = (int)n;
+				api_set_page_clamp(s->api, collection_of(k)->api_path, t, (int)n);
+			}
+		}
+}
+
+void sync_keep_page_clamps(struct sync *s)
+{
+	int learnt[STORE_KINDS][2];
+	bool changed[STORE_KINDS][2];
+	char key[64];
+
+	for (int k = 0; k < STORE_KINDS && s->api; k++)
+		for (int t = 0; t < 2; t++)
+			learnt[k][t] = api_page_clamp(s->api, collection_of(k)->api_path, t);
+	pthread_mutex_lock(&s->lock);
+	for (int k = 0; k < STORE_KINDS; k++)
+		for (int t = 0; t < 2; t++) {
+			changed[k][t] = s->api && learnt[k][t] != s->page_clamps[k][t];
+			if (changed[k][t])
+				s->page_clamps[k][t] = learnt[k][t];
+		}
+	pthread_mutex_unlock(&s->lock);
+	for (int k = 0; k < STORE_KINDS; k++)
+		for (int t = 0; t < 2; t++)
+			if (changed[k][t]) {
+				page_clamp_key(k, t, key);
+				log_info("%s: the server serves %d items a page%s",
+					 collection_of(k)->dir, learnt[k][t],
+					 t ? " with transcripts" : "");
+				store_set_number(s->store, key, learnt[k][t]);
+			}
+}
+
 struct sync *sync_new(struct api_client *api, struct store *store, const struct sync_options *opts)
 {
 	struct sync *s = xcalloc(1, sizeof(*s));
@@ -130,7 +192,7 @@ struct sync *sync_new(struct api_client *api, struct store *store, const struct 
 		ks->error = -EIO;
 		if (store_listing_info(store, k, &ks->listed_at, &ks->count) == 0) {
 			ks->error = 0;
-			ks->next_full = ks->listed_at + full_interval(s, k);
+			ks->next_full = ks->listed_at + sync_full_interval(s, k);
 		} else {
 			/* What an unfinished first listing showed before. */
 			ks->shown_partly = store_listing_size(store, k) > 0;
@@ -144,6 +206,7 @@ struct sync *sync_new(struct api_client *api, struct store *store, const struct 
 	atomic_init(&s->versions_floor, UINT64_MAX);
 	for (int k = 0; k < STORE_KINDS; k++)
 		count_missing_and_locked(s, k);
+	load_page_clamps(s);
 	sync_reload_order(s);
 	return s;
 }
@@ -240,6 +303,9 @@ struct staging {
 	size_t staged;		/* ... and staged */
 	time_t oldest;		/* conversations: the oldest created_at staged, 0: none */
 	bool undated;		/* conversations: one without a usable created_at */
+	const char *overlap;	/* a run continued by offset: the id it must meet
+				 * first, where the last run stopped; NULL: met */
+	bool moved;		/* ... and it did not: the order moved */
 	int store_errors;
 };
 
@@ -349,6 +415,14 @@ static int stage_item(json_object *item, const char *id, void *ctx)
 	char *json;
 
 	st->received++;
+	if (st->overlap) {
+		bool met = id && strcmp(id, st->overlap) == 0;
+
+		st->overlap = NULL;
+		st->moved = !met;
+		if (met)
+			return API_LIST_NEXT;
+	}
 	if (id && st->kind == STORE_CONVERSATIONS)
 		note_date(st, item);
 	json = listing_entry(st->kind, item, id, st->fulls, &st->store_errors);
@@ -451,19 +525,23 @@ static void prune_versions(struct sync *s)
 }
 
 /* Seconds until a listing of kind stopped by the budget may go on: when
- * its next page fits, not a backoff that doubles with every hour the
- * listing has taken so far. */
-static time_t listing_budget_pause(struct sync *s, enum store_kind kind)
+ * its next page fits (share), not a backoff that doubles with every hour
+ * the listing has taken so far. Notes the policy it waits for. */
+static double listing_budget_pause(struct sync *s, enum store_kind kind, enum budget_share share)
 {
 	const char *policy;
-	double wait = api_budget_next_slot(s->api, collection_of(kind)->api_path, false, &policy);
+	double wait = api_budget_next_slot(s->api, collection_of(kind)->api_path, false, share,
+					   &policy);
 
-	return wait < 1 ? 1 : wait > 3600 ? 3600 : (time_t)ceil(wait);
+	s->kinds[kind].paced_by = policy;
+	return wait < 0.01 ? 0.01 : wait > 3600 ? 3600 : wait;
 }
 
 /* Records how a complete listing of kind begun at `now` ended: rc items
- * changed, count listed, or -errno. */
-static void note_listing(struct sync *s, enum store_kind kind, int rc, time_t now, size_t count)
+ * changed, count listed, or -errno; -EAGAIN of a background listing
+ * (share) is its pace, no failure. */
+static void note_listing(struct sync *s, enum store_kind kind, int rc, time_t now, size_t count,
+			 enum budget_share share)
 {
 	struct kind_state *ks = &s->kinds[kind];
 
@@ -474,9 +552,13 @@ static void note_listing(struct sync *s, enum store_kind kind, int rc, time_t no
 		ks->failed_at = 0;
 		ks->failures = 0;
 		ks->error = 0;
-		ks->next_full = now + full_interval(s, kind);
+		ks->asked = false;
+		ks->paced_by = NULL;
+		ks->next_full = now + sync_full_interval(s, kind);
 		if (kind == STORE_CONVERSATIONS)
 			s->next_quick = now + s->opts.refresh_interval;
+	} else if (rc == -EAGAIN && share == BUDGET_BACKGROUND) {
+		ks->next_full = sync_clock() + listing_budget_pause(s, kind, share);
 	} else {
 		/* From the failure, not from `now`: a listing that timed out
 		 * after longer than the pause would otherwise be due again at
@@ -485,7 +567,7 @@ static void note_listing(struct sync *s, enum store_kind kind, int rc, time_t no
 		ks->failures++;
 		ks->error = rc;
 		ks->next_full = ks->failed_at + (rc == -EAGAIN && ks->so_far
-						 ? listing_budget_pause(s, kind)
+						 ? listing_budget_pause(s, kind, share)
 						 : sync_retry_pause(ks->failures));
 		if (rc == -EACCES && ks->failures == 1)
 			log_error("the server refused the key: refreshes pause (SIGHUP retries now)");
@@ -506,6 +588,7 @@ static bool start_listing(struct sync *s, struct staging *st, bool with_transcri
 		return true;
 	if (rc < 0 || store_stage_clear(s->store, st->kind) < 0)
 		st->store_errors++;
+	free(p->last_id);
 	memset(p, 0, sizeof(*p));
 	p->fulls = with_transcripts;
 	p->started_at = now;
@@ -515,9 +598,10 @@ static bool start_listing(struct sync *s, struct staging *st, bool with_transcri
 /* The query (into q) and offset that continue the listing p describes.
  * Conversations come newest first: asking up to the oldest staged (and
  * the second after it: the server keeps fractions) misses none, however
- * the top moved meanwhile. The others go on at their offset, where the
- * order may have moved: such a listing deletes nothing (p->unsure). */
-static size_t continue_listing(enum store_kind kind, bool resumed, struct store_stage_progress *p,
+ * the top moved meanwhile. The others go on by offset, from the item
+ * staged last: if it is not met there, items above it came or went, and
+ * the listing, which may have missed one, deletes nothing (st->moved). */
+static size_t continue_listing(struct staging *st, bool resumed, struct store_stage_progress *p,
 			       struct buf *q)
 {
 	char end[32];
@@ -526,12 +610,17 @@ static size_t continue_listing(enum store_kind kind, bool resumed, struct store_
 		buf_puts(q, "include_transcript=true");
 	if (!resumed)
 		return 0;
-	if (kind == STORE_CONVERSATIONS && p->oldest) {
+	if (st->kind == STORE_CONVERSATIONS && p->oldest) {
 		sync_format_date(p->oldest + 1, end);
 		buf_printf(q, "%send_date=%s", q->len ? "&" : "", end);
 		return 0;
 	}
-	p->unsure = true;
+	if (p->next_offset > 0 && p->last_id) {
+		st->overlap = p->last_id;
+		p->next_offset--;
+	} else {
+		p->unsure = true;
+	}
 	return p->next_offset;
 }
 
@@ -561,7 +650,7 @@ static int pause_listing(struct sync *s, struct staging *st, struct store_stage_
 	p->next_offset += st->received;
 	p->oldest = st->oldest;
 	p->skipped = st->skipped;
-	p->unsure |= st->undated;
+	p->unsure |= st->undated || st->moved;
 	if (rc == 0)
 		rc = store_stage_pause(s->store, st->kind, p);
 	pthread_mutex_lock(&s->lock);
@@ -599,18 +688,20 @@ static bool shown_partly(struct sync *s, enum store_kind kind)
 
 /* Lists kind completely and stores it; conversations with their
  * transcripts when with_transcripts. A listing that stops before its end
- * is continued by the next (pause_listing). Returns how many items
- * changed, or -errno. fetch_lock held. */
-static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcripts)
+ * is continued by the next (pause_listing): a background one (share)
+ * stops whenever its next page does not fit its share of the budget.
+ * Returns how many items changed, or -errno. fetch_lock held. */
+static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcripts,
+			 enum budget_share share)
 {
 	struct staging *st = xcalloc(1, sizeof(*st));
 	struct store_stage_progress p;
-	const char *first = NULL;
+	struct api_list_start from = { .share = share };
 	struct api_error err = { 0 };
 	enum api_result result = API_E_PROTOCOL;
 	struct buf query = BUF_INIT;
 	time_t now = time(NULL);
-	size_t count = 0, offset;
+	size_t count = 0;
 	bool resumed;
 	int rc;
 
@@ -620,17 +711,17 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 	resumed = start_listing(s, st, with_transcripts, now, &p);
 	st->skipped = p.skipped;
 	st->oldest = p.oldest;
-	offset = continue_listing(kind, resumed, &p, &query);
+	from.offset = continue_listing(st, resumed, &p, &query);
 	/* The key check fetched memories' first page: the first listing
 	 * starts from it rather than ask for it again. */
 	if (kind == STORE_MEMORIES && !s->used_first_page && !s->kinds[kind].listed_at &&
 	    !resumed) {
-		first = s->opts.first_memories_page;
+		from.first_page = s->opts.first_memories_page;
 		s->used_first_page = true;
 	}
 	if (!st->store_errors)
 		result = api_list_at(s->api, collection_of(kind)->api_path,
-				     query.len ? query.data : NULL, s->opts.page_size, offset, first,
+				     query.len ? query.data : NULL, s->opts.page_size, &from,
 				     stage_item, st, &err);
 	if (result == API_OK)
 		stage_part(st);
@@ -639,14 +730,17 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 		result = API_E_PROTOCOL;
 	}
 	if (result == API_OK) {
-		rc = store_listing(s, kind, st->skipped, p.unsure || (resumed && any_undated(s, st)),
+		/* A run that never met its overlap item found the order moved. */
+		rc = store_listing(s, kind, st->skipped,
+				   p.unsure || st->moved || st->overlap ||
+				   (resumed && any_undated(s, st)),
 				   with_transcripts, now, &count);
 		if (rc > 0)
 			log_info("%s: %d items added, changed or removed", collection_of(kind)->dir,
 				 rc);
 	} else {
 		rc = result == API_E_CANCELLED ? -EIO : api_result_errno(result);
-		if (result != API_E_CANCELLED)
+		if (result != API_E_CANCELLED && !(rc == -EAGAIN && share == BUDGET_BACKGROUND))
 			log_warn("listing %s failed, keeping what is cached: %s",
 				 collection_of(kind)->dir, err.message);
 	}
@@ -664,18 +758,28 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 		free((char *)st->part[i].json);
 	}
 	free(st);
+	free(p.last_id);
 	buf_free(&query);
+	sync_keep_page_clamps(s);
 	/* Stopping is no failure of the server's: nothing to note. */
 	if (result != API_E_CANCELLED)
-		note_listing(s, kind, rc, now, count);
+		note_listing(s, kind, rc, now, count, share);
 	if (kind == STORE_CONVERSATIONS && (rc > 0 || (rc < 0 && shown_partly(s, kind))))
 		sync_reload_order(s);
 	return rc;
 }
 
+/* Lists kind: a first listing, or one the person asked for, at the
+ * budget's full pace; the refresher's others in the background. */
 static int list_kind(struct sync *s, enum store_kind kind)
 {
-	return list_kind_how(s, kind, false);
+	enum budget_share share;
+
+	pthread_mutex_lock(&s->lock);
+	share = s->kinds[kind].listed_at && !s->kinds[kind].asked ? BUDGET_BACKGROUND
+								    : BUDGET_FOREGROUND;
+	pthread_mutex_unlock(&s->lock);
+	return list_kind_how(s, kind, false, share);
 }
 
 /* Whether kind has never been listed and may be tried now. */
@@ -707,18 +811,38 @@ int sync_ensure_listed(struct sync *s, enum store_kind kind)
 	return sync_kind_error(s, kind);
 }
 
+/* The newest created_at of the conversations known, or 0 when none has
+ * one. */
+static time_t newest_known(struct sync *s)
+{
+	time_t newest = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->n_order; i++)
+		if (s->order[i].dated && s->order[i].created_at > newest)
+			newest = s->order[i].created_at;
+	pthread_mutex_unlock(&s->lock);
+	return newest;
+}
+
 /* Looks for conversations newer than the newest known: pages from the
- * newest until one holds a known id. Returns items added or changed. */
+ * newest, since a little before the newest known, until one holds a known
+ * id. Returns items added or changed. */
 static int find_new_conversations(struct sync *s)
 {
 	struct collected got = { .stop_at_known = s };
 	struct api_error err;
 	enum api_result result;
-	time_t now = time(NULL);
+	time_t now = time(NULL), newest = newest_known(s);
+	char since[32], query[48] = "";
 	int rc;
 
-	result = api_list(s->api, collection_of(STORE_CONVERSATIONS)->api_path, NULL, QUICK_PAGE,
-			  collect_new, &got, &err);
+	if (newest > QUICK_OVERLAP) {
+		sync_format_date(newest - QUICK_OVERLAP, since);
+		snprintf(query, sizeof(query), "start_date=%s", since);
+	}
+	result = api_list(s->api, collection_of(STORE_CONVERSATIONS)->api_path,
+			  query[0] ? query : NULL, QUICK_PAGE, collect_new, &got, &err);
 	if (result == API_OK) {
 		rc = store_merge_listing(s->store, STORE_CONVERSATIONS, got.items, got.n);
 		if (rc > 0)
@@ -738,7 +862,7 @@ static int find_new_conversations(struct sync *s)
 	return rc;
 }
 
-static bool full_listing_due(struct sync *s, enum store_kind kind, time_t now)
+static bool full_listing_due(struct sync *s, enum store_kind kind, double now)
 {
 	bool due;
 
@@ -778,7 +902,7 @@ static void adopt_changes_elsewhere(struct sync *s, bool listings_changed)
 		ks->listed_at = listed_at[k];
 		ks->count = count[k];
 		ks->error = 0;
-		ks->next_full = listed_at[k] + full_interval(s, k);
+		ks->next_full = listed_at[k] + sync_full_interval(s, k);
 		conversations |= k == STORE_CONVERSATIONS;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -807,7 +931,7 @@ static void show_changes_elsewhere(struct sync *s)
  * something: a collection's news need not wait for the others' listings. */
 static void refresh_due(struct sync *s)
 {
-	time_t now = time(NULL);
+	double now = sync_clock();
 	bool changed, quick;
 
 	for (int k = 0; k < STORE_KINDS; k++) {
@@ -841,7 +965,7 @@ static void refresh_due(struct sync *s)
  * next_quick means nothing and must not wake the refresher. */
 static int next_wait_ms(struct sync *s)
 {
-	time_t next, now = time(NULL);
+	double next, now = sync_clock();
 
 	pthread_mutex_lock(&s->lock);
 	next = s->kinds[STORE_CONVERSATIONS].listed_at ? s->next_quick : now + 3600;
@@ -851,7 +975,7 @@ static int next_wait_ms(struct sync *s)
 	pthread_mutex_unlock(&s->lock);
 	if (next <= now)
 		return 0;
-	return next - now > 3600 ? 3600 * 1000 : (int)(next - now) * 1000;
+	return next - now > 3600 ? 3600 * 1000 : (int)ceil((next - now) * 1000);
 }
 
 static void *refresher(void *arg)
@@ -877,6 +1001,7 @@ static void *refresher(void *arg)
 			for (int k = 0; k < STORE_KINDS; k++) {
 				s->kinds[k].next_full = 0;
 				s->kinds[k].accept |= command == 'a';
+				s->kinds[k].asked = true;
 			}
 			s->transcripts_paused_until = 0;
 			pthread_mutex_unlock(&s->lock);
@@ -954,7 +1079,7 @@ int sync_list_stale(struct sync *s, int max_age)
 		with_transcripts = k == STORE_CONVERSATIONS &&
 				   store_count_full_conversations(s->store) == 0;
 		pthread_mutex_lock(&s->kinds[k].fetch_lock);
-		rc = list_kind_how(s, k, with_transcripts);
+		rc = list_kind_how(s, k, with_transcripts, BUDGET_FOREGROUND);
 		pthread_mutex_unlock(&s->kinds[k].fetch_lock);
 		if (rc < 0)
 			return rc;

@@ -10,6 +10,7 @@
 #include "search.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,22 @@ static void describe_search(struct sync *s, char *out, size_t outlen)
 	buf_free(&line);
 }
 
+/* How long kind's full listings take at half the budget, in c when that
+ * is longer than the refresh interval: pages as the server serves them. */
+static void full_period(struct sync *s, enum store_kind kind, struct status_collection *c)
+{
+	const char *path = collection_of(kind)->api_path, *policy;
+	int clamp = s->api ? api_page_clamp(s->api, path, false) : 0;
+	int page = clamp > 0 && clamp < s->opts.page_size ? clamp : s->opts.page_size;
+	double spread = api_budget_spread(s->api, path, false, (long)(c->count / page + 1),
+					  &policy);
+
+	if (policy && spread > sync_full_interval(s, kind)) {
+		c->full_period = (long)ceil(spread);
+		c->period_policy = policy;
+	}
+}
+
 void sync_status(struct sync *s, struct status *st)
 {
 	struct api_stats api;
@@ -38,13 +55,16 @@ void sync_status(struct sync *s, struct status *st)
 			.count = ks->count, .refresh_error = ks->failed_at ? ks->error : 0,
 			.skipped = ks->skipped, .pending = ks->pending, .held = ks->held,
 			.locked = ks->locked, .so_far = ks->so_far,
-			.continues_at = ks->so_far ? ks->next_full : 0,
+			.continues_at = ks->so_far ? (time_t)ceil(ks->next_full) : 0,
+			.paced_by = ks->so_far ? ks->paced_by : NULL,
 		};
 		snprintf(st->collections[k].held_why, sizeof(st->collections[k].held_why), "%s",
 			 ks->held_why);
 	}
 	st->conversations = s->n_order;
 	pthread_mutex_unlock(&s->lock);
+	for (int k = 0; k < STORE_KINDS; k++)
+		full_period(s, k, &st->collections[k]);
 	st->transcripts = store_count_full_conversations(s->store);
 	st->cache_bytes = store_size(s->store);
 	describe_search(s, st->search, sizeof(st->search));

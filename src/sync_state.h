@@ -28,7 +28,9 @@ struct kind_state {
 	time_t failed_at;	/* last failed attempt, 0 if none since success */
 	int failures;		/* in a row */
 	int error;		/* -errno of the last failure */
-	time_t next_full;	/* when the refresher lists it completely */
+	double next_full;	/* when the refresher lists it completely (or goes
+				 * on with a listing paced by the budget, to the
+				 * fraction of a second: sync_clock) */
 	size_t skipped;		/* items without a usable id in the last listing */
 	size_t pending, held;	/* store_count_missing's, as of the last listing */
 	char held_why[160];	/* why the last listing held deletions back */
@@ -37,6 +39,8 @@ struct kind_state {
 	bool shown_partly;	/* never listed completely, but what was is shown */
 	size_t so_far;		/* items of an unfinished listing, to be continued */
 	bool shown_more;	/* ... which showed more: the tree is to be told */
+	const char *paced_by;	/* ... the budget policy it waits for, or NULL */
+	bool asked;		/* a refresh the person asked for: listed at full pace */
 };
 
 /* A conversation's place in the listing, for batching transcripts. */
@@ -69,6 +73,7 @@ struct sync {
 	sync_changed_fn changed;
 	void *changed_ctx;
 	struct sync_plan plan;	/* transcript read-ahead; transcript_lock */
+	int page_clamps[STORE_KINDS][2]; /* as kept in the cache: sync_keep_page_clamps */
 };
 
 /* Items of a short listing (new conversations, a rewrite), as the
@@ -85,6 +90,17 @@ char *sync_object_json(json_object *item);
 /* Appends (id, json) to c, which takes both over. */
 void sync_add_collected(struct collected *c, char *id, char *json);
 void sync_free_collected(struct collected *c);
+/* The wall clock in seconds, with fractions. */
+double sync_clock(void);
+
+/* Seconds between complete listings of kind by the refresher, as the
+ * options say (the budget may stretch them: status). */
+int sync_full_interval(const struct sync *s, enum store_kind kind);
+
+/* Keeps in the cache what the server was seen to clamp pages to, when
+ * that changed, for the next run to ask no more (api_page_clamp). */
+void sync_keep_page_clamps(struct sync *s);
+
 /* Seconds to wait after `failures` failures in a row. */
 time_t sync_retry_pause(int failures);
 

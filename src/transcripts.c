@@ -267,6 +267,7 @@ static int fetch_batch(struct sync *s, const char *id, struct batch *b, size_t p
 	 * and omifs pages on until the batch is in. */
 	result = api_list(s->api, collection_of(STORE_CONVERSATIONS)->api_path, query,
 			  s->opts.page_size, store_full, b, &err);
+	sync_keep_page_clamps(s);
 	if (store_has_full_conversation(s->store, id))
 		return 0;
 	if (result == API_E_CLIENT)

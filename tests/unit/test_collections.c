@@ -51,7 +51,7 @@ static void test_budget_policies_follow_the_table(void)
 	struct budget_options o;
 	struct budget *b;
 	struct budget_rate rate;
-	bool per_minute;
+	const char *policy;
 
 	budget_defaults(BUDGET_BACKEND, &o);
 	for (int k = 0; k < STORE_KINDS; k++)
@@ -59,12 +59,12 @@ static void test_budget_policies_follow_the_table(void)
 	o.per_hour_conversation = 1;
 	o.per_hour_collection[STORE_MEMORIES] = 1;
 	b = budget_new(&o);
-	CHECK(budget_take(b, "/user/conversations/a", false, &per_minute) == 0);
-	CHECK(budget_take(b, "/user/conversations/b", false, &per_minute) > 0);
-	CHECK(budget_take(b, "/user/conversations", false, &per_minute) == 0);
-	CHECK(budget_take(b, "/user/memories", false, &per_minute) == 0);
-	CHECK(budget_take(b, "/user/memories", false, &per_minute) > 0);
-	CHECK(budget_take(b, "/user/action-items", false, &per_minute) == 0);
+	CHECK(budget_take(b, "/user/conversations/a", false, BUDGET_FOREGROUND, &policy) == 0);
+	CHECK(budget_take(b, "/user/conversations/b", false, BUDGET_FOREGROUND, &policy) > 0);
+	CHECK(budget_take(b, "/user/conversations", false, BUDGET_FOREGROUND, &policy) == 0);
+	CHECK(budget_take(b, "/user/memories", false, BUDGET_FOREGROUND, &policy) == 0);
+	CHECK(budget_take(b, "/user/memories", false, BUDGET_FOREGROUND, &policy) > 0);
+	CHECK(budget_take(b, "/user/action-items", false, BUDGET_FOREGROUND, &policy) == 0);
 	budget_eta(b, "/user/memories", false, 5, &rate);
 	CHECK_STR(rate.name, "memories");
 	budget_free(b);

@@ -143,21 +143,58 @@ static void test_minute_waits_are_told_apart(void)
 {
 	struct budget_options o;
 	struct budget *b;
-	bool per_minute = true;
+	const char *policy = NULL;
 
 	budget_defaults(BUDGET_DOCUMENTED, &o);
 	o.per_minute = 2;
 	b = budget_new(&o);
-	CHECK(budget_take(b, "/user/memories", false, &per_minute) == 0);
-	CHECK(budget_take(b, "/user/memories", false, &per_minute) == 0);
-	CHECK(budget_take(b, "/user/memories", false, &per_minute) > 0 && per_minute);
+	CHECK(budget_take(b, "/user/memories", false, BUDGET_FOREGROUND, &policy) == 0);
+	CHECK(budget_take(b, "/user/memories", false, BUDGET_FOREGROUND, &policy) == 0);
+	CHECK(budget_take(b, "/user/memories", false, BUDGET_FOREGROUND, &policy) > 0);
+	CHECK_STR(policy, "minute");
 	budget_free(b);
 
 	budget_defaults(BUDGET_BACKEND, &o);
 	o.transcripts_per_hour = 1;
 	b = budget_new(&o);
-	CHECK(budget_take(b, "/user/conversations", true, &per_minute) == 0);
-	CHECK(budget_take(b, "/user/conversations", true, &per_minute) > 60 && !per_minute);
+	CHECK(budget_take(b, "/user/conversations", true, BUDGET_FOREGROUND, &policy) == 0);
+	CHECK(budget_take(b, "/user/conversations", true, BUDGET_FOREGROUND, &policy) > 60);
+	CHECK_STR(policy, "transcripts");
+	budget_free(b);
+}
+
+/* A background listing gets half of an hourly policy, one page every
+ * window / half: the rest stays for readers, who may use it all. */
+static void test_background_listings_take_half_spread(void)
+{
+	struct budget_options o;
+	struct budget *b;
+	const char *policy;
+	double wait;
+
+	budget_defaults(BUDGET_BACKEND, &o);
+	o.per_hour_collection[STORE_CONVERSATIONS] = 8;
+	b = budget_new(&o);
+	CHECK(budget_take(b, "/user/conversations", false, BUDGET_BACKGROUND, &policy) == 0);
+	/* The next background page waits 3600 / 4 s; a reader's goes now. */
+	wait = budget_take(b, "/user/conversations", false, BUDGET_BACKGROUND, &policy);
+	CHECK(wait > 899 && wait <= 900);
+	CHECK_STR(policy, "conversations");
+	CHECK(budget_next_slot(b, "/user/conversations", false, BUDGET_BACKGROUND, &policy) > 899);
+	CHECK_STR(policy, "conversations");
+	CHECK(budget_next_slot(b, "/user/memories", false, BUDGET_BACKGROUND, &policy) == 0);
+	for (int i = 0; i < 7; i++)
+		CHECK(budget_take(b, "/user/conversations", false, BUDGET_FOREGROUND,
+				  &policy) == 0);
+	CHECK(budget_take(b, "/user/conversations", false, BUDGET_FOREGROUND, &policy) > 0);
+	budget_free(b);
+
+	/* The documented profile has no hourly policy to share. */
+	budget_defaults(BUDGET_DOCUMENTED, &o);
+	b = budget_new(&o);
+	for (int i = 0; i < 3; i++)
+		CHECK(budget_take(b, "/user/conversations", false, BUDGET_BACKGROUND,
+				  &policy) == 0);
 	budget_free(b);
 }
 
@@ -203,6 +240,7 @@ int main(void)
 	RUN(test_a_walk_costs_the_floor);
 	RUN(test_omifs_sync_order_costs_the_floor);
 	RUN(test_minute_waits_are_told_apart);
+	RUN(test_background_listings_take_half_spread);
 	RUN(test_old_cache_form_keeps_its_transcripts);
 	return UNIT_RESULT();
 }

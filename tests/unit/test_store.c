@@ -230,6 +230,9 @@ static void test_unfinished_staging_is_continued_after_a_reopen(void)
 	CHECK(store_stage_resume(s, STORE_CONVERSATIONS, &got) == 1);
 	CHECK(got.next_offset == 2 && got.oldest == 2 && got.fulls && !got.unsure &&
 	      got.started_at == 100 && got.staged == 2);
+	/* Where an offset continuation must meet the order it left. */
+	CHECK_STR(got.last_id, "c2");
+	free(got.last_id);
 	/* Appended after what was staged; an id staged twice keeps one row. */
 	CHECK(store_stage_items(s, STORE_CONVERSATIONS, rest, NULL, 2) == 0);
 	CHECK(store_stage_commit(s, STORE_CONVERSATIONS, STORE_DELETE_CONFIRMED, true, 200) == 1);
