@@ -14,19 +14,24 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 struct progress {
-	struct sync *sync;
+	struct core *core;
 	bool tty;
 	bool quiet;
 	time_t started;
 	size_t first_done;	/* what the cache already had */
 	size_t last_shown;
+	pthread_mutex_t print_lock; /* one line at a time: show_progress, tell_waits */
+	atomic_bool finished;	/* tell_waits stops */
+	time_t told_until;	/* the wait tell_waits told of last */
 };
 
 static void format_duration(long seconds, char *out, size_t outlen)
@@ -50,21 +55,80 @@ static void show_progress(size_t done, size_t total, void *ctx)
 		return;
 	p->last_shown = done + 1;
 	/* The slower of what the budget allows and what the transfers take. */
-	sync_estimate(p->sync, &e);
+	sync_estimate(p->core->sync, &e);
 	seconds = e.seconds;
 	if (fetched > 0 && elapsed > 0 && (double)elapsed / fetched * (total - done) > seconds)
 		seconds = (double)elapsed / fetched * (total - done);
 	if ((fetched > 0 && elapsed > 0) || seconds > 0 || done == total)
 		format_duration((long)seconds, eta, sizeof(eta));
+	pthread_mutex_lock(&p->print_lock);
 	if (!p->tty) {
 		fprintf(stderr, "transcripts: %zu of %zu cached, ETA %s\n", done, total, eta);
-		return;
+	} else {
+		filled = total ? width * done / total : width;
+		fprintf(stderr, "\rtranscripts [");
+		for (size_t i = 0; i < width; i++)
+			fputc(i < filled ? '#' : '-', stderr);
+		fprintf(stderr, "] %zu/%zu  ETA %s \033[K", done, total, eta);
 	}
-	filled = total ? width * done / total : width;
-	fprintf(stderr, "\rtranscripts [");
-	for (size_t i = 0; i < width; i++)
-		fputc(i < filled ? '#' : '-', stderr);
-	fprintf(stderr, "] %zu/%zu  ETA %s ", done, total, eta);
+	pthread_mutex_unlock(&p->print_lock);
+}
+
+/* How many conversations the cache lists: a complete listing's count, or
+ * what an unfinished one listed so far (*complete false). */
+static size_t conversations_listed(struct store *store, bool *complete)
+{
+	time_t listed_at;
+	size_t count;
+
+	*complete = store_listing_info(store, STORE_CONVERSATIONS, &listed_at, &count) == 0;
+	return *complete ? count : store_listing_size(store, STORE_CONVERSATIONS);
+}
+
+/* Tells what a request waits for, when one waits: "waiting for the
+ * transcripts policy: next request in 41m00s; 625 of 700 cached; about
+ * 3h12m left". On a terminal the line counts down; in a log it comes
+ * once per wait. */
+static void tell_wait(struct progress *p)
+{
+	struct api_stats st;
+	struct sync_estimate e;
+	time_t now = time(NULL);
+	size_t cached, listed;
+	bool complete;
+	char in[32], left[32];
+
+	api_get_stats(p->core->api, &st);
+	if (st.waiting == 0 || st.waiting_until <= now || (!p->tty && st.waiting_until == p->told_until))
+		return;
+	p->told_until = st.waiting_until;
+	cached = store_count_full_conversations(p->core->store);
+	listed = conversations_listed(p->core->store, &complete);
+	format_duration((long)(st.waiting_until - now), in, sizeof(in));
+	pthread_mutex_lock(&p->print_lock);
+	fprintf(stderr, "%swaiting for the %s policy: next request in %s; %zu of %zu%s cached",
+		p->tty ? "\r" : "", st.waiting_for ? st.waiting_for : "request budget's", in,
+		cached < listed ? cached : listed, listed, complete ? "" : " listed so far");
+	if (complete) {
+		sync_estimate(p->core->sync, &e);
+		format_duration((long)e.seconds, left, sizeof(left));
+		fprintf(stderr, "; about %s left", left);
+	}
+	fputs(p->tty ? "\033[K" : "\n", stderr);
+	pthread_mutex_unlock(&p->print_lock);
+}
+
+static void *tell_waits(void *arg)
+{
+	struct progress *p = arg;
+	const struct timespec tick = { .tv_nsec = 250 * 1000 * 1000 };
+
+	for (int n = 0; !atomic_load(&p->finished); n++) {
+		if (n % 4 == 0)
+			tell_wait(p);
+		nanosleep(&tick, NULL);
+	}
+	return NULL;
 }
 
 static volatile sig_atomic_t interrupted;
@@ -100,6 +164,7 @@ static int finish(const struct omifs_config *c, struct store *store, int rc, tim
 	size_t count = 0, total = 0, done = store_count_full_conversations(store);
 	char cache_error[256];
 	time_t listed_at, failed_at;
+	bool complete;
 	const char *result, *reason = NULL;
 	json_object *summary;
 
@@ -116,17 +181,24 @@ static int finish(const struct omifs_config *c, struct store *store, int rc, tim
 	if (reason)
 		json_object_object_add(summary, "reason", json_object_new_string(reason));
 	json_object_object_add(summary, "cache", json_object_new_string(c->cache_path));
+	/* An unfinished listing counts what it listed so far. */
 	for (int k = 0; k < STORE_KINDS; k++) {
-		count = store_listing_info(store, k, &listed_at, &count) == 0 ? count : 0;
+		if (store_listing_info(store, k, &listed_at, &count) < 0)
+			count = store_listing_size(store, k);
 		json_object_object_add(summary, collection_of(k)->json_key,
 				       json_object_new_int64((int64_t)count));
 	}
-	total = count;	/* conversations, the last kind */
+	total = conversations_listed(store, &complete);
 	done = done > total ? total : done;
+	json_object_object_add(summary, "conversations_listed_completely",
+			       json_object_new_boolean(complete));
 	json_object_object_add(summary, "transcripts", json_object_new_int64((int64_t)done));
 	json_object_object_add(summary, "seconds", json_object_new_int64(time(NULL) - started));
-	if (interrupted)
+	if (interrupted && complete)
 		fprintf(stderr, "interrupted: %zu of %zu done; run again to resume\n", done, total);
+	else if (interrupted)
+		fprintf(stderr, "interrupted: %zu transcripts cached, of %zu conversations listed so "
+			"far; run again to resume\n", done, total);
 	else if (rc == 0 && !c->quiet)
 		fprintf(stderr, "omifs sync: done, everything is cached\n");
 	else if (reason)
@@ -202,8 +274,10 @@ int sync_command(const struct omifs_config *c)
 	struct omifs_config patient = *c;
 	struct core *core;
 	struct progress progress = { .tty = isatty(STDERR_FILENO), .quiet = c->quiet,
-				     .started = time(NULL) };
+				     .started = time(NULL), .print_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct sigaction on_int = { .sa_handler = on_interrupt };
+	pthread_t waits;
+	bool telling = false;
 	char err[512];
 	size_t count;
 	time_t listed_at;
@@ -219,9 +293,11 @@ int sync_command(const struct omifs_config *c)
 	 * the request it belonged to. */
 	sigaction(SIGINT, &on_int, NULL);
 	api_set_cancel_check(core->api, sync_interrupted, NULL);
-	progress.sync = core->sync;
-	if (!c->quiet)
+	progress.core = core;
+	if (!c->quiet) {
 		fprintf(stderr, "omifs sync: cache %s\n", c->cache_path);
+		telling = pthread_create(&waits, NULL, tell_waits, &progress) == 0;
+	}
 	rc = sync_list_stale(core->sync, c->refresh_interval);
 	for (int k = 0; rc == 0 && k < STORE_KINDS; k++)
 		if (!c->quiet && store_listing_info(core->store, k, &listed_at, &count) == 0)
@@ -234,9 +310,13 @@ int sync_command(const struct omifs_config *c)
 		if (progress.first_done > count)
 			progress.first_done = count;
 		rc = sync_fetch_all_transcripts(core->sync, show_progress, &progress);
-		if (progress.tty && !c->quiet)
-			fputc('\n', stderr);
 	}
+	if (telling) {
+		atomic_store(&progress.finished, true);
+		pthread_join(waits, NULL);
+	}
+	if (progress.tty && !c->quiet)
+		fputc('\n', stderr);
 	rc = finish(c, core->store, rc, progress.started);
 	core_close(core);
 	return rc;

@@ -157,3 +157,38 @@ def test_listings_ask_the_page_size_the_server_serves(emulator_factory, mount_fa
     wait_for(lambda: len(conversation_listing_limits(log_path)) >= len(first) + 4, timeout=30)
     assert set(conversation_listing_limits(log_path)[len(first):]) == {100}
 
+
+def test_a_first_sync_says_what_it_waits_for_and_counts_right_on_ctrl_c(emulator_factory,
+                                                                         tmp_path):
+    # 700 conversations come 25 to a page with their transcripts: 29
+    # requests, against the 25 an hour of the transcripts policy.
+    scale = 0.005  # an hour lasts 18 s
+    emu = emulator_factory("--conversations", 700, "--segments", 1, "--window-scale", scale,
+                           profile="backend")
+    env = {"PATH": os.environ["PATH"], "OMI_API_KEY": TEST_KEY, "XDG_CACHE_HOME": str(tmp_path),
+           "TZ": "UTC"}
+    err_path = tmp_path / "stderr"
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen([OMIFS, "sync", "--json", "-o",
+                                 f"url={emu.url},api_profile=backend,rate_window_scale={scale}"],
+                                env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+    try:
+        wait_for(lambda: "waiting for the transcripts policy: next request in" in err_path.read_text(),
+                 timeout=60)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    err = err_path.read_text()
+    assert proc.returncode == 130, err
+    assert re.search(r"waiting for the transcripts policy: next request in \d+m\d+s; "
+                     r"(\d+) of \1 listed so far cached", err), err
+    m = re.search(r"interrupted: (\d+) transcripts cached, of (\d+) conversations listed so far", err)
+    summary = json.loads(out)
+    assert m, err
+    assert summary["result"] == "interrupted" and not summary["conversations_listed_completely"]
+    assert 0 < int(m.group(1)) == summary["transcripts"] <= int(m.group(2)) == summary["conversations"]
+    assert summary["transcripts"] >= 600  # 25 pages of 25 came before the wait
+    assert emu.stats()["by_status"].get("429", 0) == 0
