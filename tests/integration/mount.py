@@ -11,6 +11,7 @@ when the test fails.
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -62,6 +63,33 @@ def run_omifs(*args, key=TEST_KEY, env=None, timeout=30, cache_home=None):
         full_env["OMI_API_KEY"] = key
     full_env.update(env or {})
     return subprocess.run([OMIFS, *args], env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def interrupt_omifs(args, env, until, timeout=60):
+    """Runs omifs with args and env, sends it SIGINT once until(stderr so
+    far) holds (polled for at most timeout seconds; the process must not
+    end first), and returns (returncode, stdout, stderr). No process is
+    left behind."""
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen([OMIFS, *args], env=env, stdout=subprocess.PIPE, stderr=err,
+                                text=True)
+        try:
+            deadline = time.monotonic() + timeout
+
+            def stderr_so_far():
+                err.seek(0)
+                return err.read()
+
+            while not until(stderr_so_far()):
+                assert time.monotonic() < deadline and proc.poll() is None, stderr_so_far()
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+        return proc.returncode, out, stderr_so_far()
 
 
 _scratch = []

@@ -6,14 +6,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 
 import pytest
 
 from emulator import TEST_KEY, UNLIMITED
-from mount import OMIFS, REPO, is_mounted, run_omifs, unmount
+from mount import OMIFS, REPO, interrupt_omifs, is_mounted, run_omifs, unmount
 
 
 def keys(emu, *words, key=TEST_KEY):
@@ -157,21 +156,10 @@ def test_sync_ctrl_c_says_how_far_it_got_and_exits_130(emulator_factory, mount_f
     m = mount_factory(emu.url, env={"XDG_CACHE_HOME": str(tmp_path)})
     os.listdir(m.p("conversations"))
     m.cleanup()
-    proc = subprocess.Popen([OMIFS, "sync", "--json", "-o",
-                             f"url={emu.url},transcript_batch=10,transcript_page=10"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while emu.stats().get("transcript_requests", 0) < 2:
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-    assert proc.returncode == 130, err
+    returncode, out, err = interrupt_omifs(
+        ["sync", "--json", "-o", f"url={emu.url},transcript_batch=10,transcript_page=10"], env,
+        lambda _: emu.stats().get("transcript_requests", 0) >= 2)
+    assert returncode == 130, err
     m = re.search(r"interrupted: (\d+) of (\d+) done; run again to resume", err)
     summary = json.loads(out)
     assert summary["result"] == "interrupted"

@@ -9,15 +9,13 @@ or the next: never start over.
 import json
 import os
 import re
-import signal
-import subprocess
 import time
 from datetime import datetime, timedelta
 
 import reference
 from emulator import TEST_KEY
 from fsutil import read, wait_for
-from mount import OMIFS
+from mount import interrupt_omifs
 
 CONVERSATIONS = 800
 PAGE = 10
@@ -167,22 +165,10 @@ def test_a_first_sync_says_what_it_waits_for_and_counts_right_on_ctrl_c(emulator
                            profile="backend")
     env = {"PATH": os.environ["PATH"], "OMI_API_KEY": TEST_KEY, "XDG_CACHE_HOME": str(tmp_path),
            "TZ": "UTC"}
-    err_path = tmp_path / "stderr"
-    with open(err_path, "w") as err:
-        proc = subprocess.Popen([OMIFS, "sync", "--json", "-o",
-                                 f"url={emu.url},api_profile=backend,rate_window_scale={scale}"],
-                                env=env, stdout=subprocess.PIPE, stderr=err, text=True)
-    try:
-        wait_for(lambda: "waiting for the transcripts policy: next request in" in err_path.read_text(),
-                 timeout=60)
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-    err = err_path.read_text()
-    assert proc.returncode == 130, err
+    returncode, out, err = interrupt_omifs(
+        ["sync", "--json", "-o", f"url={emu.url},api_profile=backend,rate_window_scale={scale}"],
+        env, lambda err: "waiting for the transcripts policy: next request in" in err)
+    assert returncode == 130, err
     assert re.search(r"waiting for the transcripts policy: next request in \d+m\d+s; "
                      r"(\d+) of \1 listed so far cached", err), err
     m = re.search(r"interrupted: (\d+) transcripts cached, of (\d+) conversations listed so far", err)
