@@ -395,12 +395,9 @@ static bool keep_locked_text(struct store *store, json_object *item, const char 
  * the next run of it continues (continue_listing). */
 static void note_date(struct staging *st, json_object *item)
 {
-	json_object *v;
 	time_t at;
 
-	if (json_object_object_get_ex(item, "created_at", &v) &&
-	    json_object_is_type(v, json_type_string) &&
-	    model_parse_time(json_object_get_string(v), &at) == 0) {
+	if (sync_created_at(item, &at)) {
 		if (!st->oldest || at < st->oldest)
 			st->oldest = at;
 	} else {

@@ -90,6 +90,9 @@ char *sync_object_json(json_object *item);
 /* Appends (id, json) to c, which takes both over. */
 void sync_add_collected(struct collected *c, char *id, char *json);
 void sync_free_collected(struct collected *c);
+/* Whether conversation has a usable created_at, then in *at. */
+bool sync_created_at(json_object *conversation, time_t *at);
+
 /* The wall clock in seconds, with fractions. */
 double sync_clock(void);
 

@@ -36,10 +36,19 @@ static void note_old_form(struct order_builder *b, const char *id, json_object *
 	sync_add_collected(&b->rewrite, xstrdup(id), sync_object_json(obj));
 }
 
+bool sync_created_at(json_object *conversation, time_t *at)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(conversation, "created_at", &v) &&
+	       json_object_is_type(v, json_type_string) &&
+	       model_parse_time(json_object_get_string(v), at) == 0;
+}
+
 static int add_order(const char *id, const char *json, void *ctx)
 {
 	struct order_builder *b = ctx;
-	json_object *obj = json_text_parse(json, strlen(json)), *v;
+	json_object *obj = json_text_parse(json, strlen(json));
 	struct conversation_ref *r;
 
 	if (b->n == b->cap) {
@@ -48,9 +57,7 @@ static int add_order(const char *id, const char *json, void *ctx)
 	}
 	r = &b->refs[b->n++];
 	r->id = xstrdup(id);
-	r->dated = json_object_object_get_ex(obj, "created_at", &v) &&
-		   json_object_is_type(v, json_type_string) &&
-		   model_parse_time(json_object_get_string(v), &r->created_at) == 0;
+	r->dated = sync_created_at(obj, &r->created_at);
 	note_old_form(b, id, obj);
 	json_object_put(obj);
 	return 0;
