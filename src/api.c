@@ -228,6 +228,16 @@ double api_budget_spread(struct api_client *c, const char *path, bool transcript
 	return c ? budget_spread(c->budget, path, transcripts, n, policy) : 0;
 }
 
+size_t api_budget_sends(struct api_client *c, struct budget_send **out)
+{
+	return budget_sends(c->budget, out);
+}
+
+void api_budget_add_earlier_send(struct api_client *c, const char *policy, double at)
+{
+	budget_add_earlier_send(c->budget, policy, at);
+}
+
 /* Where path's page clamp is kept, or NULL for a path that is no
  * collection's listing. c->lock held. */
 static int *page_clamp_of(struct api_client *c, const char *path, bool transcripts)

@@ -170,6 +170,11 @@ double api_budget_next_slot(struct api_client *client, const char *path, bool tr
  * budget, and the policy that paces them (budget_spread). */
 double api_budget_spread(struct api_client *client, const char *path, bool transcripts, long n,
 			 const char **policy);
+/* The requests this client sent that still count against a policy, for
+ * the next run (budget_sends: *out is the caller's to free), and those an
+ * earlier run sent, given before any request (budget_add_earlier_send). */
+size_t api_budget_sends(struct api_client *client, struct budget_send **out);
+void api_budget_add_earlier_send(struct api_client *client, const char *policy, double at);
 /* The client-side budget's policies in force (budget_status; none for a
  * NULL client). */
 int api_budget_status(struct api_client *client, struct status_policy *out, int max);

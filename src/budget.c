@@ -30,6 +30,7 @@ struct policy {
 struct budget {
 	pthread_mutex_t lock;
 	struct policy policies[P_COUNT];
+	double started;		/* monotonic: sends before it are earlier runs' */
 };
 
 void budget_defaults(enum budget_profile profile, struct budget_options *o)
@@ -59,12 +60,17 @@ static const char *policy_name(int policy)
 	return fixed[policy];
 }
 
-static double now_monotonic(void)
+static double clock_seconds(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double now_monotonic(void)
+{
+	return clock_seconds(CLOCK_MONOTONIC);
 }
 
 static void set_policy(struct policy *p, int limit, double window)
@@ -92,6 +98,7 @@ struct budget *budget_new(const struct budget_options *o)
 	double s = o->window_scale > 0 ? o->window_scale : 1;
 
 	pthread_mutex_init(&b->lock, NULL);
+	b->started = now_monotonic();
 	set_policy(&b->policies[P_MINUTE], o->per_minute, 60 * s);
 	set_policy(&b->policies[P_DAY], o->per_day, 86400 * s);
 	for (int k = 0; k < STORE_KINDS; k++)
@@ -296,6 +303,48 @@ double budget_spread(struct budget *b, const char *path, bool transcripts, long 
 	}
 	pthread_mutex_unlock(&b->lock);
 	return longest;
+}
+
+size_t budget_sends(struct budget *b, struct budget_send **out)
+{
+	double mono = now_monotonic(), wall = clock_seconds(CLOCK_REALTIME);
+	size_t n = 0, cap = 0;
+
+	*out = NULL;
+	pthread_mutex_lock(&b->lock);
+	for (int i = 0; i < P_COUNT; i++) {
+		const struct policy *p = &b->policies[i];
+
+		for (int k = 0; k < p->count; k++) {
+			if (p->sent[k] < b->started || p->sent[k] <= mono - p->window)
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				*out = xrealloc(*out, cap * sizeof(**out));
+			}
+			(*out)[n++] = (struct budget_send){ .policy = policy_name(i),
+							    .at = wall - (mono - p->sent[k]) };
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+	return n;
+}
+
+void budget_add_earlier_send(struct budget *b, const char *policy, double at)
+{
+	double mono = now_monotonic(), wall = clock_seconds(CLOCK_REALTIME);
+	/* Before this run began, whatever the clocks say: budget_sends
+	 * must never hand it on as this run's. */
+	double sent = fmin(mono - (wall - at), b->started - 1e-6);
+
+	pthread_mutex_lock(&b->lock);
+	for (int i = 0; i < P_COUNT; i++) {
+		struct policy *p = &b->policies[i];
+
+		if (p->limit && strcmp(policy_name(i), policy) == 0 && sent > mono - p->window)
+			policy_record(p, sent, false);
+	}
+	pthread_mutex_unlock(&b->lock);
 }
 
 int budget_status(struct budget *b, struct status_policy *out, int max)

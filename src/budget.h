@@ -87,6 +87,24 @@ double budget_eta(struct budget *b, const char *path, bool transcripts, long n,
 double budget_spread(struct budget *b, const char *path, bool transcripts, long n,
 		     const char **name);
 
+/* A request counted against a policy, on the wall clock: what a run
+ * hands the next, so that its budget starts where the server's windows
+ * are rather than empty. */
+struct budget_send {
+	const char *policy;	/* its name, as budget_take gives it (static) */
+	double at;		/* seconds since the epoch */
+};
+
+/* This budget's own sends still within their policies' windows (none of
+ * those added by budget_add_earlier_send): *out is the caller's to free.
+ * Returns how many. */
+size_t budget_sends(struct budget *b, struct budget_send **out);
+
+/* Counts a request an earlier run sent against the policy named, when it
+ * is still within that policy's window; unknown names are ignored. Call
+ * before any request of this run, oldest first. */
+void budget_add_earlier_send(struct budget *b, const char *policy, double at);
+
 /* Fills out with the policies in force (at most max), for the status
  * file; returns how many. */
 int budget_status(struct budget *b, struct status_policy *out, int max);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void core_api_options(const struct omifs_config *c, struct api_options *out)
 {
@@ -50,6 +51,33 @@ void core_sync_options(const struct omifs_config *c, struct sync_options *out)
 	out->first_memories_page = c->first_memories_page;
 }
 
+/* Sends of earlier runs kept beyond this (the longest window, a day) are
+ * forgotten. */
+#define SENDS_KEPT (24 * 3600)
+
+static void add_earlier_send(const char *policy, double at, void *api)
+{
+	api_budget_add_earlier_send(api, policy, at);
+}
+
+/* Adds this run's requests to those the cache keeps. */
+static void keep_sends(struct core *core)
+{
+	struct budget_send *sends;
+	size_t n = api_budget_sends(core->api, &sends);
+	const char **policies = xcalloc(n + 1, sizeof(*policies));
+	double *at = xcalloc(n + 1, sizeof(*at));
+
+	for (size_t i = 0; i < n; i++) {
+		policies[i] = sends[i].policy;
+		at[i] = sends[i].at;
+	}
+	store_keep_sends(core->store, policies, at, n, (double)time(NULL) - SENDS_KEPT);
+	free(policies);
+	free(at);
+	free(sends);
+}
+
 struct core *core_open(const struct omifs_config *c, bool readonly, char *err, size_t errlen)
 {
 	struct core *core = xcalloc(1, sizeof(*core));
@@ -64,14 +92,17 @@ struct core *core_open(const struct omifs_config *c, bool readonly, char *err, s
 		snprintf(err, errlen, "%s", api_err.message);
 		goto fail;
 	}
-	/* main's key check was this listing's first page, sent by a client
-	 * of its own: this budget must count it all the same. */
-	if (c->first_memories_page)
-		api_note_sent(core->api, collection_of(STORE_MEMORIES)->api_path);
 	core->store = readonly && c->cache_path ? store_open_readonly(c->cache_path, true, err, errlen)
 						: store_open(c->cache_path, err, errlen);
 	if (!core->store)
 		goto fail;
+	core->keeps_sends = !readonly && !c->offline;
+	if (core->keeps_sends)
+		store_foreach_send(core->store, add_earlier_send, core->api);
+	/* main's key check was this listing's first page, sent by a client
+	 * of its own: this budget must count it all the same. */
+	if (c->first_memories_page)
+		api_note_sent(core->api, collection_of(STORE_MEMORIES)->api_path);
 	core->sync = sync_new(core->api, core->store, &sync_opts);
 	return core;
 fail:
@@ -84,6 +115,8 @@ void core_close(struct core *core)
 	if (!core)
 		return;
 	sync_free(core->sync);
+	if (core->keeps_sends)
+		keep_sends(core);
 	store_close(core->store);
 	api_free(core->api);
 	free(core);

@@ -24,12 +24,16 @@ struct core {
 	struct api_client *api;
 	struct store *store;
 	struct sync *sync;
+	bool keeps_sends;	/* the cache hands the budget on to the next run */
 };
 
 /* Builds api, store (c->cache_path, or memory when NULL; read-only when
  * `readonly` and there is a path) and sync from c, which must outlive
  * the core (sync keeps c->first_memories_page). When c holds the key
  * check's first page of memories, the api's budget counts that request.
+ * A writable cache keeps the requests sent for the next run: its budget
+ * starts from the earlier runs' requests still in their windows, as the
+ * server counts them, and core_close adds this run's.
  * Returns the core (free it with core_close), or NULL with a message in
  * err and nothing left allocated. */
 struct core *core_open(const struct omifs_config *c, bool readonly, char *err, size_t errlen);

@@ -84,6 +84,7 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS first_seen ("
 	"  kind INTEGER NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (kind, id));"
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS sent (policy TEXT NOT NULL, at REAL NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS rendered_size ("
 	"  ino INTEGER PRIMARY KEY, digest INTEGER NOT NULL, size INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS file_date ("
@@ -791,6 +792,60 @@ int store_set_number(struct store *s, const char *key, long long value)
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0
 			: store_fail(s, "keeping a number about the account");
 	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_keep_sends(struct store *s, const char *const *policies, const double *at, size_t n,
+		     double before)
+{
+	sqlite3_stmt *forget = NULL, *add = NULL;
+	int rc = -EIO;
+
+	pthread_mutex_lock(&s->lock);
+	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+		goto out;
+	forget = store_prepare(s, "DELETE FROM sent WHERE at < ?1");
+	add = store_prepare(s, "INSERT INTO sent (policy, at) VALUES (?1, ?2)");
+	if (!forget || !add)
+		goto rollback;
+	sqlite3_bind_double(forget, 1, before);
+	if (sqlite3_step(forget) != SQLITE_DONE)
+		goto failed;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(add);
+		sqlite3_bind_text(add, 1, policies[i], -1, SQLITE_STATIC);
+		sqlite3_bind_double(add, 2, at[i]);
+		if (sqlite3_step(add) != SQLITE_DONE)
+			goto failed;
+	}
+	if (store_exec(s, "COMMIT") < 0)
+		goto rollback;
+	rc = 0;
+	goto out;
+failed:
+	store_fail(s, "keeping the requests sent");
+rollback:
+	store_exec(s, "ROLLBACK");
+out:
+	sqlite3_finalize(forget);
+	sqlite3_finalize(add);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_foreach_send(struct store *s, store_send_fn fn, void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc = -EIO, step;
+
+	pthread_mutex_lock(&s->lock);
+	st = store_prepare(s, "SELECT policy, at FROM sent ORDER BY at");
+	while (st && (step = sqlite3_step(st)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_double(st, 1), ctx);
+	if (st)
+		rc = step == SQLITE_DONE ? 0 : store_fail(s, "reading the requests sent");
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;

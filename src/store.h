@@ -169,6 +169,16 @@ char *store_get_version(struct store *s, enum store_kind kind, const char *id, u
 int store_get_number(struct store *s, const char *key, long long *value);
 int store_set_number(struct store *s, const char *key, long long value);
 
+/* The requests sent against each budget policy (its name) and when (wall
+ * clock), kept for the next run. store_keep_sends adds n of them and
+ * forgets those sent before `before`; 0 or -EIO. store_foreach_send
+ * calls fn with each kept, oldest first; 0 or -EIO. fn must not call
+ * the store. */
+int store_keep_sends(struct store *s, const char *const *policies, const double *at, size_t n,
+		     double before);
+typedef void (*store_send_fn)(const char *policy, double at, void *ctx);
+int store_foreach_send(struct store *s, store_send_fn fn, void *ctx);
+
 /* The count of commits that changed a listing, by any omifs sharing the
  * file: a snapshot built after reading n names only versions current at
  * n or later. */

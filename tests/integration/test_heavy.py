@@ -85,9 +85,11 @@ def test_a_listing_continues_across_a_remount(emulator_factory, mount_factory, t
     assert listed_conversations(m) >= shown
     wait_for(lambda: complete(m), timeout=60)
     wait_for(lambda: listed_conversations(m) == usable_conversations(emu), timeout=5)
-    # The new mount may meet the server's window still full of the old
-    # one's requests (a 429, waited out), but lists no page twice.
+    # The new mount's budget starts from the old one's requests, as the
+    # server counts them: it waits for the window, never meets a 429, and
+    # lists no page twice.
     assert listing_pages_served(log_path) <= FLOOR + 3, emu.stats()["by_endpoint"]
+    assert emu.stats()["by_status"].get("429", 0) == 0, emu.stats()
 
 
 def full_listing_pages(log_path):
@@ -177,4 +179,11 @@ def test_a_first_sync_says_what_it_waits_for_and_counts_right_on_ctrl_c(emulator
     assert summary["result"] == "interrupted" and not summary["conversations_listed_completely"]
     assert 0 < int(m.group(1)) == summary["transcripts"] <= int(m.group(2)) == summary["conversations"]
     assert summary["transcripts"] >= 600  # 25 pages of 25 came before the wait
+    # The next run starts where the server's window is: it says it waits
+    # rather than meet a 429.
+    returncode, out, err = interrupt_omifs(
+        ["sync", "--json", "-o", f"url={emu.url},api_profile=backend,rate_window_scale={scale}"],
+        env, lambda err: "waiting for the transcripts policy: next request in" in err)
+    assert returncode == 130, err
+    assert json.loads(out)["transcripts"] >= summary["transcripts"]
     assert emu.stats()["by_status"].get("429", 0) == 0

@@ -198,6 +198,38 @@ static void test_background_listings_take_half_spread(void)
 	budget_free(b);
 }
 
+/* A run's requests, handed to the next, count there as the server counts
+ * them; the next run hands on only its own. */
+static void test_a_budget_starts_from_the_last_run_s_requests(void)
+{
+	struct budget_options o;
+	struct budget *first, *next;
+	struct budget_send *sends;
+	const char *policy;
+	size_t n;
+
+	budget_defaults(BUDGET_BACKEND, &o);
+	o.transcripts_per_hour = 2;
+	first = budget_new(&o);
+	CHECK(budget_take(first, "/user/conversations", true, BUDGET_FOREGROUND, &policy) == 0);
+	CHECK(budget_take(first, "/user/conversations", true, BUDGET_FOREGROUND, &policy) == 0);
+	n = budget_sends(first, &sends);
+	CHECK(n == 4);	/* conversations and transcripts, twice each */
+	next = budget_new(&o);
+	for (size_t i = 0; i < n; i++)
+		budget_add_earlier_send(next, sends[i].policy, sends[i].at);
+	budget_add_earlier_send(next, "no such policy", sends[0].at);
+	CHECK(budget_take(next, "/user/conversations", true, BUDGET_FOREGROUND, &policy) > 3000);
+	CHECK_STR(policy, "transcripts");
+	CHECK(budget_take(next, "/user/conversations", false, BUDGET_FOREGROUND, &policy) == 0);
+	free(sends);
+	CHECK(budget_sends(next, &sends) == 1);
+	CHECK_STR(sends[0].policy, "conversations");
+	free(sends);
+	budget_free(first);
+	budget_free(next);
+}
+
 static int find(const char *id, const char *json, void *ctx)
 {
 	(void)id;
@@ -241,6 +273,7 @@ int main(void)
 	RUN(test_omifs_sync_order_costs_the_floor);
 	RUN(test_minute_waits_are_told_apart);
 	RUN(test_background_listings_take_half_spread);
+	RUN(test_a_budget_starts_from_the_last_run_s_requests);
 	RUN(test_old_cache_form_keeps_its_transcripts);
 	return UNIT_RESULT();
 }
