@@ -632,7 +632,10 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 	struct builder b = { .snap = snap, .path = BUF_INIT, .name = BUF_INIT,
 			     .scratch = BUF_INIT, .vault_names = BUF_INIT };
 	int64_t created = sync_cache_created_at(sync);
+	struct timespec began, ended;
 	int rc = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &began);
 
 	snap->listings_count = sync_listings_count(sync);
 	memcpy(snap->kind_error, kind_error, sizeof(snap->kind_error));
@@ -672,7 +675,22 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 		snapshot_free(snap);
 		return NULL;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &ended);
+	log_info("snapshot: %zu nodes, %.1f MiB, built in %.0f ms", snap->n_nodes,
+		 snapshot_bytes(snap) / 1048576.0,
+		 (ended.tv_sec - began.tv_sec) * 1e3 + (ended.tv_nsec - began.tv_nsec) / 1e6);
 	return snap;
+}
+
+size_t snapshot_bytes(const struct snapshot *snap)
+{
+	size_t bytes = sizeof(*snap) + snap->n_nodes * (sizeof(*snap->nodes) + sizeof(*snap->children)) +
+		       snap->arena_size + (snap->ino_mask + 1) * sizeof(*snap->by_ino) +
+		       snap->n_notes * sizeof(*snap->notes_by_id);
+
+	for (int k = 0; k < STORE_KINDS; k++)
+		bytes += snap->n_lines[k] * sizeof(*snap->lines[k]);
+	return bytes;
 }
 
 void snapshot_free(struct snapshot *snap)

@@ -119,6 +119,8 @@ struct snapshot {
  * (logged). */
 struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KINDS]);
 void snapshot_free(struct snapshot *snap);
+/* About how many bytes snap holds. */
+size_t snapshot_bytes(const struct snapshot *snap);
 
 /* The node with inode number ino, or NULL. */
 struct node *snapshot_node(const struct snapshot *snap, uint64_t ino);

@@ -98,13 +98,19 @@ static const char migrate_from_1[] =
 	"ALTER TABLE listing ADD COLUMN locked INTEGER NOT NULL DEFAULT 0;"
 	"DROP TABLE IF EXISTS staged_listing;";
 
-/* Logs and remembers a SQLite error. s->lock held (or s not shared yet). */
+/* Logs and remembers a SQLite error, as message says it. s->lock held
+ * (or s not shared yet). */
+static int fail_with(struct store *s, const char *what, const char *message)
+{
+	log_error("cache: %s: %s", what, message);
+	s->failed_at = time(NULL);
+	snprintf(s->failure, sizeof(s->failure), "%s", message);
+	return -EIO;
+}
+
 int store_fail(struct store *s, const char *what)
 {
-	log_error("cache: %s: %s", what, sqlite3_errmsg(s->db));
-	s->failed_at = time(NULL);
-	snprintf(s->failure, sizeof(s->failure), "%s", sqlite3_errmsg(s->db));
-	return -EIO;
+	return fail_with(s, what, sqlite3_errmsg(s->db));
 }
 
 bool store_last_error(struct store *s, char *out, size_t outlen, time_t *when)
@@ -179,6 +185,7 @@ static struct store *ready(struct store *s, bool writable, bool with_index)
 	enum search_index_state state;
 
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->walk_lock, NULL);
 	s->readonly = !writable;
 	s->created_at = read_created_at(s);
 	s->data_version = data_version(s);
@@ -312,6 +319,14 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	}
 	if (prepare_schema(s, name, err, errlen) < 0)
 		goto fail;
+	/* Without a walker, walks hold the store's lock: slower, not wrong. */
+	if (path && (sqlite3_open_v2(path, &s->walker, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
+				     NULL) != SQLITE_OK ||
+		     sqlite3_busy_timeout(s->walker, 5000) != SQLITE_OK)) {
+		log_warn("cache: a second connection for walks: %s", sqlite3_errmsg(s->walker));
+		sqlite3_close(s->walker);
+		s->walker = NULL;
+	}
 	return ready(s, true, true);
 fail:
 	sqlite3_close(s->db);
@@ -385,7 +400,9 @@ void store_close(struct store *s)
 	if (!s)
 		return;
 	search_index_close(s->search);
+	sqlite3_close(s->walker);
 	sqlite3_close(s->db);
+	pthread_mutex_destroy(&s->walk_lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -576,27 +593,56 @@ int store_listing_info(struct store *s, enum store_kind kind, time_t *listed_at,
 	return rc;
 }
 
+/* Walks kind's listing on db (the store's lock or walk_lock held), in one
+ * read transaction when `snapshot`. Returns fn's first non-zero or 0;
+ * *sqlite_rc gets SQLite's failure, or SQLITE_OK. */
+static int walk_listing(sqlite3 *db, bool snapshot, enum store_kind kind, store_item_fn fn,
+			void *ctx, int *sqlite_rc)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0, step = SQLITE_DONE;
+
+	*sqlite_rc = SQLITE_OK;
+	if (snapshot && (*sqlite_rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK)
+		return 0;
+	*sqlite_rc = sqlite3_prepare_v2(db, "SELECT id, json FROM listing WHERE kind = ? "
+				       "ORDER BY position", -1, &st, NULL);
+	if (*sqlite_rc == SQLITE_OK) {
+		sqlite3_bind_int(st, 1, kind);
+		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+			rc = fn((const char *)sqlite3_column_text(st, 0),
+				(const char *)sqlite3_column_text(st, 1), ctx);
+			if (rc != 0)
+				break;
+		}
+		if (rc == 0 && step != SQLITE_DONE)
+			*sqlite_rc = step;
+	}
+	sqlite3_finalize(st);
+	if (snapshot)
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	return rc;
+}
+
 int store_foreach(struct store *s, enum store_kind kind, store_item_fn fn, void *ctx)
 {
-	sqlite3_stmt *st;
-	int rc = 0, step;
+	int rc, sqlite_rc;
 
+	if (s->walker) {
+		pthread_mutex_lock(&s->walk_lock);
+		rc = walk_listing(s->walker, true, kind, fn, ctx, &sqlite_rc);
+		pthread_mutex_unlock(&s->walk_lock);
+		if (sqlite_rc != SQLITE_OK) {
+			pthread_mutex_lock(&s->lock);
+			rc = fail_with(s, "reading a listing", sqlite3_errstr(sqlite_rc));
+			pthread_mutex_unlock(&s->lock);
+		}
+		return rc;
+	}
 	pthread_mutex_lock(&s->lock);
-	st = store_prepare(s, "SELECT id, json FROM listing WHERE kind = ? ORDER BY position");
-	if (!st) {
-		pthread_mutex_unlock(&s->lock);
-		return -EIO;
-	}
-	sqlite3_bind_int(st, 1, kind);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = fn((const char *)sqlite3_column_text(st, 0),
-			(const char *)sqlite3_column_text(st, 1), ctx);
-		if (rc != 0)
-			break;
-	}
-	if (rc == 0 && step != SQLITE_DONE)
+	rc = walk_listing(s->db, false, kind, fn, ctx, &sqlite_rc);
+	if (sqlite_rc != SQLITE_OK)
 		rc = store_fail(s, "reading a listing");
-	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }

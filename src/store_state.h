@@ -19,6 +19,12 @@
 
 struct store {
 	sqlite3 *db;
+	/* A second connection for long walks (store_foreach), NULL for a
+	 * cache in memory or read-only: in WAL mode its read transaction sees
+	 * one commit's state without the store's lock, so that cold reads
+	 * and writes go on while a snapshot is built. walk_lock guards it. */
+	sqlite3 *walker;
+	pthread_mutex_t walk_lock;
 	struct search_index *search;	/* NULL when the index cannot be had */
 	enum search_index_state index_state;	/* the file's, when opened */
 	pthread_mutex_t lock;

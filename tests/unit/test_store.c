@@ -6,10 +6,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static int collect(const char *id, const char *json, void *ctx)
@@ -114,6 +116,72 @@ static void test_full_conversation_dropped_when_listing_changes(void)
 	CHECK(!store_has_full_conversation(s, "c1"));
 	CHECK(store_count_full_conversations(s) == 0);
 	store_close(s);
+}
+
+/* A walk that reads and writes the store from its callback: neither
+ * waits for the walk, which sees the state it began with. */
+struct walk_probe {
+	struct store *s;
+	char order[64];
+	bool wrote;
+};
+
+static int read_and_write_during_walk(const char *id, const char *json, void *ctx)
+{
+	struct walk_probe *w = ctx;
+	struct store_item more[] = { { "m1", "{}" }, { "m2", "{}" }, { "m3", "{}" } };
+	char *got;
+
+	(void)json;
+	strcat(w->order, id);
+	strcat(w->order, ",");
+	if (!w->wrote) {
+		got = store_get_item(w->s, STORE_MEMORIES, "m2");
+		CHECK(got != NULL);
+		free(got);
+		CHECK(store_replace_listing(w->s, STORE_MEMORIES, more, 3, 200) > 0);
+		w->wrote = true;
+	}
+	return 0;
+}
+
+static void *walk(void *probe)
+{
+	struct walk_probe *w = probe;
+
+	CHECK(store_foreach(w->s, STORE_MEMORIES, read_and_write_during_walk, w) == 0);
+	return NULL;
+}
+
+static void test_a_walk_holds_back_no_read_or_write(void)
+{
+	char err[128], path[] = "/tmp/omifs-store-test-XXXXXX", order[64] = "";
+	struct store_item first[] = { { "m1", "{}" }, { "m2", "{}" } };
+	struct walk_probe w = { 0 };
+	struct timespec deadline;
+	pthread_t walker;
+	int fd = mkstemp(path);
+
+	close(fd);
+	unlink(path);
+	w.s = store_open(path, err, sizeof(err));
+	CHECK(w.s != NULL);
+	CHECK(store_replace_listing(w.s, STORE_MEMORIES, first, 2, 100) == 2);
+	CHECK(pthread_create(&walker, NULL, walk, &w) == 0);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 10;
+	/* Were the store's lock held through the walk, the callback's read
+	 * would wait for ever. */
+	if (pthread_timedjoin_np(walker, NULL, &deadline) != 0) {
+		CHECK(!"the walk held back the read or write it made");
+		exit(1);
+	}
+	CHECK(w.wrote);
+	CHECK_STR(w.order, "m1,m2,");
+	store_foreach(w.s, STORE_MEMORIES, collect, order);
+	CHECK_STR(order, "m1,m2,m3,");
+	store_close(w.s);
+	remove_cache(path);
 }
 
 static void test_file_is_private(void)
@@ -574,6 +642,7 @@ int main(void)
 	RUN(test_check_finds_damage);
 	RUN(test_full_conversation_dropped_when_listing_changes);
 	RUN(test_file_is_private);
+	RUN(test_a_walk_holds_back_no_read_or_write);
 	RUN(test_first_seen_never_changes);
 	RUN(test_staged_listing_keeps_vanished_on_request);
 	RUN(test_changed_elsewhere_means_another_listing);
