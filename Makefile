@@ -32,7 +32,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test
 
 .PHONY: all check check-layers check-unit check-emulator check-integration check-asan check-fuzz \
         check-tsan check-valgrind \
-        demo bench install uninstall clean
+        demo bench bench-heavy install uninstall clean
 
 all: omifs
 
@@ -106,6 +106,11 @@ demo:
 
 bench: omifs
 	$(PYTHON) scripts/bench
+
+# A heavy account: listings at the backend's hourly limits, 100,000
+# conversations on the documented profile (scripts/bench-heavy).
+bench-heavy: omifs
+	$(PYTHON) scripts/bench-heavy
 
 install: omifs
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) \
