@@ -607,7 +607,8 @@ static bool attributes_wait(struct tree *t, const struct snapshot *snap, const s
 		return false;
 	if (n->collection >= 0 && snap->kind_error[n->collection])
 		return true;
-	return (n->kind == NODE_TRANSCRIPT || n->kind == NODE_CONV_JSON) &&
+	return (n->kind == NODE_TRANSCRIPT || n->kind == NODE_CONV_JSON ||
+		n->kind == NODE_VAULT_NOTE) &&
 	       sync_would_fetch_transcript(t->sync, snapshot_id(snap, n));
 }
 

@@ -158,3 +158,37 @@ def test_readers_queued_behind_a_stalled_listing_fail_together(emulator_factory,
                 r.kill()
                 r.wait()
     assert m.proc.poll() is None
+
+
+def test_a_vault_note_waiting_for_its_transcript_holds_back_no_other_note(emulator_factory,
+                                                                          mount_factory):
+    """A note's size needs its transcript. While fetching one stalls, the
+    other notes of vault/Conversations, whose transcripts are cached,
+    answer at once: the lookup of the stalled one did not wait for the
+    server with the folder held."""
+    emu = emulator_factory(*UNLIMITED)
+    m = mount_factory(emu.url, "retries=0", "timeout=10", "connect_timeout=2", "transcript_batch=1",
+                      "transcript_page=1")
+    # Every transcript but the newest day's is cached, read through
+    # conversations/: no name in vault/ is looked up before the stall.
+    days = sorted(os.listdir(m.p("conversations")))
+    for day in days[:-1]:
+        for conv in os.listdir(m.p("conversations", day)):
+            with open(m.p("conversations", day, conv, "transcript.txt"), "rb") as f:
+                f.read()
+    notes = m.p("vault", "Conversations")
+    names = sorted(os.listdir(notes))  # "<date> <time> <title>.md": oldest first
+    cached, stalled = os.path.join(notes, names[0]), os.path.join(notes, names[-1])
+    emu.set_faults(stall_rate=1.0, stall_seconds=120, paths="/user/conversations")
+    reader = subprocess.Popen(["cat", stalled], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)
+        asked = time.monotonic()
+        subprocess.run(["stat", cached], stdout=subprocess.DEVNULL, check=True, timeout=60)
+        assert time.monotonic() - asked < 3
+        assert reader.wait(timeout=60) != 0  # the stalled fetch times out: EIO
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait()
+    assert m.proc.poll() is None
