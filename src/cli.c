@@ -9,14 +9,54 @@
 #include "keys_command.h"
 #include "log.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum {
 	KEY_HELP, KEY_HELP_FUSE, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_JSON, KEY_QUIET,
-	KEY_KEY_ON_COMMAND_LINE
+	KEY_KEY_ON_COMMAND_LINE, KEY_NUMBER
+};
+
+/* The options that take a number: parsed here rather than by fuse_opt,
+ * whose refusal names neither the option nor what it takes, and in
+ * libfuse's words. An int in struct omifs_config, or a double. */
+static const struct number_option {
+	const char *name;	/* as written before the value: "ttl=", "--limit" */
+	size_t offset;
+	bool is_double;
+	double min, max;	/* allowed range; a double must be above min */
+	const char *takes;	/* what the value is, for the error */
+} number_options[] = {
+#define SECONDS(n, field, least) { n, offsetof(struct omifs_config, field), false, least, INT_MAX, \
+				   least ? "a number of seconds, 1 or more" \
+					 : "a number of seconds, 0 or more" }
+#define COUNT(n, field, least) { n, offsetof(struct omifs_config, field), false, least, INT_MAX, \
+				 least ? "a whole number, 1 or more" : "a whole number, 0 or more" }
+	SECONDS("ttl=", cache_ttl, 0),
+	SECONDS("refresh=", refresh_interval, 1),
+	SECONDS("full_refresh=", full_refresh_interval, 1),
+	SECONDS("timeout=", request_timeout, 1),
+	SECONDS("connect_timeout=", connect_timeout, 1),
+	SECONDS("budget_wait=", budget_wait, 0),
+	COUNT("retries=", retries, 0),
+	COUNT("max_per_minute=", per_minute, 0),
+	COUNT("max_per_day=", per_day, 0),
+	COUNT("max_transcripts_per_hour=", transcripts_per_hour, 0),
+	COUNT("page_size=", page_size, 1),
+	COUNT("transcript_batch=", transcript_batch, 1),
+	COUNT("transcript_page=", transcript_page, 1),
+	COUNT("--limit", search_limit, 0),
+	{ "log_level=", offsetof(struct omifs_config, log_level), false, 0, 3,
+	  "0 (errors), 1 (warnings), 2 (info) or 3 (debug)" },
+	{ "rate_window_scale=", offsetof(struct omifs_config, rate_window_scale), true, 0, 1e6,
+	  "a factor above 0" },
+#undef SECONDS
+#undef COUNT
 };
 
 #define OPT(t, field) { t, offsetof(struct omifs_config, field), 1 }
@@ -26,22 +66,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("cafile=%s", cafile),
 	OPT("cache_dir=%s", cache_dir),
 	OPT("no_disk_cache", no_disk_cache),
-	OPT("ttl=%d", cache_ttl),
-	OPT("refresh=%d", refresh_interval),
-	OPT("full_refresh=%d", full_refresh_interval),
-	OPT("timeout=%d", request_timeout),
-	OPT("connect_timeout=%d", connect_timeout),
-	OPT("retries=%d", retries),
 	OPT("api_profile=%s", api_profile),
-	OPT("max_per_minute=%d", per_minute),
-	OPT("max_per_day=%d", per_day),
-	OPT("max_transcripts_per_hour=%d", transcripts_per_hour),
-	OPT("rate_window_scale=%lf", rate_window_scale),
-	OPT("budget_wait=%d", budget_wait),
-	OPT("page_size=%d", page_size),
-	OPT("transcript_batch=%d", transcript_batch),
-	OPT("transcript_page=%d", transcript_page),
-	OPT("log_level=%d", log_level),
 	OPT("offline", offline),
 	OPT("accept_shrink", accept_shrink),
 	OPT("--accept-deletions", accept_deletions),
@@ -51,8 +76,23 @@ static const struct fuse_opt option_spec[] = {
 	OPT("token_file=%s", key_file),
 	OPT("--save=%s", save_path),
 	OPT("--save %s", save_path),
-	OPT("--limit=%d", search_limit),
-	OPT("--limit %d", search_limit),
+	FUSE_OPT_KEY("ttl=", KEY_NUMBER),
+	FUSE_OPT_KEY("refresh=", KEY_NUMBER),
+	FUSE_OPT_KEY("full_refresh=", KEY_NUMBER),
+	FUSE_OPT_KEY("timeout=", KEY_NUMBER),
+	FUSE_OPT_KEY("connect_timeout=", KEY_NUMBER),
+	FUSE_OPT_KEY("budget_wait=", KEY_NUMBER),
+	FUSE_OPT_KEY("retries=", KEY_NUMBER),
+	FUSE_OPT_KEY("max_per_minute=", KEY_NUMBER),
+	FUSE_OPT_KEY("max_per_day=", KEY_NUMBER),
+	FUSE_OPT_KEY("max_transcripts_per_hour=", KEY_NUMBER),
+	FUSE_OPT_KEY("page_size=", KEY_NUMBER),
+	FUSE_OPT_KEY("transcript_batch=", KEY_NUMBER),
+	FUSE_OPT_KEY("transcript_page=", KEY_NUMBER),
+	FUSE_OPT_KEY("log_level=", KEY_NUMBER),
+	FUSE_OPT_KEY("rate_window_scale=", KEY_NUMBER),
+	FUSE_OPT_KEY("--limit=", KEY_NUMBER),
+	FUSE_OPT_KEY("--limit ", KEY_NUMBER),
 	FUSE_OPT_KEY("key=", KEY_KEY_ON_COMMAND_LINE),
 	FUSE_OPT_KEY("api_key=", KEY_KEY_ON_COMMAND_LINE),
 	FUSE_OPT_KEY("-h", KEY_HELP),
@@ -319,6 +359,44 @@ static int unknown_option(const struct parse_state *p, const char *arg)
 	return -1;
 }
 
+/* Sets the numeric option arg ("ttl=60", or "--limit" and its value run
+ * together as fuse_opt hands them over). Returns 0, or -1 after saying
+ * which option takes what. */
+static int set_number(struct parse_state *p, const char *arg)
+{
+	const struct number_option *o = NULL;
+	const char *text, *cmd = command_name[p->command];
+	char *end;
+	double value;
+	bool flag;
+	int name_len;
+
+	for (size_t i = 0; i < sizeof(number_options) / sizeof(*number_options) && !o; i++)
+		if (strncmp(arg, number_options[i].name, strlen(number_options[i].name)) == 0)
+			o = &number_options[i];
+	if (!o)
+		return unknown_option(p, arg);
+	flag = o->name[0] == '-';
+	name_len = (int)strcspn(o->name, "=");
+	text = arg + strlen(o->name);
+	if (flag && *text == '=')
+		text++;
+	errno = 0;
+	value = o->is_double ? strtod(text, &end) : (double)strtol(text, &end, 10);
+	if (!*text || *end || errno || value < o->min || value > o->max ||
+	    (o->is_double && value <= o->min)) {
+		fprintf(stderr, "%s: %s%.*s%s%s: %.*s takes %s (see %s -h)\n", cmd,
+			flag ? "" : "-o ", name_len, o->name, flag ? " " : "=", text, name_len,
+			o->name, o->takes, cmd);
+		return -1;
+	}
+	if (o->is_double)
+		*(double *)((char *)&p->config + o->offset) = value;
+	else
+		*(int *)((char *)&p->config + o->offset) = (int)value;
+	return 0;
+}
+
 static int keep_word(struct omifs_config *c, const char *arg)
 {
 	if (c->n_words >= 0) {
@@ -329,11 +407,14 @@ static int keep_word(struct omifs_config *c, const char *arg)
 		c->words[c->n_words++] = strdup(arg);
 		return 0;
 	}
-	/* mount(8) passes "source mountpoint": keep the last as the mountpoint. */
-	if (c->mountpoint) {
-		free(c->source);
-		c->source = c->mountpoint;
+	/* mount(8) passes "source mountpoint"; nothing passes more. */
+	if (c->source) {
+		fprintf(stderr, "omifs: too many arguments: '%s' after the source '%s' and the "
+				"mountpoint '%s' (see omifs -h)\n", arg, c->source, c->mountpoint);
+		return -1;
 	}
+	if (c->mountpoint)
+		c->source = c->mountpoint;
 	c->mountpoint = strdup(arg);
 	return 0;
 }
@@ -367,6 +448,8 @@ static int process_option(void *data, const char *arg, int key, struct fuse_args
 	case KEY_VERSION:
 		print_versions();
 		exit(0);
+	case KEY_NUMBER:
+		return set_number(p, arg);
 	case KEY_JSON:
 		c->json = true;
 		return 0;
@@ -385,15 +468,86 @@ static int process_option(void *data, const char *arg, int key, struct fuse_args
 }
 
 
-/* Which command argv names; the words after it are its own. */
-static enum command command_of(int argc, char **argv)
+/* The distance between a and b in single-letter edits (insert, delete,
+ * replace, swap two neighbours), or 3 when it is more than 2: enough to
+ * tell a typo of a command from another word. */
+static int edits(const char *a, const char *b)
 {
-	static const char *const names[] = { [CMD_SYNC] = "sync", [CMD_KEYS] = "keys",
+	size_t la = strlen(a), lb = strlen(b);
+	int d[16][16];
+
+	if (la >= 16 || lb >= 16 || (la > lb ? la - lb : lb - la) > 2)
+		return 3;
+	for (size_t i = 0; i <= la; i++)
+		for (size_t j = 0; j <= lb; j++) {
+			if (i == 0 || j == 0) {
+				d[i][j] = (int)(i + j);
+				continue;
+			}
+			d[i][j] = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < d[i][j])
+				d[i][j] = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < d[i][j])
+				d[i][j] = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < d[i][j])
+				d[i][j] = d[i - 2][j - 2] + 1;
+		}
+	return d[la][lb] > 2 ? 3 : d[la][lb];
+}
+
+static const char *const command_words[] = { [CMD_SYNC] = "sync", [CMD_KEYS] = "keys",
 					     [CMD_STATUS] = "status", [CMD_REFRESH] = "refresh",
 					     [CMD_SEARCH] = "search" };
 
+/*
+ * A mount's first word when it reads as a mistyped command rather than a
+ * mountpoint or mount(8)'s source: a plain word (no '/', ':' or '.'),
+ * not an existing path, and either one or two edits from a command
+ * ("serach dentist") or the only word, so that the mountpoint it would
+ * be does not exist ("stauts"). A directory named like a command is
+ * mounted as ./sync. Says so and returns -1; 0 otherwise.
+ */
+static int refuse_unknown_command(int argc, char **argv)
+{
+	const char *word = NULL, *closest = NULL;
+	int words = 0, best = 3;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "-o") == 0) {
+			i++;
+			continue;
+		}
+		if (argv[i][0] == '-')
+			continue;
+		if (!word)
+			word = argv[i];
+		words++;
+	}
+	if (!word || strpbrk(word, "/:.") || access(word, F_OK) == 0)
+		return 0;
+	for (int k = CMD_SYNC; k <= CMD_SEARCH; k++)
+		if (edits(word, command_words[k]) < best) {
+			best = edits(word, command_words[k]);
+			closest = command_words[k];
+		}
+	if (!closest && words > 1)
+		return 0;
+	if (closest)
+		fprintf(stderr, "omifs: unknown command '%s' (did you mean %s?)\n", word, closest);
+	else
+		fprintf(stderr, "omifs: unknown command '%s' (the commands: sync, keys, status, "
+				"refresh, search; a mountpoint must be an existing directory)\n", word);
+	return -1;
+}
+
+/* Which command argv names; the words after it are its own. */
+static enum command command_of(int argc, char **argv)
+{
 	for (int k = CMD_SYNC; argc > 1 && k <= CMD_SEARCH; k++)
-		if (strcmp(argv[1], names[k]) == 0)
+		if (strcmp(argv[1], command_words[k]) == 0)
 			return k;
 	return CMD_MOUNT;
 }
@@ -404,14 +558,15 @@ static int check_command_line(const struct omifs_config *c, enum command cmd)
 {
 	const char *word = c->n_words > 0 ? c->words[0] : "";
 	const char *problem = NULL;
+	static char said[160];
 
 	if (c->json && !(cmd == CMD_SYNC || cmd == CMD_SEARCH ||
 			 (cmd == CMD_KEYS && strcmp(word, "list") == 0)))
 		problem = "--json goes with omifs sync, omifs search and omifs keys list";
 	else if (c->search_limit != -1 && cmd != CMD_SEARCH)
 		problem = "--limit goes with omifs search";
-	else if (cmd == CMD_SEARCH && (c->n_words < 1 || c->search_limit < -1))
-		problem = c->n_words < 1 ? "give a QUERY" : "--limit takes a number >= 0";
+	else if (cmd == CMD_SEARCH && c->n_words < 1)
+		problem = "give a QUERY";
 	else if (c->quiet && cmd != CMD_SYNC)
 		problem = "-q goes with omifs sync";
 	else if (c->check && cmd != CMD_SYNC)
@@ -428,14 +583,12 @@ static int check_command_line(const struct omifs_config *c, enum command cmd)
 		problem = "sync takes no mountpoint";
 	else if (cmd == CMD_MOUNT && !c->mountpoint)
 		problem = "no mountpoint given";
-	else if (c->cache_ttl < 0 || c->refresh_interval < 1 || c->full_refresh_interval < 1 ||
-		 c->page_size < 1 || c->transcript_batch < 1 || c->transcript_page == 0 ||
-		 c->transcript_page < -1 || c->request_timeout < 1 ||
-		 c->connect_timeout < 1 || c->retries < 0 || c->budget_wait < 0 ||
-		 c->rate_window_scale <= 0 ||
-		 (c->api_profile && strcmp(c->api_profile, "documented") != 0 &&
-		  strcmp(c->api_profile, "backend") != 0))
-		problem = "an option has a value out of range";
+	else if (c->api_profile && strcmp(c->api_profile, "documented") != 0 &&
+		 strcmp(c->api_profile, "backend") != 0) {
+		snprintf(said, sizeof(said), "-o api_profile=%.80s: api_profile takes documented "
+			 "or backend", c->api_profile);
+		problem = said;
+	}
 	if (problem)
 		fprintf(stderr, "%s: %s (see %s -h)\n", command_name[cmd], problem, command_name[cmd]);
 	return problem ? -1 : 0;
@@ -464,6 +617,15 @@ int cli_parse(struct fuse_args *args, struct omifs_config *c, enum command *cmd)
 	}, .command = command_of(args->argc, args->argv) };
 	int rc;
 
+	*c = state.config;
+	*cmd = state.command;
+	if (args->argc > 1 && strcmp(args->argv[args->argc - 1], "-o") == 0) {
+		fprintf(stderr, "%s: -o needs options, such as -o url=URL (see %s -h)\n",
+			command_name[state.command], command_name[state.command]);
+		return -1;
+	}
+	if (state.command == CMD_MOUNT && refuse_unknown_command(args->argc, args->argv) < 0)
+		return -1;
 	if (state.command != CMD_MOUNT) {
 		state.config.n_words = state.command == CMD_SYNC ? -1 : 0;
 		args->argc--;

@@ -49,6 +49,55 @@ def test_unknown_options_are_named_and_exit_1_before_anything_else(args, named, 
     assert not is_mounted(mnt)
 
 
+@pytest.mark.parametrize("args, said", [
+    (["-o", "ttl=abc", "MNT"], "-o ttl=abc: ttl takes a number of seconds, 0 or more"),
+    (["-o", "ttl=-1", "MNT"], "-o ttl=-1: ttl takes a number of seconds, 0 or more"),
+    (["-o", "refresh=0", "MNT"], "-o refresh=0: refresh takes a number of seconds, 1 or more"),
+    (["-o", "page_size=1e3", "MNT"], "-o page_size=1e3: page_size takes a whole number, 1 or more"),
+    (["-o", "rate_window_scale=0", "MNT"], "rate_window_scale takes a factor above 0"),
+    (["-o", "api_profile=foo", "MNT"], "-o api_profile=foo: api_profile takes documented or backend"),
+    (["sync", "-o", "log_level=9"], "log_level takes 0 (errors), 1 (warnings), 2 (info) or 3"),
+    (["search", "--limit", "abc", "foo"], "--limit abc: --limit takes a whole number, 0 or more"),
+    (["search", "--limit=-2", "foo"], "--limit -2: --limit takes a whole number, 0 or more"),
+    (["-o"], "-o needs options"),
+    (["MNT", "MNT", "MNT"], "too many arguments"),
+])
+def test_option_values_are_refused_by_name_in_omifs_words(args, said, tmp_path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    args = [str(mnt) if a == "MNT" else a for a in args]
+    r = run_omifs(*args, key=None)
+    assert r.returncode == (2 if args[0] == "search" else 1), r
+    assert said in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "fuse:" not in r.stderr and "out of range" not in r.stderr
+    assert not is_mounted(mnt)
+
+
+@pytest.mark.parametrize("args, said", [
+    (["serach", "dentist"], "unknown command 'serach' (did you mean search?)"),
+    (["stauts", "MNT"], "unknown command 'stauts' (did you mean status?)"),
+    (["refrseh", "MNT"], "unknown command 'refrseh' (did you mean refresh?)"),
+    (["mnt-that-is-not-there"], "unknown command 'mnt-that-is-not-there' (the commands: sync"),
+])
+def test_a_mistyped_command_is_not_a_mount(args, said, tmp_path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    args = [str(mnt) if a == "MNT" else a for a in args]
+    r = subprocess.run([OMIFS, *args], cwd=tmp_path, env={"PATH": os.environ["PATH"]},
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and said in r.stderr, r
+    assert not is_mounted(mnt)
+
+
+def test_a_mountpoint_named_like_a_command_is_given_as_a_path(emulator_factory, mount_factory,
+                                                              tmp_path):
+    emu = emulator_factory(*UNLIMITED)
+    (tmp_path / "sync").mkdir()
+    # mount(8)'s source before the mountpoint is no command either.
+    m = mount_factory(emu.url, path=str(tmp_path / "sync"), extra_args=["omifs"])
+    assert "memories" in os.listdir(m.path)
+
+
 def test_generic_fuse_options_and_mount_words_are_accepted(emulator_factory, mount_factory):
     emu = emulator_factory(*UNLIMITED)
     m = mount_factory(emu.url, "noatime", "max_threads=4", "nofail", "_netdev", "x-systemd.automount",
