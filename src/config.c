@@ -35,6 +35,18 @@ static int make_private_dir(const char *path)
 	return rc;
 }
 
+char *config_default_key_file(void)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	struct buf path = BUF_INIT;
+
+	if (xdg && *xdg == '/')
+		buf_printf(&path, "%s/omifs/key", xdg);
+	else if (home && *home == '/')
+		buf_printf(&path, "%s/.config/omifs/key", home);
+	return buf_steal(&path);
+}
+
 char *config_cache_dir(const struct omifs_config *c, char *err, size_t errlen)
 {
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");

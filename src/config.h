@@ -60,6 +60,11 @@ char *config_cache_path(const struct omifs_config *c, char *err, size_t errlen);
  * be. Returns a malloc'd path, or NULL with a message in err. */
 char *config_cache_dir(const struct omifs_config *c, char *err, size_t errlen);
 
+/* $XDG_CONFIG_HOME/omifs/key, or ~/.config/omifs/key: where the key is
+ * kept when neither OMI_API_KEY nor -o key_file names it (malloc'd; NULL
+ * without HOME). */
+char *config_default_key_file(void);
+
 /* Frees the strings the configuration owns (the key wiped first); the
  * struct itself is the caller's. */
 void config_free(struct omifs_config *c);

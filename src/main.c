@@ -56,6 +56,36 @@ static bool key_is_sane(const char *key)
 	return true;
 }
 
+/* Names the default key file as c->key_file when nothing else names the
+ * key and that file exists: every command then runs as the README and
+ * the systemd unit write it. */
+static void use_default_key_file(struct omifs_config *c)
+{
+	const char *env = getenv("OMI_API_KEY");
+	char *path;
+
+	if (c->key_file || (env && *env))
+		return;
+	path = config_default_key_file();
+	if (path && access(path, F_OK) == 0)
+		c->key_file = path;
+	else
+		free(path);
+}
+
+/* The key in line, without the spaces, tabs or line end around it. */
+static char *trimmed(char *line)
+{
+	size_t n;
+
+	line += strspn(line, " \t");
+	n = strcspn(line, "\r\n");
+	while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+		n--;
+	line[n] = '\0';
+	return line;
+}
+
 /* Loads the key into c->key. Returns 0 or prints why not and returns -1. */
 static int load_key(struct omifs_config *c)
 {
@@ -68,7 +98,8 @@ static int load_key(struct omifs_config *c)
 	if (env && *env && !c->key_file) {
 		c->key = strdup(env);
 	} else if (c->key_file) {
-		fd = open(c->key_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		/* O_NONBLOCK: a FIFO must be refused below, not waited on. */
+		fd = open(c->key_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		if (fd < 0 || fstat(fd, &st) < 0) {
 			fprintf(stderr, "omifs: cannot read key file %s: %s\n", c->key_file,
 				strerror(errno));
@@ -90,11 +121,11 @@ static int load_key(struct omifs_config *c)
 			fclose(f);
 		else
 			close(fd);
-		line[strcspn(line, "\r\n")] = '\0';
-		c->key = strdup(line);
+		c->key = strdup(trimmed(line));
 		explicit_bzero(line, sizeof(line));
 	} else {
-		fprintf(stderr, "omifs: no API key: set OMI_API_KEY or use -o key_file=FILE\n");
+		fprintf(stderr, "omifs: no API key: set OMI_API_KEY, use -o key_file=FILE or put it "
+				"in ~/.config/omifs/key (mode 0600)\n");
 		return -1;
 	}
 	/* Scrub the variable where it lives (the environment block that
@@ -456,6 +487,7 @@ int main(int argc, char *argv[])
 	url_given = config.url;
 	if (!config.url)
 		config.url = strdup(DEFAULT_URL);
+	use_default_key_file(&config);
 	if (config.debug)
 		config.log_level = LOG_DEBUG;
 	log_setup(config.log_level, false);

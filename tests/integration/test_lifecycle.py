@@ -1,6 +1,7 @@
 """Mounting and unmounting: keys, failures before the mount, processes."""
 
 import errno
+import json
 import os
 import stat
 import subprocess
@@ -273,3 +274,38 @@ def test_a_mount_left_dead_by_kill_9_is_cleared_by_the_next_mount(emulator_facto
         assert "memories" in os.listdir(again.path)
     finally:
         unmount(m.path)
+
+
+def test_the_default_key_file_is_the_key_when_nothing_else_names_one(emulator_factory,
+                                                                    mount_factory, tmp_path):
+    emu = emulator_factory()
+    home = tmp_path / "home"
+    (home / ".config" / "omifs").mkdir(parents=True)
+    key_file = home / ".config" / "omifs" / "key"
+    key_file.write_text("  " + TEST_KEY + " \n")  # spaces around it are no part of it
+    os.chmod(key_file, 0o600)
+    # As the README writes it: no OMI_API_KEY, no -o key_file.
+    r = run_omifs("keys", "list", "--json", "-o", f"url={emu.url}", key=None,
+                  env={"HOME": str(home)})
+    assert r.returncode == 0, r.stderr
+    assert isinstance(json.loads(r.stdout), list)
+    m = mount_factory(emu.url, key="", env={"HOME": str(home)})
+    assert "memories" in os.listdir(m.path)
+    # $XDG_CONFIG_HOME moves it, as it moves every configuration.
+    r = run_omifs("keys", "list", "-o", f"url={emu.url}", key=None,
+                  env={"HOME": str(home), "XDG_CONFIG_HOME": str(tmp_path / "elsewhere")})
+    assert r.returncode == 1 and "no API key" in r.stderr
+    os.chmod(key_file, 0o644)
+    r = run_omifs("keys", "list", "-o", f"url={emu.url}", key=None, env={"HOME": str(home)})
+    assert r.returncode == 1 and "chmod 600" in r.stderr
+
+
+def test_a_key_file_that_is_a_fifo_is_refused_not_waited_on(emulator_factory, tmp_path):
+    emu = emulator_factory()
+    fifo = tmp_path / "key"
+    os.mkfifo(fifo, 0o600)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = run_omifs("-o", f"url={emu.url},key_file={fifo}", str(mnt), key=None, timeout=10)
+    assert r.returncode == 1 and "regular file" in r.stderr
+    assert not is_mounted(mnt)
