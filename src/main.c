@@ -216,8 +216,9 @@ static int check_mountpoint(const char *path)
 
 /* One authenticated request, so that a bad key or URL fails here. It is
  * the first page of memories, kept in c for the first listing, so that the
- * check costs no request of its own. */
-static int check_server(struct omifs_config *c)
+ * check costs no request of its own. Returns 0, or an exit code with what
+ * went wrong said on stderr and written to why. */
+static int check_server(struct omifs_config *c, char *why, size_t whylen)
 {
 	struct api_options opts;
 	struct api_error err;
@@ -232,6 +233,7 @@ static int check_server(struct omifs_config *c)
 
 	if (!api) {
 		fprintf(stderr, "omifs: %s\n", err.message);
+		snprintf(why, whylen, "%s", err.message);
 		return EXIT_USAGE;
 	}
 	snprintf(query, sizeof(query), "limit=%d&offset=0", c->page_size);
@@ -244,10 +246,12 @@ static int check_server(struct omifs_config *c)
 	if (result == API_OK)
 		return 0;
 	if (result == API_E_AUTH) {
-		fprintf(stderr, "omifs: the server refused the API key: %s\n", err.message);
+		snprintf(why, whylen, "the server refused the API key: %s", err.message);
+		fprintf(stderr, "omifs: %s\n", why);
 		return EXIT_AUTH;
 	}
-	fprintf(stderr, "omifs: cannot reach the Omi API at %s: %s\n", c->url, err.message);
+	snprintf(why, whylen, "cannot reach the Omi API at %s: %s", c->url, err.message);
+	fprintf(stderr, "omifs: %s\n", why);
 	return EXIT_SERVER;
 }
 
@@ -383,6 +387,7 @@ static int find_cache(struct omifs_config *c, const char *url_given, const char 
 
 static int run_sync(struct omifs_config *c, const char *url_given)
 {
+	char why[600];
 	int rc;
 
 	if (c->check)
@@ -394,10 +399,12 @@ static int run_sync(struct omifs_config *c, const char *url_given)
 		return EXIT_USAGE;
 	}
 	if (load_key(c) < 0)
-		return EXIT_USAGE;
-	if ((rc = check_server(c)) != 0)
-		return rc;
-	return open_cache(c, NULL) < 0 ? EXIT_USAGE : sync_command(c);
+		return sync_command_stopped(c, EXIT_USAGE, "no usable API key");
+	if ((rc = check_server(c, why, sizeof(why))) != 0)
+		return sync_command_stopped(c, rc, why);
+	if (open_cache(c, NULL) < 0)
+		return sync_command_stopped(c, EXIT_USAGE, "the cache cannot be opened");
+	return sync_command(c);
 }
 
 /* omifs search: the cache of the key's account, or the one cached
@@ -438,6 +445,7 @@ static int run_mount(struct omifs_config *c, struct fuse_args *args, const char 
 {
 	struct fs_context ctx = { .config = c };
 	struct buf opt = BUF_INIT;
+	char why[600];
 	const char *env = getenv("OMI_API_KEY");
 	bool keyless = c->offline && !c->key_file && !(env && *env) && !c->no_disk_cache;
 	bool fresh;
@@ -451,7 +459,7 @@ static int run_mount(struct omifs_config *c, struct fuse_args *args, const char 
 		return EXIT_MOUNTPOINT;
 	if (open_cache(c, &fresh) < 0)
 		return EXIT_USAGE;
-	if (!c->offline && !fresh && (rc = check_server(c)) != 0)
+	if (!c->offline && !fresh && (rc = check_server(c, why, sizeof(why))) != 0)
 		return rc;
 	buf_puts(&opt, "-oro,nosuid,nodev,default_permissions,subtype=omifs,fsname=");
 	add_fsname(c, &opt);

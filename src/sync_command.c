@@ -216,6 +216,22 @@ static int finish(const struct omifs_config *c, struct store *store, int rc, tim
 	return interrupted ? 130 : rc == 0 ? 0 : rc == -EACCES ? 2 : 3;
 }
 
+int sync_command_stopped(const struct omifs_config *c, int exit_code, const char *reason)
+{
+	json_object *summary;
+
+	if (!c->json)
+		return exit_code;
+	summary = json_object_new_object();
+	json_object_object_add(summary, "result", json_object_new_string(
+		exit_code == 2 ? "key_refused" : "failed"));
+	json_object_object_add(summary, "reason", json_object_new_string(reason));
+	if (c->cache_path)
+		json_object_object_add(summary, "cache", json_object_new_string(c->cache_path));
+	print_json(summary);
+	return exit_code;
+}
+
 int sync_check_command(const struct omifs_config *c)
 {
 	char err[512], problem[512];

@@ -197,6 +197,20 @@ def test_sync_json_quiet_and_progress_on_stderr(emulator_factory, tmp_path):
     assert r.returncode == 0 and r.stderr == "" and json.loads(r.stdout)["result"] == "done"
 
 
+def test_sync_json_prints_one_object_whatever_the_outcome(emulator_factory, tmp_path):
+    emu = emulator_factory(*UNLIMITED)
+    for options, key, code, result in ((f"url={emu.url}", "omi_dev_" + "0" * 32, 2, "key_refused"),
+                                       ("url=http://127.0.0.1:1/v1/dev,retries=0", TEST_KEY, 3,
+                                        "failed"),
+                                       (f"url={emu.url}", None, 1, "failed")):
+        r = run_omifs("sync", "--json", "-o", options, key=key, cache_home=str(tmp_path))
+        assert r.returncode == code, r
+        summary = json.loads(r.stdout)
+        assert summary["result"] == result and summary["reason"], summary
+        if key:
+            assert key not in r.stdout + r.stderr
+
+
 def test_sync_ctrl_c_says_how_far_it_got_and_exits_130(emulator_factory, mount_factory, tmp_path):
     emu = emulator_factory(*UNLIMITED, "--conversations", "120", "--latency-ms", "150")
     env = {"PATH": os.environ["PATH"], "OMI_API_KEY": TEST_KEY, "XDG_CACHE_HOME": str(tmp_path), "TZ": "UTC"}
