@@ -271,6 +271,17 @@ static bool listed_recently(struct store *store, const struct omifs_config *c)
 	return fresh;
 }
 
+/* Whether the account's cache file exists (c->cache_path found, its
+ * directory made, when it can be). */
+static bool cache_exists(struct omifs_config *c)
+{
+	char err[512];
+
+	if (!c->no_disk_cache && !c->cache_path)
+		c->cache_path = config_cache_path(c, err, sizeof(err));
+	return c->cache_path && access(c->cache_path, F_OK) == 0;
+}
+
 /* Finds the cache file and makes sure it opens, so that a problem is
  * reported here rather than by a daemon. *fresh (may be NULL) tells
  * whether the cache was listed recently (listed_recently). */
@@ -448,7 +459,7 @@ static int run_mount(struct omifs_config *c, struct fuse_args *args, const char 
 	char why[600];
 	const char *env = getenv("OMI_API_KEY");
 	bool keyless = c->offline && !c->key_file && !(env && *env) && !c->no_disk_cache;
-	bool fresh;
+	bool fresh, checked = false;
 	int rc;
 
 	if (keyless ? pick_offline_cache(c, url_given) < 0 : load_key(c) < 0)
@@ -457,9 +468,16 @@ static int run_mount(struct omifs_config *c, struct fuse_args *args, const char 
 		c->key = xstrdup("");	/* offline: no request carries it */
 	if (check_mountpoint(c->mountpoint) < 0)
 		return EXIT_MOUNTPOINT;
+	/* A cache is made only for a key the server accepts: a wrong key or
+	 * URL must leave no file that later commands take for an account. */
+	if (!c->offline && !cache_exists(c)) {
+		if ((rc = check_server(c, why, sizeof(why))) != 0)
+			return rc;
+		checked = true;
+	}
 	if (open_cache(c, &fresh) < 0)
 		return EXIT_USAGE;
-	if (!c->offline && !fresh && (rc = check_server(c, why, sizeof(why))) != 0)
+	if (!c->offline && !fresh && !checked && (rc = check_server(c, why, sizeof(why))) != 0)
 		return rc;
 	buf_puts(&opt, "-oro,nosuid,nodev,default_permissions,subtype=omifs,fsname=");
 	add_fsname(c, &opt);

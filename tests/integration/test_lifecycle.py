@@ -309,3 +309,25 @@ def test_a_key_file_that_is_a_fifo_is_refused_not_waited_on(emulator_factory, tm
     r = run_omifs("-o", f"url={emu.url},key_file={fifo}", str(mnt), key=None, timeout=10)
     assert r.returncode == 1 and "regular file" in r.stderr
     assert not is_mounted(mnt)
+
+
+def test_a_failed_mount_leaves_no_cache_behind(emulator_factory, mount_factory, tmp_path):
+    """A cache is made once the key is accepted: a wrong key or URL leaves
+    no file that later commands would take for a cached account."""
+    emu = emulator_factory()
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    caches = tmp_path / "caches"
+    for options, key, code in ((f"url={emu.url}", "omi_dev_" + "1" * 32, 2),
+                               ("url=http://127.0.0.1:1/v1/dev,retries=0", TEST_KEY, 3)):
+        r = run_omifs("-o", options, str(mnt), key=key, cache_home=str(caches))
+        assert r.returncode == code, r
+        assert not is_mounted(mnt)
+    assert not list(caches.rglob("*.sqlite")), list(caches.rglob("*"))
+    # The one account that mounted is then the one an offline command finds.
+    m = mount_factory(emu.url, env={"XDG_CACHE_HOME": str(caches)})
+    os.listdir(m.p("memories"))
+    m.cleanup()
+    r = run_omifs("search", "--limit", "1", "the", key=None, cache_home=str(caches))
+    assert r.returncode in (0, 1), r.stderr
+    assert "accounts are cached" not in r.stderr
