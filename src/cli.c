@@ -70,6 +70,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("offline", offline),
 	OPT("accept_shrink", accept_shrink),
 	OPT("--accept-deletions", accept_deletions),
+	OPT("--wait", wait),
 	OPT("--check", check),
 	OPT("xattr", xattr),
 	OPT("allow_http", allow_http),
@@ -286,11 +287,13 @@ static void usage_keys(const char *prog)
 static void usage_status(const char *prog)
 {
 	printf("usage: %s status MOUNTPOINT\n"
-	       "       %s refresh [--accept-deletions] MOUNTPOINT\n"
+	       "       %s refresh [--wait] [--accept-deletions] MOUNTPOINT\n"
 	       "\n"
 	       "status prints the mount's .omifs/status. refresh asks the omifs process\n"
 	       "serving MOUNTPOINT to look for new, changed and deleted items now (as\n"
-	       "kill -HUP would), found through the mount itself. With\n"
+	       "kill -HUP would), found through the mount itself. With --wait it\n"
+	       "returns once that refresh is done: exit 0 when every collection was\n"
+	       "listed, 1 when one failed (the reason on stderr). With\n"
 	       "--accept-deletions (kill -USR1), that refresh also deletes what the\n"
 	       "status says is held back: items two listings agree are gone, from a\n"
 	       "collection listed empty or that lost over a quarter within a day.\n",
@@ -573,6 +576,8 @@ static int check_command_line(const struct omifs_config *c, enum command cmd)
 		problem = "--check goes with omifs sync";
 	else if (c->accept_deletions && cmd != CMD_REFRESH)
 		problem = "--accept-deletions goes with omifs refresh";
+	else if (c->wait && cmd != CMD_REFRESH)
+		problem = "--wait goes with omifs refresh";
 	else if (c->save_path && !(cmd == CMD_KEYS && strcmp(word, "create") == 0))
 		problem = "--save goes with omifs keys create";
 	else if (cmd == CMD_KEYS && !keys_command_valid(c->words, c->n_words))

@@ -44,6 +44,7 @@ struct omifs_config {
 	bool offline;
 	bool accept_shrink;	/* -o accept_shrink: delete what two listings agree on */
 	bool accept_deletions;	/* refresh --accept-deletions */
+	bool wait;		/* refresh --wait: until that refresh is done */
 	bool check;		/* sync --check: check the cache, fetch nothing */
 	bool xattr;		/* serve user.omi.* extended attributes */
 	bool allow_http;

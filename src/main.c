@@ -524,7 +524,7 @@ int main(int argc, char *argv[])
 		break;
 	case CMD_STATUS: rc = mount_status_command(config.words[0]); break;
 	case CMD_REFRESH:
-		rc = mount_refresh_command(config.words[0], config.accept_deletions);
+		rc = mount_refresh_command(config.words[0], config.accept_deletions, config.wait);
 		break;
 	case CMD_SYNC: rc = run_sync(&config, url_given); break;
 	case CMD_SEARCH: rc = run_search(&config, url_given); break;

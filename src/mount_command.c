@@ -14,9 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-enum { EXIT_USAGE = 1, EXIT_FAILED = 3, EXIT_MOUNTPOINT = 4 };
+enum { EXIT_USAGE = 1, EXIT_REFRESH_FAILED = 1, EXIT_FAILED = 3, EXIT_MOUNTPOINT = 4 };
 
 /* Undoes mountinfo's octal escapes (\040 for a space) in place. */
 static void unescape_mountinfo(char *s)
@@ -185,16 +186,79 @@ static bool is_omifs_server(pid_t pid)
 	return fuse;
 }
 
-int mount_refresh_command(const char *path, bool accept_deletions)
+/* The status line "refreshes      N asked, M done; the last ..." of the
+ * mount at path: *asked and *done, and in why (may be NULL) what follows
+ * "the last failed: ", or "" when it succeeded. Returns 0, or -1 when the
+ * status cannot be read or has no such line. */
+static int refresh_counts(const char *path, unsigned long *asked, unsigned long *done,
+			  char *why, size_t whylen)
+{
+	static const char failed_said[] = "; the last failed: ";
+	struct buf status = BUF_INIT;
+	const char *line, *end, *failed;
+	int rc = -1;
+
+	if (read_status(path, &status) == 0 && (line = strstr(status.data, "\nrefreshes ")) &&
+	    sscanf(line, "\nrefreshes %lu asked, %lu done", asked, done) == 2) {
+		rc = 0;
+		end = line + 1 + strcspn(line + 1, "\n");
+		failed = strstr(line, failed_said);
+		if (why && failed && failed < end)
+			snprintf(why, whylen, "%.*s", (int)(end - failed - (sizeof(failed_said) - 1)),
+				 failed + sizeof(failed_said) - 1);
+		else if (why)
+			why[0] = '\0';
+	}
+	buf_free(&status);
+	return rc;
+}
+
+/* Waits (polling the status file, for a day at most) until a refresh
+ * asked after `asked` is done. Returns the exit code. */
+static int wait_for_refresh(const char *path, pid_t pid, unsigned long asked)
+{
+	const struct timespec tick = { .tv_nsec = 200 * 1000 * 1000 };
+	unsigned long now_asked, done;
+	char why[512];
+
+	for (long i = 0; i < 24L * 3600 * 5; i++) {
+		if (refresh_counts(path, &now_asked, &done, why, sizeof(why)) < 0 ||
+		    kill(pid, 0) < 0) {
+			fprintf(stderr, "omifs refresh: the mount at %s went away\n", path);
+			return EXIT_FAILED;
+		}
+		if (done > asked) {
+			if (!why[0])
+				return 0;
+			fprintf(stderr, "omifs refresh: the refresh failed: %s\n", why);
+			return EXIT_REFRESH_FAILED;
+		}
+		nanosleep(&tick, NULL);
+	}
+	fprintf(stderr, "omifs refresh: gave up waiting after a day\n");
+	return EXIT_FAILED;
+}
+
+int mount_refresh_command(const char *path, bool accept_deletions, bool wait)
 {
 	char *abs = omifs_mount("refresh", path);
+	unsigned long asked = 0, done = 0;
+	struct buf status = BUF_INIT;
 	pid_t pid;
 	int rc = 0;
 
 	if (!abs)
 		return EXIT_MOUNTPOINT;
 	pid = mount_server_pid(abs);
-	if (pid < 0) {
+	if (wait && read_status(abs, &status) == 0 && strstr(status.data, "\nmode           offline")) {
+		fprintf(stderr, "omifs refresh: %s is mounted offline: it sends no request, so "
+				"nothing refreshes\n", path);
+		rc = EXIT_USAGE;
+	} else if (wait && refresh_counts(abs, &asked, &done, NULL, 0) < 0) {
+		fprintf(stderr, "omifs refresh: %s/.omifs/status counts no refreshes (an older "
+				"omifs?)\n", path);
+		rc = EXIT_MOUNTPOINT;
+	} else if (pid < 0) {
 		fprintf(stderr, "omifs refresh: %s/.omifs/status names no process (an older omifs?)\n",
 			path);
 		rc = EXIT_MOUNTPOINT;
@@ -209,7 +273,11 @@ int mount_refresh_command(const char *path, bool accept_deletions)
 	} else {
 		printf("omifs refresh: omifs (pid %ld) serving %s is refreshing%s\n", (long)pid, abs,
 		       accept_deletions ? ", deleting what two listings agree is gone" : "");
+		fflush(stdout);
+		if (wait)
+			rc = wait_for_refresh(abs, pid, asked);
 	}
+	buf_free(&status);
 	free(abs);
 	return rc;
 }

@@ -23,8 +23,10 @@ pid_t mount_server_pid(const char *path);
 
 /* The commands; return a process exit code (1 usage, 4 not an omifs
  * mount or not readable, 3 the process could not be signalled).
- * accept_deletions: the refresh deletes what the mount holds back. */
+ * accept_deletions: the refresh deletes what the mount holds back.
+ * wait: return once that refresh is done, 0 when it succeeded and 1 when
+ * it failed (the reason said), or 3 when the mount went away. */
 int mount_status_command(const char *path);
-int mount_refresh_command(const char *path, bool accept_deletions);
+int mount_refresh_command(const char *path, bool accept_deletions, bool wait);
 
 #endif

@@ -271,6 +271,14 @@ static void render_collections(const struct status *st, struct buf *out)
 	else
 		buf_printf(out, "%-14s online: new items every %d s, full listings every %d s\n",
 			   "mode", st->refresh_interval, st->full_refresh_interval);
+	/* omifs refresh --wait reads this line: keep its shape. */
+	buf_printf(out, "%-14s %lu asked, %lu done", "refreshes", st->refreshes_asked,
+		   st->refreshes_done);
+	if (st->refreshes_done && st->refresh_error)
+		buf_printf(out, "; the last failed: %s: %s\n", st->refresh_failed,
+			   strerror(-st->refresh_error));
+	else
+		buf_puts(out, st->refreshes_done ? "; the last succeeded\n" : "\n");
 }
 
 static void render_requests(const struct status *st, struct buf *out)

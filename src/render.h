@@ -100,6 +100,9 @@ struct status {
 	char search[160];		/* how much of the account search/ covers */
 	bool offline;
 	int refresh_interval, full_refresh_interval;
+	unsigned long refreshes_asked, refreshes_done;	/* omifs refresh, SIGHUP */
+	int refresh_error;		/* of the last one done: 0, or -errno */
+	const char *refresh_failed;	/* ... and the collection it failed on */
 	unsigned long requests, failures, retries, rate_limited;
 	struct status_policy policies[STATUS_POLICIES];
 	int n_policies;

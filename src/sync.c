@@ -975,6 +975,22 @@ static int next_wait_ms(struct sync *s)
 	return next - now > 3600 ? 3600 * 1000 : (int)ceil((next - now) * 1000);
 }
 
+/* Records how the refresh the person asked for went: each collection's
+ * listing in that pass completed, or the first that did not failed it. */
+static void note_asked_refresh(struct sync *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->refresh_error = 0;
+	s->refresh_failed = NULL;
+	for (int k = 0; k < STORE_KINDS && !s->refresh_error; k++)
+		if (s->kinds[k].asked) {
+			s->refresh_error = s->kinds[k].error ? s->kinds[k].error : -EAGAIN;
+			s->refresh_failed = collection_of(k)->dir;
+		}
+	s->refreshes_done++;
+	pthread_mutex_unlock(&s->lock);
+}
+
 static void *refresher(void *arg)
 {
 	struct sync *s = arg;
@@ -1001,6 +1017,7 @@ static void *refresher(void *arg)
 				s->kinds[k].asked = true;
 			}
 			s->transcripts_paused_until = 0;
+			s->refreshes_asked++;
 			pthread_mutex_unlock(&s->lock);
 			api_clear_pause(s->api);
 		}
@@ -1008,6 +1025,8 @@ static void *refresher(void *arg)
 			refresh_due(s);
 			prune_versions(s);
 		}
+		if ((command == 'r' || command == 'a') && !s->opts.offline)
+			note_asked_refresh(s);
 	}
 	return NULL;
 }

@@ -62,6 +62,10 @@ void sync_status(struct sync *s, struct status *st)
 			 ks->held_why);
 	}
 	st->conversations = s->n_order;
+	st->refreshes_asked = s->refreshes_asked;
+	st->refreshes_done = s->refreshes_done;
+	st->refresh_error = s->refresh_error;
+	st->refresh_failed = s->refresh_failed;
 	pthread_mutex_unlock(&s->lock);
 	for (int k = 0; k < STORE_KINDS; k++)
 		full_period(s, k, &st->collections[k]);

@@ -74,6 +74,9 @@ struct sync {
 	void *changed_ctx;
 	struct sync_plan plan;	/* transcript read-ahead; transcript_lock */
 	int page_clamps[STORE_KINDS][2]; /* as kept in the cache: sync_keep_page_clamps */
+	unsigned long refreshes_asked, refreshes_done; /* sync_request_refresh's; lock */
+	int refresh_error;	/* of the last one done: 0 or -errno; lock */
+	const char *refresh_failed; /* ... the collection it failed on; lock */
 };
 
 /* Items of a short listing (new conversations, a rewrite), as the

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from emulator import TEST_KEY, UNLIMITED
+from fsutil import read
 from mount import OMIFS, REPO, interrupt_omifs, is_mounted, run_omifs, unmount
 
 
@@ -254,6 +255,26 @@ def test_status_and_refresh_find_the_mount_s_process(emulator_factory, mount_fac
     for command in ("status", "refresh"):
         r = run_omifs(command, str(plain), key=None)
         assert r.returncode == 4 and "not an omifs mount" in r.stderr
+
+
+def test_refresh_wait_returns_when_that_refresh_is_done(emulator_factory, mount_factory):
+    emu = emulator_factory(*UNLIMITED)
+    m = mount_factory(emu.url, "retries=0", "timeout=5")
+    os.listdir(m.p("memories"))
+    emu.add("memories", {"id": "added-meanwhile", "content": "Added while mounted",
+                         "category": "other", "created_at": "2025-06-01T10:00:00Z"})
+    r = run_omifs("refresh", "--wait", m.path, key=None, timeout=60)
+    assert r.returncode == 0, r.stderr
+    # Done means done: what the refresh brought is there when it returns.
+    assert "added-meanwhile.txt" in os.listdir(m.p("memories", "other"))
+    assert re.search(r"^refreshes +1 asked, 1 done; the last succeeded$",
+                     read(m.p(".omifs", "status")), re.M)
+    emu.set_faults(error_rate=1.0)
+    r = run_omifs("refresh", "--wait", m.path, key=None, timeout=60)
+    assert r.returncode == 1, r
+    assert re.search(r"the refresh failed: (memories|conversations|action-items): ", r.stderr), r.stderr
+    emu.clear_faults()
+    assert m.proc.poll() is None
 
 
 # 6. Dates people can read
