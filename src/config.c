@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 /* mkdir -p with mode 0700 for what it creates. */
@@ -72,8 +73,14 @@ char *config_cache_dir(const struct omifs_config *c, char *err, size_t errlen)
 	if (rc == 0 && (st.st_mode & 077) && !c->cache_dir && chmod(dir.data, 0700) < 0)
 		rc = -errno;
 	if (rc == 0 && (st.st_mode & 077) && c->cache_dir) {
-		snprintf(err, errlen, "cache directory %s can be read by others: use a private one "
-			 "(chmod 700 %s)", dir.data, dir.data);
+		/* A directory shared with others (/tmp) is not to be made private. */
+		if (st.st_uid == getuid() && !(st.st_mode & S_ISVTX))
+			snprintf(err, errlen, "cache directory %s can be read by others: use a private "
+				 "one (chmod 700 %s)", dir.data, dir.data);
+		else
+			snprintf(err, errlen, "cache directory %s can be read by others: use a private "
+				 "directory of your own (mkdir -m 700 %s/omifs-cache, say)", dir.data,
+				 strcmp(dir.data, "/") ? dir.data : "");
 		buf_free(&dir);
 		return NULL;
 	}

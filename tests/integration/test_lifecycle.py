@@ -331,3 +331,19 @@ def test_a_failed_mount_leaves_no_cache_behind(emulator_factory, mount_factory, 
     r = run_omifs("search", "--limit", "1", "the", key=None, cache_home=str(caches))
     assert r.returncode in (0, 1), r.stderr
     assert "accounts are cached" not in r.stderr
+
+
+def test_a_shared_cache_directory_is_refused_without_suggesting_its_chmod(emulator_factory,
+                                                                         tmp_path):
+    emu = emulator_factory()
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = run_omifs("-o", f"url={emu.url},cache_dir=/tmp", str(mnt))
+    assert r.returncode == 1, r
+    assert "a private directory of your own" in r.stderr and "chmod 700 /tmp" not in r.stderr
+    own = tmp_path / "open"
+    own.mkdir(mode=0o755)
+    os.chmod(own, 0o755)
+    r = run_omifs("-o", f"url={emu.url},cache_dir={own}", str(mnt))
+    assert r.returncode == 1 and f"chmod 700 {own}" in r.stderr, r
+    assert not is_mounted(mnt)
