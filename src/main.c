@@ -438,13 +438,22 @@ static int run_search(struct omifs_config *c, const char *url_given)
 /* The mount's name in the mount table (df, findmnt): the source mount(8)
  * gave, else one that tells accounts on different servers apart. It goes
  * into an option list, where a comma or a backslash would split it. */
-static void add_fsname(const struct omifs_config *c, struct buf *opt)
+/* The name df and findmnt show: mount(8)'s source, or omifs:HOST. An
+ * offline mount of the one cached account, with no -o url, takes HOST
+ * from the cache file's name (HOST-HASH.sqlite), not from the default URL. */
+static void add_fsname(const struct omifs_config *c, bool host_from_cache, struct buf *opt)
 {
-	const char *host = strstr(c->url, "://");
+	const char *host = strstr(c->url, "://"), *file;
 	size_t len;
 
 	if (c->source && !strpbrk(c->source, ",\\")) {
 		buf_printf(opt, "%s", c->source);
+		return;
+	}
+	if (host_from_cache && c->cache_path && (file = strrchr(c->cache_path, '/')) &&
+	    strlen(file + 1) > sizeof("-0123456789abcdef.sqlite") - 1) {
+		len = strlen(file + 1) - (sizeof("-0123456789abcdef.sqlite") - 1);
+		buf_printf(opt, "omifs:%.*s", (int)len, file + 1);
 		return;
 	}
 	host = host ? host + 3 : c->url;
@@ -480,7 +489,7 @@ static int run_mount(struct omifs_config *c, struct fuse_args *args, const char 
 	if (!c->offline && !fresh && !checked && (rc = check_server(c, why, sizeof(why))) != 0)
 		return rc;
 	buf_puts(&opt, "-oro,nosuid,nodev,default_permissions,subtype=omifs,fsname=");
-	add_fsname(c, &opt);
+	add_fsname(c, keyless && !url_given, &opt);
 	fuse_opt_add_arg(args, opt.data);
 	buf_free(&opt);
 	/* libfuse 3.14 warns on every start unless this is set; the user's own

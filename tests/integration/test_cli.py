@@ -328,6 +328,10 @@ def test_offline_needs_no_key_when_one_account_is_cached(emulator_factory, mount
         r = run_omifs("-o", f"offline,cache_dir={cache}", str(mnt), key=None)
         assert r.returncode == 0, r.stderr
         assert "memories" in os.listdir(mnt)
+        # Its source names the cached account's server, not the default one.
+        source = subprocess.run(["findmnt", "-n", "-o", "SOURCE", str(mnt)], capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+        assert source == "omifs:127.0.0.1:" + emu.url.split(":")[2].split("/")[0], source
     finally:
         unmount(str(mnt))
 
