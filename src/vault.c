@@ -46,9 +46,13 @@ static bool is_bidi_control(uint32_t c)
 	       (c >= 0x2066 && c <= 0x2069);
 }
 
+/* Control characters (C0, DEL, C1), the line and paragraph separators
+ * that end a line where names are listed, and what file systems or
+ * Obsidian's links refuse. */
 static bool is_unsafe_in_name(uint32_t c)
 {
-	return c < 0x20 || c == 0x7F || (c < 0x80 && strchr("/\\:*?\"<>|#^[]", (int)c));
+	return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x2028 || c == 0x2029 ||
+	       (c < 0x80 && strchr("/\\:*?\"<>|#^[]", (int)c));
 }
 
 static void trim_end(struct buf *out, size_t start)

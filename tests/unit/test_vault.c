@@ -31,6 +31,9 @@ static void test_titles_become_safe_names(void)
 		  "\xF0\x9F\x8E\x89 \xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D");
 	CHECK_STR(clean("evil\xE2\x80\xAEtxt.exe"), "eviltxt.exe");
 	CHECK_STR(clean("bad\xFF\xC0\xAF" "byte"), "badbyte");
+	/* C1 controls and the line and paragraph separators are spaces. */
+	CHECK_STR(clean("c1\xC2\x85next\xC2\x9B" "end"), "c1 next end");
+	CHECK_STR(clean("line\xE2\x80\xA8para\xE2\x80\xA9graph"), "line para graph");
 	/* Long titles are cut before VAULT_TITLE_BYTES, never inside a
 	 * character. */
 	for (size_t i = 0; i + 2 < sizeof(long_title); i += 2)
