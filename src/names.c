@@ -77,6 +77,64 @@ int tree_safe_name(const char *raw, const char *suffix, struct buf *out)
 	return 0;
 }
 
+size_t tree_utf8_decode(const unsigned char *s, uint32_t *cp)
+{
+	size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
+		   : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+	static const uint32_t least[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+	uint32_t c;
+
+	if (len == 0)
+		return 0;
+	c = len == 1 ? s[0] : s[0] & (0x7F >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3F);
+	}
+	if (c < least[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+bool tree_is_bidi_control(uint32_t c)
+{
+	return c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
+	       (c >= 0x2066 && c <= 0x2069);
+}
+
+bool tree_is_control(uint32_t c)
+{
+	return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x2028 || c == 0x2029;
+}
+
+void tree_visible_text(const char *text, struct buf *out)
+{
+	const unsigned char *s = (const unsigned char *)(text ? text : "");
+	size_t start = out->len;
+	bool space = false;
+	uint32_t c;
+
+	while (*s) {
+		size_t len = tree_utf8_decode(s, &c);
+
+		if (len == 0 || tree_is_bidi_control(c)) {
+			s += len ? len : 1;
+			continue;
+		}
+		if (tree_is_control(c) || c == ' ') {
+			space = out->len > start;
+		} else {
+			if (space)
+				buf_putc(out, ' ');
+			buf_append(out, (const char *)s, len);
+			space = false;
+		}
+		s += len;
+	}
+}
+
 void tree_local_day(time_t t, char out[16])
 {
 	struct tm tm;

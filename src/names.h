@@ -6,6 +6,9 @@
 
 #include "buf.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 /* The "~" and 16 hexadecimal digits that end a shortened name. */
@@ -28,6 +31,23 @@
  * suffix leaves no room.
  */
 int tree_safe_name(const char *raw, const char *suffix, struct buf *out);
+
+/* Decodes the UTF-8 character at s: its length, or 0 when s does not
+ * start a valid one (overlong, surrogate, past U+10FFFF, cut short). */
+size_t tree_utf8_decode(const unsigned char *s, uint32_t *cp);
+
+/* Characters that would reorder what is shown around them (bidi marks,
+ * embeddings, overrides and isolates). */
+bool tree_is_bidi_control(uint32_t c);
+
+/* C0 and C1 controls, DEL, and the line and paragraph separators: what
+ * would break a listing of names into lines or drive a terminal. */
+bool tree_is_control(uint32_t c);
+
+/* Appends text as one visible line: bidi controls and broken UTF-8
+ * dropped, controls (tree_is_control) and runs of spaces made one space,
+ * none at either end. */
+void tree_visible_text(const char *text, struct buf *out);
 
 /* The local calendar day (TZ) of t as YYYY-MM-DD. */
 void tree_local_day(time_t t, char out[16]);

@@ -228,7 +228,12 @@ void search_link_name(const struct search_results *r, size_t i, struct buf *out)
 	int width = r->n >= 1000 ? 4 : r->n >= 100 ? 3 : 2;
 	const struct search_result *x = &r->items[i];
 
-	buf_printf(&raw, "%0*zu %s %s", width, i + 1, *x->date ? x->date : "undated", x->title);
+	buf_printf(&raw, "%0*zu %s", width, i + 1, *x->date ? x->date : "undated");
+	/* A title that reads as nothing adds nothing, not a trailing space. */
+	buf_putc(&raw, ' ');
+	tree_visible_text(x->title, &raw);
+	if (raw.data[raw.len - 1] == ' ')
+		raw.data[--raw.len] = '\0';
 	/* Never refused: the text starts with the rank. */
 	tree_safe_name(raw.data, "", out);
 	buf_free(&raw);

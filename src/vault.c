@@ -16,43 +16,11 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Decodes the UTF-8 character at s: its length, or 0 when s does not
- * start a valid one (overlong, surrogate, past U+10FFFF, cut short). */
-static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
-{
-	size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
-		   : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
-	static const uint32_t least[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-	uint32_t c;
-
-	if (len == 0)
-		return 0;
-	c = len == 1 ? s[0] : s[0] & (0x7F >> len);
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3F);
-	}
-	if (c < least[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		return 0;
-	*cp = c;
-	return len;
-}
-
-/* Characters that would reorder what is shown around them. */
-static bool is_bidi_control(uint32_t c)
-{
-	return c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
-	       (c >= 0x2066 && c <= 0x2069);
-}
-
-/* Control characters (C0, DEL, C1), the line and paragraph separators
- * that end a line where names are listed, and what file systems or
- * Obsidian's links refuse. */
+/* Control characters, the line and paragraph separators, and what file
+ * systems or Obsidian's links refuse. */
 static bool is_unsafe_in_name(uint32_t c)
 {
-	return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x2028 || c == 0x2029 ||
-	       (c < 0x80 && strchr("/\\:*?\"<>|#^[]", (int)c));
+	return tree_is_control(c) || (c < 0x80 && strchr("/\\:*?\"<>|#^[]", (int)c));
 }
 
 static void trim_end(struct buf *out, size_t start)
@@ -69,9 +37,9 @@ void vault_clean_title(const char *title, struct buf *out)
 	uint32_t c;
 
 	while (*s) {
-		size_t len = utf8_decode(s, &c);
+		size_t len = tree_utf8_decode(s, &c);
 
-		if (len == 0 || is_bidi_control(c)) {
+		if (len == 0 || tree_is_bidi_control(c)) {
 			s += len ? len : 1;
 			continue;
 		}
@@ -154,7 +122,7 @@ static void put_yaml_string(struct buf *out, const char *text)
 
 	buf_putc(out, '"');
 	while (*s) {
-		size_t len = utf8_decode(s, &c);
+		size_t len = tree_utf8_decode(s, &c);
 
 		if (len == 0) {
 			buf_puts(out, "\\uFFFD");

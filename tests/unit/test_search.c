@@ -120,6 +120,18 @@ static void test_results_carry_date_title_and_marked_snippet(void)
 		CHECK(strstr(md.data, "`conversations/2025-06-30/c1`") != NULL);
 		search_link_name(&r, 0, &name);
 		CHECK_STR(name.data, "01 2025-06-30 Mortgage call");
+		/* What would reorder or break a listing of names goes, and a
+		 * title that reads as nothing leaves no trailing space. */
+		free(r.items[0].title);
+		r.items[0].title = strdup("evil\xE2\x80\xAEtxt.exe\xC2\x9B" "2J\xE2\x80\xA8next  ");
+		buf_reset(&name);
+		search_link_name(&r, 0, &name);
+		CHECK_STR(name.data, "01 2025-06-30 eviltxt.exe 2J next");
+		free(r.items[0].title);
+		r.items[0].title = strdup(" \xE2\x80\x8F ");
+		buf_reset(&name);
+		search_link_name(&r, 0, &name);
+		CHECK_STR(name.data, "01 2025-06-30");
 	}
 	search_results_free(&r);
 	buf_free(&md);
