@@ -109,7 +109,8 @@ bool tree_is_control(uint32_t c)
 	return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x2028 || c == 0x2029;
 }
 
-void tree_visible_text(const char *text, struct buf *out)
+void tree_visible_text(const char *text, const char *also_spaces, size_t max_bytes,
+		       struct buf *out)
 {
 	const unsigned char *s = (const unsigned char *)(text ? text : "");
 	size_t start = out->len;
@@ -123,9 +124,12 @@ void tree_visible_text(const char *text, struct buf *out)
 			s += len ? len : 1;
 			continue;
 		}
-		if (tree_is_control(c) || c == ' ') {
+		if (tree_is_control(c) || c == ' ' ||
+		    (also_spaces && c < 0x80 && strchr(also_spaces, (int)c))) {
 			space = out->len > start;
 		} else {
+			if (max_bytes && out->len - start + (space ? 1 : 0) + len > max_bytes)
+				break;
 			if (space)
 				buf_putc(out, ' ');
 			buf_append(out, (const char *)s, len);

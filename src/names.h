@@ -44,10 +44,13 @@ bool tree_is_bidi_control(uint32_t c);
  * would break a listing of names into lines or drive a terminal. */
 bool tree_is_control(uint32_t c);
 
-/* Appends text as one visible line: bidi controls and broken UTF-8
- * dropped, controls (tree_is_control) and runs of spaces made one space,
- * none at either end. */
-void tree_visible_text(const char *text, struct buf *out);
+/* Appends text (NULL: none) as one visible line: bidi controls and
+ * broken UTF-8 dropped; controls (tree_is_control), the ASCII characters
+ * in also_spaces (may be NULL) and runs of spaces made one space, none at
+ * either end; cut before the character that would take it past max_bytes
+ * (0: no limit). */
+void tree_visible_text(const char *text, const char *also_spaces, size_t max_bytes,
+		       struct buf *out);
 
 /* The local calendar day (TZ) of t as YYYY-MM-DD. */
 void tree_local_day(time_t t, char out[16]);

@@ -231,7 +231,7 @@ void search_link_name(const struct search_results *r, size_t i, struct buf *out)
 	buf_printf(&raw, "%0*zu %s", width, i + 1, *x->date ? x->date : "undated");
 	/* A title that reads as nothing adds nothing, not a trailing space. */
 	buf_putc(&raw, ' ');
-	tree_visible_text(x->title, &raw);
+	tree_visible_text(x->title, NULL, 0, &raw);
 	if (raw.data[raw.len - 1] == ' ')
 		raw.data[--raw.len] = '\0';
 	/* Never refused: the text starts with the rank. */

@@ -16,13 +16,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Control characters, the line and paragraph separators, and what file
- * systems or Obsidian's links refuse. */
-static bool is_unsafe_in_name(uint32_t c)
-{
-	return tree_is_control(c) || (c < 0x80 && strchr("/\\:*?\"<>|#^[]", (int)c));
-}
-
 static void trim_end(struct buf *out, size_t start)
 {
 	while (out->len > start && (out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '.'))
@@ -31,30 +24,10 @@ static void trim_end(struct buf *out, size_t start)
 
 void vault_clean_title(const char *title, struct buf *out)
 {
-	const unsigned char *s = (const unsigned char *)(title ? title : "");
 	size_t start = out->len;
-	bool space = false;
-	uint32_t c;
 
-	while (*s) {
-		size_t len = tree_utf8_decode(s, &c);
-
-		if (len == 0 || tree_is_bidi_control(c)) {
-			s += len ? len : 1;
-			continue;
-		}
-		if (is_unsafe_in_name(c) || c == ' ') {
-			space = out->len > start;
-		} else {
-			if (out->len - start + (space ? 1 : 0) + len > VAULT_TITLE_BYTES)
-				break;
-			if (space)
-				buf_putc(out, ' ');
-			buf_append(out, (const char *)s, len);
-			space = false;
-		}
-		s += len;
-	}
+	/* What file systems or Obsidian's links refuse reads as a space. */
+	tree_visible_text(title, "/\\:*?\"<>|#^[]", VAULT_TITLE_BYTES, out);
 	trim_end(out, start);
 	if (out->len == start)
 		buf_puts(out, "Untitled");
