@@ -184,12 +184,14 @@ static void ino_insert(struct snapshot *snap, uint32_t index)
 	snap->by_ino[i] = index + 1;
 }
 
-/* Keeps the index under half full, so that probes stay short. */
+/* Keeps the index under three quarters full: probes stay short (about
+ * two for a hit, and eight for a miss at the fullest), and a snapshot of
+ * 600,000 nodes spends 4 MiB on it rather than 8. */
 static void ino_grow(struct snapshot *snap)
 {
 	size_t cap = snap->ino_mask + 1;
 
-	if (snap->n_nodes * 2 < cap)
+	if (snap->n_nodes * 4 < cap * 3)
 		return;
 	map_free(snap->by_ino, cap * sizeof(*snap->by_ino));
 	snap->ino_mask = cap * 2 - 1;

@@ -202,7 +202,6 @@ struct sync *sync_new(struct api_client *api, struct store *store, const struct 
 	s->plan.initial = opts->transcript_batch > 0 ? (size_t)opts->transcript_batch : 1;
 	s->plan.walking = (size_t)opts->transcript_page > s->plan.initial ? (size_t)opts->transcript_page
 									  : s->plan.initial;
-	s->position = hash_new();
 	atomic_init(&s->versions_floor, UINT64_MAX);
 	for (int k = 0; k < STORE_KINDS; k++)
 		count_missing_and_locked(s, k);
@@ -237,7 +236,7 @@ void sync_free(struct sync *s)
 		pthread_mutex_destroy(&s->kinds[k].fetch_lock);
 	pthread_mutex_destroy(&s->transcript_lock);
 	pthread_mutex_destroy(&s->lock);
-	sync_free_order(s->order, s->n_order, s->position);
+	sync_free_order(&s->order);
 	free(s);
 }
 
@@ -284,7 +283,7 @@ static int collect_new(json_object *item, const char *id, void *ctx)
 		return API_LIST_NEXT;
 	sync_add_collected(c, xstrdup(id), json);
 	pthread_mutex_lock(&c->stop_at_known->lock);
-	known = hash_get(c->stop_at_known->position, id) != NULL;
+	known = sync_order_place(&c->stop_at_known->order, id) != 0;
 	pthread_mutex_unlock(&c->stop_at_known->lock);
 	return known ? API_LIST_DONE : API_LIST_NEXT;
 }
@@ -628,8 +627,8 @@ static bool any_undated(struct sync *s, const struct staging *st)
 	bool undated = st->undated;
 
 	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < s->n_order && !undated; i++)
-		undated = !s->order[i].dated;
+	for (size_t i = 0; i < s->order.n && !undated; i++)
+		undated = !s->order.refs[i].dated;
 	pthread_mutex_unlock(&s->lock);
 	return undated;
 }
@@ -815,9 +814,9 @@ static time_t newest_known(struct sync *s)
 	time_t newest = 0;
 
 	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < s->n_order; i++)
-		if (s->order[i].dated && s->order[i].created_at > newest)
-			newest = s->order[i].created_at;
+	for (size_t i = 0; i < s->order.n; i++)
+		if (s->order.refs[i].dated && s->order.refs[i].created_at > newest)
+			newest = s->order.refs[i].created_at;
 	pthread_mutex_unlock(&s->lock);
 	return newest;
 }

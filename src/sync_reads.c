@@ -61,7 +61,7 @@ void sync_status(struct sync *s, struct status *st)
 		snprintf(st->collections[k].held_why, sizeof(st->collections[k].held_why), "%s",
 			 ks->held_why);
 	}
-	st->conversations = s->n_order;
+	st->conversations = s->order.n;
 	st->refreshes_asked = s->refreshes_asked;
 	st->refreshes_done = s->refreshes_done;
 	st->refresh_error = s->refresh_error;

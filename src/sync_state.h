@@ -45,10 +45,26 @@ struct kind_state {
 
 /* A conversation's place in the listing, for batching transcripts. */
 struct conversation_ref {
-	char *id;
+	uint32_t id;		/* offset of its id in listing_order.ids */
 	bool dated;
 	time_t created_at;
 };
+
+/* The conversations' listing order, newest first, compact for accounts of
+ * 100,000: the ids one after another in one block, and an index from id
+ * to place (open addressing on hash_bytes, under three quarters full). */
+struct listing_order {
+	struct conversation_ref *refs;
+	size_t n;
+	char *ids;		/* NUL-terminated, one after the other */
+	uint32_t *index;	/* place + 1; 0: empty */
+	size_t index_mask;
+};
+
+static inline const char *sync_order_id(const struct listing_order *o, size_t i)
+{
+	return o->ids + o->refs[i].id;
+}
 
 struct sync {
 	struct api_client *api;
@@ -61,9 +77,7 @@ struct sync {
 	time_t transcripts_paused_until; /* after failed transcript fetches */
 	int transcript_failures;
 	int transcript_error;
-	struct conversation_ref *order;	/* listing order, newest first */
-	size_t n_order;
-	struct hash *position;	/* id -> index + 1, cast to a pointer */
+	struct listing_order order;	/* listing order, newest first */
 	int wake[2];		/* the refresher's pipe */
 	atomic_bool stopping;	/* sync_stop was called: no new refresh */
 	_Atomic uint64_t versions_floor; /* sync_versions_in_use's */
@@ -113,7 +127,9 @@ time_t sync_retry_pause(int failures);
 /* In transcripts.c. */
 /* Reads the conversations' listing order from the store into s->order. */
 void sync_reload_order(struct sync *s);
-void sync_free_order(struct conversation_ref *refs, size_t n, struct hash *position);
+void sync_free_order(struct listing_order *o);
+/* Where id stands in o: its place + 1, or 0 when it is not listed. */
+size_t sync_order_place(const struct listing_order *o, const char *id);
 /* t as the API's dates are written in requests, clamped to the years a
  * request can name (four digits). */
 void sync_format_date(time_t t, char out[32]);

@@ -19,8 +19,9 @@
 
 /* Reads the conversations' listing order from the store. */
 struct order_builder {
-	struct conversation_ref *refs;
-	size_t n, cap;
+	struct listing_order order;
+	size_t cap;
+	struct buf ids;
 	struct collected rewrite;	/* entries stored with transcript_segments */
 };
 
@@ -51,30 +52,64 @@ static int add_order(const char *id, const char *json, void *ctx)
 	json_object *obj = json_text_parse(json, strlen(json));
 	struct conversation_ref *r;
 
-	if (b->n == b->cap) {
+	if (b->order.n == b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 256;
-		b->refs = xrealloc(b->refs, b->cap * sizeof(*b->refs));
+		b->order.refs = xrealloc(b->order.refs, b->cap * sizeof(*b->order.refs));
 	}
-	r = &b->refs[b->n++];
-	r->id = xstrdup(id);
+	r = &b->order.refs[b->order.n++];
+	r->id = (uint32_t)b->ids.len;
+	buf_append(&b->ids, id, strlen(id) + 1);
 	r->dated = sync_created_at(obj, &r->created_at);
 	note_old_form(b, id, obj);
 	json_object_put(obj);
 	return 0;
 }
 
-void sync_free_order(struct conversation_ref *refs, size_t n, struct hash *position)
+void sync_free_order(struct listing_order *o)
 {
-	for (size_t i = 0; i < n; i++)
-		free(refs[i].id);
-	free(refs);
-	hash_free(position);
+	free(o->refs);
+	free(o->ids);
+	free(o->index);
+	memset(o, 0, sizeof(*o));
+}
+
+size_t sync_order_place(const struct listing_order *o, const char *id)
+{
+	if (!o->index)
+		return 0;
+	for (size_t i = hash_bytes(id, strlen(id)) & o->index_mask;; i = (i + 1) & o->index_mask) {
+		uint32_t place = o->index[i];
+
+		if (place == 0 || strcmp(sync_order_id(o, place - 1), id) == 0)
+			return place;
+	}
+}
+
+/* Indexes o's ids, the first place of an id listed twice winning (the
+ * store keeps one row an id, so it is not). */
+static void index_order(struct listing_order *o)
+{
+	size_t cap = 16;
+
+	while (cap * 3 <= o->n * 4)
+		cap *= 2;
+	o->index = xcalloc(cap, sizeof(*o->index));
+	o->index_mask = cap - 1;
+	for (size_t place = 0; place < o->n; place++) {
+		const char *id = sync_order_id(o, place);
+		size_t i = hash_bytes(id, strlen(id)) & o->index_mask;
+
+		while (o->index[i] && strcmp(sync_order_id(o, o->index[i] - 1), id) != 0)
+			i = (i + 1) & o->index_mask;
+		if (!o->index[i])
+			o->index[i] = (uint32_t)place + 1;
+	}
 }
 
 void sync_reload_order(struct sync *s)
 {
-	struct order_builder b = { 0 };
-	struct hash *position = hash_new();
+	struct order_builder b = { .ids = BUF_INIT };
+	size_t ids_len;
 
 	store_foreach(s->store, STORE_CONVERSATIONS, add_order, &b);
 	if (b.rewrite.n) {
@@ -82,13 +117,17 @@ void sync_reload_order(struct sync *s)
 		store_rewrite_listing(s->store, STORE_CONVERSATIONS, b.rewrite.items, b.rewrite.n);
 	}
 	sync_free_collected(&b.rewrite);
-	for (size_t i = 0; i < b.n; i++)
-		hash_add(position, b.refs[i].id, (void *)(uintptr_t)(i + 1));
+	/* Kept for as long as the listing: no room left over from doubling. */
+	if (b.order.n)
+		b.order.refs = xrealloc(b.order.refs, b.order.n * sizeof(*b.order.refs));
+	ids_len = b.ids.len;
+	b.order.ids = buf_steal(&b.ids);
+	if (ids_len)
+		b.order.ids = xrealloc(b.order.ids, ids_len);
+	index_order(&b.order);
 	pthread_mutex_lock(&s->lock);
-	sync_free_order(s->order, s->n_order, s->position);
-	s->order = b.refs;
-	s->n_order = b.n;
-	s->position = position;
+	sync_free_order(&s->order);
+	s->order = b.order;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -168,6 +207,7 @@ void sync_plan_batch(struct sync_plan *plan, size_t at, size_t *lo, size_t *hi)
 struct window {
 	size_t first;		/* index in the listing order of refs[0] */
 	struct conversation_ref *refs;
+	char **ids;		/* refs[i]'s id */
 	size_t n;
 	struct store *store;
 };
@@ -180,13 +220,14 @@ static bool window_can_fetch(const struct window *w, size_t i)
 	if (i < w->first || i >= w->first + w->n)
 		return false;
 	r = &w->refs[i - w->first];
-	return r->dated && !store_has_full_conversation(w->store, r->id);
+	return r->dated && !store_has_full_conversation(w->store, w->ids[i - w->first]);
 }
 
 static void free_window(struct window *w)
 {
 	for (size_t i = 0; i < w->n; i++)
-		free(w->refs[i].id);
+		free(w->ids[i]);
+	free(w->ids);
 	free(w->refs);
 }
 
@@ -203,14 +244,15 @@ static size_t pick_batch(struct sync *s, size_t at, struct batch *b, time_t *old
 	size_t lo, hi, picked = 0;
 
 	pthread_mutex_lock(&s->lock);
-	s->plan.n = s->n_order;
+	s->plan.n = s->order.n;
 	sync_plan_batch(&s->plan, at, &lo, &hi);
 	w.first = lo;
 	w.n = hi - lo + 1;
 	w.refs = xcalloc(w.n, sizeof(*w.refs));
+	w.ids = xcalloc(w.n, sizeof(*w.ids));
 	for (size_t i = 0; i < w.n; i++) {
-		w.refs[i] = s->order[lo + i];
-		w.refs[i].id = xstrdup(w.refs[i].id);
+		w.refs[i] = s->order.refs[lo + i];
+		w.ids[i] = xstrdup(sync_order_id(&s->order, lo + i));
 	}
 	pthread_mutex_unlock(&s->lock);
 	b->received = xcalloc(w.n, sizeof(bool));
@@ -223,7 +265,7 @@ static size_t pick_batch(struct sync *s, size_t at, struct batch *b, time_t *old
 			*oldest = r->created_at;
 		if (picked == 0 || r->created_at > *newest)
 			*newest = r->created_at;
-		hash_add(b->wanted, r->id, &b->received[picked]);
+		hash_add(b->wanted, w.ids[i - lo], &b->received[picked]);
 		picked++;
 	}
 	free_window(&w);
@@ -321,8 +363,7 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 {
 	struct batch b = { .store = s->store };
 	time_t oldest = 0, newest = 0;
-	uintptr_t position;
-	size_t picked = 0;
+	size_t position, picked = 0;
 	bool dated = false, paused;
 	time_t created_at = 0;
 	int rc;
@@ -340,10 +381,10 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 	pthread_mutex_lock(&s->lock);
 	paused = time(NULL) < s->transcripts_paused_until;
 	rc = s->transcript_error;
-	position = (uintptr_t)hash_get(s->position, id);
+	position = sync_order_place(&s->order, id);
 	if (position) {
-		dated = s->order[position - 1].dated;
-		created_at = s->order[position - 1].created_at;
+		dated = s->order.refs[position - 1].dated;
+		created_at = s->order.refs[position - 1].created_at;
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (dated && !paused)
@@ -372,10 +413,10 @@ static char **missing_transcripts(struct sync *s, size_t *n_missing, size_t *tot
 	size_t kept = 0;
 
 	pthread_mutex_lock(&s->lock);
-	*total = s->n_order;
-	ids = xcalloc(s->n_order + 1, sizeof(*ids));
-	for (size_t i = 0; i < s->n_order; i++)
-		ids[i] = xstrdup(s->order[i].id);
+	*total = s->order.n;
+	ids = xcalloc(s->order.n + 1, sizeof(*ids));
+	for (size_t i = 0; i < s->order.n; i++)
+		ids[i] = xstrdup(sync_order_id(&s->order, i));
 	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; i < *total; i++) {
 		if (store_has_full_conversation(s->store, ids[i]))
