@@ -263,8 +263,8 @@ static void usage_sync(const char *prog)
 	       "    -o url=, key_file=, cache_dir=, api_profile=, transcript_batch=, ...\n"
 	       "                             as for a mount (omifs -h)\n"
 	       "\n"
-	       "Exit codes: 0 done, 1 usage, 2 key refused, 3 server failing or budget\n"
-	       "spent, 130 interrupted.\n", prog);
+	       "Exit codes: 0 done, 1 usage, 2 key refused, 3 server failing, budget\n"
+	       "spent or cache damaged, 5 the disk is full, 130 interrupted.\n", prog);
 }
 
 static void usage_keys(const char *prog)

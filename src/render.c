@@ -261,8 +261,12 @@ static void render_collections(const struct status *st, struct buf *out)
 				   c->name);
 		buf_putc(out, '\n');
 	}
-	buf_printf(out, "%-14s %zu of %zu conversations cached\n", "transcripts", st->transcripts,
-		   st->conversations);
+	if (st->conversations_complete)
+		buf_printf(out, "%-14s %zu of %zu conversations cached\n", "transcripts",
+			   st->transcripts, st->conversations);
+	else
+		buf_printf(out, "%-14s %zu cached, of %zu conversations listed so far\n",
+			   "transcripts", st->transcripts, st->conversations);
 	buf_printf(out, "%-14s %.1f MiB\n", "cache size", (double)st->cache_bytes / 1048576);
 	if (st->search[0])
 		buf_printf(out, "%-14s %s\n", "search", st->search);

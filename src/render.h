@@ -96,6 +96,7 @@ struct status_odd {
 struct status {
 	struct status_collection collections[STATUS_COLLECTIONS];
 	size_t transcripts, conversations;	/* cached, of listed */
+	bool conversations_complete;	/* conversations were listed completely once */
 	long long cache_bytes;
 	char search[160];		/* how much of the account search/ covers */
 	bool offline;

@@ -98,19 +98,31 @@ static const char migrate_from_1[] =
 	"ALTER TABLE listing ADD COLUMN locked INTEGER NOT NULL DEFAULT 0;"
 	"DROP TABLE IF EXISTS staged_listing;";
 
-/* Logs and remembers a SQLite error, as message says it. s->lock held
- * (or s not shared yet). */
-static int fail_with(struct store *s, const char *what, const char *message)
+/* Logs and remembers a SQLite error, as message says it, and whether the
+ * disk was full. s->lock held (or s not shared yet). */
+static int fail_with(struct store *s, const char *what, const char *message, bool full)
 {
 	log_error("cache: %s: %s", what, message);
 	s->failed_at = time(NULL);
 	snprintf(s->failure, sizeof(s->failure), "%s", message);
+	s->out_of_space = full;
 	return -EIO;
 }
 
 int store_fail(struct store *s, const char *what)
 {
-	return fail_with(s, what, sqlite3_errmsg(s->db));
+	return fail_with(s, what, sqlite3_errmsg(s->db), sqlite3_errcode(s->db) == SQLITE_FULL ||
+			 sqlite3_system_errno(s->db) == ENOSPC);
+}
+
+bool store_out_of_space(struct store *s)
+{
+	bool full;
+
+	pthread_mutex_lock(&s->lock);
+	full = s->failed_at && s->out_of_space;
+	pthread_mutex_unlock(&s->lock);
+	return full;
 }
 
 bool store_last_error(struct store *s, char *out, size_t outlen, time_t *when)
@@ -424,6 +436,14 @@ int store_exec(struct store *s, const char *sql)
 	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : store_fail(s, sql);
 }
 
+void store_rollback(struct store *s)
+{
+	/* SQLite has rolled back already after some failures (a full disk):
+	 * a second ROLLBACK would only bury that error under its own. */
+	if (!sqlite3_get_autocommit(s->db))
+		store_exec(s, "ROLLBACK");
+}
+
 /* Gives every id of kind's listing that has none a first-seen time.
  * s->lock held, inside the listing's transaction. */
 int store_note_first_seen(struct store *s, enum store_kind kind, time_t at)
@@ -634,7 +654,8 @@ int store_foreach(struct store *s, enum store_kind kind, store_item_fn fn, void 
 		pthread_mutex_unlock(&s->walk_lock);
 		if (sqlite_rc != SQLITE_OK) {
 			pthread_mutex_lock(&s->lock);
-			rc = fail_with(s, "reading a listing", sqlite3_errstr(sqlite_rc));
+			rc = fail_with(s, "reading a listing", sqlite3_errstr(sqlite_rc),
+				       sqlite_rc == SQLITE_FULL);
 			pthread_mutex_unlock(&s->lock);
 		}
 		return rc;
@@ -693,7 +714,7 @@ int store_put_full_conversation(struct store *s, const char *id, const char *jso
 	rc = 0;
 	goto out;
 rollback:
-	store_exec(s, "ROLLBACK");
+	store_rollback(s);
 out:
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->lock);
@@ -873,7 +894,7 @@ int store_keep_sends(struct store *s, const char *const *policies, const double 
 failed:
 	store_fail(s, "keeping the requests sent");
 rollback:
-	store_exec(s, "ROLLBACK");
+	store_rollback(s);
 out:
 	sqlite3_finalize(forget);
 	sqlite3_finalize(add);
@@ -1132,7 +1153,7 @@ int store_put_file_dates(struct store *s, const struct store_file_date *rows, si
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = put_file_date(s, st, &rows[i]);
 	if (rc < 0 || store_exec(s, "COMMIT") < 0) {
-		store_exec(s, "ROLLBACK");
+		store_rollback(s);
 		rc = -EIO;
 	}
 out:

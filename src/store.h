@@ -282,6 +282,8 @@ int store_search(struct store *s, const char *query, size_t limit, struct search
 /* Whether writing or reading the cache ever failed (a full disk, say);
  * if so, the last SQLite message goes to out and its time to *when. */
 bool store_last_error(struct store *s, char *out, size_t outlen, time_t *when);
+/* Whether that last failure was a full disk (SQLITE_FULL, ENOSPC). */
+bool store_out_of_space(struct store *s);
 /* The cache's size on disk (or in memory), in bytes. */
 long long store_size(struct store *s);
 

@@ -140,7 +140,7 @@ int store_stage_items(struct store *s, enum store_kind kind, const struct store_
 	rc = 0;
 	goto out;
 rollback:
-	store_exec(s, "ROLLBACK");
+	store_rollback(s);
 out:
 	sqlite3_finalize(insert);
 	pthread_mutex_unlock(&s->lock);
@@ -366,7 +366,7 @@ int store_stage_show(struct store *s, enum store_kind kind, bool fulls_listed)
 	rc = changes > INT_MAX ? INT_MAX : (int)changes;
 	goto out;
 rollback:
-	store_exec(s, "ROLLBACK");
+	store_rollback(s);
 out:
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -386,7 +386,7 @@ int store_stage_commit(struct store *s, enum store_kind kind, enum store_vanishe
 	if (rc >= 0 && (rc > 0 || !was_listed) && store_note_listings_changed(s) < 0)
 		rc = -EIO;
 	if (rc < 0 || store_exec(s, "COMMIT") < 0) {
-		store_exec(s, "ROLLBACK");
+		store_rollback(s);
 		rc = -EIO;
 		goto out;
 	}
@@ -467,7 +467,7 @@ int store_merge_listing(struct store *s, enum store_kind kind, const struct stor
 	rc = changes;
 	goto out;
 rollback:
-	store_exec(s, "ROLLBACK");
+	store_rollback(s);
 out:
 	sqlite3_finalize(old);
 	sqlite3_finalize(upsert);
@@ -508,7 +508,7 @@ int store_rewrite_listing(struct store *s, enum store_kind kind, const struct st
 	rc = 0;
 	goto out;
 rollback:
-	store_exec(s, "ROLLBACK");
+	store_rollback(s);
 out:
 	sqlite3_finalize(update);
 	pthread_mutex_unlock(&s->lock);

@@ -33,6 +33,7 @@ struct store {
 	time_t created_at;
 	time_t failed_at;	/* the last SQLite error, for the status file */
 	char failure[256];
+	bool out_of_space;	/* ... and it was a full disk */
 	sqlite3_int64 staged[STORE_KINDS];	/* items staged per kind */
 	int format;		/* of the file: 1 for a read-only cache of an older omifs */
 	bool readonly;		/* store_open_readonly's */
@@ -54,6 +55,8 @@ int store_fail(struct store *s, const char *what);
 sqlite3_stmt *store_prepare(struct store *s, const char *sql);
 /* Runs sql; 0 or -EIO. */
 int store_exec(struct store *s, const char *sql);
+/* Rolls back the transaction open, if one still is. */
+void store_rollback(struct store *s);
 /* Runs sql with ?1 = kind and, when the statement has them, ?2 = a and
  * ?3 = b; 0 or -EIO. */
 int store_run_kind(struct store *s, const char *sql, int kind, sqlite3_int64 a, sqlite3_int64 b);

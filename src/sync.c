@@ -422,6 +422,11 @@ static int stage_item(json_object *item, const char *id, void *ctx)
 	if (id && st->kind == STORE_CONVERSATIONS)
 		note_date(st, item);
 	json = listing_entry(st->kind, item, id, st->fulls, &st->store_errors);
+	/* A cache that cannot keep what comes (a full disk) is not sent more. */
+	if (st->store_errors) {
+		free(json);
+		return API_LIST_ABORT;
+	}
 	if (!json) {
 		st->skipped++;
 		return API_LIST_NEXT;

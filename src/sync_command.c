@@ -164,7 +164,7 @@ static int finish(const struct omifs_config *c, struct store *store, int rc, tim
 	size_t count = 0, total = 0, done = store_count_full_conversations(store);
 	char cache_error[256];
 	time_t listed_at, failed_at;
-	bool complete;
+	bool complete, full = false;
 	const char *result, *reason = NULL;
 	json_object *summary;
 
@@ -173,9 +173,10 @@ static int finish(const struct omifs_config *c, struct store *store, int rc, tim
 	if (store_last_error(store, cache_error, sizeof(cache_error), &failed_at) && !interrupted) {
 		rc = -EIO;
 		reason = cache_error;
+		full = store_out_of_space(store);
 	}
 	summary = json_object_new_object();
-	result = interrupted ? "interrupted" : rc == 0 ? "done"
+	result = interrupted ? "interrupted" : rc == 0 ? "done" : full ? "disk_full"
 		 : rc == -EAGAIN ? "budget_spent" : rc == -EACCES ? "key_refused" : "failed";
 	json_object_object_add(summary, "result", json_object_new_string(result));
 	if (reason)
@@ -201,6 +202,10 @@ static int finish(const struct omifs_config *c, struct store *store, int rc, tim
 			"far; run again to resume\n", done, total);
 	else if (rc == 0 && !c->quiet)
 		fprintf(stderr, "omifs sync: done, everything is cached\n");
+	else if (full)
+		fprintf(stderr, "omifs sync: stopped: the disk holding the cache %s is full (%s); "
+			"free some space and run it again: what is cached stays\n", c->cache_path,
+			reason);
 	else if (reason)
 		fprintf(stderr, "omifs sync: failed: the cache %s cannot be read whole: %s (omifs "
 			"sync --check tells; move the file away to start anew)\n", c->cache_path,
@@ -213,7 +218,7 @@ static int finish(const struct omifs_config *c, struct store *store, int rc, tim
 		print_json(summary);
 	else
 		json_object_put(summary);
-	return interrupted ? 130 : rc == 0 ? 0 : rc == -EACCES ? 2 : 3;
+	return interrupted ? 130 : rc == 0 ? 0 : full ? 5 : rc == -EACCES ? 2 : 3;
 }
 
 int sync_command_stopped(const struct omifs_config *c, int exit_code, const char *reason)

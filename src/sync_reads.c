@@ -62,6 +62,7 @@ void sync_status(struct sync *s, struct status *st)
 			 ks->held_why);
 	}
 	st->conversations = s->order.n;
+	st->conversations_complete = s->kinds[STORE_CONVERSATIONS].listed_at != 0;
 	st->refreshes_asked = s->refreshes_asked;
 	st->refreshes_done = s->refreshes_done;
 	st->refresh_error = s->refresh_error;

@@ -212,6 +212,26 @@ def test_sync_json_prints_one_object_whatever_the_outcome(emulator_factory, tmp_
             assert key not in r.stdout + r.stderr
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="a small tmpfs for the cache needs root to mount")
+def test_a_full_disk_stops_sync_with_its_own_code_and_words(emulator_factory, tmp_path):
+    emu = emulator_factory(*UNLIMITED, "--conversations", "200", "--segments", "40")
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(small)],
+                   check=True, timeout=10)
+    try:
+        r = run_omifs("sync", "--json", "-o", f"url={emu.url},cache_dir={small},page_size=20",
+                      timeout=120)
+        summary = json.loads(r.stdout)
+    finally:
+        subprocess.run(["umount", "-l", str(small)], timeout=10)
+    assert r.returncode == 5, r
+    assert summary["result"] == "disk_full", summary
+    assert "is full" in r.stderr and "free some space and run it again" in r.stderr
+    # It stopped at the first write the disk refused, not one per item.
+    assert r.stderr.count("database or disk is full") <= 3, r.stderr
+
+
 def test_sync_ctrl_c_says_how_far_it_got_and_exits_130(emulator_factory, mount_factory, tmp_path):
     emu = emulator_factory(*UNLIMITED, "--conversations", "120", "--latency-ms", "150")
     env = {"PATH": os.environ["PATH"], "OMI_API_KEY": TEST_KEY, "XDG_CACHE_HOME": str(tmp_path), "TZ": "UTC"}
