@@ -123,10 +123,16 @@ install: omifs
 	done
 	install -m 0644 scripts/omifs.bash-completion $(DESTDIR)$(BASHCOMPDIR)/omifs
 
+# Removes what install put there, and the directories it made that are
+# left empty (up to DESTDIR, never a directory that holds anything else).
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/omifs $(DESTDIR)$(MANDIR)/man1/omifs.1 \
 	      $(DESTDIR)$(UNITDIR)/omifs.service $(DESTDIR)$(UNITDIR)/omifs@.service \
 	      $(DESTDIR)$(BASHCOMPDIR)/omifs
+	for dir in $(BINDIR) $(MANDIR)/man1 $(UNITDIR) $(BASHCOMPDIR); do \
+	  while [ -n "$$dir" ] && [ "$$dir" != / ] && \
+	        rmdir "$(DESTDIR)$$dir" 2>/dev/null; do dir=$$(dirname "$$dir"); done; \
+	done
 
 clean:
 	rm -rf build omifs

@@ -461,7 +461,7 @@ def test_bash_completion_and_its_installation(tmp_path):
     assert complete("omifs", "keys", "") >= {"list", "create", "revoke"}
     assert complete("omifs", "keys", "list", "--j") == {"--json"}
     assert complete("omifs", "sync", "-") >= {"-q", "--json", "--check", "-o"}
-    assert "--accept-deletions" in complete("omifs", "refresh", "-")
+    assert {"--accept-deletions", "--wait"} <= complete("omifs", "refresh", "-")
     assert "--accept-deletions" not in complete("omifs", "status", "-")
     assert "accept_shrink" in complete("omifs", "-o", "acc")
     assert complete("omifs", "-o", "url=x,cache_") == {"url=x,cache_dir="}
@@ -474,3 +474,11 @@ def test_bash_completion_and_its_installation(tmp_path):
     assert r.returncode == 0, r.stderr
     assert (dest / "usr/share/bash-completion/completions/omifs").is_file()
     assert "ExecStart=/usr/bin/omifs -f" in (dest / "usr/lib/systemd/user/omifs@.service").read_text()
+    # Uninstalled, nothing is left: neither files nor the directories made
+    # for them; a directory that holds something else stays.
+    (dest / "usr/share/man/keep").mkdir(parents=True)
+    r = subprocess.run(["make", "-C", str(REPO), f"DESTDIR={dest}", "PREFIX=/usr", "uninstall"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    left = sorted(str(p.relative_to(dest)) for p in dest.rglob("*"))
+    assert left == ["usr", "usr/share", "usr/share/man", "usr/share/man/keep"], left
