@@ -280,8 +280,10 @@ static void usage_keys(const char *prog)
 	       "    --save PATH              create: write the new secret to PATH (mode\n"
 	       "                             0600, which must not exist) instead of\n"
 	       "                             printing it\n"
-	       "    -o url=URL               API base URL (default %s)\n", prog, prog, prog,
-	       DEFAULT_URL);
+	       "    -o url=URL               API base URL (default %s)\n"
+	       "\n"
+	       "Exit codes: 0 done, 1 usage, 2 the token refused, 3 the server failing,\n"
+	       "4 revoke: no key has that id.\n", prog, prog, prog, DEFAULT_URL);
 }
 
 static void usage_status(const char *prog)

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_AUTH = 2, EXIT_FAILED = 3 };
+enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_AUTH = 2, EXIT_FAILED = 3, EXIT_NO_SUCH_KEY = 4 };
 
 static const char *field_text(json_object *obj, const char *name)
 {
@@ -156,6 +156,11 @@ static int revoke_quietly(struct api_client *api, const char *id)
 	snprintf(path, sizeof(path), "/keys/%s", escaped);
 	result = api_request(api, "DELETE", path, NULL, NULL, &out, &err);
 	json_object_put(out);
+	if (result == API_E_NOT_FOUND) {
+		fprintf(stderr, "omifs keys: no key has the id %s (omifs keys list shows them)\n",
+			id);
+		return EXIT_NO_SUCH_KEY;
+	}
 	return result == API_OK ? EXIT_OK : report(result, &err, "revoking the key");
 }
 

@@ -176,6 +176,15 @@ def test_keys_list_json_and_aligned_columns(emulator_factory):
         assert re.search(r"  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d  ", row), row
 
 
+def test_keys_revoke_of_an_unknown_id_has_its_own_exit_code(emulator_factory):
+    emu = emulator_factory()
+    r = keys(emu, "revoke", "key_0000000000000000")
+    assert r.returncode == 4, r
+    assert "no key has the id key_0000000000000000" in r.stderr
+    help_text = run_omifs("keys", "-h", key=None).stdout
+    assert "4 revoke: no key has that id" in help_text
+
+
 def run_sync(emu, cache_home, *args, timeout=120):
     return run_omifs("sync", *args, "-o", f"url={emu.url},transcript_batch=20", cache_home=str(cache_home),
                      timeout=timeout)
