@@ -465,6 +465,25 @@ _omifs; printf '%s\\n' "${{COMPREPLY[@]}}" """
     return set(r.stdout.split())
 
 
+def complete_line(line):
+    """As bash calls it: COMP_WORDS split at ':' too, COMP_LINE whole."""
+    words = re.findall(r"[^\s:]+|:", line) + ([""] if line.endswith(" ") else [])
+    script = f"""source {REPO}/scripts/omifs.bash-completion
+COMP_WORDS=({' '.join(repr(w) for w in words)}); COMP_CWORD={len(words) - 1}
+COMP_LINE={line!r}; COMP_POINT={len(line)}
+_omifs; printf '%s\\n' "${{COMPREPLY[@]}}" """
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0, r.stderr
+    return set(r.stdout.split())
+
+
+def test_bash_completion_keeps_a_url_s_colon_in_its_word():
+    # Bash puts back only what follows the last ':': "//x:8080/v1,cache_dir=".
+    assert complete_line("omifs -o url=https://x:8080/v1,cach") == {"8080/v1,cache_dir="}
+    assert complete_line("omifs -o url=https://x,api_profile=b") == {"//x,api_profile=backend"}
+    assert complete_line("omifs -o offl") == {"offline"}
+
+
 def test_bash_completion_and_its_installation(tmp_path):
     assert {"sync", "status"} <= complete("omifs", "s")
     assert complete("omifs", "keys", "") >= {"list", "create", "revoke"}
