@@ -127,7 +127,7 @@ def test_help_fits_each_command():
     assert "--save PATH" in keys_help.stdout and "cache_dir" not in keys_help.stdout
 
     status = run_omifs("status", "--help", key=None)
-    assert status.returncode == 0 and "omifs refresh [--accept-deletions] MOUNTPOINT" in status.stdout
+    assert status.returncode == 0 and "omifs refresh [--wait] [--accept-deletions] MOUNTPOINT" in status.stdout
 
     fuse = run_omifs("--help-fuse", key=None)
     assert fuse.returncode == 0 and "allow_other" in fuse.stdout and "subdir" not in fuse.stdout
