@@ -50,7 +50,7 @@ def test_keys_list_create_revoke(profile, emulator_factory, tmp_path):
 def test_keys_errors_are_clear(profile, emulator_factory, tmp_path):
     emu = emulator_factory(profile=profile)
     r = keys(emu, "revoke", "key_does_not_exist")
-    assert r.returncode == 3 and "404" in r.stderr
+    assert r.returncode == 4 and "no key has the id key_does_not_exist" in r.stderr
     r = keys(emu, "list", key="omi_dev_" + "e" * 32)
     assert r.returncode == 2 and "401" in r.stderr and "e" * 32 not in r.stderr
     r = keys(emu, "create", "")
