@@ -10,7 +10,6 @@
 #include "sync_state.h"
 
 #include "collections.h"
-#include "hash.h"
 #include "jsontext.h"
 #include "log.h"
 #include "model.h"
