@@ -77,6 +77,15 @@ static const struct fuse_opt option_spec[] = {
 	OPT("token_file=%s", key_file),
 	OPT("--save=%s", save_path),
 	OPT("--save %s", save_path),
+	OPT("--fts", search_fts),
+	OPT("--kind=%s", search_kind),
+	OPT("--kind %s", search_kind),
+	OPT("--since=%s", search_since),
+	OPT("--since %s", search_since),
+	OPT("--until=%s", search_until),
+	OPT("--until %s", search_until),
+	OPT("--speaker=%s", search_speaker),
+	OPT("--speaker %s", search_speaker),
 	FUSE_OPT_KEY("ttl=", KEY_NUMBER),
 	FUSE_OPT_KEY("refresh=", KEY_NUMBER),
 	FUSE_OPT_KEY("full_refresh=", KEY_NUMBER),
@@ -304,25 +313,34 @@ static void usage_status(const char *prog)
 
 static void usage_search(const char *prog)
 {
-	printf("usage: %s search [--json] [--limit N] [-o option,...] QUERY\n"
+	printf("usage: %s search [options] [-o option,...] QUERY\n"
 	       "\n"
 	       "Searches everything cached (titles, overviews, transcripts, action items,\n"
-	       "events, memories) and prints the best matches first, each with its path\n"
-	       "in the mount, date, kind, title and the matching words. Reads the disk\n"
-	       "cache only: no mount, no request; no key needed when one account is\n"
-	       "cached. Says how many transcripts are indexed: omifs sync fetches the rest.\n"
+	       "events, memories) and prints the best matches first (ties: newest first),\n"
+	       "each with its path in the mount, date, kind, title and the matching words.\n"
+	       "Reads the disk cache only: no mount, no request; no key needed when one\n"
+	       "account is cached. Says how many matched and how many transcripts are\n"
+	       "indexed: omifs sync fetches the rest.\n"
 	       "\n"
-	       "QUERY is FTS5 syntax: words (all must match), \"a phrase\", a OR b,\n"
-	       "a NOT b, NEAR(a b, 10), prefix*. Case and accents are ignored (cafe finds\n"
-	       "café); Chinese, Japanese and Korean are found by any part. Several\n"
-	       "arguments are one query, joined by spaces.\n"
+	       "QUERY is any text: every word must match (e-mail, don't, 3.5 and\n"
+	       "sam@example.com too), case and accents ignored (cafe finds café);\n"
+	       "Chinese, Japanese and Korean are found by any part. Also \"a phrase\",\n"
+	       "a OR b, -word or NOT word, prefix*, NEAR(a b, 5), ( ), and the filters\n"
+	       "kind:memory|conversation|action-item, after:2025-01-01, before:2025-02-01,\n"
+	       "speaker:Sam, category:work. Filters alone list what passes, newest first.\n"
+	       "Several arguments are one query, joined by spaces.\n"
 	       "\n"
-	       "    --json                   print one JSON object: query, results, indexed\n"
+	       "    --json                   print one JSON object: query, total, results,\n"
+	       "                             indexed\n"
 	       "    --limit N                at most N results (default %d; 0: all)\n"
+	       "    --kind K                 memory, conversation or action-item\n"
+	       "    --since DAY, --until DAY created from DAY, through DAY (YYYY-MM-DD)\n"
+	       "    --speaker NAME           a transcript segment by NAME (or \"Speaker 2\")\n"
+	       "    --fts                    QUERY is SQLite FTS5 syntax as it is\n"
 	       "    -o url=, key_file=, cache_dir=   which account's cache (omifs -h)\n"
 	       "\n"
-	       "Exit codes: 0 found, 1 nothing matched, 2 a bad query or no cache.\n", prog,
-	       SEARCH_DEFAULT_LIMIT);
+	       "Exit codes: 0 found, 1 nothing matched, 2 a bad --fts query, a bad option\n"
+	       "or no cache.\n", prog, SEARCH_DEFAULT_LIMIT);
 }
 
 /* What omifs --version prints: its own, libfuse's and libcurl's versions. */
@@ -564,14 +582,16 @@ static int check_command_line(const struct omifs_config *c, enum command cmd)
 	const char *word = c->n_words > 0 ? c->words[0] : "";
 	const char *problem = NULL;
 	static char said[160];
+	bool filtered = c->search_kind || c->search_since || c->search_until || c->search_speaker;
 
 	if (c->json && !(cmd == CMD_SYNC || cmd == CMD_SEARCH ||
 			 (cmd == CMD_KEYS && strcmp(word, "list") == 0)))
 		problem = "--json goes with omifs sync, omifs search and omifs keys list";
-	else if (c->search_limit != -1 && cmd != CMD_SEARCH)
-		problem = "--limit goes with omifs search";
-	else if (cmd == CMD_SEARCH && c->n_words < 1)
-		problem = "give a QUERY";
+	else if ((c->search_limit != -1 || c->search_fts || filtered) && cmd != CMD_SEARCH)
+		problem = "--limit, --fts, --kind, --since, --until and --speaker go with omifs "
+			  "search";
+	else if (cmd == CMD_SEARCH && c->n_words < 1 && !filtered)
+		problem = "give a QUERY, or a filter such as --kind memory";
 	else if (c->quiet && cmd != CMD_SYNC)
 		problem = "-q goes with omifs sync";
 	else if (c->check && cmd != CMD_SYNC)

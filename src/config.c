@@ -127,6 +127,10 @@ void config_free(struct omifs_config *c)
 	free(c->cache_path);
 	free(c->first_memories_page);
 	free(c->save_path);
+	free(c->search_kind);
+	free(c->search_since);
+	free(c->search_until);
+	free(c->search_speaker);
 	for (int i = 0; i < c->n_words; i++)
 		free(c->words[i]);
 	free(c->mountpoint);

@@ -21,6 +21,8 @@ struct omifs_config {
 	bool json;		/* --json: machine-readable output (keys list, sync, search) */
 	bool quiet;		/* -q: nothing but errors (sync) */
 	int search_limit;	/* --limit N (search); -1 when not given */
+	bool search_fts;	/* --fts: the query is FTS5 as it is (search) */
+	char *search_kind, *search_since, *search_until, *search_speaker; /* search's filters */
 	char *cache_dir;	/* where the cache lives; NULL: the default */
 	char *cache_path;	/* the account's cache file; NULL: in memory */
 	char *first_memories_page; /* the key check's answer, JSON text, for sync */

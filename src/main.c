@@ -429,8 +429,8 @@ static int run_search(struct omifs_config *c, const char *url_given)
 		return SEARCH_TROUBLE;
 	for (int i = 0; i < c->n_words; i++)
 		buf_printf(&query, "%s%s", i ? " " : "", c->words[i]);
-	rc = search_command(c, query.data, c->search_limit < 0 ? SEARCH_DEFAULT_LIMIT
-							    : c->search_limit);
+	rc = search_command(c, query.data ? query.data : "",
+			    c->search_limit < 0 ? SEARCH_DEFAULT_LIMIT : c->search_limit);
 	buf_free(&query);
 	return rc;
 }

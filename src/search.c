@@ -9,6 +9,7 @@
 #include "search_index.h"
 #include "names.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdint.h>
@@ -156,25 +157,28 @@ static void free_result(struct search_result *r)
 	free(r->snippet);
 }
 
-int search_run(struct store *s, const char *query, size_t limit, struct search_results *out,
+int search_run(struct store *s, const struct search_request *req, struct search_results *out,
 	       char *err, size_t errlen)
 {
-	struct search_hit *hits;
-	size_t n;
-	int rc = store_search(s, query, limit, &hits, &n, err, errlen);
+	struct search_hits hits;
+	int rc = store_search(s, req, &hits, err, errlen);
 
-	out->items = NULL;
-	out->n = 0;
-	if (rc < 0)
+	memset(out, 0, sizeof(*out));
+	if (rc < 0) {
+		search_hits_free(&hits);
 		return rc;
-	out->items = xcalloc(n ? n : 1, sizeof(*out->items));
-	for (size_t i = 0; i < n; i++) {
-		if (make_result(s, &hits[i], &out->items[out->n]) == 0)
+	}
+	out->items = xcalloc(hits.n ? hits.n : 1, sizeof(*out->items));
+	for (size_t i = 0; i < hits.n; i++) {
+		if (make_result(s, &hits.items[i], &out->items[out->n]) == 0)
 			out->n++;
 		else
 			free_result(&out->items[out->n]);
 	}
-	search_hits_free(hits, n);
+	/* An item the tree would not show is no match either. */
+	out->total = hits.total - (hits.n - out->n);
+	out->partial = hits.partial;
+	search_hits_free(&hits);
 	return 0;
 }
 
@@ -183,8 +187,7 @@ void search_results_free(struct search_results *r)
 	for (size_t i = 0; i < r->n; i++)
 		free_result(&r->items[i]);
 	free(r->items);
-	r->items = NULL;
-	r->n = 0;
+	memset(r, 0, sizeof(*r));
 }
 
 void search_snippet_render(const char *snippet, const char *open, const char *close,
@@ -200,16 +203,34 @@ void search_snippet_render(const char *snippet, const char *open, const char *cl
 	}
 }
 
+void search_count_line(const struct search_results *r, struct buf *out)
+{
+	size_t total = r->total < r->n ? r->n : r->total;
+	const char *floor = r->partial ? "at least " : "";
+	const char *noun = total == 1 ? "match" : "matches";
+
+	if (r->n < total)
+		buf_printf(out, "showing %zu of %s%zu %s", r->n, floor, total, noun);
+	else
+		buf_printf(out, "%s%zu %s", floor, total, noun);
+}
+
 void search_render_markdown(const char *query, const struct search_results *r, struct buf *out)
 {
 	char *q = one_line(query, SEARCH_QUERY_MAX);
 
 	buf_printf(out, "# Search: %s\n\n", q);
 	free(q);
-	if (r->n == 0)
+	if (r->total == 0) {
 		buf_puts(out, "No match.\n");
-	else
-		buf_printf(out, "%zu %s, best first.\n", r->n, r->n == 1 ? "match" : "matches");
+	} else {
+		size_t at = out->len;
+
+		search_count_line(r, out);
+		out->data[at] = (char)toupper((unsigned char)out->data[at]);
+		buf_printf(out, ", best first%s.\n", r->partial ? "; the search stopped at its time "
+							       "limit, so more may match" : "");
+	}
 	for (size_t i = 0; i < r->n; i++) {
 		const struct search_result *x = &r->items[i];
 

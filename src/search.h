@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "store.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct search_result {
@@ -34,14 +35,16 @@ struct search_result {
 struct search_results {
 	struct search_result *items;
 	size_t n;
+	size_t total;	/* how many matched: n of them are here */
+	bool partial;	/* the deadline stopped the ranking: total is a floor */
 };
 
-/* Runs query (FTS5 syntax: words, "phrases", OR, NOT, NEAR, prefix*) and
- * fills out with at most limit results (0: all), best first. A query that
- * is empty, too long or not valid gives -EINVAL, and a failing cache -EIO,
- * with a message in err; out is then empty. Free out with
- * search_results_free in every case. */
-int search_run(struct store *s, const char *query, size_t limit, struct search_results *out,
+/* Runs req (search_index.h; the query language is search_query.h's) and
+ * fills out, best first. A query that is empty or too long, or raw FTS5
+ * that is not valid, gives -EINVAL, and a failing cache -EIO, with a
+ * message in err; out is then empty. Free out with search_results_free
+ * in every case. */
+int search_run(struct store *s, const struct search_request *req, struct search_results *out,
 	       char *err, size_t errlen);
 void search_results_free(struct search_results *r);
 
@@ -52,9 +55,14 @@ const char *search_kind_name(enum store_kind kind);
 void search_snippet_render(const char *snippet, const char *open, const char *close,
 			   struct buf *out);
 
-/* Appends results.md: the query, then per result its rank, date, kind,
- * title, path and snippet (matches in **bold**). Deterministic for the
- * same results. */
+/* Appends how many matched: "62 matches", "showing 20 of 62 matches"
+ * when the limit left some out, with "at least" when the deadline did. */
+void search_count_line(const struct search_results *r, struct buf *out);
+
+/* Appends results.md: the query and how many matched
+ * (search_count_line), then per result its rank, date, kind, title, path
+ * and snippet (matches in **bold**). Deterministic for the same
+ * results. */
 void search_render_markdown(const char *query, const struct search_results *r, struct buf *out);
 
 /* Appends the file name of result i (0-based) of a search/<query>

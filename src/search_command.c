@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "search.h"
+#include "search_query.h"
 #include "store.h"
 
 #include <errno.h>
@@ -22,6 +23,9 @@
 #define COLOUR_MATCH "\033[1;31m"
 #define COLOUR_OFF "\033[0m"
 
+/* A query from the command line ranks for this long at most. */
+#define COMMAND_DEADLINE_MS 30000
+
 static const char *json_kind(enum store_kind kind)
 {
 	return kind == STORE_MEMORIES ? "memory" : kind == STORE_ACTION_ITEMS ? "action_item"
@@ -35,6 +39,8 @@ static void print_json(const char *query, const struct search_results *r,
 	struct buf plain = BUF_INIT;
 
 	json_object_object_add(top, "query", json_object_new_string(query));
+	json_object_object_add(top, "total", json_object_new_int64((int64_t)r->total));
+	json_object_object_add(top, "partial", json_object_new_boolean(r->partial));
 	for (size_t i = 0; i < r->n; i++) {
 		const struct search_result *x = &r->items[i];
 		json_object *o = json_object_new_object();
@@ -117,9 +123,45 @@ static struct store *open_for_search(const char *path, char *err, size_t errlen)
 	return store_open_readonly(path, true, err, errlen);
 }
 
+/* The options' filters into f. Returns 0, or -1 having said which option
+ * is wrong. */
+static int option_filters(const struct omifs_config *c, struct search_filters *f)
+{
+	const char *bad = NULL, *takes = NULL;
+
+	search_filters_init(f);
+	for (const char *k = c->search_kind; k && !bad; k = strchr(k, ',') ? strchr(k, ',') + 1 : NULL) {
+		if (search_kind_bit(k, strcspn(k, ","), &f->kinds) < 0) {
+			bad = "--kind";
+			takes = "memory, conversation or action-item (several with commas)";
+		}
+	}
+	if (!bad && c->search_since &&
+	    search_local_day(c->search_since, strlen(c->search_since), false, &f->after) < 0)
+		bad = "--since";
+	if (!bad && c->search_until &&
+	    search_local_day(c->search_until, strlen(c->search_until), true, &f->before) < 0)
+		bad = "--until";
+	if (bad && !takes)
+		takes = "a day, YYYY-MM-DD (or YYYY-MM, YYYY)";
+	if (!bad && c->search_speaker && !*c->search_speaker) {
+		bad = "--speaker";
+		takes = "a name";
+	}
+	if (bad) {
+		fprintf(stderr, "omifs search: %s takes %s\n", bad, takes);
+		return -1;
+	}
+	f->speaker = c->search_speaker;
+	return 0;
+}
+
 int search_command(const struct omifs_config *c, const char *query, int limit)
 {
 	struct search_results r = { 0 };
+	struct search_filters filters;
+	struct search_request req = { .query = query, .fts = c->search_fts, .filters = &filters,
+				      .limit = (size_t)limit, .deadline_ms = COMMAND_DEADLINE_MS };
 	struct search_coverage cov;
 	struct buf coverage = BUF_INIT;
 	char err[512];
@@ -128,6 +170,8 @@ int search_command(const struct omifs_config *c, const char *query, int limit)
 	bool colour = isatty(STDOUT_FILENO) && !(no_color && *no_color);
 	int rc;
 
+	if (option_filters(c, &filters) < 0)
+		return SEARCH_TROUBLE;
 	if (access(c->cache_path, F_OK) < 0) {
 		fprintf(stderr, "omifs search: nothing is cached for this account yet (%s); mount "
 				"it or run omifs sync first\n", c->cache_path);
@@ -138,12 +182,13 @@ int search_command(const struct omifs_config *c, const char *query, int limit)
 		fprintf(stderr, "omifs search: %s\n", err);
 		return SEARCH_TROUBLE;
 	}
-	rc = search_run(store, query, (size_t)limit, &r, err, sizeof(err));
+	rc = search_run(store, &req, &r, err, sizeof(err));
 	if (rc < 0) {
-		if (rc == -EINVAL)
-			fprintf(stderr, "omifs search: bad query: %s (FTS5 syntax: words, \"a "
-					"phrase\", OR, NOT, NEAR(a b), prefix*; put punctuation "
-					"inside double quotes)\n", err);
+		if (rc == -EINVAL && (c->search_fts || strncmp(query, "fts:", 4) == 0))
+			fprintf(stderr, "omifs search: bad FTS5 query: %s (without --fts any text "
+					"is a query)\n", err);
+		else if (rc == -EINVAL)
+			fprintf(stderr, "omifs search: %s\n", err);
 		else
 			fprintf(stderr, "omifs search: cannot search the cache: %s\n", err);
 		search_results_free(&r);
@@ -155,9 +200,13 @@ int search_command(const struct omifs_config *c, const char *query, int limit)
 	if (c->json) {
 		print_json(query, &r, &cov);
 	} else {
+		struct buf count = BUF_INIT;
+
 		print_text(&r, colour);
-		fprintf(stderr, "%zu %s; %s\n", r.n, r.n == 1 ? "match" : "matches",
-			coverage.data);
+		search_count_line(&r, &count);
+		fprintf(stderr, "%s%s%s; %s\n", count.data, r.n < r.total ? " (--limit 0 for all)" : "",
+			r.partial ? "; the search stopped at its time limit" : "", coverage.data);
+		buf_free(&count);
 	}
 	rc = r.n > 0 ? SEARCH_FOUND : SEARCH_NONE;
 	buf_free(&coverage);

@@ -1,10 +1,14 @@
 /*
  * search_index: the tables behind search_index.h.
  *
- *   search_doc(doc, kind, id, transcript)   one row per indexed item; doc
- *                                           is its rowid in search_text;
+ *   search_doc(doc, kind, id, transcript,   one row per indexed item; doc
+ *              created, category, speakers) is its rowid in search_text;
  *                                           transcript 1 when the cache had
- *                                           the conversation's full form
+ *                                           the conversation's full form;
+ *                                           created_at (epoch seconds, or
+ *                                           NULL), a memory's category, and
+ *                                           "\n"-framed lowercase speaker
+ *                                           names: what filters test
  *   search_text(title, body, transcript)    FTS5, the text of each item
  *   search_state(key, value)                'version': the index format;
  *                                           'dirty': 1 when the store
@@ -27,22 +31,27 @@
 #include "model.h"
 #include "render.h"
 #include "search_rank.h"
+#include "search_query.h"
 #include "search_snippet.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Bump when what is indexed or how changes: every cache is then indexed
  * again on its next open. */
-#define SEARCH_VERSION 3
-#define SEARCH_VERSION_TEXT "3"
+#define SEARCH_VERSION 4
+#define SEARCH_VERSION_TEXT "4"
 
 struct search_index {
 	sqlite3 *db;
+	fts5_tokenizer words;		/* unicode61, for search_query's has_words */
+	Fts5Tokenizer *words_instance;
 	sqlite3_stmt *get_listing, *get_full, *find_doc, *put_doc, *drop_doc, *add_text,
 		*drop_text, *seal, *untranscribed;
 };
@@ -51,7 +60,10 @@ struct search_index {
 static const char tables_sql[] =
 	"CREATE TABLE IF NOT EXISTS @.search_doc ("
 	"  doc INTEGER PRIMARY KEY, kind INTEGER NOT NULL, id TEXT NOT NULL,"
-	"  transcript INTEGER NOT NULL, UNIQUE (kind, id));"
+	"  transcript INTEGER NOT NULL, created INTEGER, category TEXT, speakers TEXT,"
+	"  UNIQUE (kind, id));"
+	/* A filter alone lists the newest first. */
+	"CREATE INDEX IF NOT EXISTS @.search_doc_created ON search_doc (created);"
 	/* The coverage is counted from the conversations without: none, once
 	 * everything is fetched. */
 	"CREATE INDEX IF NOT EXISTS @.search_doc_transcript ON search_doc (kind, transcript);"
@@ -108,65 +120,6 @@ static void add_line(struct buf *b, const char *text)
 	buf_puts(b, text);
 }
 
-static void conversation_text(json_object *listed, const char *full, struct buf *title,
-			      struct buf *body, struct buf *transcript)
-{
-	struct conversation c;
-	json_object *obj;
-
-	if (model_parse_conversation(listed, &c) == 0) {
-		add_line(title, c.title);
-		add_line(body, c.overview);
-		for (size_t i = 0; i < c.n_action_items; i++)
-			add_line(body, c.action_items[i].description);
-		for (size_t i = 0; i < c.n_events; i++) {
-			add_line(body, c.events[i].title);
-			add_line(body, c.events[i].description);
-		}
-		model_free_conversation(&c);
-	}
-	obj = full ? json_text_parse(full, strlen(full)) : NULL;
-	if (obj && model_parse_conversation(obj, &c) == 0) {
-		render_transcript(&c, transcript);
-		model_free_conversation(&c);
-	}
-	json_object_put(obj);
-}
-
-/* The text of an item in its three columns. Returns -1 when the listing
- * JSON is no object the tree would show. */
-static int item_text(enum store_kind kind, const char *json, const char *full, struct buf *title,
-		     struct buf *body, struct buf *transcript)
-{
-	json_object *obj = json_text_parse(json, strlen(json));
-	struct memory m;
-	struct action_item a;
-	int rc = 0;
-
-	if (!obj || !json_object_is_type(obj, json_type_object)) {
-		rc = -1;
-	} else if (kind == STORE_MEMORIES) {
-		rc = model_parse_memory(obj, &m);
-		if (rc == 0) {
-			add_line(body, m.content);
-			model_free_memory(&m);
-		}
-	} else if (kind == STORE_ACTION_ITEMS) {
-		rc = model_parse_action_item(obj, &a);
-		if (rc == 0) {
-			add_line(body, a.description);
-			model_free_action_item(&a);
-		}
-	} else {
-		conversation_text(obj, full, title, body, transcript);
-	}
-	json_object_put(obj);
-	clean_text(title);
-	clean_text(body);
-	clean_text(transcript);
-	return rc;
-}
-
 static int step_done(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
@@ -180,40 +133,169 @@ static void bind_buf(sqlite3_stmt *st, int i, const struct buf *b)
 	sqlite3_bind_text(st, i, b->len ? b->data : "", (int)b->len, SQLITE_STATIC);
 }
 
-/* Writes the entry of an item the index has none for (doc 0) or whose
- * text was just removed (doc > 0). */
-static int index_item(struct search_index *ix, sqlite3_int64 doc, enum store_kind kind,
+/* What an item's filters test (search_doc's last columns). */
+struct item_meta {
+	bool dated;
+	int64_t created;
+	const char *category;	/* borrowed from the parsed item, or NULL */
+	struct buf speakers;	/* "\nsam\nspeaker 2\n", or empty */
+};
+
+/* Adds a segment's speaker, as transcript.txt names it, lowercased, once. */
+static void add_speaker(struct buf *speakers, const struct segment *seg)
+{
+	struct buf name = BUF_INIT;
+
+	buf_putc(&name, '\n');
+	render_speaker(seg, &name);
+	buf_putc(&name, '\n');
+	for (size_t i = 0; i < name.len; i++)
+		name.data[i] = (char)tolower((unsigned char)name.data[i]);
+	if (!speakers->len || !strstr(speakers->data, name.data)) {
+		if (speakers->len)
+			speakers->len--;	/* the frames' newlines are shared */
+		buf_append(speakers, name.data, name.len);
+	}
+	buf_free(&name);
+}
+
+static void conversation_text(json_object *listed, const char *full, struct buf *title,
+			      struct buf *body, struct buf *transcript, struct item_meta *meta)
+{
+	struct conversation c;
+	json_object *obj;
+
+	if (model_parse_conversation(listed, &c) == 0) {
+		add_line(title, c.title);
+		add_line(body, c.overview);
+		for (size_t i = 0; i < c.n_action_items; i++)
+			add_line(body, c.action_items[i].description);
+		for (size_t i = 0; i < c.n_events; i++) {
+			add_line(body, c.events[i].title);
+			add_line(body, c.events[i].description);
+		}
+		meta->dated = c.created_at.valid;
+		meta->created = (int64_t)c.created_at.when;
+		model_free_conversation(&c);
+	}
+	obj = full ? json_text_parse(full, strlen(full)) : NULL;
+	if (obj && model_parse_conversation(obj, &c) == 0) {
+		render_transcript(&c, transcript);
+		for (size_t i = 0; i < c.n_segments; i++)
+			add_speaker(&meta->speakers, &c.segments[i]);
+		model_free_conversation(&c);
+	}
+	json_object_put(obj);
+}
+
+static void date_meta(struct item_meta *meta, const struct timestamp *created,
+		      const struct timestamp *updated)
+{
+	const struct timestamp *t = created->valid ? created : updated;
+
+	meta->dated = t->valid;
+	meta->created = (int64_t)t->when;
+}
+
+/* Writes search_doc's row of an item (doc, or a new one when 0). */
+static int put_doc(struct search_index *ix, sqlite3_int64 doc, enum store_kind kind,
+		   const char *id, bool transcript, const struct item_meta *meta)
+{
+	sqlite3_stmt *st = ix->put_doc;
+
+	if (doc)
+		sqlite3_bind_int64(st, 1, doc);
+	else
+		sqlite3_bind_null(st, 1);
+	sqlite3_bind_int(st, 2, kind);
+	sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, transcript);
+	if (meta->dated)
+		sqlite3_bind_int64(st, 5, meta->created);
+	else
+		sqlite3_bind_null(st, 5);
+	if (meta->category)
+		sqlite3_bind_text(st, 6, meta->category, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 6);
+	if (meta->speakers.len)
+		sqlite3_bind_text(st, 7, meta->speakers.data, (int)meta->speakers.len,
+				  SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 7);
+	return step_done(st);
+}
+
+/* Indexes an item: its text in its three columns, and its row. With no
+ * text (the listing JSON is no object the tree would show) returns 1,
+ * writing nothing. */
+static int index_text(struct search_index *ix, sqlite3_int64 *doc, enum store_kind kind,
 		      const char *id, const char *json, const char *full)
 {
 	struct buf title = BUF_INIT, body = BUF_INIT, transcript = BUF_INIT;
-	int rc = 0;
+	struct item_meta meta = { false, 0, NULL, BUF_INIT };
+	json_object *obj = json_text_parse(json, strlen(json));
+	struct memory m;
+	struct action_item a;
+	bool parsed_memory = false, parsed_item = false;
+	int rc = 1;
 
-	if (item_text(kind, json, full, &title, &body, &transcript) < 0) {
-		sqlite3_bind_int64(ix->drop_doc, 1, doc);
-		rc = doc ? step_done(ix->drop_doc) : 0;
+	if (!obj || !json_object_is_type(obj, json_type_object))
 		goto out;
+	if (kind == STORE_MEMORIES) {
+		if (model_parse_memory(obj, &m) < 0)
+			goto out;
+		parsed_memory = true;
+		add_line(&body, m.content);
+		meta.category = m.category;
+		date_meta(&meta, &m.created_at, &m.updated_at);
+	} else if (kind == STORE_ACTION_ITEMS) {
+		if (model_parse_action_item(obj, &a) < 0)
+			goto out;
+		parsed_item = true;
+		add_line(&body, a.description);
+		date_meta(&meta, &a.created_at, &a.updated_at);
+	} else {
+		conversation_text(obj, full, &title, &body, &transcript, &meta);
 	}
-	if (doc)
-		sqlite3_bind_int64(ix->put_doc, 1, doc);
-	else
-		sqlite3_bind_null(ix->put_doc, 1);
-	sqlite3_bind_int(ix->put_doc, 2, kind);
-	sqlite3_bind_text(ix->put_doc, 3, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int(ix->put_doc, 4, kind == STORE_CONVERSATIONS && full);
-	if ((rc = step_done(ix->put_doc)) < 0)
+	clean_text(&title);
+	clean_text(&body);
+	clean_text(&transcript);
+	rc = put_doc(ix, *doc, kind, id, kind == STORE_CONVERSATIONS && full, &meta);
+	if (rc < 0)
 		goto out;
-	if (!doc)
-		doc = sqlite3_last_insert_rowid(ix->db);
-	sqlite3_bind_int64(ix->add_text, 1, doc);
+	if (!*doc)
+		*doc = sqlite3_last_insert_rowid(ix->db);
+	sqlite3_bind_int64(ix->add_text, 1, *doc);
 	bind_buf(ix->add_text, 2, &title);
 	bind_buf(ix->add_text, 3, &body);
 	bind_buf(ix->add_text, 4, &transcript);
 	rc = step_done(ix->add_text);
 out:
+	if (parsed_memory)
+		model_free_memory(&m);
+	if (parsed_item)
+		model_free_action_item(&a);
+	json_object_put(obj);
 	buf_free(&title);
 	buf_free(&body);
 	buf_free(&transcript);
+	buf_free(&meta.speakers);
 	return rc;
+}
+
+/* Writes the entry of an item the index has none for (doc 0) or whose
+ * text was just removed (doc > 0); an item the tree would not show
+ * loses its row. */
+static int index_item(struct search_index *ix, sqlite3_int64 doc, enum store_kind kind,
+		      const char *id, const char *json, const char *full)
+{
+	int rc = index_text(ix, &doc, kind, id, json, full);
+
+	if (rc != 1)
+		return rc;
+	sqlite3_bind_int64(ix->drop_doc, 1, doc);
+	return doc ? step_done(ix->drop_doc) : 0;
 }
 
 int search_index_update(struct search_index *ix, enum store_kind kind, const char *id)
@@ -331,8 +413,10 @@ static int prepare_all(struct search_index *ix, bool writable)
 		{ offsetof(struct search_index, find_doc),
 		  "SELECT doc FROM search_doc WHERE kind = ? AND id = ?" },
 		{ offsetof(struct search_index, put_doc),
-		  "INSERT INTO search_doc (doc, kind, id, transcript) VALUES (?, ?, ?, ?) "
-		  "ON CONFLICT DO UPDATE SET transcript = excluded.transcript" },
+		  "INSERT INTO search_doc (doc, kind, id, transcript, created, category, speakers) "
+		  "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+		  "transcript = excluded.transcript, created = excluded.created, "
+		  "category = excluded.category, speakers = excluded.speakers" },
 		{ offsetof(struct search_index, drop_doc), "DELETE FROM search_doc WHERE doc = ?" },
 		{ offsetof(struct search_index, add_text),
 		  "INSERT INTO search_text (rowid, title, body, transcript) VALUES (?, ?, ?, ?)" },
@@ -394,6 +478,42 @@ static int open_read_only(struct search_index *ix, enum search_index_state state
 	return index_everything(ix);
 }
 
+/* The index's inner tokenizer on its own, to tell what holds a word. */
+static int open_words(struct search_index *ix)
+{
+	fts5_api *api = cjk_fts5_api(ix->db);
+	const char *args[] = { "remove_diacritics", "2" };
+	void *ctx = NULL;
+
+	if (!api || api->xFindTokenizer(api, "unicode61", &ctx, &ix->words) != SQLITE_OK ||
+	    ix->words.xCreate(ctx, args, 2, &ix->words_instance) != SQLITE_OK)
+		return -1;
+	return 0;
+}
+
+static int count_token(void *ctx, int flags, const char *token, int len, int start, int end)
+{
+	(void)flags;
+	(void)token;
+	(void)len;
+	(void)start;
+	(void)end;
+	++*(int *)ctx;
+	return SQLITE_DONE;	/* one is enough */
+}
+
+static bool has_words(void *ctx, const char *text, size_t len)
+{
+	struct search_index *ix = ctx;
+	int n = 0;
+
+	if (len == 0 || len > SEARCH_QUERY_MAX)
+		return len > 0;
+	ix->words.xTokenize(ix->words_instance, &n, FTS5_TOKENIZE_QUERY, text, (int)len,
+			    count_token);
+	return n > 0;
+}
+
 struct search_index *search_index_open(sqlite3 *db, bool writable, enum search_index_state state,
 				       char *err, size_t errlen)
 {
@@ -404,6 +524,11 @@ struct search_index *search_index_open(sqlite3 *db, bool writable, enum search_i
 	    search_rank_register(db) < 0 || search_snippet_register(db) < 0) {
 		snprintf(err, errlen, "this SQLite has no FTS5");
 		free(ix);
+		return NULL;
+	}
+	if (open_words(ix) < 0) {
+		snprintf(err, errlen, "this SQLite's FTS5 has no unicode61 tokenizer");
+		search_index_close(ix);
 		return NULL;
 	}
 	if ((writable ? open_on_disk(ix, state) : open_read_only(ix, state)) < 0) {
@@ -418,6 +543,8 @@ void search_index_close(struct search_index *ix)
 {
 	if (!ix)
 		return;
+	if (ix->words_instance)
+		ix->words.xDelete(ix->words_instance);
 	sqlite3_finalize(ix->get_listing);
 	sqlite3_finalize(ix->get_full);
 	sqlite3_finalize(ix->find_doc);
@@ -430,7 +557,7 @@ void search_index_close(struct search_index *ix)
 	free(ix);
 }
 
-/* Whether query holds a word character: FTS5 rejects a query of
+/* Whether query holds anything but spaces: FTS5 rejects a query of
  * punctuation and spaces with a message that says nothing useful. */
 static bool blank(const char *query)
 {
@@ -440,10 +567,28 @@ static bool blank(const char *query)
 	return true;
 }
 
-/* Pass one: every match, with what ranking it needs. */
+/* The filters every pass applies, from ?2 on: kinds, after, before,
+ * category, speaker. */
+#define FILTERS_SQL							\
+	"(?2 = 0 OR (?2 >> d.kind) & 1) "				\
+	"AND (?3 IS NULL OR d.created >= ?3) AND (?4 IS NULL OR d.created < ?4) " \
+	"AND (?5 IS NULL OR d.category = ?5 COLLATE NOCASE) "		\
+	"AND (?6 IS NULL OR instr(d.speakers, ?6) > 0)"
+
+/* Pass one: every match, with what ranking it needs. CROSS JOIN keeps
+ * the index's match the outer loop: the filters only test its rows. */
 static const char match_sql[] =
-	"SELECT rowid, " SEARCH_RANK_FUNCTION "(search_text, 10.0, 4.0, 1.0) FROM search_text "
-	"WHERE search_text MATCH ?1";
+	"SELECT search_text.rowid, " SEARCH_RANK_FUNCTION "(search_text, 10.0, 4.0, 1.0), "
+	"d.created FROM search_text CROSS JOIN search_doc d ON d.doc = search_text.rowid "
+	"WHERE search_text MATCH ?1 AND " FILTERS_SQL;
+
+/* Pass one without words: what the filters let through, newest first,
+ * less what ?1 matches when it is not NULL. */
+static const char filter_sql[] =
+	"SELECT d.doc, d.created FROM search_doc d WHERE " FILTERS_SQL
+	" AND (?1 IS NULL OR d.doc NOT IN "
+	"(SELECT rowid FROM search_text WHERE search_text MATCH ?1)) "
+	"ORDER BY d.created IS NULL, d.created DESC, d.doc";
 
 /* Pass two, for the matches shown only: a row by its rowid, without the
  * query, and its snippet from the window pass one chose. */
@@ -453,18 +598,17 @@ static const char hit_sql[] =
 	"JOIN main.listing l ON l.kind = d.kind AND l.id = d.id "
 	"WHERE search_text.rowid = ?1";
 
-/* Appends the current row of hit_sql to *hits, with score. */
-static void add_hit(sqlite3_stmt *st, double score, struct search_hit **hits, size_t *n,
-		    size_t *cap)
+/* Appends the current row of hit_sql to out, with score. */
+static void add_hit(sqlite3_stmt *st, double score, struct search_hits *out, size_t *cap)
 {
 	struct search_hit *h;
 	const char *snippet = (const char *)sqlite3_column_text(st, 3);
 
-	if (*n == *cap) {
+	if (out->n == *cap) {
 		*cap = *cap ? *cap * 2 : 16;
-		*hits = xrealloc(*hits, *cap * sizeof(**hits));
+		out->items = xrealloc(out->items, *cap * sizeof(*out->items));
 	}
-	h = &(*hits)[(*n)++];
+	h = &out->items[out->n++];
 	h->kind = (enum store_kind)sqlite3_column_int(st, 0);
 	h->id = xstrdup((const char *)sqlite3_column_text(st, 1));
 	h->json = xstrdup((const char *)sqlite3_column_text(st, 2));
@@ -472,20 +616,46 @@ static void add_hit(sqlite3_stmt *st, double score, struct search_hit **hits, si
 	h->score = score;
 }
 
-/* Every match of query, ranked. Returns SQLITE_DONE or the failing step's
- * code. */
-static int rank_matches(sqlite3 *db, const char *query, struct search_ranking *ranking)
+static void bind_filters(sqlite3_stmt *st, const struct search_filters *f,
+			 const char *speaker)
+{
+	sqlite3_bind_int(st, 2, (int)f->kinds);
+	if (f->after != INT64_MIN)
+		sqlite3_bind_int64(st, 3, f->after);
+	if (f->before != INT64_MAX)
+		sqlite3_bind_int64(st, 4, f->before);
+	if (f->category)
+		sqlite3_bind_text(st, 5, f->category, -1, SQLITE_STATIC);
+	if (speaker)
+		sqlite3_bind_text(st, 6, speaker, -1, SQLITE_STATIC);
+}
+
+/* Every row that q asks for, ranked (or newest first without words),
+ * until the deadline: then *partial. Returns SQLITE_DONE or the failing
+ * step's code. */
+static int rank_matches(sqlite3 *db, const struct search_query *q, const char *speaker,
+			struct search_ranking *ranking)
 {
 	sqlite3_stmt *st = NULL;
 	int step;
 
-	if (sqlite3_prepare_v2(db, match_sql, -1, &st, NULL) != SQLITE_OK)
-		return SQLITE_INTERNAL;
-	sqlite3_bind_text(st, 1, query, -1, SQLITE_STATIC);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW)
-		if (search_ranking_add(ranking, sqlite3_column_int64(st, 0),
-				       sqlite3_column_value(st, 1)) < 0)
+	if (sqlite3_prepare_v2(db, q->match ? match_sql : filter_sql, -1, &st, NULL) != SQLITE_OK)
+		return sqlite3_errcode(db) == SQLITE_ERROR ? SQLITE_INTERNAL : sqlite3_errcode(db);
+	if (q->match || q->exclude)
+		sqlite3_bind_text(st, 1, q->match ? q->match : q->exclude, -1, SQLITE_STATIC);
+	bind_filters(st, &q->filters, speaker);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		sqlite3_int64 created = sqlite3_column_type(st, q->match ? 2 : 1) == SQLITE_NULL
+					? INT64_MIN : sqlite3_column_int64(st, q->match ? 2 : 1);
+		int added = q->match ? search_ranking_add(ranking, sqlite3_column_int64(st, 0),
+							  sqlite3_column_value(st, 1), created)
+				     : search_ranking_add_unranked(ranking,
+								   sqlite3_column_int64(st, 0),
+								   created);
+
+		if (added < 0)
 			step = SQLITE_INTERNAL;
+	}
 	sqlite3_finalize(st);
 	return step;
 }
@@ -493,8 +663,8 @@ static int rank_matches(sqlite3 *db, const char *query, struct search_ranking *r
 /* The hits of the ranked rows, best first, up to limit (0: all); a row
  * the tree would not show is passed over. Returns SQLITE_DONE or the
  * failing step's code. */
-static int fetch_hits(sqlite3 *db, const struct search_ranked *rows,
-		      size_t n_rows, size_t limit, struct search_hit **hits, size_t *n)
+static int fetch_hits(sqlite3 *db, const struct search_ranked *rows, size_t n_rows, size_t limit,
+		      struct search_hits *out)
 {
 	sqlite3_stmt *st = NULL;
 	size_t cap = 0;
@@ -502,7 +672,7 @@ static int fetch_hits(sqlite3 *db, const struct search_ranked *rows,
 
 	if (sqlite3_prepare_v2(db, hit_sql, -1, &st, NULL) != SQLITE_OK)
 		return SQLITE_INTERNAL;
-	for (size_t i = 0; i < n_rows && (!limit || *n < limit); i++) {
+	for (size_t i = 0; i < n_rows && (!limit || out->n < limit); i++) {
 		sqlite3_bind_int64(st, 1, rows[i].rowid);
 		sqlite3_bind_int(st, 2, rows[i].window.column);
 		sqlite3_bind_int(st, 3, rows[i].window.first);
@@ -512,7 +682,7 @@ static int fetch_hits(sqlite3 *db, const struct search_ranked *rows,
 			int kind = sqlite3_column_int(st, 0);
 
 			if (kind >= 0 && kind < STORE_KINDS)
-				add_hit(st, rows[i].score, hits, n, &cap);
+				add_hit(st, rows[i].score, out, &cap);
 			step = SQLITE_DONE;
 		}
 		sqlite3_reset(st);
@@ -523,53 +693,133 @@ static int fetch_hits(sqlite3 *db, const struct search_ranked *rows,
 	return step;
 }
 
-int search_index_query(struct search_index *ix, const char *query, size_t limit,
-		       struct search_hit **hits, size_t *n, char *err, size_t errlen)
+/* Reads req into q: as FTS5 when asked (--fts, or an "fts:" prefix),
+ * else as search_query reads it; the options' filters on top. */
+static void read_request(struct search_index *ix, const struct search_request *req,
+			 struct search_query *q)
+{
+	bool fts = req->fts || strncmp(req->query, "fts:", 4) == 0;
+	const char *text = req->query + (!req->fts && fts ? 4 : 0);
+	const struct search_filters *o = req->filters;
+
+	if (fts) {
+		memset(q, 0, sizeof(*q));
+		search_filters_init(&q->filters);
+		if (!blank(text))
+			q->match = xstrdup(text);
+	} else {
+		search_query_parse(text, has_words, ix, q);
+	}
+	if (!o)
+		return;
+	q->filters.kinds |= o->kinds;
+	if (o->after > q->filters.after)
+		q->filters.after = o->after;
+	if (o->before < q->filters.before)
+		q->filters.before = o->before;
+	if (o->speaker && !q->filters.speaker)
+		q->filters.speaker = xstrdup(o->speaker);
+	if (o->category && !q->filters.category)
+		q->filters.category = xstrdup(o->category);
+}
+
+/* "\nname\n", lowercased, as search_doc.speakers holds names; or NULL. */
+static char *speaker_key(const char *name)
+{
+	struct buf key = BUF_INIT;
+
+	if (!name)
+		return NULL;
+	buf_printf(&key, "\n%s\n", name);
+	for (size_t i = 0; i < key.len; i++)
+		key.data[i] = (char)tolower((unsigned char)key.data[i]);
+	return buf_steal(&key);
+}
+
+/* Stops a query at its deadline (a CLOCK_MONOTONIC time, in ns). */
+static int past_deadline(void *ctx)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec > *(int64_t *)ctx;
+}
+
+int search_index_query(struct search_index *ix, const struct search_request *req,
+		       struct search_hits *out, char *err, size_t errlen)
 {
 	struct search_ranking ranking = SEARCH_RANKING_INIT;
+	struct search_query q;
 	const struct search_ranked *rows;
 	size_t n_rows;
 	int step, rc = 0;
 	bool own_transaction;
+	int64_t deadline = 0;
+	char *speaker = NULL;
 
-	*hits = NULL;
-	*n = 0;
-	if (blank(query) || strlen(query) > SEARCH_QUERY_MAX) {
-		snprintf(err, errlen, blank(query) ? "the query is empty"
-			 : "the query is longer than %d bytes", SEARCH_QUERY_MAX);
+	memset(out, 0, sizeof(*out));
+	if (blank(req->query) && !(req->filters && search_filters_any(req->filters))) {
+		snprintf(err, errlen, "the query is empty");
 		return -EINVAL;
+	}
+	if (strlen(req->query) > SEARCH_QUERY_MAX) {
+		snprintf(err, errlen, "the query is longer than %d bytes", SEARCH_QUERY_MAX);
+		return -EINVAL;
+	}
+	read_request(ix, req, &q);
+	if (!search_query_asks(&q)) {
+		search_query_free(&q);
+		return 0;	/* punctuation only: nothing to find */
+	}
+	speaker = speaker_key(q.filters.speaker);
+	if (req->deadline_ms > 0) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		deadline = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec +
+			   (int64_t)req->deadline_ms * 1000000;
+		sqlite3_progress_handler(ix->db, 1000, past_deadline, &deadline);
 	}
 	/* One read transaction: the second pass applies the first's snippet
 	 * windows to the rows, which another process must not rewrite in
 	 * between. */
 	own_transaction = sqlite3_get_autocommit(ix->db) &&
 			  sqlite3_exec(ix->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
-	step = rank_matches(ix->db, query, &ranking);
+	step = rank_matches(ix->db, &q, speaker, &ranking);
+	if (step == SQLITE_INTERRUPT) {
+		out->partial = true;
+		step = SQLITE_DONE;
+	}
+	sqlite3_progress_handler(ix->db, 0, NULL, NULL);
 	if (step == SQLITE_DONE) {
 		search_ranking_finish(&ranking, &rows, &n_rows);
-		step = fetch_hits(ix->db, rows, n_rows, limit, hits, n);
+		out->total = n_rows;
+		step = fetch_hits(ix->db, rows, n_rows, req->limit, out);
 	}
 	if (step != SQLITE_DONE) {
 		/* The statements prepared: a plain error is the query's
-		 * (syntax, an unknown column); the rest is the cache's. */
+		 * (FTS5 syntax, an unknown column); the rest is the cache's. */
 		rc = step == SQLITE_ERROR ? -EINVAL : -EIO;
 		snprintf(err, errlen, "%s", sqlite3_errmsg(ix->db));
-		search_hits_free(*hits, *n);
-		*hits = NULL;
-		*n = 0;
+		search_hits_free(out);
 	}
 	if (own_transaction)
 		sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL);
 	search_ranking_free(&ranking);
+	search_query_free(&q);
+	free(speaker);
 	return rc;
 }
 
-void search_hits_free(struct search_hit *hits, size_t n)
+void search_hits_free(struct search_hits *hits)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(hits[i].id);
-		free(hits[i].json);
-		free(hits[i].snippet);
+	for (size_t i = 0; i < hits->n; i++) {
+		free(hits->items[i].id);
+		free(hits->items[i].json);
+		free(hits->items[i].snippet);
 	}
-	free(hits);
+	free(hits->items);
+	hits->items = NULL;
+	hits->n = hits->total = 0;
+	hits->partial = false;
 }

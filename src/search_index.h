@@ -24,6 +24,7 @@
 #define OMIFS_SEARCH_INDEX_H
 
 #include "collections.h"
+#include "search_query.h"	/* struct search_filters */
 #include "search_snippet.h"	/* SEARCH_MARK_OPEN, SEARCH_MARK_CLOSE */
 
 #include <sqlite3.h>
@@ -70,19 +71,37 @@ struct search_hit {
 	char *id;
 	char *json;
 	char *snippet;
-	double score;	/* higher is better */
+	double score;	/* higher is better; 0 for a filter without words */
+};
+
+/* The hits of one query, owned by it (search_hits_free). */
+struct search_hits {
+	struct search_hit *items;
+	size_t n;
+	size_t total;	/* how many matched, of which the first n are here */
+	bool partial;	/* the deadline came first: total counts the rows read */
 };
 
 /* The longest query accepted, in bytes. */
 #define SEARCH_QUERY_MAX 1024
 
-/* Runs an FTS5 query (words, "phrases", OR, NOT, NEAR, prefix*), best
- * match first, at most limit hits (0: all). On success *hits is a
- * malloc'd array of *n hits (free with search_hits_free). A query that
- * is empty, too long or not FTS5 syntax gives -EINVAL with a message in
- * err; other failures -EIO. */
-int search_index_query(struct search_index *ix, const char *query, size_t limit,
-		       struct search_hit **hits, size_t *n, char *err, size_t errlen);
-void search_hits_free(struct search_hit *hits, size_t n);
+/* A query as asked. */
+struct search_request {
+	const char *query;	/* what a person typed (search_query.h) */
+	bool fts;		/* query is FTS5 as it is (also when it starts "fts:") */
+	const struct search_filters *filters;	/* the options', ANDed; NULL: none */
+	size_t limit;		/* at most this many hits; 0: all */
+	int deadline_ms;	/* stop ranking after this long; 0: never */
+};
+
+/* Runs req: best match first, ties newest first; a query of filters (or
+ * exclusions) alone lists what passes, newest first. Fills *out (free it
+ * with search_hits_free in every case). A query that is empty or too
+ * long gives -EINVAL, and so does raw FTS5 that is not valid, with a
+ * message in err; other failures -EIO. A query of punctuation alone
+ * finds nothing. */
+int search_index_query(struct search_index *ix, const struct search_request *req,
+		       struct search_hits *out, char *err, size_t errlen);
+void search_hits_free(struct search_hits *hits);
 
 #endif

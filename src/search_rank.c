@@ -83,7 +83,30 @@ int search_rank_register(sqlite3 *db)
 			       SQLITE_OK ? 0 : -1;
 }
 
-int search_ranking_add(struct search_ranking *r, sqlite3_int64 rowid, sqlite3_value *counts)
+/* Room for one more row of `phrases` counts. */
+static void grow(struct search_ranking *r, size_t phrases)
+{
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 64;
+		r->rows = xrealloc(r->rows, r->cap * sizeof(*r->rows));
+		r->counts = xrealloc(r->counts, r->cap * (phrases + 1) * sizeof(double));
+	}
+}
+
+int search_ranking_add_unranked(struct search_ranking *r, sqlite3_int64 rowid,
+				sqlite3_int64 created)
+{
+	if (r->phrases)
+		return -EINVAL;
+	grow(r, 0);
+	r->counts[r->n] = 1.0;
+	r->rows[r->n] = (struct search_ranked){ rowid, 0.0, created, { 1, 0, 0 } };
+	r->n++;
+	return 0;
+}
+
+int search_ranking_add(struct search_ranking *r, sqlite3_int64 rowid, sqlite3_value *counts,
+		       sqlite3_int64 created)
 {
 	/* The type first: asking for the blob converts other values. */
 	bool blob_typed = sqlite3_value_type(counts) == SQLITE_BLOB;
@@ -100,15 +123,12 @@ int search_ranking_add(struct search_ranking *r, sqlite3_int64 rowid, sqlite3_va
 	if (!(window[0] >= 0 && window[0] <= INT_MAX && window[1] >= 0 && window[1] <= INT_MAX &&
 	      window[2] >= 0 && window[2] <= UINT32_MAX))
 		return -EINVAL;
-	if (r->n == r->cap) {
-		r->cap = r->cap ? r->cap * 2 : 64;
-		r->rows = xrealloc(r->rows, r->cap * sizeof(*r->rows));
-		r->counts = xrealloc(r->counts, r->cap * (phrases + 1) * sizeof(double));
-	}
+	grow(r, phrases);
 	r->phrases = phrases;
 	/* memcpy: SQLite does not promise a blob aligned for doubles. */
 	memcpy(&r->total_rows, blob, sizeof(double));
 	r->rows[r->n].rowid = rowid;
+	r->rows[r->n].created = created;
 	memcpy(&r->counts[r->n * (phrases + 1)], blob + sizeof(double),
 	       (phrases + 1) * sizeof(double));
 	r->rows[r->n].window = (struct search_window){ (int)window[0], (int)window[1],
@@ -123,6 +143,8 @@ static int best_first(const void *a, const void *b)
 
 	if (x->score != y->score)
 		return x->score > y->score ? -1 : 1;
+	if (x->created != y->created)
+		return x->created > y->created ? -1 : 1;
 	return x->rowid < y->rowid ? -1 : x->rowid > y->rowid;
 }
 

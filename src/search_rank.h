@@ -33,7 +33,8 @@ int search_rank_register(sqlite3 *db);
 
 struct search_ranked {
 	sqlite3_int64 rowid;
-	double score;		/* higher is better, > 0 */
+	double score;		/* higher is better, > 0; 0 when unranked */
+	sqlite3_int64 created;	/* breaks ties, newest first */
 	struct search_window window;	/* where its snippet is */
 };
 
@@ -47,11 +48,19 @@ struct search_ranking {
 
 #define SEARCH_RANKING_INIT { NULL, NULL, 0, 0, 0, 0 }
 
-/* Adds a row: its rowid and the value SEARCH_RANK_FUNCTION gave it.
- * Returns 0, or -EINVAL when the value is not one it makes. */
-int search_ranking_add(struct search_ranking *r, sqlite3_int64 rowid, sqlite3_value *counts);
+/* Adds a row: its rowid, the value SEARCH_RANK_FUNCTION gave it, and
+ * when it was created (INT64_MIN: unknown). Returns 0, or -EINVAL when
+ * the value is not one it makes. */
+int search_ranking_add(struct search_ranking *r, sqlite3_int64 rowid, sqlite3_value *counts,
+		       sqlite3_int64 created);
 
-/* Scores the rows added and sorts them best first (ties by rowid).
+/* Adds a row that matched no words (a filter alone): score 0, its
+ * snippet from the start of its text. Not with search_ranking_add's. */
+int search_ranking_add_unranked(struct search_ranking *r, sqlite3_int64 rowid,
+				sqlite3_int64 created);
+
+/* Scores the rows added and sorts them best first (ties newest first,
+ * then by rowid).
  * *rows then points into r, valid until search_ranking_free. */
 void search_ranking_finish(struct search_ranking *r, const struct search_ranked **rows,
 			   size_t *n);

@@ -98,7 +98,9 @@ static int run_query(struct searchdir *sd, const char *name, struct query **out)
 	struct buf link_name = BUF_INIT;
 	char err[256];
 	struct query *q;
-	int rc = sync_search(sd->sync, name, SEARCHDIR_RESULTS, &results, err, sizeof(err));
+	struct search_request req = { .query = name, .limit = SEARCHDIR_RESULTS,
+				      .deadline_ms = SEARCHDIR_DEADLINE_MS };
+	int rc = sync_search(sd->sync, &req, &results, err, sizeof(err));
 
 	if (rc < 0) {
 		search_results_free(&results);

@@ -27,6 +27,8 @@
 
 #define SEARCHDIR_KEPT 32
 #define SEARCHDIR_RESULTS 100	/* matches shown per query */
+/* A query ranks for this long at most; results.md then says it stopped. */
+#define SEARCHDIR_DEADLINE_MS 2000
 
 enum searchdir_kind { SEARCHDIR_QUERY, SEARCHDIR_LINK, SEARCHDIR_RESULTS_MD };
 

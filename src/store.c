@@ -573,19 +573,18 @@ enum search_index_state store_index_state(struct store *s)
 	return s->index_state;
 }
 
-int store_search(struct store *s, const char *query, size_t limit, struct search_hit **hits,
-		 size_t *n, char *err, size_t errlen)
+int store_search(struct store *s, const struct search_request *req, struct search_hits *hits,
+		 char *err, size_t errlen)
 {
 	int rc;
 
 	pthread_mutex_lock(&s->lock);
 	if (!s->search) {
 		snprintf(err, errlen, "the cache has no search index (see the log)");
-		*hits = NULL;
-		*n = 0;
+		memset(hits, 0, sizeof(*hits));
 		rc = -EIO;
 	} else {
-		rc = search_index_query(s->search, query, limit, hits, n, err, errlen);
+		rc = search_index_query(s->search, req, hits, err, errlen);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;

@@ -272,12 +272,10 @@ bool store_can_search(struct store *s);
  * brings it up to date. */
 enum search_index_state store_index_state(struct store *s);
 
-/* Runs a full-text query over what the cache holds (search_index.h has
- * the rules): *hits gets a malloc'd array of *n matches, best first, at
- * most limit (0: all), to free with search_hits_free. A bad query gives
- * -EINVAL, anything else -EIO, with a message in err. */
-int store_search(struct store *s, const char *query, size_t limit, struct search_hit **hits,
-		 size_t *n, char *err, size_t errlen);
+/* Runs a query over what the cache holds: search_index_query, whose
+ * rules it keeps, under the store's lock. */
+int store_search(struct store *s, const struct search_request *req, struct search_hits *hits,
+		 char *err, size_t errlen);
 
 /* Whether writing or reading the cache ever failed (a full disk, say);
  * if so, the last SQLite message goes to out and its time to *when. */

@@ -142,8 +142,9 @@ void sync_remember_size(struct sync *s, uint64_t ino, uint64_t digest, int64_t s
 int sync_foreach_size(struct sync *s, store_size_fn fn, void *ctx);
 
 /* search_run over the cache (search.h): no request is sent. */
+struct search_request;
 struct search_results;
-int sync_search(struct sync *s, const char *query, size_t limit, struct search_results *out,
+int sync_search(struct sync *s, const struct search_request *req, struct search_results *out,
 		char *err, size_t errlen);
 
 /* Called after each transcript batch with how many conversations have

@@ -181,8 +181,8 @@ int sync_foreach_size(struct sync *s, store_size_fn fn, void *ctx)
 	return store_foreach_size(s->store, fn, ctx);
 }
 
-int sync_search(struct sync *s, const char *query, size_t limit, struct search_results *out,
+int sync_search(struct sync *s, const struct search_request *req, struct search_results *out,
 		char *err, size_t errlen)
 {
-	return search_run(s->store, query, limit, out, err, errlen);
+	return search_run(s->store, req, out, err, errlen);
 }

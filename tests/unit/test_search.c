@@ -8,6 +8,8 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -49,6 +51,15 @@ static struct store *fresh(void)
 	return s;
 }
 
+/* search_run of a query as typed (fts: as FTS5), at most limit results. */
+static int run(struct store *s, const char *query, bool fts, size_t limit,
+	       struct search_results *r, char *err, size_t errlen)
+{
+	struct search_request req = { .query = query, .fts = fts, .limit = limit };
+
+	return search_run(s, &req, r, err, errlen);
+}
+
 static int by_path(const void *a, const void *b)
 {
 	return strcmp(((const struct search_result *)a)->path,
@@ -63,7 +74,7 @@ static char *paths(struct store *s, const char *query)
 	struct buf out = BUF_INIT;
 	char err[256];
 
-	if (search_run(s, query, 0, &r, err, sizeof(err)) < 0) {
+	if (run(s, query, false, 0, &r, err, sizeof(err)) < 0) {
 		buf_puts(&out, "ERR");
 	} else {
 		buf_puts(&out, "");
@@ -109,7 +120,7 @@ static void test_results_carry_date_title_and_marked_snippet(void)
 	struct buf md = BUF_INIT, name = BUF_INIT;
 	char err[256];
 
-	CHECK(search_run(s, "refinance", 5, &r, err, sizeof(err)) == 0 && r.n == 1);
+	CHECK(run(s, "refinance", false, 5, &r, err, sizeof(err)) == 0 && r.n == 1);
 	if (r.n == 1) {
 		CHECK_STR(r.items[0].date, "2025-06-30");
 		CHECK_STR(r.items[0].title, "Mortgage call");
@@ -152,14 +163,14 @@ static void test_a_title_match_ranks_above_a_transcript_match(void)
 	CHECK(store_replace_listing(s, STORE_CONVERSATIONS, convs, 2, 3000) == 4);
 	CHECK(store_put_full_conversation(s, "t1", FULL("t1", "2025-01-01",
 						       "then the budget came up")) == 0);
-	CHECK(search_run(s, "budget", 0, &r, err, sizeof(err)) == 0 && r.n == 2);
+	CHECK(run(s, "budget", false, 0, &r, err, sizeof(err)) == 0 && r.n == 2);
 	if (r.n == 2) {
 		CHECK_STR(r.items[0].id, "t2");
 		CHECK_STR(r.items[1].id, "t1");
 		CHECK(r.items[0].score > r.items[1].score);
 	}
 	search_results_free(&r);
-	CHECK(search_run(s, "budget", 1, &r, err, sizeof(err)) == 0 && r.n == 1);
+	CHECK(run(s, "budget", false, 1, &r, err, sizeof(err)) == 0 && r.n == 1);
 	search_results_free(&r);
 	store_close(s);
 }
@@ -195,7 +206,7 @@ static void test_cjk_is_found_by_any_part(void)
 	CHECK_PATHS(s, "\"京都 station\"", "conversations/2025-07-01/c2,");
 	CHECK_PATHS(s, "\"東京 station\"", "");
 	CHECK_PATHS(s, "\"東京 then\"", "");
-	CHECK(search_run(s, "東京都", 1, &r, err, sizeof(err)) == 0 && r.n == 1);
+	CHECK(run(s, "東京都", false, 1, &r, err, sizeof(err)) == 0 && r.n == 1);
 	if (r.n == 1)
 		CHECK(strstr(r.items[0].snippet, "\001東京都\002") != NULL);
 	search_results_free(&r);
@@ -226,7 +237,7 @@ static void test_phrases_match_exactly_through_pairs(void)
 		    "conversations/2025-07-01/c2,");
 	CHECK_PATHS(s, "\"cafe au lait\"", "conversations/2025-07-01/c2,");
 	CHECK_PATHS(s, "\"lait au cafe\"", "");
-	CHECK(search_run(s, "\"should refinance with\"", 1, &r, err, sizeof(err)) == 0 && r.n == 1);
+	CHECK(run(s, "\"should refinance with\"", false, 1, &r, err, sizeof(err)) == 0 && r.n == 1);
 	if (r.n == 1)
 		CHECK(strstr(r.items[0].snippet, "\001should refinance with\002") != NULL);
 	search_results_free(&r);
@@ -252,26 +263,185 @@ static void test_deleted_and_changed_items_leave_the_index(void)
 	store_close(s);
 }
 
-static void test_hostile_queries_are_errors(void)
+static void test_raw_fts5_errors_name_the_problem(void)
 {
-	static const char *const bad[] = { "\"unbalanced", "NEAR(", "NEAR(a b", "..", "", "  ",
-					   "a AND", "(((", "nosuchcolumn:word", "*", "^", "+" };
+	static const char *const bad[] = { "\"unbalanced", "NEAR(", "NEAR(a b", "..", "a AND",
+					   "(((", "nosuchcolumn:word", "*", "^", "+" };
+	struct store *s = fresh();
+	struct search_results r;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		err[0] = '\0';
+		CHECK(run(s, bad[i], true, 0, &r, err, sizeof(err)) == -EINVAL);
+		CHECK(r.n == 0 && err[0] != '\0');
+		search_results_free(&r);
+	}
+	/* The fts: prefix is the same as --fts. */
+	CHECK(run(s, "fts:(((", false, 0, &r, err, sizeof(err)) == -EINVAL);
+	search_results_free(&r);
+	CHECK(run(s, "fts:refinance", false, 0, &r, err, sizeof(err)) == 0 && r.n == 1);
+	search_results_free(&r);
+	store_close(s);
+}
+
+static void test_typed_text_is_never_refused(void)
+{
+	static const char *const typed[] = { "\"unbalanced", "NEAR(", "NEAR(a b", "..", "a AND",
+					     "(((", "nosuchcolumn:word", "*", "^", "+", "\"", ")",
+					     "OR", "NOT", "-", "AND OR NOT", "a OR", "NEAR(,)",
+					     "\"\"*", "((a) OR (b) -(c)", "after:", "kind:",
+					     "speaker:\"", "x:y:z" };
 	struct store *s = fresh();
 	struct search_results r;
 	char err[256], long_query[SEARCH_QUERY_MAX + 2];
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+	for (size_t i = 0; i < sizeof(typed) / sizeof(*typed); i++) {
 		err[0] = '\0';
-		CHECK(search_run(s, bad[i], 0, &r, err, sizeof(err)) == -EINVAL);
-		CHECK(r.n == 0 && err[0] != '\0');
+		if (run(s, typed[i], false, 0, &r, err, sizeof(err)) != 0)
+			fprintf(stderr, "refused: %s: %s\n", typed[i], err);
+		CHECK(run(s, typed[i], false, 0, &r, err, sizeof(err)) == 0);
 		search_results_free(&r);
 	}
+	/* Only nothing at all, or too much, is refused. */
+	CHECK(run(s, "", false, 0, &r, err, sizeof(err)) == -EINVAL);
+	search_results_free(&r);
+	CHECK(run(s, "  ", false, 0, &r, err, sizeof(err)) == -EINVAL);
+	search_results_free(&r);
 	memset(long_query, 'a', sizeof(long_query) - 1);
 	long_query[sizeof(long_query) - 1] = '\0';
-	CHECK(search_run(s, long_query, 0, &r, err, sizeof(err)) == -EINVAL);
+	CHECK(run(s, long_query, false, 0, &r, err, sizeof(err)) == -EINVAL);
 	search_results_free(&r);
-	/* Punctuation inside a phrase is no token: a valid query, no match. */
+	/* Punctuation makes no word: a valid query, no match. */
 	CHECK_PATHS(s, "\"..\"", "");
+	CHECK_PATHS(s, "?", "");
+	/* and beside words, it is passed over. */
+	CHECK_PATHS(s, "refinance ?", "conversations/2025-06-30/c1,");
+	CHECK_PATHS(s, "(refinance!)", "conversations/2025-06-30/c1,");
+	store_close(s);
+}
+
+/* Memories with everyday punctuation, one a day from 2025-03-01. */
+static const char *const everyday[] = {
+	"Send the e-mail to Müller-Lüdenscheidt", "I don't think O'Brien's pub opens",
+	"The rate is 3.5 percent", "Meet at 10:30 by the Wi-Fi router", "Prices 50% off",
+	"The C++ build broke again", "Q3 numbers look good", "Dr. Smith called back",
+	"Write to sam@example.com soon", "Ticket #4471-B is open", "It costs $1,200",
+	"A covid-19 test", "Trip to São Paulo", "明日は東京で会議", "Mail the rest later",
+};
+
+static struct store *everyday_store(void)
+{
+	char err[128], json[512];
+	struct store *s = store_open(NULL, err, sizeof(err));
+	struct store_item mems[sizeof(everyday) / sizeof(*everyday)];
+	char ids[sizeof(everyday) / sizeof(*everyday)][8];
+	size_t n = sizeof(everyday) / sizeof(*everyday);
+
+	CHECK(s != NULL);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "e%02zu", i);
+		snprintf(json, sizeof(json), "{\"id\":\"%s\",\"content\":\"%s\",\"category\":\"%s\","
+			 "\"created_at\":\"2025-03-%02zuT12:00:00Z\"}", ids[i], everyday[i],
+			 i % 2 ? "work" : "personal", i + 1);
+		mems[i].id = ids[i];
+		mems[i].json = strdup(json);
+	}
+	CHECK(store_replace_listing(s, STORE_MEMORIES, mems, n, 1000) == (int)n);
+	for (size_t i = 0; i < n; i++)
+		free((char *)mems[i].json);
+	return s;
+}
+
+/* The ids of query's results in rank order, "," after each. */
+static char *ids(struct store *s, const char *query)
+{
+	struct search_results r;
+	struct buf out = BUF_INIT;
+	char err[256];
+
+	if (run(s, query, false, 0, &r, err, sizeof(err)) < 0)
+		buf_puts(&out, "ERR");
+	buf_puts(&out, "");
+	for (size_t i = 0; i < r.n; i++)
+		buf_printf(&out, "%s,", r.items[i].id);
+	search_results_free(&r);
+	return buf_steal(&out);
+}
+
+#define CHECK_IDS(s, query, want)            \
+	do {                                 \
+		char *got_ = ids(s, query);  \
+		CHECK_STR(got_, want);       \
+		free(got_);                  \
+	} while (0)
+
+static void test_everyday_words_find_what_they_say(void)
+{
+	struct store *s = everyday_store();
+
+	CHECK_IDS(s, "e-mail", "e00,");
+	CHECK_IDS(s, "Müller-Lüdenscheidt", "e00,");
+	CHECK_IDS(s, "muller-ludenscheidt", "e00,");
+	CHECK_IDS(s, "don't think", "e01,");
+	CHECK_IDS(s, "O'Brien's", "e01,");
+	CHECK_IDS(s, "3.5 percent", "e02,");
+	CHECK_IDS(s, "10:30", "e03,");
+	CHECK_IDS(s, "Wi-Fi router", "e03,");
+	CHECK_IDS(s, "50%", "e04,");
+	CHECK_IDS(s, "C++ build", "e05,");
+	CHECK_IDS(s, "Q3?", "e06,");
+	CHECK_IDS(s, "Dr. Smith", "e07,");
+	CHECK_IDS(s, "sam@example.com", "e08,");
+	CHECK_IDS(s, "#4471-B", "e09,");
+	CHECK_IDS(s, "$1,200", "e10,");
+	CHECK_IDS(s, "covid-19", "e11,");
+	CHECK_IDS(s, "Sao Paulo", "e12,");
+	CHECK_IDS(s, "東京", "e13,");
+	/* The operators people know. */
+	CHECK_IDS(s, "mail -rest", "e00,");
+	CHECK_IDS(s, "mail NOT e-mail", "e14,");
+	CHECK_IDS(s, "\"build broke\"", "e05,");
+	CHECK_IDS(s, "\"broke build\"", "");
+	CHECK_IDS(s, "bui*", "e05,");
+	CHECK_IDS(s, "NEAR(send lüdenscheidt, 5)", "e00,");
+	CHECK_IDS(s, "NEAR(send lüdenscheidt, 1)", "");
+	CHECK_IDS(s, "(smith OR paulo) trip", "e12,");
+	/* Ties (one word, each once, texts of about one length) newest
+	 * first. */
+	CHECK_IDS(s, "percent OR numbers OR costs", "e10,e06,e02,");
+	store_close(s);
+}
+
+static void test_filters_alone_and_with_words(void)
+{
+	struct store *s = everyday_store();
+	struct search_results r;
+	char err[256];
+
+	CHECK_IDS(s, "kind:memory before:2025-03-04", "e02,e01,e00,");
+	CHECK_IDS(s, "kind:conversation", "");
+	CHECK_IDS(s, "after:2025-03-14", "e14,e13,");
+	CHECK_IDS(s, "after:2025-03-02 before:2025-03-04 category:work", "e01,");
+	CHECK_IDS(s, "category:personal mail", "e14,e00,");
+	CHECK_IDS(s, "mail after:2025-03-10", "e14,");
+	CHECK_IDS(s, "-mail before:2025-03-03", "e01,");
+	/* A filter's value that is no value is words. */
+	CHECK_IDS(s, "after:soon", "");
+	/* The count: every match, the limit aside. */
+	CHECK(run(s, "kind:memory", false, 2, &r, err, sizeof(err)) == 0);
+	CHECK(r.n == 2 && r.total == sizeof(everyday) / sizeof(*everyday));
+	search_results_free(&r);
+	store_close(s);
+}
+
+static void test_speaker_filter(void)
+{
+	struct store *s = fresh();
+
+	CHECK_PATHS(s, "speaker:\"Speaker 1\"", "conversations/2025-06-30/c1,");
+	CHECK_PATHS(s, "speaker:\"speaker 1\" refinance", "conversations/2025-06-30/c1,");
+	CHECK_PATHS(s, "speaker:\"Speaker 2\"", "");
 	store_close(s);
 }
 
@@ -417,7 +587,11 @@ int main(void)
 	RUN(test_cjk_is_found_by_any_part);
 	RUN(test_phrases_match_exactly_through_pairs);
 	RUN(test_deleted_and_changed_items_leave_the_index);
-	RUN(test_hostile_queries_are_errors);
+	RUN(test_raw_fts5_errors_name_the_problem);
+	RUN(test_typed_text_is_never_refused);
+	RUN(test_everyday_words_find_what_they_say);
+	RUN(test_filters_alone_and_with_words);
+	RUN(test_speaker_filter);
 	RUN(test_a_cache_without_index_is_indexed_on_open);
 	RUN(test_coverage_counts_transcripts);
 	RUN(test_coverage_follows_transcripts_and_listings);

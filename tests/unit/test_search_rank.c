@@ -49,7 +49,7 @@ static size_t rank(sqlite3 *db, const char *query, struct search_ranking *r,
 	sqlite3_bind_text(st, 1, query, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		CHECK(search_ranking_add(r, sqlite3_column_int64(st, 0),
-					 sqlite3_column_value(st, 1)) == 0);
+					 sqlite3_column_value(st, 1), 0) == 0);
 	sqlite3_finalize(st);
 	search_ranking_finish(r, out, &n);
 	return n;
@@ -115,8 +115,8 @@ static void test_a_value_of_another_function_is_refused(void)
 	CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK);
 	CHECK(sqlite3_prepare_v2(db, "SELECT 'text', x'0102'", -1, &st, NULL) == SQLITE_OK);
 	CHECK(sqlite3_step(st) == SQLITE_ROW);
-	CHECK(search_ranking_add(&r, 1, sqlite3_column_value(st, 0)) < 0);
-	CHECK(search_ranking_add(&r, 1, sqlite3_column_value(st, 1)) < 0);
+	CHECK(search_ranking_add(&r, 1, sqlite3_column_value(st, 0), 0) < 0);
+	CHECK(search_ranking_add(&r, 1, sqlite3_column_value(st, 1), 0) < 0);
 	CHECK(r.n == 0);
 	sqlite3_finalize(st);
 	sqlite3_close(db);

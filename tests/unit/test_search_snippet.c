@@ -95,7 +95,7 @@ static char *snippet(sqlite3 *db, const char *query, sqlite3_int64 rowid)
 	sqlite3_bind_text(st, 1, query, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		CHECK(search_ranking_add(&r, sqlite3_column_int64(st, 0),
-					 sqlite3_column_value(st, 1)) == 0);
+					 sqlite3_column_value(st, 1), 0) == 0);
 	sqlite3_finalize(st);
 	search_ranking_finish(&r, &rows, &n);
 	for (size_t i = 0; i < n; i++)
