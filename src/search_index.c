@@ -52,6 +52,7 @@ struct search_index {
 	sqlite3 *db;
 	fts5_tokenizer words;		/* unicode61, for search_query's has_words */
 	Fts5Tokenizer *words_instance;
+	bool has_first_seen;		/* the store has its first_seen table */
 	sqlite3_stmt *get_listing, *get_full, *find_doc, *put_doc, *drop_doc, *add_text,
 		*drop_text, *seal, *untranscribed;
 };
@@ -526,6 +527,8 @@ struct search_index *search_index_open(sqlite3 *db, bool writable, enum search_i
 		free(ix);
 		return NULL;
 	}
+	ix->has_first_seen = sqlite3_exec(db, "SELECT 1 FROM main.first_seen LIMIT 1", NULL, NULL,
+					  NULL) == SQLITE_OK;
 	if (open_words(ix) < 0) {
 		snprintf(err, errlen, "this SQLite's FTS5 has no unicode61 tokenizer");
 		search_index_close(ix);
@@ -567,11 +570,17 @@ static bool blank(const char *query)
 	return true;
 }
 
+/* An item's date: its created_at, else (a memory of the documented API
+ * has none) when the cache first saw it, as the tree dates it. A cache
+ * of an older omifs, read-only, may have no first_seen table. */
+#define DATE_SQL "COALESCE(d.created, (SELECT at FROM main.first_seen f " \
+		 "WHERE f.kind = d.kind AND f.id = d.id))"
+
 /* The filters every pass applies, from ?2 on: kinds, after, before,
- * category, speaker. */
+ * category, speaker; '$' stands for the item's date. */
 #define FILTERS_SQL							\
 	"(?2 = 0 OR (?2 >> d.kind) & 1) "				\
-	"AND (?3 IS NULL OR d.created >= ?3) AND (?4 IS NULL OR d.created < ?4) " \
+	"AND (?3 IS NULL OR $ >= ?3) AND (?4 IS NULL OR $ < ?4) "	\
 	"AND (?5 IS NULL OR d.category = ?5 COLLATE NOCASE) "		\
 	"AND (?6 IS NULL OR instr(d.speakers, ?6) > 0)"
 
@@ -579,16 +588,34 @@ static bool blank(const char *query)
  * the index's match the outer loop: the filters only test its rows. */
 static const char match_sql[] =
 	"SELECT search_text.rowid, " SEARCH_RANK_FUNCTION "(search_text, 10.0, 4.0, 1.0), "
-	"d.created FROM search_text CROSS JOIN search_doc d ON d.doc = search_text.rowid "
+	"$ FROM search_text CROSS JOIN search_doc d ON d.doc = search_text.rowid "
 	"WHERE search_text MATCH ?1 AND " FILTERS_SQL;
 
 /* Pass one without words: what the filters let through, newest first,
  * less what ?1 matches when it is not NULL. */
 static const char filter_sql[] =
-	"SELECT d.doc, d.created FROM search_doc d WHERE " FILTERS_SQL
+	"SELECT d.doc, $ AS day FROM search_doc d WHERE " FILTERS_SQL
 	" AND (?1 IS NULL OR d.doc NOT IN "
 	"(SELECT rowid FROM search_text WHERE search_text MATCH ?1)) "
-	"ORDER BY d.created IS NULL, d.created DESC, d.doc";
+	"ORDER BY day IS NULL, day DESC, d.doc";
+
+/* Prepares sql with each '$' replaced by the item's date as ix knows it.
+ * Returns SQLITE_OK or SQLite's code. */
+static int prepare_dated(struct search_index *ix, const char *sql, sqlite3_stmt **st)
+{
+	struct buf text = BUF_INIT;
+	int rc;
+
+	for (const char *p = sql; *p; p++) {
+		if (*p == '$')
+			buf_puts(&text, ix->has_first_seen ? DATE_SQL : "d.created");
+		else
+			buf_putc(&text, *p);
+	}
+	rc = sqlite3_prepare_v2(ix->db, text.data, -1, st, NULL);
+	buf_free(&text);
+	return rc;
+}
 
 /* Pass two, for the matches shown only: a row by its rowid, without the
  * query, and its snippet from the window pass one chose. */
@@ -633,14 +660,14 @@ static void bind_filters(sqlite3_stmt *st, const struct search_filters *f,
 /* Every row that q asks for, ranked (or newest first without words),
  * until the deadline: then *partial. Returns SQLITE_DONE or the failing
  * step's code. */
-static int rank_matches(sqlite3 *db, const struct search_query *q, const char *speaker,
-			struct search_ranking *ranking)
+static int rank_matches(struct search_index *ix, const struct search_query *q,
+			const char *speaker, struct search_ranking *ranking)
 {
 	sqlite3_stmt *st = NULL;
 	int step;
 
-	if (sqlite3_prepare_v2(db, q->match ? match_sql : filter_sql, -1, &st, NULL) != SQLITE_OK)
-		return sqlite3_errcode(db) == SQLITE_ERROR ? SQLITE_INTERNAL : sqlite3_errcode(db);
+	if (prepare_dated(ix, q->match ? match_sql : filter_sql, &st) != SQLITE_OK)
+		return SQLITE_INTERNAL;
 	if (q->match || q->exclude)
 		sqlite3_bind_text(st, 1, q->match ? q->match : q->exclude, -1, SQLITE_STATIC);
 	bind_filters(st, &q->filters, speaker);
@@ -785,7 +812,7 @@ int search_index_query(struct search_index *ix, const struct search_request *req
 	 * between. */
 	own_transaction = sqlite3_get_autocommit(ix->db) &&
 			  sqlite3_exec(ix->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
-	step = rank_matches(ix->db, &q, speaker, &ranking);
+	step = rank_matches(ix, &q, speaker, &ranking);
 	if (step == SQLITE_INTERRUPT) {
 		out->partial = true;
 		step = SQLITE_DONE;

@@ -198,6 +198,7 @@ static struct store *ready(struct store *s, bool writable, bool with_index)
 
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->walk_lock, NULL);
+	pthread_mutex_init(&s->search_lock, NULL);
 	s->readonly = !writable;
 	s->created_at = read_created_at(s);
 	s->data_version = data_version(s);
@@ -304,6 +305,29 @@ static bool connect(struct store *s)
 				       NULL, sql_digest, NULL, NULL) == SQLITE_OK;
 }
 
+/* Opens s's connection for searches (s->searcher) on the file at path,
+ * once s has made its index current; without one, searches hold the
+ * store's lock: slower for everything else, not wrong. Returns s. */
+static struct store *open_searcher(struct store *s, const char *path)
+{
+	char err[256] = "";
+
+	if (!path || !s->search)
+		return s;
+	if (sqlite3_open_v2(path, &s->searcher, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK || sqlite3_busy_timeout(s->searcher, 5000) != SQLITE_OK)
+		snprintf(err, sizeof(err), "%s", sqlite3_errmsg(s->searcher));
+	else
+		s->searcher_index = search_index_open(s->searcher, false, SEARCH_INDEX_CURRENT, err,
+						      sizeof(err));
+	if (!s->searcher_index) {
+		log_warn("cache: a connection for searches: %s", err);
+		sqlite3_close(s->searcher);
+		s->searcher = NULL;
+	}
+	return s;
+}
+
 struct store *store_open(const char *path, char *err, size_t errlen)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
@@ -339,7 +363,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		sqlite3_close(s->walker);
 		s->walker = NULL;
 	}
-	return ready(s, true, true);
+	return open_searcher(ready(s, true, true), path);
 fail:
 	sqlite3_close(s->db);
 	free(s);
@@ -412,9 +436,12 @@ void store_close(struct store *s)
 	if (!s)
 		return;
 	search_index_close(s->search);
+	search_index_close(s->searcher_index);
+	sqlite3_close(s->searcher);
 	sqlite3_close(s->walker);
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->walk_lock);
+	pthread_mutex_destroy(&s->search_lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -578,6 +605,12 @@ int store_search(struct store *s, const struct search_request *req, struct searc
 {
 	int rc;
 
+	if (s->searcher_index) {
+		pthread_mutex_lock(&s->search_lock);
+		rc = search_index_query(s->searcher_index, req, hits, err, errlen);
+		pthread_mutex_unlock(&s->search_lock);
+		return rc;
+	}
 	pthread_mutex_lock(&s->lock);
 	if (!s->search) {
 		snprintf(err, errlen, "the cache has no search index (see the log)");

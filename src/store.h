@@ -273,7 +273,9 @@ bool store_can_search(struct store *s);
 enum search_index_state store_index_state(struct store *s);
 
 /* Runs a query over what the cache holds: search_index_query, whose
- * rules it keeps, under the store's lock. */
+ * rules it keeps. On a writable cache file it runs on a connection of
+ * its own, in one read transaction, holding back no other call; else
+ * under the store's lock. */
 int store_search(struct store *s, const struct search_request *req, struct search_hits *hits,
 		 char *err, size_t errlen);
 

@@ -26,6 +26,12 @@ struct store {
 	sqlite3 *walker;
 	pthread_mutex_t walk_lock;
 	struct search_index *search;	/* NULL when the index cannot be had */
+	/* A third connection, read-only, for searches, NULL for a cache in
+	 * memory or read-only: a long query holds back no read or write of
+	 * the mount. search_lock guards it and its index. */
+	sqlite3 *searcher;
+	struct search_index *searcher_index;
+	pthread_mutex_t search_lock;
 	enum search_index_state index_state;	/* the file's, when opened */
 	pthread_mutex_t lock;
 	sqlite3_int64 data_version;	/* of the last look at other writers */

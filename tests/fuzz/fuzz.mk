@@ -55,6 +55,7 @@ FUZZ_DICT_fuzz_model_render := $(FUZZ_HERE)/json.dict
 FUZZ_DICT_fuzz_error_body   := $(FUZZ_HERE)/json.dict
 FUZZ_DICT_fuzz_names        := $(FUZZ_HERE)/names.dict
 FUZZ_DICT_fuzz_split        := $(FUZZ_HERE)/json.dict
+FUZZ_DICT_fuzz_search       := $(FUZZ_HERE)/search.dict
 FUZZ_TIMEOUT  := 25
 FUZZ_RSS_MB   := 2048
 FUZZ_ENV      := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \

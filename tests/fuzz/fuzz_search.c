@@ -8,8 +8,11 @@
  * NUL, the whole input is both.
  *
  * Invariants:
- * - search_run returns 0 or -EINVAL (a bad query), never -EIO, and an
- *   error comes with a message and no results;
+ * - a query as typed is never refused (no FTS5 syntax error, whatever
+ *   the text): search_run returns 0, or -EINVAL only for a query of
+ *   spaces or one over SEARCH_QUERY_MAX bytes;
+ * - as raw FTS5 (--fts, or after "fts:"), 0 or -EINVAL (a bad query), never -EIO;
+ * - an error comes with a message and no results;
  * - at most the limit asked; scores best first;
  * - every path starts with one of the tree's three roots and holds no
  *   "." or ".." component and no control byte;
@@ -129,20 +132,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *full = item_json("c/1", "", doc, true);
 	struct store_item memories[] = { { "m1", memory } }, convs[] = { { "c/1", conversation } };
 	struct search_results r;
+	bool blank = strspn(query ? query : "", " \t\n") == strlen(query ? query : "");
 	int rc;
 
 	FUZZ_CHECK(doc && query && s, "setup failed: %s", err);
 	FUZZ_CHECK(store_replace_listing(s, STORE_MEMORIES, memories, 1, 1) >= 0, "listing");
 	FUZZ_CHECK(store_replace_listing(s, STORE_CONVERSATIONS, convs, 1, 1) >= 0, "listing");
 	FUZZ_CHECK(store_put_full_conversation(s, "c/1", full) == 0, "full");
-	err[0] = '\0';
-	rc = search_run(s, query, LIMIT, &r, err, sizeof(err));
-	FUZZ_CHECK(rc == 0 || rc == -EINVAL, "search_run returned %d (%s)", rc, err);
-	if (rc < 0)
-		FUZZ_CHECK(r.n == 0 && err[0], "an error without a message or with results");
-	else
-		check_results(&r);
-	search_results_free(&r);
+	for (int fts = 0; fts < 2; fts++) {
+		struct search_request req = { .query = query, .fts = fts, .limit = LIMIT };
+
+		err[0] = '\0';
+		rc = search_run(s, &req, &r, err, sizeof(err));
+		FUZZ_CHECK(rc == 0 || rc == -EINVAL, "search_run returned %d (%s)", rc, err);
+		FUZZ_CHECK(fts || strncmp(query, "fts:", 4) == 0 || rc == 0 || blank ||
+			   strlen(query) > SEARCH_QUERY_MAX,
+			   "a typed query was refused: %s", err);
+		if (rc < 0)
+			FUZZ_CHECK(r.n == 0 && err[0], "an error without a message or with results");
+		else
+			check_results(&r);
+		search_results_free(&r);
+	}
 	store_close(s);
 	free(memory);
 	free(conversation);
