@@ -3,7 +3,11 @@
  *
  * A kept query holds everything its directory shows, built once when it
  * is run: the links' names and targets and the bytes of results.md. The
- * last SEARCHDIR_KEPT queries are kept, the least recently used goes.
+ * last SEARCHDIR_KEPT queries are kept; beyond those, the least recently
+ * used goes, but only once the kernel has forgotten it (it caches names
+ * and attributes for `hold` seconds after it last asked): until then a
+ * stat of results.md would give a size whose bytes are gone. Past
+ * SEARCHDIR_MAX_KEPT queries, the least recently used goes anyway.
  */
 #include "searchdir.h"
 
@@ -14,6 +18,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define RESULTS_MD "results.md"
 
@@ -27,6 +32,7 @@ struct query {
 	char *name;
 	uint64_t ino, md_ino;
 	uint64_t used;		/* searchdir.clock at the last use */
+	time_t used_at;		/* CLOCK_MONOTONIC seconds then */
 	struct link *links;
 	size_t n_links;
 	struct buf md;		/* results.md */
@@ -36,16 +42,20 @@ struct searchdir {
 	struct sync *sync;
 	uint64_t dir_ino;
 	char *dir_path;
-	pthread_mutex_t lock;	/* kept, clock */
-	struct query *kept[SEARCHDIR_KEPT];
+	int hold;		/* seconds the kernel caches what it was told */
+	pthread_mutex_t lock;	/* kept, n_kept, clock */
+	struct query *kept[SEARCHDIR_MAX_KEPT];
+	size_t n_kept;
 	uint64_t clock;
 };
 
-struct searchdir *searchdir_new(struct sync *sync, uint64_t dir_ino, const char *dir_path)
+struct searchdir *searchdir_new(struct sync *sync, uint64_t dir_ino, const char *dir_path,
+				int hold)
 {
 	struct searchdir *sd = xcalloc(1, sizeof(*sd));
 
 	sd->sync = sync;
+	sd->hold = hold;
 	sd->dir_ino = dir_ino;
 	sd->dir_path = xstrdup(dir_path);
 	pthread_mutex_init(&sd->lock, NULL);
@@ -70,7 +80,7 @@ void searchdir_free(struct searchdir *sd)
 {
 	if (!sd)
 		return;
-	for (size_t i = 0; i < SEARCHDIR_KEPT; i++)
+	for (size_t i = 0; i < sd->n_kept; i++)
 		free_query(sd->kept[i]);
 	pthread_mutex_destroy(&sd->lock);
 	free(sd->dir_path);
@@ -129,33 +139,50 @@ static int run_query(struct searchdir *sd, const char *name, struct query **out)
 	return 0;
 }
 
-/* Keeps q (taking it over) in place of the least recently used.
- * sd->lock held. */
+static time_t monotonic_seconds(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec;
+}
+
+/* Marks q used now. sd->lock held. */
+static void touch(struct searchdir *sd, struct query *q)
+{
+	q->used = ++sd->clock;
+	q->used_at = monotonic_seconds();
+}
+
+/* Keeps q (taking it over): beside the others while fewer than
+ * SEARCHDIR_KEPT are kept, or the kernel may still cache all of them;
+ * else in place of the least recently used. sd->lock held. */
 static void keep(struct searchdir *sd, struct query *q)
 {
 	size_t oldest = 0;
 
-	for (size_t i = 0; i < SEARCHDIR_KEPT; i++) {
-		if (!sd->kept[i]) {
-			oldest = i;
-			break;
-		}
+	for (size_t i = 1; i < sd->n_kept; i++)
 		if (sd->kept[i]->used < sd->kept[oldest]->used)
 			oldest = i;
+	touch(sd, q);
+	if (sd->n_kept < SEARCHDIR_KEPT ||
+	    (sd->n_kept < SEARCHDIR_MAX_KEPT &&
+	     q->used_at - sd->kept[oldest]->used_at <= sd->hold + 1)) {
+		sd->kept[sd->n_kept++] = q;
+		return;
 	}
 	free_query(sd->kept[oldest]);
-	q->used = ++sd->clock;
 	sd->kept[oldest] = q;
 }
 
 /* The kept query whose directory is ino, or called name. sd->lock held. */
 static struct query *find_query(struct searchdir *sd, uint64_t ino, const char *name)
 {
-	for (size_t i = 0; i < SEARCHDIR_KEPT; i++) {
+	for (size_t i = 0; i < sd->n_kept; i++) {
 		struct query *q = sd->kept[i];
 
-		if (q && (name ? strcmp(q->name, name) == 0 : q->ino == ino)) {
-			q->used = ++sd->clock;
+		if (name ? strcmp(q->name, name) == 0 : q->ino == ino) {
+			touch(sd, q);
 			return q;
 		}
 	}
@@ -166,11 +193,9 @@ static struct query *find_query(struct searchdir *sd, uint64_t ino, const char *
 static bool find_entry(struct searchdir *sd, uint64_t ino, struct searchdir_entry *out,
 		       struct query **query, struct link **link)
 {
-	for (size_t i = 0; i < SEARCHDIR_KEPT; i++) {
+	for (size_t i = 0; i < sd->n_kept; i++) {
 		struct query *q = sd->kept[i];
 
-		if (!q)
-			continue;
 		*query = q;
 		*link = NULL;
 		if (q->ino == ino) {
@@ -335,13 +360,15 @@ int searchdir_readlink(struct searchdir *sd, uint64_t ino, struct buf *out)
 
 void searchdir_forget(struct searchdir *sd, void (*gone)(const char *name, void *ctx), void *ctx)
 {
-	struct query *dropped[SEARCHDIR_KEPT];
+	struct query *dropped[SEARCHDIR_MAX_KEPT];
+	size_t n;
 
 	pthread_mutex_lock(&sd->lock);
-	memcpy(dropped, sd->kept, sizeof(dropped));
-	memset(sd->kept, 0, sizeof(sd->kept));
+	n = sd->n_kept;
+	memcpy(dropped, sd->kept, n * sizeof(*dropped));
+	sd->n_kept = 0;
 	pthread_mutex_unlock(&sd->lock);
-	for (size_t i = 0; i < SEARCHDIR_KEPT; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (dropped[i] && gone)
 			gone(dropped[i]->name, ctx);
 		free_query(dropped[i]);

@@ -2,15 +2,17 @@
  * searchdir: the mount's search/ directory, a part of the tree.
  *
  * Promises:
- * - Any name looked up in search/ is a query (FTS5 syntax: words,
- *   "phrases", OR, NEAR, prefix*). Its directory holds the matches, best
- *   first, as symlinks with readable names ("01 2025-06-30 Mortgage call")
- *   pointing into the id tree, and results.md.
+ * - Any name looked up in search/ is a query. Its directory holds the
+ *   matches, best first, as symlinks with readable names ("01 2025-06-30
+ *   Mortgage call") pointing into the id tree, and results.md.
  * - A query is run once, at its first lookup, and its results stay the
  *   same until a refresh changes the cache (searchdir_forget); the last
- *   SEARCHDIR_KEPT queries are kept, older ones are run again when looked
- *   up again. A query that is not valid is -EINVAL, never an empty
- *   directory that looks like no match.
+ *   SEARCHDIR_KEPT queries are kept, and any the kernel may still cache
+ *   (up to SEARCHDIR_MAX_KEPT), so that what it shows of a query is
+ *   there to read; older ones are run again when looked up again.
+ * - Any name is a query (search_query.h); only raw FTS5 after "fts:" can
+ *   be refused, with -EINVAL, never an empty directory that looks like
+ *   no match.
  * - Listing search/ itself shows nothing: queries are not files.
  * - Inode numbers derive from the path like the tree's, sizes are exact.
  * Thread-safe. Functions return 0 or -errno.
@@ -26,6 +28,7 @@
 #include <sys/types.h>
 
 #define SEARCHDIR_KEPT 32
+#define SEARCHDIR_MAX_KEPT 256
 #define SEARCHDIR_RESULTS 100	/* matches shown per query */
 /* A query ranks for this long at most; results.md then says it stopped. */
 #define SEARCHDIR_DEADLINE_MS 2000
@@ -43,7 +46,10 @@ struct searchdir;
 
 /* sync is borrowed. dir_ino is search/'s own inode number, dir_path its
  * path ("/search"). */
-struct searchdir *searchdir_new(struct sync *sync, uint64_t dir_ino, const char *dir_path);
+/* hold: how many seconds the kernel caches the names and attributes it
+ * is given (a query it may still show is kept). */
+struct searchdir *searchdir_new(struct sync *sync, uint64_t dir_ino, const char *dir_path,
+				int hold);
 void searchdir_free(struct searchdir *sd);
 
 /* Whether ino is one of search/'s (a query, a link or results.md) that

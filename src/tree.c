@@ -74,7 +74,7 @@ struct tree *tree_new(struct sync *sync, const struct tree_options *opts)
 	pthread_mutex_init(&t->status_lock, NULL);
 	t->kept = kept_new();
 	t->search_ino = hash_bytes("/" SNAPSHOT_SEARCH_DIR, strlen("/" SNAPSHOT_SEARCH_DIR)) | 2;
-	t->search = searchdir_new(sync, t->search_ino, "/" SNAPSHOT_SEARCH_DIR);
+	t->search = searchdir_new(sync, t->search_ino, "/" SNAPSHOT_SEARCH_DIR, opts->cache_ttl);
 	t->search_mtime = sync_cache_created_at(sync);
 	return t;
 }

@@ -54,6 +54,7 @@ struct tree_options {
 	uid_t uid;
 	gid_t gid;
 	mode_t umask;
+	int cache_ttl;		/* seconds the kernel caches names and attributes */
 };
 
 /* sync is borrowed and must outlive the tree: the tree reads the cache

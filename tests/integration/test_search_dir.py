@@ -105,3 +105,18 @@ def test_results_survive_a_remount_with_no_request(mounted):
         assert b"quokka" in f.read()
     # The key worked minutes ago: a warm remount asks the server nothing.
     assert emu.stats()["total"] == 0
+
+
+def test_a_query_the_kernel_still_shows_stays_readable(mounted):
+    """Queries past the 32 kept are dropped only once the kernel has
+    forgotten them: a results.md it still caches the size of reads whole,
+    never ENOENT."""
+    emu, m, memory, item = mounted
+    first = m.p("search", "quokka", "results.md")
+    size = os.stat(first).st_size
+    for i in range(40):
+        matches(m, f"quokka OR word{i}")
+    assert os.stat(first).st_size == size
+    with open(first, "rb") as f:
+        assert len(f.read()) == size
+    assert matches(m, "quokka")
