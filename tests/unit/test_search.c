@@ -445,6 +445,59 @@ static void test_speaker_filter(void)
 	store_close(s);
 }
 
+/* Milliseconds since an earlier CLOCK_MONOTONIC time. */
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) * 1e3 + (double)(now.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void test_a_deadline_stops_the_ranking_and_says_so(void)
+{
+	static const char *const words[] = { "alpha", "bravo", "charlie", "delta", "echo",
+					     "foxtrot", "golf", "hotel", "india", "juliet" };
+	enum { N = 6000 };
+	char err[256], json[256];
+	struct store *s = store_open(NULL, err, sizeof(err));
+	struct store_item *mems = calloc(N, sizeof(*mems));
+	struct search_request req = { .query = "a* OR b* OR c* OR d* OR e* OR f* OR g* OR h*" };
+	struct search_results whole, part;
+	struct timespec t0;
+	double full_ms;
+
+	CHECK(s != NULL && mems != NULL);
+	for (size_t i = 0; i < N; i++) {
+		char *id = malloc(16);
+
+		snprintf(id, 16, "m%zu", i);
+		snprintf(json, sizeof(json), "{\"id\":\"%s\",\"content\":\"%s %s %s %s\"}", id,
+			 words[i % 10], words[i / 10 % 10], words[i / 100 % 10], words[i / 7 % 10]);
+		mems[i].id = id;
+		mems[i].json = strdup(json);
+	}
+	CHECK(store_replace_listing(s, STORE_MEMORIES, mems, N, N) == N);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK(search_run(s, &req, &whole, err, sizeof(err)) == 0);
+	full_ms = ms_since(&t0);
+	CHECK(!whole.partial && whole.total > N / 2 && whole.n == whole.total);
+	req.deadline_ms = 1;
+	CHECK(search_run(s, &req, &part, err, sizeof(err)) == 0);
+	/* Only a query that takes longer than its deadline can tell. */
+	if (full_ms > 20) {
+		CHECK(part.partial && part.total < whole.total && part.n == part.total);
+	}
+	search_results_free(&whole);
+	search_results_free(&part);
+	for (size_t i = 0; i < N; i++) {
+		free((char *)mems[i].id);
+		free((char *)mems[i].json);
+	}
+	free(mems);
+	store_close(s);
+}
+
 static const char old_schema[] =
 	"CREATE TABLE listing (kind INTEGER NOT NULL, position INTEGER NOT NULL, id TEXT NOT NULL,"
 	"  json TEXT NOT NULL, PRIMARY KEY (kind, id));"
@@ -592,6 +645,7 @@ int main(void)
 	RUN(test_everyday_words_find_what_they_say);
 	RUN(test_filters_alone_and_with_words);
 	RUN(test_speaker_filter);
+	RUN(test_a_deadline_stops_the_ranking_and_says_so);
 	RUN(test_a_cache_without_index_is_indexed_on_open);
 	RUN(test_coverage_counts_transcripts);
 	RUN(test_coverage_follows_transcripts_and_listings);
