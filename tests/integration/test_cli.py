@@ -491,6 +491,8 @@ def test_bash_completion_and_its_installation(tmp_path):
     assert complete("omifs", "sync", "-") >= {"-q", "--json", "--check", "-o"}
     assert {"--accept-deletions", "--wait"} <= complete("omifs", "refresh", "-")
     assert "--accept-deletions" not in complete("omifs", "status", "-")
+    assert {"--kind", "--since", "--until", "--speaker", "--fts"} <= complete("omifs", "search", "-")
+    assert complete("omifs", "search", "--kind", "m") == {"memory"}
     assert "accept_shrink" in complete("omifs", "-o", "acc")
     assert complete("omifs", "-o", "url=x,cache_") == {"url=x,cache_dir="}
     assert complete("omifs", "-o", "api_profile=b") == {"api_profile=backend"}
