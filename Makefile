@@ -32,7 +32,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test
 
 .PHONY: all check check-layers check-unit check-emulator check-integration check-asan check-fuzz \
         check-tsan check-valgrind \
-        demo bench bench-heavy install uninstall clean
+        demo bench bench-heavy bench-search install uninstall clean
 
 all: omifs
 
@@ -111,6 +111,11 @@ bench: omifs
 # conversations on the documented profile (scripts/bench-heavy).
 bench-heavy: omifs
 	$(PYTHON) scripts/bench-heavy
+
+# Search on real text at 20,000 conversations, against grep -r
+# (scripts/bench-search).
+bench-search: omifs
+	$(PYTHON) scripts/bench-search
 
 install: omifs
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) \
