@@ -585,11 +585,19 @@ static bool blank(const char *query)
 	"AND (?6 IS NULL OR instr(d.speakers, ?6) > 0)"
 
 /* Pass one: every match, with what ranking it needs. CROSS JOIN keeps
- * the index's match the outer loop: the filters only test its rows. */
+ * the index's match the outer loop: the filters only test its rows.
+ * Without filters, nothing is joined (a fifth of the time of a common
+ * word's query): only ties need dates, looked up once ranked. */
+#define RANK_SQL "SELECT search_text.rowid, " SEARCH_RANK_FUNCTION \
+		 "(search_text, 10.0, 4.0, 1.0), "
 static const char match_sql[] =
-	"SELECT search_text.rowid, " SEARCH_RANK_FUNCTION "(search_text, 10.0, 4.0, 1.0), "
-	"$ FROM search_text CROSS JOIN search_doc d ON d.doc = search_text.rowid "
+	RANK_SQL "$ FROM search_text CROSS JOIN search_doc d ON d.doc = search_text.rowid "
 	"WHERE search_text MATCH ?1 AND " FILTERS_SQL;
+static const char match_unfiltered_sql[] =
+	RANK_SQL "NULL FROM search_text WHERE search_text MATCH ?1";
+
+/* A row's date, for ties. */
+static const char date_sql[] = "SELECT $ FROM search_doc d WHERE d.doc = ?1";
 
 /* Pass one without words: what the filters let through, newest first,
  * less what ?1 matches when it is not NULL. */
@@ -666,11 +674,15 @@ static int rank_matches(struct search_index *ix, const struct search_query *q,
 	sqlite3_stmt *st = NULL;
 	int step;
 
-	if (prepare_dated(ix, q->match ? match_sql : filter_sql, &st) != SQLITE_OK)
+	bool filtered = search_filters_any(&q->filters);
+
+	if (prepare_dated(ix, !q->match ? filter_sql : filtered ? match_sql : match_unfiltered_sql,
+			  &st) != SQLITE_OK)
 		return SQLITE_INTERNAL;
 	if (q->match || q->exclude)
 		sqlite3_bind_text(st, 1, q->match ? q->match : q->exclude, -1, SQLITE_STATIC);
-	bind_filters(st, &q->filters, speaker);
+	if (filtered || !q->match)
+		bind_filters(st, &q->filters, speaker);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		sqlite3_int64 created = sqlite3_column_type(st, q->match ? 2 : 1) == SQLITE_NULL
 					? INT64_MIN : sqlite3_column_int64(st, q->match ? 2 : 1);
@@ -718,6 +730,34 @@ static int fetch_hits(sqlite3 *db, const struct search_ranked *rows, size_t n_ro
 	}
 	sqlite3_finalize(st);
 	return step;
+}
+
+/* search_ranking_date_ties's lookup: a row's date, INT64_MIN for none. */
+static int row_date(void *ctx, sqlite3_int64 rowid, sqlite3_int64 *at)
+{
+	sqlite3_stmt *st = ctx;
+	int step;
+
+	sqlite3_bind_int64(st, 1, rowid);
+	step = sqlite3_step(st);
+	*at = step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
+		      ? sqlite3_column_int64(st, 0) : INT64_MIN;
+	sqlite3_reset(st);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* Orders the ties among the first limit rows newest first (pass one
+ * read no dates without filters). Returns SQLITE_DONE or an error code. */
+static int date_ties(struct search_index *ix, struct search_ranking *ranking, size_t limit)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (prepare_dated(ix, date_sql, &st) != SQLITE_OK)
+		return SQLITE_INTERNAL;
+	rc = search_ranking_date_ties(ranking, limit, row_date, st);
+	sqlite3_finalize(st);
+	return rc < 0 ? SQLITE_IOERR : SQLITE_DONE;
 }
 
 /* Reads req into q: as FTS5 when asked (--fts, or an "fts:" prefix),
@@ -820,6 +860,10 @@ int search_index_query(struct search_index *ix, const struct search_request *req
 	sqlite3_progress_handler(ix->db, 0, NULL, NULL);
 	if (step == SQLITE_DONE) {
 		search_ranking_finish(&ranking, &rows, &n_rows);
+		if (q.match && !search_filters_any(&q.filters))
+			step = date_ties(ix, &ranking, req->limit);
+	}
+	if (step == SQLITE_DONE) {
 		out->total = n_rows;
 		step = fetch_hits(ix->db, rows, n_rows, req->limit, out);
 	}

@@ -181,6 +181,29 @@ void search_ranking_finish(struct search_ranking *r, const struct search_ranked 
 	*n = r->n;
 }
 
+int search_ranking_date_ties(struct search_ranking *r, size_t limit,
+			     int (*created)(void *ctx, sqlite3_int64 rowid, sqlite3_int64 *at),
+			     void *ctx)
+{
+	size_t end = limit && limit < r->n ? limit : r->n;
+
+	for (size_t first = 0, last; first < end; first = last) {
+		for (last = first + 1; last < r->n && r->rows[last].score == r->rows[first].score;
+		     last++)
+			;
+		if (last - first < 2)
+			continue;
+		for (size_t i = first; i < last; i++) {
+			int rc = created(ctx, r->rows[i].rowid, &r->rows[i].created);
+
+			if (rc < 0)
+				return rc;
+		}
+		qsort(r->rows + first, last - first, sizeof(*r->rows), best_first);
+	}
+	return 0;
+}
+
 void search_ranking_free(struct search_ranking *r)
 {
 	free(r->rows);

@@ -65,6 +65,14 @@ int search_ranking_add_unranked(struct search_ranking *r, sqlite3_int64 rowid,
 void search_ranking_finish(struct search_ranking *r, const struct search_ranked **rows,
 			   size_t *n);
 
+/* After search_ranking_finish: gives the rows of equal score among the
+ * first `limit` (0: all) their dates from created(ctx, rowid), which a
+ * pass that knew none left at INT64_MIN, and orders them newest first.
+ * Returns 0, or the first -errno created gave. */
+int search_ranking_date_ties(struct search_ranking *r, size_t limit,
+			     int (*created)(void *ctx, sqlite3_int64 rowid, sqlite3_int64 *at),
+			     void *ctx);
+
 void search_ranking_free(struct search_ranking *r);
 
 #endif

@@ -33,6 +33,8 @@ struct query {
 	uint64_t ino, md_ino;
 	uint64_t used;		/* searchdir.clock at the last use */
 	time_t used_at;		/* CLOCK_MONOTONIC seconds then */
+	bool stale;		/* the cache changed since it ran: run again at the
+				 * next lookup of its name */
 	struct link *links;
 	size_t n_links;
 	struct buf md;		/* results.md */
@@ -231,28 +233,48 @@ bool searchdir_owns(struct searchdir *sd, uint64_t ino)
 	return owned;
 }
 
+/* Puts q (taken over) in place of the kept query of its name, or keeps
+ * it beside the others; one that another lookup ran meanwhile, fresh,
+ * wins and q goes. sd->lock held. */
+static void replace_or_keep(struct searchdir *sd, struct query *q)
+{
+	for (size_t i = 0; i < sd->n_kept; i++) {
+		if (strcmp(sd->kept[i]->name, q->name) != 0)
+			continue;
+		if (!sd->kept[i]->stale) {
+			free_query(q);
+			return;
+		}
+		free_query(sd->kept[i]);
+		touch(sd, q);
+		sd->kept[i] = q;
+		return;
+	}
+	keep(sd, q);
+}
+
 static int lookup_query(struct searchdir *sd, const char *name, struct searchdir_entry *out)
 {
 	struct query *q;
+	bool fresh;
 	int rc;
 
 	pthread_mutex_lock(&sd->lock);
 	q = find_query(sd, 0, name);
-	if (q)
+	fresh = q && !q->stale;
+	if (fresh)
 		*out = (struct searchdir_entry){ q->ino, SEARCHDIR_QUERY, 4096 };
 	pthread_mutex_unlock(&sd->lock);
-	if (q)
+	if (fresh)
 		return 0;
-	/* Run outside the lock: a query may take a while. */
+	/* Run outside the lock: a query may take a while. Until it is done,
+	 * a stale query still answers by inode what the kernel holds. */
 	rc = run_query(sd, name, &q);
 	if (rc < 0)
 		return rc;
 	*out = (struct searchdir_entry){ q->ino, SEARCHDIR_QUERY, 4096 };
 	pthread_mutex_lock(&sd->lock);
-	if (find_query(sd, 0, name))
-		free_query(q);	/* another lookup ran it meanwhile */
-	else
-		keep(sd, q);
+	replace_or_keep(sd, q);
 	pthread_mutex_unlock(&sd->lock);
 	return 0;
 }
@@ -360,17 +382,19 @@ int searchdir_readlink(struct searchdir *sd, uint64_t ino, struct buf *out)
 
 void searchdir_forget(struct searchdir *sd, void (*gone)(const char *name, void *ctx), void *ctx)
 {
-	struct query *dropped[SEARCHDIR_MAX_KEPT];
+	char *names[SEARCHDIR_MAX_KEPT];
 	size_t n;
 
 	pthread_mutex_lock(&sd->lock);
 	n = sd->n_kept;
-	memcpy(dropped, sd->kept, n * sizeof(*dropped));
-	sd->n_kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		sd->kept[i]->stale = true;
+		names[i] = xstrdup(sd->kept[i]->name);
+	}
 	pthread_mutex_unlock(&sd->lock);
 	for (size_t i = 0; i < n; i++) {
-		if (dropped[i] && gone)
-			gone(dropped[i]->name, ctx);
-		free_query(dropped[i]);
+		if (gone)
+			gone(names[i], ctx);
+		free(names[i]);
 	}
 }

@@ -6,7 +6,8 @@
  *   matches, best first, as symlinks with readable names ("01 2025-06-30
  *   Mortgage call") pointing into the id tree, and results.md.
  * - A query is run once, at its first lookup, and its results stay the
- *   same until a refresh changes the cache (searchdir_forget); the last
+ *   same until a refresh changes the cache (searchdir_forget) and its
+ *   name is looked up again; the last
  *   SEARCHDIR_KEPT queries are kept, and any the kernel may still cache
  *   (up to SEARCHDIR_MAX_KEPT), so that what it shows of a query is
  *   there to read; older ones are run again when looked up again.
@@ -75,8 +76,10 @@ int searchdir_read(struct searchdir *sd, uint64_t ino, off_t off, size_t size, s
 /* A link's target. */
 int searchdir_readlink(struct searchdir *sd, uint64_t ino, struct buf *out);
 
-/* Drops every kept query (the cache changed), calling gone with each
- * query's name, for the kernel to forget its entry in search/. */
+/* The cache changed: every kept query runs again at the next lookup of
+ * its name, and gone is called with each name, for the kernel to forget
+ * its entry in search/. Until then, what the kernel may still hold of
+ * a query (found by inode) answers as before. */
 void searchdir_forget(struct searchdir *sd, void (*gone)(const char *name, void *ctx), void *ctx);
 
 #endif

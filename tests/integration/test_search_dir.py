@@ -6,11 +6,14 @@ import errno
 import os
 import signal
 import subprocess
+import threading
+import time
 
 import pytest
 
 from emulator import UNLIMITED
 from fsutil import read, wait_for
+from mount import run_omifs
 
 PLANTED = {
     "id": "planted-conversation",
@@ -120,3 +123,39 @@ def test_a_query_the_kernel_still_shows_stays_readable(mounted):
     with open(first, "rb") as f:
         assert len(f.read()) == size
     assert matches(m, "quokka")
+
+
+def test_a_heavy_query_holds_back_no_cold_read(emulator_factory, mount_factory):
+    """A query of prefixes over 3,000 transcripts ranks for a good part of
+    a second; a file never read before, rendered from the cache meanwhile,
+    comes back before the query's directory does (it once waited for the
+    store's lock the whole query long)."""
+    emu = emulator_factory(*UNLIMITED, "--conversations", "3000", "--memories", "10",
+                           "--action-items", "10")
+    m = mount_factory(emu.url)
+    cache_home = os.path.join(m.dir, "cache")
+    r = run_omifs("sync", "-q", "-o", f"url={emu.url}", cache_home=cache_home, timeout=300)
+    assert r.returncode == 0, r
+    days = sorted(os.listdir(m.p("conversations")))
+    cold = m.p("conversations", days[-1], sorted(os.listdir(m.p("conversations", days[-1])))[0],
+               "transcript.txt")
+    heavy = ("(a* OR b* OR c* OR d* OR e* OR f* OR g* OR h* OR i*) "
+             "(j* OR k* OR l* OR m* OR n* OR o* OR p* OR r* OR s*) "
+             "(t* OR u* OR v* OR w* OR y* OR a* OR e* OR i* OR o*) "
+             "(s* OR t* OR m* OR p* OR c* OR d* OR f* OR h* OR l*)")
+    done = {}
+
+    def search():
+        matches(m, heavy)
+        done["search"] = time.monotonic()
+
+    t = threading.Thread(target=search)
+    t.start()
+    time.sleep(0.1)
+    with open(cold, "rb") as f:
+        assert f.read()
+    done["cat"] = time.monotonic()
+    t.join(timeout=60)
+    assert not t.is_alive()
+    assert done["cat"] < done["search"], done
+    assert m.proc.poll() is None
