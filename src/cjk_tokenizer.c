@@ -16,6 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The tokenizer: FTS5's arguments are the inner tokenizer's name, then
+ * its own arguments, which it hands the text to. */
+struct fts5_wrapper {
+	fts5_tokenizer inner;
+	Fts5Tokenizer *inner_instance;
+};
+
 /* What one xTokenize call passes to the inner tokenizer's callback. */
 struct tokenize_call {
 	void *ctx;
@@ -185,7 +192,8 @@ static int cjk_tokenize(Fts5Tokenizer *instance, void *ctx, int flags, const cha
 	return t->inner.xTokenize(t->inner_instance, &call, flags, text, n, on_inner_token);
 }
 
-int fts5_wrapper_create(void *api_ptr, const char **args, int nargs, Fts5Tokenizer **out)
+static int fts5_wrapper_create(void *api_ptr, const char **args, int nargs,
+			       Fts5Tokenizer **out)
 {
 	fts5_api *api = api_ptr;
 	struct fts5_wrapper *t;
@@ -208,7 +216,7 @@ int fts5_wrapper_create(void *api_ptr, const char **args, int nargs, Fts5Tokeniz
 	return SQLITE_OK;
 }
 
-void fts5_wrapper_delete(Fts5Tokenizer *instance)
+static void fts5_wrapper_delete(Fts5Tokenizer *instance)
 {
 	struct fts5_wrapper *t = (struct fts5_wrapper *)instance;
 

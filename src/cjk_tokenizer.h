@@ -23,17 +23,6 @@
 
 #define CJK_TOKENIZER_NAME "omifs_cjk"
 
-/* A tokenizer that hands the text to another: FTS5's arguments are the
- * inner tokenizer's name, then its own arguments. Shared with the other
- * tokenizer of the index (bigram_tokenizer): create and delete go in its
- * fts5_tokenizer, its xTokenize casts the instance to this. */
-struct fts5_wrapper {
-	fts5_tokenizer inner;
-	Fts5Tokenizer *inner_instance;
-};
-int fts5_wrapper_create(void *api_ptr, const char **args, int nargs, Fts5Tokenizer **out);
-void fts5_wrapper_delete(Fts5Tokenizer *instance);
-
 /* db's FTS5 C API (version 2 or later), or NULL when db has no FTS5.
  * Also for the other extensions of the index (search_rank). */
 fts5_api *cjk_fts5_api(sqlite3 *db);

@@ -9,8 +9,7 @@
  *   memory's or action item's text); the transcript as transcript.txt
  *   shows it, with times and speaker names. Nothing else has an entry.
  * - Words are matched folded (case, diacritics: "cafe" finds "café"), and
- *   CJK text by any part of it (cjk_tokenizer.h); a phrase through the
- *   pairs of adjacent words the index also holds (bigram_tokenizer.h).
+ *   CJK text by any part of it (cjk_tokenizer.h).
  * - A cache without an index, or with one from another version, or
  *   written since by an omifs that kept none, is indexed again when
  *   opened: on disk when it is writable, else in memory for the life of

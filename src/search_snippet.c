@@ -3,9 +3,9 @@
  * the auxiliary function that writes it out (search_snippet.h).
  *
  * Positions are FTS5's: a token counts unless it is colocated with the
- * one before (the word pairs of bigram_tokenizer.h, the single
- * characters under CJK pairs), which is how FTS5 numbers the tokens of a
- * document and of the text an auxiliary function tokenizes.
+ * one before (the single characters under CJK pairs), which is how FTS5
+ * numbers the tokens of a document and of the text an auxiliary function
+ * tokenizes.
  */
 #include "search_snippet.h"
 

@@ -66,33 +66,32 @@ static int by_path(const void *a, const void *b)
 		      ((const struct search_result *)b)->path);
 }
 
-/* The paths of query's results in name order (ranking is tested on its
- * own), "," after each; "ERR" on an error. */
-static char *paths(struct store *s, const char *query)
+/* query's results, "," after each: their paths in name order (ranking
+ * is tested on its own), or with `ids` their ids in rank order; "ERR"
+ * on an error. */
+static char *listed(struct store *s, const char *query, bool ids)
 {
 	struct search_results r;
 	struct buf out = BUF_INIT;
 	char err[256];
 
-	if (run(s, query, false, 0, &r, err, sizeof(err)) < 0) {
-		buf_puts(&out, "ERR");
-	} else {
-		buf_puts(&out, "");
-		if (r.n > 1)
-			qsort(r.items, r.n, sizeof(*r.items), by_path);
-		for (size_t i = 0; i < r.n; i++)
-			buf_printf(&out, "%s,", r.items[i].path);
-	}
+	buf_puts(&out, run(s, query, false, 0, &r, err, sizeof(err)) < 0 ? "ERR" : "");
+	if (!ids && r.n > 1)
+		qsort(r.items, r.n, sizeof(*r.items), by_path);
+	for (size_t i = 0; i < r.n; i++)
+		buf_printf(&out, "%s,", ids ? r.items[i].id : r.items[i].path);
 	search_results_free(&r);
 	return buf_steal(&out);
 }
 
-#define CHECK_PATHS(s, query, want)           \
-	do {                                  \
-		char *got_ = paths(s, query); \
-		CHECK_STR(got_, want);        \
-		free(got_);                   \
+#define CHECK_LISTED(s, query, ids, want)             \
+	do {                                          \
+		char *got_ = listed(s, query, ids);   \
+		CHECK_STR(got_, want);                \
+		free(got_);                           \
 	} while (0)
+#define CHECK_PATHS(s, query, want) CHECK_LISTED(s, query, false, want)
+#define CHECK_IDS(s, query, want) CHECK_LISTED(s, query, true, want)
 
 static void test_each_kind_is_found_at_its_tree_path(void)
 {
@@ -213,10 +212,9 @@ static void test_cjk_is_found_by_any_part(void)
 	store_close(s);
 }
 
-/* Phrases are matched through word pairs (bigram_tokenizer): exactly,
- * highlighted whole, with prefixes, words too long to pair and scripts
- * that are not paired. */
-static void test_phrases_match_exactly_through_pairs(void)
+/* Phrases match exactly, highlighted whole, with prefixes, long words
+ * and other scripts. */
+static void test_phrases_match_exactly(void)
 {
 	struct store *s = fresh();
 	struct search_results r;
@@ -352,29 +350,6 @@ static struct store *everyday_store(void)
 		free((char *)mems[i].json);
 	return s;
 }
-
-/* The ids of query's results in rank order, "," after each. */
-static char *ids(struct store *s, const char *query)
-{
-	struct search_results r;
-	struct buf out = BUF_INIT;
-	char err[256];
-
-	if (run(s, query, false, 0, &r, err, sizeof(err)) < 0)
-		buf_puts(&out, "ERR");
-	buf_puts(&out, "");
-	for (size_t i = 0; i < r.n; i++)
-		buf_printf(&out, "%s,", r.items[i].id);
-	search_results_free(&r);
-	return buf_steal(&out);
-}
-
-#define CHECK_IDS(s, query, want)            \
-	do {                                 \
-		char *got_ = ids(s, query);  \
-		CHECK_STR(got_, want);       \
-		free(got_);                  \
-	} while (0)
 
 static void test_everyday_words_find_what_they_say(void)
 {
@@ -638,7 +613,7 @@ int main(void)
 	RUN(test_a_title_match_ranks_above_a_transcript_match);
 	RUN(test_diacritics_fold_both_ways);
 	RUN(test_cjk_is_found_by_any_part);
-	RUN(test_phrases_match_exactly_through_pairs);
+	RUN(test_phrases_match_exactly);
 	RUN(test_deleted_and_changed_items_leave_the_index);
 	RUN(test_raw_fts5_errors_name_the_problem);
 	RUN(test_typed_text_is_never_refused);

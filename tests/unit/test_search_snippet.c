@@ -2,7 +2,6 @@
  * Unit tests for search_snippet: the window chosen while ranking, and the
  * excerpt written from it later by rowid, on the index's own tokenizers.
  */
-#include "bigram_tokenizer.h"
 #include "buf.h"
 #include "cjk_tokenizer.h"
 #include "search_rank.h"
@@ -43,10 +42,10 @@ static sqlite3 *table(void)
 	};
 
 	CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK);
-	CHECK(cjk_tokenizer_register(db) == 0 && bigram_tokenizer_register(db) == 0);
+	CHECK(cjk_tokenizer_register(db) == 0);
 	CHECK(search_rank_register(db) == 0 && search_snippet_register(db) == 0);
 	CHECK(sqlite3_exec(db, "CREATE VIRTUAL TABLE t USING fts5(a, b, c, tokenize = '"
-			       BIGRAM_TOKENIZER_NAME " " CJK_TOKENIZER_NAME " unicode61')",
+			       CJK_TOKENIZER_NAME " unicode61')",
 			   NULL, NULL, NULL) == SQLITE_OK);
 	CHECK(sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?, ?, ?)", -1, &st, NULL) == SQLITE_OK);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(*rows); i++) {
@@ -138,7 +137,7 @@ static void test_a_long_column_is_cut_around_the_match(void)
 	sqlite3_close(db);
 }
 
-static void test_phrases_and_pairs_are_marked_whole(void)
+static void test_phrases_are_marked_whole(void)
 {
 	sqlite3 *db = table();
 
@@ -211,7 +210,7 @@ int main(void)
 {
 	RUN(test_a_short_column_is_whole);
 	RUN(test_a_long_column_is_cut_around_the_match);
-	RUN(test_phrases_and_pairs_are_marked_whole);
+	RUN(test_phrases_are_marked_whole);
 	RUN(test_the_window_with_most_different_words_wins);
 	RUN(test_a_window_without_marks_is_the_start);
 	return UNIT_RESULT();
