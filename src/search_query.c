@@ -417,7 +417,8 @@ static bool read_unit(struct parser *ps, struct group *g, struct buf *unit, bool
 		*negated = true;
 		return false;
 	}
-	if (read_filter(ps))
+	/* A filter cannot be negated: "-kind:memory" is words to leave out. */
+	if (!*negated && read_filter(ps))
 		return false;
 	return read_word(ps, false, unit);
 }

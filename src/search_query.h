@@ -12,7 +12,8 @@
  *   a OR b               either; binds tighter than the implicit AND:
  *                        "dentist march OR april" is dentist AND (march
  *                        OR april)
- *   -word, NOT word      must not match (also a group or a phrase)
+ *   -word, NOT word      must not match (also a group or a phrase; not a
+ *                        filter: "-kind:memory" is words)
  *   ( ... )              a group; unbalanced parentheses are closed or
  *                        passed over
  *   NEAR(a b, 5)         a and b at most 5 words apart (10 by default)

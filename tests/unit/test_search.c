@@ -401,6 +401,9 @@ static void test_filters_alone_and_with_words(void)
 	CHECK_IDS(s, "-mail before:2025-03-03", "e01,");
 	/* A filter's value that is no value is words. */
 	CHECK_IDS(s, "after:soon", "");
+	/* A filter cannot be negated: the words are left out, the rest
+	 * stays. */
+	CHECK_IDS(s, "mail -kind:memory", "e14,e00,");
 	/* The count: every match, the limit aside. */
 	CHECK(run(s, "kind:memory", false, 2, &r, err, sizeof(err)) == 0);
 	CHECK(r.n == 2 && r.total == sizeof(everyday) / sizeof(*everyday));
