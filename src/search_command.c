@@ -184,7 +184,7 @@ int search_command(const struct omifs_config *c, const char *query, int limit)
 	}
 	rc = search_run(store, &req, &r, err, sizeof(err));
 	if (rc < 0) {
-		if (rc == -EINVAL && (c->search_fts || strncmp(query, "fts:", 4) == 0))
+		if (rc == -EINVAL && search_request_is_fts(&req))
 			fprintf(stderr, "omifs search: bad FTS5 query: %s (without --fts any text "
 					"is a query)\n", err);
 		else if (rc == -EINVAL)

@@ -145,16 +145,27 @@ struct item_meta {
 	struct buf speakers;	/* "\nsam\nspeaker 2\n", or empty */
 };
 
-/* Adds a segment's speaker, as transcript.txt names it, lowercased, once. */
+/* Appends "\nname\n", lowercased: how search_doc.speakers holds a name,
+ * and how the speaker filter looks for one. */
+static void add_framed_name(struct buf *out, const char *name, size_t len)
+{
+	size_t at = out->len;
+
+	buf_putc(out, '\n');
+	buf_append(out, name, len);
+	buf_putc(out, '\n');
+	for (size_t i = at; i < out->len; i++)
+		out->data[i] = (char)tolower((unsigned char)out->data[i]);
+}
+
+/* Adds a segment's speaker, as transcript.txt names it, once. */
 static void add_speaker(struct buf *speakers, const struct segment *seg)
 {
-	struct buf name = BUF_INIT;
+	struct buf plain = BUF_INIT, name = BUF_INIT;
 
-	buf_putc(&name, '\n');
-	render_speaker(seg, &name);
-	buf_putc(&name, '\n');
-	for (size_t i = 0; i < name.len; i++)
-		name.data[i] = (char)tolower((unsigned char)name.data[i]);
+	render_speaker(seg, &plain);
+	add_framed_name(&name, plain.data ? plain.data : "", plain.len);
+	buf_free(&plain);
 	if (!speakers->len || !strstr(speakers->data, name.data)) {
 		if (speakers->len)
 			speakers->len--;	/* the frames' newlines are shared */
@@ -675,9 +686,8 @@ static int rank_matches(struct search_index *ix, const struct search_query *q,
 			const char *speaker, struct search_ranking *ranking)
 {
 	sqlite3_stmt *st = NULL;
-	int step;
-
 	bool filtered = search_filters_any(&q->filters);
+	int date_column = q->match ? 2 : 1, step;
 
 	if (prepare_dated(ix, !q->match ? filter_sql : filtered ? match_sql : match_unfiltered_sql,
 			  &st) != SQLITE_OK)
@@ -687,8 +697,8 @@ static int rank_matches(struct search_index *ix, const struct search_query *q,
 	if (filtered || !q->match)
 		bind_filters(st, &q->filters, speaker);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		sqlite3_int64 created = sqlite3_column_type(st, q->match ? 2 : 1) == SQLITE_NULL
-					? INT64_MIN : sqlite3_column_int64(st, q->match ? 2 : 1);
+		sqlite3_int64 created = sqlite3_column_type(st, date_column) == SQLITE_NULL
+					? INT64_MIN : sqlite3_column_int64(st, date_column);
 		int added = q->match ? search_ranking_add(ranking, sqlite3_column_int64(st, 0),
 							  sqlite3_column_value(st, 1), created)
 				     : search_ranking_add_unranked(ranking,
@@ -763,16 +773,21 @@ static int date_ties(struct search_index *ix, struct search_ranking *ranking, si
 	return rc < 0 ? SQLITE_IOERR : SQLITE_DONE;
 }
 
-/* Reads req into q: as FTS5 when asked (--fts, or an "fts:" prefix),
- * else as search_query reads it; the options' filters on top. */
+bool search_request_is_fts(const struct search_request *req)
+{
+	return req->fts || strncmp(req->query, SEARCH_FTS_PREFIX, strlen(SEARCH_FTS_PREFIX)) == 0;
+}
+
+/* Reads req into q: as FTS5 when asked, else as search_query reads it;
+ * the options' filters on top. */
 static void read_request(struct search_index *ix, const struct search_request *req,
 			 struct search_query *q)
 {
-	bool fts = req->fts || strncmp(req->query, "fts:", 4) == 0;
-	const char *text = req->query + (!req->fts && fts ? 4 : 0);
-	const struct search_filters *o = req->filters;
+	const char *text = req->query;
 
-	if (fts) {
+	if (search_request_is_fts(req)) {
+		if (!req->fts)
+			text += strlen(SEARCH_FTS_PREFIX);
 		memset(q, 0, sizeof(*q));
 		search_filters_init(&q->filters);
 		if (!blank(text))
@@ -780,39 +795,33 @@ static void read_request(struct search_index *ix, const struct search_request *r
 	} else {
 		search_query_parse(text, has_words, ix, q);
 	}
-	if (!o)
-		return;
-	q->filters.kinds |= o->kinds;
-	if (o->after > q->filters.after)
-		q->filters.after = o->after;
-	if (o->before < q->filters.before)
-		q->filters.before = o->before;
-	if (o->speaker && !q->filters.speaker)
-		q->filters.speaker = xstrdup(o->speaker);
-	if (o->category && !q->filters.category)
-		q->filters.category = xstrdup(o->category);
+	if (req->filters)
+		search_filters_add(&q->filters, req->filters);
 }
 
-/* "\nname\n", lowercased, as search_doc.speakers holds names; or NULL. */
+/* The speaker filter's name as search_doc.speakers holds it, or NULL. */
 static char *speaker_key(const char *name)
 {
 	struct buf key = BUF_INIT;
 
 	if (!name)
 		return NULL;
-	buf_printf(&key, "\n%s\n", name);
-	for (size_t i = 0; i < key.len; i++)
-		key.data[i] = (char)tolower((unsigned char)key.data[i]);
+	add_framed_name(&key, name, strlen(name));
 	return buf_steal(&key);
 }
 
-/* Stops a query at its deadline (a CLOCK_MONOTONIC time, in ns). */
-static int past_deadline(void *ctx)
+static int64_t monotonic_ns(void)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec > *(int64_t *)ctx;
+	return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+/* Stops a query at its deadline (a monotonic_ns time). */
+static int past_deadline(void *ctx)
+{
+	return monotonic_ns() > *(int64_t *)ctx;
 }
 
 int search_index_query(struct search_index *ix, const struct search_request *req,
@@ -843,11 +852,7 @@ int search_index_query(struct search_index *ix, const struct search_request *req
 	}
 	speaker = speaker_key(q.filters.speaker);
 	if (req->deadline_ms > 0) {
-		struct timespec now;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		deadline = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec +
-			   (int64_t)req->deadline_ms * 1000000;
+		deadline = monotonic_ns() + (int64_t)req->deadline_ms * 1000000;
 		sqlite3_progress_handler(ix->db, 1000, past_deadline, &deadline);
 	}
 	/* One read transaction: the second pass applies the first's snippet

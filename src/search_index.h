@@ -87,11 +87,18 @@ struct search_hits {
 /* A query as asked. */
 struct search_request {
 	const char *query;	/* what a person typed (search_query.h) */
-	bool fts;		/* query is FTS5 as it is (also when it starts "fts:") */
+	bool fts;		/* query is FTS5 as it is (also when it starts with
+				 * SEARCH_FTS_PREFIX) */
 	const struct search_filters *filters;	/* the options', ANDed; NULL: none */
 	size_t limit;		/* at most this many hits; 0: all */
 	int deadline_ms;	/* stop ranking after this long; 0: never */
 };
+
+#define SEARCH_FTS_PREFIX "fts:"
+
+/* Whether req's query is raw FTS5 (fts, or SEARCH_FTS_PREFIX): the only
+ * kind of query that can be refused for its syntax. */
+bool search_request_is_fts(const struct search_request *req);
 
 /* Runs req: best match first, ties newest first; a query of filters (or
  * exclusions) alone lists what passes, newest first. Fills *out (free it

@@ -473,6 +473,19 @@ void search_query_parse(const char *text, search_words_fn has_words, void *ctx,
 	buf_free(&nots);
 }
 
+void search_filters_add(struct search_filters *into, const struct search_filters *more)
+{
+	into->kinds |= more->kinds;
+	if (more->after > into->after)
+		into->after = more->after;
+	if (more->before < into->before)
+		into->before = more->before;
+	if (more->speaker && !into->speaker)
+		set_text(&into->speaker, more->speaker, strlen(more->speaker));
+	if (more->category && !into->category)
+		set_text(&into->category, more->category, strlen(more->category));
+}
+
 bool search_filters_any(const struct search_filters *f)
 {
 	return f->kinds != SEARCH_ANY_KIND || f->after != INT64_MIN || f->before != INT64_MAX ||

@@ -68,6 +68,11 @@ void search_query_parse(const char *text, search_words_fn has_words, void *ctx,
 /* Sets f to no filter at all. */
 void search_filters_init(struct search_filters *f);
 
+/* Adds the filters of more to into: kinds either may name, the later
+ * after, the earlier before, and speaker and category where into has
+ * none. */
+void search_filters_add(struct search_filters *into, const struct search_filters *more);
+
 /* Whether f filters anything out. */
 bool search_filters_any(const struct search_filters *f);
 

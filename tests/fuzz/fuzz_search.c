@@ -145,7 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		err[0] = '\0';
 		rc = search_run(s, &req, &r, err, sizeof(err));
 		FUZZ_CHECK(rc == 0 || rc == -EINVAL, "search_run returned %d (%s)", rc, err);
-		FUZZ_CHECK(fts || strncmp(query, "fts:", 4) == 0 || rc == 0 || blank ||
+		FUZZ_CHECK(search_request_is_fts(&req) || rc == 0 || blank ||
 			   strlen(query) > SEARCH_QUERY_MAX,
 			   "a typed query was refused: %s", err);
 		if (rc < 0)
