@@ -73,6 +73,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("--wait", wait),
 	OPT("--check", check),
 	OPT("xattr", xattr),
+	OPT("log_file=%s", log_file),
+	OPT("fuse_debug", fuse_debug),
 	OPT("allow_http", allow_http),
 	OPT("token_file=%s", key_file),
 	OPT("--save=%s", save_path),
@@ -246,7 +248,11 @@ static void usage_mount(const char *prog)
 	       "                             (default 1000; 25 with api_profile=backend)\n"
 	       "    -o log_level=N           0 errors, 1 warnings (default), 2 info, 3 debug\n"
 	       "    -f                       stay in the foreground, log to stderr\n"
-	       "    -d                       debug: foreground, log every request\n"
+	       "    -d                       debug: foreground, log every request and\n"
+	       "                             decision\n"
+	       "    -o log_file=PATH         append the log to PATH (created mode 0600)\n"
+	       "    -o fuse_debug            foreground, and libfuse's trace of every\n"
+	       "                             operation\n"
 	       "    -h, --help               this help\n"
 	       "    --help-fuse              the generic FUSE options omifs accepts\n"
 	       "    -V, --version            versions\n"
@@ -447,7 +453,6 @@ static int process_option(void *data, const char *arg, int key, struct fuse_args
 	struct parse_state *p = data;
 	struct omifs_config *c = &p->config;
 
-	(void)args;
 	switch (key) {
 	case FUSE_OPT_KEY_NONOPT:
 		return keep_word(c, arg);
@@ -480,9 +485,13 @@ static int process_option(void *data, const char *arg, int key, struct fuse_args
 		c->quiet = true;
 		return 0;
 	case KEY_DEBUG:
+		/* omifs' own requests and decisions; libfuse's trace of every
+		 * operation only with -o fuse_debug. */
 		c->debug = true;
 		c->foreground = true;
-		return p->command == CMD_MOUNT;
+		if (p->command == CMD_MOUNT)
+			fuse_opt_add_arg(args, "-f");
+		return 0;
 	case KEY_FOREGROUND:
 		c->foreground = true;
 		return p->command == CMD_MOUNT;
@@ -600,6 +609,10 @@ static int check_command_line(const struct omifs_config *c, enum command cmd)
 		problem = "--accept-deletions goes with omifs refresh";
 	else if (c->wait && cmd != CMD_REFRESH)
 		problem = "--wait goes with omifs refresh";
+	else if (c->fuse_debug && cmd != CMD_MOUNT)
+		problem = "-o fuse_debug goes with a mount";
+	else if (c->log_file && cmd != CMD_MOUNT && cmd != CMD_SYNC)
+		problem = "-o log_file goes with a mount and omifs sync";
 	else if (c->save_path && !(cmd == CMD_KEYS && strcmp(word, "create") == 0))
 		problem = "--save goes with omifs keys create";
 	else if (cmd == CMD_KEYS && !keys_command_valid(c->words, c->n_words))

@@ -131,6 +131,7 @@ void config_free(struct omifs_config *c)
 	free(c->search_since);
 	free(c->search_until);
 	free(c->search_speaker);
+	free(c->log_file);
 	for (int i = 0; i < c->n_words; i++)
 		free(c->words[i]);
 	free(c->mountpoint);

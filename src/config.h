@@ -43,6 +43,8 @@ struct omifs_config {
 	int transcript_batch;
 	int transcript_page;	/* -1: the profile's */
 	int log_level;		/* enum log_level */
+	char *log_file;		/* -o log_file: where lines go instead */
+	bool fuse_debug;	/* -o fuse_debug: libfuse's trace of every operation */
 	bool offline;
 	bool accept_shrink;	/* -o accept_shrink: delete what two listings agree on */
 	bool accept_deletions;	/* refresh --accept-deletions */

@@ -495,6 +495,8 @@ static int run_mount(struct omifs_config *c, struct fuse_args *args, const char 
 	/* libfuse 3.14 warns on every start unless this is set; the user's own
 	 * value, later on the command line, still wins. */
 	fuse_opt_insert_arg(args, 1, "-omax_idle_threads=10");
+	if (c->fuse_debug)
+		fuse_opt_add_arg(args, "-d");
 	fuse_opt_add_arg(args, c->mountpoint);
 	log_setup(c->log_level, !c->foreground);
 	rc = fs_run(args, &ctx);
@@ -506,7 +508,7 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct omifs_config config;
 	enum command command;
-	char *url_given;
+	char *url_given, why[600];
 	int rc;
 
 	/* The key must not end up in a core dump. */
@@ -525,7 +527,14 @@ int main(int argc, char *argv[])
 	use_default_key_file(&config);
 	if (config.debug)
 		config.log_level = LOG_DEBUG;
+	if (config.fuse_debug)
+		config.foreground = true;
 	log_setup(config.log_level, false);
+	if (config.log_file && log_open_file(config.log_file, why, sizeof(why)) < 0) {
+		fprintf(stderr, "%s: %s\n", command == CMD_SYNC ? "omifs sync" : "omifs", why);
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	switch (command) {
 	case CMD_KEYS:
 		rc = load_key(&config) < 0 ? EXIT_USAGE
