@@ -23,7 +23,7 @@ BUILD_CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-pr
 LIBS    := $(shell pkg-config --libs $(LINKED_PKGS)) -ldl -lpthread -lm
 
 # Everything but main.c and fs.c is testable without FUSE or a network.
-CORE    := buf hash log jsontext model render collections budget cjk_tokenizer search_rank search_snippet search_query search_index \
+CORE    := buf hash log jsontext model render status collections budget cjk_tokenizer search_rank search_snippet search_query search_index \
            store store_listing search page curl_lib wire api api_list sync transcripts sync_reads names vault snapshot snapshot_views kept searchdir tree config core
 CORE_OBJ := $(CORE:%=build/%.o)
 OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/keys_command.o build/mount_command.o \

@@ -16,6 +16,7 @@
 #include "api_state.h"
 
 #include "buf.h"
+#include "collections.h"
 #include "curl_lib.h"
 #include "hash.h"
 #include "jsontext.h"
@@ -184,11 +185,50 @@ void api_set_cancel_check(struct api_client *c, api_cancel_fn check, void *ctx)
 	c->cancel_ctx = ctx;
 }
 
-void api_note_sent(struct api_client *c, const char *path)
+/* The route metrics name path by: a listing, one item ("{id}"), or
+ * "other". Constant. */
+static const char *route_of(const char *path)
+{
+	bool one_object;
+	const struct collection *c = collection_of_path(path, &one_object);
+
+	return !c ? "other" : one_object ? c->item_route : c->api_path;
+}
+
+/* Counts one request of path that ended with http_status (0: no answer).
+ * c->lock held. */
+static void count_kind(struct api_stats *stats, const char *path, bool transcripts,
+		       long http_status)
+{
+	const char *route = route_of(path), *policy = budget_policy_of(path, transcripts);
+	struct status_request_kind *k;
+
+	for (int i = 0; i < stats->n_by_kind; i++) {
+		k = &stats->by_kind[i];
+		if (k->route == route && k->policy == policy && k->http_status == http_status) {
+			k->count++;
+			return;
+		}
+	}
+	if (stats->n_by_kind == STATUS_REQUEST_KINDS)
+		return;
+	stats->by_kind[stats->n_by_kind++] = (struct status_request_kind){
+		.route = route, .policy = policy, .http_status = http_status, .count = 1,
+	};
+}
+
+void api_note_sent(struct api_client *c, const char *path, size_t received)
 {
 	const char *policy;
 
 	budget_take(c->budget, path, false, BUDGET_FOREGROUND, &policy);
+	/* Counted as sent, too: the status never shows fewer requests sent
+	 * than its budget counts. */
+	pthread_mutex_lock(&c->lock);
+	c->stats.requests++;
+	c->stats.bytes_received += received;
+	count_kind(&c->stats, path, false, 200);
+	pthread_mutex_unlock(&c->lock);
 }
 
 void api_clear_pause(struct api_client *c)
@@ -615,11 +655,14 @@ static double backoff(struct api_client *c, int attempt)
 	return d / 2 + d / 2 * (double)(x % 1000) / 1000.0;
 }
 
-static void record(struct api_client *c, enum api_result result, bool retry,
+static void record(struct api_client *c, const char *path, bool transcripts,
+		   const struct response *r, enum api_result result, bool retry,
 		   const struct api_error *err)
 {
 	pthread_mutex_lock(&c->lock);
 	c->stats.requests++;
+	c->stats.bytes_received += r->received;
+	count_kind(&c->stats, path, transcripts, r->status);
 	if (retry)
 		c->stats.retries++;
 	if (err->http_status == 429)
@@ -682,7 +725,7 @@ static enum api_result request(struct api_client *c, const char *method, const c
 		if (page && result != API_OK)
 			page_close(page);
 		err->result = result;
-		record(c, result, attempt > 0, err);
+		record(c, path, transcripts, &r, result, attempt > 0, err);
 		log_debug("%s %s%s%s -> %ld (%s), %zu bytes, %.0f ms", method, path, query ? "?" : "",
 			  query ? query : "", r.status, api_result_name(result), r.received,
 			  (now_monotonic() - started) * 1000);

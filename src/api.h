@@ -67,6 +67,11 @@ struct api_stats {
 	time_t waiting_until;	/* ... and until when */
 	time_t last_error_at;
 	char last_error[512];
+	unsigned long long bytes_received; /* response bodies, retries included */
+	/* requests by route, policy and HTTP status; the first
+	 * STATUS_REQUEST_KINDS kinds seen */
+	struct status_request_kind by_kind[STATUS_REQUEST_KINDS];
+	int n_by_kind;
 };
 
 /* Returns a client, or NULL with a message in err (bad URL, libcurl).
@@ -82,9 +87,10 @@ void api_free(struct api_client *client);
 typedef bool (*api_cancel_fn)(void *ctx);
 void api_set_cancel_check(struct api_client *client, api_cancel_fn check, void *ctx);
 
-/* Counts, in this client's budget, a GET of path that another client sent
- * just before (the key check, made before the mount's client exists). */
-void api_note_sent(struct api_client *client, const char *path);
+/* Counts, in this client's budget and its requests sent, a GET of path
+ * that another client sent just before (the key check, made before the
+ * mount's client exists), answered 200 with received bytes. */
+void api_note_sent(struct api_client *client, const char *path, size_t received);
 
 /* Forgets a pause the server ordered (Retry-After, X-RateLimit-Reset), so
  * that the next request goes out: for "refresh now". Server pauses are

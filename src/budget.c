@@ -183,6 +183,13 @@ static void policy_record(struct policy *p, double now, bool background)
 		policy_record(p->share, now, false);
 }
 
+const char *budget_policy_of(const char *path, bool transcripts)
+{
+	int route = path_policy(path);
+
+	return transcripts ? policy_name(P_TRANSCRIPTS) : route >= 0 ? policy_name(route) : "other";
+}
+
 /* Which policies a GET of path counts against. */
 static void policies_of(const char *path, bool transcripts, bool applies[P_COUNT])
 {

@@ -28,7 +28,7 @@
 #define OMIFS_BUDGET_H
 
 #include "buf.h"
-#include "render.h"
+#include "status.h"
 #include "collections.h"
 
 #include <stdbool.h>
@@ -104,6 +104,11 @@ size_t budget_sends(struct budget *b, struct budget_send **out);
  * is still within that policy's window; unknown names are ignored. Call
  * before any request of this run, oldest first. */
 void budget_add_earlier_send(struct budget *b, const char *policy, double at);
+
+/* The name of the hourly policy a GET of path counts against (whether
+ * or not the profile limits it): "transcripts", "conversation" or a
+ * collection's; "other" for a path outside the collections. Constant. */
+const char *budget_policy_of(const char *path, bool transcripts);
 
 /* Fills out with the policies in force (at most max), for the status
  * file; returns how many. */

@@ -80,6 +80,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("--save=%s", save_path),
 	OPT("--save %s", save_path),
 	OPT("--fts", search_fts),
+	OPT("--metrics", metrics),
 	OPT("--kind=%s", search_kind),
 	OPT("--kind %s", search_kind),
 	OPT("--since=%s", search_since),
@@ -303,10 +304,12 @@ static void usage_keys(const char *prog)
 
 static void usage_status(const char *prog)
 {
-	printf("usage: %s status MOUNTPOINT\n"
+	printf("usage: %s status [--json | --metrics] MOUNTPOINT\n"
 	       "       %s refresh [--wait] [--accept-deletions] MOUNTPOINT\n"
 	       "\n"
-	       "status prints the mount's .omifs/status. refresh asks the omifs process\n"
+	       "status prints the mount's .omifs/status; with --json its figures as one\n"
+	       "JSON object (.omifs/status.json), with --metrics in Prometheus' text\n"
+	       "format (.omifs/metrics). refresh asks the omifs process\n"
 	       "serving MOUNTPOINT to look for new, changed and deleted items now (as\n"
 	       "kill -HUP would), found through the mount itself. With --wait it\n"
 	       "returns once that refresh is done: exit 0 when every collection was\n"
@@ -593,9 +596,14 @@ static int check_command_line(const struct omifs_config *c, enum command cmd)
 	static char said[160];
 	bool filtered = c->search_kind || c->search_since || c->search_until || c->search_speaker;
 
-	if (c->json && !(cmd == CMD_SYNC || cmd == CMD_SEARCH ||
+	if (c->json && !(cmd == CMD_SYNC || cmd == CMD_SEARCH || cmd == CMD_STATUS ||
 			 (cmd == CMD_KEYS && strcmp(word, "list") == 0)))
-		problem = "--json goes with omifs sync, omifs search and omifs keys list";
+		problem = "--json goes with omifs sync, omifs search, omifs status and omifs keys "
+			  "list";
+	else if (c->metrics && cmd != CMD_STATUS)
+		problem = "--metrics goes with omifs status";
+	else if (c->metrics && c->json)
+		problem = "give --json or --metrics, not both";
 	else if ((c->search_limit != -1 || c->search_fts || filtered) && cmd != CMD_SEARCH)
 		problem = "--limit, --fts, --kind, --since, --until and --speaker go with omifs "
 			  "search";

@@ -28,6 +28,8 @@ struct collection {
 	const char *label;	/* for people: "action items" */
 	const char *json_key;	/* in `omifs sync --json`: "action_items" */
 	const char *api_path;	/* the listing, "/user/action-items" */
+	const char *item_route;	/* one item by id, as metrics name the route:
+				 * "/user/action-items/{id}" */
 	/* The backend's hourly limit on requests to api_path (its rate
 	 * policy of the same name as dir); 0 in the documented profile. */
 	int backend_per_hour;

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* A flag that a fuse_opt template sets is an int, never a bool: fuse_opt
+ * writes an int, which would also clear the bools beside it. */
 struct omifs_config {
 	char *url;		/* API base URL */
 	char *key_file;		/* where the key came from, if not OMI_API_KEY */
@@ -18,15 +20,17 @@ struct omifs_config {
 	char *save_path;	/* keys create --save PATH */
 	char *words[4];		/* a subcommand's arguments ("keys create NAME") */
 	int n_words;		/* -1 when not running a subcommand that takes them */
-	bool json;		/* --json: machine-readable output (keys list, sync, search) */
+	bool json;		/* --json: machine-readable output (keys list, sync, search,
+				 * status) */
+	int metrics;		/* status --metrics: the Prometheus text */
 	bool quiet;		/* -q: nothing but errors (sync) */
 	int search_limit;	/* --limit N (search); -1 when not given */
-	bool search_fts;	/* --fts: the query is FTS5 as it is (search) */
+	int search_fts;	/* --fts: the query is FTS5 as it is (search) */
 	char *search_kind, *search_since, *search_until, *search_speaker; /* search's filters */
 	char *cache_dir;	/* where the cache lives; NULL: the default */
 	char *cache_path;	/* the account's cache file; NULL: in memory */
 	char *first_memories_page; /* the key check's answer, JSON text, for sync */
-	bool no_disk_cache;
+	int no_disk_cache;
 	int cache_ttl;		/* seconds the kernel may cache names and attributes */
 	int refresh_interval;
 	int full_refresh_interval;
@@ -44,14 +48,14 @@ struct omifs_config {
 	int transcript_page;	/* -1: the profile's */
 	int log_level;		/* enum log_level */
 	char *log_file;		/* -o log_file: where lines go instead */
-	bool fuse_debug;	/* -o fuse_debug: libfuse's trace of every operation */
-	bool offline;
-	bool accept_shrink;	/* -o accept_shrink: delete what two listings agree on */
-	bool accept_deletions;	/* refresh --accept-deletions */
-	bool wait;		/* refresh --wait: until that refresh is done */
-	bool check;		/* sync --check: check the cache, fetch nothing */
-	bool xattr;		/* serve user.omi.* extended attributes */
-	bool allow_http;
+	int fuse_debug;	/* -o fuse_debug: libfuse's trace of every operation */
+	int offline;
+	int accept_shrink;	/* -o accept_shrink: delete what two listings agree on */
+	int accept_deletions;	/* refresh --accept-deletions */
+	int wait;		/* refresh --wait: until that refresh is done */
+	int check;		/* sync --check: check the cache, fetch nothing */
+	int xattr;		/* serve user.omi.* extended attributes */
+	int allow_http;
 	bool foreground;
 	bool debug;
 };

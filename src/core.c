@@ -102,7 +102,8 @@ struct core *core_open(const struct omifs_config *c, bool readonly, char *err, s
 	/* main's key check was this listing's first page, sent by a client
 	 * of its own: this budget must count it all the same. */
 	if (c->first_memories_page)
-		api_note_sent(core->api, collection_of(STORE_MEMORIES)->api_path);
+		api_note_sent(core->api, collection_of(STORE_MEMORIES)->api_path,
+			      strlen(c->first_memories_page));
 	core->sync = sync_new(core->api, core->store, &sync_opts);
 	return core;
 fail:

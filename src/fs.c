@@ -137,6 +137,7 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	}
 	api_set_cancel_check(ctx->core->api, session_ending, ctx);
 	ctx->owner.cache_ttl = c->cache_ttl;
+	ctx->owner.cache_path = c->no_disk_cache ? NULL : c->cache_path;
 	ctx->tree = tree_new(ctx->core->sync, &ctx->owner);
 	if (sync_start(ctx->core->sync, store_changed, ctx) < 0)
 		log_error("cannot start the refresher: listings will not be refreshed");

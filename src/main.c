@@ -540,7 +540,10 @@ int main(int argc, char *argv[])
 		rc = load_key(&config) < 0 ? EXIT_USAGE
 					   : keys_command(&config, config.words, config.n_words);
 		break;
-	case CMD_STATUS: rc = mount_status_command(config.words[0]); break;
+	case CMD_STATUS:
+		rc = mount_status_command(config.words[0], config.metrics ? MOUNT_STATUS_METRICS
+						: config.json ? MOUNT_STATUS_JSON : MOUNT_STATUS_TEXT);
+		break;
 	case CMD_REFRESH:
 		rc = mount_refresh_command(config.words[0], config.accept_deletions, config.wait);
 		break;

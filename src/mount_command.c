@@ -83,13 +83,13 @@ char *mount_absolute_path(const char *path)
 }
 
 /* Reads path's .omifs/status into out. Returns 0 or -errno. */
-static int read_status(const char *path, struct buf *out)
+static int read_meta_file(const char *path, const char *file, struct buf *out)
 {
 	char chunk[4096];
 	ssize_t n;
 	int fd;
 
-	buf_printf(out, "%s/.omifs/status", path);
+	buf_printf(out, "%s/.omifs/%s", path, file);
 	fd = open(out->data, O_RDONLY | O_CLOEXEC);
 	buf_reset(out);
 	if (fd < 0)
@@ -105,7 +105,7 @@ pid_t mount_server_pid(const char *path)
 	struct buf status = BUF_INIT;
 	long pid = -1;
 
-	if (read_status(path, &status) == 0) {
+	if (read_meta_file(path, "status", &status) == 0) {
 		const char *line = status.data;
 
 		while (line && sscanf(line, "pid %ld", &pid) != 1) {
@@ -131,17 +131,21 @@ static char *omifs_mount(const char *command, const char *path)
 	return abs;
 }
 
-int mount_status_command(const char *path)
+int mount_status_command(const char *path, enum mount_status_form form)
 {
+	static const char *const file[] = {
+		[MOUNT_STATUS_TEXT] = "status", [MOUNT_STATUS_JSON] = "status.json",
+		[MOUNT_STATUS_METRICS] = "metrics",
+	};
 	struct buf status = BUF_INIT;
 	char *abs = omifs_mount("status", path);
 	int rc;
 
 	if (!abs)
 		return EXIT_MOUNTPOINT;
-	rc = read_status(abs, &status);
+	rc = read_meta_file(abs, file[form], &status);
 	if (rc < 0)
-		fprintf(stderr, "omifs status: cannot read %s/.omifs/status: %s\n", path,
+		fprintf(stderr, "omifs status: cannot read %s/.omifs/%s: %s\n", path, file[form],
 			strerror(-rc));
 	else
 		fwrite(status.data, 1, status.len, stdout);
@@ -198,7 +202,7 @@ static int refresh_counts(const char *path, unsigned long *asked, unsigned long 
 	const char *line, *end, *failed;
 	int rc = -1;
 
-	if (read_status(path, &status) == 0 && (line = strstr(status.data, "\nrefreshes ")) &&
+	if (read_meta_file(path, "status", &status) == 0 && (line = strstr(status.data, "\nrefreshes ")) &&
 	    sscanf(line, "\nrefreshes %lu asked, %lu done", asked, done) == 2) {
 		rc = 0;
 		end = line + 1 + strcspn(line + 1, "\n");
@@ -250,7 +254,7 @@ int mount_refresh_command(const char *path, bool accept_deletions, bool wait)
 	if (!abs)
 		return EXIT_MOUNTPOINT;
 	pid = mount_server_pid(abs);
-	if (wait && read_status(abs, &status) == 0 && strstr(status.data, "\nmode           offline")) {
+	if (wait && read_meta_file(abs, "status", &status) == 0 && strstr(status.data, "\nmode           offline")) {
 		fprintf(stderr, "omifs refresh: %s is mounted offline: it sends no request, so "
 				"nothing refreshes\n", path);
 		rc = EXIT_USAGE;

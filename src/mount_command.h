@@ -26,7 +26,12 @@ pid_t mount_server_pid(const char *path);
  * accept_deletions: the refresh deletes what the mount holds back.
  * wait: return once that refresh is done, 0 when it succeeded and 1 when
  * it failed (the reason said), or 3 when the mount went away. */
-int mount_status_command(const char *path);
+enum mount_status_form {
+	MOUNT_STATUS_TEXT,	/* .omifs/status */
+	MOUNT_STATUS_JSON,	/* .omifs/status.json (--json) */
+	MOUNT_STATUS_METRICS,	/* .omifs/metrics (--metrics) */
+};
+int mount_status_command(const char *path, enum mount_status_form form);
 int mount_refresh_command(const char *path, bool accept_deletions, bool wait);
 
 #endif

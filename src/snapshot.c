@@ -531,7 +531,10 @@ static void start(struct builder *b, struct sync *sync)
 		snap->nodes[snap->top[k]].collection = (int8_t)k;
 	}
 	meta = snapshot_add_node(b, 0, ".omifs", SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
-	snapshot_add_node(b, meta, "status", b->fixed_name[NODE_STATUS], NODE_STATUS, SNAPSHOT_NONE);
+	snapshot_add_node(b, meta, "status", b->fixed_name[NODE_STATUS], NODE_STATUS,
+			  STATUS_FILE_TEXT);
+	snapshot_add_node(b, meta, "status.json", SNAPSHOT_NONE, NODE_STATUS, STATUS_FILE_JSON);
+	snapshot_add_node(b, meta, "metrics", SNAPSHOT_NONE, NODE_STATUS, STATUS_FILE_METRICS);
 	snapshot_add_node(b, 0, SNAPSHOT_SEARCH_DIR, SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
 	views_start(b);
 }

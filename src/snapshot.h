@@ -36,7 +36,7 @@
 #define OMIFS_SNAPSHOT_H
 
 #include "buf.h"
-#include "render.h"
+#include "status.h"
 #include "sync.h"
 
 #include <stdatomic.h>
@@ -58,7 +58,8 @@ enum node_kind {
 	NODE_EVENTS,		/* .../events.md */
 	NODE_TRANSCRIPT,	/* .../transcript.txt: from the full conversation */
 	NODE_CONV_JSON,		/* .../conversation.json: from the full conversation */
-	NODE_STATUS,		/* .omifs/status: rendered by the tree */
+	NODE_STATUS,		/* .omifs/status and its kin: rendered by the tree;
+				 * id: which (enum status_file), not an offset */
 	/* The views: computed from several items, or streamed. */
 	NODE_JSONL,		/* <collection>.jsonl: a line per listed item */
 	NODE_VAULT_NOTE,	/* vault/Conversations/<time> <title>.md */
@@ -67,6 +68,9 @@ enum node_kind {
 	NODE_VAULT_ACTION_ITEMS, /* vault/Action items.md */
 	NODE_KINDS
 };
+
+/* The mount's own files in .omifs/. */
+enum status_file { STATUS_FILE_TEXT, STATUS_FILE_JSON, STATUS_FILE_METRICS, STATUS_FILES };
 
 struct node {
 	uint64_t ino;

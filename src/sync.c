@@ -189,6 +189,7 @@ struct sync *sync_new(struct api_client *api, struct store *store, const struct 
 
 		pthread_mutex_init(&ks->fetch_lock, NULL);
 		ks->error = -EIO;
+		ks->listing_seconds = -1;
 		if (store_listing_info(store, k, &ks->listed_at, &ks->count) == 0) {
 			ks->error = 0;
 			ks->next_full = ks->listed_at + sync_full_interval(s, k);
@@ -539,15 +540,16 @@ static double listing_budget_pause(struct sync *s, enum store_kind kind, enum bu
 
 /* Records how a complete listing of kind begun at `now` ended: rc items
  * changed, count listed, or -errno; -EAGAIN of a background listing
- * (share) is its pace, no failure. */
+ * (share) is its pace, no failure. took: its seconds (sync_clock's). */
 static void note_listing(struct sync *s, enum store_kind kind, int rc, time_t now, size_t count,
-			 enum budget_share share)
+			 enum budget_share share, double took)
 {
 	struct kind_state *ks = &s->kinds[kind];
 
 	pthread_mutex_lock(&s->lock);
 	if (rc >= 0) {
 		ks->listed_at = now;
+		ks->listing_seconds = took;
 		ks->count = count;
 		ks->failed_at = 0;
 		ks->failures = 0;
@@ -701,6 +703,7 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 	enum api_result result = API_E_PROTOCOL;
 	struct buf query = BUF_INIT;
 	time_t now = time(NULL);
+	double started = sync_clock();
 	size_t count = 0;
 	bool resumed;
 	int rc;
@@ -763,7 +766,7 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 	sync_keep_page_clamps(s);
 	/* Stopping is no failure of the server's: nothing to note. */
 	if (result != API_E_CANCELLED)
-		note_listing(s, kind, rc, now, count, share);
+		note_listing(s, kind, rc, now, count, share, sync_clock() - started);
 	if (kind == STORE_CONVERSATIONS && (rc > 0 || (rc < 0 && shown_partly(s, kind))))
 		sync_reload_order(s);
 	return rc;

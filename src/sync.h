@@ -25,7 +25,7 @@
 
 #include "api.h"
 #include "buf.h"
-#include "render.h"
+#include "status.h"
 #include "store.h"
 
 #include <stdbool.h>

@@ -57,6 +57,7 @@ void sync_status(struct sync *s, struct status *st)
 			.locked = ks->locked, .so_far = ks->so_far,
 			.continues_at = ks->so_far ? (time_t)ceil(ks->next_full) : 0,
 			.paced_by = ks->so_far ? ks->paced_by : NULL,
+			.listing_seconds = ks->listed_at ? ks->listing_seconds : -1,
 		};
 		snprintf(st->collections[k].held_why, sizeof(st->collections[k].held_why), "%s",
 			 ks->held_why);
@@ -67,6 +68,9 @@ void sync_status(struct sync *s, struct status *st)
 	st->refreshes_done = s->refreshes_done;
 	st->refresh_error = s->refresh_error;
 	st->refresh_failed = s->refresh_failed;
+	st->transcripts_error = s->transcript_error;
+	snprintf(st->transcripts_why, sizeof(st->transcripts_why), "%s", s->transcript_why);
+	st->transcripts_retry_at = s->transcripts_paused_until;
 	pthread_mutex_unlock(&s->lock);
 	for (int k = 0; k < STORE_KINDS; k++)
 		full_period(s, k, &st->collections[k]);
@@ -87,6 +91,9 @@ void sync_status(struct sync *s, struct status *st)
 	st->waiting = api.waiting;
 	st->now = time(NULL);
 	st->blocked_until = api.blocked_until;
+	st->bytes_received = api.bytes_received;
+	memcpy(st->by_kind, api.by_kind, sizeof(st->by_kind));
+	st->n_by_kind = api.n_by_kind;
 	st->last_error_at = api.last_error_at;
 	snprintf(st->last_error, sizeof(st->last_error), "%s", api.last_error);
 	if (!store_last_error(s->store, st->cache_error, sizeof(st->cache_error),

@@ -24,6 +24,7 @@
 struct kind_state {
 	pthread_mutex_t fetch_lock;
 	time_t listed_at;	/* last complete listing; 0: never */
+	double listing_seconds;	/* ... which took this long (-1: not this run) */
 	size_t count;
 	time_t failed_at;	/* last failed attempt, 0 if none since success */
 	int failures;		/* in a row */
@@ -77,6 +78,7 @@ struct sync {
 	time_t transcripts_paused_until; /* after failed transcript fetches */
 	int transcript_failures;
 	int transcript_error;
+	char transcript_why[512]; /* ... said for people: the server's words */
 	struct listing_order order;	/* listing order, newest first */
 	int wake[2];		/* the refresher's pipe */
 	atomic_bool stopping;	/* sync_stop was called: no new refresh */

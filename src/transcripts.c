@@ -272,11 +272,11 @@ static size_t pick_batch(struct sync *s, size_t at, struct batch *b, time_t *old
 	return picked;
 }
 
-/* For a conversation without a usable date: the backend's single GET. */
-static int fetch_one(struct sync *s, const char *id)
+/* For a conversation without a usable date: the backend's single GET.
+ * On failure err->message says why. */
+static int fetch_one(struct sync *s, const char *id, struct api_error *err)
 {
 	char escaped[1024], path[1100];
-	struct api_error err;
 	json_object *obj = NULL;
 	enum api_result result;
 	char *json;
@@ -285,11 +285,14 @@ static int fetch_one(struct sync *s, const char *id)
 	api_query_escape(id, escaped, sizeof(escaped));
 	snprintf(path, sizeof(path), "%s/%s", collection_of(STORE_CONVERSATIONS)->api_path,
 		 escaped);
-	result = api_get_json(s->api, path, "include_transcript=true", &obj, &err);
+	result = api_get_json(s->api, path, "include_transcript=true", &obj, err);
 	if (result != API_OK)
 		return result == API_E_NOT_FOUND ? -EIO : api_result_errno(result);
 	json = sync_object_json(obj);
 	rc = store_put_full_conversation(s->store, id, json);
+	if (rc < 0)
+		snprintf(err->message, sizeof(err->message), "the cache could not keep it: %s",
+			 strerror(-rc));
 	free(json);
 	json_object_put(obj);
 	return rc;
@@ -297,12 +300,12 @@ static int fetch_one(struct sync *s, const char *id)
 
 /* Fetches the batch picked around id (dates oldest..newest) with one
  * date-range listing. Returns 0 once id's transcript is in, -EINVAL when
- * the server refused the request (a 4xx), or another -errno. */
+ * the server refused the request (a 4xx), or another -errno, with
+ * err->message saying why. */
 static int fetch_batch(struct sync *s, const char *id, struct batch *b, size_t picked,
-		       time_t oldest, time_t newest)
+		       time_t oldest, time_t newest, struct api_error *err)
 {
 	char query[256], start[32], end[32];
-	struct api_error err;
 	enum api_result result;
 
 	/* Whole seconds around the range: the server may keep fractions. */
@@ -315,17 +318,22 @@ static int fetch_batch(struct sync *s, const char *id, struct batch *b, size_t p
 	/* The largest page the API documents: a server serves what it allows
 	 * and omifs pages on until the batch is in. */
 	result = api_list(s->api, collection_of(STORE_CONVERSATIONS)->api_path, query,
-			  s->opts.page_size, store_full, b, &err);
+			  s->opts.page_size, store_full, b, err);
 	sync_keep_page_clamps(s);
 	if (store_has_full_conversation(s->store, id))
 		return 0;
 	if (result == API_E_CLIENT)
 		log_warn("the server refused the transcripts from %s to %s: %s", start, end,
-			 err.message);
+			 err->message);
 	if (result != API_OK)
 		return result == API_E_CLIENT ? -EINVAL : api_result_errno(result);
-	if (!b->store_errors)
+	if (b->store_errors) {
+		snprintf(err->message, sizeof(err->message), "the cache could not keep them");
+	} else {
+		snprintf(err->message, sizeof(err->message),
+			 "a conversation was not in the listing of its own dates");
 		log_warn("conversation %s was not in the listing of its own dates", id);
+	}
 	return -EIO;
 }
 
@@ -335,25 +343,27 @@ static int fetch_batch(struct sync *s, const char *id, struct batch *b, size_t p
  * conversation whose date the server cannot take costs its own
  * transcript at most, never its neighbours'. Returns 0 or -errno.
  */
-static int fetch_alone(struct sync *s, const char *id, time_t created_at)
+static int fetch_alone(struct sync *s, const char *id, time_t created_at, struct api_error *err)
 {
 	struct batch alone = { .store = s->store, .wanted = hash_new() };
 	bool received = false;
 	int rc;
 
 	hash_add(alone.wanted, id, &received);
-	rc = fetch_batch(s, id, &alone, 1, created_at, created_at);
+	rc = fetch_batch(s, id, &alone, 1, created_at, created_at, err);
 	hash_free(alone.wanted);
-	return rc == -EINVAL ? fetch_one(s, id) : rc;
+	return rc == -EINVAL ? fetch_one(s, id, err) : rc;
 }
 
 /* Remembers how the last batch went: after a failure, the next one waits
  * (sync_retry_pause), so that a broken server is not asked at every read. */
-static void note_batch(struct sync *s, int rc)
+static void note_batch(struct sync *s, int rc, const struct api_error *err)
 {
 	pthread_mutex_lock(&s->lock);
 	s->transcript_failures = rc < 0 ? s->transcript_failures + 1 : 0;
 	s->transcript_error = rc;
+	snprintf(s->transcript_why, sizeof(s->transcript_why), "%s",
+		 rc >= 0 ? "" : err->message[0] ? err->message : strerror(-rc));
 	s->transcripts_paused_until =
 		rc < 0 ? time(NULL) + sync_retry_pause(s->transcript_failures) : 0;
 	pthread_mutex_unlock(&s->lock);
@@ -362,6 +372,7 @@ static void note_batch(struct sync *s, int rc)
 int sync_fetch_transcript(struct sync *s, const char *id)
 {
 	struct batch b = { .store = s->store };
+	struct api_error err = { 0 };
 	time_t oldest = 0, newest = 0;
 	size_t position, picked = 0;
 	bool dated = false, paused;
@@ -391,15 +402,15 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 		picked = pick_batch(s, position - 1, &b, &oldest, &newest);
 	/* After a recent failed batch, fail fast rather than ask again. */
 	if (!paused)
-		rc = !position ? -ENOENT : !dated ? fetch_one(s, id)
-			       : fetch_batch(s, id, &b, picked, oldest, newest);
+		rc = !position ? -ENOENT : !dated ? fetch_one(s, id, &err)
+			       : fetch_batch(s, id, &b, picked, oldest, newest, &err);
 	if (!paused && rc == -EINVAL)
-		rc = fetch_alone(s, id, created_at);
+		rc = fetch_alone(s, id, created_at, &err);
 	/* Give the batch's JSON back to the system rather than keep it. */
 	if (!paused)
 		malloc_trim(0);
 	if (!paused && rc != -ENOENT)
-		note_batch(s, rc);
+		note_batch(s, rc, &err);
 	pthread_mutex_unlock(&s->transcript_lock);
 	hash_free(b.wanted);
 	free(b.received);

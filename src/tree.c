@@ -21,6 +21,7 @@
 #include "log.h"
 #include "searchdir.h"
 #include "snapshot.h"
+#include "status.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -48,10 +49,15 @@ struct tree {
 	uint64_t *reading;		/* inodes being read, until replied */
 	size_t n_reading, cap_reading;
 	pthread_cond_t read_done;	/* one left reading; with lock */
-	pthread_mutex_t status_lock;	/* the two below */
-	uint64_t status_digest;		/* of the status text last shown */
-	long status_changes;		/* how often it changed, mod 1e9 */
-	struct buf status_text;		/* what the last stat of it saw */
+	pthread_mutex_t status_lock;	/* the files below */
+	struct status_shown {
+		uint64_t digest;	/* of the text last shown */
+		long changes;		/* how often it changed, mod 1e9 */
+		struct buf text;	/* what the last stat of it saw */
+	} status_files[STATUS_FILES];
+	/* How long reads took (struct status_reads), counted without a lock. */
+	_Atomic unsigned long long read_counts[STATUS_READ_BUCKETS + 1];
+	_Atomic unsigned long long read_nanoseconds;
 	struct kept *kept;		/* renderings of files read in pieces */
 	struct searchdir *search;	/* what is below search/ */
 	uint64_t search_ino;
@@ -156,7 +162,8 @@ void tree_free(struct tree *t)
 	free(t->live);
 	pthread_mutex_destroy(&t->build_lock);
 	pthread_mutex_destroy(&t->status_lock);
-	buf_free(&t->status_text);
+	for (int f = 0; f < STATUS_FILES; f++)
+		buf_free(&t->status_files[f].text);
 	kept_free(t->kept);
 	free(t);
 }
@@ -369,38 +376,64 @@ static int enter(struct tree *t, uint64_t ino, bool inside, struct snapshot **sn
  * kernel does not. The text is kept, so that the read after that stat gets
  * the very bytes whose length it reported.
  */
-static void render_status_file(struct tree *t, const struct snapshot *snap, struct buf *out,
-			  long *mtime_nsec)
+static void render_status_file(struct tree *t, const struct snapshot *snap,
+			       enum status_file file, struct buf *out, long *mtime_nsec)
 {
 	struct status *st = xcalloc(1, sizeof(*st));
+	struct status_shown *shown = &t->status_files[file];
 	uint64_t digest;
 
 	sync_status(t->sync, st);
 	memcpy(st->odd, snap->odd, sizeof(st->odd));
 	st->pid = (long)getpid();
-	render_status(st, out);
+	st->cache_path = t->opts.cache_path;
+	for (int i = 0; i <= STATUS_READ_BUCKETS; i++)
+		st->reads.counts[i] = atomic_load(&t->read_counts[i]);
+	st->reads.seconds = (double)atomic_load(&t->read_nanoseconds) / 1e9;
+	if (file == STATUS_FILE_JSON)
+		render_status_json(st, out);
+	else if (file == STATUS_FILE_METRICS)
+		render_metrics(st, out);
+	else
+		render_status(st, out);
 	free(st);
 	digest = hash_bytes(out->data, out->len);
 	pthread_mutex_lock(&t->status_lock);
-	if (digest != t->status_digest) {
-		t->status_digest = digest;
-		t->status_changes = (t->status_changes + 1) % 1000000000;
+	if (digest != shown->digest) {
+		shown->digest = digest;
+		shown->changes = (shown->changes + 1) % 1000000000;
 	}
-	buf_reset(&t->status_text);
-	buf_append(&t->status_text, out->data, out->len);
+	buf_reset(&shown->text);
+	buf_append(&shown->text, out->data, out->len);
 	if (mtime_nsec)
-		*mtime_nsec = t->status_changes;
+		*mtime_nsec = shown->changes;
 	pthread_mutex_unlock(&t->status_lock);
 }
 
-/* The status text the last stat reported, or a new one. */
-static void read_status(struct tree *t, const struct snapshot *snap, struct buf *out)
+/* The text the last stat of file reported, or a new one. */
+static void read_status(struct tree *t, const struct snapshot *snap, enum status_file file,
+			struct buf *out)
 {
 	pthread_mutex_lock(&t->status_lock);
-	buf_append(out, t->status_text.data, t->status_text.len);
+	buf_append(out, t->status_files[file].text.data, t->status_files[file].text.len);
 	pthread_mutex_unlock(&t->status_lock);
 	if (out->len == 0)
-		render_status_file(t, snap, out, NULL);
+		render_status_file(t, snap, file, out, NULL);
+}
+
+/* Counts a read that began at `started` (CLOCK_MONOTONIC). */
+static void note_read_time(struct tree *t, const struct timespec *started)
+{
+	struct timespec now;
+	double seconds;
+	int bucket = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	seconds = (double)(now.tv_sec - started->tv_sec) + (now.tv_nsec - started->tv_nsec) / 1e9;
+	while (bucket < STATUS_READ_BUCKETS && seconds > status_read_bounds[bucket])
+		bucket++;
+	atomic_fetch_add(&t->read_counts[bucket], 1);
+	atomic_fetch_add(&t->read_nanoseconds, (unsigned long long)(seconds * 1e9));
 }
 
 /* ---- content and attributes ---- */
@@ -431,9 +464,9 @@ static int render_node(struct tree *t, const struct snapshot *snap, const struct
 		return -EISDIR;
 	if (n->kind == NODE_STATUS) {
 		if (status_nsec)
-			render_status_file(t, snap, out, status_nsec);
+			render_status_file(t, snap, (enum status_file)n->id, out, status_nsec);
 		else
-			read_status(t, snap, out);
+			read_status(t, snap, (enum status_file)n->id, out);
 		return 0;
 	}
 	if (n->kind == NODE_JSONL)
@@ -841,16 +874,20 @@ static void note_reading(struct tree *t, uint64_t ino)
 int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out)
 {
 	struct buf content = BUF_INIT;
+	struct timespec started;
 	struct snapshot *snap;
 	struct node *n;
 	int rc;
 
+	clock_gettime(CLOCK_MONOTONIC, &started);
 	note_reading(t, ino);
 	rc = enter_to_read(t, ino, &snap, &n);
-	if (rc == -ENOENT)
-		return searchdir_read(t->search, ino, off, size, out);
-	if (rc < 0)
+	if (rc < 0) {
+		if (rc == -ENOENT)
+			rc = searchdir_read(t->search, ino, off, size, out);
+		note_read_time(t, &started);
 		return rc;
+	}
 	if (n->kind == NODE_JSONL) {
 		rc = snapshot_read_lines(snap, n, t->sync, off, size, out);
 	} else if (n->kind == NODE_STATUS || !kept_read(t->kept, n->ino, n->digest, off, size, out)) {
@@ -861,6 +898,7 @@ int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *
 	}
 	buf_free(&content);
 	release(t, snap);
+	note_read_time(t, &started);
 	return rc < 0 ? rc : 0;
 }
 

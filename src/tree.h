@@ -55,6 +55,8 @@ struct tree_options {
 	gid_t gid;
 	mode_t umask;
 	int cache_ttl;		/* seconds the kernel caches names and attributes */
+	const char *cache_path;	/* shown in .omifs/status; NULL: in memory;
+				 * borrowed, must outlive the tree */
 };
 
 /* sync is borrowed and must outlive the tree: the tree reads the cache

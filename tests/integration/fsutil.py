@@ -25,10 +25,10 @@ def files_under(root, views=False):
 
 
 def tree_bytes(root):
-    """Every file's bytes, except the status file (which changes by itself)."""
+    """Every file's bytes, except .omifs/'s (which change by themselves)."""
     out = {}
     for rel, full in files_under(root).items():
-        if rel != ".omifs/status":
+        if not rel.startswith(".omifs/"):
             with open(full, "rb") as f:
                 out[rel] = f.read()
     return out

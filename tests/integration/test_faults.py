@@ -57,7 +57,7 @@ def test_fault(name, emulator_factory, mount_factory, tmp_path):
             f.read()
     uncached = all_transcripts[-1]
     served_before = {rel: open(full_path, "rb").read() for rel, full_path in files_under(m.path).items()
-                     if rel != ".omifs/status" and not rel.endswith(("transcript.txt", "conversation.json"))
+                     if not rel.startswith(".omifs/") and not rel.endswith(("transcript.txt", "conversation.json"))
                      or rel in cached}
 
     if FAULTS[name] is None:
