@@ -304,6 +304,11 @@ def test_refresh_wait_returns_when_that_refresh_is_done(emulator_factory, mount_
     assert re.search(r"the refresh failed: (memories|conversations|action-items): ", r.stderr), r.stderr
     emu.clear_faults()
     assert m.proc.poll() is None
+    # Flags in any order: each is its own, none clears another.
+    r = run_omifs("refresh", "--wait", "--accept-deletions", m.path, key=None, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^refreshes +3 asked, 3 done; the last succeeded$",
+                     read(m.p(".omifs", "status")), re.M)
 
 
 # 6. Dates people can read
