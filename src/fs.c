@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -411,24 +412,33 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 /* df shows the cache as the space used and the items as the inodes, so
  * that `df -h` says something; nothing is ever free: the mount is
  * read-only. */
+/* df: the cache is what the mount uses, and it can grow into what is
+ * free where it lives, so Used is the cache and Avail that free space:
+ * never "100%", which read-only mounts that claim no space show. No
+ * inode counts: omifs has no limit on them, and a count of items would
+ * change under df -i as the first listings arrive. */
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs_context *ctx = context(req);
-	long long bytes = store_size(ctx->core->store);
-	struct statvfs st = { 0 };
-	time_t listed_at;
-	size_t count, items = 0;
+	const char *cache = ctx->config->no_disk_cache ? NULL : ctx->config->cache_path;
+	long long bytes = cache ? store_size(ctx->core->store) : 0;
+	struct statvfs st = { 0 }, disk;
+	fsblkcnt_t free_blocks = 0;
+	char *dir;
 
 	(void)ino;
+	if (cache && (dir = strdup(cache))) {
+		if (statvfs(dirname(dir), &disk) == 0)
+			free_blocks = (fsblkcnt_t)((long double)disk.f_bavail * disk.f_frsize / 4096);
+		free(dir);
+	}
 	st.f_bsize = 4096;
 	st.f_frsize = 4096;
 	st.f_namemax = 255;
 	st.f_flag = ST_RDONLY | ST_NOSUID;
-	st.f_blocks = bytes > 0 ? (fsblkcnt_t)((bytes + 4095) / 4096) : 0;
-	for (int k = 0; k < STORE_KINDS; k++)
-		if (store_listing_info(ctx->core->store, k, &listed_at, &count) == 0)
-			items += count;
-	st.f_files = items;
+	st.f_blocks = (bytes > 0 ? (fsblkcnt_t)((bytes + 4095) / 4096) : 0) + free_blocks;
+	st.f_bfree = free_blocks;
+	st.f_bavail = free_blocks;
 	fuse_reply_statfs(req, &st);
 }
 

@@ -638,6 +638,7 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 			     .scratch = BUF_INIT, .vault_names = BUF_INIT };
 	int64_t created = sync_cache_created_at(sync);
 	struct timespec began, ended;
+	size_t fixed;
 	int rc = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &began);
@@ -645,6 +646,7 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 	snap->listings_count = sync_listings_count(sync);
 	memcpy(snap->kind_error, kind_error, sizeof(snap->kind_error));
 	start(&b, sync);
+	fixed = snap->n_nodes;
 	for (int k = 0; k < STORE_KINDS && rc == 0; k++) {
 		b.kind = (enum store_kind)k;
 		if (!kind_error[k])
@@ -667,10 +669,11 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 				 snap->n_nodes * sizeof(*snap->nodes));
 	snap->arena = map_resize(snap->arena, b.arena_cap, b.arena_len);
 	snap->arena_size = b.arena_len;
-	/* The root, the collections, .omifs, its status, search/ and vault/'s
-	 * directories, made first. */
-	for (size_t i = 0; i < STORE_KINDS + 8; i++)
-		snap->nodes[i].mtime = created;
+	/* The directories and .omifs' files made before any item (the root,
+	 * the collections, .omifs, search/, vault/'s): the cache's birth. */
+	for (size_t i = 0; i < fixed; i++)
+		if (snap->nodes[i].kind == NODE_DIR || snap->nodes[i].kind == NODE_STATUS)
+			snap->nodes[i].mtime = created;
 	free(b.undated);
 	views_free(&b);
 	buf_free(&b.path);

@@ -352,7 +352,6 @@ void render_status_json(const struct status *st, struct buf *out)
 	json_object_object_add(o, "pid", json_object_new_int64(st->pid));
 	json_object_object_add(o, "mode", json_object_new_string(st->offline ? "offline"
 									       : "online"));
-	json_object_object_add(o, "now", json_time(st->now));
 	for (int k = 0; k < STATUS_COLLECTIONS; k++)
 		json_object_object_add(collections, st->collections[k].name,
 				       json_collection(&st->collections[k], &st->odd[k]));

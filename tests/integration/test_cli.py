@@ -378,19 +378,25 @@ def test_offline_needs_no_key_when_one_account_is_cached(emulator_factory, mount
 
 # 8. df
 
-def test_df_shows_the_cache_and_the_items(emulator_factory, mount_factory):
+def test_df_shows_the_cache_as_used_and_free_space_as_available(emulator_factory, mount_factory):
     emu = emulator_factory(*UNLIMITED)
     m = mount_factory(emu.url)
+    before = subprocess.run(["df", "-i", m.path], capture_output=True, text=True, timeout=10).stdout
     os.listdir(m.p("memories"))
     os.listdir(m.p("action-items", "open"))
     os.listdir(m.p("conversations"))
-    st = os.statvfs(m.path)
-    assert st.f_blocks > 0 and st.f_bavail == 0
-    data = emu.data()
-    assert st.f_files == len(data["memories"]) + len(data["action_items"]) + len(data["conversations"])
+    cache = json.loads(run_omifs("status", "--json", m.path, key=None).stdout)["cache"]
+    st, disk = os.statvfs(m.path), os.statvfs(os.path.dirname(cache["path"]))
+    assert st.f_bsize == st.f_frsize == 4096
+    assert (st.f_blocks - st.f_bfree) * 4096 == -(-cache["bytes"] // 4096) * 4096
+    assert abs(st.f_bavail * 4096 - disk.f_bavail * disk.f_frsize) < 64 << 20  # the cache's disk
     r = subprocess.run(["df", "-h", m.path], capture_output=True, text=True, timeout=10)
     fields = r.stdout.splitlines()[1].split()
     assert fields[0].startswith("omifs:127.0.0.1:") and fields[1] != "0", r.stdout
+    assert fields[4] != "100%", r.stdout
+    # No inode counts that move as the first listings arrive.
+    after = subprocess.run(["df", "-i", m.path], capture_output=True, text=True, timeout=10).stdout
+    assert before == after and after.splitlines()[1].split()[4] == "-", after
 
 
 # 9. The systemd units
