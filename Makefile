@@ -27,7 +27,7 @@ CORE    := buf hash log jsontext model render status collections budget cjk_toke
            store store_listing search page curl_lib wire api api_list sync transcripts sync_reads names vault snapshot snapshot_views kept searchdir tree config core
 CORE_OBJ := $(CORE:%=build/%.o)
 OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/keys_command.o build/mount_command.o \
-           build/search_command.o build/cli.o build/main.o
+           build/search_command.o build/cache_command.o build/cli.o build/main.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all check check-layers check-unit check-emulator check-integration check-asan check-fuzz \

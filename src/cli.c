@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 
+#include "cache_command.h"
 #include "curl_lib.h"
 #include "keys_command.h"
 #include "log.h"
@@ -199,6 +200,7 @@ static void usage_mount(const char *prog)
 	       "       %s status MOUNTPOINT         print a mount's .omifs/status\n"
 	       "       %s refresh MOUNTPOINT        make a mount look for changes now\n"
 	       "       %s search QUERY              search the cache (omifs search -h)\n"
+	       "       %s cache list|remove         the accounts cached (omifs cache -h)\n"
 	       "\n"
 	       "Mounts your Omi memories, conversations and action items read-only.\n"
 	       "The API key comes from $OMI_API_KEY or -o key_file=FILE (mode 0600).\n"
@@ -260,7 +262,7 @@ static void usage_mount(const char *prog)
 	       "\n"
 	       "Exit codes: 0 ok, 1 usage or configuration, 2 key refused, 3 server\n"
 	       "unreachable, 4 mountpoint unusable.\n",
-	       prog, prog, prog, prog, prog, prog, DEFAULT_URL);
+	       prog, prog, prog, prog, prog, prog, prog, DEFAULT_URL);
 }
 
 static void usage_sync(const char *prog)
@@ -281,6 +283,22 @@ static void usage_sync(const char *prog)
 	       "\n"
 	       "Exit codes: 0 done, 1 usage, 2 key refused, 3 server failing, budget\n"
 	       "spent or cache damaged, 5 the disk is full, 130 interrupted.\n", prog);
+}
+
+static void usage_cache(const char *prog)
+{
+	printf("usage: %s cache list [--json] [-o cache_dir=DIR]\n"
+	       "       %s cache remove PATH|URL [-o cache_dir=DIR]\n"
+	       "\n"
+	       "list shows each account in the cache directory: its file, the API URL it\n"
+	       "is for, its size, its items, transcripts cached, when it was last listed\n"
+	       "completely, and the process using it, if any. remove deletes the one\n"
+	       "cache a path (as listed) or a URL names, unless a process uses it.\n"
+	       "\n"
+	       "    --json                   list: the caches as a JSON array\n"
+	       "\n"
+	       "Exit codes: 0 ok, 1 usage, nothing or several match, or in use.\n",
+	       prog, prog);
 }
 
 static void usage_keys(const char *prog)
@@ -371,6 +389,7 @@ static void usage(enum command cmd)
 	case CMD_STATUS:
 	case CMD_REFRESH: usage_status("omifs"); break;
 	case CMD_SEARCH: usage_search("omifs"); break;
+	case CMD_CACHE: usage_cache("omifs"); break;
 	}
 }
 
@@ -382,7 +401,7 @@ struct parse_state {
 };
 
 static const char *const command_name[] = { "omifs", "omifs sync", "omifs keys", "omifs status",
-					     "omifs refresh", "omifs search" };
+					     "omifs refresh", "omifs search", "omifs cache" };
 
 static int unknown_option(const struct parse_state *p, const char *arg)
 {
@@ -533,7 +552,7 @@ static int edits(const char *a, const char *b)
 
 static const char *const command_words[] = { [CMD_SYNC] = "sync", [CMD_KEYS] = "keys",
 					     [CMD_STATUS] = "status", [CMD_REFRESH] = "refresh",
-					     [CMD_SEARCH] = "search" };
+					     [CMD_SEARCH] = "search", [CMD_CACHE] = "cache" };
 
 /*
  * A mount's first word when it reads as a mistyped command rather than a
@@ -563,7 +582,7 @@ static int refuse_unknown_command(int argc, char **argv)
 	}
 	if (!word || strpbrk(word, "/:.") || access(word, F_OK) == 0)
 		return 0;
-	for (int k = CMD_SYNC; k <= CMD_SEARCH; k++)
+	for (int k = CMD_SYNC; k <= CMD_CACHE; k++)
 		if (edits(word, command_words[k]) < best) {
 			best = edits(word, command_words[k]);
 			closest = command_words[k];
@@ -573,7 +592,7 @@ static int refuse_unknown_command(int argc, char **argv)
 	if (closest)
 		fprintf(stderr, "omifs: unknown command '%s' (did you mean %s?)\n", word, closest);
 	else
-		fprintf(stderr, "omifs: unknown command '%s' (the commands: sync, keys, status, "
+		fprintf(stderr, "omifs: unknown command '%s' (the commands: sync, keys, status, cache, "
 				"refresh, search; a mountpoint must be an existing directory)\n", word);
 	return -1;
 }
@@ -581,7 +600,7 @@ static int refuse_unknown_command(int argc, char **argv)
 /* Which command argv names; the words after it are its own. */
 static enum command command_of(int argc, char **argv)
 {
-	for (int k = CMD_SYNC; argc > 1 && k <= CMD_SEARCH; k++)
+	for (int k = CMD_SYNC; argc > 1 && k <= CMD_CACHE; k++)
 		if (strcmp(argv[1], command_words[k]) == 0)
 			return k;
 	return CMD_MOUNT;
@@ -597,9 +616,9 @@ static int check_command_line(const struct omifs_config *c, enum command cmd)
 	bool filtered = c->search_kind || c->search_since || c->search_until || c->search_speaker;
 
 	if (c->json && !(cmd == CMD_SYNC || cmd == CMD_SEARCH || cmd == CMD_STATUS ||
-			 (cmd == CMD_KEYS && strcmp(word, "list") == 0)))
-		problem = "--json goes with omifs sync, omifs search, omifs status and omifs keys "
-			  "list";
+			 ((cmd == CMD_KEYS || cmd == CMD_CACHE) && strcmp(word, "list") == 0)))
+		problem = "--json goes with omifs sync, omifs search, omifs status, omifs keys "
+			  "list and omifs cache list";
 	else if (c->metrics && cmd != CMD_STATUS)
 		problem = "--metrics goes with omifs status";
 	else if (c->metrics && c->json)
@@ -623,6 +642,8 @@ static int check_command_line(const struct omifs_config *c, enum command cmd)
 		problem = "-o log_file goes with a mount and omifs sync";
 	else if (c->save_path && !(cmd == CMD_KEYS && strcmp(word, "create") == 0))
 		problem = "--save goes with omifs keys create";
+	else if (cmd == CMD_CACHE && !cache_command_valid(c->words, c->n_words))
+		problem = "usage: omifs cache list [--json] | remove PATH|URL";
 	else if (cmd == CMD_KEYS && !keys_command_valid(c->words, c->n_words))
 		problem = "usage: omifs keys list | create NAME [--save PATH] | revoke ID";
 	else if ((cmd == CMD_STATUS || cmd == CMD_REFRESH) && c->n_words != 1)

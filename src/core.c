@@ -97,8 +97,12 @@ struct core *core_open(const struct omifs_config *c, bool readonly, char *err, s
 	if (!core->store)
 		goto fail;
 	core->keeps_sends = !readonly && !c->offline;
-	if (core->keeps_sends)
+	if (core->keeps_sends) {
 		store_foreach_send(core->store, add_earlier_send, core->api);
+		/* So that omifs cache list can say whose it is. */
+		if (c->cache_path)
+			store_set_account_url(core->store, c->url);
+	}
 	/* main's key check was this listing's first page, sent by a client
 	 * of its own: this budget must count it all the same. */
 	if (c->first_memories_page)

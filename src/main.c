@@ -19,6 +19,7 @@
 #include "fs.h"
 #include "log.h"
 #include "store.h"
+#include "cache_command.h"
 #include "keys_command.h"
 #include "mount_command.h"
 #include "search_command.h"
@@ -366,8 +367,8 @@ static int pick_offline_cache(struct omifs_config *c, const char *url)
 				"(OMI_API_KEY or -o key_file=FILE) or run omifs sync first\n", dir);
 	else
 		fprintf(stderr, "omifs: offline: %d accounts are cached in %s (%s); give the key "
-				"of the one to mount (OMI_API_KEY or -o key_file=FILE), or -o url=\n",
-			n, dir, names.data);
+				"of the one to mount (OMI_API_KEY or -o key_file=FILE), or -o url=; "
+				"omifs cache list shows them\n", n, dir, names.data);
 	buf_free(&found);
 	buf_free(&names);
 	free(dir);
@@ -549,6 +550,7 @@ int main(int argc, char *argv[])
 		break;
 	case CMD_SYNC: rc = run_sync(&config, url_given); break;
 	case CMD_SEARCH: rc = run_search(&config, url_given); break;
+	case CMD_CACHE: rc = cache_command(&config, config.words, config.n_words); break;
 	default: rc = run_mount(&config, &args, url_given); break;
 	}
 out:

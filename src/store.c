@@ -84,6 +84,7 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS first_seen ("
 	"  kind INTEGER NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (kind, id));"
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS account (url TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS sent (policy TEXT NOT NULL, at REAL NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS rendered_size ("
 	"  ino INTEGER PRIMARY KEY, digest INTEGER NOT NULL, size INTEGER NOT NULL);"
@@ -876,6 +877,45 @@ int store_get_number(struct store *s, const char *key, long long *value)
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
+}
+
+int store_set_account_url(struct store *s, const char *url)
+{
+	int rc = -EIO;
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_exec(s->db, "SAVEPOINT account_url", NULL, NULL, NULL) == SQLITE_OK) {
+		sqlite3_stmt *st = store_prepare(s, "INSERT INTO account (url) VALUES (?1)");
+
+		if (st && sqlite3_exec(s->db, "DELETE FROM account", NULL, NULL, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
+			rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+		}
+		sqlite3_finalize(st);
+		sqlite3_exec(s->db, rc == 0 ? "RELEASE account_url"
+					    : "ROLLBACK TO account_url; RELEASE account_url",
+			     NULL, NULL, NULL);
+	}
+	if (rc < 0)
+		rc = store_fail(s, "keeping the account's URL");
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+char *store_account_url(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	char *url = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	/* Not store_prepare: an older cache opened read-only has no such
+	 * table, which is no failure. */
+	if (sqlite3_prepare_v2(s->db, "SELECT url FROM account LIMIT 1", -1, &st, NULL) ==
+		    SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		url = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return url;
 }
 
 int store_set_number(struct store *s, const char *key, long long value)

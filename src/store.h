@@ -167,6 +167,11 @@ char *store_get_version(struct store *s, enum store_kind kind, const char *id, u
  * server clamps pages to. store_get_number returns 0 with *value set,
  * -ENOENT when none is kept, or -EIO; store_set_number 0 or -EIO. */
 int store_get_number(struct store *s, const char *key, long long *value);
+/* The API URL whose account the cache holds, as the mount or sync that
+ * fills it says (store_set_account_url: 0 or -EIO). store_account_url
+ * returns it malloc'd, or NULL for a cache made before it was kept. */
+int store_set_account_url(struct store *s, const char *url);
+char *store_account_url(struct store *s);
 int store_set_number(struct store *s, const char *key, long long value);
 
 /* The requests sent against each budget policy (its name) and when (wall

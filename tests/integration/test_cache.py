@@ -1,6 +1,7 @@
 """The disk cache: warm remounts, offline mounts, refreshes, omifs sync."""
 
 import glob
+import json
 import os
 import re
 import signal
@@ -311,3 +312,48 @@ def test_a_cold_backup_larger_than_a_minute_of_budget_completes(emulator_factory
     stats = emu.stats()
     assert stats["total"] > 100
     assert stats["by_status"].get("429", 0) == 0
+
+
+def test_cache_list_and_remove(emulator_factory, mount_factory, tmp_path):
+    """Two accounts cached: list says whose each is and who uses it; remove
+    takes a URL or a path, never a cache in use, never another file."""
+    busy, idle = emulator_factory(*UNLIMITED), emulator_factory(*UNLIMITED)
+    cache = tmp_path / "cache"
+    m = mount_factory(busy.url, f"cache_dir={cache}")
+    os.listdir(m.p("memories"))
+    r = run_omifs("sync", "-q", "-o", f"url={idle.url},cache_dir={cache}", timeout=120)
+    assert r.returncode == 0, r.stderr
+
+    def listed():
+        r = run_omifs("cache", "list", "--json", "-o", f"cache_dir={cache}", key=None)
+        assert r.returncode == 0, r.stderr
+        return {c["url"]: c for c in json.loads(r.stdout)}
+
+    caches = listed()
+    assert set(caches) == {busy.url, idle.url}
+    data = idle.data()
+    synced = caches[idle.url]
+    assert synced["items"] == {"memories": len(data["memories"]), "action_items": len(data["action_items"]),
+                               "conversations": len(data["conversations"])}
+    assert synced["transcripts"] == len(data["conversations"]) and synced["listed_at"] is not None
+    assert synced["in_use_by"] is None and synced["bytes"] == os.path.getsize(synced["path"]) + \
+        (os.path.getsize(synced["path"] + "-wal") if os.path.exists(synced["path"] + "-wal") else 0)
+    assert caches[busy.url]["in_use_by"] == m.proc.pid
+    text = run_omifs("cache", "list", "-o", f"cache_dir={cache}", key=None).stdout
+    assert f"  url          {busy.url}\n" in text and f"  in use       by process {m.proc.pid}\n" in text
+
+    r = run_omifs("cache", "remove", busy.url, "-o", f"cache_dir={cache}", key=None)
+    assert r.returncode == 1 and "in use by process" in r.stderr
+    assert os.path.exists(caches[busy.url]["path"])
+    outside = tmp_path / "not-a-cache.sqlite"
+    outside.write_text("keep me")
+    r = run_omifs("cache", "remove", str(outside), "-o", f"cache_dir={cache}", key=None)
+    assert r.returncode == 1 and "no cached account is" in r.stderr and outside.read_text() == "keep me"
+
+    r = run_omifs("cache", "remove", idle.url + "/", "-o", f"cache_dir={cache}", key=None)
+    assert r.returncode == 0 and r.stdout.startswith("removed "), r.stderr
+    assert not glob.glob(synced["path"] + "*")
+    m.stop()
+    r = run_omifs("cache", "remove", caches[busy.url]["path"], "-o", f"cache_dir={cache}", key=None)
+    assert r.returncode == 0, r.stderr
+    assert listed() == {} and os.listdir(cache) == []

@@ -502,6 +502,10 @@ def test_bash_completion_and_its_installation(tmp_path):
     assert complete("omifs", "sync", "-") >= {"-q", "--json", "--check", "-o"}
     assert {"--accept-deletions", "--wait"} <= complete("omifs", "refresh", "-")
     assert "--accept-deletions" not in complete("omifs", "status", "-")
+    assert {"--json", "--metrics"} <= complete("omifs", "status", "-")
+    assert complete("omifs", "cache", "") >= {"list", "remove"}
+    assert complete("omifs", "cache", "list", "--j") == {"--json"}
+    assert {"log_file=", "fuse_debug"} <= complete("omifs", "-o", "")
     assert {"--kind", "--since", "--until", "--speaker", "--fts"} <= complete("omifs", "search", "-")
     assert complete("omifs", "search", "--kind", "m") == {"memory"}
     assert "accept_shrink" in complete("omifs", "-o", "acc")
