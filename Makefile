@@ -20,7 +20,7 @@ CFLAGS  ?= -O2 -g
 BUILD_CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -D_GNU_SOURCE -DFUSE_USE_VERSION=35 -DOMIFS_VERSION=\"$(VERSION)\" \
            $(shell pkg-config --cflags $(PKGS))
-LIBS    := $(shell pkg-config --libs $(LINKED_PKGS)) -ldl -lpthread -lm
+LIBS    := $(shell pkg-config --libs $(LINKED_PKGS)) -lunistring -ldl -lpthread -lm
 
 # Everything but main.c and fs.c is testable without FUSE or a network.
 CORE    := buf hash log jsontext model render status collections budget cjk_tokenizer search_rank search_snippet search_query search_index \

@@ -10,8 +10,12 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unicase.h>
+#include <uninorm.h>
+#include <unistr.h>
 
 #define NAME_MAX_BYTES 255
 
@@ -150,4 +154,23 @@ void tree_local_day(time_t t, char out[16])
 	 * compiler. */
 	snprintf(out, 16, "%04u-%02u-%02u", (unsigned)(tm.tm_year + 1900) % 10000u,
 		 (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u);
+}
+
+char *tree_name_key(const char *name)
+{
+	size_t len = 0;
+	uint8_t *key;
+	char *out;
+
+	/* u8_casefold would turn broken UTF-8 into U+FFFD: names that
+	 * differ there would share a key. */
+	if (u8_check((const uint8_t *)name, strlen(name)))
+		return xstrdup(name);
+	key = u8_casefold((const uint8_t *)name, strlen(name), NULL, UNINORM_NFC, NULL, &len);
+	if (!key)
+		return xstrdup(name);
+	out = xcalloc(len + 1, 1);
+	memcpy(out, key, len);
+	free(key);
+	return out;
 }

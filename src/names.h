@@ -52,6 +52,12 @@ bool tree_is_control(uint32_t c);
 void tree_visible_text(const char *text, const char *also_spaces, size_t max_bytes,
 		       struct buf *out);
 
+/* name as systems that ignore case and Unicode normalisation compare
+ * it (macOS, Windows, Obsidian's links): case-folded, in NFC. Two names
+ * with the same key collide there. Returns a malloc'd string; a name
+ * that is not valid UTF-8 is its own key. */
+char *tree_name_key(const char *name);
+
 /* The local calendar day (TZ) of t as YYYY-MM-DD. */
 void tree_local_day(time_t t, char out[16]);
 

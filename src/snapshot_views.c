@@ -14,6 +14,7 @@
 
 #include "collections.h"
 #include "hash.h"
+#include "names.h"
 #include "vault.h"
 
 #include <errno.h>
@@ -89,19 +90,34 @@ void views_note_conversation(struct builder *b, const struct conversation *c, ui
 		b->cap_notes = b->cap_notes ? b->cap_notes * 2 : 256;
 		b->notes = xrealloc(b->notes, b->cap_notes * sizeof(*b->notes));
 	}
-	b->notes[b->n_notes++] = (struct vault_entry){ .dir = dir, .digest = digest,
-						       .mtime = mtime,
-						       .name = (uint32_t)b->vault_names.len };
+	struct vault_entry *e = &b->notes[b->n_notes++];
+	char *key;
+
+	*e = (struct vault_entry){ .dir = dir, .digest = digest, .mtime = mtime,
+				   .name = (uint32_t)b->vault_names.len };
 	vault_note_name(c, &b->vault_names);
 	buf_putc(&b->vault_names, '\0');
+	key = tree_name_key(b->vault_names.data + e->name);
+	e->key = (uint32_t)b->vault_names.len;
+	buf_puts(&b->vault_names, key);
+	buf_putc(&b->vault_names, '\0');
+	free(key);
 }
 
+/* Notes whose names collide where case and normalisation do not count
+ * (tree_name_key) are neighbours in this order. */
 static int compare_notes(const void *x, const void *y, void *ctx)
 {
 	const char *names = ctx;
 	const struct vault_entry *a = x, *b = y;
+	int by_key = strcmp(names + a->key, names + b->key);
 
-	return strcmp(names + a->name, names + b->name);
+	return by_key ? by_key : strcmp(names + a->name, names + b->name);
+}
+
+static bool same_key(const struct vault_entry *a, const struct vault_entry *b, const char *names)
+{
+	return strcmp(names + a->key, names + b->key) == 0;
 }
 
 static int compare_ids(const void *x, const void *y, void *ctx)
@@ -146,8 +162,8 @@ static void add_notes(struct builder *b)
 	for (size_t i = 0; i < b->n_notes; i++) {
 		const struct vault_entry *e = &b->notes[i];
 		uint32_t id = snap->nodes[e->dir].id;
-		bool clash = (i > 0 && compare_notes(e - 1, e, b->vault_names.data) == 0) ||
-			     (i + 1 < b->n_notes && compare_notes(e, e + 1, b->vault_names.data) == 0);
+		bool clash = (i > 0 && same_key(e - 1, e, names)) ||
+			     (i + 1 < b->n_notes && same_key(e, e + 1, names));
 		uint32_t note = add_note(b, names + e->name, id, clash ? 32 : 0);
 
 		if (note == SNAPSHOT_NONE)
@@ -166,25 +182,51 @@ struct node *snapshot_note_of(const struct snapshot *snap, const char *id)
 	return snapshot_find(snap, snap->notes_by_id, snap->n_notes, id, true);
 }
 
+struct keyed_name {
+	char *key;
+	uint32_t node;
+};
+
+static int compare_keys(const void *x, const void *y)
+{
+	const struct keyed_name *a = x, *b = y;
+
+	return strcmp(a->key, b->key);
+}
+
 /* A file named after each directory of parent (a day, a category), in
- * dir_parent, whose id is that directory's name. */
+ * `in`, whose id is that directory's name; directories whose names
+ * collide where case and normalisation do not count (Work and work) get
+ * their name's clash suffix. */
 static void add_per_directory(struct builder *b, uint32_t parent, uint32_t in,
 			      enum node_kind kind, const char *skip)
 {
 	struct snapshot *snap = b->snap;
-	size_t n = snap->n_nodes;
+	struct keyed_name *dirs = xcalloc(snap->n_nodes, sizeof(*dirs));
+	size_t n = 0;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < snap->n_nodes; i++) {
 		const struct node *dir = &snap->nodes[i];
-		const char *name = snapshot_name(snap, dir);
 
 		if (dir->parent != parent || dir->kind != NODE_DIR || i == parent ||
-		    (skip && strcmp(name, skip) == 0))
+		    (skip && strcmp(snapshot_name(snap, dir), skip) == 0))
 			continue;
+		dirs[n++] = (struct keyed_name){ tree_name_key(snapshot_name(snap, dir)),
+						 (uint32_t)i };
+	}
+	qsort(dirs, n, sizeof(*dirs), compare_keys);
+	for (size_t i = 0; i < n; i++) {
+		const struct node *dir = &snap->nodes[dirs[i].node];
+		bool clash = (i > 0 && strcmp(dirs[i - 1].key, dirs[i].key) == 0) ||
+			     (i + 1 < n && strcmp(dirs[i].key, dirs[i + 1].key) == 0);
+
 		buf_reset(&b->name);
-		vault_list_name(name, &b->name);
+		vault_list_name(snapshot_name(snap, dir), clash, &b->name);
 		snapshot_add_node(b, in, b->name.data, SNAPSHOT_NONE, kind, dir->name);
 	}
+	for (size_t i = 0; i < n; i++)
+		free(dirs[i].key);
+	free(dirs);
 }
 
 void views_add(struct builder *b)

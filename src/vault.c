@@ -66,12 +66,15 @@ void vault_clash_suffix(const char *id, int bits, struct buf *out)
 		buf_printf(out, " (%08x)", (unsigned)(h >> 32));
 }
 
-void vault_list_name(const char *dir, struct buf *out)
+void vault_list_name(const char *dir, bool clash, struct buf *out)
 {
 	size_t len = strlen(dir), keep = NAME_MAX - strlen(".md") - TREE_NAME_HASH_BYTES;
 
-	if (len + strlen(".md") <= NAME_MAX) {
-		buf_printf(out, "%s.md", dir);
+	if (len + strlen(".md") + (clash ? sizeof(" (12345678)") - 1 : 0) <= NAME_MAX) {
+		buf_puts(out, dir);
+		if (clash)
+			vault_clash_suffix(dir, 32, out);
+		buf_puts(out, ".md");
 		return;
 	}
 	while (keep > 0 && ((unsigned char)dir[keep] & 0xC0) == 0x80)

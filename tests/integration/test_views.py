@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import time
+import unicodedata
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 
@@ -203,15 +204,21 @@ def tree_path(c):
     return os.path.join("conversations", conversation_day(c) or "undated", reference.safe_name(object_id(c)))
 
 
+def name_key(name):
+    """How macOS, Windows and Obsidian compare names: case folded, NFC."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
 def check_names(convs, names_by_id):
     """Every conversation's note name is the spec's: day, time, cleaned title,
-    a suffix exactly when another conversation would get the same name."""
-    bases = Counter(base_note_name(c) for c in convs)
+    a suffix exactly when another conversation would get the same name, or
+    one that differs only in case or Unicode normalisation."""
+    bases = Counter(name_key(base_note_name(c)) for c in convs)
     suffixes = set()
     for c in convs:
         name = names_by_id[object_id(c)]
         base = base_note_name(c)
-        if bases[base] > 1:
+        if bases[name_key(base)] > 1:
             m = CLASH.fullmatch(name[:-3])
             assert m and m[1] == base and name.endswith(".md"), (name, base)
             suffixes.add(m[2])
@@ -535,6 +542,12 @@ HOSTILE = [
     conversation("twin-a", "Same title", "2025-06-11T09:30:05Z"),
     conversation("twin-b", "Same title", "2025-06-11T09:30:55.5Z"),
     conversation("twin-c", "Same title", "2025-06-11T09:31:00Z"),
+    # Titles that differ only in case or Unicode normalisation clash on macOS,
+    # Windows and in Obsidian's links.
+    conversation("case-a", "Case fold", "2025-06-11T11:00:00Z"),
+    conversation("case-b", "CASE FOLD", "2025-06-11T11:00:10Z"),
+    conversation("nfc", "Caf\u00e9", "2025-06-11T12:00:00Z"),
+    conversation("nfd", "Cafe\u0301", "2025-06-11T12:00:20Z"),
     # Different titles, the same once cut to 100 bytes.
     conversation("cut-a", "Cut " + "y" * 120 + " one", "2025-06-11T10:00:00Z"),
     conversation("cut-b", "Cut " + "y" * 120 + " two", "2025-06-11T10:00:30Z"),
@@ -572,6 +585,7 @@ def test_hostile_titles_give_safe_unique_stable_names(emulator_factory, mount_fa
     names = {i: v[0] for i, v in by_id.items()}
     assert set(names) == {c["id"] for c in HOSTILE}
     assert len(set(names.values())) == len(names)
+    assert len({name_key(n) for n in names.values()}) == len(names)
     for name in names.values():
         check_safe(name)
     # The NUL's fate (cut there or replaced) is the model's: only its safety is checked.
@@ -583,6 +597,8 @@ def test_hostile_titles_give_safe_unique_stable_names(emulator_factory, mount_fa
     assert names["undated"] == "undated No date.md"
     assert re.fullmatch(r"2025-06-11 0930 Same title \([0-9a-f]{8}\)\.md", names["twin-a"])
     assert names["twin-c"] == "2025-06-11 0931 Same title.md"
+    assert re.fullmatch(r"2025-06-11 1100 CASE FOLD \([0-9a-f]{8}\)\.md", names["case-b"])
+    assert re.fullmatch("2025-06-11 1200 Cafe\u0301 \\([0-9a-f]{8}\\)\\.md", names["nfd"])
     assert CLASH.fullmatch(names["cut-a"][:-3]) and CLASH.fullmatch(names["cut-b"][:-3])
     assert sorted(os.listdir(m.p("vault", "Daily"))) == ["2025-06-10.md", "2025-06-11.md", "2025-06-12.md",
                                                          "2025-06-13.md"]
@@ -862,7 +878,8 @@ def test_memory_categories_of_any_name_give_usable_notes(emulator_factory, mount
     """Memories/<category>.md for categories whose directory names are long or escaped."""
     emu = emulator_factory(*UNLIMITED, "--conversations", "0", "--memories", "0", "--action-items", "0",
                            profile="backend")
-    categories = ["x" * 300, "é" * 130, "a/b", "..", "tab\there", "with space", ""]
+    categories = ["x" * 300, "é" * 130, "a/b", "..", "tab\there", "with space", "", "Work", "work",
+                  "Caf\u00e9", "Cafe\u0301"]
     for i, category in enumerate(categories):
         emu.add("memories", {"id": f"memory-{i}", "content": f"Memory number {i}", "category": category})
     m = mount_factory(emu.url)
@@ -872,6 +889,10 @@ def test_memory_categories_of_any_name_give_usable_notes(emulator_factory, mount
     assert all(name.endswith(".md") for name in notes)
     too_long = [f"{len(n.encode())} bytes: {n[:20]}...{n[-24:]}" for n in notes if len(n.encode()) > 255]
     assert not too_long
+    # Unique where case and normalisation do not count: a copy to macOS keeps them all.
+    assert len({name_key(n) for n in notes}) == len(notes)
+    assert [n for n in notes if re.fullmatch(r"(?i)work \([0-9a-f]{8}\)\.md", n)] != []
+    assert "with space.md" in notes
     heads = {}
     for name in notes:
         path = m.p("vault", "Memories", name)

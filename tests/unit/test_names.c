@@ -143,9 +143,38 @@ static void test_local_day_has_four_digit_years(void)
 	tzset();
 }
 
+/* Names that macOS, Windows and Obsidian take for one share a key. */
+static void test_name_keys_fold_case_and_normalisation(void)
+{
+	static const char *const same[][2] = {
+		{ "Same title", "SAME TITLE" },
+		{ "Caf\u00e9", "Cafe\u0301" },	/* NFC and NFD */
+		{ "Stra\u00dfe", "STRASSE" },		/* full case folding */
+		{ "\u00c5ngstr\u00f6m", "A\u030angstro\u0308m" },
+	};
+	char *a, *b;
+
+	for (size_t i = 0; i < sizeof(same) / sizeof(*same); i++) {
+		a = tree_name_key(same[i][0]);
+		b = tree_name_key(same[i][1]);
+		CHECK_STR(a, b);
+		free(a);
+		free(b);
+	}
+	a = tree_name_key("work");
+	b = tree_name_key("worK2");
+	CHECK(strcmp(a, b) != 0);
+	free(a);
+	free(b);
+	a = tree_name_key("bad \xff utf-8");	/* its own key, whole */
+	CHECK_STR(a, "bad \xff utf-8");
+	free(a);
+}
+
 int main(void)
 {
 	RUN(test_safe_names);
+	RUN(test_name_keys_fold_case_and_normalisation);
 	RUN(test_long_names_are_shortened);
 	RUN(test_long_names_cut_cleanly);
 	RUN(test_local_day_uses_tz);
