@@ -66,26 +66,56 @@ void vault_clash_suffix(const char *id, int bits, struct buf *out)
 		buf_printf(out, " (%08x)", (unsigned)(h >> 32));
 }
 
+/* dir with the characters that would break a listing or reorder it
+ * (tree_is_control's C1 controls and line separators, bidi controls;
+ * the id tree escaped the rest) written %XX, as the id tree writes its
+ * own escapes: a '%' in dir is already "%25", so none is ambiguous. */
+static void put_visible_name(const char *dir, struct buf *out)
+{
+	const unsigned char *s = (const unsigned char *)dir;
+	uint32_t c;
+	size_t n;
+
+	while (*s) {
+		n = tree_utf8_decode(s, &c);
+		if (n == 0) {
+			buf_putc(out, (char)*s++);
+			continue;
+		}
+		if (tree_is_control(c) || tree_is_bidi_control(c))
+			for (size_t i = 0; i < n; i++)
+				buf_printf(out, "%%%02X", s[i]);
+		else
+			buf_append(out, (const char *)s, n);
+		s += n;
+	}
+}
+
 void vault_list_name(const char *dir, bool clash, struct buf *out)
 {
-	size_t len = strlen(dir), keep = NAME_MAX - strlen(".md") - TREE_NAME_HASH_BYTES;
+	struct buf name = BUF_INIT;
+	size_t len, keep = NAME_MAX - strlen(".md") - TREE_NAME_HASH_BYTES;
 
+	put_visible_name(dir, &name);
+	len = name.len;
 	if (len + strlen(".md") + (clash ? sizeof(" (12345678)") - 1 : 0) <= NAME_MAX) {
-		buf_puts(out, dir);
+		buf_append(out, name.data, len);
 		if (clash)
 			vault_clash_suffix(dir, 32, out);
 		buf_puts(out, ".md");
+		buf_free(&name);
 		return;
 	}
-	while (keep > 0 && ((unsigned char)dir[keep] & 0xC0) == 0x80)
+	while (keep > 0 && ((unsigned char)name.data[keep] & 0xC0) == 0x80)
 		keep--;
 	/* Nor inside a %XX escape. */
-	if (keep >= 1 && dir[keep - 1] == '%')
+	if (keep >= 1 && name.data[keep - 1] == '%')
 		keep -= 1;
-	else if (keep >= 2 && dir[keep - 2] == '%')
+	else if (keep >= 2 && name.data[keep - 2] == '%')
 		keep -= 2;
-	buf_append(out, dir, keep);
-	buf_printf(out, "~%016llx.md", (unsigned long long)hash_bytes(dir, len));
+	buf_append(out, name.data, keep);
+	buf_printf(out, "~%016llx.md", (unsigned long long)hash_bytes(dir, strlen(dir)));
+	buf_free(&name);
 }
 
 /* ---- the note ---- */

@@ -37,7 +37,8 @@ void vault_note_name(const struct conversation *c, struct buf *out);
 void vault_clash_suffix(const char *id, int bits, struct buf *out);
 
 /* The name of the file that lists a directory of the id tree (a day, a
- * category): its name and ".md" (with clash: its name's clash suffix
+ * category): its name (C1 controls, line separators and bidi controls
+ * written %XX) and ".md" (with clash: its name's clash suffix
  * between them, for names that differ only in case or normalisation),
  * or, past NAME_MAX, its start and "~" and 16 hex digits of its name's
  * hash, as names.h shortens names. */

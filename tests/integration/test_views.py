@@ -879,7 +879,7 @@ def test_memory_categories_of_any_name_give_usable_notes(emulator_factory, mount
     emu = emulator_factory(*UNLIMITED, "--conversations", "0", "--memories", "0", "--action-items", "0",
                            profile="backend")
     categories = ["x" * 300, "é" * 130, "a/b", "..", "tab\there", "with space", "", "Work", "work",
-                  "Caf\u00e9", "Cafe\u0301"]
+                  "Caf\u00e9", "Cafe\u0301", "next\u0085line", "para\u2029graph", "bidi\u202etxt.exe"]
     for i, category in enumerate(categories):
         emu.add("memories", {"id": f"memory-{i}", "content": f"Memory number {i}", "category": category})
     m = mount_factory(emu.url)
@@ -893,6 +893,9 @@ def test_memory_categories_of_any_name_give_usable_notes(emulator_factory, mount
     assert len({name_key(n) for n in notes}) == len(notes)
     assert [n for n in notes if re.fullmatch(r"(?i)work \([0-9a-f]{8}\)\.md", n)] != []
     assert "with space.md" in notes
+    unsafe = {chr(c) for c in range(0x80, 0xA0)} | {"\u2028", "\u2029"} | {chr(c) for c in BIDI_CONTROLS}
+    assert not [n for n in notes if set(n) & unsafe]
+    assert {"next%C2%85line.md", "para%E2%80%A9graph.md", "bidi%E2%80%AEtxt.exe.md"} <= set(notes)
     heads = {}
     for name in notes:
         path = m.p("vault", "Memories", name)
