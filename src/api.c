@@ -299,6 +299,13 @@ int api_page_clamp(struct api_client *c, const char *path, bool transcripts)
 	return n;
 }
 
+int api_page_size(struct api_client *c, const char *path, bool transcripts, int wanted)
+{
+	int clamp = c ? api_page_clamp(c, path, transcripts) : 0;
+
+	return clamp > 0 && clamp < wanted ? clamp : wanted;
+}
+
 void api_set_page_clamp(struct api_client *c, const char *path, bool transcripts, int n)
 {
 	int *clamp;

@@ -160,6 +160,9 @@ enum api_result api_list_at(struct api_client *client, const char *path, const c
  * earlier run learnt (n: 0 forgets). Paths that are no collection's
  * listing have none. */
 int api_page_clamp(struct api_client *client, const char *path, bool transcripts);
+/* The items a page of path's listing holds when `wanted` are asked:
+ * wanted, or the server's clamp when it is smaller (client may be NULL). */
+int api_page_size(struct api_client *client, const char *path, bool transcripts, int wanted);
 void api_set_page_clamp(struct api_client *client, const char *path, bool transcripts, int n);
 
 /* client may be NULL (a sync that never sends): all zero, no server count. */

@@ -77,7 +77,7 @@ enum api_result api_list_at(struct api_client *c, const char *path, const char *
 			     .ctx = ctx, .err = err };
 	struct buf q = BUF_INIT;
 	bool transcripts = query && strstr(query, "include_transcript=true");
-	int repeated = 0, clamp = api_page_clamp(c, path, transcripts), asked = page_size;
+	int repeated = 0, served = api_page_size(c, path, transcripts, page_size), asked = page_size;
 	long before = 0, most = 0;	/* items of the page before; the most on a page not the last */
 	enum api_result result = API_OK;
 
@@ -92,7 +92,7 @@ enum api_result api_list_at(struct api_client *c, const char *path, const char *
 			break;
 		}
 		if (page > 0 || !first_page || start->offset != 0)
-			asked = clamp > 0 && clamp < page_size ? clamp : page_size;
+			asked = served;
 		buf_reset(&q);
 		buf_printf(&q, "limit=%d&offset=%zu%s%s", asked, l.offset, query ? "&" : "",
 			   query ? query : "");

@@ -31,8 +31,7 @@ static void describe_search(struct sync *s, char *out, size_t outlen)
 static void full_period(struct sync *s, enum store_kind kind, struct status_collection *c)
 {
 	const char *path = collection_of(kind)->api_path, *policy;
-	int clamp = s->api ? api_page_clamp(s->api, path, false) : 0;
-	int page = clamp > 0 && clamp < s->opts.page_size ? clamp : s->opts.page_size;
+	int page = api_page_size(s->api, path, false, s->opts.page_size);
 	double spread = api_budget_spread(s->api, path, false, (long)(c->count / page + 1),
 					  &policy);
 
