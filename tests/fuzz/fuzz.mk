@@ -34,7 +34,7 @@ FUZZ_DEFS     := -std=c11 -D_GNU_SOURCE -DFUSE_USE_VERSION=35 -DOMIFS_VERSION=\"
 FUZZ_CFLAGS   := -g -O1 -fno-omit-frame-pointer -Wall -Wextra $(FUZZ_DEFS) -Isrc \
                  $(shell pkg-config --cflags $(FUZZ_PKGS))
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIBS     := $(shell pkg-config --libs $(FUZZ_PKGS)) -lpthread -lm
+FUZZ_LIBS     := $(shell pkg-config --libs $(FUZZ_PKGS)) -lunistring -lpthread -lm
 # The layers testable without FUSE: the top-level Makefile's CORE when it
 # is defined (include this file after it), else every src/*.c but the FUSE
 # glue and main().
