@@ -409,9 +409,6 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	buf_free(&r.out);
 }
 
-/* df shows the cache as the space used and the items as the inodes, so
- * that `df -h` says something; nothing is ever free: the mount is
- * read-only. */
 /* df: the cache is what the mount uses, and it can grow into what is
  * free where it lives, so Used is the cache and Avail that free space:
  * never "100%", which read-only mounts that claim no space show. No
