@@ -108,6 +108,16 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+void buf_put_utc(struct buf *b, time_t t)
+{
+	char text[32];
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	buf_puts(b, text);
+}
+
 void buf_reset(struct buf *b)
 {
 	buf_truncate(b, 0);

@@ -14,6 +14,7 @@
 #define OMIFS_BUF_H
 
 #include <stddef.h>
+#include <time.h>
 
 struct buf {
 	char *data;
@@ -28,6 +29,9 @@ void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Appends t as UTC text, the one form omifs shows times in to programs
+ * and people alike: 2026-12-05T15:20:00Z. */
+void buf_put_utc(struct buf *b, time_t t);
 /* Empties the buffer, keeping its memory for reuse. */
 void buf_reset(struct buf *b);
 /* Keeps the first len bytes (len <= b->len), dropping what follows. */

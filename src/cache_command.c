@@ -167,18 +167,9 @@ static time_t oldest_listing(const struct cached *c)
 	return oldest;
 }
 
-static const char *utc(time_t t, char *text, size_t len)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(text, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return text;
-}
-
 static void print_text(const struct cached *all, size_t n, const char *dir)
 {
-	char when[32];
+	struct buf when = BUF_INIT;
 
 	if (n == 0)
 		printf("no account is cached in %s\n", dir);
@@ -193,17 +184,20 @@ static void print_text(const struct cached *all, size_t n, const char *dir)
 		for (int k = 0; k < STORE_KINDS; k++)
 			printf("%s%zu %s", k ? ", " : "", c->items[k], collection_of(k)->label);
 		printf("\n  transcripts  %zu cached\n", c->transcripts);
-		printf("  listed       %s\n",
-		       listed ? utc(listed, when, sizeof(when)) : "never completely");
+		buf_reset(&when);
+		if (listed)
+			buf_put_utc(&when, listed);
+		printf("  listed       %s\n", listed ? when.data : "never completely");
 		if (c->in_use_by)
 			printf("  in use       by process %ld\n", c->in_use_by);
 	}
+	buf_free(&when);
 }
 
 static void print_json(const struct cached *all, size_t n)
 {
 	json_object *list = json_object_new_array();
-	char when[32];
+	struct buf when = BUF_INIT;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct cached *c = &all[i];
@@ -219,8 +213,11 @@ static void print_json(const struct cached *all, size_t n)
 		json_object_object_add(o, "items", items);
 		json_object_object_add(o, "transcripts",
 				       json_object_new_int64((int64_t)c->transcripts));
-		json_object_object_add(o, "listed_at", listed ? json_object_new_string(
-				utc(listed, when, sizeof(when))) : NULL);
+		buf_reset(&when);
+		if (listed)
+			buf_put_utc(&when, listed);
+		json_object_object_add(o, "listed_at", listed ? json_object_new_string(when.data)
+							      : NULL);
 		json_object_object_add(o, "in_use_by",
 				       c->in_use_by ? json_object_new_int64(c->in_use_by) : NULL);
 		json_object_array_add(list, o);
@@ -229,6 +226,7 @@ static void print_json(const struct cached *all, size_t n)
 						  JSON_C_TO_STRING_SPACED |
 						  JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(list);
+	buf_free(&when);
 }
 
 /* Whether a URL names c: its kept URL (a final '/' aside), or for an

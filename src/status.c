@@ -35,16 +35,6 @@ void status_note_odd(struct status_odd *odd, const char *id)
 	odd->count++;
 }
 
-static void put_utc(struct buf *out, time_t t)
-{
-	char text[32];
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	buf_puts(out, text);
-}
-
 /* A length of time as people say it: "40 s", "12 min", "2 h 05 min". */
 static void put_duration(struct buf *out, long seconds)
 {
@@ -64,13 +54,13 @@ static void render_collections(const struct status *st, struct buf *out)
 		buf_printf(out, "%-14s ", c->name);
 		if (c->listed_at) {
 			buf_printf(out, "%zu items, listed completely at ", c->count);
-			put_utc(out, c->listed_at);
+			buf_put_utc(out, c->listed_at);
 		} else {
 			buf_puts(out, "not listed yet");
 		}
 		if (c->so_far) {
 			buf_printf(out, "; %zu listed so far, the listing continues at ", c->so_far);
-			put_utc(out, c->continues_at);
+			buf_put_utc(out, c->continues_at);
 			if (c->paced_by)
 				buf_printf(out, " (%s policy)", c->paced_by);
 		}
@@ -105,7 +95,7 @@ static void render_collections(const struct status *st, struct buf *out)
 		buf_printf(out, "; the last fetch failed: %s", st->transcripts_why);
 		if (st->transcripts_retry_at > st->now) {
 			buf_puts(out, "; reads fail at once until ");
-			put_utc(out, st->transcripts_retry_at);
+			buf_put_utc(out, st->transcripts_retry_at);
 			buf_puts(out, " (omifs refresh tries again now)");
 		}
 	}
@@ -148,7 +138,7 @@ static void render_requests(const struct status *st, struct buf *out)
 		buf_printf(out, "server         %ld requests left", st->server_remaining);
 		if (st->server_reset) {
 			buf_puts(out, ", window resets at ");
-			put_utc(out, st->server_reset);
+			buf_put_utc(out, st->server_reset);
 		}
 		buf_putc(out, '\n');
 	}
@@ -158,19 +148,19 @@ static void render_requests(const struct status *st, struct buf *out)
 			   st->waiting == 1 ? "request waits" : "requests wait");
 	if (st->blocked_until > st->now) {
 		buf_puts(out, "paused         by the server until ");
-		put_utc(out, st->blocked_until);
+		buf_put_utc(out, st->blocked_until);
 		buf_putc(out, '\n');
 	}
 	buf_puts(out, "last error     ");
 	if (st->last_error_at) {
-		put_utc(out, st->last_error_at);
+		buf_put_utc(out, st->last_error_at);
 		buf_printf(out, ": %s\n", st->last_error);
 	} else {
 		buf_puts(out, "none\n");
 	}
 	if (st->cache_error_at) {
 		buf_puts(out, "cache error    ");
-		put_utc(out, st->cache_error_at);
+		buf_put_utc(out, st->cache_error_at);
 		buf_printf(out, ": %s (what could not be written is fetched again)\n",
 			   st->cache_error);
 	}
@@ -213,7 +203,7 @@ static json_object *json_time(time_t t)
 
 	if (!t)
 		return NULL;
-	put_utc(&text, t);
+	buf_put_utc(&text, t);
 	o = json_object_new_string(text.data);
 	buf_free(&text);
 	return o;
