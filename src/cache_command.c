@@ -9,13 +9,13 @@
 
 #include "buf.h"
 #include "collections.h"
+#include "mount_command.h"
 #include "store.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <json-c/json.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,31 +51,14 @@ static long long file_bytes(const char *path)
 /* A process other than this one with path open, or 0. */
 static long process_using(const char *path)
 {
-	char link[sizeof("/proc//fd/") + 2 * NAME_MAX], target[PATH_MAX];
-	struct dirent *p, *f;
-	DIR *procs = opendir("/proc"), *fds;
+	DIR *procs = opendir("/proc");
+	struct dirent *p;
 	long found = 0;
-	ssize_t n;
 
-	while (procs && !found && (p = readdir(procs)) != NULL) {
-		if (!isdigit((unsigned char)p->d_name[0]) || atol(p->d_name) == (long)getpid())
-			continue;
-		snprintf(link, sizeof(link), "/proc/%s/fd", p->d_name);
-		if (!(fds = opendir(link)))
-			continue;
-		while (!found && (f = readdir(fds)) != NULL) {
-			if (snprintf(link, sizeof(link), "/proc/%s/fd/%s", p->d_name, f->d_name) >=
-			    (int)sizeof(link))
-				continue;
-			n = readlink(link, target, sizeof(target) - 1);
-			if (n <= 0)
-				continue;
-			target[n] = '\0';
-			if (strcmp(target, path) == 0)
-				found = atol(p->d_name);
-		}
-		closedir(fds);
-	}
+	while (procs && !found && (p = readdir(procs)) != NULL)
+		if (isdigit((unsigned char)p->d_name[0]) && atol(p->d_name) != (long)getpid() &&
+		    mount_process_holds((pid_t)atol(p->d_name), path))
+			found = atol(p->d_name);
 	if (procs)
 		closedir(procs);
 	return found;

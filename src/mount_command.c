@@ -154,6 +154,29 @@ int mount_status_command(const char *path, enum mount_status_form form)
 	return rc < 0 ? EXIT_MOUNTPOINT : 0;
 }
 
+bool mount_process_holds(pid_t pid, const char *path)
+{
+	char link[64], target[PATH_MAX];
+	struct dirent *e;
+	bool found = false;
+	ssize_t n;
+	DIR *dir;
+
+	snprintf(link, sizeof(link), "/proc/%ld/fd", (long)pid);
+	dir = opendir(link);
+	while (dir && !found && (e = readdir(dir)) != NULL) {
+		snprintf(link, sizeof(link), "/proc/%ld/fd/%.20s", (long)pid, e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			found = strcmp(target, path) == 0;
+		}
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
 /* Whether pid is an omifs process holding /dev/fuse open. The pid came
  * from the server of this very mount (its status file), so this guards
  * against one thing only: the pid having been reused since. */
@@ -161,10 +184,7 @@ static bool is_omifs_server(pid_t pid)
 {
 	char link[64], target[PATH_MAX];
 	const char *base;
-	struct dirent *e;
-	bool fuse = false;
 	ssize_t n;
-	DIR *dir;
 
 	snprintf(link, sizeof(link), "/proc/%ld/exe", (long)pid);
 	n = readlink(link, target, sizeof(target) - 1);
@@ -175,19 +195,7 @@ static bool is_omifs_server(pid_t pid)
 	base = base ? base + 1 : target;
 	if (strcmp(base, "omifs") != 0 && strcmp(base, "omifs (deleted)") != 0)
 		return false;
-	snprintf(link, sizeof(link), "/proc/%ld/fd", (long)pid);
-	dir = opendir(link);
-	while (dir && !fuse && (e = readdir(dir)) != NULL) {
-		snprintf(link, sizeof(link), "/proc/%ld/fd/%.20s", (long)pid, e->d_name);
-		n = readlink(link, target, sizeof(target) - 1);
-		if (n > 0) {
-			target[n] = '\0';
-			fuse = strcmp(target, "/dev/fuse") == 0;
-		}
-	}
-	if (dir)
-		closedir(dir);
-	return fuse;
+	return mount_process_holds(pid, "/dev/fuse");
 }
 
 /* The status line "refreshes      N asked, M done; the last ..." of the

@@ -18,6 +18,10 @@ char *mount_absolute_path(const char *path);
 /* Whether the mount at abs (an absolute path) is an omifs one. */
 bool mount_is_omifs(const char *abs);
 
+/* Whether process pid has path open (read from /proc: only this user's
+ * processes can be seen). */
+bool mount_process_holds(pid_t pid, const char *path);
+
 /* The pid the omifs mount at path reports in its .omifs/status, or -1. */
 pid_t mount_server_pid(const char *path);
 
