@@ -195,14 +195,16 @@ static const char *route_of(const char *path)
 	return !c ? "other" : one_object ? c->item_route : c->api_path;
 }
 
-/* Counts one request of path that ended with http_status (0: no answer).
- * c->lock held. */
-static void count_kind(struct api_stats *stats, const char *path, bool transcripts,
-		       long http_status)
+/* Counts one request of path sent, that ended with http_status (0: no
+ * answer) and brought `received` bytes. c->lock held. */
+static void count_request(struct api_stats *stats, const char *path, bool transcripts,
+			  long http_status, size_t received)
 {
 	const char *route = route_of(path), *policy = budget_policy_of(path, transcripts);
 	struct status_request_kind *k;
 
+	stats->requests++;
+	stats->bytes_received += received;
 	for (int i = 0; i < stats->n_by_kind; i++) {
 		k = &stats->by_kind[i];
 		if (k->route == route && k->policy == policy && k->http_status == http_status) {
@@ -225,9 +227,7 @@ void api_note_sent(struct api_client *c, const char *path, size_t received)
 	/* Counted as sent, too: the status never shows fewer requests sent
 	 * than its budget counts. */
 	pthread_mutex_lock(&c->lock);
-	c->stats.requests++;
-	c->stats.bytes_received += received;
-	count_kind(&c->stats, path, false, 200);
+	count_request(&c->stats, path, false, 200, received);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -667,9 +667,7 @@ static void record(struct api_client *c, const char *path, bool transcripts,
 		   const struct api_error *err)
 {
 	pthread_mutex_lock(&c->lock);
-	c->stats.requests++;
-	c->stats.bytes_received += r->received;
-	count_kind(&c->stats, path, transcripts, r->status);
+	count_request(&c->stats, path, transcripts, r->status, r->received);
 	if (retry)
 		c->stats.retries++;
 	if (err->http_status == 429)
