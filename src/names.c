@@ -158,10 +158,23 @@ void tree_local_day(time_t t, char out[16])
 
 char *tree_name_key(const char *name)
 {
+	const char *p = name;
 	size_t len = 0;
 	uint8_t *key;
 	char *out;
 
+	/* ASCII, most names: its case folding is tolower and it is in NFC
+	 * already; u8_casefold would cost ten times as much at every
+	 * snapshot build. */
+	while (*p && (unsigned char)*p < 0x80)
+		p++;
+	if (!*p) {
+		out = xstrdup(name);
+		for (char *q = out; *q; q++)
+			if (*q >= 'A' && *q <= 'Z')
+				*q = (char)(*q - 'A' + 'a');
+		return out;
+	}
 	/* u8_casefold would turn broken UTF-8 into U+FFFD: names that
 	 * differ there would share a key. */
 	if (u8_check((const uint8_t *)name, strlen(name)))
