@@ -608,7 +608,9 @@ static struct snapshot *former_while_read(struct tree *t, uint64_t ino, struct n
  * one of those reads awaits its reply: the kernel copies up to the size
  * it holds when the reply comes, and the new size with the former bytes
  * would be padded with zeros. Otherwise n's, and from then on the file's
- * reads answer from the current snapshot.
+ * reads answer from the current snapshot. What no answer here can close:
+ * a reply already sent whose copy the kernel makes after it takes these
+ * attributes (omifs.1, CACHING AND REFRESH; test_parallel.size_race).
  */
 static int kernel_attributes(struct tree *t, const struct snapshot *snap, struct node *n,
 			     struct stat *st, bool *changing)
