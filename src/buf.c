@@ -5,6 +5,7 @@
 #include "buf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,20 @@ void *xrealloc(void *p, size_t size)
 	if (!p)
 		out_of_memory();
 	return p;
+}
+
+void *xgrow(void *array, size_t *cap, size_t n, size_t size, size_t first)
+{
+	size_t want = *cap ? *cap : first;
+
+	if (n < *cap)
+		return array;
+	while (want <= n && want <= SIZE_MAX / 2)
+		want *= 2;
+	if (want <= n || want > SIZE_MAX / size)
+		out_of_memory();
+	*cap = want;
+	return xrealloc(array, want * size);
 }
 
 char *xstrdup(const char *s)

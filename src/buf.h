@@ -46,5 +46,9 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* Makes room for item n of an array of `size`-byte items holding *cap:
+ * returns the array (moved, perhaps), *cap doubled from `first` as
+ * needed. The caller owns it, as it owned `array`. */
+void *xgrow(void *array, size_t *cap, size_t n, size_t size, size_t first);
 
 #endif

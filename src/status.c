@@ -99,6 +99,9 @@ static void render_collections(const struct status *st, struct buf *out)
 			buf_puts(out, " (omifs refresh tries again now)");
 		}
 	}
+	if (st->transcripts_refused_alone)
+		buf_printf(out, "; %zu refused by the server, each alone (the log names them)",
+			   st->transcripts_refused_alone);
 	buf_putc(out, '\n');
 	buf_printf(out, "%-14s %.1f MiB", "cache size", (double)st->cache_bytes / 1048576);
 	if (st->cache_path)
@@ -304,6 +307,7 @@ static json_object *json_transcripts(const struct status *st)
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "cached", json_count(st->transcripts));
+	json_object_object_add(o, "refused_alone", json_count(st->transcripts_refused_alone));
 	json_object_object_add(o, "conversations", json_count(st->conversations));
 	json_object_object_add(o, "conversations_complete",
 			       json_object_new_boolean(st->conversations_complete));
@@ -469,6 +473,9 @@ static void metrics_collections(const struct status *st, struct buf *out)
 			       st->collections[k].name, st->collections[k].listing_seconds);
 	metric(out, "omifs_transcripts_cached", "gauge", "Conversations whose transcript is cached.",
 	       (double)st->transcripts);
+	metric(out, "omifs_transcripts_refused_alone", "gauge",
+	       "Conversations whose transcript the server refused alone.",
+	       (double)st->transcripts_refused_alone);
 	metric(out, "omifs_cache_bytes", "gauge", "Size of the cache file.",
 	       (double)st->cache_bytes);
 	metric(out, "omifs_refreshes_total", "counter", "Refreshes done that were asked for.",

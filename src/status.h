@@ -107,6 +107,7 @@ struct status {
 	int transcripts_error;
 	char transcripts_why[512];
 	time_t transcripts_retry_at;
+	size_t transcripts_refused_alone; /* conversations whose own failed */
 	struct status_request_kind by_kind[STATUS_REQUEST_KINDS];
 	int n_by_kind;
 	unsigned long long bytes_received;	/* response bodies, retries included */

@@ -10,6 +10,7 @@
 #include "sync_state.h"
 
 #include "collections.h"
+#include "hash.h"
 #include "jsontext.h"
 #include "log.h"
 #include "model.h"
@@ -184,6 +185,7 @@ struct sync *sync_new(struct api_client *api, struct store *store, const struct 
 	s->wake[0] = s->wake[1] = -1;
 	pthread_mutex_init(&s->transcript_lock, NULL);
 	pthread_mutex_init(&s->lock, NULL);
+	s->failed_alone = hash_new();
 	for (int k = 0; k < STORE_KINDS; k++) {
 		struct kind_state *ks = &s->kinds[k];
 
@@ -237,6 +239,8 @@ void sync_free(struct sync *s)
 	pthread_mutex_destroy(&s->transcript_lock);
 	pthread_mutex_destroy(&s->lock);
 	sync_free_order(&s->order);
+	hash_free(s->failed_alone);
+	free(s->failures);
 	free(s);
 }
 
@@ -1023,6 +1027,8 @@ static void *refresher(void *arg)
 				s->kinds[k].asked = true;
 			}
 			s->transcripts_paused_until = 0;
+			s->failures_forgiven = time(NULL);
+			s->refused_alone = 0;
 			s->refreshes_asked++;
 			pthread_mutex_unlock(&s->lock);
 			api_clear_pause(s->api);
@@ -1083,7 +1089,6 @@ int sync_kind_error(struct sync *s, enum store_kind kind)
 	return rc;
 }
 
-/* The batch of conversations fetched together with a wanted one. */
 int sync_list_stale(struct sync *s, int max_age)
 {
 	for (int k = 0; k < STORE_KINDS; k++) {

@@ -98,8 +98,15 @@ int sync_kind_error(struct sync *s, enum store_kind kind);
  * there are). Returns 0 or the first error. */
 int sync_list_stale(struct sync *s, int max_age);
 
-/* Makes sure the store holds conversation id with its transcript. */
+/* Makes sure the store holds conversation id with its transcript.
+ * Returns 0 or -errno; -EIO at once, without a request, while id waits
+ * out a failure of its own (sync_transcript_failed_alone). */
 int sync_fetch_transcript(struct sync *s, const char *id);
+/* Whether the server's last answer for id's transcript was about id
+ * alone (absent by its id, refused alone, missing from the listing of
+ * its own dates): id is asked again after a pause of its own, and no
+ * other conversation waits for it. omifs refresh forgets it. */
+bool sync_transcript_failed_alone(struct sync *s, const char *id);
 
 /* The JSON a file of item id of kind, at `version` (store.h), is
  * rendered from (caller frees): its listing entry, or, when `full`, the
@@ -160,9 +167,12 @@ struct sync_estimate {
 };
 void sync_estimate(struct sync *s, struct sync_estimate *e);
 
-/* Fetches every transcript the store lacks, in batches, in listing order.
- * Returns 0, or the first error (what was fetched is kept). */
-int sync_fetch_all_transcripts(struct sync *s, sync_progress_fn progress, void *ctx);
+/* Fetches every transcript the store lacks, in batches, in listing order,
+ * each once. *failed_alone counts those the server refused alone, passed
+ * over. Returns 0, or the first other error, which stops it (what was
+ * fetched is kept). */
+int sync_fetch_all_transcripts(struct sync *s, sync_progress_fn progress, void *ctx,
+			       size_t *failed_alone);
 
 /*
  * Transcript read-ahead, as the kernel does for file pages. The listing

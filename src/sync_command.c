@@ -159,10 +159,11 @@ static void print_json(json_object *summary)
  * that failed a read or a write during the run, or is not whole at its
  * end (pages the run never read may be damaged), fails the run: "done"
  * means a whole copy. */
-static int finish(const struct omifs_config *c, struct store *store, int rc, time_t started)
+static int finish(const struct omifs_config *c, struct store *store, int rc, time_t started,
+		  size_t failed_alone)
 {
 	size_t count = 0, total = 0, done = store_count_full_conversations(store);
-	char cache_error[256];
+	char cache_error[256], alone_reason[128];
 	time_t listed_at, failed_at;
 	bool complete, full = false;
 	const char *result, *reason = NULL;
@@ -174,6 +175,13 @@ static int finish(const struct omifs_config *c, struct store *store, int rc, tim
 		rc = -EIO;
 		reason = cache_error;
 		full = store_out_of_space(store);
+	}
+	if (rc == 0 && failed_alone && !reason) {
+		snprintf(alone_reason, sizeof(alone_reason),
+			 "%zu transcript%s refused by the server, each alone", failed_alone,
+			 failed_alone == 1 ? " was" : "s were");
+		rc = -EIO;
+		reason = alone_reason;
 	}
 	summary = json_object_new_object();
 	result = interrupted ? "interrupted" : rc == 0 ? "done" : full ? "disk_full"
@@ -194,6 +202,8 @@ static int finish(const struct omifs_config *c, struct store *store, int rc, tim
 	json_object_object_add(summary, "conversations_listed_completely",
 			       json_object_new_boolean(complete));
 	json_object_object_add(summary, "transcripts", json_object_new_int64((int64_t)done));
+	json_object_object_add(summary, "transcripts_failed",
+			       json_object_new_int64((int64_t)failed_alone));
 	json_object_object_add(summary, "seconds", json_object_new_int64(time(NULL) - started));
 	if (interrupted && complete)
 		fprintf(stderr, "interrupted: %zu of %zu done; run again to resume\n", done, total);
@@ -206,6 +216,9 @@ static int finish(const struct omifs_config *c, struct store *store, int rc, tim
 		fprintf(stderr, "omifs sync: stopped: the disk holding the cache %s is full (%s); "
 			"free some space and run it again: what is cached stays\n", c->cache_path,
 			reason);
+	else if (reason == alone_reason)
+		fprintf(stderr, "omifs sync: failed: %s (each named above); everything else is "
+			"cached: run it again to ask for those again\n", reason);
 	else if (reason)
 		fprintf(stderr, "omifs sync: failed: the cache %s cannot be read whole: %s (omifs "
 			"sync --check tells; move the file away to start anew)\n", c->cache_path,
@@ -300,7 +313,7 @@ int sync_command(const struct omifs_config *c)
 	pthread_t waits;
 	bool telling = false;
 	char err[512];
-	size_t count;
+	size_t count, failed_alone = 0;
 	time_t listed_at;
 	int rc;
 
@@ -330,7 +343,7 @@ int sync_command(const struct omifs_config *c)
 		progress.first_done = store_count_full_conversations(core->store);
 		if (progress.first_done > count)
 			progress.first_done = count;
-		rc = sync_fetch_all_transcripts(core->sync, show_progress, &progress);
+		rc = sync_fetch_all_transcripts(core->sync, show_progress, &progress, &failed_alone);
 	}
 	if (telling) {
 		atomic_store(&progress.finished, true);
@@ -338,7 +351,7 @@ int sync_command(const struct omifs_config *c)
 	}
 	if (progress.tty && !c->quiet)
 		fputc('\n', stderr);
-	rc = finish(c, core->store, rc, progress.started);
+	rc = finish(c, core->store, rc, progress.started, failed_alone);
 	core_close(core);
 	return rc;
 }

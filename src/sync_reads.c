@@ -70,6 +70,7 @@ void sync_status(struct sync *s, struct status *st)
 	st->transcripts_error = s->transcript_error;
 	snprintf(st->transcripts_why, sizeof(st->transcripts_why), "%s", s->transcript_why);
 	st->transcripts_retry_at = s->transcripts_paused_until;
+	st->transcripts_refused_alone = s->refused_alone;
 	pthread_mutex_unlock(&s->lock);
 	for (int k = 0; k < STORE_KINDS; k++)
 		full_period(s, k, &st->collections[k]);

@@ -79,6 +79,16 @@ struct sync {
 	int transcript_failures;
 	int transcript_error;
 	char transcript_why[512]; /* ... said for people: the server's words */
+	/* Conversations whose transcript the server refused alone (sync_fetch_
+	 * transcript): each waits its own pause, not every other; transcript_lock. */
+	struct hash *failed_alone;	/* id -> place + 1 in failures */
+	struct transcript_failure {
+		time_t at, retry_at;
+		int count;
+	} *failures;
+	size_t n_failures, cap_failures;
+	time_t failures_forgiven;	/* omifs refresh: earlier failures forgotten; lock */
+	size_t refused_alone;	/* failures that hold, for the status; lock */
 	struct listing_order order;	/* listing order, newest first */
 	int wake[2];		/* the refresher's pipe */
 	atomic_bool stopping;	/* sync_stop was called: no new refresh */

@@ -272,9 +272,18 @@ static size_t pick_batch(struct sync *s, size_t at, struct batch *b, time_t *old
 	return picked;
 }
 
+/* Why a fetch failed, and whether the server's answer was about the
+ * wanted conversation alone (absent by its id, refused alone, missing
+ * from the listing of its own dates) rather than trouble of the server's
+ * or of the cache's, which every other fetch would meet too. */
+struct fetch_failure {
+	struct api_error err;
+	bool alone;
+};
+
 /* For a conversation without a usable date: the backend's single GET.
- * On failure err->message says why. */
-static int fetch_one(struct sync *s, const char *id, struct api_error *err)
+ * On failure why says why. */
+static int fetch_one(struct sync *s, const char *id, struct fetch_failure *why)
 {
 	char escaped[1024], path[1100];
 	json_object *obj = NULL;
@@ -285,13 +294,15 @@ static int fetch_one(struct sync *s, const char *id, struct api_error *err)
 	api_query_escape(id, escaped, sizeof(escaped));
 	snprintf(path, sizeof(path), "%s/%s", collection_of(STORE_CONVERSATIONS)->api_path,
 		 escaped);
-	result = api_get_json(s->api, path, "include_transcript=true", &obj, err);
-	if (result != API_OK)
+	result = api_get_json(s->api, path, "include_transcript=true", &obj, &why->err);
+	if (result != API_OK) {
+		why->alone = result == API_E_NOT_FOUND || result == API_E_CLIENT;
 		return result == API_E_NOT_FOUND ? -EIO : api_result_errno(result);
+	}
 	json = sync_object_json(obj);
 	rc = store_put_full_conversation(s->store, id, json);
 	if (rc < 0)
-		snprintf(err->message, sizeof(err->message), "the cache could not keep it: %s",
+		snprintf(why->err.message, sizeof(why->err.message), "the cache could not keep it: %s",
 			 strerror(-rc));
 	free(json);
 	json_object_put(obj);
@@ -300,10 +311,10 @@ static int fetch_one(struct sync *s, const char *id, struct api_error *err)
 
 /* Fetches the batch picked around id (dates oldest..newest) with one
  * date-range listing. Returns 0 once id's transcript is in, -EINVAL when
- * the server refused the request (a 4xx), or another -errno, with
- * err->message saying why. */
+ * the server refused the request (a 4xx), or another -errno, with why
+ * saying why. */
 static int fetch_batch(struct sync *s, const char *id, struct batch *b, size_t picked,
-		       time_t oldest, time_t newest, struct api_error *err)
+		       time_t oldest, time_t newest, struct fetch_failure *why)
 {
 	char query[256], start[32], end[32];
 	enum api_result result;
@@ -318,21 +329,21 @@ static int fetch_batch(struct sync *s, const char *id, struct batch *b, size_t p
 	/* The largest page the API documents: a server serves what it allows
 	 * and omifs pages on until the batch is in. */
 	result = api_list(s->api, collection_of(STORE_CONVERSATIONS)->api_path, query,
-			  s->opts.page_size, store_full, b, err);
+			  s->opts.page_size, store_full, b, &why->err);
 	sync_keep_page_clamps(s);
 	if (store_has_full_conversation(s->store, id))
 		return 0;
 	if (result == API_E_CLIENT)
 		log_warn("the server refused the transcripts from %s to %s: %s", start, end,
-			 err->message);
+			 why->err.message);
 	if (result != API_OK)
 		return result == API_E_CLIENT ? -EINVAL : api_result_errno(result);
 	if (b->store_errors) {
-		snprintf(err->message, sizeof(err->message), "the cache could not keep them");
+		snprintf(why->err.message, sizeof(why->err.message), "the cache could not keep them");
 	} else {
-		snprintf(err->message, sizeof(err->message),
-			 "a conversation was not in the listing of its own dates");
-		log_warn("conversation %s was not in the listing of its own dates", id);
+		snprintf(why->err.message, sizeof(why->err.message),
+			 "it was not in the listing of its own dates");
+		why->alone = true;
 	}
 	return -EIO;
 }
@@ -343,16 +354,17 @@ static int fetch_batch(struct sync *s, const char *id, struct batch *b, size_t p
  * conversation whose date the server cannot take costs its own
  * transcript at most, never its neighbours'. Returns 0 or -errno.
  */
-static int fetch_alone(struct sync *s, const char *id, time_t created_at, struct api_error *err)
+static int fetch_alone(struct sync *s, const char *id, time_t created_at,
+		       struct fetch_failure *why)
 {
 	struct batch alone = { .store = s->store, .wanted = hash_new() };
 	bool received = false;
 	int rc;
 
 	hash_add(alone.wanted, id, &received);
-	rc = fetch_batch(s, id, &alone, 1, created_at, created_at, err);
+	rc = fetch_batch(s, id, &alone, 1, created_at, created_at, why);
 	hash_free(alone.wanted);
-	return rc == -EINVAL ? fetch_one(s, id, err) : rc;
+	return rc == -EINVAL ? fetch_one(s, id, why) : rc;
 }
 
 /* Remembers how the last batch went: after a failure, the next one waits
@@ -369,11 +381,65 @@ static void note_batch(struct sync *s, int rc, const struct api_error *err)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* The failure remembered of id while it still holds: an omifs refresh
+ * since forgives it. NULL if none. transcript_lock held. */
+static struct transcript_failure *failure_of(struct sync *s, const char *id, time_t forgiven)
+{
+	uintptr_t place = (uintptr_t)hash_get(s->failed_alone, id);
+	struct transcript_failure *f = place ? &s->failures[place - 1] : NULL;
+
+	return f && f->count && f->at > forgiven ? f : NULL;
+}
+
+/* Remembers that the server refused id's transcript alone: id is asked
+ * again after a pause of its own, which grows as sync_retry_pause says,
+ * and every other conversation is asked as before. transcript_lock held. */
+static void note_failed_alone(struct sync *s, const char *id, const struct api_error *err,
+			      time_t forgiven)
+{
+	uintptr_t place = (uintptr_t)hash_get(s->failed_alone, id);
+	struct transcript_failure *f = failure_of(s, id, forgiven);
+	time_t now = time(NULL);
+
+	if (!place) {
+		s->failures = xgrow(s->failures, &s->cap_failures, s->n_failures,
+				    sizeof(*s->failures), 16);
+		place = ++s->n_failures;
+		hash_add(s->failed_alone, id, (void *)place);
+	}
+	if (!f) {
+		pthread_mutex_lock(&s->lock);
+		s->refused_alone++;
+		pthread_mutex_unlock(&s->lock);
+	}
+	s->failures[place - 1] = (struct transcript_failure){
+		.at = now, .count = f ? f->count + 1 : 1,
+		.retry_at = now + sync_retry_pause(f ? f->count + 1 : 1),
+	};
+	log_warn("conversation %s: its transcript cannot be fetched: %s; asked again in %lld s",
+		 id, err->message, (long long)(s->failures[place - 1].retry_at - now));
+}
+
+bool sync_transcript_failed_alone(struct sync *s, const char *id)
+{
+	time_t forgiven;
+	bool failed;
+
+	pthread_mutex_lock(&s->lock);
+	forgiven = s->failures_forgiven;
+	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&s->transcript_lock);
+	failed = failure_of(s, id, forgiven) != NULL;
+	pthread_mutex_unlock(&s->transcript_lock);
+	return failed;
+}
+
 int sync_fetch_transcript(struct sync *s, const char *id)
 {
 	struct batch b = { .store = s->store };
-	struct api_error err = { 0 };
-	time_t oldest = 0, newest = 0;
+	struct fetch_failure why = { 0 };
+	struct transcript_failure *failed;
+	time_t oldest = 0, newest = 0, forgiven;
 	size_t position, picked = 0;
 	bool dated = false, paused;
 	time_t created_at = 0;
@@ -392,25 +458,42 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 	pthread_mutex_lock(&s->lock);
 	paused = time(NULL) < s->transcripts_paused_until;
 	rc = s->transcript_error;
+	forgiven = s->failures_forgiven;
 	position = sync_order_place(&s->order, id);
 	if (position) {
 		dated = s->order.refs[position - 1].dated;
 		created_at = s->order.refs[position - 1].created_at;
 	}
 	pthread_mutex_unlock(&s->lock);
+	failed = failure_of(s, id, forgiven);
+	if (failed && time(NULL) < failed->retry_at) {
+		paused = true;
+		rc = -EIO;
+	}
 	if (dated && !paused)
 		picked = pick_batch(s, position - 1, &b, &oldest, &newest);
 	/* After a recent failed batch, fail fast rather than ask again. */
 	if (!paused)
-		rc = !position ? -ENOENT : !dated ? fetch_one(s, id, &err)
-			       : fetch_batch(s, id, &b, picked, oldest, newest, &err);
+		rc = !position ? -ENOENT : !dated ? fetch_one(s, id, &why)
+			       : fetch_batch(s, id, &b, picked, oldest, newest, &why);
 	if (!paused && rc == -EINVAL)
-		rc = fetch_alone(s, id, created_at, &err);
+		rc = fetch_alone(s, id, created_at, &why);
 	/* Give the batch's JSON back to the system rather than keep it. */
 	if (!paused)
 		malloc_trim(0);
-	if (!paused && rc != -ENOENT)
-		note_batch(s, rc, &err);
+	/* The server answered, about this one conversation: the others are
+	 * not to wait for it. */
+	if (!paused && rc < 0 && why.alone)
+		note_failed_alone(s, id, &why.err, forgiven);
+	else if (!paused && rc != -ENOENT)
+		note_batch(s, rc, &why.err);
+	if (rc == 0 && failed) {
+		failed->count = 0;
+		pthread_mutex_lock(&s->lock);
+		if (failed->at > s->failures_forgiven)
+			s->refused_alone--;
+		pthread_mutex_unlock(&s->lock);
+	}
 	pthread_mutex_unlock(&s->transcript_lock);
 	hash_free(b.wanted);
 	free(b.received);
@@ -457,18 +540,24 @@ static void report_progress(struct sync *s, size_t total, sync_progress_fn progr
 	progress(done < total ? done : total, total, ctx);
 }
 
-int sync_fetch_all_transcripts(struct sync *s, sync_progress_fn progress, void *ctx)
+int sync_fetch_all_transcripts(struct sync *s, sync_progress_fn progress, void *ctx,
+			       size_t *failed_alone)
 {
 	size_t n, total;
 	char **ids = missing_transcripts(s, &n, &total);
 	int rc = 0;
 
+	*failed_alone = 0;
 	report_progress(s, total, progress, ctx);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		/* Fetched already, as a neighbour of an earlier one? */
 		if (store_has_full_conversation(s->store, ids[i]))
 			continue;
 		rc = sync_fetch_transcript(s, ids[i]);
+		if (rc < 0 && sync_transcript_failed_alone(s, ids[i])) {
+			(*failed_alone)++;
+			rc = 0;
+		}
 		report_progress(s, total, progress, ctx);
 	}
 	for (size_t i = 0; i < n; i++)
