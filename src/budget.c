@@ -325,10 +325,7 @@ size_t budget_sends(struct budget *b, struct budget_send **out)
 		for (int k = 0; k < p->count; k++) {
 			if (p->sent[k] < b->started || p->sent[k] <= mono - p->window)
 				continue;
-			if (n == cap) {
-				cap = cap ? cap * 2 : 64;
-				*out = xrealloc(*out, cap * sizeof(**out));
-			}
+			*out = xgrow(*out, &cap, n, sizeof(**out), 64);
 			(*out)[n++] = (struct budget_send){ .policy = policy_name(i),
 							    .at = wall - (mono - p->sent[k]) };
 		}

@@ -112,10 +112,7 @@ static struct cached *read_caches(const char *dir, size_t *n)
 		if (len <= strlen(SQLITE_SUFFIX) ||
 		    strcmp(e->d_name + len - strlen(SQLITE_SUFFIX), SQLITE_SUFFIX) != 0)
 			continue;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 8;
-			all = xrealloc(all, cap * sizeof(*all));
-		}
+		all = xgrow(all, &cap, *n, sizeof(*all), 8);
 		if (asprintf(&path, "%s/%s", dir, e->d_name) < 0)
 			break;
 		read_cached(path, &all[(*n)++]);

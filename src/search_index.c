@@ -653,10 +653,7 @@ static void add_hit(sqlite3_stmt *st, double score, struct search_hits *out, siz
 	struct search_hit *h;
 	const char *snippet = (const char *)sqlite3_column_text(st, 3);
 
-	if (out->n == *cap) {
-		*cap = *cap ? *cap * 2 : 16;
-		out->items = xrealloc(out->items, *cap * sizeof(*out->items));
-	}
+	out->items = xgrow(out->items, cap, out->n, sizeof(*out->items), 16);
 	h = &out->items[out->n++];
 	h->kind = (enum store_kind)sqlite3_column_int(st, 0);
 	h->id = xstrdup((const char *)sqlite3_column_text(st, 1));

@@ -332,10 +332,8 @@ static void add_memory(struct builder *b, const struct memory *m, uint32_t id)
 	}
 	file = add_file(b, dir, b->name.data, NODE_MEMORY, id, (const union item *)m, mtime, 0);
 	if (file != SNAPSHOT_NONE && mtime == 0) {
-		if (b->n_undated == b->cap_undated) {
-			b->cap_undated = b->cap_undated ? b->cap_undated * 2 : 64;
-			b->undated = xrealloc(b->undated, b->cap_undated * sizeof(*b->undated));
-		}
+		b->undated = xgrow(b->undated, &b->cap_undated, b->n_undated, sizeof(*b->undated),
+				   64);
 		b->undated[b->n_undated++] = file;
 	}
 }

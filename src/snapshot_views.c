@@ -86,10 +86,7 @@ void views_add_line(struct builder *b, uint32_t id, const char *json)
 void views_note_conversation(struct builder *b, const struct conversation *c, uint32_t dir,
 			     uint64_t digest, int64_t mtime)
 {
-	if (b->n_notes == b->cap_notes) {
-		b->cap_notes = b->cap_notes ? b->cap_notes * 2 : 256;
-		b->notes = xrealloc(b->notes, b->cap_notes * sizeof(*b->notes));
-	}
+	b->notes = xgrow(b->notes, &b->cap_notes, b->n_notes, sizeof(*b->notes), 256);
 	struct vault_entry *e = &b->notes[b->n_notes++];
 	char *key;
 

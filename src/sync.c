@@ -66,10 +66,7 @@ char *sync_object_json(json_object *item)
 
 void sync_add_collected(struct collected *c, char *id, char *json)
 {
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 256;
-		c->items = xrealloc(c->items, c->cap * sizeof(*c->items));
-	}
+	c->items = xgrow(c->items, &c->cap, c->n, sizeof(*c->items), 256);
 	c->items[c->n].id = id;
 	c->items[c->n].json = json;
 	c->n++;

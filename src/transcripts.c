@@ -52,10 +52,7 @@ static int add_order(const char *id, const char *json, void *ctx)
 	json_object *obj = json_text_parse(json, strlen(json));
 	struct conversation_ref *r;
 
-	if (b->order.n == b->cap) {
-		b->cap = b->cap ? b->cap * 2 : 256;
-		b->order.refs = xrealloc(b->order.refs, b->cap * sizeof(*b->order.refs));
-	}
+	b->order.refs = xgrow(b->order.refs, &b->cap, b->order.n, sizeof(*b->order.refs), 256);
 	r = &b->order.refs[b->order.n++];
 	r->id = (uint32_t)b->ids.len;
 	buf_append(&b->ids, id, strlen(id) + 1);

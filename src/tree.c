@@ -100,10 +100,7 @@ static void note_versions_in_use(struct tree *t)
 /* Counts snap, just built, among the live. t->lock held. */
 static void add_live(struct tree *t, struct snapshot *snap)
 {
-	if (t->n_live == t->cap_live) {
-		t->cap_live = t->cap_live ? 2 * t->cap_live : 4;
-		t->live = xrealloc(t->live, t->cap_live * sizeof(*t->live));
-	}
+	t->live = xgrow(t->live, &t->cap_live, t->n_live, sizeof(*t->live), 4);
 	t->live[t->n_live++] = snap;
 	note_versions_in_use(t);
 }
@@ -200,10 +197,7 @@ static uint64_t *changed_files(const struct snapshot *old, const struct snapshot
 		if (was->kind == NODE_DIR || was->kind == NODE_STATUS || snapshot_size(was) < 0 ||
 		    (is && !node_changed(was, is)))
 			continue;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 64;
-			inos = xrealloc(inos, cap * sizeof(*inos));
-		}
+		inos = xgrow(inos, &cap, *n, sizeof(*inos), 64);
 		inos[(*n)++] = was->ino;
 	}
 	if (*n > 1)
@@ -865,10 +859,7 @@ static int enter_to_read(struct tree *t, uint64_t ino, struct snapshot **snap, s
 static void note_reading(struct tree *t, uint64_t ino)
 {
 	pthread_mutex_lock(&t->lock);
-	if (t->n_reading == t->cap_reading) {
-		t->cap_reading = t->cap_reading ? 2 * t->cap_reading : 16;
-		t->reading = xrealloc(t->reading, t->cap_reading * sizeof(*t->reading));
-	}
+	t->reading = xgrow(t->reading, &t->cap_reading, t->n_reading, sizeof(*t->reading), 16);
 	t->reading[t->n_reading++] = ino;
 	pthread_mutex_unlock(&t->lock);
 }
