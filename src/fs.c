@@ -47,6 +47,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* The tree numbers inodes for the kernel as they are: the roots agree. */
+_Static_assert(TREE_ROOT_INO == FUSE_ROOT_ID, "the tree's root is the kernel's");
+
 /* The one thing a signal handler needs: set in init, cleared (with the
  * handler gone) before the sync it points to is stopped. */
 static struct sync *_Atomic refresh_on_hangup;

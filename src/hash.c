@@ -99,8 +99,3 @@ void *hash_add(struct hash *h, const char *key, void *value)
 	h->count++;
 	return value;
 }
-
-size_t hash_count(const struct hash *h)
-{
-	return h->count;
-}

@@ -20,7 +20,6 @@ void *hash_get(const struct hash *h, const char *key);
 /* Stores value under key unless the key is present. Returns the value now
  * stored under key: `value` if it was added, the older one if not. */
 void *hash_add(struct hash *h, const char *key, void *value);
-size_t hash_count(const struct hash *h);
 
 /* 64-bit FNV-1a of len bytes: stable across runs and machines. */
 uint64_t hash_bytes(const void *data, size_t len);

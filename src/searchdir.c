@@ -220,19 +220,6 @@ static bool find_entry(struct searchdir *sd, uint64_t ino, struct searchdir_entr
 	return false;
 }
 
-bool searchdir_owns(struct searchdir *sd, uint64_t ino)
-{
-	struct searchdir_entry e;
-	struct query *q;
-	struct link *l;
-	bool owned;
-
-	pthread_mutex_lock(&sd->lock);
-	owned = find_entry(sd, ino, &e, &q, &l);
-	pthread_mutex_unlock(&sd->lock);
-	return owned;
-}
-
 /* Puts q (taken over) in place of the kept query of its name, or keeps
  * it beside the others; one that another lookup ran meanwhile, fresh,
  * wins and q goes. sd->lock held. */

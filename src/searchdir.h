@@ -53,10 +53,6 @@ struct searchdir *searchdir_new(struct sync *sync, uint64_t dir_ino, const char 
 				int hold);
 void searchdir_free(struct searchdir *sd);
 
-/* Whether ino is one of search/'s (a query, a link or results.md) that
- * is still kept. */
-bool searchdir_owns(struct searchdir *sd, uint64_t ino);
-
 /* name in directory parent: parent is search/ itself (name is a query,
  * run now unless kept) or a query's directory. */
 int searchdir_lookup(struct searchdir *sd, uint64_t parent, const char *name,

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert(STATUS_COLLECTIONS == STORE_KINDS, "the status has a line for each collection");
+
 static void describe_search(struct sync *s, char *out, size_t outlen)
 {
 	struct search_coverage coverage;

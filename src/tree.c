@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+_Static_assert(TREE_ROOT_INO == SNAPSHOT_ROOT_INO, "the tree's root is its snapshots'");
+
 struct tree {
 	struct sync *sync;
 	struct tree_options opts;
