@@ -126,7 +126,7 @@ struct api_client *api_new(const struct api_options *opts, struct api_error *err
 			snprintf(err->message, sizeof(err->message), "libcurl failed to initialise");
 		return NULL;
 	}
-	base_url = api_check_url(opts->base_url, opts->allow_http, err);
+	base_url = wire_check_url(opts->base_url, opts->allow_http, err);
 	if (!base_url) {
 		curl->global_cleanup();
 		return NULL;
@@ -427,7 +427,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *userdata)
 {
 	struct response *r = userdata;
 
-	api_parse_rate_header(line, size * n, time(NULL), &r->rate);
+	wire_parse_rate_header(line, size * n, time(NULL), &r->rate);
 	return size * n;
 }
 
@@ -560,7 +560,7 @@ static void note_rate_headers(struct api_client *c, const struct response *r)
 		 * window's) comes with every answer. */
 		if (capped)
 			log_warn("the server asked for a pause of more than %d s: pausing %d s",
-				 API_MAX_SERVER_PAUSE, API_MAX_SERVER_PAUSE);
+				 WIRE_MAX_SERVER_PAUSE, WIRE_MAX_SERVER_PAUSE);
 		if (until > c->stats.blocked_until) {
 			c->stats.blocked_until = until;
 			/* A success that says the window is used up, not a refusal. */
@@ -620,8 +620,8 @@ static enum api_result classify(struct response *r, json_object **out, struct ap
 		*out = obj;
 		return API_OK;
 	}
-	api_error_message(r->body.data ? r->body.data : "", r->body.len, server_msg,
-			  sizeof(server_msg));
+	wire_error_message(r->body.data ? r->body.data : "", r->body.len, server_msg,
+			   sizeof(server_msg));
 	snprintf(err->message, sizeof(err->message), "HTTP %ld%s%s", r->status,
 		 server_msg[0] ? ": " : "", server_msg);
 	if (r->status == 401 || r->status == 403)
@@ -732,7 +732,7 @@ static enum api_result request(struct api_client *c, const char *method, const c
 		err->result = result;
 		record(c, path, transcripts, &r, result, attempt > 0, err);
 		log_debug("%s %s%s%s -> %ld (%s), %zu bytes, %.0f ms", method, path, query ? "?" : "",
-			  query ? query : "", r.status, api_result_name(result), r.received,
+			  query ? query : "", r.status, wire_result_name(result), r.received,
 			  (now_monotonic() - started) * 1000);
 		buf_free(&r.body);
 		if (result == API_OK || !is_transient(result) || r.too_big || attempt >= max_retries)

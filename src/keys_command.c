@@ -152,7 +152,7 @@ static int revoke_quietly(struct api_client *api, const char *id)
 	json_object *out = NULL;
 	enum api_result result;
 
-	api_query_escape(id, escaped, sizeof(escaped));
+	wire_query_escape(id, escaped, sizeof(escaped));
 	snprintf(path, sizeof(path), "/keys/%s", escaped);
 	result = api_request(api, "DELETE", path, NULL, NULL, &out, &err);
 	json_object_put(out);

@@ -58,12 +58,12 @@ static size_t kept_bytes(const unsigned char *raw, size_t room)
 	return strlen((const char *)raw);
 }
 
-int tree_safe_name(const char *raw, const char *suffix, struct buf *out)
+int names_safe_name(const char *raw, const char *suffix, struct buf *out)
 {
 	const unsigned char *id = (const unsigned char *)raw;
 	size_t start = out->len, slen = strlen(suffix), room;
 
-	if (!raw || !*raw || slen + TREE_NAME_HASH_BYTES > NAME_MAX_BYTES)
+	if (!raw || !*raw || slen + NAMES_HASH_BYTES > NAME_MAX_BYTES)
 		return -1;
 	if (strcmp(raw, ".") == 0 || strcmp(raw, "..") == 0) {
 		for (const char *p = raw; *p; p++)
@@ -73,7 +73,7 @@ int tree_safe_name(const char *raw, const char *suffix, struct buf *out)
 	}
 	if (out->len - start + slen > NAME_MAX_BYTES) {
 		out->len = start;
-		room = NAME_MAX_BYTES - slen - TREE_NAME_HASH_BYTES;
+		room = NAME_MAX_BYTES - slen - NAMES_HASH_BYTES;
 		put_encoded(out, id, kept_bytes(id, room));
 		buf_printf(out, "~%016" PRIx64, hash_bytes(raw, strlen(raw)));
 	}
@@ -81,7 +81,7 @@ int tree_safe_name(const char *raw, const char *suffix, struct buf *out)
 	return 0;
 }
 
-size_t tree_utf8_decode(const unsigned char *s, uint32_t *cp)
+size_t names_utf8_decode(const unsigned char *s, uint32_t *cp)
 {
 	size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
 		   : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
@@ -102,19 +102,19 @@ size_t tree_utf8_decode(const unsigned char *s, uint32_t *cp)
 	return len;
 }
 
-bool tree_is_bidi_control(uint32_t c)
+bool names_is_bidi_control(uint32_t c)
 {
 	return c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
 	       (c >= 0x2066 && c <= 0x2069);
 }
 
-bool tree_is_control(uint32_t c)
+bool names_is_control(uint32_t c)
 {
 	return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x2028 || c == 0x2029;
 }
 
-void tree_visible_text(const char *text, const char *also_spaces, size_t max_bytes,
-		       struct buf *out)
+void names_visible_text(const char *text, const char *also_spaces, size_t max_bytes,
+			struct buf *out)
 {
 	const unsigned char *s = (const unsigned char *)(text ? text : "");
 	size_t start = out->len;
@@ -122,13 +122,13 @@ void tree_visible_text(const char *text, const char *also_spaces, size_t max_byt
 	uint32_t c;
 
 	while (*s) {
-		size_t len = tree_utf8_decode(s, &c);
+		size_t len = names_utf8_decode(s, &c);
 
-		if (len == 0 || tree_is_bidi_control(c)) {
+		if (len == 0 || names_is_bidi_control(c)) {
 			s += len ? len : 1;
 			continue;
 		}
-		if (tree_is_control(c) || c == ' ' ||
+		if (names_is_control(c) || c == ' ' ||
 		    (also_spaces && c < 0x80 && strchr(also_spaces, (int)c))) {
 			space = out->len > start;
 		} else {
@@ -143,7 +143,7 @@ void tree_visible_text(const char *text, const char *also_spaces, size_t max_byt
 	}
 }
 
-void tree_local_day(time_t t, char out[16])
+void names_local_day(time_t t, char out[16])
 {
 	struct tm tm;
 
@@ -156,7 +156,7 @@ void tree_local_day(time_t t, char out[16])
 		 (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u);
 }
 
-char *tree_name_key(const char *name)
+char *names_name_key(const char *name)
 {
 	const char *p = name;
 	size_t len = 0;

@@ -12,7 +12,7 @@
 #include <time.h>
 
 /* The "~" and 16 hexadecimal digits that end a shortened name. */
-#define TREE_NAME_HASH_BYTES 17
+#define NAMES_HASH_BYTES 17
 
 /*
  * Appends to out the file name of a server-given string (an id, a
@@ -30,35 +30,35 @@
  * Returns 0, or -1 (out unchanged) when raw is NULL or empty, or when the
  * suffix leaves no room.
  */
-int tree_safe_name(const char *raw, const char *suffix, struct buf *out);
+int names_safe_name(const char *raw, const char *suffix, struct buf *out);
 
 /* Decodes the UTF-8 character at s: its length, or 0 when s does not
  * start a valid one (overlong, surrogate, past U+10FFFF, cut short). */
-size_t tree_utf8_decode(const unsigned char *s, uint32_t *cp);
+size_t names_utf8_decode(const unsigned char *s, uint32_t *cp);
 
 /* Characters that would reorder what is shown around them (bidi marks,
  * embeddings, overrides and isolates). */
-bool tree_is_bidi_control(uint32_t c);
+bool names_is_bidi_control(uint32_t c);
 
 /* C0 and C1 controls, DEL, and the line and paragraph separators: what
  * would break a listing of names into lines or drive a terminal. */
-bool tree_is_control(uint32_t c);
+bool names_is_control(uint32_t c);
 
 /* Appends text (NULL: none) as one visible line: bidi controls and
- * broken UTF-8 dropped; controls (tree_is_control), the ASCII characters
+ * broken UTF-8 dropped; controls (names_is_control), the ASCII characters
  * in also_spaces (may be NULL) and runs of spaces made one space, none at
  * either end; cut before the character that would take it past max_bytes
  * (0: no limit). */
-void tree_visible_text(const char *text, const char *also_spaces, size_t max_bytes,
-		       struct buf *out);
+void names_visible_text(const char *text, const char *also_spaces, size_t max_bytes,
+			struct buf *out);
 
 /* name as systems that ignore case and Unicode normalisation compare
  * it (macOS, Windows, Obsidian's links): case-folded, in NFC. Two names
  * with the same key collide there. Returns a malloc'd string; a name
  * that is not valid UTF-8 is its own key. */
-char *tree_name_key(const char *name);
+char *names_name_key(const char *name);
 
 /* The local calendar day (TZ) of t as YYYY-MM-DD. */
-void tree_local_day(time_t t, char out[16]);
+void names_local_day(time_t t, char out[16]);
 
 #endif

@@ -47,7 +47,7 @@ static char *day_of(time_t when)
 {
 	char day[16];
 
-	tree_local_day(when, day);
+	names_local_day(when, day);
 	return xstrdup(day);
 }
 
@@ -61,7 +61,7 @@ static int add_name(struct buf *path, const char *dir, const char *raw, const ch
 {
 	buf_puts(path, dir);
 	buf_putc(path, '/');
-	return tree_safe_name(raw, suffix, path);
+	return names_safe_name(raw, suffix, path);
 }
 
 static int conversation_result(json_object *obj, struct search_result *r, struct buf *path)
@@ -73,7 +73,7 @@ static int conversation_result(json_object *obj, struct search_result *r, struct
 	if (model_parse_conversation(obj, &c) < 0)
 		return -1;
 	if (c.created_at.valid)
-		tree_local_day(c.created_at.when, day);
+		names_local_day(c.created_at.when, day);
 	buf_puts(path, "conversations/");
 	rc = add_name(path, day, c.id, "");
 	r->date = xstrdup(c.created_at.valid ? day : "");
@@ -92,7 +92,7 @@ static int memory_result(struct store *s, json_object *obj, struct search_result
 	if (model_parse_memory(obj, &m) < 0)
 		return -1;
 	buf_puts(path, "memories/");
-	if (tree_safe_name(m.category ? m.category : "uncategorized", "", path) < 0)
+	if (names_safe_name(m.category ? m.category : "uncategorized", "", path) < 0)
 		buf_puts(path, "uncategorized");
 	rc = add_name(path, "", m.id, ".txt");
 	when = first_valid(&m.created_at, &m.updated_at);
@@ -252,11 +252,11 @@ void search_link_name(const struct search_results *r, size_t i, struct buf *out)
 	buf_printf(&raw, "%0*zu %s", width, i + 1, *x->date ? x->date : "undated");
 	/* A title that reads as nothing adds nothing, not a trailing space. */
 	buf_putc(&raw, ' ');
-	tree_visible_text(x->title, NULL, 0, &raw);
+	names_visible_text(x->title, NULL, 0, &raw);
 	if (raw.data[raw.len - 1] == ' ')
 		raw.data[--raw.len] = '\0';
 	/* Never refused: the text starts with the rank. */
-	tree_safe_name(raw.data, "", out);
+	names_safe_name(raw.data, "", out);
 	buf_free(&raw);
 }
 

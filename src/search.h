@@ -4,7 +4,7 @@
  * directory; sends no request.
  *
  * A result's path is where tree.c files the item, by the same rules
- * (tree_safe_name, the local day of created_at, "undated",
+ * (names_safe_name, the local day of created_at, "undated",
  * "uncategorized", open/done), relative to the mount's root:
  *   conversations/<YYYY-MM-DD>/<id>
  *   memories/<category>/<id>.txt
@@ -67,7 +67,7 @@ void search_render_markdown(const char *query, const struct search_results *r, s
 
 /* Appends the file name of result i (0-based) of a search/<query>
  * directory, "01 2025-06-30 Mortgage call with Sam", made safe
- * (tree_safe_name) and unique within the results by its rank. */
+ * (names_safe_name) and unique within the results by its rank. */
 void search_link_name(const struct search_results *r, size_t i, struct buf *out);
 
 /* How much of the account the index covers. */

@@ -1,7 +1,7 @@
 /*
  * search_command: runs a query (search.h) on the cache and prints the
  * results. Everything printed comes from the index, the listing or
- * tree_safe_name, which hold no control bytes, so server text cannot
+ * names_safe_name, which hold no control bytes, so server text cannot
  * drive the terminal.
  */
 #include "search_command.h"

@@ -320,13 +320,13 @@ static void add_memory(struct builder *b, const struct memory *m, uint32_t id)
 	uint32_t dir, file;
 
 	buf_reset(&b->name);
-	if (tree_safe_name(m->category ? m->category : "uncategorized", "", &b->name) < 0) {
+	if (names_safe_name(m->category ? m->category : "uncategorized", "", &b->name) < 0) {
 		log_warn("memory %s: unusable category, filed as uncategorized", m->id);
 		buf_puts(&b->name, "uncategorized");
 	}
 	dir = dir_child(b, b->snap->top[STORE_MEMORIES], b->name.data);
 	buf_reset(&b->name);
-	if (dir == SNAPSHOT_NONE || tree_safe_name(m->id, ".txt", &b->name) < 0) {
+	if (dir == SNAPSHOT_NONE || names_safe_name(m->id, ".txt", &b->name) < 0) {
 		log_warn("skipping a memory whose id cannot be a file name");
 		return;
 	}
@@ -343,7 +343,7 @@ static void add_action_item(struct builder *b, const struct action_item *a, uint
 	uint32_t dir = dir_child(b, b->snap->top[STORE_ACTION_ITEMS], a->completed ? "done" : "open");
 
 	buf_reset(&b->name);
-	if (dir == SNAPSHOT_NONE || tree_safe_name(a->id, ".txt", &b->name) < 0) {
+	if (dir == SNAPSHOT_NONE || names_safe_name(a->id, ".txt", &b->name) < 0) {
 		log_warn("skipping an action item whose id cannot be a file name");
 		return;
 	}
@@ -360,12 +360,12 @@ static void add_conversation(struct builder *b, const struct conversation *c, ui
 	uint32_t day, dir;
 
 	if (c->created_at.valid)
-		tree_local_day(c->created_at.when, date);
+		names_local_day(c->created_at.when, date);
 	else
 		log_warn("conversation %s has no usable created_at: filed under undated", c->id);
 	day = dir_child(b, b->snap->top[STORE_CONVERSATIONS], date);
 	buf_reset(&b->name);
-	if (day == SNAPSHOT_NONE || tree_safe_name(c->id, "", &b->name) < 0) {
+	if (day == SNAPSHOT_NONE || names_safe_name(c->id, "", &b->name) < 0) {
 		log_warn("skipping a conversation whose id cannot be a file name");
 		return;
 	}

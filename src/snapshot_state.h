@@ -20,7 +20,7 @@ union item {
 struct vault_entry {
 	uint32_t dir;		/* its directory in the id tree */
 	uint32_t name;		/* offset of the note's name in builder.vault_names */
-	uint32_t key;		/* ... and of its tree_name_key */
+	uint32_t key;		/* ... and of its names_name_key */
 	uint64_t digest;	/* of its listing JSON */
 	int64_t mtime;
 };

@@ -94,7 +94,7 @@ void views_note_conversation(struct builder *b, const struct conversation *c, ui
 				   .name = (uint32_t)b->vault_names.len };
 	vault_note_name(c, &b->vault_names);
 	buf_putc(&b->vault_names, '\0');
-	key = tree_name_key(b->vault_names.data + e->name);
+	key = names_name_key(b->vault_names.data + e->name);
 	e->key = (uint32_t)b->vault_names.len;
 	buf_puts(&b->vault_names, key);
 	buf_putc(&b->vault_names, '\0');
@@ -102,7 +102,7 @@ void views_note_conversation(struct builder *b, const struct conversation *c, ui
 }
 
 /* Notes whose names collide where case and normalisation do not count
- * (tree_name_key) are neighbours in this order. */
+ * (names_name_key) are neighbours in this order. */
 static int compare_notes(const void *x, const void *y, void *ctx)
 {
 	const char *names = ctx;
@@ -208,7 +208,7 @@ static void add_per_directory(struct builder *b, uint32_t parent, uint32_t in,
 		if (dir->parent != parent || dir->kind != NODE_DIR || i == parent ||
 		    (skip && strcmp(snapshot_name(snap, dir), skip) == 0))
 			continue;
-		dirs[n++] = (struct keyed_name){ tree_name_key(snapshot_name(snap, dir)),
+		dirs[n++] = (struct keyed_name){ names_name_key(snapshot_name(snap, dir)),
 						 (uint32_t)i };
 	}
 	qsort(dirs, n, sizeof(*dirs), compare_keys);

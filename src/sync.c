@@ -743,7 +743,7 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 			log_info("%s: %d items added, changed or removed", collection_of(kind)->dir,
 				 rc);
 	} else {
-		rc = result == API_E_CANCELLED ? -EIO : api_result_errno(result);
+		rc = result == API_E_CANCELLED ? -EIO : wire_result_errno(result);
 		if (result != API_E_CANCELLED && !(rc == -EAGAIN && share == BUDGET_BACKGROUND))
 			log_warn("listing %s failed, keeping what is cached: %s",
 				 collection_of(kind)->dir, err.message);
@@ -853,7 +853,7 @@ static int find_new_conversations(struct sync *s)
 			log_info("conversations: %d new or changed", rc);
 	} else {
 		log_warn("looking for new conversations failed: %s", err.message);
-		rc = api_result_errno(result);
+		rc = wire_result_errno(result);
 	}
 	pthread_mutex_lock(&s->lock);
 	/* Its failures pace the complete listing's too: one server, one outage. */

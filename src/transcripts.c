@@ -288,13 +288,13 @@ static int fetch_one(struct sync *s, const char *id, struct fetch_failure *why)
 	char *json;
 	int rc;
 
-	api_query_escape(id, escaped, sizeof(escaped));
+	wire_query_escape(id, escaped, sizeof(escaped));
 	snprintf(path, sizeof(path), "%s/%s", collection_of(STORE_CONVERSATIONS)->api_path,
 		 escaped);
 	result = api_get_json(s->api, path, "include_transcript=true", &obj, &why->err);
 	if (result != API_OK) {
 		why->alone = result == API_E_NOT_FOUND || result == API_E_CLIENT;
-		return result == API_E_NOT_FOUND ? -EIO : api_result_errno(result);
+		return result == API_E_NOT_FOUND ? -EIO : wire_result_errno(result);
 	}
 	json = sync_object_json(obj);
 	rc = store_put_full_conversation(s->store, id, json);
@@ -334,7 +334,7 @@ static int fetch_batch(struct sync *s, const char *id, struct batch *b, size_t p
 		log_warn("the server refused the transcripts from %s to %s: %s", start, end,
 			 why->err.message);
 	if (result != API_OK)
-		return result == API_E_CLIENT ? -EINVAL : api_result_errno(result);
+		return result == API_E_CLIENT ? -EINVAL : wire_result_errno(result);
 	if (b->store_errors) {
 		snprintf(why->err.message, sizeof(why->err.message), "the cache could not keep them");
 	} else {

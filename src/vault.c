@@ -27,7 +27,7 @@ void vault_clean_title(const char *title, struct buf *out)
 	size_t start = out->len;
 
 	/* What file systems or Obsidian's links refuse reads as a space. */
-	tree_visible_text(title, "/\\:*?\"<>|#^[]", VAULT_TITLE_BYTES, out);
+	names_visible_text(title, "/\\:*?\"<>|#^[]", VAULT_TITLE_BYTES, out);
 	trim_end(out, start);
 	if (out->len == start)
 		buf_puts(out, "Untitled");
@@ -39,7 +39,7 @@ void vault_note_name(const struct conversation *c, struct buf *out)
 	struct tm tm;
 
 	if (c->created_at.valid) {
-		tree_local_day(c->created_at.when, day);
+		names_local_day(c->created_at.when, day);
 		localtime_r(&c->created_at.when, &tm);
 		strftime(hhmm, sizeof(hhmm), "%H%M", &tm);
 		buf_printf(out, "%s %s ", day, hhmm);
@@ -67,7 +67,7 @@ void vault_clash_suffix(const char *id, int bits, struct buf *out)
 }
 
 /* dir with the characters that would break a listing or reorder it
- * (tree_is_control's C1 controls and line separators, bidi controls;
+ * (names_is_control's C1 controls and line separators, bidi controls;
  * the id tree escaped the rest) written %XX, as the id tree writes its
  * own escapes: a '%' in dir is already "%25", so none is ambiguous. */
 static void put_visible_name(const char *dir, struct buf *out)
@@ -77,12 +77,12 @@ static void put_visible_name(const char *dir, struct buf *out)
 	size_t n;
 
 	while (*s) {
-		n = tree_utf8_decode(s, &c);
+		n = names_utf8_decode(s, &c);
 		if (n == 0) {
 			buf_putc(out, (char)*s++);
 			continue;
 		}
-		if (tree_is_control(c) || tree_is_bidi_control(c))
+		if (names_is_control(c) || names_is_bidi_control(c))
 			for (size_t i = 0; i < n; i++)
 				buf_printf(out, "%%%02X", s[i]);
 		else
@@ -94,7 +94,7 @@ static void put_visible_name(const char *dir, struct buf *out)
 void vault_list_name(const char *dir, bool clash, struct buf *out)
 {
 	struct buf name = BUF_INIT;
-	size_t len, keep = NAME_MAX - strlen(".md") - TREE_NAME_HASH_BYTES;
+	size_t len, keep = NAME_MAX - strlen(".md") - NAMES_HASH_BYTES;
 
 	put_visible_name(dir, &name);
 	len = name.len;
@@ -128,7 +128,7 @@ static void put_yaml_string(struct buf *out, const char *text)
 
 	buf_putc(out, '"');
 	while (*s) {
-		size_t len = tree_utf8_decode(s, &c);
+		size_t len = names_utf8_decode(s, &c);
 
 		if (len == 0) {
 			buf_puts(out, "\\uFFFD");

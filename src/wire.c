@@ -15,7 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
-const char *api_result_name(enum api_result result)
+const char *wire_result_name(enum api_result result)
 {
 	switch (result) {
 	case API_OK: return "ok";
@@ -31,7 +31,7 @@ const char *api_result_name(enum api_result result)
 	return "unknown";
 }
 
-int api_result_errno(enum api_result result)
+int wire_result_errno(enum api_result result)
 {
 	switch (result) {
 	case API_OK: return 0;
@@ -81,7 +81,7 @@ static void describe_detail(json_object *detail, struct buf *out)
 	buf_puts(out, json_object_to_json_string_ext(detail, JSON_C_TO_STRING_PLAIN));
 }
 
-void api_error_message(const char *body, size_t len, char *out, size_t outlen)
+void wire_error_message(const char *body, size_t len, char *out, size_t outlen)
 {
 	json_object *root = json_text_parse(body, len), *error, *v;
 	struct buf msg = BUF_INIT;
@@ -111,7 +111,7 @@ void api_error_message(const char *body, size_t len, char *out, size_t outlen)
 	json_object_put(root);
 }
 
-void api_query_escape(const char *s, char *out, size_t outlen)
+void wire_query_escape(const char *s, char *out, size_t outlen)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t o = 0;
@@ -144,7 +144,7 @@ static bool is_loopback_host(const char *host)
 }
 
 /* libcurl reads the URL, so that the host judged is the host connected to. */
-char *api_check_url(const char *url, bool allow_http, struct api_error *err)
+char *wire_check_url(const char *url, bool allow_http, struct api_error *err)
 {
 	const struct curl_lib *lib = curl_lib_get(err->message, sizeof(err->message));
 	char *scheme = NULL, *user = NULL, *password = NULL, *host = NULL, *out = NULL, *copy;
@@ -213,7 +213,7 @@ static const char *header_value(const char *line, size_t len, const char *name, 
 	return out;
 }
 
-void api_parse_rate_header(const char *line, size_t len, time_t now, struct api_rate_headers *h)
+void wire_parse_rate_header(const char *line, size_t len, time_t now, struct api_rate_headers *h)
 {
 	char value[64], *end;
 
@@ -224,8 +224,8 @@ void api_parse_rate_header(const char *line, size_t len, time_t now, struct api_
 		 * inf and nan are no number of seconds either. */
 		if (end == value || !isfinite(s) || s < 0)
 			s = 60;
-		h->retry_after = s < API_MAX_SERVER_PAUSE ? s : API_MAX_SERVER_PAUSE;
-		h->retry_capped = s > API_MAX_SERVER_PAUSE;
+		h->retry_after = s < WIRE_MAX_SERVER_PAUSE ? s : WIRE_MAX_SERVER_PAUSE;
+		h->retry_capped = s > WIRE_MAX_SERVER_PAUSE;
 	} else if (header_value(line, len, "X-RateLimit-Remaining", value, sizeof(value))) {
 		long v = strtol(value, &end, 10);
 
@@ -233,7 +233,7 @@ void api_parse_rate_header(const char *line, size_t len, time_t now, struct api_
 			h->rate_remaining = v;
 	} else if (header_value(line, len, "X-RateLimit-Reset", value, sizeof(value))) {
 		long long v = strtoll(value, &end, 10);
-		long long latest = (long long)now + API_MAX_SERVER_PAUSE;
+		long long latest = (long long)now + WIRE_MAX_SERVER_PAUSE;
 
 		if (end != value && v > 0) {
 			h->reset_capped = v > latest;

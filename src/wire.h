@@ -31,25 +31,25 @@ struct api_error {
 
 /* -errno for a result: EAGAIN for rate limits, EACCES for auth, ENOENT for
  * 404, EIO for the rest; 0 for API_OK. */
-int api_result_errno(enum api_result result);
-const char *api_result_name(enum api_result result);
+int wire_result_errno(enum api_result result);
+const char *wire_result_name(enum api_result result);
 
 /* Checks an API base URL as api_new does: https, or http to loopback
  * unless allow_http; no user name or password. Returns it as libcurl
  * writes it (the caller frees it), or NULL with a message in err. Pure
  * but for libcurl's parser; exposed for tests and fuzzing. */
-char *api_check_url(const char *url, bool allow_http, struct api_error *err);
+char *wire_check_url(const char *url, bool allow_http, struct api_error *err);
 
 /* The longest pause a server may order (Retry-After, X-RateLimit-Reset):
  * the backend's windows are an hour; anything longer is a broken or
  * hostile server, and a refresh (SIGHUP) may try again sooner. */
-#define API_MAX_SERVER_PAUSE 3600
+#define WIRE_MAX_SERVER_PAUSE 3600
 
 /* What a server says of its limits, from its response headers. */
 struct api_rate_headers {
-	double retry_after;	/* seconds, 0..API_MAX_SERVER_PAUSE; -1 if absent */
+	double retry_after;	/* seconds, 0..WIRE_MAX_SERVER_PAUSE; -1 if absent */
 	long rate_remaining;	/* -1 if absent */
-	time_t rate_reset;	/* 0 if absent; never past now + API_MAX_SERVER_PAUSE */
+	time_t rate_reset;	/* 0 if absent; never past now + WIRE_MAX_SERVER_PAUSE */
 	bool retry_capped;	/* Retry-After asked for a longer pause than that */
 	bool reset_capped;	/* X-RateLimit-Reset was later than that */
 };
@@ -58,13 +58,13 @@ struct api_rate_headers {
  * into h when it is one of the rate headers; other lines change nothing.
  * A Retry-After that is not a number of seconds (an HTTP date, inf, nan)
  * counts as 60. Pure; exposed for tests and fuzzing. */
-void api_parse_rate_header(const char *line, size_t len, time_t now, struct api_rate_headers *h);
+void wire_parse_rate_header(const char *line, size_t len, time_t now, struct api_rate_headers *h);
 
 /* Extracts the server's message from an error body in either dialect into
  * out (always NUL-terminated). Pure; exposed for tests and fuzzing. */
-void api_error_message(const char *body, size_t len, char *out, size_t outlen);
+void wire_error_message(const char *body, size_t len, char *out, size_t outlen);
 
 /* Percent-encodes s for a URL query into out. */
-void api_query_escape(const char *s, char *out, size_t outlen);
+void wire_query_escape(const char *s, char *out, size_t outlen);
 
 #endif

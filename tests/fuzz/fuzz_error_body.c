@@ -1,5 +1,5 @@
 /*
- * fuzz_error_body: api_error_message() over arbitrary HTTP error bodies.
+ * fuzz_error_body: wire_error_message() over arbitrary HTTP error bodies.
  *
  * The body is handed over exactly as received: `len` bytes in a buffer of
  * exactly that size with no terminating NUL, so AddressSanitizer sees any
@@ -28,7 +28,7 @@ static void run(const char *body, size_t len, size_t outlen, unsigned char *out)
 	const char *nul;
 
 	memset(out, CANARY, outlen + SLACK);
-	api_error_message(body, len, (char *)out, outlen);
+	wire_error_message(body, len, (char *)out, outlen);
 	nul = memchr(out, '\0', outlen);
 	FUZZ_CHECK(nul != NULL, "outlen %zu: message not NUL-terminated within outlen", outlen);
 	for (size_t i = outlen; i < outlen + SLACK; i++)

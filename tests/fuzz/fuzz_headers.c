@@ -3,10 +3,10 @@
  * API URL a user (or a config file) controls.
  *
  * The input is split at its first NUL: before it, one header line handed
- * to api_parse_rate_header exactly as libcurl would (len bytes, no
- * terminator); after it, a URL for api_check_url.
+ * to wire_parse_rate_header exactly as libcurl would (len bytes, no
+ * terminator); after it, a URL for wire_check_url.
  *
- * Invariants: no pause longer than API_MAX_SERVER_PAUSE comes out of any
+ * Invariants: no pause longer than WIRE_MAX_SERVER_PAUSE comes out of any
  * header, and a capped one says so; a URL accepted without allow_http is
  * https, or http to a loopback host, has no user name or password, and
  * is accepted again, unchanged, as libcurl wrote it.
@@ -25,11 +25,11 @@ static void check_header(const char *line, size_t len)
 {
 	struct api_rate_headers h = { .retry_after = -1, .rate_remaining = -1 };
 
-	api_parse_rate_header(line, len, NOW, &h);
+	wire_parse_rate_header(line, len, NOW, &h);
 	FUZZ_CHECK(h.retry_after == -1 || (isfinite(h.retry_after) && h.retry_after >= 0 &&
-					   h.retry_after <= API_MAX_SERVER_PAUSE),
+					   h.retry_after <= WIRE_MAX_SERVER_PAUSE),
 		   "Retry-After gave %g s", h.retry_after);
-	FUZZ_CHECK(h.rate_reset == 0 || (h.rate_reset > 0 && h.rate_reset <= NOW + API_MAX_SERVER_PAUSE),
+	FUZZ_CHECK(h.rate_reset == 0 || (h.rate_reset > 0 && h.rate_reset <= NOW + WIRE_MAX_SERVER_PAUSE),
 		   "X-RateLimit-Reset gave %lld", (long long)h.rate_reset);
 }
 
@@ -48,7 +48,7 @@ static bool loopback(const char *host)
 static void check_url(const char *url)
 {
 	struct api_error err;
-	char *out = api_check_url(url, false, &err), *again, *scheme = NULL, *host = NULL,
+	char *out = wire_check_url(url, false, &err), *again, *scheme = NULL, *host = NULL,
 	     *user = NULL;
 	CURLU *u;
 
@@ -63,7 +63,7 @@ static void check_url(const char *url)
 	FUZZ_CHECK(curl_url_get(u, CURLUPART_USER, &user, 0) != CURLUE_OK, "userinfo in %s", out);
 	FUZZ_CHECK(strcmp(scheme, "https") == 0 || (strcmp(scheme, "http") == 0 && loopback(host)),
 		   "accepted %s (host %s)", out, host);
-	again = api_check_url(out, false, &err);
+	again = wire_check_url(out, false, &err);
 	FUZZ_CHECK(again && strcmp(again, out) == 0, "not stable: %s", out);
 	curl_free(scheme);
 	curl_free(host);

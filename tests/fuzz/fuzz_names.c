@@ -1,6 +1,6 @@
 /*
- * fuzz_names: server-given strings as file names (tree_safe_name), and
- * timestamps (model_parse_time, tree_local_day).
+ * fuzz_names: server-given strings as file names (names_safe_name), and
+ * timestamps (model_parse_time, names_local_day).
  *
  * Input layout: byte 0 picks the suffix (bit 0: "" or ".txt", the two the
  * tree passes) and whether the suffix also comes from the input (bit 1);
@@ -21,7 +21,7 @@
  * The suffix is a constant of the program's, never server data; with a
  * suffix from the input only the length and buffer rules are checked.
  * model_parse_time runs on the whole input and on A and B as C strings;
- * for a time it accepts, tree_local_day gives a NUL-terminated day.
+ * for a time it accepts, names_local_day gives a NUL-terminated day.
  */
 #include "buf.h"
 #include "fuzz.h"
@@ -139,11 +139,11 @@ static char *safe_name(const char *raw, const char *suffix, bool prefixed)
 	if (prefixed)
 		buf_puts(&out, PREFIX);
 	start = out.len;
-	rc = tree_safe_name(raw, suffix, &out);
-	FUZZ_CHECK(rc == 0 || rc == -1, "tree_safe_name returned %d", rc);
+	rc = names_safe_name(raw, suffix, &out);
+	FUZZ_CHECK(rc == 0 || rc == -1, "names_safe_name returned %d", rc);
 	if (prefixed)
 		FUZZ_CHECK(out.len >= start && memcmp(out.data, PREFIX, start) == 0,
-			   "tree_safe_name changed what the buffer held");
+			   "names_safe_name changed what the buffer held");
 	if (rc < 0) {
 		FUZZ_CHECK(out.len == start && (!out.data || out.data[start] == '\0'),
 			   "refused name left %zu bytes in the buffer", out.len - start);
@@ -187,8 +187,8 @@ static void any_suffix(const char *raw, const char *suffix)
 	int rc;
 
 	buf_puts(&out, PREFIX);
-	rc = tree_safe_name(raw, suffix, &out);
-	FUZZ_CHECK(rc == 0 || rc == -1, "tree_safe_name returned %d", rc);
+	rc = names_safe_name(raw, suffix, &out);
+	FUZZ_CHECK(rc == 0 || rc == -1, "names_safe_name returned %d", rc);
 	FUZZ_CHECK(memcmp(out.data, PREFIX, strlen(PREFIX)) == 0, "buffer head changed");
 	if (rc == 0) {
 		size_t len = out.len - strlen(PREFIX), slen = strlen(suffix);
@@ -215,7 +215,7 @@ static void parse_time(const char *text)
 	if (rc < 0)
 		return;
 	memset(day, 'X', sizeof(day));
-	tree_local_day(t, day);
+	names_local_day(t, day);
 	FUZZ_CHECK(memchr(day, '\0', sizeof(day)) != NULL, "local day not NUL-terminated");
 	FUZZ_CHECK(strchr(day, '/') == NULL, "'/' in the local day \"%s\"", day);
 }

@@ -15,7 +15,7 @@ static const char *name(const char *raw, const char *suffix)
 
 	buf_reset(&out);
 	buf_puts(&out, "");
-	return tree_safe_name(raw, suffix, &out) == 0 ? out.data : NULL;
+	return names_safe_name(raw, suffix, &out) == 0 ? out.data : NULL;
 }
 
 static void test_safe_names(void)
@@ -115,11 +115,11 @@ static void test_local_day_uses_tz(void)
 
 	setenv("TZ", "UTC", 1);
 	tzset();
-	tree_local_day(1737331200 - 1, day);	/* 2025-01-19T23:59:59Z */
+	names_local_day(1737331200 - 1, day);	/* 2025-01-19T23:59:59Z */
 	CHECK_STR(day, "2025-01-19");
 	setenv("TZ", "XXX-01", 1);	/* one hour east */
 	tzset();
-	tree_local_day(1737331200 - 1, day);
+	names_local_day(1737331200 - 1, day);
 	CHECK_STR(day, "2025-01-20");
 	setenv("TZ", "UTC", 1);
 	tzset();
@@ -133,11 +133,11 @@ static void test_local_day_has_four_digit_years(void)
 
 	setenv("TZ", "UTC", 1);
 	tzset();
-	tree_local_day(-62135596800LL, day);	/* 0001-01-01T00:00:00Z */
+	names_local_day(-62135596800LL, day);	/* 0001-01-01T00:00:00Z */
 	CHECK_STR(day, "0001-01-01");
 	setenv("TZ", "XXX+01", 1);	/* one hour west: the year before */
 	tzset();
-	tree_local_day(-62135596800LL, day);
+	names_local_day(-62135596800LL, day);
 	CHECK_STR(day, "0000-12-31");
 	setenv("TZ", "UTC", 1);
 	tzset();
@@ -156,18 +156,18 @@ static void test_name_keys_fold_case_and_normalisation(void)
 	char *a, *b;
 
 	for (size_t i = 0; i < sizeof(same) / sizeof(*same); i++) {
-		a = tree_name_key(same[i][0]);
-		b = tree_name_key(same[i][1]);
+		a = names_name_key(same[i][0]);
+		b = names_name_key(same[i][1]);
 		CHECK_STR(a, b);
 		free(a);
 		free(b);
 	}
-	a = tree_name_key("work");
-	b = tree_name_key("worK2");
+	a = names_name_key("work");
+	b = names_name_key("worK2");
 	CHECK(strcmp(a, b) != 0);
 	free(a);
 	free(b);
-	a = tree_name_key("bad \xff utf-8");	/* its own key, whole */
+	a = names_name_key("bad \xff utf-8");	/* its own key, whole */
 	CHECK_STR(a, "bad \xff utf-8");
 	free(a);
 }

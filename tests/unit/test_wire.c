@@ -9,7 +9,7 @@ static const char *message(const char *body)
 {
 	static char out[256];
 
-	api_error_message(body, strlen(body), out, sizeof(out));
+	wire_error_message(body, strlen(body), out, sizeof(out));
 	return out;
 }
 
@@ -51,18 +51,18 @@ static void test_query_escape(void)
 {
 	char out[64];
 
-	api_query_escape("2025-01-20T13:50:00+05:30", out, sizeof(out));
+	wire_query_escape("2025-01-20T13:50:00+05:30", out, sizeof(out));
 	CHECK_STR(out, "2025-01-20T13%3A50%3A00%2B05%3A30");
-	api_query_escape("a/b c", out, 8);
+	wire_query_escape("a/b c", out, 8);
 	CHECK(strlen(out) < 8);
 }
 
 static void test_result_errno(void)
 {
-	CHECK(api_result_errno(API_OK) == 0);
-	CHECK(api_result_errno(API_E_RATE) == -EAGAIN);
-	CHECK(api_result_errno(API_E_NETWORK) == -EIO);
-	CHECK(api_result_errno(API_E_AUTH) == -EACCES);
+	CHECK(wire_result_errno(API_OK) == 0);
+	CHECK(wire_result_errno(API_E_RATE) == -EAGAIN);
+	CHECK(wire_result_errno(API_E_NETWORK) == -EIO);
+	CHECK(wire_result_errno(API_E_AUTH) == -EACCES);
 }
 
 static bool accepted(const char *url, bool allow_http)
@@ -108,10 +108,10 @@ static void test_url_tricks(void)
 	CHECK(!accepted("", false));
 }
 
-/* Feeds one header line to api_parse_rate_header at time 1,750,000,000. */
+/* Feeds one header line to wire_parse_rate_header at time 1,750,000,000. */
 static void header(struct api_rate_headers *h, const char *line)
 {
-	api_parse_rate_header(line, strlen(line), 1750000000, h);
+	wire_parse_rate_header(line, strlen(line), 1750000000, h);
 }
 
 static void test_rate_headers_say_which_pause_was_capped(void)
@@ -121,10 +121,10 @@ static void test_rate_headers_say_which_pause_was_capped(void)
 	header(&h, "Retry-After: 30\r\n");
 	header(&h, "X-RateLimit-Reset: 1750086400\r\n");	/* a day on */
 	CHECK(h.retry_after == 30 && !h.retry_capped);
-	CHECK(h.rate_reset == 1750000000 + API_MAX_SERVER_PAUSE && h.reset_capped);
+	CHECK(h.rate_reset == 1750000000 + WIRE_MAX_SERVER_PAUSE && h.reset_capped);
 	header(&h, "Retry-After: 7200\r\n");
 	header(&h, "X-RateLimit-Reset: 1750000060\r\n");
-	CHECK(h.retry_after == API_MAX_SERVER_PAUSE && h.retry_capped);
+	CHECK(h.retry_after == WIRE_MAX_SERVER_PAUSE && h.retry_capped);
 	CHECK(h.rate_reset == 1750000060 && !h.reset_capped);
 }
 
