@@ -58,6 +58,11 @@ static size_t kept_bytes(const unsigned char *raw, size_t room)
 	return strlen((const char *)raw);
 }
 
+uint64_t names_inode(const char *path, size_t len)
+{
+	return hash_bytes(path, len) | 2;
+}
+
 int names_safe_name(const char *raw, const char *suffix, struct buf *out)
 {
 	const unsigned char *id = (const unsigned char *)raw;

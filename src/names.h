@@ -32,6 +32,11 @@
  */
 int names_safe_name(const char *raw, const char *suffix, struct buf *out);
 
+/* The inode number of the path below the mount's root ("/memories/x",
+ * len bytes): the same in every mount, never 0 nor the root's 1. Every
+ * inode but the root's is numbered by this one rule. */
+uint64_t names_inode(const char *path, size_t len);
+
 /* Decodes the UTF-8 character at s: its length, or 0 when s does not
  * start a valid one (overlong, surrogate, past U+10FFFF, cut short). */
 size_t names_utf8_decode(const unsigned char *s, uint32_t *cp);

@@ -11,7 +11,7 @@
  */
 #include "searchdir.h"
 
-#include "hash.h"
+#include "names.h"
 #include "search.h"
 
 #include <errno.h>
@@ -98,7 +98,7 @@ static uint64_t ino_of(const struct searchdir *sd, const char *query, const char
 	buf_printf(&path, "%s/%s", sd->dir_path, query);
 	if (name)
 		buf_printf(&path, "/%s", name);
-	ino = hash_bytes(path.data, path.len) | 2;
+	ino = names_inode(path.data, path.len);
 	buf_free(&path);
 	return ino;
 }

@@ -226,7 +226,7 @@ uint32_t snapshot_add_node(struct builder *b, uint32_t parent, const char *name,
 	uint64_t ino;
 
 	child_path(b, parent, name);
-	ino = hash_bytes(b->path.data, b->path.len) | 2;
+	ino = names_inode(b->path.data, b->path.len);
 	if (snapshot_node(snap, ino)) {
 		log_warn("skipping %s: the name is taken (duplicate id?)", b->path.data);
 		return SNAPSHOT_NONE;
@@ -253,7 +253,7 @@ uint32_t snapshot_add_node(struct builder *b, uint32_t parent, const char *name,
 bool snapshot_name_taken(struct builder *b, uint32_t parent, const char *name)
 {
 	child_path(b, parent, name);
-	return snapshot_node(b->snap, hash_bytes(b->path.data, b->path.len) | 2) != NULL;
+	return snapshot_node(b->snap, names_inode(b->path.data, b->path.len)) != NULL;
 }
 
 /* The directory called name under parent, made if missing. */
@@ -262,7 +262,7 @@ static uint32_t dir_child(struct builder *b, uint32_t parent, const char *name)
 	struct node *n;
 
 	child_path(b, parent, name);
-	n = snapshot_node(b->snap, hash_bytes(b->path.data, b->path.len) | 2);
+	n = snapshot_node(b->snap, names_inode(b->path.data, b->path.len));
 	if (n && n->kind == NODE_DIR && n->parent == parent)
 		return (uint32_t)(n - b->snap->nodes);
 	return snapshot_add_node(b, parent, name, SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);

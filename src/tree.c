@@ -17,6 +17,7 @@
 #include "tree.h"
 
 #include "hash.h"
+#include "names.h"
 #include "kept.h"
 #include "log.h"
 #include "searchdir.h"
@@ -81,7 +82,7 @@ struct tree *tree_new(struct sync *sync, const struct tree_options *opts)
 	pthread_mutex_init(&t->build_lock, NULL);
 	pthread_mutex_init(&t->status_lock, NULL);
 	t->kept = kept_new();
-	t->search_ino = hash_bytes("/" SNAPSHOT_SEARCH_DIR, strlen("/" SNAPSHOT_SEARCH_DIR)) | 2;
+	t->search_ino = names_inode("/" SNAPSHOT_SEARCH_DIR, strlen("/" SNAPSHOT_SEARCH_DIR));
 	t->search = searchdir_new(sync, t->search_ino, "/" SNAPSHOT_SEARCH_DIR, opts->cache_ttl);
 	t->search_mtime = sync_cache_created_at(sync);
 	return t;
