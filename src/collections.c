@@ -5,6 +5,7 @@
 #include "collections.h"
 
 #include "model.h"
+#include "names.h"
 #include "render.h"
 
 #include <string.h>
@@ -26,6 +27,35 @@ static int parse_conversation(json_object *obj, void *out)
 }
 static void free_conversation(void *c) { model_free_conversation(c); }
 
+static bool place_memory(const void *object, struct buf *out)
+{
+	const struct memory *m = object;
+	size_t len = out->len;
+
+	if (names_safe_name(m->category ? m->category : "uncategorized", "", out) == 0)
+		return true;
+	buf_truncate(out, len);
+	buf_puts(out, "uncategorized");
+	return false;
+}
+
+static bool place_action_item(const void *object, struct buf *out)
+{
+	buf_puts(out, ((const struct action_item *)object)->completed ? "done" : "open");
+	return true;
+}
+
+static bool place_conversation(const void *object, struct buf *out)
+{
+	const struct conversation *c = object;
+	char day[16] = "undated";
+
+	if (c->created_at.valid)
+		names_local_day(c->created_at.when, day);
+	buf_puts(out, day);
+	return c->created_at.valid;
+}
+
 static const struct collection table[STORE_KINDS] = {
 	[STORE_MEMORIES] = {
 		.kind = STORE_MEMORIES,
@@ -39,6 +69,8 @@ static const struct collection table[STORE_KINDS] = {
 		.parse = parse_memory,
 		.free_object = free_memory,
 		.render = render_memory_file,
+		.place = place_memory,
+		.item_suffix = ".txt",
 	},
 	[STORE_ACTION_ITEMS] = {
 		.kind = STORE_ACTION_ITEMS,
@@ -52,6 +84,8 @@ static const struct collection table[STORE_KINDS] = {
 		.parse = parse_action_item,
 		.free_object = free_action_item,
 		.render = render_action_item_file,
+		.place = place_action_item,
+		.item_suffix = ".txt",
 	},
 	[STORE_CONVERSATIONS] = {
 		.kind = STORE_CONVERSATIONS,
@@ -65,12 +99,23 @@ static const struct collection table[STORE_KINDS] = {
 		.parse = parse_conversation,
 		.free_object = free_conversation,
 		.render = NULL,
+		.place = place_conversation,
+		.item_suffix = "",
 	},
 };
 
 const struct collection *collection_of(enum store_kind kind)
 {
 	return &table[kind];
+}
+
+int collection_item_path(enum store_kind kind, const void *object, const char *id,
+			 struct buf *out)
+{
+	buf_printf(out, "%s/", table[kind].dir);
+	table[kind].place(object, out);
+	buf_putc(out, '/');
+	return names_safe_name(id, table[kind].item_suffix, out);
 }
 
 const struct collection *collection_of_path(const char *path, bool *one_object)

@@ -43,10 +43,24 @@ struct collection {
 	/* The bytes of the item's one file (<id>.txt); NULL for a collection
 	 * whose item is a directory of files (conversations). */
 	void (*render)(const void *object, struct buf *out);
+	/* Where a parsed object lives below dir: place appends the name of
+	 * the directory it is filed in (its category, open or done, its day)
+	 * and returns false when the object could not say and a default was
+	 * taken ("uncategorized" for a category that cannot be a name,
+	 * "undated"). The item itself is named from its id, by names'
+	 * rule, followed by item_suffix: ".txt", or "" for a directory. */
+	bool (*place)(const void *object, struct buf *out);
+	const char *item_suffix;
 };
 
 /* The entry of kind (kind < STORE_KINDS). */
 const struct collection *collection_of(enum store_kind kind);
+
+/* Appends "<dir>/<place>/<id's name><item_suffix>", the object's path
+ * in the id tree below the root. Returns 0, or -1 when the id cannot be
+ * a name (out then holds a part of the path). */
+int collection_item_path(enum store_kind kind, const void *object, const char *id,
+			 struct buf *out);
 
 /* The collection an API path belongs to: its listing path itself, or a
  * path below it (one object by id, *one_object set). NULL for any other

@@ -56,14 +56,6 @@ static time_t first_valid(const struct timestamp *a, const struct timestamp *b)
 	return a->valid ? a->when : b->valid ? b->when : 0;
 }
 
-/* Appends "<dir>/<safe name>" to path; -1 when the id cannot be a name. */
-static int add_name(struct buf *path, const char *dir, const char *raw, const char *suffix)
-{
-	buf_puts(path, dir);
-	buf_putc(path, '/');
-	return names_safe_name(raw, suffix, path);
-}
-
 static int conversation_result(json_object *obj, struct search_result *r, struct buf *path)
 {
 	struct conversation c;
@@ -74,8 +66,7 @@ static int conversation_result(json_object *obj, struct search_result *r, struct
 		return -1;
 	if (c.created_at.valid)
 		names_local_day(c.created_at.when, day);
-	buf_puts(path, "conversations/");
-	rc = add_name(path, day, c.id, "");
+	rc = collection_item_path(STORE_CONVERSATIONS, &c, c.id, path);
 	r->date = xstrdup(c.created_at.valid ? day : "");
 	r->title = one_line(c.title && *c.title ? c.title : "(untitled)", SIZE_MAX);
 	model_free_conversation(&c);
@@ -91,10 +82,7 @@ static int memory_result(struct store *s, json_object *obj, struct search_result
 
 	if (model_parse_memory(obj, &m) < 0)
 		return -1;
-	buf_puts(path, "memories/");
-	if (names_safe_name(m.category ? m.category : "uncategorized", "", path) < 0)
-		buf_puts(path, "uncategorized");
-	rc = add_name(path, "", m.id, ".txt");
+	rc = collection_item_path(STORE_MEMORIES, &m, m.id, path);
 	when = first_valid(&m.created_at, &m.updated_at);
 	if (when == 0)
 		when = store_first_seen(s, STORE_MEMORIES, m.id);
@@ -112,7 +100,7 @@ static int action_item_result(json_object *obj, struct search_result *r, struct 
 
 	if (model_parse_action_item(obj, &a) < 0)
 		return -1;
-	rc = add_name(path, a.completed ? "action-items/done" : "action-items/open", a.id, ".txt");
+	rc = collection_item_path(STORE_ACTION_ITEMS, &a, a.id, path);
 	when = first_valid(&a.created_at, &a.updated_at);
 	r->date = when ? day_of(when) : xstrdup("");
 	r->title = one_line(a.description, TITLE_MAX);

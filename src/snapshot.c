@@ -316,17 +316,16 @@ static void note_odd(struct status_odd *odd, const char *id, unsigned odd_fields
  * send, else (after the walk) when the cache first saw it. */
 static void add_memory(struct builder *b, const struct memory *m, uint32_t id)
 {
+	const struct collection *memories = collection_of(STORE_MEMORIES);
 	time_t mtime = first_valid(&m->updated_at, &m->created_at, NULL);
 	uint32_t dir, file;
 
 	buf_reset(&b->name);
-	if (names_safe_name(m->category ? m->category : "uncategorized", "", &b->name) < 0) {
+	if (!memories->place(m, &b->name))
 		log_warn("memory %s: unusable category, filed as uncategorized", m->id);
-		buf_puts(&b->name, "uncategorized");
-	}
 	dir = dir_child(b, b->snap->top[STORE_MEMORIES], b->name.data);
 	buf_reset(&b->name);
-	if (dir == SNAPSHOT_NONE || names_safe_name(m->id, ".txt", &b->name) < 0) {
+	if (dir == SNAPSHOT_NONE || names_safe_name(m->id, memories->item_suffix, &b->name) < 0) {
 		log_warn("skipping a memory whose id cannot be a file name");
 		return;
 	}
@@ -340,10 +339,15 @@ static void add_memory(struct builder *b, const struct memory *m, uint32_t id)
 
 static void add_action_item(struct builder *b, const struct action_item *a, uint32_t id)
 {
-	uint32_t dir = dir_child(b, b->snap->top[STORE_ACTION_ITEMS], a->completed ? "done" : "open");
+	const struct collection *action_items = collection_of(STORE_ACTION_ITEMS);
+	uint32_t dir;
 
 	buf_reset(&b->name);
-	if (dir == SNAPSHOT_NONE || names_safe_name(a->id, ".txt", &b->name) < 0) {
+	action_items->place(a, &b->name);
+	dir = dir_child(b, b->snap->top[STORE_ACTION_ITEMS], b->name.data);
+	buf_reset(&b->name);
+	if (dir == SNAPSHOT_NONE ||
+	    names_safe_name(a->id, action_items->item_suffix, &b->name) < 0) {
 		log_warn("skipping an action item whose id cannot be a file name");
 		return;
 	}
@@ -356,16 +360,16 @@ static void add_conversation(struct builder *b, const struct conversation *c, ui
 {
 	const union item *item = (const union item *)c;
 	time_t mtime = first_valid(&c->finished_at, &c->started_at, &c->created_at);
-	char date[16] = "undated";
+	const struct collection *conversations = collection_of(STORE_CONVERSATIONS);
 	uint32_t day, dir;
 
-	if (c->created_at.valid)
-		names_local_day(c->created_at.when, date);
-	else
-		log_warn("conversation %s has no usable created_at: filed under undated", c->id);
-	day = dir_child(b, b->snap->top[STORE_CONVERSATIONS], date);
 	buf_reset(&b->name);
-	if (day == SNAPSHOT_NONE || names_safe_name(c->id, "", &b->name) < 0) {
+	if (!conversations->place(c, &b->name))
+		log_warn("conversation %s has no usable created_at: filed under undated", c->id);
+	day = dir_child(b, b->snap->top[STORE_CONVERSATIONS], b->name.data);
+	buf_reset(&b->name);
+	if (day == SNAPSHOT_NONE ||
+	    names_safe_name(c->id, conversations->item_suffix, &b->name) < 0) {
 		log_warn("skipping a conversation whose id cannot be a file name");
 		return;
 	}

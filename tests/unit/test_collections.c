@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 static void test_paths_find_their_collection(void)
 {
@@ -42,6 +43,48 @@ static void test_parse_render_free_through_the_table(void)
 	free(object);
 	json_object_put(obj);
 	json_object_put(no_id);
+}
+
+/* The path of an item in the id tree, for each collection. */
+static const struct {
+	enum store_kind kind;
+	const char *json, *path;
+	bool placed;
+} item_paths[] = {
+	{ STORE_MEMORIES, "{\"id\":\"m/1\",\"category\":\"work\"}", "memories/work/m%2F1.txt", true },
+	{ STORE_MEMORIES, "{\"id\":\"m2\"}", "memories/uncategorized/m2.txt", true },
+	{ STORE_MEMORIES, "{\"id\":\"m3\",\"category\":\"\"}", "memories/uncategorized/m3.txt",
+	  false },
+	{ STORE_ACTION_ITEMS, "{\"id\":\"a1\",\"completed\":true}", "action-items/done/a1.txt",
+	  true },
+	{ STORE_ACTION_ITEMS, "{\"id\":\"a2\"}", "action-items/open/a2.txt", true },
+	{ STORE_CONVERSATIONS, "{\"id\":\"c1\",\"created_at\":\"2025-03-04T12:00:00Z\"}",
+	  "conversations/2025-03-04/c1", true },
+	{ STORE_CONVERSATIONS, "{\"id\":\"c2\"}", "conversations/undated/c2", false },
+};
+
+static void test_items_have_one_path_rule(void)
+{
+	setenv("TZ", "UTC", 1);	/* the day directory is the local day */
+	tzset();
+	for (size_t i = 0; i < sizeof(item_paths) / sizeof(item_paths[0]); i++) {
+		const struct collection *c = collection_of(item_paths[i].kind);
+		json_object *obj = json_tokener_parse(item_paths[i].json);
+		void *object = calloc(1, c->object_size);
+		struct buf path = BUF_INIT, place = BUF_INIT;
+
+		CHECK(c->parse(obj, object) == 0);
+		CHECK(c->place(object, &place) == item_paths[i].placed);
+		CHECK(collection_item_path(item_paths[i].kind, object,
+					   json_object_get_string(json_object_object_get(obj, "id")),
+					   &path) == 0);
+		CHECK_STR(path.data, item_paths[i].path);
+		c->free_object(object);
+		free(object);
+		buf_free(&path);
+		buf_free(&place);
+		json_object_put(obj);
+	}
 }
 
 /* One conversation by id counts against "conversation", not against the
@@ -96,6 +139,7 @@ int main(void)
 {
 	RUN(test_paths_find_their_collection);
 	RUN(test_parse_render_free_through_the_table);
+	RUN(test_items_have_one_path_rule);
 	RUN(test_budget_policies_follow_the_table);
 	RUN(test_core_opens_in_memory_and_reports_a_bad_url);
 	return UNIT_RESULT();
