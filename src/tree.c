@@ -363,6 +363,31 @@ static int enter(struct tree *t, uint64_t ino, bool inside, struct snapshot **sn
 	return rc ? rc : -EIO;
 }
 
+/*
+ * Who answers for an inode, asked once by every call: a node of the
+ * snapshot (the id tree, the views and .omifs/, whose bytes render_node
+ * makes), or else an entry of search/ (searchdir.h), which hands out the
+ * numbers of the queries, links and results.md below it.
+ */
+struct target {
+	struct snapshot *snap;	/* a reference; NULL: search/'s entry */
+	struct node *node;
+	struct searchdir_entry entry;
+};
+
+/* Finds ino's owner: the snapshot's node as enter() finds it (`inside`
+ * as there), else search/'s. Returns 0, -ENOENT when neither holds it,
+ * or enter()'s error; the caller releases to->snap when set. */
+static int resolve(struct tree *t, uint64_t ino, bool inside, struct target *to)
+{
+	int rc = enter(t, ino, inside, &to->snap, &to->node);
+
+	if (rc != -ENOENT)
+		return rc;
+	to->snap = NULL;
+	return searchdir_getattr(t->search, ino, &to->entry);
+}
+
 /* ---- the status file ---- */
 
 /*
@@ -683,38 +708,33 @@ static int fill_search_entry(void *ctx, const char *name, const struct searchdir
 }
 
 /* A query's directory: its own entry, search/, then what searchdir has. */
-static int search_readdir(struct tree *t, uint64_t ino, off_t offset, tree_fill_fn fill,
-			  void *ctx)
+static int search_readdir(struct tree *t, const struct searchdir_entry *self, off_t offset,
+			  tree_fill_fn fill, void *ctx)
 {
 	struct search_fill f = { t, fill, ctx };
-	struct searchdir_entry self, up = { t->search_ino, SEARCHDIR_QUERY, 4096 };
+	struct searchdir_entry up = { t->search_ino, SEARCHDIR_QUERY, 4096 };
 	struct stat st;
-	int rc = searchdir_getattr(t->search, ino, &self);
 
-	if (rc < 0 || self.kind != SEARCHDIR_QUERY)
-		return rc < 0 ? rc : -ENOTDIR;
-	search_stat(t, &self, &st);
+	if (self->kind != SEARCHDIR_QUERY)
+		return -ENOTDIR;
+	search_stat(t, self, &st);
 	if (offset <= 0 && fill(ctx, ".", &st, true, 1) != 0)
 		return 0;
 	search_stat(t, &up, &st);
 	if (offset <= 1 && fill(ctx, "..", &st, false, 2) != 0)
 		return 0;
-	return searchdir_readdir(t->search, ino, offset, fill_search_entry, &f);
+	return searchdir_readdir(t->search, self->ino, offset, fill_search_entry, &f);
 }
 
 int tree_attributes(struct tree *t, uint64_t ino, tree_attribute_fn fn, void *ctx)
 {
-	struct searchdir_entry e;
-	struct snapshot *snap;
-	struct node *n;
-	int rc = enter(t, ino, false, &snap, &n);
+	struct target to;
+	int rc = resolve(t, ino, false, &to);
 
-	if (rc == -ENOENT && searchdir_getattr(t->search, ino, &e) == 0)
-		return 0;	/* search/ has none */
-	if (rc < 0)
-		return rc;
-	rc = snapshot_attributes(snap, n, t->sync, fn, ctx);
-	release(t, snap);
+	if (rc < 0 || !to.snap)
+		return rc;	/* search/ has none */
+	rc = snapshot_attributes(to.snap, to.node, t->sync, fn, ctx);
+	release(t, to.snap);
 	return rc;
 }
 
@@ -727,21 +747,19 @@ int tree_readlink(struct tree *t, uint64_t ino, struct buf *out)
 
 int tree_getattr(struct tree *t, uint64_t ino, struct stat *st, bool *changing)
 {
-	struct snapshot *snap;
-	struct searchdir_entry e;
-	struct node *n;
-	int rc = enter(t, ino, false, &snap, &n);
+	struct target to;
+	int rc = resolve(t, ino, false, &to);
 
-	if (rc == -ENOENT && searchdir_getattr(t->search, ino, &e) == 0) {
-		search_stat(t, &e, st);
+	if (rc < 0)
+		return rc;
+	if (!to.snap) {
+		search_stat(t, &to.entry, st);
 		if (changing)
 			*changing = false;
 		return 0;
 	}
-	if (rc < 0)
-		return rc;
-	rc = kernel_attributes(t, snap, n, st, changing);
-	release(t, snap);
+	rc = kernel_attributes(t, to.snap, to.node, st, changing);
+	release(t, to.snap);
 	return rc;
 }
 
@@ -750,17 +768,20 @@ int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct stat *
 {
 	struct snapshot *snap;
 	struct node *dir, *n;
+	struct target to;
 	int rc;
 
 	if (changing)
 		*changing = false;
 	if (parent == t->search_ino)
 		return search_lookup(t, parent, name, st);
-	rc = enter(t, parent, true, &snap, &dir);
-	if (rc == -ENOENT)
-		return search_lookup(t, parent, name, st);
+	rc = resolve(t, parent, true, &to);
 	if (rc < 0)
 		return rc;
+	if (!to.snap)
+		return search_lookup(t, parent, name, st);
+	snap = to.snap;
+	dir = to.node;
 	n = dir->kind == NODE_DIR ? snapshot_child(snap, dir, name) : NULL;
 	if (n && attributes_wait(t, snap, n)) {
 		/* Never cached: the kernel asks getattr next, which lists or
@@ -781,13 +802,16 @@ int tree_readdir(struct tree *t, uint64_t ino, off_t offset, tree_fill_fn fill, 
 {
 	struct snapshot *snap;
 	struct node *dir;
+	struct target to;
 	struct stat st;
-	int rc = enter(t, ino, true, &snap, &dir);
+	int rc = resolve(t, ino, true, &to);
 
-	if (rc == -ENOENT)
-		return search_readdir(t, ino, offset, fill, ctx);
 	if (rc < 0)
 		return rc;
+	if (!to.snap)
+		return search_readdir(t, &to.entry, offset, fill, ctx);
+	snap = to.snap;
+	dir = to.node;
 	if (dir->kind != NODE_DIR) {
 		release(t, snap);
 		return -ENOTDIR;
@@ -819,43 +843,37 @@ done:
 
 int tree_open(struct tree *t, uint64_t ino, bool *changing)
 {
-	struct snapshot *snap;
-	struct node *n;
-	int rc = enter(t, ino, false, &snap, &n);
+	struct target to;
+	int rc = resolve(t, ino, false, &to);
 
-	if (rc == -ENOENT) {
-		struct searchdir_entry e;
-
-		*changing = false;
-		rc = searchdir_getattr(t->search, ino, &e);
-		return rc < 0 ? rc : e.kind == SEARCHDIR_RESULTS_MD ? 0 : -EISDIR;
-	}
+	*changing = false;
 	if (rc < 0)
 		return rc;
-	*changing = n->kind == NODE_STATUS;
-	rc = n->kind == NODE_DIR ? -EISDIR : 0;
-	release(t, snap);
+	if (!to.snap)
+		return to.entry.kind == SEARCHDIR_RESULTS_MD ? 0 : -EISDIR;
+	*changing = to.node->kind == NODE_STATUS;
+	rc = to.node->kind == NODE_DIR ? -EISDIR : 0;
+	release(t, to.snap);
 	return rc;
 }
 
-/* The snapshot (a reference) and node a read of ino answers from: the
- * former one for a file the kernel may still hold its size of, else as
- * enter() finds it. */
-static int enter_to_read(struct tree *t, uint64_t ino, struct snapshot **snap, struct node **node)
+/* Whom a read of ino asks: the former snapshot for a file the kernel may
+ * still hold its size of, else as resolve() finds it. */
+static int resolve_to_read(struct tree *t, uint64_t ino, struct target *to)
 {
 	long i;
 
 	pthread_mutex_lock(&t->lock);
 	i = former_unasked(t, ino);
 	if (i >= 0) {
-		*snap = t->former;
-		(*snap)->refs++;
-		*node = snapshot_node(*snap, ino);
+		to->snap = t->former;
+		to->snap->refs++;
+		to->node = snapshot_node(to->snap, ino);
 		pthread_mutex_unlock(&t->lock);
 		return 0;
 	}
 	pthread_mutex_unlock(&t->lock);
-	return enter(t, ino, false, snap, node);
+	return resolve(t, ino, false, to);
 }
 
 /* Counts a read of ino as awaiting its reply (tree_read_done). */
@@ -872,18 +890,21 @@ int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *
 	struct buf content = BUF_INIT;
 	struct timespec started;
 	struct snapshot *snap;
+	struct target to;
 	struct node *n;
 	int rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &started);
 	note_reading(t, ino);
-	rc = enter_to_read(t, ino, &snap, &n);
-	if (rc < 0) {
-		if (rc == -ENOENT)
+	rc = resolve_to_read(t, ino, &to);
+	if (rc < 0 || !to.snap) {
+		if (rc == 0)
 			rc = searchdir_read(t->search, ino, off, size, out);
 		note_read_time(t, &started);
 		return rc;
 	}
+	snap = to.snap;
+	n = to.node;
 	if (n->kind == NODE_JSONL) {
 		rc = snapshot_read_lines(snap, n, t->sync, off, size, out);
 	} else if (n->kind == NODE_STATUS || !kept_read(t->kept, n->ino, n->digest, off, size, out)) {
