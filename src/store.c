@@ -472,6 +472,41 @@ void store_rollback(struct store *s)
 		store_exec(s, "ROLLBACK");
 }
 
+/* The last step of a transaction that changed items, before COMMIT: the
+ * index agrees with the tables again (search_index.c's 'dirty'). */
+static int seal_index(struct store *s)
+{
+	if (s->search && search_index_seal(s->search) < 0)
+		return store_fail(s, "sealing the index");
+	return 0;
+}
+
+int store_begin(struct store *s)
+{
+	/* Read-only, writes go to temp tables: no write lock to take. */
+	return store_exec(s, s->readonly ? "BEGIN" : "BEGIN IMMEDIATE");
+}
+
+int store_end(struct store *s, int rc)
+{
+	/* A transaction SQLite ended itself is no commit of ours. */
+	if (rc >= 0 && sqlite3_get_autocommit(s->db))
+		rc = store_fail(s, "a transaction that SQLite rolled back");
+	else if (rc >= 0 && (seal_index(s) < 0 || store_exec(s, "COMMIT") < 0))
+		rc = -EIO;
+	if (rc < 0)
+		store_rollback(s);
+	return rc;
+}
+
+int store_reindex(struct store *s, enum store_kind kind, const char *id)
+{
+	if (s->search && search_index_update(s->search, kind, id) < 0)
+		return store_fail(s, "indexing an item");
+	return 0;
+}
+
+
 /* Gives every id of kind's listing that has none a first-seen time.
  * s->lock held, inside the listing's transaction. */
 int store_note_first_seen(struct store *s, enum store_kind kind, time_t at)
@@ -724,32 +759,34 @@ enum store_elsewhere store_changed_elsewhere(struct store *s)
 	return what;
 }
 
-int store_put_full_conversation(struct store *s, const char *id, const char *json)
+/* Adds a conversation with its transcript unless there is one; 0 or -EIO. */
+static int put_full(struct store *s, const char *id, const char *json)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = store_prepare(s, "INSERT OR IGNORE INTO full_conversation (id, json) "
+					 "VALUES (?, ?)");
 	int rc = -EIO;
 
-	pthread_mutex_lock(&s->lock);
-	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
-		goto out;
-	st = store_prepare(s, "INSERT OR IGNORE INTO full_conversation (id, json) VALUES (?, ?)");
 	if (!st)
-		goto rollback;
+		return -EIO;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, json, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	if (sqlite3_step(st) != SQLITE_DONE)
 		store_fail(s, "writing a conversation");
-		goto rollback;
-	}
-	if ((sqlite3_changes(s->db) > 0 && store_reindex(s, STORE_CONVERSATIONS, id) < 0) ||
-	    store_seal_index(s) < 0 || store_exec(s, "COMMIT") < 0)
-		goto rollback;
-	rc = 0;
-	goto out;
-rollback:
-	store_rollback(s);
-out:
+	else
+		rc = sqlite3_changes(s->db) > 0 ? store_reindex(s, STORE_CONVERSATIONS, id) : 0;
 	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_put_full_conversation(struct store *s, const char *id, const char *json)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = store_begin(s);
+	if (rc == 0)
+		rc = put_full(s, id, json);
+	rc = store_end(s, rc);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -936,40 +973,41 @@ int store_set_number(struct store *s, const char *key, long long value)
 	return rc;
 }
 
-int store_keep_sends(struct store *s, const char *const *policies, const double *at, size_t n,
+/* Forgets the requests sent before `before` and adds n; 0 or -EIO. */
+static int put_sends(struct store *s, const char *const *policies, const double *at, size_t n,
 		     double before)
 {
-	sqlite3_stmt *forget = NULL, *add = NULL;
-	int rc = -EIO;
+	sqlite3_stmt *forget = store_prepare(s, "DELETE FROM sent WHERE at < ?1");
+	sqlite3_stmt *add = store_prepare(s, "INSERT INTO sent (policy, at) VALUES (?1, ?2)");
+	int rc = forget && add ? 0 : -EIO;
 
-	pthread_mutex_lock(&s->lock);
-	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
-		goto out;
-	forget = store_prepare(s, "DELETE FROM sent WHERE at < ?1");
-	add = store_prepare(s, "INSERT INTO sent (policy, at) VALUES (?1, ?2)");
-	if (!forget || !add)
-		goto rollback;
-	sqlite3_bind_double(forget, 1, before);
-	if (sqlite3_step(forget) != SQLITE_DONE)
-		goto failed;
-	for (size_t i = 0; i < n; i++) {
+	if (rc == 0) {
+		sqlite3_bind_double(forget, 1, before);
+		if (sqlite3_step(forget) != SQLITE_DONE)
+			rc = store_fail(s, "keeping the requests sent");
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++) {
 		sqlite3_reset(add);
 		sqlite3_bind_text(add, 1, policies[i], -1, SQLITE_STATIC);
 		sqlite3_bind_double(add, 2, at[i]);
 		if (sqlite3_step(add) != SQLITE_DONE)
-			goto failed;
+			rc = store_fail(s, "keeping the requests sent");
 	}
-	if (store_exec(s, "COMMIT") < 0)
-		goto rollback;
-	rc = 0;
-	goto out;
-failed:
-	store_fail(s, "keeping the requests sent");
-rollback:
-	store_rollback(s);
-out:
 	sqlite3_finalize(forget);
 	sqlite3_finalize(add);
+	return rc;
+}
+
+int store_keep_sends(struct store *s, const char *const *policies, const double *at, size_t n,
+		     double before)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = store_begin(s);
+	if (rc == 0)
+		rc = put_sends(s, policies, at, n, before);
+	rc = store_end(s, rc);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -1210,26 +1248,23 @@ static const char put_file_date_sql[] = "INSERT OR REPLACE INTO file_date VALUES
 
 int store_put_file_dates(struct store *s, const struct store_file_date *rows, size_t n)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = -EIO;
+	sqlite3_stmt *st;
+	int rc;
 
 	if (n == 0)
 		return 0;
+	/* Read-only, the rows go to a temp copy, made before the
+	 * transaction so that no rollback undoes it. */
 	pthread_mutex_lock(&s->lock);
 	dates_writable(s);
-	/* Read-only, the rows are the temp copy's: no write lock to take. */
-	if (store_exec(s, s->readonly ? "BEGIN" : "BEGIN IMMEDIATE") < 0)
-		goto out;
-	st = store_prepare(s, put_file_date_sql);
-	rc = st ? 0 : -EIO;
+	rc = store_begin(s);
+	st = rc == 0 ? store_prepare(s, put_file_date_sql) : NULL;
+	if (rc == 0 && !st)
+		rc = -EIO;
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = put_file_date(s, st, &rows[i]);
-	if (rc < 0 || store_exec(s, "COMMIT") < 0) {
-		store_rollback(s);
-		rc = -EIO;
-	}
-out:
 	sqlite3_finalize(st);
+	rc = store_end(s, rc);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }

@@ -109,40 +109,40 @@ size_t store_listing_size(struct store *s, enum store_kind kind)
 	return n > 0 ? (size_t)n : 0;
 }
 
-int store_stage_items(struct store *s, enum store_kind kind, const struct store_item *items,
-		      const bool *locked, size_t n)
+/* Stages n items after those staged already; 0 or -EIO. */
+static int stage(struct store *s, enum store_kind kind, const struct store_item *items,
+		 const bool *locked, size_t n)
 {
-	sqlite3_stmt *insert = NULL;
-	int rc = -EIO;
+	sqlite3_stmt *insert = store_prepare(s, "INSERT OR REPLACE INTO staged_listing (kind, "
+					     "position, id, json, locked) VALUES (?, ?, ?, ?, ?)");
+	int rc = insert ? 0 : -EIO;
 
-	pthread_mutex_lock(&s->lock);
-	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
-		goto out;
-	insert = store_prepare(s, "INSERT OR REPLACE INTO staged_listing (kind, position, id, json, "
-			    "locked) VALUES (?, ?, ?, ?, ?)");
-	if (!insert)
-		goto rollback;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; rc == 0 && i < n; i++) {
 		sqlite3_reset(insert);
 		sqlite3_bind_int(insert, 1, kind);
 		sqlite3_bind_int64(insert, 2, s->staged[kind] + (sqlite3_int64)i);
 		sqlite3_bind_text(insert, 3, items[i].id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(insert, 4, items[i].json, -1, SQLITE_STATIC);
 		sqlite3_bind_int(insert, 5, locked && locked[i]);
-		if (sqlite3_step(insert) != SQLITE_DONE) {
-			store_fail(s, "staging a listing");
-			goto rollback;
-		}
+		if (sqlite3_step(insert) != SQLITE_DONE)
+			rc = store_fail(s, "staging a listing");
 	}
-	if (store_exec(s, "COMMIT") < 0)
-		goto rollback;
-	s->staged[kind] += (sqlite3_int64)n;
-	rc = 0;
-	goto out;
-rollback:
-	store_rollback(s);
-out:
 	sqlite3_finalize(insert);
+	return rc;
+}
+
+int store_stage_items(struct store *s, enum store_kind kind, const struct store_item *items,
+		      const bool *locked, size_t n)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = store_begin(s);
+	if (rc == 0)
+		rc = stage(s, kind, items, locked, n);
+	rc = store_end(s, rc);
+	if (rc == 0)
+		s->staged[kind] += (sqlite3_int64)n;
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -166,23 +166,6 @@ int store_stage_compare(struct store *s, enum store_kind kind, struct store_stag
 	c->cached = (size_t)cached;
 	c->vanished = (size_t)vanished;
 	c->confirmed = (size_t)confirmed;
-	return 0;
-}
-
-/* Brings the index entry of (kind, id) in line with the tables. Lock
- * held, inside the transaction that changed the item. */
-int store_reindex(struct store *s, enum store_kind kind, const char *id)
-{
-	if (s->search && search_index_update(s->search, kind, id) < 0)
-		return store_fail(s, "indexing an item");
-	return 0;
-}
-
-/* The last step of a transaction that changed items, before COMMIT. */
-int store_seal_index(struct store *s)
-{
-	if (s->search && search_index_seal(s->search) < 0)
-		return store_fail(s, "sealing the index");
 	return 0;
 }
 
@@ -215,7 +198,7 @@ static int reindex_noted(struct store *s, enum store_kind kind)
 	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
 		rc = store_reindex(s, kind, (const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
-	return rc < 0 ? rc : store_seal_index(s);
+	return rc;
 }
 
 /* Runs one of supersede()'s statements: ?1 the kind, ?2 the count, ?3
@@ -336,19 +319,17 @@ static int move_stage(struct store *s, enum store_kind kind, enum store_vanished
 	return changes > INT_MAX ? INT_MAX : (int)changes;
 }
 
-int store_stage_show(struct store *s, enum store_kind kind, bool fulls_listed)
+/* Shows what is staged: added and changed items take their place in the
+ * listing served, nothing is dropped. Returns how many, or -EIO. */
+static int show_stage(struct store *s, enum store_kind kind, bool fulls_listed)
 {
-	sqlite3_int64 changes;
-	int rc = -EIO;
+	sqlite3_int64 changes = store_count_kind(s, "SELECT count(*) FROM staged_listing st WHERE "
+						 "kind = ?1 AND NOT EXISTS (SELECT 1 FROM listing l "
+						 "WHERE l.kind = ?1 AND l.id = st.id AND "
+						 "l.json = st.json)", kind);
 
-	pthread_mutex_lock(&s->lock);
-	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
-		goto out;
-	changes = store_count_kind(s, "SELECT count(*) FROM staged_listing st WHERE kind = ?1 AND "
-				"NOT EXISTS (SELECT 1 FROM listing l WHERE l.kind = ?1 AND "
-				"l.id = st.id AND l.json = st.json)", kind);
 	if (changes < 0)
-		goto rollback;
+		return -EIO;
 	if (changes > 0 &&
 	    (supersede(s, kind, "EXISTS (SELECT 1 FROM staged_listing st WHERE st.kind = ?1 AND "
 		       "st.id = l.id AND st.json <> l.json)", NULL, !fulls_listed) < 0 ||
@@ -358,16 +339,21 @@ int store_stage_show(struct store *s, enum store_kind kind, bool fulls_listed)
 			 "WHERE kind = ?1", kind, 0, 0) < 0 ||
 	     store_note_first_seen(s, kind, time(NULL)) < 0 || reindex_noted(s, kind) < 0 ||
 	     store_note_listings_changed(s) < 0))
-		goto rollback;
-	if (store_exec(s, "COMMIT") < 0)
-		goto rollback;
-	if (changes > 0)
+		return -EIO;
+	return changes > INT_MAX ? INT_MAX : (int)changes;
+}
+
+int store_stage_show(struct store *s, enum store_kind kind, bool fulls_listed)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = store_begin(s);
+	if (rc == 0)
+		rc = show_stage(s, kind, fulls_listed);
+	rc = store_end(s, rc);
+	if (rc > 0)
 		s->listings_changed++;
-	rc = changes > INT_MAX ? INT_MAX : (int)changes;
-	goto out;
-rollback:
-	store_rollback(s);
-out:
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -375,27 +361,24 @@ out:
 int store_stage_commit(struct store *s, enum store_kind kind, enum store_vanished vanished,
 		       bool fulls_listed, time_t listed_at)
 {
-	bool was_listed;
-	int rc = -EIO;
+	bool was_listed = false;
+	int rc;
 
 	pthread_mutex_lock(&s->lock);
-	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
-		goto out;
-	was_listed = store_listing_exists(s, kind);
-	rc = move_stage(s, kind, vanished, fulls_listed, listed_at);
+	rc = store_begin(s);
+	if (rc == 0) {
+		was_listed = store_listing_exists(s, kind);
+		rc = move_stage(s, kind, vanished, fulls_listed, listed_at);
+	}
+	/* A first listing, even an empty one, changes what the tree can show. */
 	if (rc >= 0 && (rc > 0 || !was_listed) && store_note_listings_changed(s) < 0)
 		rc = -EIO;
-	if (rc < 0 || store_exec(s, "COMMIT") < 0) {
-		store_rollback(s);
-		rc = -EIO;
-		goto out;
+	rc = store_end(s, rc);
+	if (rc >= 0) {
+		s->staged[kind] = 0;
+		if (rc > 0 || !was_listed)
+			s->listings_changed++;
 	}
-	s->staged[kind] = 0;
-	/* A first listing, even an empty one, changes what the tree can show. */
-	if (rc > 0 || !was_listed) {
-		s->listings_changed++;
-	}
-out:
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -410,22 +393,20 @@ int store_replace_listing(struct store *s, enum store_kind kind, const struct st
 	return rc < 0 ? rc : store_stage_commit(s, kind, STORE_DELETE_VANISHED, false, listed_at);
 }
 
-int store_merge_listing(struct store *s, enum store_kind kind, const struct store_item *items,
-			size_t n)
+/* Puts n items in the listing served, ahead of it; returns how many
+ * were added or changed, or -EIO. */
+static int merge(struct store *s, enum store_kind kind, const struct store_item *items, size_t n)
 {
-	sqlite3_stmt *old = NULL, *upsert = NULL, *first = NULL;
+	sqlite3_stmt *old, *upsert, *first;
 	sqlite3_int64 position = 0;
 	int changes = 0, rc = -EIO;
 
-	pthread_mutex_lock(&s->lock);
-	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
-		goto out;
 	old = store_prepare(s, "SELECT json, position FROM listing WHERE kind = ? AND id = ?");
 	upsert = store_prepare(s, "INSERT OR REPLACE INTO listing (kind, position, id, json) "
 			    "VALUES (?, ?, ?, ?)");
 	first = store_prepare(s, "SELECT coalesce(min(position), 0) FROM listing WHERE kind = ?");
 	if (!old || !upsert || !first)
-		goto rollback;
+		goto out;
 	sqlite3_bind_int(first, 1, kind);
 	if (sqlite3_step(first) == SQLITE_ROW)
 		position = sqlite3_column_int64(first, 0) - (sqlite3_int64)n;
@@ -445,7 +426,7 @@ int store_merge_listing(struct store *s, enum store_kind kind, const struct stor
 			continue;
 		changes++;
 		if (known && supersede(s, kind, "l.id = ?4", items[i].id, true) < 0)
-			goto rollback;
+			goto out;
 		sqlite3_reset(upsert);
 		sqlite3_bind_int(upsert, 1, kind);
 		sqlite3_bind_int64(upsert, 2, at);
@@ -453,64 +434,72 @@ int store_merge_listing(struct store *s, enum store_kind kind, const struct stor
 		sqlite3_bind_text(upsert, 4, items[i].json, -1, SQLITE_STATIC);
 		if (sqlite3_step(upsert) != SQLITE_DONE) {
 			store_fail(s, "merging a listing");
-			goto rollback;
+			goto out;
 		}
 		if (store_reindex(s, kind, items[i].id) < 0)
-			goto rollback;
+			goto out;
 	}
-	if (store_note_first_seen(s, kind, time(NULL)) < 0 || store_seal_index(s) < 0 ||
-	    (changes > 0 && store_note_listings_changed(s) < 0) || store_exec(s, "COMMIT") < 0)
-		goto rollback;
-	if (changes > 0) {
-		s->listings_changed++;
-	}
-	rc = changes;
-	goto out;
-rollback:
-	store_rollback(s);
+	if (store_note_first_seen(s, kind, time(NULL)) == 0 &&
+	    (changes == 0 || store_note_listings_changed(s) == 0))
+		rc = changes;
 out:
 	sqlite3_finalize(old);
 	sqlite3_finalize(upsert);
 	sqlite3_finalize(first);
+	return rc;
+}
+
+int store_merge_listing(struct store *s, enum store_kind kind, const struct store_item *items,
+			size_t n)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = store_begin(s);
+	if (rc == 0)
+		rc = merge(s, kind, items, n);
+	rc = store_end(s, rc);
+	if (rc > 0)
+		s->listings_changed++;
 	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* Gives n listed items a new JSON in their place; 0 or -EIO. */
+static int rewrite(struct store *s, enum store_kind kind, const struct store_item *items, size_t n)
+{
+	sqlite3_stmt *update = store_prepare(s, "UPDATE listing SET json = ? WHERE kind = ? AND "
+					     "id = ?");
+	int rc = update ? 0 : -EIO;
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		/* The snapshot built from the old form may still read it. */
+		rc = supersede(s, kind, "l.id = ?4", items[i].id, false);
+		if (rc < 0)
+			break;
+		sqlite3_reset(update);
+		sqlite3_bind_text(update, 1, items[i].json, -1, SQLITE_STATIC);
+		sqlite3_bind_int(update, 2, kind);
+		sqlite3_bind_text(update, 3, items[i].id, -1, SQLITE_STATIC);
+		if (sqlite3_step(update) != SQLITE_DONE)
+			rc = store_fail(s, "rewriting a listing");
+		else if (sqlite3_changes(s->db) > 0)
+			rc = store_reindex(s, kind, items[i].id);
+	}
+	sqlite3_finalize(update);
 	return rc;
 }
 
 int store_rewrite_listing(struct store *s, enum store_kind kind, const struct store_item *items,
 			  size_t n)
 {
-	sqlite3_stmt *update = NULL;
-	int rc = -EIO;
+	int rc;
 
 	pthread_mutex_lock(&s->lock);
-	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
-		goto out;
-	update = store_prepare(s, "UPDATE listing SET json = ? WHERE kind = ? AND id = ?");
-	if (!update)
-		goto rollback;
-	for (size_t i = 0; i < n; i++) {
-		/* The snapshot built from the old form may still read it. */
-		if (supersede(s, kind, "l.id = ?4", items[i].id, false) < 0)
-			goto rollback;
-		sqlite3_reset(update);
-		sqlite3_bind_text(update, 1, items[i].json, -1, SQLITE_STATIC);
-		sqlite3_bind_int(update, 2, kind);
-		sqlite3_bind_text(update, 3, items[i].id, -1, SQLITE_STATIC);
-		if (sqlite3_step(update) != SQLITE_DONE) {
-			store_fail(s, "rewriting a listing");
-			goto rollback;
-		}
-		if (sqlite3_changes(s->db) > 0 && store_reindex(s, kind, items[i].id) < 0)
-			goto rollback;
-	}
-	if (store_seal_index(s) < 0 || store_exec(s, "COMMIT") < 0)
-		goto rollback;
-	rc = 0;
-	goto out;
-rollback:
-	store_rollback(s);
-out:
-	sqlite3_finalize(update);
+	rc = store_begin(s);
+	if (rc == 0)
+		rc = rewrite(s, kind, items, n);
+	rc = store_end(s, rc);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /*
  * store_state: what the store's own files share (store.c: opening, reads,
- * transcripts, sizes; store_listing.c: writing listings, staged or not).
+ * transcripts, sizes, and the helpers below; store_listing.c, which sits
+ * above it: writing listings, staged or not).
  * Nothing else includes it: store.h is the module's promise.
  *
  * Every function here expects s->lock held and reports SQLite errors
@@ -63,6 +64,20 @@ sqlite3_stmt *store_prepare(struct store *s, const char *sql);
 int store_exec(struct store *s, const char *sql);
 /* Rolls back the transaction open, if one still is. */
 void store_rollback(struct store *s);
+/*
+ * The shell of every write, s->lock held:
+ *	rc = store_begin(s);
+ *	if (rc == 0)
+ *		rc = ...the writes: 0 or more, or -errno...;
+ *	rc = store_end(s, rc);
+ * store_begin opens the transaction (0 or -EIO). store_end, with rc >= 0,
+ * seals the index (its entries agree with the tables again) and commits;
+ * with rc < 0, or when either fails, it rolls back. It returns rc, or
+ * -EIO when the commit failed. What follows a commit (counts kept in
+ * struct store) goes after it, still under the lock.
+ */
+int store_begin(struct store *s);
+int store_end(struct store *s, int rc);
 /* Runs sql with ?1 = kind and, when the statement has them, ?2 = a and
  * ?3 = b; 0 or -EIO. */
 int store_run_kind(struct store *s, const char *sql, int kind, sqlite3_int64 a, sqlite3_int64 b);
@@ -73,10 +88,9 @@ bool store_listing_exists(struct store *s, enum store_kind kind);
 /* Records, for ids of kind not seen before, that they were first seen at. */
 int store_note_first_seen(struct store *s, enum store_kind kind, time_t at);
 
-/* In store_listing.c: brings the index entry of (kind, id) in line with
- * the tables, inside the transaction that changed the item; and the last
- * step of such a transaction, before COMMIT. 0 or -EIO. */
+/* Brings the index entry of (kind, id) in line with the tables, inside
+ * the transaction that changed the item; store_end seals the index.
+ * 0 or -EIO. */
 int store_reindex(struct store *s, enum store_kind kind, const char *id);
-int store_seal_index(struct store *s);
 
 #endif
