@@ -63,6 +63,23 @@ struct node *snapshot_find(const struct snapshot *snap, const uint32_t *sorted, 
 /* Whether parent has a child called name already. */
 bool snapshot_name_taken(struct builder *b, uint32_t parent, const char *name);
 
+/* In snapshot.c, for snapshot_build.c. snapshot_begin makes the empty
+ * picture, its root dated root_mtime; snapshot_dir_child finds or adds
+ * the directory called name under parent (SNAPSHOT_NONE when its name is
+ * taken by a file); snapshot_lay_out, once every node is in, lays out
+ * each directory's children as a sorted slice and dates directories by
+ * their newest file; snapshot_shrink gives back the room doubling left
+ * over. snapshot_arena_add_item stores an item's version and id (the
+ * node's id offset); snapshot_render_item writes a file's bytes. */
+void snapshot_begin(struct builder *b, int64_t root_mtime);
+uint32_t snapshot_dir_child(struct builder *b, uint32_t parent, const char *name);
+void snapshot_lay_out(struct snapshot *snap);
+/* Gives each directory the mtime of the newest node inside it. */
+void snapshot_date_directories(struct snapshot *snap);
+void snapshot_shrink(struct builder *b);
+uint32_t snapshot_arena_add_item(struct builder *b, const char *id, uint64_t version);
+void snapshot_render_item(enum node_kind kind, const union item *item, struct buf *out);
+
 /* The views' part of a build, in this order: their fixed nodes (after
  * the root's others), a line and maybe a note per listed item, their
  * nodes once the walk is over, then, once the children are sorted and

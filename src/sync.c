@@ -28,11 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* After a failure, the next attempt waits RETRY_PAUSE seconds, doubled
- * with each further failure up to RETRY_PAUSE_MAX: a server that is down
- * or a refused key must not eat the request budget. */
-#define RETRY_PAUSE 5
-#define RETRY_PAUSE_MAX 300
 /* Items asked per page when looking for new conversations, from this
  * many seconds before the newest known: a request or two, however long
  * the listing, even when the newest known was deleted meanwhile. */
@@ -57,52 +52,10 @@
  * store's staging: what memory holds of a listing of any length. */
 #define STAGE_PART 256
 
-/* The one form omifs stores an object's JSON in. */
-char *sync_object_json(json_object *item)
-{
-	return xstrdup(json_object_to_json_string_ext(item, JSON_C_TO_STRING_PLAIN |
-							      JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
-void sync_add_collected(struct collected *c, char *id, char *json)
-{
-	c->items = xgrow(c->items, &c->cap, c->n, sizeof(*c->items), 256);
-	c->items[c->n].id = id;
-	c->items[c->n].json = json;
-	c->n++;
-}
-
-void sync_free_collected(struct collected *c)
-{
-	for (size_t i = 0; i < c->n; i++) {
-		free((char *)c->items[i].id);
-		free((char *)c->items[i].json);
-	}
-	free(c->items);
-}
-
-double sync_clock(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int sync_full_interval(const struct sync *s, enum store_kind kind)
 {
 	return kind == STORE_CONVERSATIONS ? s->opts.full_refresh_interval
 					   : s->opts.refresh_interval;
-}
-
-/* Seconds to wait before trying again after `failures` failures in a row. */
-time_t sync_retry_pause(int failures)
-{
-	time_t pause = RETRY_PAUSE;
-
-	for (int i = 1; i < failures && pause < RETRY_PAUSE_MAX; i++)
-		pause *= 2;
-	return pause < RETRY_PAUSE_MAX ? pause : RETRY_PAUSE_MAX;
 }
 
 /* Reads kind's pending and held deletions and its locked items from the
@@ -119,57 +72,6 @@ static void count_missing_and_locked(struct sync *s, enum store_kind kind)
 	if (!held)
 		s->kinds[kind].held_why[0] = '\0';
 	pthread_mutex_unlock(&s->lock);
-}
-
-/* The cache's name for kind's page clamp, with transcripts or not. */
-static void page_clamp_key(enum store_kind kind, bool transcripts, char key[64])
-{
-	snprintf(key, 64, "page_clamp/%s%s", collection_of(kind)->dir,
-		 transcripts ? "/transcripts" : "");
-}
-
-/* Gives the client what an earlier run learnt of the server's pages. */
-static void load_page_clamps(struct sync *s)
-{
-	char key[64];
-	long long n;
-
-	for (int k = 0; k < STORE_KINDS && s->api; k++)
-		for (int t = 0; t < 2; t++) {
-			page_clamp_key(k, t, key);
-			if (store_get_number(s->store, key, &n) == 0 && n > 0 && n < INT_MAX) {
-				s->page_clamps[k][t] = (int)n;
-				api_set_page_clamp(s->api, collection_of(k)->api_path, t, (int)n);
-			}
-		}
-}
-
-void sync_keep_page_clamps(struct sync *s)
-{
-	int learnt[STORE_KINDS][2];
-	bool changed[STORE_KINDS][2];
-	char key[64];
-
-	for (int k = 0; k < STORE_KINDS && s->api; k++)
-		for (int t = 0; t < 2; t++)
-			learnt[k][t] = api_page_clamp(s->api, collection_of(k)->api_path, t);
-	pthread_mutex_lock(&s->lock);
-	for (int k = 0; k < STORE_KINDS; k++)
-		for (int t = 0; t < 2; t++) {
-			changed[k][t] = s->api && learnt[k][t] != s->page_clamps[k][t];
-			if (changed[k][t])
-				s->page_clamps[k][t] = learnt[k][t];
-		}
-	pthread_mutex_unlock(&s->lock);
-	for (int k = 0; k < STORE_KINDS; k++)
-		for (int t = 0; t < 2; t++)
-			if (changed[k][t]) {
-				page_clamp_key(k, t, key);
-				log_info("%s: the server serves %d items a page%s",
-					 collection_of(k)->dir, learnt[k][t],
-					 t ? " with transcripts" : "");
-				store_set_number(s->store, key, learnt[k][t]);
-			}
 }
 
 struct sync *sync_new(struct api_client *api, struct store *store, const struct sync_options *opts)
@@ -204,7 +106,7 @@ struct sync *sync_new(struct api_client *api, struct store *store, const struct 
 	atomic_init(&s->versions_floor, UINT64_MAX);
 	for (int k = 0; k < STORE_KINDS; k++)
 		count_missing_and_locked(s, k);
-	load_page_clamps(s);
+	sync_load_page_clamps(s);
 	sync_reload_order(s);
 	return s;
 }

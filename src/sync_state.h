@@ -1,6 +1,7 @@
 /*
  * sync_state: what sync's own files share (sync.c: listings and the
  * refresher; transcripts.c: the listing order and transcript batches;
+ * sync_base.c: what both stand on;
  * sync_reads.c: what the tree and the status file read). Nothing else
  * includes it: sync.h is the module's promise, this is how it keeps it.
  *
@@ -113,7 +114,7 @@ struct collected {
 	struct sync *stop_at_known;	/* new conversations: stop at a known id */
 };
 
-/* In sync.c. */
+/* In sync_base.c, which calls nothing of sync.c's or transcripts.c's. */
 /* The one form omifs stores an object's JSON in (caller frees). */
 char *sync_object_json(json_object *item);
 /* Appends (id, json) to c, which takes both over. */
@@ -121,20 +122,23 @@ void sync_add_collected(struct collected *c, char *id, char *json);
 void sync_free_collected(struct collected *c);
 /* Whether conversation has a usable created_at, then in *at. */
 bool sync_created_at(json_object *conversation, time_t *at);
-
+/* t as the API's dates are written in requests, clamped to the years a
+ * request can name (four digits). */
+void sync_format_date(time_t t, char out[32]);
 /* The wall clock in seconds, with fractions. */
 double sync_clock(void);
-
-/* Seconds between complete listings of kind by the refresher, as the
- * options say (the budget may stretch them: status). */
-int sync_full_interval(const struct sync *s, enum store_kind kind);
-
+/* Seconds to wait after `failures` failures in a row. */
+time_t sync_retry_pause(int failures);
+/* Gives the client what an earlier run learnt of the server's pages. */
+void sync_load_page_clamps(struct sync *s);
 /* Keeps in the cache what the server was seen to clamp pages to, when
  * that changed, for the next run to ask no more (api_page_clamp). */
 void sync_keep_page_clamps(struct sync *s);
 
-/* Seconds to wait after `failures` failures in a row. */
-time_t sync_retry_pause(int failures);
+/* In sync.c. */
+/* Seconds between complete listings of kind by the refresher, as the
+ * options say (the budget may stretch them: status). */
+int sync_full_interval(const struct sync *s, enum store_kind kind);
 
 /* In transcripts.c. */
 /* Reads the conversations' listing order from the store into s->order. */
@@ -142,8 +146,5 @@ void sync_reload_order(struct sync *s);
 void sync_free_order(struct listing_order *o);
 /* Where id stands in o: its place + 1, or 0 when it is not listed. */
 size_t sync_order_place(const struct listing_order *o, const char *id);
-/* t as the API's dates are written in requests, clamped to the years a
- * request can name (four digits). */
-void sync_format_date(time_t t, char out[32]);
 
 #endif

@@ -37,15 +37,6 @@ static void note_old_form(struct order_builder *b, const char *id, json_object *
 	sync_add_collected(&b->rewrite, xstrdup(id), sync_object_json(obj));
 }
 
-bool sync_created_at(json_object *conversation, time_t *at)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(conversation, "created_at", &v) &&
-	       json_object_is_type(v, json_type_string) &&
-	       model_parse_time(json_object_get_string(v), at) == 0;
-}
-
 static int add_order(const char *id, const char *json, void *ctx)
 {
 	struct order_builder *b = ctx;
@@ -154,25 +145,6 @@ static int store_full(json_object *item, const char *id, void *ctx)
 		b->remaining--;
 	}
 	return b->remaining == 0 ? API_LIST_DONE : API_LIST_NEXT;
-}
-
-/* The first and last seconds a request can name: years of four digits. */
-#define FIRST_NAMEABLE_SECOND (-62135596800LL)	/* 0001-01-01T00:00:00Z */
-#define LAST_NAMEABLE_SECOND 253402300799LL	/* 9999-12-31T23:59:59Z */
-
-/* glibc's %Y writes year 1 as "1", which the server refuses. */
-void sync_format_date(time_t t, char out[32])
-{
-	long long clamped = t < FIRST_NAMEABLE_SECOND ? FIRST_NAMEABLE_SECOND
-			  : t > LAST_NAMEABLE_SECOND ? LAST_NAMEABLE_SECOND : (long long)t;
-	time_t at = (time_t)clamped;
-	struct tm tm;
-
-	gmtime_r(&at, &tm);
-	/* The modulos tell the compiler the fields' widths. */
-	snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)(tm.tm_year + 1900) % 10000u,
-		 (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
-		 (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
 }
 
 void sync_plan_batch(struct sync_plan *plan, size_t at, size_t *lo, size_t *hi)
