@@ -160,7 +160,7 @@ static sqlite3_int64 query_int(struct store *s, const char *sql)
 
 	if (st && sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	store_finish(s, st);
 	return n;
 }
 
@@ -436,6 +436,10 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	for (size_t i = 0; i < s->n_kept; i++) {
+		sqlite3_finalize(s->kept[i].st);
+		free(s->kept[i].sql);
+	}
 	search_index_close(s->search);
 	search_index_close(s->searcher_index);
 	sqlite3_close(s->searcher);
@@ -447,16 +451,46 @@ void store_close(struct store *s)
 	free(s);
 }
 
-/* Prepares sql; on failure logs and returns NULL. Lock held. */
 sqlite3_stmt *store_prepare(struct store *s, const char *sql)
 {
+	struct kept_statement *k = NULL;
 	sqlite3_stmt *st = NULL;
 
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+	for (size_t i = 0; i < s->n_kept; i++) {
+		if (strcmp(s->kept[i].sql, sql) == 0) {
+			k = &s->kept[i];
+			break;
+		}
+	}
+	/* In use already (a statement run inside another's loop): a fresh
+	 * one, finalized when finished. */
+	if (k && !k->in_use) {
+		k->in_use = true;
+		return k->st;
+	}
+	if (sqlite3_prepare_v3(s->db, sql, -1, k ? 0 : SQLITE_PREPARE_PERSISTENT, &st,
+			       NULL) != SQLITE_OK) {
 		store_fail(s, sql);
 		return NULL;
 	}
+	if (!k && s->n_kept < STORE_KEPT_STATEMENTS)
+		s->kept[s->n_kept++] = (struct kept_statement){ xstrdup(sql), st, true };
 	return st;
+}
+
+void store_finish(struct store *s, sqlite3_stmt *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < s->n_kept; i++) {
+		if (s->kept[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			s->kept[i].in_use = false;
+			return;
+		}
+	}
+	sqlite3_finalize(st);
 }
 
 int store_exec(struct store *s, const char *sql)
@@ -520,7 +554,7 @@ int store_note_first_seen(struct store *s, enum store_kind kind, time_t at)
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)at);
 	sqlite3_bind_int(st, 2, kind);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "noting first-seen times");
-	sqlite3_finalize(st);
+	store_finish(s, st);
 	return rc;
 }
 
@@ -560,7 +594,7 @@ int store_put_size(struct store *s, uint64_t ino, uint64_t digest, int64_t size)
 	sqlite3_bind_int64(st, 3, size);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = store_fail(s, "keeping a file's size");
-	sqlite3_finalize(st);
+	store_finish(s, st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -599,7 +633,7 @@ int store_run_kind(struct store *s, const char *sql, int kind, sqlite3_int64 a, 
 	if (params >= 3)
 		sqlite3_bind_int64(st, 3, b);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, sql);
-	sqlite3_finalize(st);
+	store_finish(s, st);
 	return rc;
 }
 
@@ -616,7 +650,7 @@ sqlite3_int64 store_count_kind(struct store *s, const char *sql, int kind)
 		n = sqlite3_column_int64(st, 0);
 	else
 		store_fail(s, sql);
-	sqlite3_finalize(st);
+	store_finish(s, st);
 	return n;
 }
 
@@ -675,7 +709,7 @@ int store_listing_info(struct store *s, enum store_kind kind, time_t *listed_at,
 			*count = (size_t)sqlite3_column_int64(st, 1);
 			rc = 0;
 		}
-		sqlite3_finalize(st);
+		store_finish(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -774,7 +808,7 @@ static int put_full(struct store *s, const char *id, const char *json)
 		store_fail(s, "writing a conversation");
 	else
 		rc = sqlite3_changes(s->db) > 0 ? store_reindex(s, STORE_CONVERSATIONS, id) : 0;
-	sqlite3_finalize(st);
+	store_finish(s, st);
 	return rc;
 }
 
@@ -806,7 +840,7 @@ static char *get_json(struct store *s, const char *sql, int kind, const char *id
 			sqlite3_bind_int(st, 2, kind);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			json = xstrdup((const char *)sqlite3_column_text(st, 0));
-		sqlite3_finalize(st);
+		store_finish(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return json;
@@ -832,7 +866,7 @@ bool store_has_full_conversation(struct store *s, const char *id)
 	if (st) {
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		found = sqlite3_step(st) == SQLITE_ROW;
-		sqlite3_finalize(st);
+		store_finish(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return found;
@@ -849,7 +883,7 @@ static size_t count_rows(struct store *s, const char *sql)
 	if (st) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			n = (size_t)sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+		store_finish(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return n;
@@ -890,7 +924,7 @@ long long store_size(struct store *s)
 	if (st) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			bytes = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+		store_finish(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return bytes;
@@ -911,7 +945,7 @@ int store_get_number(struct store *s, const char *key, long long *value)
 		rc = step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? -ENOENT
 			: store_fail(s, "reading a number kept about the account");
 	}
-	sqlite3_finalize(st);
+	store_finish(s, st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -928,7 +962,7 @@ int store_set_account_url(struct store *s, const char *url)
 			sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
 			rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
 		}
-		sqlite3_finalize(st);
+		store_finish(s, st);
 		sqlite3_exec(s->db, rc == 0 ? "RELEASE account_url"
 					    : "ROLLBACK TO account_url; RELEASE account_url",
 			     NULL, NULL, NULL);
@@ -968,7 +1002,7 @@ int store_set_number(struct store *s, const char *key, long long value)
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0
 			: store_fail(s, "keeping a number about the account");
 	}
-	sqlite3_finalize(st);
+	store_finish(s, st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -993,8 +1027,8 @@ static int put_sends(struct store *s, const char *const *policies, const double 
 		if (sqlite3_step(add) != SQLITE_DONE)
 			rc = store_fail(s, "keeping the requests sent");
 	}
-	sqlite3_finalize(forget);
-	sqlite3_finalize(add);
+	store_finish(s, forget);
+	store_finish(s, add);
 	return rc;
 }
 
@@ -1023,7 +1057,7 @@ int store_foreach_send(struct store *s, store_send_fn fn, void *ctx)
 		fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_double(st, 1), ctx);
 	if (st)
 		rc = step == SQLITE_DONE ? 0 : store_fail(s, "reading the requests sent");
-	sqlite3_finalize(st);
+	store_finish(s, st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -1039,14 +1073,14 @@ uint64_t store_listings_count(struct store *s)
 }
 
 /* The text of the first column of the first row of st, copied; NULL
- * without one. Finalizes st. */
-static char *first_text(sqlite3_stmt *st)
+ * without one. Finishes st (store_finish). */
+static char *first_text(struct store *s, sqlite3_stmt *st)
 {
 	char *text = NULL;
 
 	if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
 		text = xstrdup((const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+	store_finish(s, st);
 	return text;
 }
 
@@ -1062,14 +1096,14 @@ char *store_get_version(struct store *s, enum store_kind kind, const char *id, u
 		sqlite3_bind_int(st, 1, kind);
 		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
 	}
-	json = first_text(st);
+	json = first_text(s, st);
 	if (json && hash_bytes(json, strlen(json)) == version) {
 		if (full) {
 			free(json);
 			st = store_prepare(s, "SELECT json FROM full_conversation WHERE id = ?");
 			if (st)
 				sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-			json = first_text(st);
+			json = first_text(s, st);
 		}
 	} else {
 		free(json);
@@ -1083,7 +1117,7 @@ char *store_get_version(struct store *s, enum store_kind kind, const char *id, u
 			sqlite3_bind_int64(st, 3, (sqlite3_int64)version);
 			sqlite3_bind_int(st, 4, full);
 		}
-		json = first_text(st);
+		json = first_text(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return json;
@@ -1101,7 +1135,7 @@ static int run_two(struct store *s, const char *sql, sqlite3_int64 a, sqlite3_in
 	if (sqlite3_bind_parameter_count(st) >= 2)
 		sqlite3_bind_int64(st, 2, b);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, sql);
-	sqlite3_finalize(st);
+	store_finish(s, st);
 	return rc;
 }
 
@@ -1135,7 +1169,7 @@ static sqlite3_int64 kind_number(struct store *s, const char *sql, enum store_ki
 		if (sqlite3_bind_parameter_count(st) >= 2)
 			sqlite3_bind_int64(st, 2, a);
 		n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : store_fail(s, sql);
-		sqlite3_finalize(st);
+		store_finish(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return n < 0 ? -1 : n;
@@ -1188,7 +1222,7 @@ bool store_item_locked(struct store *s, enum store_kind kind, const char *id)
 		sqlite3_bind_int(st, 1, kind);
 		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
 		locked = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
+		store_finish(s, st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return locked;
@@ -1263,7 +1297,7 @@ int store_put_file_dates(struct store *s, const struct store_file_date *rows, si
 		rc = -EIO;
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = put_file_date(s, st, &rows[i]);
-	sqlite3_finalize(st);
+	store_finish(s, st);
 	rc = store_end(s, rc);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -1289,10 +1323,10 @@ int store_date_file(struct store *s, uint64_t ino, uint64_t digest, int64_t firs
 			/* Other bytes move the time, even within its second. */
 			row.mtime = same ? was : changed > was ? changed : was + 1;
 		}
-		sqlite3_finalize(st);
+		store_finish(s, st);
 		st = same ? NULL : store_prepare(s, put_file_date_sql);
 		rc = same ? 0 : st ? put_file_date(s, st, &row) : -EIO;
-		sqlite3_finalize(st);
+		store_finish(s, st);
 	}
 	*mtime = row.mtime;
 	pthread_mutex_unlock(&s->lock);
@@ -1307,7 +1341,7 @@ int store_check(struct store *s, bool quick, char *out, size_t outlen)
 
 	pthread_mutex_lock(&s->lock);
 	st = store_prepare(s, quick ? "PRAGMA quick_check(1)" : "PRAGMA integrity_check(1)");
-	first = first_text(st);
+	first = first_text(s, st);
 	rc = first && strcmp(first, "ok") == 0 ? 0 : -EIO;
 	snprintf(out, outlen, "%s", first ? first : sqlite3_errmsg(s->db));
 	if (rc < 0) {

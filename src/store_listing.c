@@ -56,7 +56,7 @@ int store_stage_pause(struct store *s, enum store_kind kind, const struct store_
 		sqlite3_bind_int64(st, 7, (sqlite3_int64)p->started_at);
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "noting where a listing stopped");
 	}
-	sqlite3_finalize(st);
+	store_finish(s, st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -94,7 +94,7 @@ int store_stage_resume(struct store *s, enum store_kind kind, struct store_stage
 			: store_fail(s, "reading where a listing stopped");
 	}
 out:
-	sqlite3_finalize(st);
+	store_finish(s, st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -127,7 +127,7 @@ static int stage(struct store *s, enum store_kind kind, const struct store_item 
 		if (sqlite3_step(insert) != SQLITE_DONE)
 			rc = store_fail(s, "staging a listing");
 	}
-	sqlite3_finalize(insert);
+	store_finish(s, insert);
 	return rc;
 }
 
@@ -197,7 +197,7 @@ static int reindex_noted(struct store *s, enum store_kind kind)
 		return -EIO;
 	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
 		rc = store_reindex(s, kind, (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+	store_finish(s, st);
 	return rc;
 }
 
@@ -217,7 +217,7 @@ static int run_superseding(struct store *s, const char *sql, enum store_kind kin
 	if (id)
 		sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "keeping a superseded version");
-	sqlite3_finalize(st);
+	store_finish(s, st);
 	return rc;
 }
 
@@ -443,9 +443,9 @@ static int merge(struct store *s, enum store_kind kind, const struct store_item 
 	    (changes == 0 || store_note_listings_changed(s) == 0))
 		rc = changes;
 out:
-	sqlite3_finalize(old);
-	sqlite3_finalize(upsert);
-	sqlite3_finalize(first);
+	store_finish(s, old);
+	store_finish(s, upsert);
+	store_finish(s, first);
 	return rc;
 }
 
@@ -486,7 +486,7 @@ static int rewrite(struct store *s, enum store_kind kind, const struct store_ite
 		else if (sqlite3_changes(s->db) > 0)
 			rc = store_reindex(s, kind, items[i].id);
 	}
-	sqlite3_finalize(update);
+	store_finish(s, update);
 	return rc;
 }
 

@@ -18,8 +18,19 @@
 #include <stdint.h>
 #include <time.h>
 
+/* How many prepared statements a store keeps for its connection's life
+ * (more than it has: the rest are prepared at each use). */
+#define STORE_KEPT_STATEMENTS 96
+
 struct store {
 	sqlite3 *db;
+	/* store_prepare's statements on db, each prepared once. */
+	struct kept_statement {
+		char *sql;
+		sqlite3_stmt *st;
+		bool in_use;	/* handed out, not finished yet */
+	} kept[STORE_KEPT_STATEMENTS];
+	size_t n_kept;
 	/* A second connection for long walks (store_foreach), NULL for a
 	 * cache in memory or read-only: in WAL mode its read transaction sees
 	 * one commit's state without the store's lock, so that cold reads
@@ -58,8 +69,12 @@ sqlite3_int64 store_listings_count_locked(struct store *s);
 int store_note_listings_changed(struct store *s);
 /* Logs and remembers a SQLite error about `what`; returns -EIO. */
 int store_fail(struct store *s, const char *what);
-/* A prepared statement (finalize it), or NULL after store_fail. */
+/* A prepared statement of sql on s->db, or NULL after store_fail. It is
+ * prepared once and kept for the connection's life: give it back with
+ * store_finish (which resets it and clears its bindings), never with
+ * sqlite3_finalize. */
 sqlite3_stmt *store_prepare(struct store *s, const char *sql);
+void store_finish(struct store *s, sqlite3_stmt *st);
 /* Runs sql; 0 or -EIO. */
 int store_exec(struct store *s, const char *sql);
 /* Rolls back the transaction open, if one still is. */
