@@ -151,19 +151,6 @@ static time_t read_created_at(struct store *s)
 	return t;
 }
 
-/* The integer in the first column of sql's first row; 0 without one.
- * Lock held. */
-static sqlite3_int64 query_int(struct store *s, const char *sql)
-{
-	sqlite3_stmt *st = store_prepare(s, sql);
-	sqlite3_int64 n = 0;
-
-	if (st && sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	store_finish(s, st);
-	return n;
-}
-
 sqlite3_int64 store_listings_count_locked(struct store *s)
 {
 	sqlite3_stmt *st = NULL;
@@ -186,7 +173,7 @@ int store_note_listings_changed(struct store *s)
 /* PRAGMA data_version: it moves with every commit of another connection. */
 static sqlite3_int64 data_version(struct store *s)
 {
-	return query_int(s, "PRAGMA data_version");
+	return store_query_int(s, "PRAGMA data_version", -1, 0);
 }
 
 /* Finishes an opened store; with_index false leaves a read-only store's
@@ -637,27 +624,26 @@ int store_run_kind(struct store *s, const char *sql, int kind, sqlite3_int64 a, 
 	return rc;
 }
 
-/* The one integer sql (?1 bound to kind) answers, or -1 on error. Lock held. */
-sqlite3_int64 store_count_kind(struct store *s, const char *sql, int kind)
+sqlite3_int64 store_query_int(struct store *s, const char *sql, int kind, sqlite3_int64 a)
 {
 	sqlite3_stmt *st = store_prepare(s, sql);
-	sqlite3_int64 n = -1;
+	sqlite3_int64 n;
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int(st, 1, kind);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	else
-		store_fail(s, sql);
+	if (kind >= 0)
+		sqlite3_bind_int(st, 1, kind);
+	if (sqlite3_bind_parameter_count(st) >= 2)
+		sqlite3_bind_int64(st, 2, a);
+	n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : store_fail(s, sql);
 	store_finish(s, st);
-	return n;
+	return n < 0 ? -1 : n;
 }
 
 /* Whether kind has been listed before. Lock held. */
 bool store_listing_exists(struct store *s, enum store_kind kind)
 {
-	return store_count_kind(s, "SELECT count(*) FROM listed WHERE kind = ?1", kind) > 0;
+	return store_query_int(s, "SELECT count(*) FROM listed WHERE kind = ?1", kind, 0) > 0;
 }
 
 bool store_can_search(struct store *s)
@@ -875,18 +861,12 @@ bool store_has_full_conversation(struct store *s, const char *id)
 /* One count(*) query; 0 when it fails. s->lock not held. */
 static size_t count_rows(struct store *s, const char *sql)
 {
-	sqlite3_stmt *st;
-	size_t n = 0;
+	sqlite3_int64 n;
 
 	pthread_mutex_lock(&s->lock);
-	st = store_prepare(s, sql);
-	if (st) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = (size_t)sqlite3_column_int64(st, 0);
-		store_finish(s, st);
-	}
+	n = store_query_int(s, sql, -1, 0);
 	pthread_mutex_unlock(&s->lock);
-	return n;
+	return n > 0 ? (size_t)n : 0;
 }
 
 size_t store_count_full_conversations(struct store *s)
@@ -916,18 +896,13 @@ int store_count_untranscribed(struct store *s, size_t *n)
 
 long long store_size(struct store *s)
 {
-	sqlite3_stmt *st;
-	long long bytes = 0;
+	sqlite3_int64 bytes;
 
 	pthread_mutex_lock(&s->lock);
-	st = store_prepare(s, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
-	if (st) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			bytes = sqlite3_column_int64(st, 0);
-		store_finish(s, st);
-	}
+	bytes = store_query_int(s, "SELECT page_count * page_size FROM pragma_page_count(), "
+				"pragma_page_size()", -1, 0);
 	pthread_mutex_unlock(&s->lock);
-	return bytes;
+	return bytes > 0 ? bytes : 0;
 }
 
 int store_get_number(struct store *s, const char *key, long long *value)
@@ -1159,20 +1134,12 @@ int store_prune_versions(struct store *s, uint64_t floor, time_t superseded_befo
 static sqlite3_int64 kind_number(struct store *s, const char *sql, enum store_kind kind,
 				 sqlite3_int64 a)
 {
-	sqlite3_stmt *st;
-	sqlite3_int64 n = -1;
+	sqlite3_int64 n;
 
 	pthread_mutex_lock(&s->lock);
-	st = store_prepare(s, sql);
-	if (st) {
-		sqlite3_bind_int(st, 1, kind);
-		if (sqlite3_bind_parameter_count(st) >= 2)
-			sqlite3_bind_int64(st, 2, a);
-		n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : store_fail(s, sql);
-		store_finish(s, st);
-	}
+	n = store_query_int(s, sql, kind, a);
 	pthread_mutex_unlock(&s->lock);
-	return n < 0 ? -1 : n;
+	return n;
 }
 
 int store_count_missing(struct store *s, enum store_kind kind, size_t *pending, size_t *held)

@@ -104,7 +104,7 @@ size_t store_listing_size(struct store *s, enum store_kind kind)
 	sqlite3_int64 n;
 
 	pthread_mutex_lock(&s->lock);
-	n = store_count_kind(s, "SELECT count(*) FROM listing WHERE kind = ?1", kind);
+	n = store_query_int(s, "SELECT count(*) FROM listing WHERE kind = ?1", kind, 0);
 	pthread_mutex_unlock(&s->lock);
 	return n > 0 ? (size_t)n : 0;
 }
@@ -153,12 +153,12 @@ int store_stage_compare(struct store *s, enum store_kind kind, struct store_stag
 
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_lock(&s->lock);
-	staged = store_count_kind(s, "SELECT count(*) FROM staged_listing WHERE kind = ?1", kind);
-	cached = store_count_kind(s, "SELECT count(*) FROM listing WHERE kind = ?1", kind);
-	vanished = store_count_kind(s, "SELECT count(*) FROM listing l WHERE kind = ?1 AND " VANISHED,
-				    kind);
-	confirmed = store_count_kind(s, "SELECT count(*) FROM listing l WHERE kind = ?1 AND "
-				     "missing > 0 AND " VANISHED, kind);
+	staged = store_query_int(s, "SELECT count(*) FROM staged_listing WHERE kind = ?1", kind, 0);
+	cached = store_query_int(s, "SELECT count(*) FROM listing WHERE kind = ?1", kind, 0);
+	vanished = store_query_int(s, "SELECT count(*) FROM listing l WHERE kind = ?1 AND " VANISHED,
+				   kind, 0);
+	confirmed = store_query_int(s, "SELECT count(*) FROM listing l WHERE kind = ?1 AND "
+				    "missing > 0 AND " VANISHED, kind, 0);
 	pthread_mutex_unlock(&s->lock);
 	if (staged < 0 || cached < 0 || vanished < 0 || confirmed < 0)
 		return -EIO;
@@ -298,10 +298,10 @@ static int move_stage(struct store *s, enum store_kind kind, enum store_vanished
 
 	if (settle_vanished(s, kind, vanished, listed_at) < 0)
 		return -EIO;
-	changes = store_count_kind(s, "SELECT (SELECT count(*) FROM staged_listing st WHERE kind = ?1 "
-				"AND NOT EXISTS (SELECT 1 FROM listing l WHERE l.kind = ?1 AND "
-				"l.id = st.id AND l.json = st.json)) + (SELECT count(*) FROM "
-				"listing l WHERE kind = ?1 AND " VANISHED ")", kind);
+	changes = store_query_int(s, "SELECT (SELECT count(*) FROM staged_listing st WHERE kind = ?1 "
+				  "AND NOT EXISTS (SELECT 1 FROM listing l WHERE l.kind = ?1 AND "
+				  "l.id = st.id AND l.json = st.json)) + (SELECT count(*) FROM "
+				  "listing l WHERE kind = ?1 AND " VANISHED ")", kind, 0);
 	if (changes < 0)
 		return -EIO;
 	if (supersede(s, kind, VANISHED_OR_CHANGED, NULL, !fulls_listed) < 0 || note_reindex(s, kind) < 0 ||
@@ -323,10 +323,10 @@ static int move_stage(struct store *s, enum store_kind kind, enum store_vanished
  * listing served, nothing is dropped. Returns how many, or -EIO. */
 static int show_stage(struct store *s, enum store_kind kind, bool fulls_listed)
 {
-	sqlite3_int64 changes = store_count_kind(s, "SELECT count(*) FROM staged_listing st WHERE "
-						 "kind = ?1 AND NOT EXISTS (SELECT 1 FROM listing l "
-						 "WHERE l.kind = ?1 AND l.id = st.id AND "
-						 "l.json = st.json)", kind);
+	sqlite3_int64 changes = store_query_int(s, "SELECT count(*) FROM staged_listing st WHERE "
+						"kind = ?1 AND NOT EXISTS (SELECT 1 FROM listing l "
+						"WHERE l.kind = ?1 AND l.id = st.id AND "
+						"l.json = st.json)", kind, 0);
 
 	if (changes < 0)
 		return -EIO;

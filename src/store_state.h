@@ -96,8 +96,10 @@ int store_end(struct store *s, int rc);
 /* Runs sql with ?1 = kind and, when the statement has them, ?2 = a and
  * ?3 = b; 0 or -EIO. */
 int store_run_kind(struct store *s, const char *sql, int kind, sqlite3_int64 a, sqlite3_int64 b);
-/* The one number sql (with ?1 = kind) selects, or -1 after store_fail. */
-sqlite3_int64 store_count_kind(struct store *s, const char *sql, int kind);
+/* The one integer sql answers, with ?1 = kind (unless kind < 0) and ?2
+ * = a when sql has them: it (>= 0), or -1 after store_fail when the query
+ * fails or answers no row. The one way every single-value query fails. */
+sqlite3_int64 store_query_int(struct store *s, const char *sql, int kind, sqlite3_int64 a);
 /* Whether kind was ever listed completely. */
 bool store_listing_exists(struct store *s, enum store_kind kind);
 /* Records, for ids of kind not seen before, that they were first seen at. */
