@@ -82,21 +82,29 @@ char *mount_absolute_path(const char *path)
 	return out;
 }
 
-/* Reads path's .omifs/status into out. Returns 0 or -errno. */
+/* A read this large takes any .omifs file in one call. */
+#define META_READ (1 << 20)
+
+/* Reads path's .omifs/<file> into out. Returns 0 or -errno. Each read(2)
+ * of a status file gives one version of it, but the next read may give
+ * the next version: so one call, as cat and Prometheus's readers make. */
 static int read_meta_file(const char *path, const char *file, struct buf *out)
 {
-	char chunk[4096];
+	char *chunk = xmalloc(META_READ);
 	ssize_t n;
 	int fd;
 
 	buf_printf(out, "%s/.omifs/%s", path, file);
 	fd = open(out->data, O_RDONLY | O_CLOEXEC);
 	buf_reset(out);
-	if (fd < 0)
+	if (fd < 0) {
+		free(chunk);
 		return -errno;
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+	}
+	while ((n = read(fd, chunk, META_READ)) > 0)
 		buf_append(out, chunk, (size_t)n);
 	close(fd);
+	free(chunk);
 	return n < 0 ? -EIO : 0;
 }
 
