@@ -86,8 +86,8 @@ char *mount_absolute_path(const char *path)
 #define META_READ (1 << 20)
 
 /* Reads path's .omifs/<file> into out. Returns 0 or -errno. Each read(2)
- * of a status file gives one version of it, but the next read may give
- * the next version: so one call, as cat and Prometheus's readers make. */
+ * of a status file gives one version of it whole, and the next read may
+ * give the next version, longer: so one call, stopping at a short one. */
 static int read_meta_file(const char *path, const char *file, struct buf *out)
 {
 	char *chunk = xmalloc(META_READ);
@@ -101,8 +101,11 @@ static int read_meta_file(const char *path, const char *file, struct buf *out)
 		free(chunk);
 		return -errno;
 	}
-	while ((n = read(fd, chunk, META_READ)) > 0)
-		buf_append(out, chunk, (size_t)n);
+	do {
+		n = read(fd, chunk, META_READ);
+		if (n > 0)
+			buf_append(out, chunk, (size_t)n);
+	} while (n == META_READ);
 	close(fd);
 	free(chunk);
 	return n < 0 ? -EIO : 0;
