@@ -191,7 +191,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e = { 0 };
 	bool changing = false;
-	int rc = tree_lookup(context(req)->tree, parent, name, &e.attr, &changing);
+	int rc = tree_lookup(context(req)->tree, parent, name, fuse_req_ctx(req)->pid, &e.attr,
+			     &changing);
 
 	if (rc == -ENOENT) {
 		/* Cached as absent; a refresh that adds it says so. */
@@ -213,7 +214,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct stat st;
 	bool changing = false;
-	int rc = tree_getattr(context(req)->tree, ino, &st, &changing);
+	int rc = tree_getattr(context(req)->tree, ino, fuse_req_ctx(req)->pid, &st, &changing);
 
 	(void)fi;
 	if (rc < 0)
@@ -328,7 +329,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fs_context *fs = context(req);
 	struct buf part = BUF_INIT;
-	int rc = tree_read(fs->tree, ino, off, size, &part);
+	int rc = tree_read(fs->tree, ino, fuse_req_ctx(req)->pid, off, size, &part);
 
 	(void)fi;
 	if (rc < 0)

@@ -33,6 +33,13 @@
 
 _Static_assert(TREE_ROOT_INO == SNAPSHOT_ROOT_INO, "the tree's root is its snapshots'");
 
+/* How many readers' versions of each .omifs file are kept, and for how
+ * long after a reader's read its next stat shows it the same version:
+ * the stat a reader makes to read on, or once more at the end (as cat
+ * does), comes that soon; a reader polling the file comes later. */
+#define STATUS_VIEWS 8
+#define STATUS_READ_ON_NS 100000000LL
+
 struct tree {
 	struct sync *sync;
 	struct tree_options opts;
@@ -54,9 +61,16 @@ struct tree {
 	pthread_cond_t read_done;	/* one left reading; with lock */
 	pthread_mutex_t status_lock;	/* the files below */
 	struct status_shown {
-		uint64_t digest;	/* of the text last shown */
+		uint64_t digest;	/* of the text last rendered */
 		long changes;		/* how often it changed, mod 1e9 */
-		struct buf text;	/* what the last stat of it saw */
+		/* What the last stats of it by a few readers saw. */
+		struct status_view {
+			pid_t reader;		/* 0: none */
+			struct timespec at;	/* rendered then */
+			struct timespec read_at; /* the reader's last read of it */
+			long changes;		/* its mtime's nanoseconds */
+			struct buf text;
+		} views[STATUS_VIEWS];
 	} status_files[STATUS_FILES];
 	/* How long reads took (struct status_reads), counted without a lock. */
 	_Atomic unsigned long long read_counts[STATUS_READ_BUCKETS + 1];
@@ -163,7 +177,8 @@ void tree_free(struct tree *t)
 	pthread_mutex_destroy(&t->build_lock);
 	pthread_mutex_destroy(&t->status_lock);
 	for (int f = 0; f < STATUS_FILES; f++)
-		buf_free(&t->status_files[f].text);
+		for (int v = 0; v < STATUS_VIEWS; v++)
+			buf_free(&t->status_files[f].views[v].text);
 	kept_free(t->kept);
 	free(t);
 }
@@ -390,21 +405,65 @@ static int resolve(struct tree *t, uint64_t ino, bool inside, struct target *to)
 
 /* ---- the status file ---- */
 
+static long long ns_between(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
+}
+
+/* The view of reader (a process; 0: unknown, never shown a text twice)
+ * in shown: its own, or the oldest, which it takes over. status_lock
+ * held. */
+static struct status_view *view_of(struct status_shown *shown, pid_t reader)
+{
+	struct status_view *oldest = &shown->views[0];
+
+	for (int v = 0; v < STATUS_VIEWS; v++) {
+		if (shown->views[v].reader == reader)
+			return &shown->views[v];
+		if (ns_between(&shown->views[v].at, &oldest->at) > 0)
+			oldest = &shown->views[v];
+	}
+	oldest->reader = reader;
+	oldest->at = oldest->read_at = (struct timespec){ 0 };
+	buf_reset(&oldest->text);
+	return oldest;
+}
+
 /*
- * Renders the status text. Its attributes are never cached, so the kernel
- * asks them before every read, and drops its cached pages when the mtime
- * differs: the text's changes move the mtime's nanoseconds only, which
- * rsync ignores by default (a second backup copies nothing new) while the
- * kernel does not. The text is kept, so that the read after that stat gets
- * the very bytes whose length it reported.
+ * The status text for a stat by reader. Its attributes are never cached,
+ * so the kernel asks them before every read, and drops its cached pages
+ * when the mtime differs: the text's changes move the mtime's
+ * nanoseconds only, which rsync ignores by default (a second backup
+ * copies nothing new) while the kernel does not. Each reader's text is
+ * kept, so that its reads after that stat get the very bytes whose
+ * length it reported; a stat that comes right after the reader's read
+ * (it reads on, or once more at the end, as cat does) is shown the same
+ * version, never the next one's tail. Any other stat gets a text made
+ * afresh.
  */
 static void render_status_file(struct tree *t, const struct snapshot *snap,
-			       enum status_file file, struct buf *out, long *mtime_nsec)
+			       enum status_file file, pid_t reader, struct buf *out,
+			       long *mtime_nsec)
 {
-	struct status *st = xcalloc(1, sizeof(*st));
 	struct status_shown *shown = &t->status_files[file];
+	struct status *st;
+	struct status_view *view;
+	struct timespec now;
 	uint64_t digest;
 
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&t->status_lock);
+	view = view_of(shown, reader);
+	if (reader && view->text.len && view->read_at.tv_sec &&
+	    ns_between(&view->read_at, &now) < STATUS_READ_ON_NS) {
+		buf_append(out, view->text.data, view->text.len);
+		if (mtime_nsec)
+			*mtime_nsec = view->changes;
+		pthread_mutex_unlock(&t->status_lock);
+		return;
+	}
+	pthread_mutex_unlock(&t->status_lock);
+	st = xcalloc(1, sizeof(*st));
 	sync_status(t->sync, st);
 	memcpy(st->odd, snap->odd, sizeof(st->odd));
 	st->pid = (long)getpid();
@@ -425,22 +484,29 @@ static void render_status_file(struct tree *t, const struct snapshot *snap,
 		shown->digest = digest;
 		shown->changes = (shown->changes + 1) % 1000000000;
 	}
-	buf_reset(&shown->text);
-	buf_append(&shown->text, out->data, out->len);
+	view = view_of(shown, reader);
+	view->at = now;
+	view->changes = shown->changes;
+	buf_reset(&view->text);
+	buf_append(&view->text, out->data, out->len);
 	if (mtime_nsec)
 		*mtime_nsec = shown->changes;
 	pthread_mutex_unlock(&t->status_lock);
 }
 
-/* The text the last stat of file reported, or a new one. */
+/* The text reader's last stat of file reported, or a new one. */
 static void read_status(struct tree *t, const struct snapshot *snap, enum status_file file,
-			struct buf *out)
+			pid_t reader, struct buf *out)
 {
+	struct status_view *view;
+
 	pthread_mutex_lock(&t->status_lock);
-	buf_append(out, t->status_files[file].text.data, t->status_files[file].text.len);
+	view = view_of(&t->status_files[file], reader);
+	buf_append(out, view->text.data, view->text.len);
+	clock_gettime(CLOCK_MONOTONIC, &view->read_at);
 	pthread_mutex_unlock(&t->status_lock);
 	if (out->len == 0)
-		render_status_file(t, snap, file, out, NULL);
+		render_status_file(t, snap, file, reader, out, NULL);
 }
 
 /* Counts a read that began at `started` (CLOCK_MONOTONIC). */
@@ -476,7 +542,8 @@ static int source_json(struct tree *t, const struct snapshot *snap, const struct
  * Returns 0, 1 when the bytes are not the snapshot's version's (so no
  * size may be learnt from them), or -errno. */
 static int render_node(struct tree *t, const struct snapshot *snap, const struct node *n,
-		       struct buf *out, long *status_nsec, struct buf *note, bool *partial)
+		       pid_t reader, struct buf *out, long *status_nsec, struct buf *note,
+		       bool *partial)
 {
 	bool ignored;
 	char *json;
@@ -486,9 +553,10 @@ static int render_node(struct tree *t, const struct snapshot *snap, const struct
 		return -EISDIR;
 	if (n->kind == NODE_STATUS) {
 		if (status_nsec)
-			render_status_file(t, snap, (enum status_file)n->id, out, status_nsec);
+			render_status_file(t, snap, (enum status_file)n->id, reader, out,
+					   status_nsec);
 		else
-			read_status(t, snap, (enum status_file)n->id, out);
+			read_status(t, snap, (enum status_file)n->id, reader, out);
 		return 0;
 	}
 	if (n->kind == NODE_JSONL)
@@ -549,7 +617,7 @@ static struct node *note_to_learn(const struct snapshot *snap, const struct node
 /* The attributes of n, rendering it (and fetching its transcript) when
  * its size is not known yet. */
 static int node_attributes(struct tree *t, const struct snapshot *snap, struct node *n,
-			   struct stat *st, bool *changing)
+			   pid_t reader, struct stat *st, bool *changing)
 {
 	struct buf content = BUF_INIT, note_text = BUF_INIT;
 	struct node *note = note_to_learn(snap, n);
@@ -561,7 +629,7 @@ static int node_attributes(struct tree *t, const struct snapshot *snap, struct n
 	if (changing)
 		*changing = n->kind == NODE_STATUS;
 	if (n->kind != NODE_DIR && (size < 0 || n->kind == NODE_STATUS)) {
-		rc = render_node(t, snap, n, &content, &mtime_nsec, note ? &note_text : NULL,
+		rc = render_node(t, snap, n, reader, &content, &mtime_nsec, note ? &note_text : NULL,
 				 &partial);
 		size = (int64_t)content.len;
 		/* A note without its transcript grows when the transcript
@@ -635,20 +703,20 @@ static struct snapshot *former_while_read(struct tree *t, uint64_t ino, struct n
  * attributes (omifs.1, CACHING AND REFRESH; test_parallel.size_race).
  */
 static int kernel_attributes(struct tree *t, const struct snapshot *snap, struct node *n,
-			     struct stat *st, bool *changing)
+			     pid_t reader, struct stat *st, bool *changing)
 {
 	struct node *was;
 	struct snapshot *former = former_while_read(t, n->ino, &was);
 	int rc;
 
 	if (former) {
-		rc = node_attributes(t, former, was, st, changing);
+		rc = node_attributes(t, former, was, reader, st, changing);
 		if (changing)
 			*changing = true;
 		release(t, former);
 		return rc;
 	}
-	return node_attributes(t, snap, n, st, changing);
+	return node_attributes(t, snap, n, reader, st, changing);
 }
 
 /*
@@ -745,7 +813,7 @@ int tree_readlink(struct tree *t, uint64_t ino, struct buf *out)
 
 /* ---- the tree's calls ---- */
 
-int tree_getattr(struct tree *t, uint64_t ino, struct stat *st, bool *changing)
+int tree_getattr(struct tree *t, uint64_t ino, pid_t reader, struct stat *st, bool *changing)
 {
 	struct target to;
 	int rc = resolve(t, ino, false, &to);
@@ -758,13 +826,13 @@ int tree_getattr(struct tree *t, uint64_t ino, struct stat *st, bool *changing)
 			*changing = false;
 		return 0;
 	}
-	rc = kernel_attributes(t, to.snap, to.node, st, changing);
+	rc = kernel_attributes(t, to.snap, to.node, reader, st, changing);
 	release(t, to.snap);
 	return rc;
 }
 
-int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct stat *st,
-		bool *changing)
+int tree_lookup(struct tree *t, uint64_t parent, const char *name, pid_t reader,
+		struct stat *st, bool *changing)
 {
 	struct snapshot *snap;
 	struct node *dir, *n;
@@ -792,8 +860,8 @@ int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct stat *
 		release(t, snap);
 		return 0;
 	}
-	rc = dir->kind != NODE_DIR ? -ENOTDIR : n ? kernel_attributes(t, snap, n, st, changing)
-						  : -ENOENT;
+	rc = dir->kind != NODE_DIR ? -ENOTDIR
+	     : n ? kernel_attributes(t, snap, n, reader, st, changing) : -ENOENT;
 	release(t, snap);
 	return rc;
 }
@@ -885,7 +953,8 @@ static void note_reading(struct tree *t, uint64_t ino)
 	pthread_mutex_unlock(&t->lock);
 }
 
-int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out)
+int tree_read(struct tree *t, uint64_t ino, pid_t reader, off_t off, size_t size,
+	      struct buf *out)
 {
 	struct buf content = BUF_INIT;
 	struct timespec started;
@@ -908,7 +977,7 @@ int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *
 	if (n->kind == NODE_JSONL) {
 		rc = snapshot_read_lines(snap, n, t->sync, off, size, out);
 	} else if (n->kind == NODE_STATUS || !kept_read(t->kept, n->ino, n->digest, off, size, out)) {
-		rc = render_node(t, snap, n, &content, NULL, NULL, NULL);
+		rc = render_node(t, snap, n, reader, &content, NULL, NULL, NULL);
 		if (rc >= 0 && !kept_copy_part(&content, off, size, out) && rc == 0 &&
 		    n->kind != NODE_STATUS)
 			kept_put(t->kept, n->ino, n->digest, &content);

@@ -65,10 +65,13 @@ struct tree *tree_new(struct sync *sync, const struct tree_options *opts);
 void tree_free(struct tree *t);
 
 /* The attributes of name in directory parent. *changing (may be NULL) is
- * set for a file whose attributes must not be cached. */
-int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct stat *st,
-		bool *changing);
-int tree_getattr(struct tree *t, uint64_t ino, struct stat *st, bool *changing);
+ * set for a file whose attributes must not be cached. reader is the
+ * process asking (0: unknown): a file made afresh at every stat (the
+ * .omifs files) shows a reader that reads on the version it was reading,
+ * so that it reads that version whole (see tree_read). */
+int tree_lookup(struct tree *t, uint64_t parent, const char *name, pid_t reader,
+		struct stat *st, bool *changing);
+int tree_getattr(struct tree *t, uint64_t ino, pid_t reader, struct stat *st, bool *changing);
 
 /* Called for each entry of a directory from position `offset` on: "."
  * and ".." are positions 0 and 1. `complete` tells whether st holds every
@@ -83,13 +86,16 @@ int tree_readdir(struct tree *t, uint64_t ino, off_t offset, tree_fill_fn fill, 
 int tree_open(struct tree *t, uint64_t ino, bool *changing);
 
 /* Appends to out the bytes [off, off + size) of file ino (fewer at its
- * end). A file read in several calls is rendered once for all of them.
+ * end), for reader (as in tree_getattr: an .omifs file gives the version
+ * reader's last stat of it showed). A file read in several calls is
+ * rendered once for all of them.
  * A file a refresh changed is read from the snapshot it replaced until
  * the kernel asks the file's attributes again (tree_getattr, tree_lookup,
  * tree_readdir give them): the kernel reads up to the size it holds, and
  * a reply of other bytes would be cut at that size or padded with zeros
  * to it. */
-int tree_read(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out);
+int tree_read(struct tree *t, uint64_t ino, pid_t reader, off_t off, size_t size,
+	      struct buf *out);
 
 /* Every tree_read, whatever it returned, is followed by tree_read_done
  * once its reply is sent: until then tree_refresh holds back (up to 2 s)

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import subprocess
 import threading
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -169,31 +170,41 @@ def test_status_options_are_checked(emulator_factory, mount_factory):
     assert r.returncode == 2 and "--metrics goes with omifs status" in r.stderr
 
 
-def test_metrics_read_while_refreshes_run_are_one_version(emulator_factory, mount_factory):
-    """omifs status --metrics, over and over while refreshes move the
-    counters: every answer parses. Read in 4 KiB pieces or until EOF, a
-    reader once got one version with the next one's tail (a line '8')."""
+def test_status_files_read_while_refreshes_run_are_one_version(emulator_factory, mount_factory):
+    """cat and omifs status, over and over while refreshes move the
+    counters: every answer parses. cat reads once more at the end, where
+    a busy mount had made a longer version: the output got its tail (a
+    line '8' after the metrics, text after the JSON's closing brace)."""
     emu = emulator_factory(*UNLIMITED)
     m = mount_factory(emu.url)
     list_every_collection(m)
     stop = threading.Event()
 
     def refresh():
-        for _ in range(200):
+        for _ in range(300):
             if stop.is_set():
                 return
             run_omifs("refresh", "--wait", m.path, key=None, timeout=60)
+
+    def cat(name):
+        return subprocess.run(["cat", m.p(".omifs", name)], capture_output=True, text=True,
+                              timeout=30).stdout
 
     bad = []
     refresher = threading.Thread(target=refresh)
     refresher.start()
     try:
-        for _ in range(200):
-            out = run_omifs("status", "--metrics", m.path, key=None).stdout
-            try:
-                list(text_string_to_metric_families(out))
-            except ValueError:
-                bad.append(out[-200:])
+        for _ in range(150):
+            for name, out in (("metrics", cat("metrics")), ("status.json", cat("status.json")),
+                              ("omifs status --metrics",
+                               run_omifs("status", "--metrics", m.path, key=None).stdout)):
+                try:
+                    if name == "status.json":
+                        json.loads(out)
+                    else:
+                        list(text_string_to_metric_families(out))
+                except ValueError:
+                    bad.append((name, out[-200:]))
     finally:
         stop.set()
         refresher.join(timeout=120)

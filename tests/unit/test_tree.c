@@ -96,7 +96,7 @@ static void close_world(struct world *w)
 /* tree_read as fs.c makes it: the reply "sent", the tree is told. */
 static int read_ino(struct tree *t, uint64_t ino, off_t off, size_t size, struct buf *out)
 {
-	int rc = tree_read(t, ino, off, size, out);
+	int rc = tree_read(t, ino, 0, off, size, out);
 
 	tree_read_done(t, ino);
 	return rc;
@@ -107,11 +107,11 @@ static int walk(struct tree *t, const char *path, struct stat *st)
 {
 	char *copy = strdup(path), *save = NULL;
 	uint64_t ino = TREE_ROOT_INO;
-	int rc = tree_getattr(t, ino, st, NULL);
+	int rc = tree_getattr(t, ino, 0, st, NULL);
 
 	for (char *part = strtok_r(copy, "/", &save); part && rc == 0;
 	     part = strtok_r(NULL, "/", &save)) {
-		rc = tree_lookup(t, ino, part, st, NULL);
+		rc = tree_lookup(t, ino, part, 0, st, NULL);
 		ino = st->st_ino;
 	}
 	free(copy);
@@ -161,7 +161,7 @@ static void check_files(struct tree *t, uint64_t dir, int depth, size_t *files)
 		struct stat st;
 		struct buf whole = BUF_INIT, pieces = BUF_INIT;
 
-		CHECK(tree_lookup(t, dir, l.names[i], &st, NULL) == 0);
+		CHECK(tree_lookup(t, dir, l.names[i], 0, &st, NULL) == 0);
 		CHECK(st.st_ino == l.inos[i]);
 		if (S_ISDIR(st.st_mode)) {
 			CHECK((st.st_mode & 0777) == 0550);
@@ -211,7 +211,7 @@ static void test_layout_and_inodes(void)
 	CHECK(st.st_nlink == 3 && st.st_mtime == 1751279400);
 	CHECK(walk(w.tree, "conversations/2025-06-30/c1/summary.md/x", &st) == -ENOTDIR);
 	CHECK(read_ino(w.tree, TREE_ROOT_INO, 0, 10, &text) == -EISDIR);
-	CHECK(tree_getattr(w.tree, 12345, &st, NULL) == -ENOENT);
+	CHECK(tree_getattr(w.tree, 12345, 0, &st, NULL) == -ENOENT);
 	/* The same path has the same inode number in another tree. */
 	open_world(&again);
 	CHECK(walk(w.tree, "memories/core/m1.txt", &st) == 0);
@@ -412,7 +412,7 @@ static int read_while_refreshing(struct world *w, uint64_t ino, struct buf *out)
 
 	buf_reset(out);
 	CHECK(pthread_create(&refresher, NULL, refresh_soon, &r) == 0);
-	rc = tree_read(w->tree, ino, 0, 1 << 20, out);
+	rc = tree_read(w->tree, ino, 0, 0, 1 << 20, out);
 	nanosleep(&moment, NULL);
 	CHECK(!atomic_load(&r.told));
 	tree_read_done(w->tree, ino);
@@ -454,7 +454,7 @@ static void test_a_read_gives_the_version_whose_size_was_given(void)
 	CHECK(read_ino(w.tree, jsonl.st_ino, 0, 1 << 20, &text) == 0);
 	CHECK(text.len == expected.len && memcmp(text.data, expected.data, text.len) == 0);
 	/* Asked again: the new size and the new bytes. */
-	CHECK(tree_getattr(w.tree, jsonl.st_ino, &st, NULL) == 0);
+	CHECK(tree_getattr(w.tree, jsonl.st_ino, 0, &st, NULL) == 0);
 	buf_reset(&text);
 	buf_reset(&expected);
 	CHECK(read_ino(w.tree, jsonl.st_ino, 0, 1 << 20, &text) == 0);
@@ -637,6 +637,46 @@ static void test_mtime_moves_with_the_bytes(void)
 	close_shared_world(&w, &sh);
 }
 
+/* An .omifs file is made afresh at every stat, but a reader that reads on
+ * right after its read (cat reads once more at the end) is shown the
+ * version it was reading; another reader, or the same one later, a new
+ * one. */
+static void test_a_reader_reads_one_status_version_to_its_end(void)
+{
+	struct buf text = BUF_INIT, scratch = BUF_INIT;
+	struct stat st, data, again;
+	struct world w;
+	uint64_t metrics;
+
+	open_world(&w);
+	CHECK(walk(w.tree, ".omifs/metrics", &st) == 0);
+	metrics = st.st_ino;
+	CHECK(tree_getattr(w.tree, metrics, 42, &st, NULL) == 0);
+	CHECK(tree_read(w.tree, metrics, 42, 0, 1 << 20, &text) == 0);
+	tree_read_done(w.tree, metrics);
+	CHECK((off_t)text.len == st.st_size);
+	/* Ten reads of a file: the read histogram's counts grow a digit. */
+	CHECK(walk(w.tree, "memories/core/m1.txt", &data) == 0);
+	for (int i = 0; i < 10; i++) {
+		buf_reset(&scratch);
+		CHECK(read_ino(w.tree, data.st_ino, 0, 4096, &scratch) == 0);
+	}
+	CHECK(tree_getattr(w.tree, metrics, 42, &again, NULL) == 0);
+	CHECK(again.st_size == st.st_size);
+	CHECK(tree_getattr(w.tree, metrics, 43, &again, NULL) == 0);
+	CHECK(again.st_size > st.st_size);
+	usleep(150 * 1000);
+	CHECK(tree_getattr(w.tree, metrics, 42, &again, NULL) == 0);
+	CHECK(again.st_size > st.st_size);
+	buf_reset(&text);
+	CHECK(tree_read(w.tree, metrics, 42, 0, 1 << 20, &text) == 0);
+	tree_read_done(w.tree, metrics);
+	CHECK((off_t)text.len == again.st_size);
+	buf_free(&text);
+	buf_free(&scratch);
+	close_world(&w);
+}
+
 /* Offline, a note whose transcript is not cached says so; when another
  * omifs caches the transcript (no listing changes, nothing to refresh),
  * the note reads whole, with the size its stat tells: never EIO. */
@@ -691,5 +731,6 @@ int main(void)
 	RUN(test_mtime_moves_with_the_bytes);
 	RUN(test_a_note_without_its_transcript_follows_it);
 	RUN(test_unlisted_collection_is_an_error_not_empty);
+	RUN(test_a_reader_reads_one_status_version_to_its_end);
 	return UNIT_RESULT();
 }
