@@ -147,6 +147,9 @@ struct api_list_start {
 	enum budget_share share; /* BUDGET_BACKGROUND: no page waits for the
 				 * budget's share; the listing stops with
 				 * API_E_RATE, to be continued later */
+	bool whole;		/* one request, without limit and offset,
+				 * answers the whole listing (a server that
+				 * pages none: goals) */
 };
 
 /* The same from start. */

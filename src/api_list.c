@@ -1,7 +1,8 @@
 /*
  * api_list: a listing, page after page: offset += the items received
  * until an empty page, each id handed on once, pages refused whole when
- * broken (page.h), and a server that ignores offset given up on.
+ * broken (page.h), and a server that ignores offset given up on; or, for
+ * a server that pages none, one request whose answer is the whole.
  */
 #include "api.h"
 #include "api_state.h"
@@ -94,8 +95,11 @@ enum api_result api_list_at(struct api_client *c, const char *path, const char *
 		if (page > 0 || !first_page || start->offset != 0)
 			asked = served;
 		buf_reset(&q);
-		buf_printf(&q, "limit=%d&offset=%zu%s%s", asked, l.offset, query ? "&" : "",
-			   query ? query : "");
+		if (start->whole)
+			buf_puts(&q, query ? query : "");
+		else
+			buf_printf(&q, "limit=%d&offset=%zu%s%s", asked, l.offset,
+				   query ? "&" : "", query ? query : "");
 		if (page == 0 && first_page && start->offset == 0) {
 			/* Judged as a page from the server would be. */
 			memset(err, 0, sizeof(*err));
@@ -122,6 +126,8 @@ enum api_result api_list_at(struct api_client *c, const char *path, const char *
 			result = err->result = API_E_PROTOCOL;
 			break;
 		}
+		if (start->whole)
+			break;
 		/* A server that ignores offset would send the same page forever. */
 		repeated = l.fresh == 0 ? repeated + 1 : 0;
 		if (repeated >= MAX_REPEATED_PAGES) {

@@ -10,9 +10,30 @@
 
 #include <string.h>
 
+static time_t first_valid(const struct timestamp *a, const struct timestamp *b,
+			  const struct timestamp *c)
+{
+	if (a && a->valid)
+		return a->when;
+	if (b && b->valid)
+		return b->when;
+	if (c && c->valid)
+		return c->when;
+	return 0;
+}
+
 static int parse_memory(json_object *obj, void *out) { return model_parse_memory(obj, out); }
 static void free_memory(void *m) { model_free_memory(m); }
 static void render_memory_file(const void *m, struct buf *out) { render_memory(m, out); }
+static unsigned odd_memory(const void *m) { return ((const struct memory *)m)->odd_fields; }
+
+/* The documented API sends memories no timestamps: 0, dated when first seen. */
+static time_t dated_memory(const void *object)
+{
+	const struct memory *m = object;
+
+	return first_valid(&m->updated_at, &m->created_at, NULL);
+}
 
 static int parse_action_item(json_object *obj, void *out)
 {
@@ -20,12 +41,46 @@ static int parse_action_item(json_object *obj, void *out)
 }
 static void free_action_item(void *a) { model_free_action_item(a); }
 static void render_action_item_file(const void *a, struct buf *out) { render_action_item(a, out); }
+static unsigned odd_action_item(const void *a)
+{
+	return ((const struct action_item *)a)->odd_fields;
+}
+
+static time_t dated_action_item(const void *object)
+{
+	const struct action_item *a = object;
+
+	return first_valid(&a->updated_at, &a->completed_at, &a->created_at);
+}
 
 static int parse_conversation(json_object *obj, void *out)
 {
 	return model_parse_conversation(obj, out);
 }
 static void free_conversation(void *c) { model_free_conversation(c); }
+static unsigned odd_conversation(const void *c)
+{
+	return ((const struct conversation *)c)->odd_fields;
+}
+
+static time_t dated_conversation(const void *object)
+{
+	const struct conversation *c = object;
+
+	return first_valid(&c->finished_at, &c->started_at, &c->created_at);
+}
+
+static int parse_goal(json_object *obj, void *out) { return model_parse_goal(obj, out); }
+static void free_goal(void *g) { model_free_goal(g); }
+static void render_goal_file(const void *g, struct buf *out) { render_goal(g, out); }
+static unsigned odd_goal(const void *g) { return ((const struct goal *)g)->odd_fields; }
+
+static time_t dated_goal(const void *object)
+{
+	const struct goal *g = object;
+
+	return first_valid(&g->updated_at, &g->created_at, NULL);
+}
 
 static bool place_memory(const void *object, struct buf *out)
 {
@@ -61,7 +116,9 @@ static const struct collection table[STORE_KINDS] = {
 		.kind = STORE_MEMORIES,
 		.dir = "memories",
 		.label = "memories",
+		.one = "memory",
 		.json_key = "memories",
+		.json_one = "memory",
 		.api_path = "/user/memories",
 		.item_route = "/user/memories/{id}",
 		.backend_per_hour = 120,
@@ -69,6 +126,8 @@ static const struct collection table[STORE_KINDS] = {
 		.parse = parse_memory,
 		.free_object = free_memory,
 		.render = render_memory_file,
+		.dated = dated_memory,
+		.odd_fields = odd_memory,
 		.place = place_memory,
 		.item_suffix = ".txt",
 	},
@@ -76,7 +135,9 @@ static const struct collection table[STORE_KINDS] = {
 		.kind = STORE_ACTION_ITEMS,
 		.dir = "action-items",
 		.label = "action items",
+		.one = "action item",
 		.json_key = "action_items",
+		.json_one = "action_item",
 		.api_path = "/user/action-items",
 		.item_route = "/user/action-items/{id}",
 		.backend_per_hour = 120,
@@ -84,6 +145,8 @@ static const struct collection table[STORE_KINDS] = {
 		.parse = parse_action_item,
 		.free_object = free_action_item,
 		.render = render_action_item_file,
+		.dated = dated_action_item,
+		.odd_fields = odd_action_item,
 		.place = place_action_item,
 		.item_suffix = ".txt",
 	},
@@ -91,7 +154,9 @@ static const struct collection table[STORE_KINDS] = {
 		.kind = STORE_CONVERSATIONS,
 		.dir = "conversations",
 		.label = "conversations",
+		.one = "conversation",
 		.json_key = "conversations",
+		.json_one = "conversation",
 		.api_path = "/user/conversations",
 		.item_route = "/user/conversations/{id}",
 		.backend_per_hour = 60,
@@ -99,8 +164,36 @@ static const struct collection table[STORE_KINDS] = {
 		.parse = parse_conversation,
 		.free_object = free_conversation,
 		.render = NULL,
+		.dated = dated_conversation,
+		.odd_fields = odd_conversation,
 		.place = place_conversation,
 		.item_suffix = "",
+	},
+	[STORE_GOALS] = {
+		.kind = STORE_GOALS,
+		.dir = "goals",
+		.label = "goals",
+		.one = "goal",
+		.json_key = "goals",
+		.json_one = "goal",
+		.api_path = "/user/goals",
+		.item_route = "/user/goals/{id}",
+		/* Inactive goals too: the backend's default lists active ones. */
+		.whole_listing = true,
+		.listing_query = "include_inactive=true",
+		.optional = true,
+		.detail_suffix = "/history",
+		.detail_query = "days=365",
+		.detail_key = "history",
+		.backend_per_hour = 120,
+		.object_size = sizeof(struct goal),
+		.parse = parse_goal,
+		.free_object = free_goal,
+		.render = render_goal_file,
+		.dated = dated_goal,
+		.odd_fields = odd_goal,
+		.place = NULL,
+		.item_suffix = ".md",
 	},
 };
 
@@ -113,8 +206,10 @@ int collection_item_path(enum store_kind kind, const void *object, const char *i
 			 struct buf *out)
 {
 	buf_printf(out, "%s/", table[kind].dir);
-	table[kind].place(object, out);
-	buf_putc(out, '/');
+	if (table[kind].place) {
+		table[kind].place(object, out);
+		buf_putc(out, '/');
+	}
 	return names_safe_name(id, table[kind].item_suffix, out);
 }
 

@@ -1,7 +1,7 @@
 /*
- * collections: the one table of the three collections omifs mirrors
- * (memories, action items, conversations): what each is called where,
- * which API path lists it, which budget policy paces that listing, and
+ * collections: the one table of the collections omifs mirrors (memories,
+ * action items, conversations, goals): what each is called where, which
+ * API path lists it and how, which budget policy paces that listing, and
  * which functions turn one of its objects into a C struct and back out.
  *
  * Everyone who needs a collection's name, path or functions looks it up
@@ -16,18 +16,33 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 /* The collections, newest-listed last. The values are written into the
  * cache file (the store's kind column): never renumber them. */
-enum store_kind { STORE_MEMORIES, STORE_ACTION_ITEMS, STORE_CONVERSATIONS, STORE_KINDS };
+enum store_kind { STORE_MEMORIES, STORE_ACTION_ITEMS, STORE_CONVERSATIONS, STORE_GOALS, STORE_KINDS };
 
 struct collection {
 	enum store_kind kind;
 	const char *dir;	/* its directory at the root of the tree; also its
 				 * name in logs, .omifs/status and the budget */
 	const char *label;	/* for people: "action items" */
+	const char *one;	/* one item, for people: "action item" */
 	const char *json_key;	/* in `omifs sync --json`: "action_items" */
+	const char *json_one;	/* one item in JSON output: "action_item" */
 	const char *api_path;	/* the listing, "/user/action-items" */
+	/* How it is listed: in pages (limit and offset), or whole, by one
+	 * request that answers every item (goals: the server pages none);
+	 * listing_query is added to every listing request (may be NULL). */
+	bool whole_listing;
+	const char *listing_query;
+	/* Served only by some servers: a 404 to the listing says this one
+	 * has none, and the tree then shows no directory for it. */
+	bool optional;
+	/* Each item's detail, fetched by id and kept in the stored object
+	 * under detail_key when the item is new or its updated_at moved:
+	 * GET api_path/<id><detail_suffix>?<detail_query>. NULL: none. */
+	const char *detail_suffix, *detail_query, *detail_key;
 	const char *item_route;	/* one item by id, as metrics name the route:
 				 * "/user/action-items/{id}" */
 	/* The backend's hourly limit on requests to api_path (its rate
@@ -43,12 +58,17 @@ struct collection {
 	/* The bytes of the item's one file (<id>.txt); NULL for a collection
 	 * whose item is a directory of files (conversations). */
 	void (*render)(const void *object, struct buf *out);
+	/* The item's own date for its files' first mtime (0: none, dated
+	 * when first seen), and how many of its fields were odd (model.h). */
+	time_t (*dated)(const void *object);
+	unsigned (*odd_fields)(const void *object);
 	/* Where a parsed object lives below dir: place appends the name of
 	 * the directory it is filed in (its category, open or done, its day)
 	 * and returns false when the object could not say and a default was
 	 * taken ("uncategorized" for a category that cannot be a name,
-	 * "undated"). The item itself is named from its id, by names'
-	 * rule, followed by item_suffix: ".txt", or "" for a directory. */
+	 * "undated"). NULL: items lie in dir itself (goals). The item itself
+	 * is named from its id, by names' rule, followed by item_suffix:
+	 * ".txt", ".md", or "" for a directory. */
 	bool (*place)(const void *object, struct buf *out);
 	const char *item_suffix;
 };

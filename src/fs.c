@@ -313,14 +313,15 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
 	if (context(req)->no_opendir) {
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	/* Listings change only through a refresh, which invalidates them. */
-	fi->cache_readdir = 1;
-	fi->keep_cache = 1;
+	/* Listings change only through a refresh, which invalidates them;
+	 * but the root gains goals/ when their first listing answers, which
+	 * a reader's snapshot may show before that refresh reports it. */
+	fi->cache_readdir = ino != FUSE_ROOT_ID;
+	fi->keep_cache = ino != FUSE_ROOT_ID;
 	fuse_reply_open(req, fi);
 }
 

@@ -69,6 +69,20 @@ static char *get_text(json_object *obj, const char *name, unsigned *odd_count)
 	return NULL;
 }
 
+/* A number kept as the text the server wrote (a goal's values): the
+ * text rule, with numbers the documented type and strings the odd one. */
+static char *get_number_text(json_object *obj, const char *name, unsigned *odd_count)
+{
+	json_object *v = field(obj, name);
+	unsigned odd = 0;
+	char *text = get_text(obj, name, &odd);
+
+	if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))
+		return text;
+	*odd_count += odd + (json_object_is_type(v, json_type_string) ? 1 : 0);
+	return text;
+}
+
 static bool get_flag(json_object *obj, const char *name, unsigned *odd_count)
 {
 	json_object *v = field(obj, name);
@@ -406,6 +420,38 @@ int model_parse_conversation(json_object *obj, struct conversation *out)
 	return 0;
 }
 
+static void parse_goal_day(json_object *obj, void *item, unsigned *odd_count)
+{
+	struct goal_day *out = item;
+
+	out->date = get_text(obj, "date", odd_count);
+	out->value = get_number_text(obj, "value", odd_count);
+}
+
+int model_parse_goal(json_object *obj, struct goal *out)
+{
+	unsigned *odd_count = &out->odd_fields;
+
+	memset(out, 0, sizeof(*out));
+	out->id = model_object_id(obj);
+	if (!out->id)
+		return -EINVAL;
+	out->title = get_text(obj, "title", odd_count);
+	out->goal_type = get_text(obj, "goal_type", odd_count);
+	out->target_value = get_number_text(obj, "target_value", odd_count);
+	out->current_value = get_number_text(obj, "current_value", odd_count);
+	out->min_value = get_number_text(obj, "min_value", odd_count);
+	out->max_value = get_number_text(obj, "max_value", odd_count);
+	out->unit = get_text(obj, "unit", odd_count);
+	out->is_active = get_flag(obj, "is_active", odd_count);
+	get_timestamp(obj, "created_at", &out->created_at, odd_count);
+	get_timestamp(obj, "updated_at", &out->updated_at, odd_count);
+	out->history = parse_list(get_typed(obj, "history", json_type_array, odd_count),
+				  sizeof(struct goal_day), parse_goal_day, &out->n_history,
+				  odd_count);
+	return 0;
+}
+
 void model_free_memory(struct memory *m)
 {
 	free(m->id);
@@ -455,4 +501,24 @@ void model_free_conversation(struct conversation *c)
 	}
 	free(c->segments);
 	memset(c, 0, sizeof(*c));
+}
+
+void model_free_goal(struct goal *g)
+{
+	free(g->id);
+	free(g->title);
+	free(g->goal_type);
+	free(g->target_value);
+	free(g->current_value);
+	free(g->min_value);
+	free(g->max_value);
+	free(g->unit);
+	free_timestamp(&g->created_at);
+	free_timestamp(&g->updated_at);
+	for (size_t i = 0; i < g->n_history; i++) {
+		free(g->history[i].date);
+		free(g->history[i].value);
+	}
+	free(g->history);
+	memset(g, 0, sizeof(*g));
 }

@@ -9,14 +9,17 @@
  *   writes it (42 -> "42", a fraction as the server wrote it, true ->
  *   "true"); an object or a list is absent. A timestamp is valid only
  *   when that text is ISO 8601.
- * - flag (completed): only JSON true is true; anything else is false.
+ * - flag (completed, is_active): only JSON true is true; anything else is
+ *   false.
  * - number (start, end, duration): a number, or a string that is exactly
  *   a JSON number ("12.5"); anything else is absent.
+ * - number as text (a goal's values): the text rule, but a number is the
+ *   documented type, and a string the odd one.
  * - integer (speaker_id): an integer, or a string of decimal digits with
  *   an optional '-' that fits in 64 bits; anything else is absent.
  * - object (structured): an object; anything else is absent, and so is
  *   every field it would hold.
- * - list (action_items, events, transcript_segments): a list; anything
+ * - list (action_items, events, transcript_segments, history): a list; anything
  *   else is empty. An element that is not an object is skipped.
  * Missing and null mean absent, and are normal. Any other value whose
  * type is not the documented one, and any skipped element, counts once
@@ -68,6 +71,28 @@ struct action_item {
 	unsigned odd_fields;	/* inside a conversation: counted in the conversation's */
 };
 
+/* One day of a goal's progress, as its history lists it. */
+struct goal_day {
+	char *date;		/* "YYYY-MM-DD" as sent */
+	char *value;		/* text rule: 3.5 -> "3.5" */
+};
+
+/* A goal (the backend's /user/goals), with its history when omifs fetched
+ * it (sync adds it to the stored object as "history"). The numbers are
+ * kept as text, as the server wrote them, so that they render exactly. */
+struct goal {
+	char *id;
+	char *title;
+	char *goal_type;	/* boolean, scale or numeric */
+	char *target_value, *current_value, *min_value, *max_value;
+	char *unit;
+	bool is_active;
+	struct timestamp created_at, updated_at;
+	struct goal_day *history;	/* newest first, as sent */
+	size_t n_history;
+	unsigned odd_fields;
+};
+
 struct event {
 	char *title;
 	char *description;
@@ -110,6 +135,7 @@ int model_parse_time(const char *text, time_t *out);
 int model_parse_memory(json_object *obj, struct memory *out);
 int model_parse_action_item(json_object *obj, struct action_item *out);
 int model_parse_conversation(json_object *obj, struct conversation *out);
+int model_parse_goal(json_object *obj, struct goal *out);
 
 /* The id of an object as model_parse_* would read it, in a malloc'd
  * string, or NULL if it has none (json_text_object_id). */
@@ -118,5 +144,6 @@ char *model_object_id(json_object *obj);
 void model_free_memory(struct memory *m);
 void model_free_action_item(struct action_item *a);
 void model_free_conversation(struct conversation *c);
+void model_free_goal(struct goal *g);
 
 #endif

@@ -58,6 +58,48 @@ void render_action_item(const struct action_item *a, struct buf *out)
 	put_field(out, "Conversation", a->conversation_id);
 }
 
+/* A table cell: on one line, and no '|' that would make another cell. */
+static void put_cell(struct buf *out, const char *s)
+{
+	for (s = s ? s : ""; *s; s++) {
+		if (*s == '|')
+			buf_puts(out, "\\|");
+		else
+			buf_putc(out, (*s == '\n' || *s == '\r') ? ' ' : *s);
+	}
+}
+
+void render_goal(const struct goal *g, struct buf *out)
+{
+	buf_puts(out, "# ");
+	render_flat(out, present(g->title) ? g->title : "(untitled goal)");
+	buf_puts(out, "\n\n");
+	put_field(out, "Type", g->goal_type);
+	put_field(out, "Target", g->target_value);
+	put_field(out, "Current", g->current_value);
+	if (present(g->min_value) && present(g->max_value)) {
+		buf_puts(out, "- Range: ");
+		render_flat(out, g->min_value);
+		buf_puts(out, " to ");
+		render_flat(out, g->max_value);
+		buf_putc(out, '\n');
+	}
+	put_field(out, "Unit", g->unit);
+	put_field(out, "Active", g->is_active ? "yes" : "no");
+	put_field(out, "Created", g->created_at.text);
+	put_field(out, "Updated", g->updated_at.text);
+	if (g->n_history == 0)
+		return;
+	buf_puts(out, "\n## History\n\n| Date | Value |\n| --- | --- |\n");
+	for (size_t i = 0; i < g->n_history; i++) {
+		buf_puts(out, "| ");
+		put_cell(out, g->history[i].date);
+		buf_puts(out, " | ");
+		put_cell(out, g->history[i].value);
+		buf_puts(out, " |\n");
+	}
+}
+
 /* Seconds as HH:MM:SS; hours grow past two digits rather than wrap. */
 static void put_offset(struct buf *out, double seconds)
 {

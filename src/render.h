@@ -29,6 +29,9 @@ void render_block(struct buf *out, const char *s);
 
 void render_memory(const struct memory *m, struct buf *out);
 void render_action_item(const struct action_item *a, struct buf *out);
+/* goals/<id>.md: the title as a heading, the fields, and the history as
+ * a table when there is one. */
+void render_goal(const struct goal *g, struct buf *out);
 
 /* transcript.txt: "[HH:MM:SS] Speaker: text" a segment a line. */
 void render_transcript(const struct conversation *c, struct buf *out);

@@ -21,8 +21,7 @@
 
 const char *search_kind_name(enum store_kind kind)
 {
-	return kind == STORE_MEMORIES ? "memory" : kind == STORE_ACTION_ITEMS ? "action item"
-								     : "conversation";
+	return collection_of(kind)->one;
 }
 
 /* A malloc'd line of text: up to its first newline and at most max bytes
@@ -108,6 +107,22 @@ static int action_item_result(json_object *obj, struct search_result *r, struct 
 	return rc;
 }
 
+static int goal_result(json_object *obj, struct search_result *r, struct buf *path)
+{
+	struct goal g;
+	time_t when;
+	int rc;
+
+	if (model_parse_goal(obj, &g) < 0)
+		return -1;
+	rc = collection_item_path(STORE_GOALS, &g, g.id, path);
+	when = first_valid(&g.created_at, &g.updated_at);
+	r->date = when ? day_of(when) : xstrdup("");
+	r->title = one_line(g.title && *g.title ? g.title : "(untitled goal)", TITLE_MAX);
+	model_free_goal(&g);
+	return rc;
+}
+
 /* Fills r from a hit; -1 when the tree would not show the item. */
 static int make_result(struct store *s, const struct search_hit *hit, struct search_result *r)
 {
@@ -121,6 +136,8 @@ static int make_result(struct store *s, const struct search_hit *hit, struct sea
 			rc = conversation_result(obj, r, &path);
 		else if (hit->kind == STORE_MEMORIES)
 			rc = memory_result(s, obj, r, &path);
+		else if (hit->kind == STORE_GOALS)
+			rc = goal_result(obj, r, &path);
 		else
 			rc = action_item_result(obj, r, &path);
 	}

@@ -26,12 +26,6 @@
 /* A query from the command line ranks for this long at most. */
 #define COMMAND_DEADLINE_MS 30000
 
-static const char *json_kind(enum store_kind kind)
-{
-	return kind == STORE_MEMORIES ? "memory" : kind == STORE_ACTION_ITEMS ? "action_item"
-								     : "conversation";
-}
-
 static void print_json(const char *query, const struct search_results *r,
 		       const struct search_coverage *cov)
 {
@@ -47,7 +41,7 @@ static void print_json(const char *query, const struct search_results *r,
 
 		buf_reset(&plain);
 		search_snippet_render(x->snippet, "", "", &plain);
-		json_object_object_add(o, "kind", json_object_new_string(json_kind(x->kind)));
+		json_object_object_add(o, "kind", json_object_new_string(collection_of(x->kind)->json_one));
 		json_object_object_add(o, "id", json_object_new_string(x->id));
 		json_object_object_add(o, "path", json_object_new_string(x->path));
 		json_object_object_add(o, "date", json_object_new_string(x->date));

@@ -252,7 +252,8 @@ static int index_text(struct search_index *ix, sqlite3_int64 *doc, enum store_ki
 	json_object *obj = json_text_parse(json, strlen(json));
 	struct memory m;
 	struct action_item a;
-	bool parsed_memory = false, parsed_item = false;
+	struct goal g;
+	bool parsed_memory = false, parsed_item = false, parsed_goal = false;
 	int rc = 1;
 
 	if (!obj || !json_object_is_type(obj, json_type_object))
@@ -270,6 +271,13 @@ static int index_text(struct search_index *ix, sqlite3_int64 *doc, enum store_ki
 		parsed_item = true;
 		add_line(&body, a.description);
 		date_meta(&meta, &a.created_at, &a.updated_at);
+	} else if (kind == STORE_GOALS) {
+		if (model_parse_goal(obj, &g) < 0)
+			goto out;
+		parsed_goal = true;
+		add_line(&title, g.title);
+		add_line(&body, g.unit);
+		date_meta(&meta, &g.created_at, &g.updated_at);
 	} else {
 		conversation_text(obj, full, &title, &body, &transcript, &meta);
 	}
@@ -291,6 +299,8 @@ out:
 		model_free_memory(&m);
 	if (parsed_item)
 		model_free_action_item(&a);
+	if (parsed_goal)
+		model_free_goal(&g);
 	json_object_put(obj);
 	buf_free(&title);
 	buf_free(&body);

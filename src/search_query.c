@@ -220,6 +220,7 @@ int search_kind_bit(const char *name, size_t len, unsigned *kinds)
 		{ "conversation", STORE_CONVERSATIONS }, { "conversations", STORE_CONVERSATIONS },
 		{ "action-item", STORE_ACTION_ITEMS }, { "action-items", STORE_ACTION_ITEMS },
 		{ "action_item", STORE_ACTION_ITEMS }, { "action_items", STORE_ACTION_ITEMS },
+		{ "goal", STORE_GOALS }, { "goals", STORE_GOALS },
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

@@ -36,18 +36,11 @@ void snapshot_free_item(enum store_kind kind, union item *item)
 	collection_of(kind)->free_object(item);
 }
 
-/* The collection each kind of file is rendered from. */
-static enum store_kind file_collection(enum node_kind kind)
-{
-	return kind == NODE_MEMORY ? STORE_MEMORIES
-	     : kind == NODE_ACTION_ITEM ? STORE_ACTION_ITEMS : STORE_CONVERSATIONS;
-}
-
-void snapshot_render_item(enum node_kind kind, const union item *item, struct buf *out)
+void snapshot_render_item(enum node_kind kind, enum store_kind collection, const union item *item,
+			  struct buf *out)
 {
 	switch (kind) {
-	case NODE_MEMORY: render_memory(&item->memory, out); break;
-	case NODE_ACTION_ITEM: render_action_item(&item->action_item, out); break;
+	case NODE_ITEM: collection_of(collection)->render(item, out); break;
 	case NODE_SUMMARY: render_summary(&item->conversation, out); break;
 	case NODE_CONV_ACTION_ITEMS: render_conversation_action_items(&item->conversation, out); break;
 	case NODE_EVENTS: render_events(&item->conversation, out); break;
@@ -56,9 +49,9 @@ void snapshot_render_item(enum node_kind kind, const union item *item, struct bu
 	}
 }
 
-int snapshot_render(enum node_kind kind, char *json, struct buf *out, struct buf *note)
+int snapshot_render(const struct node *n, char *json, struct buf *out, struct buf *note)
 {
-	enum store_kind collection = file_collection(kind);
+	enum node_kind kind = (enum node_kind)n->kind;
 	union item item;
 	int rc;
 
@@ -67,16 +60,17 @@ int snapshot_render(enum node_kind kind, char *json, struct buf *out, struct buf
 		free(json);
 		return rc;
 	}
-	rc = kind == NODE_DIR || kind == NODE_STATUS ? -EIO : snapshot_parse_item(collection, json, &item);
+	rc = kind == NODE_DIR || kind == NODE_STATUS || n->collection < 0
+		     ? -EIO : snapshot_parse_item(n->collection, json, &item);
 	/* Parsed, the text is not needed: with a 50 MB transcript, that is
 	 * 50 MB less at the rendering's peak. */
 	free(json);
 	if (rc < 0)
 		return -EIO;
-	snapshot_render_item(kind, &item, out);
+	snapshot_render_item(kind, n->collection, &item, out);
 	if (note && kind == NODE_TRANSCRIPT)
 		vault_render_note(&item.conversation, true, note);
-	snapshot_free_item(collection, &item);
+	snapshot_free_item(n->collection, &item);
 	return 0;
 }
 

@@ -51,8 +51,9 @@
 
 enum node_kind {
 	NODE_DIR,
-	NODE_MEMORY,		/* memories/<category>/<id>.txt */
-	NODE_ACTION_ITEM,	/* action-items/{open,done}/<id>.txt */
+	NODE_ITEM,		/* an item that is one file, rendered by its
+				 * collection's render: memories/<category>/<id>.txt,
+				 * action-items/{open,done}/<id>.txt, goals/<id>.md */
 	NODE_SUMMARY,		/* conversations/<day>/<id>/summary.md */
 	NODE_CONV_ACTION_ITEMS,	/* .../action-items.md */
 	NODE_EVENTS,		/* .../events.md */
@@ -66,6 +67,7 @@ enum node_kind {
 	NODE_VAULT_DAY,		/* vault/Daily/<day>.md; id: the day */
 	NODE_VAULT_MEMORIES,	/* vault/Memories/<category>.md; id: the category's directory */
 	NODE_VAULT_ACTION_ITEMS, /* vault/Action items.md */
+	NODE_VAULT_GOALS,	/* vault/Goals.md, where goals are shown */
 	NODE_KINDS
 };
 
@@ -109,7 +111,8 @@ struct snapshot {
 	size_t arena_size;		/* bytes */
 	uint32_t *by_ino;		/* open addressing: node index + 1, 0 empty */
 	size_t ino_mask;
-	uint32_t top[STORE_KINDS];	/* the collections' directories */
+	uint32_t top[STORE_KINDS];	/* the collections' directories;
+					 * SNAPSHOT_NONE: not shown (snapshot_shows) */
 	uint32_t vault_notes;		/* vault/Conversations */
 	uint32_t *notes_by_id;		/* its notes, by their conversation's id */
 	size_t n_notes;
@@ -123,6 +126,9 @@ struct snapshot {
  * (logged). */
 struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KINDS]);
 void snapshot_free(struct snapshot *snap);
+/* Whether snap shows kind at all: a collection only some servers serve
+ * (goals) shows once listed, never when the server said it has none. */
+bool snapshot_shows(const struct snapshot *snap, enum store_kind kind);
 /* About how many bytes snap holds. */
 size_t snapshot_bytes(const struct snapshot *snap);
 
@@ -214,13 +220,13 @@ int snapshot_attributes(const struct snapshot *snap, const struct node *n, struc
 /* The vault note of conversation id, or NULL. */
 struct node *snapshot_note_of(const struct snapshot *snap, const char *id);
 
-/* Renders a file of the given kind from json: the item's listing JSON,
+/* Renders file n from json: the item's listing JSON,
  * or the full conversation's for transcript.txt and conversation.json.
  * Takes json over (frees it as soon as it is parsed). For transcript.txt,
  * note (when not NULL) gets the conversation's vault note from the same
  * parse, the costly part: a backup that learns transcripts' sizes learns
  * the notes' on the way. Returns 0, or -EIO when json cannot be read as
  * that item. */
-int snapshot_render(enum node_kind kind, char *json, struct buf *out, struct buf *note);
+int snapshot_render(const struct node *n, char *json, struct buf *out, struct buf *note);
 
 #endif

@@ -32,8 +32,7 @@
 static uint32_t add_file(struct builder *b, uint32_t dir, const char *name, enum node_kind kind,
 			 uint32_t id, const union item *item, int64_t mtime, uint64_t json_digest)
 {
-	uint32_t fixed = kind == NODE_MEMORY || kind == NODE_ACTION_ITEM ? SNAPSHOT_NONE
-									  : b->fixed_name[kind];
+	uint32_t fixed = kind == NODE_ITEM ? SNAPSHOT_NONE : b->fixed_name[kind];
 	uint32_t i = snapshot_add_node(b, dir, name, fixed, kind, id);
 	struct node *n;
 
@@ -44,7 +43,7 @@ static uint32_t add_file(struct builder *b, uint32_t dir, const char *name, enum
 	n->digest = json_digest;
 	if (kind != NODE_TRANSCRIPT && kind != NODE_CONV_JSON) {
 		buf_reset(&b->scratch);
-		snapshot_render_item(kind, item, &b->scratch);
+		snapshot_render_item(kind, b->kind, item, &b->scratch);
 		atomic_init(&n->size, (int64_t)b->scratch.len);
 		n->digest = hash_bytes(b->scratch.data, b->scratch.len);
 	}
@@ -53,42 +52,46 @@ static uint32_t add_file(struct builder *b, uint32_t dir, const char *name, enum
 
 /* ---- one item of each collection ---- */
 
-static time_t first_valid(const struct timestamp *a, const struct timestamp *b,
-			  const struct timestamp *c)
+/* The directory the item is filed in below its collection's (place:
+ * its category, open or done, its day), or SNAPSHOT_NONE. */
+static uint32_t item_directory(struct builder *b, const void *object, const char *id)
 {
-	if (a && a->valid)
-		return a->when;
-	if (b && b->valid)
-		return b->when;
-	if (c && c->valid)
-		return c->when;
-	return 0;
+	const struct collection *c = collection_of(b->kind);
+
+	if (!c->place)
+		return b->snap->top[b->kind];
+	buf_reset(&b->name);
+	if (!c->place(object, &b->name))
+		log_warn("%s %s cannot say where it belongs: filed under %s", c->one, id,
+			 b->name.data);
+	return snapshot_dir_child(b, b->snap->top[b->kind], b->name.data);
 }
 
-static void note_odd(struct status_odd *odd, const char *id, unsigned odd_fields)
+/* The item's name in its directory (into b->name); false when its id
+ * cannot be a file name (logged). */
+static bool item_name(struct builder *b, const char *id)
 {
-	if (odd_fields)
-		status_note_odd(odd, id);
+	const struct collection *c = collection_of(b->kind);
+
+	buf_reset(&b->name);
+	if (names_safe_name(id, c->item_suffix, &b->name) == 0)
+		return true;
+	log_warn("skipping a%s %s whose id cannot be a file name",
+		 strchr("aeiou", c->one[0]) ? "n" : "", c->one);
+	return false;
 }
 
-/* A memory's mtime: its own timestamps, which the documented API does not
- * send, else (after the walk) when the cache first saw it. */
-static void add_memory(struct builder *b, const struct memory *m, uint32_t id)
+/* An item that is one file. Undated (a memory of the documented API),
+ * it is dated after the walk by when the cache first saw it. */
+static void add_item_file(struct builder *b, const union item *item, const char *item_id,
+			  uint32_t id)
 {
-	const struct collection *memories = collection_of(STORE_MEMORIES);
-	time_t mtime = first_valid(&m->updated_at, &m->created_at, NULL);
-	uint32_t dir, file;
+	time_t mtime = collection_of(b->kind)->dated(item);
+	uint32_t dir = item_directory(b, item, item_id), file;
 
-	buf_reset(&b->name);
-	if (!memories->place(m, &b->name))
-		log_warn("memory %s: unusable category, filed as uncategorized", m->id);
-	dir = snapshot_dir_child(b, b->snap->top[STORE_MEMORIES], b->name.data);
-	buf_reset(&b->name);
-	if (dir == SNAPSHOT_NONE || names_safe_name(m->id, memories->item_suffix, &b->name) < 0) {
-		log_warn("skipping a memory whose id cannot be a file name");
+	if (dir == SNAPSHOT_NONE || !item_name(b, item_id))
 		return;
-	}
-	file = add_file(b, dir, b->name.data, NODE_MEMORY, id, (const union item *)m, mtime, 0);
+	file = add_file(b, dir, b->name.data, NODE_ITEM, id, item, mtime, 0);
 	if (file != SNAPSHOT_NONE && mtime == 0) {
 		b->undated = xgrow(b->undated, &b->cap_undated, b->n_undated, sizeof(*b->undated),
 				   64);
@@ -96,42 +99,15 @@ static void add_memory(struct builder *b, const struct memory *m, uint32_t id)
 	}
 }
 
-static void add_action_item(struct builder *b, const struct action_item *a, uint32_t id)
-{
-	const struct collection *action_items = collection_of(STORE_ACTION_ITEMS);
-	uint32_t dir;
-
-	buf_reset(&b->name);
-	action_items->place(a, &b->name);
-	dir = snapshot_dir_child(b, b->snap->top[STORE_ACTION_ITEMS], b->name.data);
-	buf_reset(&b->name);
-	if (dir == SNAPSHOT_NONE ||
-	    names_safe_name(a->id, action_items->item_suffix, &b->name) < 0) {
-		log_warn("skipping an action item whose id cannot be a file name");
-		return;
-	}
-	add_file(b, dir, b->name.data, NODE_ACTION_ITEM, id, (const union item *)a,
-		 first_valid(&a->updated_at, &a->completed_at, &a->created_at), 0);
-}
-
 static void add_conversation(struct builder *b, const struct conversation *c, uint32_t id,
 			     uint64_t json_digest)
 {
 	const union item *item = (const union item *)c;
-	time_t mtime = first_valid(&c->finished_at, &c->started_at, &c->created_at);
-	const struct collection *conversations = collection_of(STORE_CONVERSATIONS);
-	uint32_t day, dir;
+	time_t mtime = collection_of(STORE_CONVERSATIONS)->dated(c);
+	uint32_t day = item_directory(b, c, c->id), dir;
 
-	buf_reset(&b->name);
-	if (!conversations->place(c, &b->name))
-		log_warn("conversation %s has no usable created_at: filed under undated", c->id);
-	day = snapshot_dir_child(b, b->snap->top[STORE_CONVERSATIONS], b->name.data);
-	buf_reset(&b->name);
-	if (day == SNAPSHOT_NONE ||
-	    names_safe_name(c->id, conversations->item_suffix, &b->name) < 0) {
-		log_warn("skipping a conversation whose id cannot be a file name");
+	if (day == SNAPSHOT_NONE || !item_name(b, c->id))
 		return;
-	}
 	/* The directory's name is most often the id itself: stored once. */
 	dir = snapshot_add_node(b, day, b->name.data,
 		       strcmp(b->name.data, b->snap->arena + id) == 0 ? id : SNAPSHOT_NONE,
@@ -152,6 +128,7 @@ static void add_conversation(struct builder *b, const struct conversation *c, ui
 static int add_listed_item(const char *id, const char *json, void *ctx)
 {
 	struct builder *b = ctx;
+	const struct collection *c = collection_of(b->kind);
 	uint64_t version = hash_bytes(json, strlen(json));
 	uint32_t id_at = snapshot_arena_add_item(b, id, version);
 	union item item;
@@ -161,21 +138,22 @@ static int add_listed_item(const char *id, const char *json, void *ctx)
 		log_warn("skipping unreadable cached item %s", id);
 		return 0;
 	}
-	if (b->kind == STORE_MEMORIES) {
-		note_odd(&b->snap->odd[b->kind], item.memory.id, item.memory.odd_fields);
-		add_memory(b, &item.memory, id_at);
-	} else if (b->kind == STORE_ACTION_ITEMS) {
-		note_odd(&b->snap->odd[b->kind], item.action_item.id, item.action_item.odd_fields);
-		add_action_item(b, &item.action_item, id_at);
-	} else {
-		note_odd(&b->snap->odd[b->kind], item.conversation.id, item.conversation.odd_fields);
+	if (c->odd_fields(&item))
+		status_note_odd(&b->snap->odd[b->kind], id);
+	if (c->render)
+		add_item_file(b, &item, id, id_at);
+	else
 		add_conversation(b, &item.conversation, id_at, version);
-	}
 	snapshot_free_item(b->kind, &item);
 	return 0;
 }
 
 /* ---- finishing ---- */
+
+bool snapshot_shows(const struct snapshot *snap, enum store_kind kind)
+{
+	return !collection_of(kind)->optional || snap->kind_error[kind] == 0;
+}
 
 #define STRINGIFY(x) #x
 #define FORMAT_TAG(v) OMIFS_VERSION "/" STRINGIFY(v)
@@ -184,7 +162,7 @@ bool snapshot_size_is_learnt(enum node_kind kind)
 {
 	return kind == NODE_TRANSCRIPT || kind == NODE_CONV_JSON || kind == NODE_VAULT_NOTE ||
 	       kind == NODE_VAULT_DAY || kind == NODE_VAULT_MEMORIES ||
-	       kind == NODE_VAULT_ACTION_ITEMS;
+	       kind == NODE_VAULT_ACTION_ITEMS || kind == NODE_VAULT_GOALS;
 }
 
 uint64_t snapshot_kept_digest(const struct node *n)
@@ -222,6 +200,9 @@ static void start(struct builder *b, struct sync *sync)
 	/* The collections' own directories are stat'ed before they are
 	 * listed: they get a time that does not move, like the root's. */
 	for (int k = 0; k < STORE_KINDS; k++) {
+		snap->top[k] = SNAPSHOT_NONE;
+		if (!snapshot_shows(snap, k))
+			continue;
 		snap->top[k] = snapshot_add_node(b, 0, collection_of(k)->dir, SNAPSHOT_NONE, NODE_DIR,
 						  SNAPSHOT_NONE);
 		snap->nodes[snap->top[k]].collection = (int8_t)k;
@@ -349,9 +330,11 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 			rc = sync_foreach_listed(sync, (enum store_kind)k, add_listed_item, &b);
 	}
 	/* Outside the walk: the store is not re-entrant. */
-	for (size_t i = 0; i < b.n_undated; i++)
-		snap->nodes[b.undated[i]].mtime =
-			sync_first_seen(sync, STORE_MEMORIES, snapshot_id(snap, &snap->nodes[b.undated[i]]));
+	for (size_t i = 0; i < b.n_undated; i++) {
+		struct node *n = &snap->nodes[b.undated[i]];
+
+		n->mtime = sync_first_seen(sync, n->collection, snapshot_id(snap, n));
+	}
 	views_add(&b);
 	snapshot_lay_out(snap);
 	views_finish(&b);

@@ -14,6 +14,7 @@ union item {
 	struct memory memory;
 	struct action_item action_item;
 	struct conversation conversation;
+	struct goal goal;
 };
 
 /* A conversation on its way to a vault note, noted during the walk. */
@@ -37,6 +38,7 @@ struct builder {
 	uint32_t jsonl[STORE_KINDS];		/* the .jsonl files */
 	size_t cap_lines[STORE_KINDS];
 	uint32_t vault_days, vault_memories, vault_action_items;
+	uint32_t vault_goals;			/* SNAPSHOT_NONE: goals not shown */
 	struct vault_entry *notes;
 	size_t n_notes, cap_notes;
 	struct buf vault_names;
@@ -78,7 +80,8 @@ void snapshot_lay_out(struct snapshot *snap);
 void snapshot_date_directories(struct snapshot *snap);
 void snapshot_shrink(struct builder *b);
 uint32_t snapshot_arena_add_item(struct builder *b, const char *id, uint64_t version);
-void snapshot_render_item(enum node_kind kind, const union item *item, struct buf *out);
+void snapshot_render_item(enum node_kind kind, enum store_kind collection, const union item *item,
+			  struct buf *out);
 
 /* The views' part of a build, in this order: their fixed nodes (after
  * the root's others), a line and maybe a note per listed item, their

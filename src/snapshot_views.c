@@ -54,12 +54,17 @@ void views_start(struct builder *b)
 	b->vault_days = add_view(b, vault, "Daily", NODE_DIR, STORE_CONVERSATIONS);
 	b->vault_memories = add_view(b, vault, "Memories", NODE_DIR, STORE_MEMORIES);
 	for (int k = 0; k < STORE_KINDS; k++) {
+		b->jsonl[k] = SNAPSHOT_NONE;
+		if (!snapshot_shows(b->snap, k))
+			continue;
 		buf_reset(&name);
 		buf_printf(&name, "%s%s", collection_of(k)->dir, jsonl_suffix);
 		b->jsonl[k] = add_view(b, 0, name.data, NODE_JSONL, k);
 	}
 	b->vault_action_items = add_view(b, vault, "Action items.md", NODE_VAULT_ACTION_ITEMS,
 					 STORE_ACTION_ITEMS);
+	b->vault_goals = snapshot_shows(b->snap, STORE_GOALS)
+			 ? add_view(b, vault, "Goals.md", NODE_VAULT_GOALS, STORE_GOALS) : SNAPSHOT_NONE;
 	buf_free(&name);
 }
 
@@ -299,6 +304,8 @@ void views_finish(struct builder *b)
 	for (int k = 0; k < STORE_KINDS; k++) {
 		size_t lines = snap->n_lines[k];
 
+		if (b->jsonl[k] == SNAPSHOT_NONE)
+			continue;
 		/* Built: the room doubling left goes back (a refresh holds two). */
 		if (lines)
 			snap->lines[k] = xrealloc(snap->lines[k], lines * sizeof(*snap->lines[k]));
@@ -327,6 +334,9 @@ void views_finish(struct builder *b)
 	n = &snap->nodes[b->vault_action_items];
 	fold_directory(snap, subdir(snap, snap->top[STORE_ACTION_ITEMS], "open"), n);
 	fold_directory(snap, subdir(snap, snap->top[STORE_ACTION_ITEMS], "done"), n);
+	if (b->vault_goals != SNAPSHOT_NONE)
+		fold_directory(snap, &snap->nodes[snap->top[STORE_GOALS]],
+			       &snap->nodes[b->vault_goals]);
 }
 
 void views_free(struct builder *b)
@@ -415,6 +425,8 @@ static int render_lines_of(const struct snapshot *snap, const struct node *dir,
 			return rc;
 		if (kind == STORE_MEMORIES)
 			vault_memory_line(&item.memory, out);
+		else if (kind == STORE_GOALS)
+			vault_goal_line(&item.goal, out);
 		else
 			vault_action_item_line(&item.action_item, out);
 		snapshot_free_item(kind, &item);
@@ -446,6 +458,9 @@ int snapshot_render_view(const struct snapshot *snap, const struct node *n, stru
 			vault_action_items_section(true, out);
 		return rc < 0 ? rc : render_lines_of(snap, subdir(snap, top[STORE_ACTION_ITEMS], "done"),
 						     STORE_ACTION_ITEMS, sync, out);
+	case NODE_VAULT_GOALS:
+		vault_goals_begin(out);
+		return render_lines_of(snap, &snap->nodes[top[STORE_GOALS]], STORE_GOALS, sync, out);
 	default:
 		return -EIO;
 	}
@@ -507,8 +522,7 @@ int snapshot_read_lines(const struct snapshot *snap, const struct node *n, struc
 static int attributed_kind(const struct node *n)
 {
 	switch (n->kind) {
-	case NODE_MEMORY: return STORE_MEMORIES;
-	case NODE_ACTION_ITEM: return STORE_ACTION_ITEMS;
+	case NODE_ITEM: return n->collection;
 	case NODE_VAULT_NOTE: return STORE_CONVERSATIONS;
 	/* A directory with an id is a conversation's. */
 	case NODE_DIR: return n->id != SNAPSHOT_NONE ? STORE_CONVERSATIONS : -1;

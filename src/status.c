@@ -56,7 +56,7 @@ static void render_collections(const struct status *st, struct buf *out)
 			buf_printf(out, "%zu items, listed completely at ", c->count);
 			buf_put_utc(out, c->listed_at);
 		} else {
-			buf_puts(out, "not listed yet");
+			buf_puts(out, c->not_served ? "not served by this server" : "not listed yet");
 		}
 		if (c->so_far) {
 			buf_printf(out, "; %zu listed so far, the listing continues at ", c->so_far);
@@ -69,7 +69,7 @@ static void render_collections(const struct status *st, struct buf *out)
 			put_duration(out, c->full_period);
 			buf_printf(out, " (half of the %s policy)", c->period_policy);
 		}
-		if (c->refresh_error)
+		if (c->refresh_error && !c->not_served)
 			buf_printf(out, "; last refresh failed: %s", strerror(-c->refresh_error));
 		if (c->skipped)
 			buf_printf(out, "; %zu skipped (no usable id)", c->skipped);
@@ -239,13 +239,15 @@ static json_object *json_collection(const struct status_collection *c, const str
 	json_object *o = json_object_new_object(), *sample = json_object_new_array();
 	size_t shown = odd->count < STATUS_ODD_SAMPLE ? odd->count : STATUS_ODD_SAMPLE;
 
+	json_object_object_add(o, "served", json_object_new_boolean(!c->not_served));
 	json_object_object_add(o, "items", json_count(c->count));
 	json_object_object_add(o, "listed_at", json_time(c->listed_at));
 	json_object_object_add(o, "listing_seconds",
 			       c->listing_seconds >= 0 ? json_object_new_double(c->listing_seconds)
 						       : NULL);
 	json_object_object_add(o, "refresh_error",
-			       c->refresh_error ? json_text(strerror(-c->refresh_error)) : NULL);
+			       c->refresh_error && !c->not_served
+				       ? json_text(strerror(-c->refresh_error)) : NULL);
 	json_object_object_add(o, "skipped", json_count(c->skipped));
 	json_object_object_add(o, "pending_deletions", json_count(c->pending));
 	json_object_object_add(o, "held_deletions", json_count(c->held));

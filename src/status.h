@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#define STATUS_COLLECTIONS 3	/* the three collections, in collections' order */
+#define STATUS_COLLECTIONS 4	/* the collections, in collections' order */
 #define STATUS_POLICIES 8
 #define STATUS_ODD_SAMPLE 3
 #define STATUS_ODD_ID_BYTES 40	/* of an id shown; longer ones are cut, "..." */
@@ -25,6 +25,7 @@
 struct status_collection {
 	const char *name;	/* its directory */
 	time_t listed_at;	/* of its last complete listing; 0: never */
+	bool not_served;	/* the server said it has no such collection (404) */
 	size_t count;
 	int refresh_error;	/* -errno of a failed last refresh, or 0 */
 	size_t skipped;		/* items without a usable id */

@@ -195,6 +195,7 @@ static int collect_new(json_object *item, const char *id, void *ctx)
  * at a time. */
 struct staging {
 	struct store *store;
+	struct api_client *api;	/* for the items' details (collection.detail_key) */
 	enum store_kind kind;
 	struct store *fulls;	/* listing with transcripts: keep them here */
 	struct store_item part[STAGE_PART];
@@ -307,6 +308,49 @@ static void note_date(struct staging *st, json_object *item)
 	}
 }
 
+/* Whether a and b hold the same JSON under key (both absent counts). */
+static bool same_field(json_object *a, json_object *b, const char *key)
+{
+	json_object *x = NULL, *y = NULL;
+
+	json_object_object_get_ex(a, key, &x);
+	json_object_object_get_ex(b, key, &y);
+	return json_object_equal(x, y);
+}
+
+/* Puts the item's detail (a goal's history) in it under the collection's
+ * detail_key: the cached one while the item's updated_at has not moved,
+ * else fetched. What the user had is never replaced by less: a fetch
+ * that fails keeps the cached detail, or the item goes without one, to
+ * be fetched at the next listing. */
+static void add_detail(struct staging *st, json_object *item, const char *id)
+{
+	const struct collection *c = collection_of(st->kind);
+	char *cached_json = store_get_item(st->store, st->kind, id);
+	json_object *cached = cached_json ? json_text_parse(cached_json, strlen(cached_json)) : NULL;
+	json_object *detail = NULL, *fetched = NULL;
+	struct api_error err = { 0 };
+	char escaped[1024], path[1200];
+
+	free(cached_json);
+	json_object_object_get_ex(cached, c->detail_key, &detail);
+	if (!detail || !same_field(item, cached, "updated_at")) {
+		wire_query_escape(id, escaped, sizeof(escaped));
+		snprintf(path, sizeof(path), "%s/%s%s", c->api_path, escaped, c->detail_suffix);
+		if (api_get_json(st->api, path, c->detail_query, &fetched, &err) == API_OK &&
+		    json_object_is_type(fetched, json_type_array))
+			detail = fetched;
+		else
+			log_warn("%s %s: its %s could not be fetched (%s); %s", c->one, id,
+				 c->detail_key, err.message[0] ? err.message : "not a list",
+				 detail ? "keeping the cached one" : "shown without it for now");
+	}
+	if (detail)
+		json_object_object_add(item, c->detail_key, json_object_get(detail));
+	json_object_put(fetched);
+	json_object_put(cached);
+}
+
 static int stage_item(json_object *item, const char *id, void *ctx)
 {
 	struct staging *st = ctx;
@@ -324,6 +368,8 @@ static int stage_item(json_object *item, const char *id, void *ctx)
 	}
 	if (id && st->kind == STORE_CONVERSATIONS)
 		note_date(st, item);
+	if (id && st->api && collection_of(st->kind)->detail_key)
+		add_detail(st, item, id);
 	json = listing_entry(st->kind, item, id, st->fulls, &st->store_errors);
 	/* A cache that cannot keep what comes (a full disk) is not sent more. */
 	if (st->store_errors) {
@@ -464,6 +510,12 @@ static void note_listing(struct sync *s, enum store_kind kind, int rc, time_t no
 			s->next_quick = now + s->opts.refresh_interval;
 	} else if (rc == -EAGAIN && share == BUDGET_BACKGROUND) {
 		ks->next_full = sync_clock() + listing_budget_pause(s, kind, share);
+	} else if (rc == -ENOENT && collection_of(kind)->optional) {
+		/* No failure: this server has none. Asked again as often as a
+		 * listing would be, in case it comes to serve them. */
+		ks->error = rc;
+		ks->asked = false;
+		ks->next_full = now + sync_full_interval(s, kind);
 	} else {
 		/* From the failure, not from `now`: a listing that timed out
 		 * after longer than the pause would otherwise be due again at
@@ -612,12 +664,16 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 	int rc;
 
 	st->store = s->store;
+	st->api = s->api;
 	st->kind = kind;
 	st->fulls = with_transcripts ? s->store : NULL;
 	resumed = start_listing(s, st, with_transcripts, now, &p);
 	st->skipped = p.skipped;
 	st->oldest = p.oldest;
 	from.offset = continue_listing(st, resumed, &p, &query);
+	from.whole = collection_of(kind)->whole_listing;
+	if (collection_of(kind)->listing_query)
+		buf_printf(&query, "%s%s", query.len ? "&" : "", collection_of(kind)->listing_query);
 	/* The key check fetched memories' first page: the first listing
 	 * starts from it rather than ask for it again. */
 	if (kind == STORE_MEMORIES && !s->used_first_page && !s->kinds[kind].listed_at &&
@@ -644,6 +700,9 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 		if (rc > 0)
 			log_info("%s: %d items added, changed or removed", collection_of(kind)->dir,
 				 rc);
+	} else if (result == API_E_NOT_FOUND && collection_of(kind)->optional) {
+		rc = -ENOENT;
+		log_info("%s: this server serves none (404)", collection_of(kind)->dir);
 	} else {
 		rc = result == API_E_CANCELLED ? -EIO : wire_result_errno(result);
 		if (result != API_E_CANCELLED && !(rc == -EAGAIN && share == BUDGET_BACKGROUND))
@@ -1007,7 +1066,7 @@ int sync_list_stale(struct sync *s, int max_age)
 		pthread_mutex_lock(&s->kinds[k].fetch_lock);
 		rc = list_kind_how(s, k, with_transcripts, BUDGET_FOREGROUND);
 		pthread_mutex_unlock(&s->kinds[k].fetch_lock);
-		if (rc < 0)
+		if (rc < 0 && !(rc == -ENOENT && collection_of(k)->optional))
 			return rc;
 	}
 	prune_versions(s);

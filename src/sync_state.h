@@ -29,7 +29,8 @@ struct kind_state {
 	size_t count;
 	time_t failed_at;	/* last failed attempt, 0 if none since success */
 	int failures;		/* in a row */
-	int error;		/* -errno of the last failure */
+	int error;		/* -errno of the last failure; -ENOENT: the
+				 * server serves no such collection (optional) */
 	double next_full;	/* when the refresher lists it completely (or goes
 				 * on with a listing paced by the budget, to the
 				 * fraction of a second: sync_clock) */

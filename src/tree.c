@@ -566,7 +566,7 @@ static int render_node(struct tree *t, const struct snapshot *snap, const struct
 	other = source_json(t, snap, n, &json);
 	if (other < 0)
 		return other;
-	rc = snapshot_render((enum node_kind)n->kind, json, out, note);
+	rc = snapshot_render(n, json, out, note);
 	return rc < 0 ? rc : other;
 }
 

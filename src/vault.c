@@ -317,3 +317,27 @@ void vault_action_item_line(const struct action_item *a, struct buf *out)
 	render_task(a, out);
 	buf_putc(out, '\n');
 }
+
+void vault_goals_begin(struct buf *out)
+{
+	buf_puts(out, "# Goals\n\n");
+}
+
+void vault_goal_line(const struct goal *g, struct buf *out)
+{
+	buf_puts(out, "- ");
+	render_flat(out, g->title && *g->title ? g->title : "(untitled goal)");
+	if (g->current_value && g->target_value) {
+		buf_puts(out, ": ");
+		render_flat(out, g->current_value);
+		buf_puts(out, " of ");
+		render_flat(out, g->target_value);
+		if (g->unit && *g->unit) {
+			buf_putc(out, ' ');
+			render_flat(out, g->unit);
+		}
+	}
+	if (!g->is_active)
+		buf_puts(out, " (inactive)");
+	buf_putc(out, '\n');
+}

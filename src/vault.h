@@ -65,5 +65,8 @@ void vault_memory_line(const struct memory *m, struct buf *out);
  * its lines, the done section (done true), its lines. */
 void vault_action_items_section(bool done, struct buf *out);
 void vault_action_item_line(const struct action_item *a, struct buf *out);
+/* Goals.md: its heading, then a line a goal, "- title: 3.0 of 10.0 points". */
+void vault_goals_begin(struct buf *out);
+void vault_goal_line(const struct goal *g, struct buf *out);
 
 #endif

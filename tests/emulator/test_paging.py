@@ -170,3 +170,22 @@ def test_data_times_do_not_depend_on_clock(emu):
     newest = emu.get_json("/user/conversations", {"limit": 1})[0]
     assert datetime.fromisoformat(newest["created_at"].replace("Z", "+00:00")) <= \
         datetime(2025, 6, 30, 23, 59, 59, tzinfo=timezone.utc)
+
+
+def test_goals_are_the_backends_alone_and_listed_whole():
+    with Emulator(*UNLIMITED, profile="documented") as e:
+        assert e.api("GET", "/user/goals", {"include_inactive": "true"})[0] == 404
+    with Emulator(*UNLIMITED, profile="backend") as e:
+        raw = e.data(all=True)["goals"]
+        everyone = e.get_json("/user/goals", {"include_inactive": "true", "limit": 1, "offset": 3})
+        # include_inactive answers every goal, newest first: limit and offset are not read.
+        assert [g["id"] for g in everyone] == [g["id"] for g in
+                                               sorted(raw, key=lambda g: ts(g["created_at"]), reverse=True)]
+        active = e.get_json("/user/goals")
+        assert active and all(g["is_active"] for g in active) and len(active) < len(everyone)
+        goal = next(g for g in raw if g["_history"])
+        assert e.get_json("/user/goals/" + goal["id"]) == {k: v for k, v in goal.items() if k != "_history"}
+        history = e.get_json("/user/goals/%s/history" % goal["id"], {"days": 365})
+        assert history == goal["_history"]
+        assert e.get_json("/user/goals/%s/history" % goal["id"], {"days": 1}) == goal["_history"][:1]
+        assert e.api("GET", "/user/goals/no-such/history")[0] == 404

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 EMULATOR = REPO / "scripts" / "omi-emulator"
 TEST_KEY = "omi_dev_" + "0123456789abcdef" * 2
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-KINDS = ("conversations", "memories", "action-items")
+KINDS = ("conversations", "memories", "action-items", "goals")
 # Extra arguments that lift every rate limit (for tests that are not about limits).
 UNLIMITED = ["--limit", "minute=1000000", "--limit", "day=1000000", "--limit", "memories=1000000",
              "--limit", "action_items=1000000", "--limit", "conversations=1000000",
