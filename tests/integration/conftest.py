@@ -3,6 +3,7 @@
 import pytest
 
 from emulator import Emulator, UNLIMITED
+from fsutil import wait_for_goals
 from mount import Mount
 
 
@@ -33,6 +34,7 @@ def shared(request):
     m = Mount(emu.url, "page_size=20", "transcript_batch=10", "transcript_page=20")
     try:
         m.start()
+        wait_for_goals(emu, m)
         yield emu, m
     finally:
         m.cleanup()

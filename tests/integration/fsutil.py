@@ -6,7 +6,7 @@ import time
 
 # The views over the id tree (test_views.py checks them), and the README's
 # backup, which leaves them out.
-VIEWS = ("vault", "memories.jsonl", "action-items.jsonl", "conversations.jsonl")
+VIEWS = ("vault", "memories.jsonl", "action-items.jsonl", "conversations.jsonl", "goals.jsonl")
 BACKUP_EXCLUDES = ["--exclude=/.omifs/", "--exclude=/vault/", "--exclude=/*.jsonl"]
 
 
@@ -40,6 +40,14 @@ def wait_for(condition, timeout=20):
     while not condition():
         assert time.monotonic() < deadline, "the change did not show in time"
         time.sleep(0.2)
+
+
+def wait_for_goals(emu, m, timeout=20):
+    """goals/ shows once their first listing answered, which the mount
+    makes right after it starts: where the server serves goals, waits for
+    it, so that a walk of the tree meets the whole of it."""
+    if "goals" in emu.data():
+        wait_for(lambda: os.path.isdir(m.p("goals")), timeout)
 
 
 def read(path):

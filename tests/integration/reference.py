@@ -151,6 +151,29 @@ def render_action_item(a):
     return out
 
 
+def cell(s):
+    return flat(s or "").replace("|", "\\|")
+
+
+def render_goal(g):
+    out = "# " + flat(string(g, "title") or "(untitled goal)") + "\n\n"
+    out += field("Type", string(g, "goal_type"))
+    out += field("Target", string(g, "target_value"))
+    out += field("Current", string(g, "current_value"))
+    low, high = string(g, "min_value"), string(g, "max_value")
+    if low and high:
+        out += f"- Range: {flat(low)} to {flat(high)}\n"
+    out += field("Unit", string(g, "unit"))
+    out += field("Active", "yes" if g.get("is_active") is True else "no")
+    out += field("Created", string(g, "created_at"))
+    out += field("Updated", string(g, "updated_at"))
+    days = dicts(g.get("history"))
+    if days:
+        out += "\n## History\n\n| Date | Value |\n| --- | --- |\n"
+        out += "".join(f"| {cell(string(d, 'date'))} | {cell(string(d, 'value'))} |\n" for d in days)
+    return out
+
+
 def offset(seconds):
     if seconds is None or not seconds > 0:
         seconds = 0
@@ -302,14 +325,24 @@ def expected_tree(data, utc_offset_seconds=0):
             files[base + "/events.md"] = Entry(render_events(c), mtime)
         files[base + "/transcript.txt"] = Entry(render_transcript(c), mtime)
         files[base + "/conversation.json"] = Entry(b"", mtime, obj=c)
+    # Only a server that serves goals has them in what a client sees.
+    for g in usable(data.get("goals", [])):
+        name = safe_name(object_id(g), ".md")
+        if name is None:
+            continue
+        mtime = first_valid(string(g, "updated_at"), string(g, "created_at")) or FIRST_SEEN
+        files.setdefault(f"goals/{name}", Entry(render_goal(g), mtime))
     return files
 
 
-def expected_dirs(files):
+def expected_dirs(files, goals=False):
     """Every directory implied by the files, with the newest mtime inside
-    (FIRST_SEEN when a file inside has that)."""
+    (FIRST_SEEN when a file inside has that); goals/ when the server serves
+    them."""
     dirs = {"memories": 0, "conversations": 0, "action-items": 0,
             "action-items/open": 0, "action-items/done": 0}
+    if goals:
+        dirs["goals"] = 0
     for path, entry in files.items():
         parts = path.split("/")
         for i in range(1, len(parts)):

@@ -258,10 +258,12 @@ def test_size_equals_bytes_read_on_a_cold_vault(shared):
 
 
 def test_vault_layout(shared):
-    _, m = shared
+    emu, m = shared
     root = os.listdir(m.path)
     assert set(JSONL) | {"vault"} <= set(root)
-    assert sorted(os.listdir(m.p("vault"))) == ["Action items.md", "Conversations", "Daily", "Memories"]
+    goals = ["Goals.md"] if "goals" in emu.data() else []
+    assert sorted(os.listdir(m.p("vault"))) == sorted(["Action items.md", "Conversations", "Daily",
+                                                       "Memories", *goals])
 
 
 def test_every_conversation_has_exactly_one_note_named_by_the_spec(shared):
@@ -405,6 +407,35 @@ def test_action_items_note_lists_open_and_done(shared):
             want.append(mark + flat(string(a, "description") or "") + (f" (due {flat(due)})" if due else ""))
         assert items(parts[state.capitalize()]) == want, state
     assert len(items(parts["Open"])) > 0 and len(items(parts["Done"])) > 0
+
+
+def goal_line(g):
+    """A goal's line in Goals.md (spec: VIEWS)."""
+    line = "- " + flat(string(g, "title") or "(untitled goal)")
+    current, target, unit = string(g, "current_value"), string(g, "target_value"), string(g, "unit")
+    if current and target:
+        line += f": {flat(current)} of {flat(target)}" + (f" {flat(unit)}" if unit else "")
+    return line + ("" if g.get("is_active") is True else " (inactive)")
+
+
+def test_goals_note_and_jsonl_list_every_goal(shared):
+    emu, m = shared
+    data = emu.data()
+    if "goals" not in data:
+        # The documented API has no goals: no file of theirs anywhere.
+        assert not [p for p in files_under(m.path, views=True) if "goal" in p.lower()]
+        return
+    goals = list(usable(data["goals"]))
+    assert goals and any(g["history"] for g in goals)
+    files = sorted(os.listdir(m.p("goals")))
+    by_id = {object_id(g): g for g in goals}
+    assert files == sorted(reference.safe_name(i, ".md") for i in by_id)
+    want = "# Goals\n\n" + "".join(goal_line(by_id[f.removesuffix(".md")]) + "\n" for f in files)
+    assert read(m.p("vault", "Goals.md")) == want
+    with open(m.p("goals.jsonl"), "rb") as f:
+        lines = f.read().decode().splitlines()
+    # The listing's objects, each with the history omifs fetched for it.
+    assert [json.loads(line) for line in lines] == goals
 
 
 def test_jsonl_files_hold_the_listings_one_object_a_line(shared):

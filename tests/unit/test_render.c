@@ -167,6 +167,33 @@ static void test_json_pretty_and_deterministic(void)
 	buf_free(&b);
 }
 
+static void test_goal(void)
+{
+	json_object *o = json_tokener_parse(
+		"{\"id\": \"g\", \"title\": \"Run\\na race\", \"goal_type\": \"numeric\","
+		" \"target_value\": 42.0, \"current_value\": 21.5, \"min_value\": 0, \"max_value\": 42.0,"
+		" \"unit\": null, \"is_active\": false, \"updated_at\": \"2025-06-13T20:20:35Z\","
+		" \"history\": [{\"date\": \"2025-06-13\", \"value\": 21.5},"
+		" {\"date\": \"a|b\", \"value\": \"7\"}, 3]}");
+	struct goal g;
+	struct buf out = BUF_INIT;
+
+	CHECK(model_parse_goal(o, &g) == 0);
+	/* A number is a value's own type; the string "7" and the element 3
+	 * are the odd ones. */
+	CHECK(g.odd_fields == 2);
+	render_goal(&g, &out);
+	CHECK_STR(out.data, "# Run a race\n\n"
+			    "- Type: numeric\n- Target: 42.0\n- Current: 21.5\n"
+			    "- Range: 0 to 42.0\n- Active: no\n"
+			    "- Updated: 2025-06-13T20:20:35Z\n"
+			    "\n## History\n\n| Date | Value |\n| --- | --- |\n"
+			    "| 2025-06-13 | 21.5 |\n| a\\|b | 7 |\n");
+	buf_free(&out);
+	model_free_goal(&g);
+	json_object_put(o);
+}
+
 int main(void)
 {
 	RUN(test_transcript);
@@ -177,5 +204,6 @@ int main(void)
 	RUN(test_memory_and_action_item);
 	RUN(test_mistyped_fields);
 	RUN(test_json_pretty_and_deterministic);
+	RUN(test_goal);
 	return UNIT_RESULT();
 }
