@@ -133,12 +133,15 @@ static void free_caches(struct cached *all, size_t n)
 }
 
 /* The oldest of the collections' last complete listings: when the whole
- * account was last seen; 0 when one was never listed. */
+ * account was last seen; 0 when one was never listed (but one that some
+ * servers do not serve). */
 static time_t oldest_listing(const struct cached *c)
 {
 	time_t oldest = 0;
 
 	for (int k = 0; k < STORE_KINDS; k++) {
+		if (!c->listed_at[k] && collection_of(k)->optional)
+			continue;
 		if (!c->listed_at[k])
 			return 0;
 		if (!oldest || c->listed_at[k] < oldest)

@@ -143,6 +143,9 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	ctx->owner.cache_ttl = c->cache_ttl;
 	ctx->owner.cache_path = c->no_disk_cache ? NULL : c->cache_path;
 	ctx->tree = tree_new(ctx->core->sync, &ctx->owner);
+	/* The kernel sends nothing else before init returns: the root is
+	 * first listed knowing whether it holds goals/. */
+	sync_ensure_optional_listed(ctx->core->sync);
 	if (sync_start(ctx->core->sync, store_changed, ctx) < 0)
 		log_error("cannot start the refresher: listings will not be refreshed");
 	/* libfuse makes SIGHUP unmount; here it means "refresh now". */

@@ -266,9 +266,12 @@ static bool listed_recently(struct store *store, const struct omifs_config *c)
 	size_t count;
 	bool fresh = true;
 
-	for (int k = 0; k < STORE_KINDS && fresh; k++)
-		fresh = store_listing_info(store, k, &listed_at, &count) == 0 &&
-			listed_at <= now && now - listed_at < c->refresh_interval;
+	for (int k = 0; k < STORE_KINDS && fresh; k++) {
+		/* A collection this server does not serve was not listed. */
+		if (store_listing_info(store, k, &listed_at, &count) < 0)
+			listed_at = collection_of(k)->optional ? store_not_served_at(store, k) : 0;
+		fresh = listed_at && listed_at <= now && now - listed_at < c->refresh_interval;
+	}
 	return fresh;
 }
 

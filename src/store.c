@@ -1320,3 +1320,25 @@ int store_check(struct store *s, bool quick, char *out, size_t outlen)
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
+
+static void not_served_key(enum store_kind kind, char key[64])
+{
+	snprintf(key, 64, "not_served/%s", collection_of(kind)->dir);
+}
+
+time_t store_not_served_at(struct store *s, enum store_kind kind)
+{
+	char key[64];
+	long long at;
+
+	not_served_key(kind, key);
+	return store_get_number(s, key, &at) == 0 && at > 0 ? (time_t)at : 0;
+}
+
+int store_note_not_served(struct store *s, enum store_kind kind, time_t at)
+{
+	char key[64];
+
+	not_served_key(kind, key);
+	return store_set_number(s, key, (long long)at);
+}

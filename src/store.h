@@ -174,6 +174,12 @@ int store_set_account_url(struct store *s, const char *url);
 char *store_account_url(struct store *s);
 int store_set_number(struct store *s, const char *key, long long value);
 
+/* When the server last said it serves no such collection (a 404 to an
+ * optional collection's listing): store_not_served_at gives 0, or the
+ * time; store_note_not_served keeps it (0 or -EIO). */
+time_t store_not_served_at(struct store *s, enum store_kind kind);
+int store_note_not_served(struct store *s, enum store_kind kind, time_t at);
+
 /* The requests sent against each budget policy (its name) and when (wall
  * clock), kept for the next run. store_keep_sends adds n of them and
  * forgets those sent before `before`; 0 or -EIO. store_foreach_send

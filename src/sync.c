@@ -94,6 +94,10 @@ struct sync *sync_new(struct api_client *api, struct store *store, const struct 
 		if (store_listing_info(store, k, &ks->listed_at, &ks->count) == 0) {
 			ks->error = 0;
 			ks->next_full = ks->listed_at + sync_full_interval(s, k);
+		} else if (collection_of(k)->optional && store_not_served_at(store, k)) {
+			/* Asked again when a listing would be, not at every mount. */
+			ks->error = -ENOENT;
+			ks->next_full = store_not_served_at(store, k) + sync_full_interval(s, k);
 		} else {
 			/* What an unfinished first listing showed before. */
 			ks->shown_partly = store_listing_size(store, k) > 0;
@@ -703,6 +707,7 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 	} else if (result == API_E_NOT_FOUND && collection_of(kind)->optional) {
 		rc = -ENOENT;
 		log_info("%s: this server serves none (404)", collection_of(kind)->dir);
+		store_note_not_served(s->store, kind, now);
 	} else {
 		rc = result == API_E_CANCELLED ? -EIO : wire_result_errno(result);
 		if (result != API_E_CANCELLED && !(rc == -EAGAIN && share == BUDGET_BACKGROUND))
@@ -774,6 +779,13 @@ int sync_ensure_listed(struct sync *s, enum store_kind kind)
 		pthread_mutex_unlock(&s->kinds[kind].fetch_lock);
 	}
 	return sync_kind_error(s, kind);
+}
+
+void sync_ensure_optional_listed(struct sync *s)
+{
+	for (int k = 0; k < STORE_KINDS; k++)
+		if (collection_of(k)->optional)
+			sync_ensure_listed(s, k);
 }
 
 /* The newest created_at of the conversations known, or 0 when none has

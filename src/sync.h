@@ -52,6 +52,10 @@ void sync_free(struct sync *s);
 /* Lists kind now if it has never been listed (one caller lists, the
  * others wait for it). Returns 0, or the error that left it unlisted. */
 int sync_ensure_listed(struct sync *s, enum store_kind kind);
+/* Lists, if never listed, each collection that only some servers serve
+ * (goals): whether the tree shows it is then known before its first
+ * directory listing, so that a backup started at once misses nothing. */
+void sync_ensure_optional_listed(struct sync *s);
 
 /* Called by the refresher after a refresh, or another omifs sharing the
  * cache (a sync beside a mount), changed the store. */

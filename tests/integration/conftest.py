@@ -3,7 +3,6 @@
 import pytest
 
 from emulator import Emulator, UNLIMITED
-from fsutil import wait_for_goals
 from mount import Mount
 
 
@@ -34,7 +33,6 @@ def shared(request):
     m = Mount(emu.url, "page_size=20", "transcript_batch=10", "transcript_page=20")
     try:
         m.start()
-        wait_for_goals(emu, m)
         yield emu, m
     finally:
         m.cleanup()

@@ -42,14 +42,6 @@ def wait_for(condition, timeout=20):
         time.sleep(0.2)
 
 
-def wait_for_goals(emu, m, timeout=20):
-    """goals/ shows once their first listing answered, which the mount
-    makes right after it starts: where the server serves goals, waits for
-    it, so that a walk of the tree meets the whole of it."""
-    if "goals" in emu.data():
-        wait_for(lambda: os.path.isdir(m.p("goals")), timeout)
-
-
 def read(path):
     with open(path, encoding="utf-8") as f:
         return f.read()

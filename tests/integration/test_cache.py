@@ -292,8 +292,10 @@ def test_a_first_sync_costs_the_floor(emulator_factory, tmp_path):
     stats = emu.stats()
     # Each collection in one page and the empty page that ends it, the key
     # check being memories' first page and conversations coming with their
-    # transcripts: 6 requests, 2 of them with transcripts.
-    assert stats["total"] == 6, stats["by_endpoint"]
+    # transcripts: 6 requests, 2 of them with transcripts; and one for
+    # goals, which the documented API answers 404.
+    assert stats["total"] == 7, stats["by_endpoint"]
+    assert stats["by_endpoint"]["GET (unmatched)"] == {"404": 1}
     assert stats["transcript_requests"] == 2
 
 
@@ -334,7 +336,8 @@ def test_cache_list_and_remove(emulator_factory, mount_factory, tmp_path):
     data = idle.data()
     synced = caches[idle.url]
     assert synced["items"] == {"memories": len(data["memories"]), "action_items": len(data["action_items"]),
-                               "conversations": len(data["conversations"])}
+                               "conversations": len(data["conversations"]),
+                               "goals": len(data.get("goals", []))}  # the documented API has none
     assert synced["transcripts"] == len(data["conversations"]) and synced["listed_at"] is not None
     assert synced["in_use_by"] is None and synced["bytes"] == os.path.getsize(synced["path"]) + \
         (os.path.getsize(synced["path"] + "-wal") if os.path.exists(synced["path"] + "-wal") else 0)
