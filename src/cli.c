@@ -360,7 +360,7 @@ static void usage_search(const char *prog)
 	       "    --json                   print one JSON object: query, total, results,\n"
 	       "                             indexed\n"
 	       "    --limit N                at most N results (default %d; 0: all)\n"
-	       "    --kind K                 memory, conversation or action-item\n"
+	       "    --kind K                 memory, conversation, action-item or goal\n"
 	       "    --since DAY, --until DAY created from DAY, through DAY (YYYY-MM-DD)\n"
 	       "    --speaker NAME           a transcript segment by NAME (or \"Speaker 2\")\n"
 	       "    --fts                    QUERY is SQLite FTS5 syntax as it is\n"

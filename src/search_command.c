@@ -127,7 +127,7 @@ static int option_filters(const struct omifs_config *c, struct search_filters *f
 	for (const char *k = c->search_kind; k && !bad; k = strchr(k, ',') ? strchr(k, ',') + 1 : NULL) {
 		if (search_kind_bit(k, strcspn(k, ","), &f->kinds) < 0) {
 			bad = "--kind";
-			takes = "memory, conversation or action-item (several with commas)";
+			takes = "memory, conversation, action-item or goal (several with commas)";
 		}
 	}
 	if (!bad && c->search_since &&

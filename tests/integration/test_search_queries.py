@@ -120,7 +120,7 @@ def account(emulator_factory, mount_factory):
     """The backend's dialect: its memories carry created_at, which the
     documented API's lack (those are dated when first seen)."""
     emu = emulator_factory(*UNLIMITED, "--conversations", "0", "--memories", "0",
-                           "--action-items", "0", profile="backend")
+                           "--action-items", "0", "--goals", "0", profile="backend")
     ids = {}
     for i, (key, (text, category)) in enumerate(MEMORIES.items()):
         ids[emu.add("memories", {"content": text, "category": category,
@@ -201,7 +201,7 @@ def test_filters_as_options(account):
     # Options and the query's filters add up.
     _, out = search_json(cache_home, "--kind", "memory", "category:travel", "covid")
     assert found(ids, out["results"]) == {"covid"}
-    for args, says in ((["--kind", "memo"], "--kind takes memory, conversation or action-item"),
+    for args, says in ((["--kind", "memo"], "--kind takes memory, conversation, action-item or goal"),
                        (["--since", "2025-13-01"], "--since takes a day"),
                        (["--until", "yesterday"], "--until takes a day")):
         r = run_omifs("search", *args, "x", cache_home=str(cache_home), key=None)

@@ -66,12 +66,14 @@ def test_status_json_holds_every_figure_and_each_key_is_documented(emulator_fact
     read_transcripts(m, 3)
     st = status_json(m)
     data = emu.data()
-    assert all(c["listed_at"] for c in st["collections"].values())
+    # Every collection the server serves (the documented API has no goals).
+    assert all(c["listed_at"] for c in st["collections"].values() if c["served"])
+    assert st["collections"]["goals"]["served"] is False
 
     assert st["mode"] == "online" and st["pid"] > 0
     assert {k: v["items"] for k, v in st["collections"].items()} == {
         "memories": len(data["memories"]), "action-items": len(data["action_items"]),
-        "conversations": len(data["conversations"])}
+        "conversations": len(data["conversations"]), "goals": 0}
     assert st["transcripts"]["cached"] >= 3 and st["transcripts"]["error"] is None
     cache = st["cache"]["path"]
     assert cache.startswith(m.dir) and os.path.getsize(cache) > 0 and st["cache"]["bytes"] > 0
