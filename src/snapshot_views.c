@@ -557,6 +557,10 @@ int snapshot_attributes(const struct snapshot *snap, const struct node *n, struc
 		rc = rc ? rc : attribute(fn, ctx, "user.omi.id", item.action_item.id);
 		rc = rc ? rc : attribute(fn, ctx, "user.omi.created_at",
 					 item.action_item.created_at.text);
+	} else if (kind == STORE_GOALS) {
+		rc = rc ? rc : attribute(fn, ctx, "user.omi.id", item.goal.id);
+		rc = rc ? rc : attribute(fn, ctx, "user.omi.title", item.goal.title);
+		rc = rc ? rc : attribute(fn, ctx, "user.omi.created_at", item.goal.created_at.text);
 	} else {
 		const struct conversation *c = &item.conversation;
 

@@ -763,6 +763,9 @@ def expected_xattrs(obj, kind):
     elif kind == "memories":
         fields = {"user.omi.id": object_id(obj), "user.omi.category": string(obj, "category"),
                   "user.omi.created_at": string(obj, "created_at")}
+    elif kind == "goals":
+        fields = {"user.omi.id": object_id(obj), "user.omi.title": string(obj, "title"),
+                  "user.omi.created_at": string(obj, "created_at")}
     else:
         fields = {"user.omi.id": object_id(obj), "user.omi.created_at": string(obj, "created_at")}
     return {k: v.encode("utf-8") for k, v in fields.items() if v}
@@ -810,10 +813,14 @@ def test_xattrs_match_the_objects(profile, emulator_factory, mount_factory):
     for a in usable(data["action_items"]):
         state = "done" if a.get("completed") is True else "open"
         check_xattrs(m.p("action-items", state, a["id"] + ".txt"), expected_xattrs(a, "action_items"))
+    for g in usable(data.get("goals", [])):
+        check_xattrs(m.p("goals", g["id"] + ".md"), expected_xattrs(g, "goals"))
     # Nothing else has attributes: not the other directories, files or views.
     attributed = {m.p(tree_path(c)) for c in convs} | {m.p("vault", "Conversations", n) for n in notes.values()}
     attributed |= {full for full in files_under(m.p("memories")).values()}
     attributed |= {full for full in files_under(m.p("action-items")).values()}
+    if "goals" in data:
+        attributed |= {full for full in files_under(m.p("goals")).values()}
     others = [m.path]
     for dirpath, dirnames, filenames in os.walk(m.path):
         others += [os.path.join(dirpath, n) for n in dirnames + filenames]
