@@ -87,6 +87,7 @@ struct sync *sync_new(struct api_client *api, struct store *store, const struct 
 	s->failed_alone = hash_new();
 	for (int k = 0; k < STORE_KINDS; k++) {
 		struct kind_state *ks = &s->kinds[k];
+		time_t not_served = collection_of(k)->optional ? store_not_served_at(store, k) : 0;
 
 		pthread_mutex_init(&ks->fetch_lock, NULL);
 		ks->error = -EIO;
@@ -94,10 +95,10 @@ struct sync *sync_new(struct api_client *api, struct store *store, const struct 
 		if (store_listing_info(store, k, &ks->listed_at, &ks->count) == 0) {
 			ks->error = 0;
 			ks->next_full = ks->listed_at + sync_full_interval(s, k);
-		} else if (collection_of(k)->optional && store_not_served_at(store, k)) {
+		} else if (not_served) {
 			/* Asked again when a listing would be, not at every mount. */
 			ks->error = -ENOENT;
-			ks->next_full = store_not_served_at(store, k) + sync_full_interval(s, k);
+			ks->next_full = not_served + sync_full_interval(s, k);
 		} else {
 			/* What an unfinished first listing showed before. */
 			ks->shown_partly = store_listing_size(store, k) > 0;
@@ -514,7 +515,7 @@ static void note_listing(struct sync *s, enum store_kind kind, int rc, time_t no
 			s->next_quick = now + s->opts.refresh_interval;
 	} else if (rc == -EAGAIN && share == BUDGET_BACKGROUND) {
 		ks->next_full = sync_clock() + listing_budget_pause(s, kind, share);
-	} else if (rc == -ENOENT && collection_of(kind)->optional) {
+	} else if (sync_not_served(kind, rc)) {
 		/* No failure: this server has none. Asked again as often as a
 		 * listing would be, in case it comes to serve them. */
 		ks->error = rc;
@@ -1078,7 +1079,7 @@ int sync_list_stale(struct sync *s, int max_age)
 		pthread_mutex_lock(&s->kinds[k].fetch_lock);
 		rc = list_kind_how(s, k, with_transcripts, BUDGET_FOREGROUND);
 		pthread_mutex_unlock(&s->kinds[k].fetch_lock);
-		if (rc < 0 && !(rc == -ENOENT && collection_of(k)->optional))
+		if (rc < 0 && !sync_not_served(k, rc))
 			return rc;
 	}
 	prune_versions(s);

@@ -53,7 +53,7 @@ void sync_status(struct sync *s, struct status *st)
 
 		st->collections[k] = (struct status_collection){
 			.name = collection_of(k)->dir, .listed_at = ks->listed_at,
-			.not_served = !ks->listed_at && ks->error == -ENOENT,
+			.not_served = !ks->listed_at && sync_not_served(k, ks->error),
 			.count = ks->count, .refresh_error = ks->failed_at ? ks->error : 0,
 			.skipped = ks->skipped, .pending = ks->pending, .held = ks->held,
 			.locked = ks->locked, .so_far = ks->so_far,

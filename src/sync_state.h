@@ -13,8 +13,10 @@
 #ifndef OMIFS_SYNC_STATE_H
 #define OMIFS_SYNC_STATE_H
 
+#include "collections.h"
 #include "sync.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -63,6 +65,13 @@ struct listing_order {
 	uint32_t *index;	/* place + 1; 0: empty */
 	size_t index_mask;
 };
+
+/* Whether error (a listing's result, or kind_state.error) says that the
+ * server serves no such collection: a 404 to one only some serve. */
+static inline bool sync_not_served(enum store_kind kind, int error)
+{
+	return error == -ENOENT && collection_of(kind)->optional;
+}
 
 static inline const char *sync_order_id(const struct listing_order *o, size_t i)
 {
