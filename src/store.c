@@ -17,6 +17,8 @@
  *                                        items with no timestamp of their own
  *   rendered_size(ino, digest, size)     sizes that take a transcript to learn
  *   file_date(ino, digest, mtime)        each file's bytes and their mtime
+ *   change_log(seq, at, what, kind, id,  the account's changes, for the feed
+ *              json)                     (store_changes.c)
  *   search_*                             the full-text index (search_index.c),
  *                                        updated in the same transactions
  *
@@ -83,6 +85,9 @@ static const char schema[] =
 	"  id TEXT PRIMARY KEY, json TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS first_seen ("
 	"  kind INTEGER NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (kind, id));"
+	"CREATE TABLE IF NOT EXISTS change_log ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, what INTEGER NOT NULL,"
+	"  kind INTEGER NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS account (url TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS sent (policy TEXT NOT NULL, at REAL NOT NULL);"

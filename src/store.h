@@ -239,6 +239,31 @@ time_t store_created_at(struct store *s);
  * their own. Returns 0 when unknown. */
 time_t store_first_seen(struct store *s, enum store_kind kind, const char *id);
 
+/*
+ * The account's changes, as the cache saw them: an item added, changed
+ * (its JSON moved) or removed by a listing, kept STORE_CHANGES_KEPT
+ * seconds. Each has a seq that only grows and is never reused. A
+ * collection's first listing is no change: it is the cache filling.
+ * store_foreach_change calls fn for each change after seq `after` and at
+ * or after `since`, oldest first, with strings valid during the call;
+ * stops when fn returns non-zero and returns that. store_last_change
+ * returns the last seq (0: none yet), or -EIO.
+ */
+#define STORE_CHANGES_KEPT (35 * 24 * 3600)
+enum store_change_what { STORE_ADDED, STORE_CHANGED, STORE_REMOVED };
+struct store_change {
+	int64_t seq;
+	time_t at;
+	enum store_change_what what;
+	enum store_kind kind;
+	const char *id;
+	const char *json;	/* the item as it now is, or was when removed */
+};
+typedef int (*store_change_fn)(const struct store_change *c, void *ctx);
+int store_foreach_change(struct store *s, int64_t after, time_t since, store_change_fn fn,
+			 void *ctx);
+int64_t store_last_change(struct store *s);
+
 /* Sizes of files that take a rendering of a fetched transcript to learn,
  * kept so that a later mount knows them without rendering: by inode
  * number, with the digest of what they were rendered from (the caller's

@@ -289,14 +289,16 @@ static int settle_vanished(struct store *s, enum store_kind kind, enum store_van
 }
 
 /* Moves the staged listing of kind in place of the current one and marks
- * it listed; returns how many items were added, changed or removed, or
- * -EIO. Lock held, inside a transaction. */
+ * it listed, logging the changes unless this is its first listing;
+ * returns how many items were added, changed or removed, or -EIO. Lock
+ * held, inside a transaction. */
 static int move_stage(struct store *s, enum store_kind kind, enum store_vanished vanished,
-		      bool fulls_listed, time_t listed_at)
+		      bool fulls_listed, time_t listed_at, bool was_listed)
 {
 	sqlite3_int64 changes;
 
-	if (settle_vanished(s, kind, vanished, listed_at) < 0)
+	if (settle_vanished(s, kind, vanished, listed_at) < 0 ||
+	    (was_listed && store_log_changes(s, kind, true) < 0))
 		return -EIO;
 	changes = store_query_int(s, "SELECT (SELECT count(*) FROM staged_listing st WHERE kind = ?1 "
 				  "AND NOT EXISTS (SELECT 1 FROM listing l WHERE l.kind = ?1 AND "
@@ -368,7 +370,7 @@ int store_stage_commit(struct store *s, enum store_kind kind, enum store_vanishe
 	rc = store_begin(s);
 	if (rc == 0) {
 		was_listed = store_listing_exists(s, kind);
-		rc = move_stage(s, kind, vanished, fulls_listed, listed_at);
+		rc = move_stage(s, kind, vanished, fulls_listed, listed_at, was_listed);
 	}
 	/* A first listing, even an empty one, changes what the tree can show. */
 	if (rc >= 0 && (rc > 0 || !was_listed) && store_note_listings_changed(s) < 0)
@@ -393,12 +395,14 @@ int store_replace_listing(struct store *s, enum store_kind kind, const struct st
 	return rc < 0 ? rc : store_stage_commit(s, kind, STORE_DELETE_VANISHED, false, listed_at);
 }
 
-/* Puts n items in the listing served, ahead of it; returns how many
- * were added or changed, or -EIO. */
+/* Puts n items in the listing served, ahead of it, logging them once the
+ * collection was listed; returns how many were added or changed, or
+ * -EIO. */
 static int merge(struct store *s, enum store_kind kind, const struct store_item *items, size_t n)
 {
 	sqlite3_stmt *old, *upsert, *first;
 	sqlite3_int64 position = 0;
+	bool logged = store_listing_exists(s, kind);
 	int changes = 0, rc = -EIO;
 
 	old = store_prepare(s, "SELECT json, position FROM listing WHERE kind = ? AND id = ?");
@@ -436,7 +440,8 @@ static int merge(struct store *s, enum store_kind kind, const struct store_item 
 			store_fail(s, "merging a listing");
 			goto out;
 		}
-		if (store_reindex(s, kind, items[i].id) < 0)
+		if (store_reindex(s, kind, items[i].id) < 0 ||
+		    (logged && store_log_change(s, kind, known, items[i].id, items[i].json) < 0))
 			goto out;
 	}
 	if (store_note_first_seen(s, kind, time(NULL)) == 0 &&

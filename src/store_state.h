@@ -1,7 +1,8 @@
 /*
  * store_state: what the store's own files share (store.c: opening, reads,
  * transcripts, sizes, and the helpers below; store_listing.c, which sits
- * above it: writing listings, staged or not).
+ * above it: writing listings, staged or not; store_changes.c: the change
+ * log those writes keep).
  * Nothing else includes it: store.h is the module's promise.
  *
  * Every function here expects s->lock held and reports SQLite errors
@@ -104,6 +105,16 @@ sqlite3_int64 store_query_int(struct store *s, const char *sql, int kind, sqlite
 bool store_listing_exists(struct store *s, enum store_kind kind);
 /* Records, for ids of kind not seen before, that they were first seen at. */
 int store_note_first_seen(struct store *s, enum store_kind kind, time_t at);
+
+/* Logs, in the open transaction, the changes that committing kind's
+ * staged listing makes (store_changes.c): what it adds or changes and,
+ * with removals, what the listing served has and the staging lacks;
+ * drops the log's rows older than STORE_CHANGES_KEPT. store_log_change
+ * logs one item put in the listing served, new or (known) changed.
+ * 0 or -EIO. */
+int store_log_changes(struct store *s, enum store_kind kind, bool removals);
+int store_log_change(struct store *s, enum store_kind kind, bool known, const char *id,
+		     const char *json);
 
 /* Brings the index entry of (kind, id) in line with the tables, inside
  * the transaction that changed the item; store_end seals the index.

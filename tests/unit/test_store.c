@@ -408,6 +408,68 @@ static void test_deletion_needs_two_listings_that_agree(void)
 	store_close(s);
 }
 
+/* Appends "<what><id>," for each change, what being +, ~ or -. */
+static int collect_change(const struct store_change *c, void *ctx)
+{
+	static const char what[] = { [STORE_ADDED] = '+', [STORE_CHANGED] = '~',
+				     [STORE_REMOVED] = '-' };
+	struct buf *out = ctx;
+
+	buf_printf(out, "%c%s,", what[c->what], c->id);
+	return 0;
+}
+
+static void changes_after(struct store *s, int64_t after, struct buf *out)
+{
+	buf_reset(out);
+	CHECK(store_foreach_change(s, after, 0, collect_change, out) == 0);
+}
+
+/* A first listing fills the cache and logs nothing; later ones log each
+ * item added, changed or removed once, newest last, and a deletion only
+ * when two listings agree on it. */
+static void test_changes_are_logged_once_each(void)
+{
+	char err[128];
+	struct store *s = store_open(NULL, err, sizeof(err));
+	struct store_item all[] = { { "a", "{\"t\":1}" }, { "b", "{\"t\":1}" }, { "c", "{\"t\":1}" } };
+	struct store_item next[] = { { "d", "{\"t\":1}" }, { "a", "{\"t\":2}" }, { "b", "{\"t\":1}" } };
+	struct buf seen = BUF_INIT;
+	int64_t last;
+
+	CHECK(store_last_change(s) == 0);
+	CHECK(list_as(s, STORE_MEMORIES, all, 3, STORE_DELETE_CONFIRMED, 100) == 3);
+	CHECK(store_last_change(s) == 0);
+	CHECK(list_as(s, STORE_MEMORIES, all, 3, STORE_DELETE_CONFIRMED, 200) == 0);
+	CHECK(store_last_change(s) == 0);
+	/* d new, a edited, c lacked once: not removed yet. */
+	CHECK(list_as(s, STORE_MEMORIES, next, 3, STORE_DELETE_CONFIRMED, 300) == 2);
+	changes_after(s, 0, &seen);
+	CHECK_STR(seen.data, "~a,+d,");
+	last = store_last_change(s);
+	CHECK(last == 2);
+	CHECK(list_as(s, STORE_MEMORIES, next, 3, STORE_DELETE_CONFIRMED, 400) == 1);
+	changes_after(s, last, &seen);
+	CHECK_STR(seen.data, "-c,");
+	/* Nothing changed: nothing logged. */
+	last = store_last_change(s);
+	CHECK(list_as(s, STORE_MEMORIES, next, 3, STORE_DELETE_CONFIRMED, 500) == 0);
+	CHECK(store_last_change(s) == last);
+	/* New conversations merged ahead of a listed collection are logged;
+	 * before its first listing they are not. */
+	CHECK(store_merge_listing(s, STORE_CONVERSATIONS, all, 1) == 1);
+	CHECK(store_last_change(s) == last);
+	CHECK(list_as(s, STORE_CONVERSATIONS, all, 3, STORE_DELETE_CONFIRMED, 600) == 2);
+	CHECK(store_merge_listing(s, STORE_CONVERSATIONS, next, 2) == 2);
+	changes_after(s, last, &seen);
+	CHECK_STR(seen.data, "+d,~a,");
+	/* since: nothing logged in the future. */
+	buf_reset(&seen);
+	CHECK(store_foreach_change(s, 0, time(NULL) + 60, collect_change, &seen) == 0 && seen.len == 0);
+	buf_free(&seen);
+	store_close(s);
+}
+
 /* A version a listing changed or deleted stays readable by its name, full
  * form included, until pruned past every snapshot that may name it. */
 static void test_versions_kept_until_pruned(void)
@@ -634,6 +696,7 @@ int main(void)
 	RUN(test_unfinished_staging_is_continued_after_a_reopen);
 	RUN(test_listings_count_moves_only_on_change);
 	RUN(test_deletion_needs_two_listings_that_agree);
+	RUN(test_changes_are_logged_once_each);
 	RUN(test_versions_kept_until_pruned);
 	RUN(test_locked_items_are_counted);
 	RUN(test_file_dates_move_with_bytes);
