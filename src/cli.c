@@ -72,6 +72,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("accept_shrink", accept_shrink),
 	OPT("--accept-deletions", accept_deletions),
 	OPT("--wait", wait),
+	OPT("--follow", follow),
 	OPT("--check", check),
 	OPT("xattr", xattr),
 	OPT("log_file=%s", log_file),
@@ -201,6 +202,7 @@ static void usage_mount(const char *prog)
 	       "       %s refresh MOUNTPOINT        make a mount look for changes now\n"
 	       "       %s search QUERY              search the cache (omifs search -h)\n"
 	       "       %s cache list|remove         the accounts cached (omifs cache -h)\n"
+	       "       %s changes [--follow]        what changed (omifs changes -h)\n"
 	       "\n"
 	       "Mounts your Omi memories, conversations and action items read-only.\n"
 	       "The API key comes from $OMI_API_KEY or -o key_file=FILE (mode 0600).\n"
@@ -262,7 +264,7 @@ static void usage_mount(const char *prog)
 	       "\n"
 	       "Exit codes: 0 ok, 1 usage or configuration, 2 key refused, 3 server\n"
 	       "unreachable, 4 mountpoint unusable.\n",
-	       prog, prog, prog, prog, prog, prog, prog, DEFAULT_URL);
+	       prog, prog, prog, prog, prog, prog, prog, prog, DEFAULT_URL);
 }
 
 static void usage_sync(const char *prog)
@@ -370,6 +372,29 @@ static void usage_search(const char *prog)
 	       "or no cache.\n", prog, SEARCH_DEFAULT_LIMIT);
 }
 
+static void usage_changes(const char *prog)
+{
+	printf("usage: %s changes [--since TIME] [--follow] [--json] [-o option,...]\n"
+	       "\n"
+	       "Prints what changed in the account, oldest first, as the cache saw it: an\n"
+	       "item added, changed or removed by a refresh of a mount or an omifs sync,\n"
+	       "with its path in the mount and, for conversations, its title. The cache\n"
+	       "keeps 35 days of changes; a collection's first listing is none. Reads the\n"
+	       "disk cache only: no mount, no request; no key needed when one account is\n"
+	       "cached. A mount shows the same lines in .omifs/changes.\n"
+	       "\n"
+	       "    --since TIME   from TIME: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (local, or\n"
+	       "                   UTC with a Z), or an age: 30m, 2h, 7d\n"
+	       "    --follow       then wait for the next changes, until interrupted; without\n"
+	       "                   --since, only those\n"
+	       "    --json         one JSON object a line: seq, time, change, collection,\n"
+	       "                   id, path, views, title\n"
+	       "    -o url=, key_file=, cache_dir=   which account's cache (omifs -h)\n"
+	       "\n"
+	       "Exit codes: 0 ok (also when nothing changed), 1 a bad option or no cache.\n",
+	       prog);
+}
+
 /* What omifs --version prints: its own, libfuse's and libcurl's versions. */
 static void print_versions(void)
 {
@@ -390,6 +415,7 @@ static void usage(enum command cmd)
 	case CMD_REFRESH: usage_status("omifs"); break;
 	case CMD_SEARCH: usage_search("omifs"); break;
 	case CMD_CACHE: usage_cache("omifs"); break;
+	case CMD_CHANGES: usage_changes("omifs"); break;
 	}
 }
 
@@ -401,7 +427,8 @@ struct parse_state {
 };
 
 static const char *const command_name[] = { "omifs", "omifs sync", "omifs keys", "omifs status",
-					     "omifs refresh", "omifs search", "omifs cache" };
+					     "omifs refresh", "omifs search", "omifs cache",
+					     "omifs changes" };
 
 static int unknown_option(const struct parse_state *p, const char *arg)
 {
@@ -552,7 +579,8 @@ static int edits(const char *a, const char *b)
 
 static const char *const command_words[] = { [CMD_SYNC] = "sync", [CMD_KEYS] = "keys",
 					     [CMD_STATUS] = "status", [CMD_REFRESH] = "refresh",
-					     [CMD_SEARCH] = "search", [CMD_CACHE] = "cache" };
+					     [CMD_SEARCH] = "search", [CMD_CACHE] = "cache",
+					     [CMD_CHANGES] = "changes" };
 
 /*
  * A mount's first word when it reads as a mistyped command rather than a
@@ -582,7 +610,7 @@ static int refuse_unknown_command(int argc, char **argv)
 	}
 	if (!word || strpbrk(word, "/:.") || access(word, F_OK) == 0)
 		return 0;
-	for (int k = CMD_SYNC; k <= CMD_CACHE; k++)
+	for (int k = CMD_SYNC; k <= CMD_CHANGES; k++)
 		if (edits(word, command_words[k]) < best) {
 			best = edits(word, command_words[k]);
 			closest = command_words[k];
@@ -593,14 +621,14 @@ static int refuse_unknown_command(int argc, char **argv)
 		fprintf(stderr, "omifs: unknown command '%s' (did you mean %s?)\n", word, closest);
 	else
 		fprintf(stderr, "omifs: unknown command '%s' (the commands: sync, keys, status, cache, "
-				"refresh, search; a mountpoint must be an existing directory)\n", word);
+				"refresh, search, changes; a mountpoint must be an existing directory)\n", word);
 	return -1;
 }
 
 /* Which command argv names; the words after it are its own. */
 static enum command command_of(int argc, char **argv)
 {
-	for (int k = CMD_SYNC; argc > 1 && k <= CMD_CACHE; k++)
+	for (int k = CMD_SYNC; argc > 1 && k <= CMD_CHANGES; k++)
 		if (strcmp(argv[1], command_words[k]) == 0)
 			return k;
 	return CMD_MOUNT;
@@ -616,16 +644,25 @@ static int check_command_line(const struct omifs_config *c, enum command cmd)
 	bool filtered = c->search_kind || c->search_since || c->search_until || c->search_speaker;
 
 	if (c->json && !(cmd == CMD_SYNC || cmd == CMD_SEARCH || cmd == CMD_STATUS ||
+			 cmd == CMD_CHANGES ||
 			 ((cmd == CMD_KEYS || cmd == CMD_CACHE) && strcmp(word, "list") == 0)))
-		problem = "--json goes with omifs sync, omifs search, omifs status, omifs keys "
-			  "list and omifs cache list";
+		problem = "--json goes with omifs sync, omifs search, omifs status, omifs changes, "
+			  "omifs keys list and omifs cache list";
 	else if (c->metrics && cmd != CMD_STATUS)
 		problem = "--metrics goes with omifs status";
 	else if (c->metrics && c->json)
 		problem = "give --json or --metrics, not both";
-	else if ((c->search_limit != -1 || c->search_fts || filtered) && cmd != CMD_SEARCH)
+	else if (cmd == CMD_CHANGES && (c->search_limit != -1 || c->search_fts || c->search_kind ||
+					c->search_until || c->search_speaker))
+		problem = "omifs changes takes --since, --follow and --json";
+	else if (cmd == CMD_CHANGES && c->n_words > 0)
+		problem = "omifs changes takes no words";
+	else if ((c->search_limit != -1 || c->search_fts || filtered) && cmd != CMD_SEARCH &&
+		 cmd != CMD_CHANGES)
 		problem = "--limit, --fts, --kind, --since, --until and --speaker go with omifs "
 			  "search";
+	else if (c->follow && cmd != CMD_CHANGES)
+		problem = "--follow goes with omifs changes";
 	else if (cmd == CMD_SEARCH && c->n_words < 1 && !filtered)
 		problem = "give a QUERY, or a filter such as --kind memory";
 	else if (c->quiet && cmd != CMD_SYNC)

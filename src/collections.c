@@ -70,6 +70,11 @@ static time_t dated_conversation(const void *object)
 	return first_valid(&c->finished_at, &c->started_at, &c->created_at);
 }
 
+static const char *conversation_title(const void *c)
+{
+	return ((const struct conversation *)c)->title;
+}
+
 static int parse_goal(json_object *obj, void *out) { return model_parse_goal(obj, out); }
 static void free_goal(void *g) { model_free_goal(g); }
 static void render_goal_file(const void *g, struct buf *out) { render_goal(g, out); }
@@ -81,6 +86,8 @@ static time_t dated_goal(const void *object)
 
 	return first_valid(&g->updated_at, &g->created_at, NULL);
 }
+
+static const char *goal_title(const void *g) { return ((const struct goal *)g)->title; }
 
 static bool place_memory(const void *object, struct buf *out)
 {
@@ -166,6 +173,7 @@ static const struct collection table[STORE_KINDS] = {
 		.render = NULL,
 		.dated = dated_conversation,
 		.odd_fields = odd_conversation,
+		.title = conversation_title,
 		.place = place_conversation,
 		.item_suffix = "",
 	},
@@ -192,6 +200,7 @@ static const struct collection table[STORE_KINDS] = {
 		.render = render_goal_file,
 		.dated = dated_goal,
 		.odd_fields = odd_goal,
+		.title = goal_title,
 		.place = NULL,
 		.item_suffix = ".md",
 	},

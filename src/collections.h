@@ -62,6 +62,10 @@ struct collection {
 	 * when first seen), and how many of its fields were odd (model.h). */
 	time_t (*dated)(const void *object);
 	unsigned (*odd_fields)(const void *object);
+	/* The item's title as the server wrote it (borrowed from the object;
+	 * NULL: it has none). NULL for a collection whose items have no
+	 * title (a memory is all text). */
+	const char *(*title)(const void *object);
 	/* Where a parsed object lives below dir: place appends the name of
 	 * the directory it is filed in (its category, open or done, its day)
 	 * and returns false when the object could not say and a default was

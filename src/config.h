@@ -24,9 +24,11 @@ struct omifs_config {
 				 * status) */
 	int metrics;		/* status --metrics: the Prometheus text */
 	bool quiet;		/* -q: nothing but errors (sync) */
+	int follow;		/* --follow: wait for more (changes) */
 	int search_limit;	/* --limit N (search); -1 when not given */
 	int search_fts;	/* --fts: the query is FTS5 as it is (search) */
-	char *search_kind, *search_since, *search_until, *search_speaker; /* search's filters */
+	char *search_kind, *search_since, *search_until, *search_speaker; /* search's filters;
+									    * --since is changes' too */
 	char *cache_dir;	/* where the cache lives; NULL: the default */
 	char *cache_path;	/* the account's cache file; NULL: in memory */
 	char *first_memories_page; /* the key check's answer, JSON text, for sync */

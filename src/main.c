@@ -23,6 +23,7 @@
 #include "keys_command.h"
 #include "mount_command.h"
 #include "search_command.h"
+#include "changes_command.h"
 #include "sync_command.h"
 
 #include <ctype.h>
@@ -439,6 +440,17 @@ static int run_search(struct omifs_config *c, const char *url_given)
 	return rc;
 }
 
+/* omifs changes: the same cache as omifs search, offline. Returns an
+ * exit code. */
+static int run_changes(struct omifs_config *c, const char *url_given)
+{
+	if (find_cache(c, url_given, "changes") < 0)
+		return CHANGES_TROUBLE;
+	if (!c->key)
+		c->key = xstrdup("");	/* offline: no request carries it */
+	return changes_command(c);
+}
+
 /* The mount's name in the mount table (df, findmnt): the source mount(8)
  * gave, else one that tells accounts on different servers apart. It goes
  * into an option list, where a comma or a backslash would split it. */
@@ -554,6 +566,7 @@ int main(int argc, char *argv[])
 	case CMD_SYNC: rc = run_sync(&config, url_given); break;
 	case CMD_SEARCH: rc = run_search(&config, url_given); break;
 	case CMD_CACHE: rc = cache_command(&config, config.words, config.n_words); break;
+	case CMD_CHANGES: rc = run_changes(&config, url_given); break;
 	default: rc = run_mount(&config, &args, url_given); break;
 	}
 out:

@@ -72,7 +72,11 @@ enum node_kind {
 };
 
 /* The mount's own files in .omifs/. */
-enum status_file { STATUS_FILE_TEXT, STATUS_FILE_JSON, STATUS_FILE_METRICS, STATUS_FILES };
+enum status_file {
+	STATUS_FILE_TEXT, STATUS_FILE_JSON, STATUS_FILE_METRICS,
+	STATUS_FILE_CHANGES,	/* the change feed (feed.h), not a status */
+	STATUS_FILES
+};
 
 struct node {
 	uint64_t ino;
@@ -219,6 +223,16 @@ int snapshot_attributes(const struct snapshot *snap, const struct node *n, struc
 
 /* The vault note of conversation id, or NULL. */
 struct node *snapshot_note_of(const struct snapshot *snap, const char *id);
+
+/* Calls fn with the path below the root of each view that holds an item
+ * of kind with this id, filed in directory `place` of the id tree (its
+ * day, its category; NULL when the collection has none): its .jsonl, its
+ * vault note, the vault file of its day or category, or of its whole
+ * collection. A view the item has left (a removed item's note) is not
+ * named. */
+typedef void (*snapshot_view_fn)(const char *path, void *ctx);
+void snapshot_item_views(const struct snapshot *snap, enum store_kind kind, const char *id,
+			 const char *place, snapshot_view_fn fn, void *ctx);
 
 /* Renders file n from json: the item's listing JSON,
  * or the full conversation's for transcript.txt and conversation.json.

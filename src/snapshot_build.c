@@ -212,6 +212,7 @@ static void start(struct builder *b, struct sync *sync)
 			  STATUS_FILE_TEXT);
 	snapshot_add_node(b, meta, "status.json", SNAPSHOT_NONE, NODE_STATUS, STATUS_FILE_JSON);
 	snapshot_add_node(b, meta, "metrics", SNAPSHOT_NONE, NODE_STATUS, STATUS_FILE_METRICS);
+	snapshot_add_node(b, meta, "changes", SNAPSHOT_NONE, NODE_STATUS, STATUS_FILE_CHANGES);
 	snapshot_add_node(b, 0, SNAPSHOT_SEARCH_DIR, SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
 	views_start(b);
 }

@@ -184,6 +184,73 @@ struct node *snapshot_note_of(const struct snapshot *snap, const char *id)
 	return snapshot_find(snap, snap->notes_by_id, snap->n_notes, id, true);
 }
 
+/* Appends n's path below the root. */
+static void append_path(const struct snapshot *snap, const struct node *n, struct buf *out)
+{
+	const struct node *parent = snapshot_parent(snap, n);
+
+	if (parent == n)
+		return;
+	if (parent != &snap->nodes[0]) {
+		append_path(snap, parent, out);
+		buf_putc(out, '/');
+	}
+	buf_puts(out, snapshot_name(snap, n));
+}
+
+static void name_view(const struct snapshot *snap, const struct node *n, snapshot_view_fn fn,
+		      void *ctx)
+{
+	struct buf path = BUF_INIT;
+
+	append_path(snap, n, &path);
+	fn(path.data, ctx);
+	buf_free(&path);
+}
+
+/* The views in vault directory dir (of kind's) that hold the item. */
+static void vault_views_in(const struct snapshot *snap, const struct node *dir, const char *id,
+			   const char *place, snapshot_view_fn fn, void *ctx)
+{
+	const struct node *note;
+
+	if (dir == &snap->nodes[snap->vault_notes]) {
+		if ((note = snapshot_note_of(snap, id)))
+			name_view(snap, note, fn, ctx);
+		return;
+	}
+	for (size_t i = 0; place && i < dir->n_children; i++) {
+		const struct node *c = snapshot_child_at(snap, dir, i);
+
+		if (c->id != SNAPSHOT_NONE && strcmp(snapshot_id(snap, c), place) == 0)
+			name_view(snap, c, fn, ctx);
+	}
+}
+
+void snapshot_item_views(const struct snapshot *snap, enum store_kind kind, const char *id,
+			 const char *place, snapshot_view_fn fn, void *ctx)
+{
+	const struct node *root = &snap->nodes[0];
+	const struct node *vault = snapshot_child(snap, root, vault_dir);
+
+	for (size_t i = 0; i < root->n_children; i++) {
+		const struct node *c = snapshot_child_at(snap, root, i);
+
+		if (c->kind == NODE_JSONL && c->collection == (int)kind)
+			name_view(snap, c, fn, ctx);
+	}
+	for (size_t i = 0; vault && i < vault->n_children; i++) {
+		const struct node *c = snapshot_child_at(snap, vault, i);
+
+		if (c->collection != (int)kind)
+			continue;
+		if (c->kind == NODE_DIR)
+			vault_views_in(snap, c, id, place, fn, ctx);
+		else
+			name_view(snap, c, fn, ctx);
+	}
+}
+
 struct keyed_name {
 	char *key;
 	uint32_t node;

@@ -141,6 +141,8 @@ bool sync_item_locked(struct sync *s, enum store_kind kind, const char *id);
 int sync_foreach_listed(struct sync *s, enum store_kind kind, store_item_fn fn, void *ctx);
 time_t sync_first_seen(struct sync *s, enum store_kind kind, const char *id);
 time_t sync_cache_created_at(struct sync *s);
+int sync_foreach_change(struct sync *s, int64_t after, store_change_fn fn, void *ctx);
+int64_t sync_last_change(struct sync *s);
 /* File dates (store.h): store_foreach_file_date, store_put_file_dates
  * and store_date_file. */
 int sync_foreach_file_date(struct sync *s, store_file_date_fn fn, void *ctx);

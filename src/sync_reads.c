@@ -175,6 +175,16 @@ time_t sync_first_seen(struct sync *s, enum store_kind kind, const char *id)
 	return store_first_seen(s->store, kind, id);
 }
 
+int sync_foreach_change(struct sync *s, int64_t after, store_change_fn fn, void *ctx)
+{
+	return store_foreach_change(s->store, after, 0, fn, ctx);
+}
+
+int64_t sync_last_change(struct sync *s)
+{
+	return store_last_change(s->store);
+}
+
 time_t sync_cache_created_at(struct sync *s)
 {
 	return store_created_at(s->store);

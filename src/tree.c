@@ -18,6 +18,7 @@
 
 #include "hash.h"
 #include "names.h"
+#include "feed.h"
 #include "kept.h"
 #include "log.h"
 #include "searchdir.h"
@@ -75,6 +76,7 @@ struct tree {
 	/* How long reads took (struct status_reads), counted without a lock. */
 	_Atomic unsigned long long read_counts[STATUS_READ_BUCKETS + 1];
 	_Atomic unsigned long long read_nanoseconds;
+	struct feed *feed;		/* .omifs/changes */
 	struct kept *kept;		/* renderings of files read in pieces */
 	struct searchdir *search;	/* what is below search/ */
 	uint64_t search_ino;
@@ -85,6 +87,7 @@ struct tree *tree_new(struct sync *sync, const struct tree_options *opts)
 {
 	struct tree *t = xcalloc(1, sizeof(*t));
 	pthread_condattr_t monotonic;
+	int64_t last_change;
 
 	t->sync = sync;
 	t->opts = *opts;
@@ -96,6 +99,9 @@ struct tree *tree_new(struct sync *sync, const struct tree_options *opts)
 	pthread_mutex_init(&t->build_lock, NULL);
 	pthread_mutex_init(&t->status_lock, NULL);
 	t->kept = kept_new();
+	/* The feed begins empty: it shows what changes while mounted. */
+	last_change = sync_last_change(sync);
+	t->feed = feed_new(last_change > 0 ? last_change : 0);
 	t->search_ino = names_inode("/" SNAPSHOT_SEARCH_DIR, strlen("/" SNAPSHOT_SEARCH_DIR));
 	t->search = searchdir_new(sync, t->search_ino, "/" SNAPSHOT_SEARCH_DIR, opts->cache_ttl);
 	t->search_mtime = sync_cache_created_at(sync);
@@ -180,6 +186,7 @@ void tree_free(struct tree *t)
 		for (int v = 0; v < STATUS_VIEWS; v++)
 			buf_free(&t->status_files[f].views[v].text);
 	kept_free(t->kept);
+	feed_free(t->feed);
 	free(t);
 }
 
@@ -259,6 +266,8 @@ static int replace_current(struct tree *t, bool former, struct snapshot **old)
 		t->n_former = t->former_left = n;
 	}
 	pthread_mutex_unlock(&t->lock);
+	/* A failure leaves the lines for the next build to add. */
+	feed_catch_up(t->feed, t->sync, snap);
 	return 0;
 }
 
@@ -429,6 +438,33 @@ static struct status_view *view_of(struct status_shown *shown, pid_t reader)
 	return oldest;
 }
 
+/* The text of .omifs file `file` now. */
+static void render_status_text(struct tree *t, const struct snapshot *snap, enum status_file file,
+			       struct buf *out)
+{
+	struct status *st;
+
+	if (file == STATUS_FILE_CHANGES) {
+		feed_copy(t->feed, out);
+		return;
+	}
+	st = xcalloc(1, sizeof(*st));
+	sync_status(t->sync, st);
+	memcpy(st->odd, snap->odd, sizeof(st->odd));
+	st->pid = (long)getpid();
+	st->cache_path = t->opts.cache_path;
+	for (int i = 0; i <= STATUS_READ_BUCKETS; i++)
+		st->reads.counts[i] = atomic_load(&t->read_counts[i]);
+	st->reads.seconds = (double)atomic_load(&t->read_nanoseconds) / 1e9;
+	if (file == STATUS_FILE_JSON)
+		render_status_json(st, out);
+	else if (file == STATUS_FILE_METRICS)
+		render_metrics(st, out);
+	else
+		render_status(st, out);
+	free(st);
+}
+
 /*
  * The status text for a stat by reader. Its attributes are never cached,
  * so the kernel asks them before every read, and drops its cached pages
@@ -446,7 +482,6 @@ static void render_status_file(struct tree *t, const struct snapshot *snap,
 			       long *mtime_nsec)
 {
 	struct status_shown *shown = &t->status_files[file];
-	struct status *st;
 	struct status_view *view;
 	struct timespec now;
 	uint64_t digest;
@@ -463,21 +498,7 @@ static void render_status_file(struct tree *t, const struct snapshot *snap,
 		return;
 	}
 	pthread_mutex_unlock(&t->status_lock);
-	st = xcalloc(1, sizeof(*st));
-	sync_status(t->sync, st);
-	memcpy(st->odd, snap->odd, sizeof(st->odd));
-	st->pid = (long)getpid();
-	st->cache_path = t->opts.cache_path;
-	for (int i = 0; i <= STATUS_READ_BUCKETS; i++)
-		st->reads.counts[i] = atomic_load(&t->read_counts[i]);
-	st->reads.seconds = (double)atomic_load(&t->read_nanoseconds) / 1e9;
-	if (file == STATUS_FILE_JSON)
-		render_status_json(st, out);
-	else if (file == STATUS_FILE_METRICS)
-		render_metrics(st, out);
-	else
-		render_status(st, out);
-	free(st);
+	render_status_text(t, snap, file, out);
 	digest = hash_bytes(out->data, out->len);
 	pthread_mutex_lock(&t->status_lock);
 	if (digest != shown->digest) {

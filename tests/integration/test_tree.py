@@ -21,7 +21,7 @@ def test_top_level(shared):
     assert sorted(os.listdir(m.p("action-items"))) == ["done", "open"]
     # Queries are looked up, never listed: a backup copies no search.
     assert os.listdir(m.p("search")) == []
-    assert sorted(os.listdir(m.p(".omifs"))) == ["metrics", "status", "status.json"]
+    assert sorted(os.listdir(m.p(".omifs"))) == ["changes", "metrics", "status", "status.json"]
 
 
 def test_every_file_is_the_reference_rendering(shared):

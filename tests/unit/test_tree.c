@@ -187,9 +187,9 @@ static void test_sizes_are_bytes_read(void)
 	open_world(&w);
 	check_files(w.tree, TREE_ROOT_INO, 0, &files);
 	/* 2 memories, 2 action items, 2 x 4 conversation files, status,
-	 * status.json and metrics; 3 .jsonl files; in vault/, 2 notes, 2 days,
-	 * 2 categories and Action items.md */
-	CHECK(files == 25);
+	 * status.json, metrics and changes; 3 .jsonl files; in vault/, 2
+	 * notes, 2 days, 2 categories and Action items.md */
+	CHECK(files == 26);
 	close_world(&w);
 }
 
