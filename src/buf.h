@@ -13,6 +13,7 @@
 #ifndef OMIFS_BUF_H
 #define OMIFS_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -29,6 +30,9 @@ void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* The same with a va_list (ap is used up). */
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 /* Appends t as UTC text, the one form omifs shows times in to programs
  * and people alike: 2026-12-05T15:20:00Z. */
 void buf_put_utc(struct buf *b, time_t t);

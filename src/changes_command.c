@@ -9,7 +9,6 @@
 #include "feed.h"
 #include "snapshot.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,37 +17,6 @@
 
 /* How often --follow looks for new changes: a refresh takes longer. */
 #define FOLLOW_POLL_US 500000
-
-bool changes_parse_since(const char *text, time_t now, time_t *when)
-{
-	static const struct { char unit; long seconds; } units[] = {
-		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
-	};
-	struct tm tm = { 0 };
-	const char *end;
-	char *num_end;
-	long n;
-
-	if (isdigit((unsigned char)text[0])) {
-		errno = 0;
-		n = strtol(text, &num_end, 10);
-		for (size_t i = 0; errno == 0 && n >= 0 && n < 100000 && i < sizeof(units) / sizeof(*units); i++)
-			if (num_end[0] == units[i].unit && num_end[1] == '\0') {
-				*when = now - (time_t)(n * units[i].seconds);
-				return true;
-			}
-	}
-	end = strptime(text, "%Y-%m-%d", &tm);
-	if (end && *end == 'T')
-		end = strptime(end + 1, "%H:%M", &tm);
-	if (end && *end == ':')
-		end = strptime(end + 1, "%S", &tm);
-	if (!end || (*end && strcmp(end, "Z") != 0))
-		return false;
-	tm.tm_isdst = -1;
-	*when = *end == 'Z' ? timegm(&tm) : mktime(&tm);
-	return *when != (time_t)-1;
-}
 
 struct printing {
 	const struct snapshot *snap;
@@ -72,13 +40,9 @@ static int print_change(const struct store_change *c, void *ctx)
  * a snapshot of the cache now. 0, or -errno (said). */
 static int print_changes(struct core *core, struct printing *p, time_t since)
 {
-	int errors[STORE_KINDS];
-	struct snapshot *snap;
+	struct snapshot *snap = snapshot_build_now(core->sync);
 	int rc;
 
-	for (int k = 0; k < STORE_KINDS; k++)
-		errors[k] = sync_kind_error(core->sync, k);
-	snap = snapshot_build(core->sync, errors);
 	if (!snap) {
 		fprintf(stderr, "omifs changes: cannot read the cache\n");
 		return -EIO;
@@ -103,7 +67,7 @@ int changes_command(const struct omifs_config *c)
 	int64_t last;
 	int rc;
 
-	if (c->search_since && !changes_parse_since(c->search_since, time(NULL), &since)) {
+	if (c->search_since && !feed_parse_since(c->search_since, time(NULL), &since)) {
 		fprintf(stderr, "omifs changes: --since takes YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z] "
 				"or an age such as 30m, 2h or 7d\n");
 		return CHANGES_TROUBLE;

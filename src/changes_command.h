@@ -7,16 +7,7 @@
 
 #include "config.h"
 
-#include <stdbool.h>
-#include <time.h>
-
 enum { CHANGES_OK = 0, CHANGES_TROUBLE = 1 };
-
-/* When --since TEXT says: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (local time,
- * or UTC with a Z), or an age: N followed by s, m, h or d ("2h": two
- * hours ago), counted back from now. Returns false when TEXT is none of
- * these. */
-bool changes_parse_since(const char *text, time_t now, time_t *when);
 
 /* Prints the changes the cache at c->cache_path (read-only) logged since
  * c->search_since (all it keeps when NULL), one line each, as JSON with

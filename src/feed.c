@@ -8,6 +8,8 @@
 #include "jsontext.h"
 #include "vault.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -113,6 +115,37 @@ void feed_line(const struct store_change *c, const struct snapshot *snap,
 	else
 		text_line(c, &f, out);
 	forget_facts(&f);
+}
+
+bool feed_parse_since(const char *text, time_t now, time_t *when)
+{
+	static const struct { char unit; long seconds; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	struct tm tm = { 0 };
+	const char *end;
+	char *num_end;
+	long n;
+
+	if (isdigit((unsigned char)text[0])) {
+		errno = 0;
+		n = strtol(text, &num_end, 10);
+		for (size_t i = 0; errno == 0 && n >= 0 && n < 100000 && i < sizeof(units) / sizeof(*units); i++)
+			if (num_end[0] == units[i].unit && num_end[1] == '\0') {
+				*when = now - (time_t)(n * units[i].seconds);
+				return true;
+			}
+	}
+	end = strptime(text, "%Y-%m-%d", &tm);
+	if (end && *end == 'T')
+		end = strptime(end + 1, "%H:%M", &tm);
+	if (end && *end == ':')
+		end = strptime(end + 1, "%S", &tm);
+	if (!end || (*end && strcmp(end, "Z") != 0))
+		return false;
+	tm.tm_isdst = -1;
+	*when = *end == 'Z' ? timegm(&tm) : mktime(&tm);
+	return *when != (time_t)-1;
 }
 
 /* ---- one mount's feed ---- */

@@ -15,7 +15,9 @@
 #include "snapshot.h"
 #include "sync.h"
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 enum feed_format {
 	FEED_JSON,	/* one JSON object a line (JSON Lines) */
@@ -26,6 +28,12 @@ enum feed_format {
  * views. Server text in a text line is cleaned of control characters. */
 void feed_line(const struct store_change *c, const struct snapshot *snap,
 	       enum feed_format format, struct buf *out);
+
+/* When TEXT (--since) says: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (local time,
+ * or UTC with a Z), or an age: N followed by s, m, h or d ("2h": two
+ * hours ago), counted back from now. Returns false when TEXT is none of
+ * these. */
+bool feed_parse_since(const char *text, time_t now, time_t *when);
 
 /*
  * The JSON lines of one mount's .omifs/changes: the changes logged after

@@ -129,6 +129,8 @@ struct snapshot {
  * a kind with an error is built empty. Returns NULL only on a store error
  * (logged). */
 struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KINDS]);
+/* The same with each kind's error as sync has it now. */
+struct snapshot *snapshot_build_now(struct sync *sync);
 void snapshot_free(struct snapshot *snap);
 /* Whether snap shows kind at all: a collection only some servers serve
  * (goals) shows once listed, never when the server said it has none. */

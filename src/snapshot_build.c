@@ -367,3 +367,11 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 	return snap;
 }
 
+struct snapshot *snapshot_build_now(struct sync *sync)
+{
+	int errors[STORE_KINDS];
+
+	for (int k = 0; k < STORE_KINDS; k++)
+		errors[k] = sync_kind_error(sync, k);
+	return snapshot_build(sync, errors);
+}

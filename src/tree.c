@@ -239,15 +239,12 @@ static uint64_t *changed_files(const struct snapshot *old, const struct snapshot
  * held. */
 static int replace_current(struct tree *t, bool former, struct snapshot **old)
 {
-	int errors[STORE_KINDS];
 	struct snapshot *snap;
 	uint64_t *inos = NULL;
 	size_t n = 0;
 
 	*old = NULL;
-	for (int k = 0; k < STORE_KINDS; k++)
-		errors[k] = sync_kind_error(t->sync, k);
-	snap = snapshot_build(t->sync, errors);
+	snap = snapshot_build_now(t->sync);
 	if (!snap)
 		return -EIO;
 	snap->refs = 1;
