@@ -203,6 +203,7 @@ static void usage_mount(const char *prog)
 	       "       %s search QUERY              search the cache (omifs search -h)\n"
 	       "       %s cache list|remove         the accounts cached (omifs cache -h)\n"
 	       "       %s changes [--follow]        what changed (omifs changes -h)\n"
+	       "       %s mcp                       an MCP server for assistants (omifs mcp -h)\n"
 	       "\n"
 	       "Mounts your Omi memories, conversations and action items read-only.\n"
 	       "The API key comes from $OMI_API_KEY or -o key_file=FILE (mode 0600).\n"
@@ -264,7 +265,7 @@ static void usage_mount(const char *prog)
 	       "\n"
 	       "Exit codes: 0 ok, 1 usage or configuration, 2 key refused, 3 server\n"
 	       "unreachable, 4 mountpoint unusable.\n",
-	       prog, prog, prog, prog, prog, prog, prog, prog, DEFAULT_URL);
+	       prog, prog, prog, prog, prog, prog, prog, prog, prog, DEFAULT_URL);
 }
 
 static void usage_sync(const char *prog)
@@ -395,6 +396,24 @@ static void usage_changes(const char *prog)
 	       prog);
 }
 
+static void usage_mcp(const char *prog)
+{
+	printf("usage: %s mcp [-o option,...]\n"
+	       "\n"
+	       "A Model Context Protocol server on stdin and stdout, for assistants\n"
+	       "(Claude Desktop and other MCP clients: \"command\": \"omifs\", \"args\":\n"
+	       "[\"mcp\"]). It answers from the disk cache, offline, and sends no request:\n"
+	       "tools search, read, list_conversations, memories, action_items and\n"
+	       "recent_changes, and the tree's files as omi:/// resources. It follows what\n"
+	       "a mount or omifs sync adds to the cache. No key needed when one account\n"
+	       "is cached. Logs go to stderr; stdout carries the protocol only.\n"
+	       "\n"
+	       "    -o url=, key_file=, cache_dir=   which account's cache (omifs -h)\n"
+	       "\n"
+	       "Exit codes: 0 when stdin ends, 1 no cache or stdout unwritable.\n",
+	       prog);
+}
+
 /* What omifs --version prints: its own, libfuse's and libcurl's versions. */
 static void print_versions(void)
 {
@@ -416,6 +435,7 @@ static void usage(enum command cmd)
 	case CMD_SEARCH: usage_search("omifs"); break;
 	case CMD_CACHE: usage_cache("omifs"); break;
 	case CMD_CHANGES: usage_changes("omifs"); break;
+	case CMD_MCP: usage_mcp("omifs"); break;
 	}
 }
 
@@ -428,7 +448,7 @@ struct parse_state {
 
 static const char *const command_name[] = { "omifs", "omifs sync", "omifs keys", "omifs status",
 					     "omifs refresh", "omifs search", "omifs cache",
-					     "omifs changes" };
+					     "omifs changes", "omifs mcp" };
 
 static int unknown_option(const struct parse_state *p, const char *arg)
 {
@@ -580,7 +600,7 @@ static int edits(const char *a, const char *b)
 static const char *const command_words[] = { [CMD_SYNC] = "sync", [CMD_KEYS] = "keys",
 					     [CMD_STATUS] = "status", [CMD_REFRESH] = "refresh",
 					     [CMD_SEARCH] = "search", [CMD_CACHE] = "cache",
-					     [CMD_CHANGES] = "changes" };
+					     [CMD_CHANGES] = "changes", [CMD_MCP] = "mcp" };
 
 /*
  * A mount's first word when it reads as a mistyped command rather than a
@@ -610,7 +630,7 @@ static int refuse_unknown_command(int argc, char **argv)
 	}
 	if (!word || strpbrk(word, "/:.") || access(word, F_OK) == 0)
 		return 0;
-	for (int k = CMD_SYNC; k <= CMD_CHANGES; k++)
+	for (int k = CMD_SYNC; k <= CMD_MCP; k++)
 		if (edits(word, command_words[k]) < best) {
 			best = edits(word, command_words[k]);
 			closest = command_words[k];
@@ -621,14 +641,14 @@ static int refuse_unknown_command(int argc, char **argv)
 		fprintf(stderr, "omifs: unknown command '%s' (did you mean %s?)\n", word, closest);
 	else
 		fprintf(stderr, "omifs: unknown command '%s' (the commands: sync, keys, status, cache, "
-				"refresh, search, changes; a mountpoint must be an existing directory)\n", word);
+				"refresh, search, changes, mcp; a mountpoint must be an existing directory)\n", word);
 	return -1;
 }
 
 /* Which command argv names; the words after it are its own. */
 static enum command command_of(int argc, char **argv)
 {
-	for (int k = CMD_SYNC; argc > 1 && k <= CMD_CHANGES; k++)
+	for (int k = CMD_SYNC; argc > 1 && k <= CMD_MCP; k++)
 		if (strcmp(argv[1], command_words[k]) == 0)
 			return k;
 	return CMD_MOUNT;
@@ -655,8 +675,8 @@ static int check_command_line(const struct omifs_config *c, enum command cmd)
 	else if (cmd == CMD_CHANGES && (c->search_limit != -1 || c->search_fts || c->search_kind ||
 					c->search_until || c->search_speaker))
 		problem = "omifs changes takes --since, --follow and --json";
-	else if (cmd == CMD_CHANGES && c->n_words > 0)
-		problem = "omifs changes takes no words";
+	else if ((cmd == CMD_CHANGES || cmd == CMD_MCP) && c->n_words > 0)
+		problem = cmd == CMD_MCP ? "omifs mcp takes no words" : "omifs changes takes no words";
 	else if ((c->search_limit != -1 || c->search_fts || filtered) && cmd != CMD_SEARCH &&
 		 cmd != CMD_CHANGES)
 		problem = "--limit, --fts, --kind, --since, --until and --speaker go with omifs "

@@ -13,7 +13,7 @@
 /* Exit codes of every command but search, which answers like grep. */
 enum { EXIT_USAGE = 1, EXIT_AUTH = 2, EXIT_SERVER = 3, EXIT_MOUNTPOINT = 4 };
 
-enum command { CMD_MOUNT, CMD_SYNC, CMD_KEYS, CMD_STATUS, CMD_REFRESH, CMD_SEARCH, CMD_CACHE, CMD_CHANGES };
+enum command { CMD_MOUNT, CMD_SYNC, CMD_KEYS, CMD_STATUS, CMD_REFRESH, CMD_SEARCH, CMD_CACHE, CMD_CHANGES, CMD_MCP };
 
 #define SEARCH_DEFAULT_LIMIT 20
 #define DEFAULT_URL "https://api.omi.me/v1/dev"

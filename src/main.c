@@ -24,6 +24,7 @@
 #include "mount_command.h"
 #include "search_command.h"
 #include "changes_command.h"
+#include "mcp_command.h"
 #include "sync_command.h"
 
 #include <ctype.h>
@@ -440,15 +441,15 @@ static int run_search(struct omifs_config *c, const char *url_given)
 	return rc;
 }
 
-/* omifs changes: the same cache as omifs search, offline. Returns an
- * exit code. */
-static int run_changes(struct omifs_config *c, const char *url_given)
+/* omifs changes and omifs mcp: the same cache as omifs search, offline.
+ * Returns an exit code. */
+static int run_offline(struct omifs_config *c, const char *url_given, enum command cmd)
 {
-	if (find_cache(c, url_given, "changes") < 0)
-		return CHANGES_TROUBLE;
+	if (find_cache(c, url_given, cmd == CMD_MCP ? "mcp" : "changes") < 0)
+		return cmd == CMD_MCP ? MCP_TROUBLE : CHANGES_TROUBLE;
 	if (!c->key)
 		c->key = xstrdup("");	/* offline: no request carries it */
-	return changes_command(c);
+	return cmd == CMD_MCP ? mcp_command(c) : changes_command(c);
 }
 
 /* The mount's name in the mount table (df, findmnt): the source mount(8)
@@ -566,7 +567,8 @@ int main(int argc, char *argv[])
 	case CMD_SYNC: rc = run_sync(&config, url_given); break;
 	case CMD_SEARCH: rc = run_search(&config, url_given); break;
 	case CMD_CACHE: rc = cache_command(&config, config.words, config.n_words); break;
-	case CMD_CHANGES: rc = run_changes(&config, url_given); break;
+	case CMD_CHANGES:
+	case CMD_MCP: rc = run_offline(&config, url_given, command); break;
 	default: rc = run_mount(&config, &args, url_given); break;
 	}
 out:

@@ -25,7 +25,7 @@ FUZZ_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 20
-FUZZ_TARGETS  ?= fuzz_model_render fuzz_error_body fuzz_names fuzz_headers fuzz_split fuzz_search
+FUZZ_TARGETS  ?= fuzz_model_render fuzz_error_body fuzz_names fuzz_headers fuzz_split fuzz_search fuzz_mcp
 FUZZ_FLAGS    ?=
 FUZZ_HERE     := tests/fuzz
 FUZZ_DIR      := build/fuzz
@@ -51,11 +51,13 @@ FUZZ_MAX_LEN_fuzz_names        := 1024
 FUZZ_MAX_LEN_fuzz_headers      := 512
 FUZZ_MAX_LEN_fuzz_split        := 16384
 FUZZ_MAX_LEN_fuzz_search       := 2048
+FUZZ_MAX_LEN_fuzz_mcp          := 4096
 FUZZ_DICT_fuzz_model_render := $(FUZZ_HERE)/json.dict
 FUZZ_DICT_fuzz_error_body   := $(FUZZ_HERE)/json.dict
 FUZZ_DICT_fuzz_names        := $(FUZZ_HERE)/names.dict
 FUZZ_DICT_fuzz_split        := $(FUZZ_HERE)/json.dict
 FUZZ_DICT_fuzz_search       := $(FUZZ_HERE)/search.dict
+FUZZ_DICT_fuzz_mcp          := $(FUZZ_HERE)/json.dict
 FUZZ_TIMEOUT  := 25
 FUZZ_RSS_MB   := 2048
 FUZZ_ENV      := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
@@ -82,6 +84,7 @@ FUZZ_MODS_fuzz_names        := $(FUZZ_CORE_SRC:src/%.c=%)
 FUZZ_MODS_fuzz_headers      := buf hash log jsontext model render names collections budget curl_lib wire page api
 FUZZ_MODS_fuzz_split        := buf jsontext
 FUZZ_MODS_fuzz_search       := $(FUZZ_CORE_SRC:src/%.c=%)
+FUZZ_MODS_fuzz_mcp          := buf jsontext mcp
 fuzz_objs = $(filter $(FUZZ_CORE_OBJ),$(patsubst %,$(FUZZ_DIR)/obj/%.o,$(FUZZ_MODS_$(1))))
 
 define FUZZ_LINK_RULE
