@@ -73,6 +73,7 @@ def test_mistyped_fields_hide_nothing(emulator_factory, mount_factory, tmp_path)
     status = read(found.pop(".omifs/status"))
     found.pop(".omifs/status.json")
     found.pop(".omifs/metrics")
+    assert read(found.pop(".omifs/changes")) == ""
 
     # Every item is there, and every file is exactly what the rules say.
     assert sorted(found) == sorted(expected)
