@@ -59,7 +59,7 @@ static json_object *text_content(const char *text)
 
 static json_object *tools_call(json_object *params, void *ctx, struct mcp_error *err)
 {
-	struct call c = { ctx, NULL, BUF_INIT };
+	struct call c = { ctx, NULL, BUF_INIT, false };
 	json_object *name, *result, *structured;
 	const struct mcp_tool *tool = NULL;
 	struct buf text = BUF_INIT;
@@ -85,7 +85,7 @@ static json_object *tools_call(json_object *params, void *ctx, struct mcp_error 
 	result = json_object_new_object();
 	if (structured) {
 		json_object_object_add(result, "content", text_content(
-			text.len ? text.data : json_object_to_json_string_ext(structured,
+			c.text_given ? (text.data ? text.data : "") : json_object_to_json_string_ext(structured,
 						JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)));
 		json_object_object_add(result, "structuredContent", structured);
 	} else {
@@ -199,7 +199,7 @@ static void walk_directory(struct walk *w, uint64_t ino, struct buf *path)
 static json_object *resources_list(json_object *params, void *ctx, struct mcp_error *err)
 {
 	struct server *srv = ctx;
-	struct call c = { srv, params ? params : NULL, BUF_INIT };
+	struct call c = { srv, params, BUF_INIT, false };
 	struct walk w = { .tree = srv->tree };
 	struct buf path = BUF_INIT;
 	json_object *result;

@@ -26,11 +26,12 @@ struct call {
 	struct server *srv;
 	json_object *args;
 	struct buf problem;	/* empty: none */
+	bool text_given;	/* the tool's text is not its result's JSON */
 };
 
 /* A tool gives its structured result, and may put the text the
- * assistant reads in text (else the result's JSON is that text); NULL
- * with the call's problem said when it failed. */
+ * assistant reads in text, setting text_given (else the result's JSON
+ * is that text); NULL with the call's problem said when it failed. */
 typedef json_object *(*mcp_tool_fn)(struct call *c, struct buf *text);
 
 struct mcp_tool {

@@ -472,6 +472,7 @@ static json_object *tool_read(struct call *c, struct buf *text)
 		say_unreadable(c, path, rc);
 		return NULL;
 	}
+	c->text_given = true;
 	end = off + text->len < (size_t)st.st_size ? whole_characters(text->data, text->len)
 						    : text->len;
 	buf_truncate(text, end);
