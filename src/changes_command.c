@@ -60,7 +60,6 @@ static int print_changes(struct core *core, struct printing *p, time_t since)
 int changes_command(const struct omifs_config *c)
 {
 	struct printing p = { .format = c->json ? FEED_JSON : FEED_TEXT, .line = BUF_INIT };
-	struct omifs_config offline = *c;
 	time_t since = 0;
 	struct core *core;
 	char err[512];
@@ -72,13 +71,7 @@ int changes_command(const struct omifs_config *c)
 				"or an age such as 30m, 2h or 7d\n");
 		return CHANGES_TROUBLE;
 	}
-	if (access(c->cache_path, F_OK) < 0) {
-		fprintf(stderr, "omifs changes: nothing is cached for this account yet (%s); mount "
-				"it or run omifs sync first\n", c->cache_path);
-		return CHANGES_TROUBLE;
-	}
-	offline.offline = true;
-	core = core_open(&offline, true, err, sizeof(err));
+	core = core_open_cached(c, err, sizeof(err));
 	if (!core) {
 		fprintf(stderr, "omifs changes: %s\n", err);
 		return CHANGES_TROUBLE;

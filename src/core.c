@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void core_api_options(const struct omifs_config *c, struct api_options *out)
 {
@@ -113,6 +114,19 @@ struct core *core_open(const struct omifs_config *c, bool readonly, char *err, s
 fail:
 	core_close(core);
 	return NULL;
+}
+
+struct core *core_open_cached(const struct omifs_config *c, char *err, size_t errlen)
+{
+	struct omifs_config offline = *c;
+
+	if (!c->cache_path || access(c->cache_path, F_OK) < 0) {
+		snprintf(err, errlen, "nothing is cached for this account yet (%s); mount it or run "
+			 "omifs sync first", c->cache_path ? c->cache_path : "no disk cache");
+		return NULL;
+	}
+	offline.offline = true;
+	return core_open(&offline, true, err, errlen);
 }
 
 void core_close(struct core *core)

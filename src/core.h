@@ -38,6 +38,12 @@ struct core {
  * err and nothing left allocated. */
 struct core *core_open(const struct omifs_config *c, bool readonly, char *err, size_t errlen);
 
+/* The core of a command that only reads the account's cache (omifs
+ * changes, omifs mcp): core_open of c made offline, read-only, so that
+ * nothing is sent and nothing written. NULL with a message in err when
+ * nothing is cached for the account yet or the cache cannot be opened. */
+struct core *core_open_cached(const struct omifs_config *c, char *err, size_t errlen);
+
 /* Frees sync, then store and api (stopping the refresher first). NULL is
  * fine. What borrows from the core (a tree) must be freed before. */
 void core_close(struct core *core);

@@ -331,19 +331,12 @@ static void cache_changed(void *ctx)
 
 int mcp_command(const struct omifs_config *c)
 {
-	struct omifs_config offline = *c;
 	struct tree_options opts = { .uid = getuid(), .gid = getgid(), .cache_path = c->cache_path };
 	struct server srv = { 0 };
 	char err[512];
 	int rc;
 
-	if (access(c->cache_path, F_OK) < 0) {
-		fprintf(stderr, "omifs mcp: nothing is cached for this account yet (%s); mount "
-				"it or run omifs sync first\n", c->cache_path);
-		return MCP_TROUBLE;
-	}
-	offline.offline = true;
-	srv.core = core_open(&offline, true, err, sizeof(err));
+	srv.core = core_open_cached(c, err, sizeof(err));
 	if (!srv.core) {
 		fprintf(stderr, "omifs mcp: %s\n", err);
 		return MCP_TROUBLE;
