@@ -67,8 +67,7 @@ int changes_command(const struct omifs_config *c)
 	int rc;
 
 	if (c->search_since && !feed_parse_since(c->search_since, time(NULL), &since)) {
-		fprintf(stderr, "omifs changes: --since takes YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z] "
-				"or an age such as 30m, 2h or 7d\n");
+		fprintf(stderr, "omifs changes: --since takes " FEED_SINCE_FORMS "\n");
 		return CHANGES_TROUBLE;
 	}
 	core = core_open_cached(c, err, sizeof(err));

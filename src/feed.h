@@ -29,6 +29,9 @@ enum feed_format {
 void feed_line(const struct store_change *c, const struct snapshot *snap,
 	       enum feed_format format, struct buf *out);
 
+/* What feed_parse_since takes, for the messages that refuse a TEXT. */
+#define FEED_SINCE_FORMS "YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z] or an age such as 30m, 2h or 7d"
+
 /* When TEXT (--since) says: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (local time,
  * or UTC with a Z), or an age: N followed by s, m, h or d ("2h": two
  * hours ago), counted back from now. Returns false when TEXT is none of
