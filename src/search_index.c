@@ -649,13 +649,22 @@ static int prepare_dated(struct search_index *ix, const char *sql, sqlite3_stmt 
 	return rc;
 }
 
+/* Between the passes, for the matches shown only: their snippets'
+ * windows, from one more run of the query over their rowids' range. */
+static const char window_sql[] =
+	"SELECT rowid, " SEARCH_WINDOW_FUNCTION "(search_text, ?2) FROM search_text "
+	"WHERE search_text MATCH ?1 AND rowid BETWEEN ?3 AND ?4 ORDER BY rowid";
+
 /* Pass two, for the matches shown only: a row by its rowid, without the
- * query, and its snippet from the window pass one chose. */
+ * query, and its snippet from its window. */
 static const char hit_sql[] =
 	"SELECT d.kind, d.id, l.json, " SEARCH_SNIPPET_FUNCTION "(search_text, ?2, ?3, ?4) "
 	"FROM search_text JOIN search_doc d ON d.doc = search_text.rowid "
 	"JOIN main.listing l ON l.kind = d.kind AND l.id = d.id "
 	"WHERE search_text.rowid = ?1";
+
+/* A row's length in tokens, for ranking: FTS5's own record of it. */
+static const char row_tokens_sql[] = "SELECT sz FROM search_text_docsize WHERE id = ?1";
 
 /* Appends the current row of hit_sql to out, with score. */
 static void add_hit(sqlite3_stmt *st, double score, struct search_hits *out, size_t *cap)
@@ -719,29 +728,99 @@ static int rank_matches(struct search_index *ix, const struct search_query *q,
 	return step;
 }
 
+/* A row to choose a window for: its rowid, its place in the ranking. */
+struct windowed_row {
+	sqlite3_int64 rowid;
+	size_t row;
+};
+
+static int lower_rowid_first(const void *a, const void *b)
+{
+	const struct windowed_row *x = a, *y = b;
+
+	return x->rowid < y->rowid ? -1 : x->rowid > y->rowid;
+}
+
+/* Chooses the windows of rows[from, from + count) in one run of the
+ * query over their rowids' range. Returns SQLITE_DONE or the failing
+ * step's code. */
+static int choose_windows(sqlite3 *db, const char *match, struct search_ranking *ranking,
+			  size_t from, size_t count)
+{
+	struct windowed_row *order = xcalloc(count ? count : 1, sizeof(*order));
+	sqlite3_int64 *rowids = xcalloc(count ? count : 1, sizeof(*rowids));
+	struct search_rowids wanted = { rowids, count };
+	sqlite3_stmt *st = NULL;
+	size_t found = 0;
+	int step = SQLITE_INTERNAL;
+
+	for (size_t i = 0; i < count; i++)
+		order[i] = (struct windowed_row){ ranking->rows[from + i].rowid, from + i };
+	qsort(order, count, sizeof(*order), lower_rowid_first);
+	for (size_t i = 0; i < count; i++)
+		rowids[i] = order[i].rowid;
+	if (count == 0 || sqlite3_prepare_v2(db, window_sql, -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
+	sqlite3_bind_pointer(st, 2, &wanted, SEARCH_ROWIDS_POINTER, NULL);
+	sqlite3_bind_int64(st, 3, rowids[0]);
+	sqlite3_bind_int64(st, 4, rowids[count - 1]);
+	/* The query gives rows in rowid order, as order holds them. */
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		sqlite3_int64 rowid = sqlite3_column_int64(st, 0);
+		const void *blob = sqlite3_column_blob(st, 1);
+
+		while (found < count && order[found].rowid < rowid)
+			found++;
+		if (found < count && order[found].rowid == rowid && blob &&
+		    sqlite3_column_bytes(st, 1) == (int)sizeof(struct search_window))
+			memcpy(&ranking->rows[order[found].row].window, blob,
+			       sizeof(struct search_window));
+	}
+out:
+	sqlite3_finalize(st);
+	free(rowids);
+	free(order);
+	return count == 0 ? SQLITE_DONE : step;
+}
+
 /* The hits of the ranked rows, best first, up to limit (0: all); a row
- * the tree would not show is passed over. Returns SQLITE_DONE or the
- * failing step's code. */
-static int fetch_hits(sqlite3 *db, const struct search_ranked *rows, size_t n_rows, size_t limit,
-		      struct search_hits *out)
+ * the tree would not show is passed over. match: the query's words
+ * (their snippets' windows are chosen here), or NULL. Returns
+ * SQLITE_DONE or the failing step's code. */
+static int fetch_hits(sqlite3 *db, const char *match, struct search_ranking *ranking,
+		      size_t limit, struct search_hits *out)
 {
 	sqlite3_stmt *st = NULL;
-	size_t cap = 0;
+	size_t cap = 0, windowed = 0;
 	int step = SQLITE_DONE;
 
 	if (sqlite3_prepare_v2(db, hit_sql, -1, &st, NULL) != SQLITE_OK)
 		return SQLITE_INTERNAL;
-	for (size_t i = 0; i < n_rows && (!limit || out->n < limit); i++) {
-		sqlite3_bind_int64(st, 1, rows[i].rowid);
-		sqlite3_bind_int(st, 2, rows[i].window.column);
-		sqlite3_bind_int(st, 3, rows[i].window.first);
-		sqlite3_bind_int64(st, 4, rows[i].window.marks);
+	for (size_t i = 0; i < ranking->ranked && (!limit || out->n < limit); i++) {
+		const struct search_ranked *row = &ranking->rows[i];
+
+		/* Windows for as many rows as may still be shown. */
+		if (match && i == windowed) {
+			size_t count = ranking->ranked - i;
+
+			if (limit && limit - out->n < count)
+				count = limit - out->n;
+			step = choose_windows(db, match, ranking, i, count);
+			if (step != SQLITE_DONE)
+				break;
+			windowed = i + count;
+		}
+		sqlite3_bind_int64(st, 1, row->rowid);
+		sqlite3_bind_int(st, 2, row->window.column);
+		sqlite3_bind_int(st, 3, row->window.first);
+		sqlite3_bind_int64(st, 4, row->window.marks);
 		step = sqlite3_step(st);
 		if (step == SQLITE_ROW) {
 			int kind = sqlite3_column_int(st, 0);
 
 			if (kind >= 0 && kind < STORE_KINDS)
-				add_hit(st, rows[i].score, out, &cap);
+				add_hit(st, row->score, out, &cap);
 			step = SQLITE_DONE;
 		}
 		sqlite3_reset(st);
@@ -750,6 +829,21 @@ static int fetch_hits(sqlite3 *db, const struct search_ranked *rows, size_t n_ro
 	}
 	sqlite3_finalize(st);
 	return step;
+}
+
+/* search_ranking_finish's lookup: a row's length. */
+static int row_tokens(void *ctx, sqlite3_int64 rowid, sqlite3_int64 *tokens)
+{
+	sqlite3_stmt *st = ctx;
+	int step, rc;
+
+	sqlite3_bind_int64(st, 1, rowid);
+	step = sqlite3_step(st);
+	rc = step != SQLITE_ROW ? -EIO
+				: search_rank_docsize_tokens(sqlite3_column_blob(st, 0),
+							     sqlite3_column_bytes(st, 0), tokens);
+	sqlite3_reset(st);
+	return rc;
 }
 
 /* search_ranking_date_ties's lookup: a row's date, INT64_MIN for none. */
@@ -778,6 +872,24 @@ static int date_ties(struct search_index *ix, struct search_ranking *ranking, si
 	rc = search_ranking_date_ties(ranking, limit, row_date, st);
 	sqlite3_finalize(st);
 	return rc < 0 ? SQLITE_IOERR : SQLITE_DONE;
+}
+
+/* Ranks the best `want` rows (0: all), ties by date when pass one read
+ * none. Returns SQLITE_DONE or an error code. */
+static int rank_best(struct search_index *ix, const struct search_query *q,
+		     struct search_ranking *ranking, size_t want)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(ix->db, row_tokens_sql, -1, &st, NULL) != SQLITE_OK)
+		return SQLITE_INTERNAL;
+	rc = search_ranking_finish(ranking, want, row_tokens, st);
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return SQLITE_IOERR;
+	return q->match && !search_filters_any(&q->filters) ? date_ties(ix, ranking, want)
+							     : SQLITE_DONE;
 }
 
 bool search_request_is_fts(const struct search_request *req)
@@ -836,8 +948,6 @@ int search_index_query(struct search_index *ix, const struct search_request *req
 {
 	struct search_ranking ranking = SEARCH_RANKING_INIT;
 	struct search_query q;
-	const struct search_ranked *rows;
-	size_t n_rows;
 	int step, rc = 0;
 	bool own_transaction;
 	int64_t deadline = 0;
@@ -862,9 +972,8 @@ int search_index_query(struct search_index *ix, const struct search_request *req
 		deadline = monotonic_ns() + (int64_t)req->deadline_ms * 1000000;
 		sqlite3_progress_handler(ix->db, 1000, past_deadline, &deadline);
 	}
-	/* One read transaction: the second pass applies the first's snippet
-	 * windows to the rows, which another process must not rewrite in
-	 * between. */
+	/* One read transaction: the second pass finds the first's rows
+	 * again, which another process must not rewrite in between. */
 	own_transaction = sqlite3_get_autocommit(ix->db) &&
 			  sqlite3_exec(ix->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
 	step = rank_matches(ix, &q, speaker, &ranking);
@@ -873,15 +982,21 @@ int search_index_query(struct search_index *ix, const struct search_request *req
 		step = SQLITE_DONE;
 	}
 	sqlite3_progress_handler(ix->db, 0, NULL, NULL);
-	if (step == SQLITE_DONE) {
-		search_ranking_finish(&ranking, &rows, &n_rows);
-		if (q.match && !search_filters_any(&q.filters))
-			step = date_ties(ix, &ranking, req->limit);
+	if (step == SQLITE_DONE)
+		step = rank_best(ix, &q, &ranking, req->limit);
+	if (step == SQLITE_DONE)
+		step = fetch_hits(ix->db, q.match, &ranking, req->limit, out);
+	/* Rows passed over can leave the ranked ones too few: rank all. */
+	if (step == SQLITE_DONE && out->n < req->limit && ranking.ranked < ranking.n) {
+		bool partial = out->partial;
+
+		search_hits_free(out);
+		out->partial = partial;
+		step = rank_best(ix, &q, &ranking, 0);
+		if (step == SQLITE_DONE)
+			step = fetch_hits(ix->db, q.match, &ranking, req->limit, out);
 	}
-	if (step == SQLITE_DONE) {
-		out->total = n_rows;
-		step = fetch_hits(ix->db, rows, n_rows, req->limit, out);
-	}
+	out->total = ranking.n;
 	if (step != SQLITE_DONE) {
 		/* The statements prepared: a plain error is the query's
 		 * (FTS5 syntax, an unknown column); the rest is the cache's. */

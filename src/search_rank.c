@@ -1,11 +1,13 @@
 /*
- * search_rank: the auxiliary function and the scoring of search_rank.h.
+ * search_rank: the auxiliary functions and the scoring of search_rank.h.
  *
- * The function's value for a row is a blob of doubles: the number of
- * rows in the table, the row's length over the average row length, then
- * per phrase of the query the weighted count of its matches in the row
- * (each match counts its column's weight, as in bm25()), then the row's
- * snippet window (search_snippet.h): column, first token, marks.
+ * SEARCH_RANK_FUNCTION's value for a row is a blob of doubles: the
+ * number of rows in the table, their total length in tokens, then per
+ * phrase of the query the weighted count of its matches in the row (each
+ * match counts its column's weight, as in bm25()). It reads no length:
+ * that costs a lookup per row in FTS5's size table, which only the rows
+ * that might be shown pay, read by the caller (an auxiliary function
+ * cannot: outside a full-text query FTS5 gives it no sizes).
  */
 #include "search_rank.h"
 
@@ -13,7 +15,6 @@
 #include "cjk_tokenizer.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,7 +22,7 @@
 #include <string.h>
 
 /* The doubles of a blob besides the counts. */
-#define BLOB_FIXED 5
+#define BLOB_FIXED 2
 
 #define K1 1.2
 #define B 0.75
@@ -31,11 +32,10 @@
 static void match_counts(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
 			 int n_weights, sqlite3_value **weights)
 {
-	int phrases = api->xPhraseCount(fts), insts = 0, row_tokens = 0;
+	int phrases = api->xPhraseCount(fts), insts = 0;
 	sqlite3_int64 rows = 0, tokens = 0;
 	size_t bytes = (size_t)(BLOB_FIXED + phrases) * sizeof(double);
 	double *out = sqlite3_malloc64(bytes);
-	struct search_window window;
 	int rc;
 
 	if (!out) {
@@ -47,30 +47,49 @@ static void match_counts(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_
 	if (rc == SQLITE_OK)
 		rc = api->xColumnTotalSize(fts, -1, &tokens);
 	if (rc == SQLITE_OK)
-		rc = api->xColumnSize(fts, -1, &row_tokens);
-	if (rc == SQLITE_OK)
 		rc = api->xInstCount(fts, &insts);
 	for (int i = 0; rc == SQLITE_OK && i < insts; i++) {
 		int phrase, column, offset;
 
 		rc = api->xInst(fts, i, &phrase, &column, &offset);
 		if (rc == SQLITE_OK)
-			out[2 + phrase] += column < n_weights ? sqlite3_value_double(weights[column])
-							      : 1.0;
+			out[BLOB_FIXED + phrase] += column < n_weights
+							    ? sqlite3_value_double(weights[column])
+							    : 1.0;
 	}
-	if (rc == SQLITE_OK)
-		rc = search_window_choose(api, fts, &window);
 	if (rc != SQLITE_OK) {
 		sqlite3_free(out);
 		sqlite3_result_error_code(ctx, rc);
 		return;
 	}
 	out[0] = (double)rows;
-	out[1] = rows > 0 && tokens > 0 ? row_tokens / ((double)tokens / (double)rows) : 1.0;
-	out[2 + phrases] = window.column;
-	out[3 + phrases] = window.first;
-	out[4 + phrases] = window.marks;
+	out[1] = (double)tokens;
 	sqlite3_result_blob64(ctx, out, bytes, sqlite3_free);
+}
+
+int search_rank_docsize_tokens(const void *docsize, int bytes, sqlite3_int64 *tokens)
+{
+	const unsigned char *p = docsize, *end = p + (bytes > 0 ? bytes : 0);
+	sqlite3_int64 sum = 0;
+
+	if (!docsize)
+		return -EINVAL;
+	/* SQLite's varints, one a column; a column's size fits 32 bits,
+	 * so five bytes at most. */
+	while (p < end) {
+		uint32_t size = 0;
+		int used = 0;
+
+		do {
+			if (p == end || used == 5)
+				return -EINVAL;
+			size = size << 7 | (*p & 0x7f);
+			used++;
+		} while (*p++ & 0x80);
+		sum += size;
+	}
+	*tokens = sum;
+	return 0;
 }
 
 int search_rank_register(sqlite3 *db)
@@ -89,7 +108,7 @@ static void grow(struct search_ranking *r, size_t phrases)
 	if (r->n == r->cap) {
 		r->cap = r->cap ? r->cap * 2 : 64;
 		r->rows = xrealloc(r->rows, r->cap * sizeof(*r->rows));
-		r->counts = xrealloc(r->counts, r->cap * (phrases + 1) * sizeof(double));
+		r->counts = xrealloc(r->counts, r->cap * (phrases ? phrases : 1) * sizeof(double));
 	}
 }
 
@@ -99,8 +118,7 @@ int search_ranking_add_unranked(struct search_ranking *r, sqlite3_int64 rowid,
 	if (r->phrases)
 		return -EINVAL;
 	grow(r, 0);
-	r->counts[r->n] = 1.0;
-	r->rows[r->n] = (struct search_ranked){ rowid, 0.0, created, { 1, 0, 0 } };
+	r->rows[r->n] = (struct search_ranked){ rowid, 0.0, created, r->n, { 1, 0, 0 } };
 	r->n++;
 	return 0;
 }
@@ -112,27 +130,20 @@ int search_ranking_add(struct search_ranking *r, sqlite3_int64 rowid, sqlite3_va
 	bool blob_typed = sqlite3_value_type(counts) == SQLITE_BLOB;
 	const unsigned char *blob = blob_typed ? sqlite3_value_blob(counts) : NULL;
 	size_t bytes = (size_t)sqlite3_value_bytes(counts), phrases;
-	double window[3];
 
-	if (!blob || bytes % sizeof(double) || bytes < BLOB_FIXED * sizeof(double))
+	if (!blob || bytes % sizeof(double) || bytes <= BLOB_FIXED * sizeof(double))
 		return -EINVAL;
 	phrases = bytes / sizeof(double) - BLOB_FIXED;
 	if (r->n > 0 && phrases != r->phrases)
-		return -EINVAL;
-	memcpy(window, blob + (2 + phrases) * sizeof(double), sizeof(window));
-	if (!(window[0] >= 0 && window[0] <= INT_MAX && window[1] >= 0 && window[1] <= INT_MAX &&
-	      window[2] >= 0 && window[2] <= UINT32_MAX))
 		return -EINVAL;
 	grow(r, phrases);
 	r->phrases = phrases;
 	/* memcpy: SQLite does not promise a blob aligned for doubles. */
 	memcpy(&r->total_rows, blob, sizeof(double));
-	r->rows[r->n].rowid = rowid;
-	r->rows[r->n].created = created;
-	memcpy(&r->counts[r->n * (phrases + 1)], blob + sizeof(double),
-	       (phrases + 1) * sizeof(double));
-	r->rows[r->n].window = (struct search_window){ (int)window[0], (int)window[1],
-						      (uint32_t)window[2] };
+	memcpy(&r->total_tokens, blob + sizeof(double), sizeof(double));
+	r->rows[r->n] = (struct search_ranked){ rowid, 0.0, created, r->n, { 0, 0, 0 } };
+	memcpy(&r->counts[r->n * phrases], blob + BLOB_FIXED * sizeof(double),
+	       phrases * sizeof(double));
 	r->n++;
 	return 0;
 }
@@ -148,47 +159,170 @@ static int best_first(const void *a, const void *b)
 	return x->rowid < y->rowid ? -1 : x->rowid > y->rowid;
 }
 
-void search_ranking_finish(struct search_ranking *r, const struct search_ranked **rows,
-			   size_t *n)
+/* bm25()'s inverse document frequency of each phrase, with the rows
+ * that hold it counted among the matches. The caller frees it. */
+static double *phrase_rarity(const struct search_ranking *r)
 {
-	size_t stride = r->phrases + 1;
 	double *idf = xcalloc(r->phrases ? r->phrases : 1, sizeof(double));
 
-	/* bm25()'s inverse document frequency, with the documents that hold
-	 * a phrase counted among the matches. */
 	for (size_t p = 0; p < r->phrases; p++) {
 		size_t holding = 0;
 
 		for (size_t i = 0; i < r->n; i++)
-			holding += r->counts[i * stride + 1 + p] > 0;
+			holding += r->counts[i * r->phrases + p] > 0;
 		idf[p] = log((r->total_rows - (double)holding + 0.5) / ((double)holding + 0.5));
 		if (idf[p] <= 0.0)
 			idf[p] = 1e-6;
 	}
-	for (size_t i = 0; i < r->n; i++) {
-		const double *c = &r->counts[i * stride];
-		double score = 0.0;
+	return idf;
+}
 
-		for (size_t p = 0; p < r->phrases; p++)
-			score += idf[p] * (c[1 + p] * (K1 + 1.0)) /
-				 (c[1 + p] + K1 * (1.0 - B + B * c[0]));
-		r->rows[i].score = score;
+/* BM25 of a row's counts at `ratio` (its length over the average): the
+ * highest at ratio 0, which bounds the row's score from above. */
+static double score_at(const struct search_ranking *r, const double *idf, size_t slot,
+		       double ratio)
+{
+	const double *c = &r->counts[slot * r->phrases];
+	double score = 0.0;
+
+	for (size_t p = 0; p < r->phrases; p++)
+		score += idf[p] * (c[p] * (K1 + 1.0)) / (c[p] + K1 * (1.0 - B + B * ratio));
+	return score;
+}
+
+/* A row's exact score, its length asked of row_tokens. */
+static int score_row(const struct search_ranking *r, const double *idf,
+		     struct search_ranked *row, search_row_tokens *row_tokens, void *ctx)
+{
+	double average = r->total_rows > 0 && r->total_tokens > 0
+				 ? r->total_tokens / r->total_rows : 0.0;
+	sqlite3_int64 tokens = 0;
+	int rc = row_tokens(ctx, row->rowid, &tokens);
+
+	if (rc < 0)
+		return rc;
+	row->score = score_at(r, idf, row->slot, average > 0 ? (double)tokens / average : 1.0);
+	return 0;
+}
+
+struct bounded {
+	double bound;
+	size_t row;
+};
+
+static int highest_bound_first(const void *a, const void *b)
+{
+	const struct bounded *x = a, *y = b;
+
+	return x->bound > y->bound ? -1 : x->bound < y->bound;
+}
+
+/* A min-heap of the best `want` scores so far: its root is the score
+ * a row must reach to be among them. */
+static void heap_offer(double *heap, size_t *n, size_t want, double score)
+{
+	size_t i;
+
+	if (*n < want) {
+		for (i = (*n)++; i > 0 && heap[(i - 1) / 2] > score; i = (i - 1) / 2)
+			heap[i] = heap[(i - 1) / 2];
+		heap[i] = score;
+		return;
+	}
+	if (score <= heap[0])
+		return;
+	for (i = 0;;) {	/* the root replaced, sifted down */
+		size_t child = 2 * i + 1;
+
+		if (child >= *n)
+			break;
+		if (child + 1 < *n && heap[child + 1] < heap[child])
+			child++;
+		if (heap[child] >= score)
+			break;
+		heap[i] = heap[child];
+		i = child;
+	}
+	heap[i] = score;
+}
+
+/* Scores the rows that might be among the best `want`, highest bound
+ * first, until the next bound falls below the want-th score; moves them
+ * to the front. Sets *scored to their number. */
+static int score_the_best(struct search_ranking *r, const double *idf, size_t want,
+			  search_row_tokens *row_tokens, void *ctx, size_t *scored)
+{
+	struct bounded *order = xcalloc(r->n, sizeof(*order));
+	double *heap = xcalloc(want, sizeof(*heap));
+	struct search_ranked *moved = xcalloc(r->n, sizeof(*moved));
+	size_t in_heap = 0, n = 0, rest;
+	int rc = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		order[i] = (struct bounded){ score_at(r, idf, r->rows[i].slot, 0.0), i };
+	qsort(order, r->n, sizeof(*order), highest_bound_first);
+	for (; n < r->n; n++) {
+		struct search_ranked *row = &r->rows[order[n].row];
+
+		if (in_heap == want && order[n].bound < heap[0])
+			break;
+		rc = score_row(r, idf, row, row_tokens, ctx);
+		if (rc < 0)
+			break;
+		heap_offer(heap, &in_heap, want, row->score);
+	}
+	if (rc == 0) {
+		/* The scored rows first, in bound order; then the rest. */
+		rest = n;
+		for (size_t i = 0; i < r->n; i++)
+			moved[i < n ? i : rest++] = r->rows[order[i].row];
+		memcpy(r->rows, moved, r->n * sizeof(*moved));
+		*scored = n;
+	}
+	free(moved);
+	free(heap);
+	free(order);
+	return rc;
+}
+
+int search_ranking_finish(struct search_ranking *r, size_t want, search_row_tokens *row_tokens,
+			  void *ctx)
+{
+	double *idf = phrase_rarity(r);
+	size_t scored = r->n;
+	int rc = 0;
+
+	r->ranked = 0;
+	if (r->phrases && want > 0 && want < r->n) {
+		rc = score_the_best(r, idf, want, row_tokens, ctx, &scored);
+	} else {
+		for (size_t i = 0; r->phrases && rc == 0 && i < r->n; i++)
+			rc = score_row(r, idf, &r->rows[i], row_tokens, ctx);
 	}
 	free(idf);
-	if (r->n > 1)	/* rows is NULL when nothing matched */
-		qsort(r->rows, r->n, sizeof(*r->rows), best_first);
-	*rows = r->rows;
-	*n = r->n;
+	if (rc < 0)
+		return rc;
+	if (scored > 1)	/* rows is NULL when nothing matched */
+		qsort(r->rows, scored, sizeof(*r->rows), best_first);
+	/* Past the want-th, only its ties are surely in order. */
+	r->ranked = scored;
+	if (want > 0 && want < scored) {
+		r->ranked = want;
+		while (r->ranked < scored && r->rows[r->ranked].score == r->rows[want - 1].score)
+			r->ranked++;
+	}
+	return 0;
 }
 
 int search_ranking_date_ties(struct search_ranking *r, size_t limit,
 			     int (*created)(void *ctx, sqlite3_int64 rowid, sqlite3_int64 *at),
 			     void *ctx)
 {
-	size_t end = limit && limit < r->n ? limit : r->n;
+	size_t end = limit && limit < r->ranked ? limit : r->ranked;
 
 	for (size_t first = 0, last; first < end; first = last) {
-		for (last = first + 1; last < r->n && r->rows[last].score == r->rows[first].score;
+		for (last = first + 1;
+		     last < r->ranked && r->rows[last].score == r->rows[first].score;
 		     last++)
 			;
 		if (last - first < 2)

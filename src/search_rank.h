@@ -12,10 +12,18 @@
  * The other parts of BM25 (k1 1.2, b 0.75, per-column weights, the row's
  * length against the average) are bm25()'s.
  *
+ * Only the best rows need their scores: a row's score falls as its
+ * length grows, so counts alone bound it from above, and a row whose
+ * bound is below the score of the best `want` rows already scored can
+ * never be among them. Most matches of a common word are then never
+ * given their length (one lookup each in FTS5's size table, half of a
+ * common word's cost).
+ *
  * Use: register the auxiliary function on the connection, select
  * SEARCH_RANK_FUNCTION(table, weight per column...) with the rowid of
  * every match, hand each row to search_ranking_add, then
- * search_ranking_finish. Each row also carries where its snippet is.
+ * search_ranking_finish with a way to learn a row's length (its row of
+ * the table's %_docsize, through search_rank_docsize_tokens).
  */
 #ifndef OMIFS_SEARCH_RANK_H
 #define OMIFS_SEARCH_RANK_H
@@ -31,26 +39,33 @@
  * FTS5. */
 int search_rank_register(sqlite3 *db);
 
+/* A row's length in tokens from its `sz` in FTS5's %_docsize table (a
+ * table of the default columnsize=1). Returns 0, or -EINVAL when the
+ * blob is not one FTS5 writes. */
+int search_rank_docsize_tokens(const void *docsize, int bytes, sqlite3_int64 *tokens);
+
 struct search_ranked {
 	sqlite3_int64 rowid;
 	double score;		/* higher is better, > 0; 0 when unranked */
 	sqlite3_int64 created;	/* breaks ties, newest first */
-	struct search_window window;	/* where its snippet is */
+	size_t slot;		/* its counts in search_ranking's */
+	struct search_window window;	/* where its snippet is, once chosen */
 };
 
 /* The rows of one query as they are read. */
 struct search_ranking {
-	struct search_ranked *rows;
-	double *counts;		/* per row: its length ratio, then a count per phrase */
+	struct search_ranked *rows;	/* n of them */
 	size_t n, cap, phrases;
-	double total_rows;
+	size_t ranked;		/* after search_ranking_finish: rows[0, ranked) are in order */
+	double *counts;		/* per row: a count per phrase */
+	double total_rows, total_tokens;
 };
 
-#define SEARCH_RANKING_INIT { NULL, NULL, 0, 0, 0, 0 }
+#define SEARCH_RANKING_INIT { NULL, 0, 0, 0, 0, NULL, 0, 0 }
 
 /* Adds a row: its rowid, the value SEARCH_RANK_FUNCTION gave it, and
- * when it was created (INT64_MIN: unknown). Returns 0, or -EINVAL when
- * the value is not one it makes. */
+ * when it was created (INT64_MIN: unknown). Its window is the caller's
+ * to fill. Returns 0, or -EINVAL when the value is not one it makes. */
 int search_ranking_add(struct search_ranking *r, sqlite3_int64 rowid, sqlite3_value *counts,
 		       sqlite3_int64 created);
 
@@ -59,15 +74,23 @@ int search_ranking_add(struct search_ranking *r, sqlite3_int64 rowid, sqlite3_va
 int search_ranking_add_unranked(struct search_ranking *r, sqlite3_int64 rowid,
 				sqlite3_int64 created);
 
-/* Scores the rows added and sorts them best first (ties newest first,
- * then by rowid).
- * *rows then points into r, valid until search_ranking_free. */
-void search_ranking_finish(struct search_ranking *r, const struct search_ranked **rows,
-			   size_t *n);
+/* A row's length in tokens, for search_ranking_finish: 0 or -errno. */
+typedef int search_row_tokens(void *ctx, sqlite3_int64 rowid, sqlite3_int64 *tokens);
+
+/* Scores the rows added and sorts the best `want` of them (0: all)
+ * first: best first, ties newest first, then by rowid. Afterwards
+ * rows[0, ranked) are those, with every row that ties the last of them;
+ * the rest follow in no order, their scores not known. Asks
+ * row_tokens(ctx, ...) only for rows that might be among the best.
+ * Returns 0, or the first -errno row_tokens gave (the order is then
+ * not known: ranked is 0). May be called again with another want. */
+int search_ranking_finish(struct search_ranking *r, size_t want, search_row_tokens *row_tokens,
+			  void *ctx);
 
 /* After search_ranking_finish: gives the rows of equal score among the
- * first `limit` (0: all) their dates from created(ctx, rowid), which a
- * pass that knew none left at INT64_MIN, and orders them newest first.
+ * first `limit` (0: all) of those ranked their dates from created(ctx,
+ * rowid), which a pass that knew none left at INT64_MIN, and orders them
+ * newest first.
  * Returns 0, or the first -errno created gave. */
 int search_ranking_date_ties(struct search_ranking *r, size_t limit,
 			     int (*created)(void *ctx, sqlite3_int64 rowid, sqlite3_int64 *at),

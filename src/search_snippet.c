@@ -90,9 +90,11 @@ static int kept_end(const Fts5ExtensionApi *api, Fts5Context *fts, int left, int
 /* FTS5 lists a row's matches in order of column, then position: a
  * window slides over them, keeping those that fit in WINDOW tokens, with
  * a count per phrase of how many it holds. A window beats another by
- * holding more different phrases, then more matches. */
-int search_window_choose(const Fts5ExtensionApi *api, Fts5Context *fts,
-			 struct search_window *w)
+ * holding more different phrases, then more matches.
+ * On a matched row: sets *w to its best window (column 0 from its start,
+ * nothing marked, when the query marks no token). Returns SQLITE_OK or
+ * the failing FTS5 call's code. */
+static int choose_window(const Fts5ExtensionApi *api, Fts5Context *fts, struct search_window *w)
 {
 	int insts = 0, phrases = api->xPhraseCount(fts), distinct = 0, left = 0, end = 0;
 	int best_distinct = 0, best_count = 0, best_start = 0, best_end = 0, size = 0;
@@ -272,12 +274,45 @@ static void snippet_function(const Fts5ExtensionApi *api, Fts5Context *fts,
 	buf_free(&out);
 }
 
+static int rowid_order(const void *a, const void *b)
+{
+	sqlite3_int64 x = *(const sqlite3_int64 *)a, y = *(const sqlite3_int64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* SEARCH_WINDOW_FUNCTION(table, rowids). */
+static void window_function(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
+			    int nargs, sqlite3_value **args)
+{
+	const struct search_rowids *wanted =
+		nargs == 1 ? sqlite3_value_pointer(args[0], SEARCH_ROWIDS_POINTER) : NULL;
+	sqlite3_int64 rowid = api->xRowid(fts);
+	struct search_window w;
+	int rc;
+
+	if (!wanted) {
+		sqlite3_result_error(ctx, SEARCH_WINDOW_FUNCTION " needs its rowids", -1);
+		return;
+	}
+	if (!bsearch(&rowid, wanted->rowids, wanted->n, sizeof(rowid), rowid_order))
+		return;	/* NULL: not asked for */
+	rc = choose_window(api, fts, &w);
+	if (rc != SQLITE_OK)
+		sqlite3_result_error_code(ctx, rc);
+	else
+		sqlite3_result_blob(ctx, &w, sizeof(w), SQLITE_TRANSIENT);
+}
+
 int search_snippet_register(sqlite3 *db)
 {
 	fts5_api *api = cjk_fts5_api(db);
 
 	if (!api)
 		return -1;
-	return api->xCreateFunction(api, SEARCH_SNIPPET_FUNCTION, NULL, snippet_function, NULL) ==
-			       SQLITE_OK ? 0 : -1;
+	if (api->xCreateFunction(api, SEARCH_SNIPPET_FUNCTION, NULL, snippet_function, NULL) !=
+		    SQLITE_OK ||
+	    api->xCreateFunction(api, SEARCH_WINDOW_FUNCTION, NULL, window_function, NULL) != SQLITE_OK)
+		return -1;
+	return 0;
 }

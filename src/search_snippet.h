@@ -5,15 +5,19 @@
  * FTS5's snippet() runs the query again on the row and tokenizes every
  * matching column of it twice, to score its fragments and then to mark
  * them; at twenty results that was most of a search's time. Here the
- * fragment is chosen while the query's matches are first read, from the
- * positions FTS5 hands every auxiliary function anyway (no text is read):
- * the SEARCH_SNIPPET_TOKENS tokens of one column holding the most
- * different phrases of the query, then the most matches, with the
- * matches centred; ties go to the earlier column (title, then body,
- * then transcript), then the earlier place. It is carried as a
- * search_window. Then, for a match shown only, SEARCH_SNIPPET_FUNCTION
- * reads the row by rowid (no query) and tokenizes its column up to the
- * window's end.
+ * fragment is chosen from the positions FTS5 hands every auxiliary
+ * function (no text is read): the SEARCH_SNIPPET_TOKENS tokens of one
+ * column holding the most different phrases of the query, then the most
+ * matches, with the matches centred; ties go to the earlier column
+ * (title, then body, then transcript), then the earlier place. It is
+ * carried as a search_window. Then, for a match shown only,
+ * SEARCH_SNIPPET_FUNCTION reads the row by rowid (no query) and
+ * tokenizes its column up to the window's end.
+ *
+ * The windows are chosen in one more run of the query, once its best
+ * rows are known, by SEARCH_WINDOW_FUNCTION for those rows alone: a run
+ * of the query for each row instead costs what the whole query costs
+ * when a prefix stands for many words.
  *
  * The excerpt is the window's text with "…" where the column goes on
  * before or after it, and each run of matched tokens (a phrase's words
@@ -25,9 +29,12 @@
 #define OMIFS_SEARCH_SNIPPET_H
 
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define SEARCH_SNIPPET_FUNCTION "omifs_snippet"
+#define SEARCH_WINDOW_FUNCTION "omifs_window"
+#define SEARCH_ROWIDS_POINTER "omifs_rowids"
 /* Around each run of matched tokens. Text in the index never holds them
  * (control bytes are indexed as spaces). */
 #define SEARCH_MARK_OPEN '\x01'
@@ -42,15 +49,21 @@ struct search_window {
 	uint32_t marks;
 };
 
-/* In an auxiliary function on a matched row: sets *w to its best window
- * (column 0 from its start, nothing marked, when the query marks no
- * token). Returns SQLITE_OK or the failing FTS5 call's code. */
-int search_window_choose(const Fts5ExtensionApi *api, Fts5Context *fts,
-			 struct search_window *w);
+/* The rows SEARCH_WINDOW_FUNCTION gives windows of, rowids ascending,
+ * bound with sqlite3_bind_pointer as SEARCH_ROWIDS_POINTER. */
+struct search_rowids {
+	const sqlite3_int64 *rowids;
+	size_t n;
+};
 
-/* Registers SEARCH_SNIPPET_FUNCTION(table, column, first, marks) on db:
- * the excerpt of a window, as text. Returns 0, or -1 when db has no
- * FTS5. */
+/* Registers on db:
+ * - SEARCH_SNIPPET_FUNCTION(table, column, first, marks): the excerpt of
+ *   a window, as text;
+ * - SEARCH_WINDOW_FUNCTION(table, rowids): in a query, a row's best
+ *   window as a blob holding a struct search_window (column 0 from its
+ *   start, nothing marked, when the query marks no token), or NULL for
+ *   a row not among rowids.
+ * Returns 0, or -1 when db has no FTS5. */
 int search_snippet_register(sqlite3 *db);
 
 #endif

@@ -86,3 +86,27 @@ def test_words_of_every_frequency_find_exactly_the_items_that_hold_them(real_acc
         if got != want or out["total"] != len(want):
             wrong.append((word, len(got), len(want), sorted(got ^ want)[:3]))
     assert not wrong, wrong
+
+
+def test_the_first_few_results_are_those_of_all_in_the_same_order(real_account):
+    """A search for the first few ranks only the matches that may be
+    among them (issue 24): they must be the first of the whole ranking,
+    with the same scores and snippets, for words common and not."""
+    emu, m, cache_home = real_account
+    holding = Counter(w for text in texts_in_mount(m).values() for w in tokens(text))
+    common = [w for w, _ in holding.most_common() if w.isascii() and w.isalpha() and len(w) > 3]
+    queries = common[:3] + ["%s OR %s" % (common[3], common[4]), '"%s"' % common[5],
+                            common[6][:3] + "*", "%s %s" % (common[0], common[7])]
+    compared = 0
+    for query in queries:
+        r = run_omifs("search", "--json", "--limit", "0", query, cache_home=cache_home, key=None)
+        assert r.returncode in (0, 1), r
+        every = json.loads(r.stdout)["results"]
+        for limit in (1, 5, 20):
+            r = run_omifs("search", "--json", "--limit", str(limit), query, cache_home=cache_home,
+                          key=None)
+            first = json.loads(r.stdout)["results"]
+            assert [(x["id"], x["score"], x["snippet"]) for x in first] == \
+                [(x["id"], x["score"], x["snippet"]) for x in every[:limit]], (query, limit)
+            compared += len(first)
+    assert compared > 100, compared

@@ -1,13 +1,17 @@
 /*
  * Unit tests for search_rank: one pass gives bm25()'s scores where it
- * promises to, and a ranking best first.
+ * promises to, and a ranking best first; asked for the best few, it
+ * gives those of the whole ranking and looks up fewer lengths.
  */
 #include "search_rank.h"
 #include "unit.h"
 
+#include <errno.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *const texts[][3] = {
 	{ "mortgage call", "we talked about the mortgage", "the rate the bank offered" },
@@ -16,6 +20,14 @@ static const char *const texts[][3] = {
 	{ "garden", "tomatoes and basil", "the bank holiday" },
 	{ "trip", "train tickets", "the hotel the train the rain" },
 };
+
+static int failing_length(void *ctx, sqlite3_int64 rowid, sqlite3_int64 *tokens)
+{
+	(void)ctx;
+	(void)rowid;
+	*tokens = 0;
+	return -EIO;
+}
 
 static sqlite3 *table(void)
 {
@@ -37,12 +49,32 @@ static sqlite3 *table(void)
 	return db;
 }
 
-/* Ranks query's matches; *out holds them best first. */
-static size_t rank(sqlite3 *db, const char *query, struct search_ranking *r,
-		   const struct search_ranked **out)
+/* row_tokens from FTS5's size table, counting its calls. */
+struct lengths {
+	sqlite3_stmt *st;
+	size_t asked;
+};
+
+static int lookup_length(void *ctx, sqlite3_int64 rowid, sqlite3_int64 *tokens)
+{
+	struct lengths *l = ctx;
+
+	l->asked++;
+	sqlite3_bind_int64(l->st, 1, rowid);
+	CHECK(sqlite3_step(l->st) == SQLITE_ROW);
+	CHECK(search_rank_docsize_tokens(sqlite3_column_blob(l->st, 0),
+					 sqlite3_column_bytes(l->st, 0), tokens) == 0);
+	sqlite3_reset(l->st);
+	return 0;
+}
+
+/* Ranks query's best `want` matches (0: all); *out holds them best
+ * first, *asked the lengths looked up. Returns the number ranked. */
+static size_t rank_best(sqlite3 *db, const char *query, size_t want, struct search_ranking *r,
+			const struct search_ranked **out, size_t *asked)
 {
 	sqlite3_stmt *st = NULL;
-	size_t n = 0;
+	struct lengths l = { NULL, 0 };
 
 	CHECK(sqlite3_prepare_v2(db, "SELECT rowid, " SEARCH_RANK_FUNCTION "(t, 10.0, 4.0, 1.0) "
 				     "FROM t WHERE t MATCH ?", -1, &st, NULL) == SQLITE_OK);
@@ -51,8 +83,20 @@ static size_t rank(sqlite3 *db, const char *query, struct search_ranking *r,
 		CHECK(search_ranking_add(r, sqlite3_column_int64(st, 0),
 					 sqlite3_column_value(st, 1), 0) == 0);
 	sqlite3_finalize(st);
-	search_ranking_finish(r, out, &n);
-	return n;
+	CHECK(sqlite3_prepare_v2(db, "SELECT sz FROM t_docsize WHERE id = ?",
+				 -1, &l.st, NULL) == SQLITE_OK);
+	CHECK(search_ranking_finish(r, want, lookup_length, &l) == 0);
+	sqlite3_finalize(l.st);
+	*out = r->rows;
+	if (asked)
+		*asked = l.asked;
+	return r->ranked;
+}
+
+static size_t rank(sqlite3 *db, const char *query, struct search_ranking *r,
+		   const struct search_ranked **out)
+{
+	return rank_best(db, query, 0, r, out, NULL);
 }
 
 /* Whether the ranking of query is bm25()'s, row by row and in order. */
@@ -106,6 +150,89 @@ static void test_an_and_ranks_every_match_best_first(void)
 	sqlite3_close(db);
 }
 
+/* 400 rows of different lengths: "word" in every one, as in real text
+ * once in most and more often in a few; "rare" in some. */
+static sqlite3 *larger_table(void)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK);
+	CHECK(search_rank_register(db) == 0);
+	CHECK(sqlite3_exec(db, "CREATE VIRTUAL TABLE t USING fts5(a, b, c)", NULL, NULL, NULL) ==
+	      SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, "INSERT INTO t VALUES ('', '', ?)", -1, &st, NULL) ==
+	      SQLITE_OK);
+	for (int i = 0; i < 400; i++) {
+		char text[4096] = "";
+		size_t used = 0;
+
+		for (int w = 0; w < (i % 10 ? 1 : i % 9 + 2); w++)
+			used += (size_t)snprintf(text + used, sizeof(text) - used, "word ");
+		if (i % 13 == 0)
+			used += (size_t)snprintf(text + used, sizeof(text) - used, "rare ");
+		for (int w = 0; w < (i * 37) % 150; w++)
+			used += (size_t)snprintf(text + used, sizeof(text) - used, "filler%d ", w % 7);
+		sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT);
+		CHECK(sqlite3_step(st) == SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return db;
+}
+
+static void test_the_best_few_are_the_first_of_all(void)
+{
+	sqlite3 *db = larger_table();
+	const char *queries[] = { "word", "word OR rare", "word rare", "filler1 word" };
+	const size_t wants[] = { 1, 5, 20, 100 };
+
+	check_same_as_bm25(db, "word");	/* lengths past a varint's byte */
+
+	for (size_t q = 0; q < sizeof(queries) / sizeof(*queries); q++) {
+		struct search_ranking all = SEARCH_RANKING_INIT;
+		const struct search_ranked *every;
+		size_t n = rank(db, queries[q], &all, &every);
+
+		CHECK(n == all.n && n > 20);
+		for (size_t w = 0; w < sizeof(wants) / sizeof(*wants) && wants[w] < n; w++) {
+			struct search_ranking best = SEARCH_RANKING_INIT;
+			const struct search_ranked *first;
+			size_t asked = 0, ranked = rank_best(db, queries[q], wants[w], &best, &first,
+							     &asked);
+
+			CHECK(ranked >= wants[w] && ranked <= n);
+			/* Past the want-th, only its ties. */
+			for (size_t i = wants[w]; i < ranked; i++)
+				CHECK(first[i].score == first[wants[w] - 1].score);
+			for (size_t i = 0; i < ranked; i++) {
+				CHECK(first[i].rowid == every[i].rowid);
+				CHECK(first[i].score == every[i].score);
+			}
+			/* The point of it: of many matches, most lengths are
+			 * not looked up. */
+			if (wants[w] <= 5 && n >= 100)
+				CHECK(asked < n / 4);
+			search_ranking_free(&best);
+		}
+		search_ranking_free(&all);
+	}
+	sqlite3_close(db);
+}
+
+static void test_a_failed_length_leaves_nothing_ranked(void)
+{
+	sqlite3 *db = larger_table();
+	struct search_ranking r = SEARCH_RANKING_INIT;
+	const struct search_ranked *rows;
+
+	CHECK(rank(db, "word", &r, &rows) > 0);
+	CHECK(search_ranking_finish(&r, 3, failing_length, NULL) == -EIO);
+	CHECK(r.ranked == 0);
+	search_ranking_free(&r);
+	sqlite3_close(db);
+}
+
 static void test_a_value_of_another_function_is_refused(void)
 {
 	struct search_ranking r = SEARCH_RANKING_INIT;
@@ -127,6 +254,8 @@ int main(void)
 {
 	RUN(test_words_phrases_and_or_rank_as_bm25_does);
 	RUN(test_an_and_ranks_every_match_best_first);
+	RUN(test_the_best_few_are_the_first_of_all);
+	RUN(test_a_failed_length_leaves_nothing_ranked);
 	RUN(test_a_value_of_another_function_is_refused);
 	return UNIT_RESULT();
 }

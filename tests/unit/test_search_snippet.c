@@ -1,15 +1,16 @@
 /*
- * Unit tests for search_snippet: the window chosen while ranking, and the
- * excerpt written from it later by rowid, on the index's own tokenizers.
+ * Unit tests for search_snippet: the window chosen in a run of the
+ * query, and the excerpt written from it later by rowid, on the index's
+ * own tokenizers.
  */
 #include "buf.h"
 #include "cjk_tokenizer.h"
-#include "search_rank.h"
 #include "search_snippet.h"
 #include "unit.h"
 
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* n words, PREFIX00 on, between before and after. */
 static char *counted_words(const char *before, const char *prefix, int n, const char *after)
@@ -43,7 +44,7 @@ static sqlite3 *table(void)
 
 	CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK);
 	CHECK(cjk_tokenizer_register(db) == 0);
-	CHECK(search_rank_register(db) == 0 && search_snippet_register(db) == 0);
+	CHECK(search_snippet_register(db) == 0);
 	CHECK(sqlite3_exec(db, "CREATE VIRTUAL TABLE t USING fts5(a, b, c, tokenize = '"
 			       CJK_TOKENIZER_NAME " unicode61')",
 			   NULL, NULL, NULL) == SQLITE_OK);
@@ -80,27 +81,31 @@ static char *excerpt(sqlite3 *db, sqlite3_int64 rowid, const struct search_windo
 	return text;
 }
 
-/* The snippet of row rowid under query, as a search shows it. */
+/* The snippet of row rowid under query, as a search shows it: its
+ * window chosen in a run of the query, then its excerpt by rowid. */
 static char *snippet(sqlite3 *db, const char *query, sqlite3_int64 rowid)
 {
-	struct search_ranking r = SEARCH_RANKING_INIT;
-	const struct search_ranked *rows;
+	struct search_rowids wanted = { &rowid, 1 };
 	sqlite3_stmt *st = NULL;
 	char *text = NULL;
-	size_t n;
 
-	CHECK(sqlite3_prepare_v2(db, "SELECT rowid, " SEARCH_RANK_FUNCTION "(t) FROM t "
-				     "WHERE t MATCH ?", -1, &st, NULL) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, "SELECT rowid, " SEARCH_WINDOW_FUNCTION "(t, ?2) FROM t "
+				     "WHERE t MATCH ?1", -1, &st, NULL) == SQLITE_OK);
 	sqlite3_bind_text(st, 1, query, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		CHECK(search_ranking_add(&r, sqlite3_column_int64(st, 0),
-					 sqlite3_column_value(st, 1), 0) == 0);
+	sqlite3_bind_pointer(st, 2, &wanted, SEARCH_ROWIDS_POINTER, NULL);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const void *blob = sqlite3_column_blob(st, 1);
+		struct search_window w;
+
+		/* A window for the row asked for only. */
+		CHECK((sqlite3_column_int64(st, 0) == rowid) == (blob != NULL));
+		if (!blob)
+			continue;
+		CHECK(sqlite3_column_bytes(st, 1) == (int)sizeof(w));
+		memcpy(&w, blob, sizeof(w));
+		text = excerpt(db, rowid, &w);
+	}
 	sqlite3_finalize(st);
-	search_ranking_finish(&r, &rows, &n);
-	for (size_t i = 0; i < n; i++)
-		if (rows[i].rowid == rowid)
-			text = excerpt(db, rowid, &rows[i].window);
-	search_ranking_free(&r);
 	CHECK(text != NULL);
 	return text ? text : strdup("(no match)");
 }
