@@ -27,13 +27,40 @@
 #define K1 1.2
 #define B 0.75
 
+/* Sets totals to the table's rows and tokens. FTS5 reads them from disk
+ * at every call (a third of the function's time on a common word):
+ * they are kept with the query, for its other rows. */
+static int table_totals(const Fts5ExtensionApi *api, Fts5Context *fts, double totals[2])
+{
+	double *kept = api->xGetAuxdata(fts, 0);
+	sqlite3_int64 rows = 0, tokens = 0;
+	int rc;
+
+	if (kept) {
+		memcpy(totals, kept, 2 * sizeof(double));
+		return SQLITE_OK;
+	}
+	rc = api->xRowCount(fts, &rows);
+	if (rc == SQLITE_OK)
+		rc = api->xColumnTotalSize(fts, -1, &tokens);
+	if (rc != SQLITE_OK)
+		return rc;
+	totals[0] = (double)rows;
+	totals[1] = (double)tokens;
+	kept = sqlite3_malloc64(2 * sizeof(double));
+	if (!kept)
+		return SQLITE_NOMEM;
+	memcpy(kept, totals, 2 * sizeof(double));
+	return api->xSetAuxdata(fts, kept, sqlite3_free);
+}
+
 /* SEARCH_RANK_FUNCTION(table, weight of column 0, of column 1, ...):
  * the blob above; a column without a weight weighs 1. */
 static void match_counts(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
 			 int n_weights, sqlite3_value **weights)
 {
-	int phrases = api->xPhraseCount(fts), insts = 0;
-	sqlite3_int64 rows = 0, tokens = 0;
+	int phrases = api->xPhraseCount(fts);
+	double totals[2] = { 0, 0 };
 	size_t bytes = (size_t)(BLOB_FIXED + phrases) * sizeof(double);
 	double *out = sqlite3_malloc64(bytes);
 	int rc;
@@ -43,27 +70,25 @@ static void match_counts(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_
 		return;
 	}
 	memset(out, 0, bytes);
-	rc = api->xRowCount(fts, &rows);
-	if (rc == SQLITE_OK)
-		rc = api->xColumnTotalSize(fts, -1, &tokens);
-	if (rc == SQLITE_OK)
-		rc = api->xInstCount(fts, &insts);
-	for (int i = 0; rc == SQLITE_OK && i < insts; i++) {
-		int phrase, column, offset;
+	rc = table_totals(api, fts, totals);
+	/* Phrase by phrase: xInst's list of every phrase's matches in
+	 * order costs a merge and an allocation a row. */
+	for (int p = 0; rc == SQLITE_OK && p < phrases; p++) {
+		Fts5PhraseIter it;
+		int column, offset;
 
-		rc = api->xInst(fts, i, &phrase, &column, &offset);
-		if (rc == SQLITE_OK)
-			out[BLOB_FIXED + phrase] += column < n_weights
-							    ? sqlite3_value_double(weights[column])
-							    : 1.0;
+		rc = api->xPhraseFirst(fts, p, &it, &column, &offset);
+		for (; rc == SQLITE_OK && column >= 0; api->xPhraseNext(fts, &it, &column, &offset))
+			out[BLOB_FIXED + p] += column < n_weights ? sqlite3_value_double(weights[column])
+								  : 1.0;
 	}
 	if (rc != SQLITE_OK) {
 		sqlite3_free(out);
 		sqlite3_result_error_code(ctx, rc);
 		return;
 	}
-	out[0] = (double)rows;
-	out[1] = (double)tokens;
+	out[0] = totals[0];
+	out[1] = totals[1];
 	sqlite3_result_blob64(ctx, out, bytes, sqlite3_free);
 }
 
@@ -205,18 +230,6 @@ static int score_row(const struct search_ranking *r, const double *idf,
 	return 0;
 }
 
-struct bounded {
-	double bound;
-	size_t row;
-};
-
-static int highest_bound_first(const void *a, const void *b)
-{
-	const struct bounded *x = a, *y = b;
-
-	return x->bound > y->bound ? -1 : x->bound < y->bound;
-}
-
 /* A min-heap of the best `want` scores so far: its root is the score
  * a row must reach to be among them. */
 static void heap_offer(double *heap, size_t *n, size_t want, double score)
@@ -246,42 +259,40 @@ static void heap_offer(double *heap, size_t *n, size_t want, double score)
 	heap[i] = score;
 }
 
-/* Scores the rows that might be among the best `want`, highest bound
- * first, until the next bound falls below the want-th score; moves them
- * to the front. Sets *scored to their number. */
+/* Scores the rows that might be among the best `want`, in the order
+ * they came, passing over a row whose bound is below the want-th best
+ * score so far; moves those of the best `want` and their ties to the
+ * front, and sets *best to their number. (Sorting by bound first would
+ * score fewer rows, but costs more than the lengths it saves.) */
 static int score_the_best(struct search_ranking *r, const double *idf, size_t want,
-			  search_row_tokens *row_tokens, void *ctx, size_t *scored)
+			  search_row_tokens *row_tokens, void *ctx, size_t *best)
 {
-	struct bounded *order = xcalloc(r->n, sizeof(*order));
 	double *heap = xcalloc(want, sizeof(*heap));
-	struct search_ranked *moved = xcalloc(r->n, sizeof(*moved));
-	size_t in_heap = 0, n = 0, rest;
+	size_t in_heap = 0, n = 0;
 	int rc = 0;
 
-	for (size_t i = 0; i < r->n; i++)
-		order[i] = (struct bounded){ score_at(r, idf, r->rows[i].slot, 0.0), i };
-	qsort(order, r->n, sizeof(*order), highest_bound_first);
-	for (; n < r->n; n++) {
-		struct search_ranked *row = &r->rows[order[n].row];
+	for (size_t i = 0; i < r->n && rc == 0; i++) {
+		struct search_ranked row = r->rows[i];
 
-		if (in_heap == want && order[n].bound < heap[0])
-			break;
-		rc = score_row(r, idf, row, row_tokens, ctx);
-		if (rc < 0)
-			break;
-		heap_offer(heap, &in_heap, want, row->score);
+		if (in_heap == want && score_at(r, idf, row.slot, 0.0) < heap[0])
+			continue;
+		rc = score_row(r, idf, &row, row_tokens, ctx);
+		if (rc == 0) {
+			heap_offer(heap, &in_heap, want, row.score);
+			r->rows[i] = r->rows[n];
+			r->rows[n++] = row;
+		}
 	}
-	if (rc == 0) {
-		/* The scored rows first, in bound order; then the rest. */
-		rest = n;
-		for (size_t i = 0; i < r->n; i++)
-			moved[i < n ? i : rest++] = r->rows[order[i].row];
-		memcpy(r->rows, moved, r->n * sizeof(*moved));
-		*scored = n;
+	*best = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (r->rows[i].score >= heap[0]) {
+			struct search_ranked row = r->rows[i];
+
+			r->rows[i] = r->rows[*best];
+			r->rows[(*best)++] = row;
+		}
 	}
-	free(moved);
 	free(heap);
-	free(order);
 	return rc;
 }
 

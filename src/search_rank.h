@@ -14,8 +14,8 @@
  *
  * Only the best rows need their scores: a row's score falls as its
  * length grows, so counts alone bound it from above, and a row whose
- * bound is below the score of the best `want` rows already scored can
- * never be among them. Most matches of a common word are then never
+ * bound is below the want-th best score of the rows scored so far can
+ * never be among the best `want`. Most matches of a common word are then never
  * given their length (one lookup each in FTS5's size table, half of a
  * common word's cost).
  *
