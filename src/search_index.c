@@ -623,13 +623,13 @@ static const char match_unfiltered_sql[] =
 /* A row's date, for ties. */
 static const char date_sql[] = "SELECT $ FROM search_doc d WHERE d.doc = ?1";
 
-/* Pass one without words: what the filters let through, newest first,
- * less what ?1 matches when it is not NULL. */
+/* Pass one without words: what the filters let through, less what ?1
+ * matches when it is not NULL, with its date. The ranking orders them
+ * newest first (an ORDER BY here took a third of the query's time). */
 static const char filter_sql[] =
-	"SELECT d.doc, $ AS day FROM search_doc d WHERE " FILTERS_SQL
+	"SELECT d.doc, $ FROM search_doc d WHERE " FILTERS_SQL
 	" AND (?1 IS NULL OR d.doc NOT IN "
-	"(SELECT rowid FROM search_text WHERE search_text MATCH ?1)) "
-	"ORDER BY day IS NULL, day DESC, d.doc";
+	"(SELECT rowid FROM search_text WHERE search_text MATCH ?1))";
 
 /* Prepares sql with each '$' replaced by the item's date as ix knows it.
  * Returns SQLITE_OK or SQLite's code. */
