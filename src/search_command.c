@@ -176,6 +176,7 @@ int search_command(const struct omifs_config *c, const char *query, int limit)
 		fprintf(stderr, "omifs search: %s\n", err);
 		return SEARCH_TROUBLE;
 	}
+	store_read_once(store);
 	rc = search_run(store, &req, &r, err, sizeof(err));
 	if (rc < 0) {
 		if (rc == -EINVAL && search_request_is_fts(&req))

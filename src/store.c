@@ -424,6 +424,20 @@ time_t store_created_at(struct store *s)
 	return s->created_at;
 }
 
+void store_read_once(struct store *s)
+{
+	/* Pages, not KiB: one B-tree path and a few of FTS5's leaves. */
+	static const char keep_few[] = "PRAGMA cache_size = 25";
+
+	pthread_mutex_lock(&s->lock);
+	sqlite3_exec(s->db, keep_few, NULL, NULL, NULL);
+	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&s->search_lock);
+	if (s->searcher)
+		sqlite3_exec(s->searcher, keep_few, NULL, NULL, NULL);
+	pthread_mutex_unlock(&s->search_lock);
+}
+
 void store_close(struct store *s)
 {
 	if (!s)
