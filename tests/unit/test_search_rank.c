@@ -29,15 +29,23 @@ static int failing_length(void *ctx, sqlite3_int64 rowid, sqlite3_int64 *tokens)
 	return -EIO;
 }
 
-static sqlite3 *table(void)
+/* An empty table t(a, b, c) with the ranking function. */
+static sqlite3 *empty_table(void)
 {
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
 
 	CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK);
 	CHECK(search_rank_register(db) == 0);
 	CHECK(sqlite3_exec(db, "CREATE VIRTUAL TABLE t USING fts5(a, b, c)", NULL, NULL, NULL) ==
 	      SQLITE_OK);
+	return db;
+}
+
+static sqlite3 *table(void)
+{
+	sqlite3 *db = empty_table();
+	sqlite3_stmt *st = NULL;
+
 	CHECK(sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?, ?, ?)", -1, &st, NULL) == SQLITE_OK);
 	for (size_t i = 0; i < sizeof(texts) / sizeof(*texts); i++) {
 		for (int c = 0; c < 3; c++)
@@ -154,13 +162,9 @@ static void test_an_and_ranks_every_match_best_first(void)
  * once in most and more often in a few; "rare" in some. */
 static sqlite3 *larger_table(void)
 {
-	sqlite3 *db = NULL;
+	sqlite3 *db = empty_table();
 	sqlite3_stmt *st = NULL;
 
-	CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK);
-	CHECK(search_rank_register(db) == 0);
-	CHECK(sqlite3_exec(db, "CREATE VIRTUAL TABLE t USING fts5(a, b, c)", NULL, NULL, NULL) ==
-	      SQLITE_OK);
 	CHECK(sqlite3_prepare_v2(db, "INSERT INTO t VALUES ('', '', ?)", -1, &st, NULL) ==
 	      SQLITE_OK);
 	for (int i = 0; i < 400; i++) {
