@@ -741,14 +741,14 @@ static int lower_rowid_first(const void *a, const void *b)
 	return x->rowid < y->rowid ? -1 : x->rowid > y->rowid;
 }
 
-/* Chooses the windows of rows[from, from + count) in one run of the
- * query over their rowids' range. Returns SQLITE_DONE or the failing
- * step's code. */
+/* Chooses the windows of rows[from, from + count), count > 0, in one run
+ * of the query over their rowids' range. Returns SQLITE_DONE or the
+ * failing step's code. */
 static int choose_windows(sqlite3 *db, const char *match, struct search_ranking *ranking,
 			  size_t from, size_t count)
 {
-	struct windowed_row *order = xcalloc(count ? count : 1, sizeof(*order));
-	sqlite3_int64 *rowids = xcalloc(count ? count : 1, sizeof(*rowids));
+	struct windowed_row *order = xcalloc(count, sizeof(*order));
+	sqlite3_int64 *rowids = xcalloc(count, sizeof(*rowids));
 	struct search_rowids wanted = { rowids, count };
 	sqlite3_stmt *st = NULL;
 	size_t found = 0;
@@ -759,7 +759,7 @@ static int choose_windows(sqlite3 *db, const char *match, struct search_ranking 
 	qsort(order, count, sizeof(*order), lower_rowid_first);
 	for (size_t i = 0; i < count; i++)
 		rowids[i] = order[i].rowid;
-	if (count == 0 || sqlite3_prepare_v2(db, window_sql, -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, window_sql, -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
 	sqlite3_bind_pointer(st, 2, &wanted, SEARCH_ROWIDS_POINTER, NULL);
@@ -781,7 +781,7 @@ out:
 	sqlite3_finalize(st);
 	free(rowids);
 	free(order);
-	return count == 0 ? SQLITE_DONE : step;
+	return step;
 }
 
 /* The hits of the ranked rows, best first, up to limit (0: all); a row
@@ -882,7 +882,8 @@ static int rank_best(struct search_index *ix, const struct search_query *q,
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (sqlite3_prepare_v2(ix->db, row_tokens_sql, -1, &st, NULL) != SQLITE_OK)
+	/* Without words no row has a score, nor needs its length. */
+	if (q->match && sqlite3_prepare_v2(ix->db, row_tokens_sql, -1, &st, NULL) != SQLITE_OK)
 		return SQLITE_INTERNAL;
 	rc = search_ranking_finish(ranking, want, row_tokens, st);
 	sqlite3_finalize(st);
