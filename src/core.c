@@ -85,6 +85,7 @@ struct core *core_open(const struct omifs_config *c, bool readonly, char *err, s
 	struct api_options api_opts;
 	struct sync_options sync_opts;
 	struct api_error api_err;
+	struct source server;
 
 	core_api_options(c, &api_opts);
 	core_sync_options(c, &sync_opts);
@@ -109,7 +110,8 @@ struct core *core_open(const struct omifs_config *c, bool readonly, char *err, s
 	if (c->first_memories_page)
 		api_note_sent(core->api, collection_of(STORE_MEMORIES)->api_path,
 			      strlen(c->first_memories_page));
-	core->sync = sync_new(core->api, core->store, &sync_opts);
+	server = source_of_api(core->api);
+	core->sync = sync_new(&server, core->store, &sync_opts);
 	return core;
 fail:
 	core_close(core);

@@ -74,11 +74,13 @@ static void count_missing_and_locked(struct sync *s, enum store_kind kind)
 	pthread_mutex_unlock(&s->lock);
 }
 
-struct sync *sync_new(struct api_client *api, struct store *store, const struct sync_options *opts)
+struct sync *sync_new(const struct source *source, struct store *store,
+		      const struct sync_options *opts)
 {
 	struct sync *s = xcalloc(1, sizeof(*s));
 
-	s->api = api;
+	if (source)
+		s->source = *source;
 	s->store = store;
 	s->opts = *opts;
 	s->wake[0] = s->wake[1] = -1;
@@ -200,7 +202,7 @@ static int collect_new(json_object *item, const char *id, void *ctx)
  * at a time. */
 struct staging {
 	struct store *store;
-	struct api_client *api;	/* for the items' details (collection.detail_key) */
+	const struct source *source; /* for the items' details (collection.detail_key) */
 	enum store_kind kind;
 	struct store *fulls;	/* listing with transcripts: keep them here */
 	struct store_item part[STAGE_PART];
@@ -342,7 +344,7 @@ static void add_detail(struct staging *st, json_object *item, const char *id)
 	if (!detail || !same_field(item, cached, "updated_at")) {
 		wire_query_escape(id, escaped, sizeof(escaped));
 		snprintf(path, sizeof(path), "%s/%s%s", c->api_path, escaped, c->detail_suffix);
-		if (api_get_json(st->api, path, c->detail_query, &fetched, &err) == API_OK &&
+		if (source_get_json(st->source, path, c->detail_query, &fetched, &err) == API_OK &&
 		    json_object_is_type(fetched, json_type_array))
 			detail = fetched;
 		else
@@ -373,7 +375,7 @@ static int stage_item(json_object *item, const char *id, void *ctx)
 	}
 	if (id && st->kind == STORE_CONVERSATIONS)
 		note_date(st, item);
-	if (id && st->api && collection_of(st->kind)->detail_key)
+	if (id && source_serves(st->source) && collection_of(st->kind)->detail_key)
 		add_detail(st, item, id);
 	json = listing_entry(st->kind, item, id, st->fulls, &st->store_errors);
 	/* A cache that cannot keep what comes (a full disk) is not sent more. */
@@ -485,7 +487,7 @@ static void prune_versions(struct sync *s)
 static double listing_budget_pause(struct sync *s, enum store_kind kind, enum budget_share share)
 {
 	const char *policy;
-	double wait = api_budget_next_slot(s->api, collection_of(kind)->api_path, false, share,
+	double wait = source_budget_next_slot(&s->source, collection_of(kind)->api_path, false, share,
 					   &policy);
 
 	s->kinds[kind].paced_by = policy;
@@ -669,7 +671,7 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 	int rc;
 
 	st->store = s->store;
-	st->api = s->api;
+	st->source = &s->source;
 	st->kind = kind;
 	st->fulls = with_transcripts ? s->store : NULL;
 	resumed = start_listing(s, st, with_transcripts, now, &p);
@@ -687,7 +689,7 @@ static int list_kind_how(struct sync *s, enum store_kind kind, bool with_transcr
 		s->used_first_page = true;
 	}
 	if (!st->store_errors)
-		result = api_list_at(s->api, collection_of(kind)->api_path,
+		result = source_list_at(&s->source, collection_of(kind)->api_path,
 				     query.len ? query.data : NULL, s->opts.page_size, &from,
 				     stage_item, st, &err);
 	if (result == API_OK)
@@ -819,7 +821,7 @@ static int find_new_conversations(struct sync *s)
 		sync_format_date(newest - QUICK_OVERLAP, since);
 		snprintf(query, sizeof(query), "start_date=%s", since);
 	}
-	result = api_list(s->api, collection_of(STORE_CONVERSATIONS)->api_path,
+	result = source_list(&s->source, collection_of(STORE_CONVERSATIONS)->api_path,
 			  query[0] ? query : NULL, QUICK_PAGE, collect_new, &got, &err);
 	if (result == API_OK) {
 		rc = store_merge_listing(s->store, STORE_CONVERSATIONS, got.items, got.n);
@@ -1002,7 +1004,7 @@ static void *refresher(void *arg)
 			s->refused_alone = 0;
 			s->refreshes_asked++;
 			pthread_mutex_unlock(&s->lock);
-			api_clear_pause(s->api);
+			source_clear_pause(&s->source);
 		}
 		if (!s->opts.offline) {
 			refresh_due(s);

@@ -23,8 +23,8 @@
 #ifndef OMIFS_SYNC_H
 #define OMIFS_SYNC_H
 
-#include "api.h"
 #include "buf.h"
+#include "source.h"
 #include "status.h"
 #include "store.h"
 
@@ -45,8 +45,10 @@ struct sync_options {
 
 struct sync;
 
-/* api, store: borrowed, must outlive the sync. */
-struct sync *sync_new(struct api_client *api, struct store *store, const struct sync_options *opts);
+/* source (source.h; copied, NULL: no server) and store: what they hold is
+ * borrowed and must outlive the sync. */
+struct sync *sync_new(const struct source *source, struct store *store,
+		      const struct sync_options *opts);
 void sync_free(struct sync *s);
 
 /* Lists kind now if it has never been listed (one caller lists, the

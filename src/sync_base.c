@@ -105,12 +105,12 @@ void sync_load_page_clamps(struct sync *s)
 	char key[64];
 	long long n;
 
-	for (int k = 0; k < STORE_KINDS && s->api; k++)
+	for (int k = 0; k < STORE_KINDS && source_serves(&s->source); k++)
 		for (int t = 0; t < 2; t++) {
 			page_clamp_key(k, t, key);
 			if (store_get_number(s->store, key, &n) == 0 && n > 0 && n < INT_MAX) {
 				s->page_clamps[k][t] = (int)n;
-				api_set_page_clamp(s->api, collection_of(k)->api_path, t, (int)n);
+				source_set_page_clamp(&s->source, collection_of(k)->api_path, t, (int)n);
 			}
 		}
 }
@@ -121,13 +121,13 @@ void sync_keep_page_clamps(struct sync *s)
 	bool changed[STORE_KINDS][2];
 	char key[64];
 
-	for (int k = 0; k < STORE_KINDS && s->api; k++)
+	for (int k = 0; k < STORE_KINDS && source_serves(&s->source); k++)
 		for (int t = 0; t < 2; t++)
-			learnt[k][t] = api_page_clamp(s->api, collection_of(k)->api_path, t);
+			learnt[k][t] = source_page_clamp(&s->source, collection_of(k)->api_path, t);
 	pthread_mutex_lock(&s->lock);
 	for (int k = 0; k < STORE_KINDS; k++)
 		for (int t = 0; t < 2; t++) {
-			changed[k][t] = s->api && learnt[k][t] != s->page_clamps[k][t];
+			changed[k][t] = source_serves(&s->source) && learnt[k][t] != s->page_clamps[k][t];
 			if (changed[k][t])
 				s->page_clamps[k][t] = learnt[k][t];
 		}

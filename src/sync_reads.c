@@ -33,8 +33,8 @@ static void describe_search(struct sync *s, char *out, size_t outlen)
 static void full_period(struct sync *s, enum store_kind kind, struct status_collection *c)
 {
 	const char *path = collection_of(kind)->api_path, *policy;
-	int page = api_page_size(s->api, path, false, s->opts.page_size);
-	double spread = api_budget_spread(s->api, path, false, (long)(c->count / page + 1),
+	int page = source_page_size(&s->source, path, false, s->opts.page_size);
+	double spread = source_budget_spread(&s->source, path, false, (long)(c->count / page + 1),
 					  &policy);
 
 	if (policy && spread > sync_full_interval(s, kind)) {
@@ -83,12 +83,12 @@ void sync_status(struct sync *s, struct status *st)
 	st->offline = s->opts.offline;
 	st->refresh_interval = s->opts.refresh_interval;
 	st->full_refresh_interval = s->opts.full_refresh_interval;
-	api_get_stats(s->api, &api);
+	source_get_stats(&s->source, &api);
 	st->requests = api.requests;
 	st->failures = api.failures;
 	st->retries = api.retries;
 	st->rate_limited = api.rate_limited;
-	st->n_policies = api_budget_status(s->api, st->policies, STATUS_POLICIES);
+	st->n_policies = source_budget_status(&s->source, st->policies, STATUS_POLICIES);
 	st->server_remaining = api.server_remaining;
 	st->server_reset = api.server_reset;
 	st->waiting = api.waiting;

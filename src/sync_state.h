@@ -79,7 +79,7 @@ static inline const char *sync_order_id(const struct listing_order *o, size_t i)
 }
 
 struct sync {
-	struct api_client *api;
+	struct source source;	/* where items come from; ops NULL: offline */
 	struct store *store;
 	struct sync_options opts;
 	pthread_mutex_t transcript_lock;

@@ -263,7 +263,7 @@ static int fetch_one(struct sync *s, const char *id, struct fetch_failure *why)
 	wire_query_escape(id, escaped, sizeof(escaped));
 	snprintf(path, sizeof(path), "%s/%s", collection_of(STORE_CONVERSATIONS)->api_path,
 		 escaped);
-	result = api_get_json(s->api, path, "include_transcript=true", &obj, &why->err);
+	result = source_get_json(&s->source, path, "include_transcript=true", &obj, &why->err);
 	if (result != API_OK) {
 		why->alone = result == API_E_NOT_FOUND || result == API_E_CLIENT;
 		return result == API_E_NOT_FOUND ? -EIO : wire_result_errno(result);
@@ -297,7 +297,7 @@ static int fetch_batch(struct sync *s, const char *id, struct batch *b, size_t p
 	log_debug("fetching %zu transcripts from %s to %s", picked, start, end);
 	/* The largest page the API documents: a server serves what it allows
 	 * and omifs pages on until the batch is in. */
-	result = api_list(s->api, collection_of(STORE_CONVERSATIONS)->api_path, query,
+	result = source_list(&s->source, collection_of(STORE_CONVERSATIONS)->api_path, query,
 			  s->opts.page_size, store_full, b, &why->err);
 	sync_keep_page_clamps(s);
 	if (store_has_full_conversation(s->store, id))
@@ -498,7 +498,7 @@ void sync_estimate(struct sync *s, struct sync_estimate *e)
 	e->missing = store_count_listed_without_full(s->store);
 	e->page = s->plan.walking;
 	e->pages = (e->missing + e->page - 1) / e->page;
-	e->seconds = api_budget_eta(s->api, collection_of(STORE_CONVERSATIONS)->api_path, true,
+	e->seconds = source_budget_eta(&s->source, collection_of(STORE_CONVERSATIONS)->api_path, true,
 				    (long)e->pages, &e->pace);
 }
 
