@@ -24,7 +24,7 @@ LIBS    := $(shell pkg-config --libs $(LINKED_PKGS)) -lunistring -ldl -lpthread 
 
 # Everything but main.c and fs.c is testable without FUSE or a network.
 CORE    := buf hash log jsontext model render status collections budget cjk_tokenizer search_rank search_snippet search_query search_index \
-           store store_listing store_changes search page curl_lib wire api api_list source sync_base sync transcripts sync_reads names vault snapshot snapshot_views snapshot_build kept feed searchdir tree config core mcp
+           store store_listing store_changes search page curl_lib wire api api_list source sync_base sync_listing sync transcripts sync_reads names vault snapshot snapshot_views snapshot_build kept feed searchdir tree config core mcp
 CORE_OBJ := $(CORE:%=build/%.o)
 OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/keys_command.o build/mount_command.o \
            build/search_command.o build/changes_command.o build/mcp_command.o build/mcp_tools.o build/cache_command.o build/cli.o build/main.o

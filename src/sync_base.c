@@ -1,19 +1,23 @@
 /*
- * sync_base: what the rest of sync stands on (sync.c's listings and
- * refresher, transcripts.c's batches): the stored form of an object,
- * collected items, the retry pause, the clock, dates a request can name,
- * and the page sizes the server was seen to serve. It calls nothing of
- * theirs.
+ * sync_base: what the rest of sync stands on (sync.c's refresher,
+ * sync_listing.c's listings, transcripts.c's batches): the stored form of
+ * an object, collected items, the retry pause, the clock, dates a request
+ * can name, the page sizes the server was seen to serve, the counts of a
+ * collection's held deletions, and the rule that keeps a locked memory's
+ * text. It calls nothing of theirs.
  */
 #include "sync_state.h"
 
 #include "collections.h"
+#include "jsontext.h"
 #include "log.h"
 #include "model.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* After a failure, the next attempt waits RETRY_PAUSE seconds, doubled
@@ -141,4 +145,93 @@ void sync_keep_page_clamps(struct sync *s)
 					 t ? " with transcripts" : "");
 				store_set_number(s->store, key, learnt[k][t]);
 			}
+}
+
+int sync_full_interval(const struct sync *s, enum store_kind kind)
+{
+	return kind == STORE_CONVERSATIONS ? s->opts.full_refresh_interval
+					   : s->opts.refresh_interval;
+}
+
+/* Reads kind's pending and held deletions and its locked items from the
+ * store into its state. */
+void sync_count_missing_and_locked(struct sync *s, enum store_kind kind)
+{
+	size_t pending = 0, held = 0, locked = store_count_locked(s->store, kind);
+
+	store_count_missing(s->store, kind, &pending, &held);
+	pthread_mutex_lock(&s->lock);
+	s->kinds[kind].pending = pending;
+	s->kinds[kind].held = held;
+	s->kinds[kind].locked = locked;
+	if (!held)
+		s->kinds[kind].held_why[0] = '\0';
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The backend sends a memory locked by a plan's limits with its content
+ * cut to its first LOCKED_CHARS characters (code points) and "...". */
+#define LOCKED_CHARS 70
+
+/* The offset in s (n bytes of UTF-8) just after its first `chars`
+ * characters, or n when it has no more than that; *count gets how many
+ * characters that offset is past (at most chars). */
+static size_t utf8_skip(const char *s, size_t n, size_t chars, size_t *count)
+{
+	size_t i = 0;
+
+	*count = 0;
+	while (i < n && *count < chars) {
+		for (i++; i < n && ((unsigned char)s[i] & 0xC0) == 0x80; i++)
+			;
+		(*count)++;
+	}
+	return i;
+}
+
+/* Whether text, n bytes, has the shape of a locked memory's content. */
+static bool looks_locked(const char *text, size_t n)
+{
+	size_t count;
+
+	return n > 3 && memcmp(text + n - 3, "...", 3) == 0 &&
+	       utf8_skip(text, n - 3, LOCKED_CHARS + 1, &count) == n - 3 && count == LOCKED_CHARS;
+}
+
+bool sync_is_locked_stub(const char *stub, size_t stub_len, const char *full, size_t full_len)
+{
+	size_t count, cut = utf8_skip(full, full_len, LOCKED_CHARS, &count);
+
+	return looks_locked(stub, stub_len) && count == LOCKED_CHARS && cut < full_len &&
+	       cut == stub_len - 3 &&
+	       memcmp(stub, full, cut) == 0 &&
+	       !(full_len == stub_len && memcmp(stub, full, stub_len) == 0);
+}
+
+/* What the user had is never replaced by less: a memory the server now
+ * sends cut keeps the text cached. Returns whether item's content was put
+ * back. Only a content of the stub's shape costs a look in the cache. */
+bool sync_keep_locked_text(struct store *store, json_object *item, const char *id)
+{
+	json_object *content, *cached = NULL, *cached_content;
+	char *cached_json;
+	bool kept = false;
+
+	if (!json_object_object_get_ex(item, "content", &content) ||
+	    !json_object_is_type(content, json_type_string) ||
+	    !looks_locked(json_object_get_string(content), json_object_get_string_len(content)) ||
+	    !(cached_json = store_get_item(store, STORE_MEMORIES, id)))
+		return false;
+	cached = json_text_parse(cached_json, strlen(cached_json));
+	free(cached_json);
+	if (cached && json_object_object_get_ex(cached, "content", &cached_content) &&
+	    json_object_is_type(cached_content, json_type_string) &&
+	    sync_is_locked_stub(json_object_get_string(content), json_object_get_string_len(content),
+				json_object_get_string(cached_content),
+				json_object_get_string_len(cached_content))) {
+		json_object_object_add(item, "content", json_object_get(cached_content));
+		kept = true;
+	}
+	json_object_put(cached);
+	return kept;
 }

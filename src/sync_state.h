@@ -1,7 +1,8 @@
 /*
- * sync_state: what sync's own files share (sync.c: listings and the
- * refresher; transcripts.c: the listing order and transcript batches;
- * sync_base.c: what both stand on;
+ * sync_state: what sync's own files share (sync.c: the life cycle and
+ * the refresher; sync_listing.c: a complete listing of a collection;
+ * transcripts.c: the listing order and transcript batches; sync_base.c:
+ * what they stand on;
  * sync_reads.c: what the tree and the status file read). Nothing else
  * includes it: sync.h is the module's promise, this is how it keeps it.
  *
@@ -124,7 +125,7 @@ struct collected {
 	struct sync *stop_at_known;	/* new conversations: stop at a known id */
 };
 
-/* In sync_base.c, which calls nothing of sync.c's or transcripts.c's. */
+/* In sync_base.c, which calls nothing of the other parts'. */
 /* The one form omifs stores an object's JSON in (caller frees). */
 char *sync_object_json(json_object *item);
 /* Appends (id, json) to c, which takes both over. */
@@ -145,10 +146,30 @@ void sync_load_page_clamps(struct sync *s);
  * that changed, for the next run to ask no more (api_page_clamp). */
 void sync_keep_page_clamps(struct sync *s);
 
-/* In sync.c. */
 /* Seconds between complete listings of kind by the refresher, as the
  * options say (the budget may stretch them: status). */
 int sync_full_interval(const struct sync *s, enum store_kind kind);
+/* Reads kind's pending and held deletions and its locked items from the
+ * store into its state. */
+void sync_count_missing_and_locked(struct sync *s, enum store_kind kind);
+/* What the user had is never replaced by less: a memory the server now
+ * sends cut keeps the text cached. Returns whether item's content was put
+ * back. */
+bool sync_keep_locked_text(struct store *store, json_object *item, const char *id);
+
+/* In sync_listing.c, which calls sync_base.c's and transcripts.c's. */
+/* The form a listed item is stored in (caller frees), or NULL for an item
+ * without a usable id (logged); a conversation's transcript first goes
+ * whole to fulls, when given (a failure counted in *store_errors). */
+char *sync_listing_entry(enum store_kind kind, json_object *item, const char *id,
+			 struct store *fulls, int *store_errors);
+/* Lists kind completely and stores it; conversations with their
+ * transcripts when with_transcripts. A listing that stops before its end
+ * is continued by the next: a background one (share) stops whenever its
+ * next page does not fit its share of the budget. Returns how many items
+ * changed, or -errno. kinds[kind].fetch_lock held. */
+int sync_list_kind(struct sync *s, enum store_kind kind, bool with_transcripts,
+		   enum budget_share share);
 
 /* In transcripts.c. */
 /* Reads the conversations' listing order from the store into s->order. */

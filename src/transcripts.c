@@ -403,15 +403,44 @@ bool sync_transcript_failed_alone(struct sync *s, const char *id)
 	return failed;
 }
 
+/* Asks the server for conversation id's transcript, which stands at
+ * place `position` + 1 of the listing order (0: not listed), with its
+ * batch's, and notes how that went. Returns 0 or -errno. transcript_lock
+ * held. */
+static int fetch_and_note(struct sync *s, const char *id, size_t position, bool dated,
+			  time_t created_at, time_t forgiven)
+{
+	struct batch b = { .store = s->store, .wanted = hash_new() };
+	struct fetch_failure why = { 0 };
+	time_t oldest = 0, newest = 0;
+	size_t picked = 0;
+	int rc;
+
+	if (dated)
+		picked = pick_batch(s, position - 1, &b, &oldest, &newest);
+	rc = !position ? -ENOENT : !dated ? fetch_one(s, id, &why)
+		       : fetch_batch(s, id, &b, picked, oldest, newest, &why);
+	if (rc == -EINVAL)
+		rc = fetch_alone(s, id, created_at, &why);
+	/* Give the batch's JSON back to the system rather than keep it. */
+	malloc_trim(0);
+	/* The server answered, about this one conversation: the others are
+	 * not to wait for it. */
+	if (rc < 0 && why.alone)
+		note_failed_alone(s, id, &why.err, forgiven);
+	else if (rc != -ENOENT)
+		note_batch(s, rc, &why.err);
+	hash_free(b.wanted);
+	free(b.received);
+	return rc;
+}
+
 int sync_fetch_transcript(struct sync *s, const char *id)
 {
-	struct batch b = { .store = s->store };
-	struct fetch_failure why = { 0 };
 	struct transcript_failure *failed;
-	time_t oldest = 0, newest = 0, forgiven;
-	size_t position, picked = 0;
+	time_t forgiven, created_at = 0;
+	size_t position;
 	bool dated = false, paused;
-	time_t created_at = 0;
 	int rc;
 
 	if (store_has_full_conversation(s->store, id))
@@ -423,7 +452,6 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 		pthread_mutex_unlock(&s->transcript_lock);
 		return 0;
 	}
-	b.wanted = hash_new();
 	pthread_mutex_lock(&s->lock);
 	paused = time(NULL) < s->transcripts_paused_until;
 	rc = s->transcript_error;
@@ -439,23 +467,9 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 		paused = true;
 		rc = -EIO;
 	}
-	if (dated && !paused)
-		picked = pick_batch(s, position - 1, &b, &oldest, &newest);
 	/* After a recent failed batch, fail fast rather than ask again. */
 	if (!paused)
-		rc = !position ? -ENOENT : !dated ? fetch_one(s, id, &why)
-			       : fetch_batch(s, id, &b, picked, oldest, newest, &why);
-	if (!paused && rc == -EINVAL)
-		rc = fetch_alone(s, id, created_at, &why);
-	/* Give the batch's JSON back to the system rather than keep it. */
-	if (!paused)
-		malloc_trim(0);
-	/* The server answered, about this one conversation: the others are
-	 * not to wait for it. */
-	if (!paused && rc < 0 && why.alone)
-		note_failed_alone(s, id, &why.err, forgiven);
-	else if (!paused && rc != -ENOENT)
-		note_batch(s, rc, &why.err);
+		rc = fetch_and_note(s, id, position, dated, created_at, forgiven);
 	if (rc == 0 && failed) {
 		failed->count = 0;
 		pthread_mutex_lock(&s->lock);
@@ -464,8 +478,6 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 		pthread_mutex_unlock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->transcript_lock);
-	hash_free(b.wanted);
-	free(b.received);
 	return rc;
 }
 
