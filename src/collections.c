@@ -35,6 +35,15 @@ static time_t dated_memory(const void *object)
 	return first_valid(&m->updated_at, &m->created_at, NULL);
 }
 
+static time_t made_memory(const void *object)
+{
+	const struct memory *m = object;
+
+	return first_valid(&m->created_at, &m->updated_at, NULL);
+}
+
+static const char *memory_text(const void *m) { return ((const struct memory *)m)->content; }
+
 static int parse_action_item(json_object *obj, void *out)
 {
 	return model_parse_action_item(obj, out);
@@ -51,6 +60,18 @@ static time_t dated_action_item(const void *object)
 	const struct action_item *a = object;
 
 	return first_valid(&a->updated_at, &a->completed_at, &a->created_at);
+}
+
+static time_t made_action_item(const void *object)
+{
+	const struct action_item *a = object;
+
+	return first_valid(&a->created_at, &a->updated_at, NULL);
+}
+
+static const char *action_item_text(const void *a)
+{
+	return ((const struct action_item *)a)->description;
 }
 
 static int parse_conversation(json_object *obj, void *out)
@@ -70,6 +91,11 @@ static time_t dated_conversation(const void *object)
 	return first_valid(&c->finished_at, &c->started_at, &c->created_at);
 }
 
+static time_t made_conversation(const void *object)
+{
+	return first_valid(&((const struct conversation *)object)->created_at, NULL, NULL);
+}
+
 static const char *conversation_title(const void *c)
 {
 	return ((const struct conversation *)c)->title;
@@ -85,6 +111,13 @@ static time_t dated_goal(const void *object)
 	const struct goal *g = object;
 
 	return first_valid(&g->updated_at, &g->created_at, NULL);
+}
+
+static time_t made_goal(const void *object)
+{
+	const struct goal *g = object;
+
+	return first_valid(&g->created_at, &g->updated_at, NULL);
 }
 
 static const char *goal_title(const void *g) { return ((const struct goal *)g)->title; }
@@ -135,6 +168,8 @@ static const struct collection table[STORE_KINDS] = {
 		.render = render_memory_file,
 		.dated = dated_memory,
 		.odd_fields = odd_memory,
+		.made = made_memory,
+		.text = memory_text,
 		.place = place_memory,
 		.item_suffix = ".txt",
 	},
@@ -154,6 +189,8 @@ static const struct collection table[STORE_KINDS] = {
 		.render = render_action_item_file,
 		.dated = dated_action_item,
 		.odd_fields = odd_action_item,
+		.made = made_action_item,
+		.text = action_item_text,
 		.place = place_action_item,
 		.item_suffix = ".txt",
 	},
@@ -174,6 +211,8 @@ static const struct collection table[STORE_KINDS] = {
 		.dated = dated_conversation,
 		.odd_fields = odd_conversation,
 		.title = conversation_title,
+		.made = made_conversation,
+		.untitled = "(untitled)",
 		.place = place_conversation,
 		.item_suffix = "",
 	},
@@ -201,6 +240,8 @@ static const struct collection table[STORE_KINDS] = {
 		.dated = dated_goal,
 		.odd_fields = odd_goal,
 		.title = goal_title,
+		.made = made_goal,
+		.untitled = "(untitled goal)",
 		.place = NULL,
 		.item_suffix = ".md",
 	},

@@ -66,6 +66,13 @@ struct collection {
 	 * NULL: it has none). NULL for a collection whose items have no
 	 * title (a memory is all text). */
 	const char *(*title)(const void *object);
+	/* For search results. made: the day the item was made (0: it says
+	 * not, and the day omifs first saw it stands in). text: for a
+	 * collection whose items have no title, the text whose start stands
+	 * for one (borrowed). untitled: the title of an item without one. */
+	time_t (*made)(const void *object);
+	const char *(*text)(const void *object);
+	const char *untitled;
 	/* Where a parsed object lives below dir: place appends the name of
 	 * the directory it is filed in (its category, open or done, its day)
 	 * and returns false when the object could not say and a default was

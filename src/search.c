@@ -50,76 +50,34 @@ static char *day_of(time_t when)
 	return xstrdup(day);
 }
 
-static time_t first_valid(const struct timestamp *a, const struct timestamp *b)
+/* Fills r's date and title from hit's item, and appends its path in the
+ * tree; -1 when the tree would not show it. A title as the server wrote
+ * it is shown whole, a text's start is cut to TITLE_MAX. */
+static int item_result(struct store *s, const struct search_hit *hit, json_object *obj,
+		       struct search_result *r, struct buf *path)
 {
-	return a->valid ? a->when : b->valid ? b->when : 0;
-}
-
-static int conversation_result(json_object *obj, struct search_result *r, struct buf *path)
-{
-	struct conversation c;
-	char day[16] = "undated";
-	int rc;
-
-	if (model_parse_conversation(obj, &c) < 0)
-		return -1;
-	if (c.created_at.valid)
-		names_local_day(c.created_at.when, day);
-	rc = collection_item_path(STORE_CONVERSATIONS, &c, c.id, path);
-	r->date = xstrdup(c.created_at.valid ? day : "");
-	r->title = one_line(c.title && *c.title ? c.title : "(untitled)", SIZE_MAX);
-	model_free_conversation(&c);
-	return rc;
-}
-
-static int memory_result(struct store *s, json_object *obj, struct search_result *r,
-			 struct buf *path)
-{
-	struct memory m;
+	const struct collection *c = collection_of(hit->kind);
+	void *object = xcalloc(1, c->object_size);
+	const char *title;
 	time_t when;
-	int rc;
+	int rc = -1;
 
-	if (model_parse_memory(obj, &m) < 0)
-		return -1;
-	rc = collection_item_path(STORE_MEMORIES, &m, m.id, path);
-	when = first_valid(&m.created_at, &m.updated_at);
+	if (c->parse(obj, object) < 0)
+		goto out;
+	rc = collection_item_path(hit->kind, object, hit->id, path);
+	when = c->made(object);
 	if (when == 0)
-		when = store_first_seen(s, STORE_MEMORIES, m.id);
+		when = store_first_seen(s, hit->kind, hit->id);
 	r->date = when ? day_of(when) : xstrdup("");
-	r->title = one_line(m.content, TITLE_MAX);
-	model_free_memory(&m);
-	return rc;
-}
-
-static int action_item_result(json_object *obj, struct search_result *r, struct buf *path)
-{
-	struct action_item a;
-	time_t when;
-	int rc;
-
-	if (model_parse_action_item(obj, &a) < 0)
-		return -1;
-	rc = collection_item_path(STORE_ACTION_ITEMS, &a, a.id, path);
-	when = first_valid(&a.created_at, &a.updated_at);
-	r->date = when ? day_of(when) : xstrdup("");
-	r->title = one_line(a.description, TITLE_MAX);
-	model_free_action_item(&a);
-	return rc;
-}
-
-static int goal_result(json_object *obj, struct search_result *r, struct buf *path)
-{
-	struct goal g;
-	time_t when;
-	int rc;
-
-	if (model_parse_goal(obj, &g) < 0)
-		return -1;
-	rc = collection_item_path(STORE_GOALS, &g, g.id, path);
-	when = first_valid(&g.created_at, &g.updated_at);
-	r->date = when ? day_of(when) : xstrdup("");
-	r->title = one_line(g.title && *g.title ? g.title : "(untitled goal)", TITLE_MAX);
-	model_free_goal(&g);
+	if (c->title) {
+		title = c->title(object);
+		r->title = one_line(title && *title ? title : c->untitled, SIZE_MAX);
+	} else {
+		r->title = one_line(c->text(object), TITLE_MAX);
+	}
+	c->free_object(object);
+out:
+	free(object);
 	return rc;
 }
 
@@ -131,16 +89,8 @@ static int make_result(struct store *s, const struct search_hit *hit, struct sea
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if (obj && json_object_is_type(obj, json_type_object)) {
-		if (hit->kind == STORE_CONVERSATIONS)
-			rc = conversation_result(obj, r, &path);
-		else if (hit->kind == STORE_MEMORIES)
-			rc = memory_result(s, obj, r, &path);
-		else if (hit->kind == STORE_GOALS)
-			rc = goal_result(obj, r, &path);
-		else
-			rc = action_item_result(obj, r, &path);
-	}
+	if (obj && json_object_is_type(obj, json_type_object))
+		rc = item_result(s, hit, obj, r, &path);
 	json_object_put(obj);
 	r->kind = hit->kind;
 	r->id = xstrdup(hit->id);
