@@ -27,7 +27,8 @@ struct search_result {
 	char *id;
 	char *path;	/* in the id tree, as above */
 	char *title;	/* one line: a conversation's title, else the start of the text */
-	char *date;	/* the local day (YYYY-MM-DD), or "" when the item has none */
+	char *date;	/* the local day (YYYY-MM-DD) it was made, or first seen
+			 * when it says none; "" when neither is known */
 	char *snippet;	/* one line, the matched words between SEARCH_MARK_OPEN/CLOSE */
 	double score;	/* higher is better */
 };
