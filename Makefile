@@ -24,6 +24,8 @@ LIBS    := $(shell pkg-config --libs $(LINKED_PKGS)) -lunistring -ldl -lpthread 
 
 # Everything but main.c and fs.c is testable without FUSE or a network.
 CORE    := buf hash log jsontext model render status collections budget cjk_tokenizer search_rank search_snippet search_query search_index \
+           search_index_write search_index_query store_open store_items store_versions store_counts store_files \
+           store_account store_search snapshot_reads \
            store store_listing store_changes search page curl_lib wire api api_list source sync_base sync_listing sync transcripts sync_reads names vault snapshot snapshot_views snapshot_build kept feed searchdir tree config core mcp
 CORE_OBJ := $(CORE:%=build/%.o)
 OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/keys_command.o build/mount_command.o \

@@ -1,7 +1,8 @@
 /*
  * snapshot: the compact picture of the tree (see snapshot.h): its arena
  * of names, its nodes and their inode index, and the lookups in them.
- * snapshot_build.c makes one; snapshot_views.c adds the views.
+ * snapshot_build.c makes one; snapshot_views.c adds the views, and
+ * snapshot_reads.c reads what they and the items hold from the store.
  */
 #include "snapshot_state.h"
 
@@ -392,4 +393,9 @@ struct node *snapshot_child(const struct snapshot *snap, const struct node *dir,
 			    const char *name)
 {
 	return snapshot_find(snap, snap->children + dir->first_child, dir->n_children, name, false);
+}
+
+bool snapshot_shows(const struct snapshot *snap, enum store_kind kind)
+{
+	return !collection_of(kind)->optional || snap->kind_error[kind] == 0;
 }

@@ -150,11 +150,6 @@ static int add_listed_item(const char *id, const char *json, void *ctx)
 
 /* ---- finishing ---- */
 
-bool snapshot_shows(const struct snapshot *snap, enum store_kind kind)
-{
-	return !collection_of(kind)->optional || snap->kind_error[kind] == 0;
-}
-
 #define STRINGIFY(x) #x
 #define FORMAT_TAG(v) OMIFS_VERSION "/" STRINGIFY(v)
 
@@ -184,7 +179,7 @@ static int take_kept_size(uint64_t ino, uint64_t digest, int64_t size, void *ctx
 	return 0;
 }
 
-static void start(struct builder *b, struct sync *sync)
+static void start_build(struct builder *b, struct sync *sync)
 {
 	static const struct { enum node_kind kind; const char *name; } fixed[] = {
 		{ NODE_SUMMARY, "summary.md" }, { NODE_CONV_ACTION_ITEMS, "action-items.md" },
@@ -323,7 +318,7 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 
 	snap->listings_count = sync_listings_count(sync);
 	memcpy(snap->kind_error, kind_error, sizeof(snap->kind_error));
-	start(&b, sync);
+	start_build(&b, sync);
 	fixed = snap->n_nodes;
 	for (int k = 0; k < STORE_KINDS && rc == 0; k++) {
 		b.kind = (enum store_kind)k;

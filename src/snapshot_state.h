@@ -1,7 +1,9 @@
 /*
- * snapshot_state: what the snapshot's two parts share while building
- * (snapshot.c: the id tree; snapshot_views.c: the views over it). Only
- * they include it.
+ * snapshot_state: what the snapshot's files share: snapshot.c (the
+ * picture and its lookups), and above it snapshot_views.c (the views
+ * over the id tree), snapshot_build.c (the pass that makes a snapshot,
+ * telling the views of each item) and snapshot_reads.c (what is read
+ * from the store when a file is read). Only they include it.
  */
 #ifndef OMIFS_SNAPSHOT_STATE_H
 #define OMIFS_SNAPSHOT_STATE_H
@@ -94,5 +96,15 @@ void views_note_conversation(struct builder *b, const struct conversation *c, ui
 void views_add(struct builder *b);
 void views_finish(struct builder *b);
 void views_free(struct builder *b);
+
+/* In snapshot_views.c, for reading the views too. views_first_note_of
+ * gives the first note of day (a "YYYY-MM-DD") in vault/Conversations,
+ * in name order: notes of a day are named "<day> HHMM ...", so they are
+ * together, and views_note_of_day says whether note i is still one of
+ * them. views_subdir gives the directory called name in parent, or
+ * NULL. */
+size_t views_first_note_of(const struct snapshot *snap, const char *day);
+bool views_note_of_day(const struct snapshot *snap, size_t i, const char *day);
+const struct node *views_subdir(const struct snapshot *snap, uint32_t parent, const char *name);
 
 #endif

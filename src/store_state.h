@@ -1,8 +1,10 @@
 /*
- * store_state: what the store's own files share (store.c: opening, reads,
- * transcripts, sizes, and the helpers below; store_listing.c, which sits
- * above it: writing listings, staged or not; store_changes.c: the change
- * log those writes keep).
+ * store_state: what the store's own files share: store.c (errors, kept
+ * statements, transactions, the helpers below) and the parts that stand
+ * on it: store_open.c (the schema, opening, closing), store_items.c,
+ * store_listing.c (writing listings), store_changes.c (the change log
+ * those writes keep), store_versions.c, store_counts.c, store_files.c,
+ * store_account.c and store_search.c.
  * Nothing else includes it: store.h is the module's promise.
  *
  * Every function here expects s->lock held and reports SQLite errors
@@ -18,6 +20,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
+
+/* The cache's format: 1 (user_version 0) is what omifs wrote before
+ * versions; 2 adds them. */
+#define STORE_FORMAT 2
 
 /* How many prepared statements a store keeps for its connection's life
  * (more than it has: the rest are prepared at each use). */
@@ -70,12 +76,20 @@ sqlite3_int64 store_listings_count_locked(struct store *s);
 int store_note_listings_changed(struct store *s);
 /* Logs and remembers a SQLite error about `what`; returns -EIO. */
 int store_fail(struct store *s, const char *what);
+/* Logs and remembers a SQLite error, as message says it, and whether the
+ * disk was full. s->lock held (or s not shared yet). */
+int store_fail_with(struct store *s, const char *what, const char *message, bool full);
+/* PRAGMA data_version: it moves with every commit of another connection. */
+sqlite3_int64 store_data_version(struct store *s);
 /* A prepared statement of sql on s->db, or NULL after store_fail. It is
  * prepared once and kept for the connection's life: give it back with
  * store_finish (which resets it and clears its bindings), never with
  * sqlite3_finalize. */
 sqlite3_stmt *store_prepare(struct store *s, const char *sql);
 void store_finish(struct store *s, sqlite3_stmt *st);
+/* The text of the first column of the first row of st, copied; NULL
+ * without one. Finishes st (store_finish). */
+char *store_first_text(struct store *s, sqlite3_stmt *st);
 /* Runs sql; 0 or -EIO. */
 int store_exec(struct store *s, const char *sql);
 /* Rolls back the transaction open, if one still is. */
