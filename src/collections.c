@@ -7,6 +7,7 @@
 #include "model.h"
 #include "names.h"
 #include "render.h"
+#include "vault.h"
 
 #include <string.h>
 
@@ -20,6 +21,16 @@ static time_t first_valid(const struct timestamp *a, const struct timestamp *b,
 	if (c && c->valid)
 		return c->when;
 	return 0;
+}
+
+/* Appends text (when there is any) to b as a line of its own. */
+static void add_line(struct buf *b, const char *text)
+{
+	if (!text || !*text)
+		return;
+	if (b->len)
+		buf_putc(b, '\n');
+	buf_puts(b, text);
 }
 
 static int parse_memory(json_object *obj, void *out) { return model_parse_memory(obj, out); }
@@ -43,6 +54,21 @@ static time_t made_memory(const void *object)
 }
 
 static const char *memory_text(const void *m) { return ((const struct memory *)m)->content; }
+static const char *memory_id(const void *m) { return ((const struct memory *)m)->id; }
+static const char *memory_category(const void *m) { return ((const struct memory *)m)->category; }
+
+static const struct timestamp *memory_created_at(const void *m)
+{
+	return &((const struct memory *)m)->created_at;
+}
+
+static void memory_search_text(const void *object, struct buf *title, struct buf *body)
+{
+	(void)title;
+	add_line(body, ((const struct memory *)object)->content);
+}
+
+static void memory_vault_line(const void *m, struct buf *out) { vault_memory_line(m, out); }
 
 static int parse_action_item(json_object *obj, void *out)
 {
@@ -74,6 +100,24 @@ static const char *action_item_text(const void *a)
 	return ((const struct action_item *)a)->description;
 }
 
+static const char *action_item_id(const void *a) { return ((const struct action_item *)a)->id; }
+
+static const struct timestamp *action_item_created_at(const void *a)
+{
+	return &((const struct action_item *)a)->created_at;
+}
+
+static void action_item_search_text(const void *object, struct buf *title, struct buf *body)
+{
+	(void)title;
+	add_line(body, ((const struct action_item *)object)->description);
+}
+
+static void action_item_vault_line(const void *a, struct buf *out)
+{
+	vault_action_item_line(a, out);
+}
+
 static int parse_conversation(json_object *obj, void *out)
 {
 	return model_parse_conversation(obj, out);
@@ -101,6 +145,33 @@ static const char *conversation_title(const void *c)
 	return ((const struct conversation *)c)->title;
 }
 
+static const char *conversation_id(const void *c) { return ((const struct conversation *)c)->id; }
+
+static const char *conversation_category(const void *c)
+{
+	return ((const struct conversation *)c)->category;
+}
+
+static const struct timestamp *conversation_created_at(const void *c)
+{
+	return &((const struct conversation *)c)->created_at;
+}
+
+/* The listed conversation's words; its transcript is the full form's. */
+static void conversation_search_text(const void *object, struct buf *title, struct buf *body)
+{
+	const struct conversation *c = object;
+
+	add_line(title, c->title);
+	add_line(body, c->overview);
+	for (size_t i = 0; i < c->n_action_items; i++)
+		add_line(body, c->action_items[i].description);
+	for (size_t i = 0; i < c->n_events; i++) {
+		add_line(body, c->events[i].title);
+		add_line(body, c->events[i].description);
+	}
+}
+
 static int parse_goal(json_object *obj, void *out) { return model_parse_goal(obj, out); }
 static void free_goal(void *g) { model_free_goal(g); }
 static void render_goal_file(const void *g, struct buf *out) { render_goal(g, out); }
@@ -121,6 +192,22 @@ static time_t made_goal(const void *object)
 }
 
 static const char *goal_title(const void *g) { return ((const struct goal *)g)->title; }
+static const char *goal_id(const void *g) { return ((const struct goal *)g)->id; }
+
+static const struct timestamp *goal_created_at(const void *g)
+{
+	return &((const struct goal *)g)->created_at;
+}
+
+static void goal_search_text(const void *object, struct buf *title, struct buf *body)
+{
+	const struct goal *g = object;
+
+	add_line(title, g->title);
+	add_line(body, g->unit);
+}
+
+static void goal_vault_line(const void *g, struct buf *out) { vault_goal_line(g, out); }
 
 static bool place_memory(const void *object, struct buf *out)
 {
@@ -170,6 +257,11 @@ static const struct collection table[STORE_KINDS] = {
 		.odd_fields = odd_memory,
 		.made = made_memory,
 		.text = memory_text,
+		.id = memory_id,
+		.category = memory_category,
+		.created_at = memory_created_at,
+		.search_text = memory_search_text,
+		.vault_line = memory_vault_line,
 		.place = place_memory,
 		.item_suffix = ".txt",
 	},
@@ -191,6 +283,10 @@ static const struct collection table[STORE_KINDS] = {
 		.odd_fields = odd_action_item,
 		.made = made_action_item,
 		.text = action_item_text,
+		.id = action_item_id,
+		.created_at = action_item_created_at,
+		.search_text = action_item_search_text,
+		.vault_line = action_item_vault_line,
 		.place = place_action_item,
 		.item_suffix = ".txt",
 	},
@@ -213,6 +309,11 @@ static const struct collection table[STORE_KINDS] = {
 		.title = conversation_title,
 		.made = made_conversation,
 		.untitled = "(untitled)",
+		.id = conversation_id,
+		.category = conversation_category,
+		.created_at = conversation_created_at,
+		.search_text = conversation_search_text,
+		.transcripts = true,
 		.place = place_conversation,
 		.item_suffix = "",
 	},
@@ -242,6 +343,10 @@ static const struct collection table[STORE_KINDS] = {
 		.title = goal_title,
 		.made = made_goal,
 		.untitled = "(untitled goal)",
+		.id = goal_id,
+		.created_at = goal_created_at,
+		.search_text = goal_search_text,
+		.vault_line = goal_vault_line,
 		.place = NULL,
 		.item_suffix = ".md",
 	},

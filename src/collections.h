@@ -73,6 +73,20 @@ struct collection {
 	time_t (*made)(const void *object);
 	const char *(*text)(const void *object);
 	const char *untitled;
+	/* The id, category (NULL: none) and created_at as the server wrote
+	 * them, borrowed from the object: for its user.omi.* attributes and
+	 * the search filters. */
+	const char *(*id)(const void *object);
+	const char *(*category)(const void *object);
+	const struct timestamp *(*created_at)(const void *object);
+	/* The words search finds it by, appended to title and body a field a
+	 * line. transcripts: the collection also has a full form with a
+	 * transcript, kept apart (store_put_full_conversation). */
+	void (*search_text)(const void *object, struct buf *title, struct buf *body);
+	bool transcripts;
+	/* Its line in the vault's list of the collection (vault/Memories/,
+	 * "Action items.md", Goals.md); NULL: its notes are its own. */
+	void (*vault_line)(const void *object, struct buf *out);
 	/* Where a parsed object lives below dir: place appends the name of
 	 * the directory it is filed in (its category, open or done, its day)
 	 * and returns false when the object could not say and a default was

@@ -28,15 +28,6 @@ static void clean_text(struct buf *b)
 			b->data[i] = ' ';
 }
 
-static void add_line(struct buf *b, const char *text)
-{
-	if (!text || !*text)
-		return;
-	if (b->len)
-		buf_putc(b, '\n');
-	buf_puts(b, text);
-}
-
 static int step_done(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
@@ -85,26 +76,12 @@ static void add_speaker(struct buf *speakers, const struct segment *seg)
 	buf_free(&name);
 }
 
-static void conversation_text(json_object *listed, const char *full, struct buf *title,
-			      struct buf *body, struct buf *transcript, struct item_meta *meta)
+/* The transcript of full, a conversation's full form, and its speakers. */
+static void transcript_text(const char *full, struct buf *transcript, struct item_meta *meta)
 {
+	json_object *obj = json_text_parse(full, strlen(full));
 	struct conversation c;
-	json_object *obj;
 
-	if (model_parse_conversation(listed, &c) == 0) {
-		add_line(title, c.title);
-		add_line(body, c.overview);
-		for (size_t i = 0; i < c.n_action_items; i++)
-			add_line(body, c.action_items[i].description);
-		for (size_t i = 0; i < c.n_events; i++) {
-			add_line(body, c.events[i].title);
-			add_line(body, c.events[i].description);
-		}
-		meta->dated = c.created_at.valid;
-		meta->created = (int64_t)c.created_at.when;
-		model_free_conversation(&c);
-	}
-	obj = full ? json_text_parse(full, strlen(full)) : NULL;
 	if (obj && model_parse_conversation(obj, &c) == 0) {
 		render_transcript(&c, transcript);
 		for (size_t i = 0; i < c.n_segments; i++)
@@ -112,15 +89,6 @@ static void conversation_text(json_object *listed, const char *full, struct buf 
 		model_free_conversation(&c);
 	}
 	json_object_put(obj);
-}
-
-static void date_meta(struct item_meta *meta, const struct timestamp *created,
-		      const struct timestamp *updated)
-{
-	const struct timestamp *t = created->valid ? created : updated;
-
-	meta->dated = t->valid;
-	meta->created = (int64_t)t->when;
 }
 
 /* Writes search_doc's row of an item (doc, or a new one when 0). */
@@ -153,53 +121,35 @@ static int put_doc(struct search_index *ix, sqlite3_int64 doc, enum store_kind k
 }
 
 /* An item's entry on its way to the index: its text in its three
- * columns, what its filters test, and the parsed item (a conversation's
- * is dropped once read) that meta's category is borrowed from. */
+ * columns, what its filters test, and the parsed item (of kind's
+ * collection) that meta's category is borrowed from. */
 struct entry {
 	struct buf title, body, transcript;
 	struct item_meta meta;
 	enum store_kind kind;
-	bool parsed;		/* item holds kind's parsed item */
-	union {
-		struct memory memory;
-		struct action_item action_item;
-		struct goal goal;
-	} item;
+	void *object;		/* the parsed item, or NULL */
 };
 
 /* Reads e's text and meta from obj, an item of e->kind, and full, a
  * conversation's full form or NULL: 0, or -1 when obj does not parse. */
 static int read_entry(struct entry *e, json_object *obj, const char *full)
 {
-	if (e->kind == STORE_MEMORIES) {
-		struct memory *m = &e->item.memory;
+	const struct collection *c = collection_of(e->kind);
+	void *object = xcalloc(1, c->object_size);
+	time_t made;
 
-		if (model_parse_memory(obj, m) < 0)
-			return -1;
-		e->parsed = true;
-		add_line(&e->body, m->content);
-		e->meta.category = m->category;
-		date_meta(&e->meta, &m->created_at, &m->updated_at);
-	} else if (e->kind == STORE_ACTION_ITEMS) {
-		struct action_item *a = &e->item.action_item;
-
-		if (model_parse_action_item(obj, a) < 0)
-			return -1;
-		e->parsed = true;
-		add_line(&e->body, a->description);
-		date_meta(&e->meta, &a->created_at, &a->updated_at);
-	} else if (e->kind == STORE_GOALS) {
-		struct goal *g = &e->item.goal;
-
-		if (model_parse_goal(obj, g) < 0)
-			return -1;
-		e->parsed = true;
-		add_line(&e->title, g->title);
-		add_line(&e->body, g->unit);
-		date_meta(&e->meta, &g->created_at, &g->updated_at);
-	} else {
-		conversation_text(obj, full, &e->title, &e->body, &e->transcript, &e->meta);
+	if (c->parse(obj, object) < 0) {
+		free(object);
+		return -1;
 	}
+	e->object = object;
+	c->search_text(object, &e->title, &e->body);
+	e->meta.category = c->category ? c->category(object) : NULL;
+	made = c->made(object);
+	e->meta.dated = made != 0;
+	e->meta.created = (int64_t)made;
+	if (full)
+		transcript_text(full, &e->transcript, &e->meta);
 	clean_text(&e->title);
 	clean_text(&e->body);
 	clean_text(&e->transcript);
@@ -208,12 +158,9 @@ static int read_entry(struct entry *e, json_object *obj, const char *full)
 
 static void free_entry(struct entry *e)
 {
-	if (e->parsed && e->kind == STORE_MEMORIES)
-		model_free_memory(&e->item.memory);
-	else if (e->parsed && e->kind == STORE_ACTION_ITEMS)
-		model_free_action_item(&e->item.action_item);
-	else if (e->parsed && e->kind == STORE_GOALS)
-		model_free_goal(&e->item.goal);
+	if (e->object)
+		collection_of(e->kind)->free_object(e->object);
+	free(e->object);
 	buf_free(&e->title);
 	buf_free(&e->body);
 	buf_free(&e->transcript);
@@ -233,7 +180,7 @@ static int index_text(struct search_index *ix, sqlite3_int64 *doc, enum store_ki
 
 	if (!obj || !json_object_is_type(obj, json_type_object) || read_entry(&e, obj, full) < 0)
 		goto out;
-	rc = put_doc(ix, *doc, kind, id, kind == STORE_CONVERSATIONS && full, &e.meta);
+	rc = put_doc(ix, *doc, kind, id, full != NULL, &e.meta);
 	if (rc < 0)
 		goto out;
 	if (!*doc)
@@ -283,7 +230,7 @@ int search_index_update(struct search_index *ix, enum store_kind kind, const cha
 	sqlite3_bind_text(ix->get_listing, 2, id, -1, SQLITE_STATIC);
 	if (sqlite3_step(ix->get_listing) == SQLITE_ROW)
 		json = (const char *)sqlite3_column_text(ix->get_listing, 0);
-	if (json && kind == STORE_CONVERSATIONS) {
+	if (json && collection_of(kind)->transcripts) {
 		sqlite3_bind_text(ix->get_full, 1, id, -1, SQLITE_STATIC);
 		if (sqlite3_step(ix->get_full) == SQLITE_ROW)
 			full = (const char *)sqlite3_column_text(ix->get_full, 0);

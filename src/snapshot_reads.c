@@ -90,12 +90,7 @@ static int render_lines_of(const struct snapshot *snap, const struct node *dir,
 		rc = read_item(snap, snapshot_child_at(snap, dir, i), sync, kind, &item);
 		if (rc < 0)
 			return rc;
-		if (kind == STORE_MEMORIES)
-			vault_memory_line(&item.memory, out);
-		else if (kind == STORE_GOALS)
-			vault_goal_line(&item.goal, out);
-		else
-			vault_action_item_line(&item.action_item, out);
+		collection_of(kind)->vault_line(&item, out);
 		snapshot_free_item(kind, &item);
 	}
 	return 0;
@@ -208,36 +203,23 @@ int snapshot_attributes(const struct snapshot *snap, const struct node *n, struc
 			snapshot_attribute_fn fn, void *ctx)
 {
 	int kind = attributed_kind(n);
+	const struct collection *c;
 	union item item;
 	int rc;
 
 	if (kind < 0)
 		return 0;
+	c = collection_of((enum store_kind)kind);
 	rc = read_item(snap, n, sync, (enum store_kind)kind, &item);
 	if (rc < 0)
 		return rc;
 	if (sync_item_locked(sync, (enum store_kind)kind, snapshot_id(snap, n)))
 		rc = attribute(fn, ctx, "user.omi.locked", "true");
-	if (kind == STORE_MEMORIES) {
-		rc = rc ? rc : attribute(fn, ctx, "user.omi.id", item.memory.id);
-		rc = rc ? rc : attribute(fn, ctx, "user.omi.category", item.memory.category);
-		rc = rc ? rc : attribute(fn, ctx, "user.omi.created_at", item.memory.created_at.text);
-	} else if (kind == STORE_ACTION_ITEMS) {
-		rc = rc ? rc : attribute(fn, ctx, "user.omi.id", item.action_item.id);
-		rc = rc ? rc : attribute(fn, ctx, "user.omi.created_at",
-					 item.action_item.created_at.text);
-	} else if (kind == STORE_GOALS) {
-		rc = rc ? rc : attribute(fn, ctx, "user.omi.id", item.goal.id);
-		rc = rc ? rc : attribute(fn, ctx, "user.omi.title", item.goal.title);
-		rc = rc ? rc : attribute(fn, ctx, "user.omi.created_at", item.goal.created_at.text);
-	} else {
-		const struct conversation *c = &item.conversation;
-
-		rc = rc ? rc : attribute(fn, ctx, "user.omi.id", c->id);
-		rc = rc ? rc : attribute(fn, ctx, "user.omi.title", c->title);
-		rc = rc ? rc : attribute(fn, ctx, "user.omi.category", c->category);
-		rc = rc ? rc : attribute(fn, ctx, "user.omi.created_at", c->created_at.text);
-	}
+	rc = rc ? rc : attribute(fn, ctx, "user.omi.id", c->id(&item));
+	rc = rc ? rc : attribute(fn, ctx, "user.omi.title", c->title ? c->title(&item) : NULL);
+	rc = rc ? rc : attribute(fn, ctx, "user.omi.category",
+				 c->category ? c->category(&item) : NULL);
+	rc = rc ? rc : attribute(fn, ctx, "user.omi.created_at", c->created_at(&item)->text);
 	snapshot_free_item((enum store_kind)kind, &item);
 	return rc;
 }

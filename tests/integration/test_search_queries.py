@@ -37,7 +37,8 @@ ALL_MEMORIES = set(MEMORIES)
 CONVERSATION = {
     "id": "conv-budget",
     "created_at": "2025-04-01T12:00:00Z",
-    "structured": {"title": "Budget review", "overview": "House and money"},
+    "structured": {"title": "Budget review", "overview": "House and money",
+                   "category": "finance"},
     "transcript_segments": [
         {"id": "s1", "text": "we should refinance the house", "speaker_id": 0,
          "start": 0.0, "end": 2.0},
@@ -102,7 +103,8 @@ TABLE = [
     ('speaker:"Speaker 1" dentist', {"conv"}),
     ('speaker:"Speaker 7"', set()),
     ("category:travel", {"covid", "sao"}),
-    ("category:finance -roof", {"rate"}),
+    ("category:finance -roof", {"rate", "conv"}),
+    ("category:finance kind:conversation", {"conv"}),
     ("after:2025-03-16 kind:memory", {"emoji", "mail", "cafe"}),
     ("before:2025-03-03", {"email", "dont", "todo"}),
     ("after:2025-03-02 before:2025-03-04", {"dont", "rate"}),
