@@ -26,10 +26,12 @@ LIBS    := $(shell pkg-config --libs $(LINKED_PKGS)) -lunistring -ldl -lpthread 
 CORE    := buf hash log jsontext model render status collections budget cjk_tokenizer search_rank search_snippet search_query search_index \
            search_index_write search_index_query store_open store_items store_versions store_counts store_files \
            store_account store_search snapshot_reads \
-           store store_listing store_changes search page curl_lib wire api api_list source sync_base sync_listing sync transcripts sync_reads names vault snapshot snapshot_views snapshot_build kept feed searchdir tree config core mcp
+           store store_listing store_changes search page curl_lib wire api api_exchange api_request api_list source \
+           sync_base sync_listing sync transcripts sync_reads names vault snapshot snapshot_views snapshot_build kept feed \
+           searchdir tree tree_snapshots tree_status tree_content tree_search tree_refresh config core mcp
 CORE_OBJ := $(CORE:%=build/%.o)
 OBJ     := $(CORE_OBJ) build/fs.o build/sync_command.o build/keys_command.o build/mount_command.o \
-           build/search_command.o build/changes_command.o build/mcp_command.o build/mcp_tools.o build/cache_command.o build/cli.o build/main.o
+           build/search_command.o build/changes_command.o build/mcp_command.o build/mcp_tools.o build/cache_command.o build/cli.o build/cli_check.o build/cli_fuse.o build/cli_usage.o build/main.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all check check-layers check-unit check-emulator check-integration check-asan check-fuzz \

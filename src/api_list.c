@@ -54,6 +54,37 @@ static int list_element(json_object *item, size_t index, void *arg)
 	return verdict != API_LIST_NEXT;
 }
 
+/* The query of the page at offset, asking `asked` items of a paged
+ * listing. */
+static void page_query(struct buf *q, const char *query, bool whole, int asked, size_t offset)
+{
+	buf_reset(q);
+	if (whole)
+		buf_puts(q, query ? query : "");
+	else
+		buf_printf(q, "limit=%d&offset=%zu%s%s", asked, offset, query ? "&" : "",
+			   query ? query : "");
+}
+
+/* Opens the page to walk: first_page when set, judged as a page from the
+ * server would be, else the server's answer to query. Returns API_OK
+ * with p open, or the failure with p closed. */
+static enum api_result open_page(struct api_client *c, const char *path, const char *query,
+				 const char *first_page, enum budget_share share, struct page *p,
+				 struct api_error *err)
+{
+	if (!first_page)
+		return api_get_page(c, path, query, p, share, err);
+	memset(err, 0, sizeof(*err));
+	page_open(p, NULL);
+	page_take(p, first_page, strlen(first_page));
+	if (!page_whole(p, strlen(first_page), err->message, sizeof(err->message))) {
+		page_close(p);
+		return err->result = API_E_PROTOCOL;
+	}
+	return API_OK;
+}
+
 enum api_result api_list(struct api_client *c, const char *path, const char *query,
 			 int page_size, api_item_fn fn, void *ctx, struct api_error *err)
 {
@@ -73,7 +104,6 @@ enum api_result api_list_at(struct api_client *c, const char *path, const char *
 			    int page_size, const struct api_list_start *start, api_item_fn fn,
 			    void *ctx, struct api_error *err)
 {
-	const char *first_page = start->first_page;
 	struct listing l = { .path = path, .offset = start->offset, .seen = hash_new(), .fn = fn,
 			     .ctx = ctx, .err = err };
 	struct buf q = BUF_INIT;
@@ -83,6 +113,8 @@ enum api_result api_list_at(struct api_client *c, const char *path, const char *
 	enum api_result result = API_OK;
 
 	for (int page = 0;; page++) {
+		/* The page the caller gave, walked first in place of the server's. */
+		const char *given = page == 0 && start->offset == 0 ? start->first_page : NULL;
 		struct page p;
 		long n;
 
@@ -92,29 +124,12 @@ enum api_result api_list_at(struct api_client *c, const char *path, const char *
 				 "%s: more than %d pages, giving up", path, MAX_PAGES);
 			break;
 		}
-		if (page > 0 || !first_page || start->offset != 0)
+		if (!given)
 			asked = served;
-		buf_reset(&q);
-		if (start->whole)
-			buf_puts(&q, query ? query : "");
-		else
-			buf_printf(&q, "limit=%d&offset=%zu%s%s", asked, l.offset,
-				   query ? "&" : "", query ? query : "");
-		if (page == 0 && first_page && start->offset == 0) {
-			/* Judged as a page from the server would be. */
-			memset(err, 0, sizeof(*err));
-			page_open(&p, NULL);
-			page_take(&p, first_page, strlen(first_page));
-			if (!page_whole(&p, strlen(first_page), err->message, sizeof(err->message))) {
-				page_close(&p);
-				result = err->result = API_E_PROTOCOL;
-				break;
-			}
-		} else {
-			result = api_get_page(c, path, q.data, &p, start->share, err);
-			if (result != API_OK)
-				break;
-		}
+		page_query(&q, query, start->whole, asked, l.offset);
+		result = open_page(c, path, q.data, given, start->share, &p, err);
+		if (result != API_OK)
+			break;
 		l.fresh = 0;
 		n = page_walk(&p, list_element, &l, err->message, sizeof(err->message));
 		page_close(&p);

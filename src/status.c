@@ -46,45 +46,48 @@ static void put_duration(struct buf *out, long seconds)
 		buf_printf(out, "%ld h %02ld min", seconds / 3600, seconds % 3600 / 60);
 }
 
+/* The line of one collection. */
+static void render_collection(const struct status_collection *c, struct buf *out)
+{
+	buf_printf(out, "%-14s ", c->name);
+	if (c->listed_at) {
+		buf_printf(out, "%zu items, listed completely at ", c->count);
+		buf_put_utc(out, c->listed_at);
+	} else {
+		buf_puts(out, c->not_served ? "not served by this server" : "not listed yet");
+	}
+	if (c->so_far) {
+		buf_printf(out, "; %zu listed so far, the listing continues at ", c->so_far);
+		buf_put_utc(out, c->continues_at);
+		if (c->paced_by)
+			buf_printf(out, " (%s policy)", c->paced_by);
+	}
+	if (c->full_period) {
+		buf_puts(out, "; full listing every ");
+		put_duration(out, c->full_period);
+		buf_printf(out, " (half of the %s policy)", c->period_policy);
+	}
+	if (c->refresh_error && !c->not_served)
+		buf_printf(out, "; last refresh failed: %s", strerror(-c->refresh_error));
+	if (c->skipped)
+		buf_printf(out, "; %zu skipped (no usable id)", c->skipped);
+	if (c->pending)
+		buf_printf(out, "; %zu missing from the last listing, deleted if the next "
+			   "agrees", c->pending);
+	if (c->held)
+		buf_printf(out, "; %zu deletions held back (%s): omifs refresh "
+			   "--accept-deletions deletes them", c->held,
+			   c->held_why[0] ? c->held_why : "too many at once");
+	if (c->locked)
+		buf_printf(out, "; %zu %s locked by the server: full text kept", c->locked,
+			   c->name);
+	buf_putc(out, '\n');
+}
+
 static void render_collections(const struct status *st, struct buf *out)
 {
-	for (int k = 0; k < STATUS_COLLECTIONS; k++) {
-		const struct status_collection *c = &st->collections[k];
-
-		buf_printf(out, "%-14s ", c->name);
-		if (c->listed_at) {
-			buf_printf(out, "%zu items, listed completely at ", c->count);
-			buf_put_utc(out, c->listed_at);
-		} else {
-			buf_puts(out, c->not_served ? "not served by this server" : "not listed yet");
-		}
-		if (c->so_far) {
-			buf_printf(out, "; %zu listed so far, the listing continues at ", c->so_far);
-			buf_put_utc(out, c->continues_at);
-			if (c->paced_by)
-				buf_printf(out, " (%s policy)", c->paced_by);
-		}
-		if (c->full_period) {
-			buf_puts(out, "; full listing every ");
-			put_duration(out, c->full_period);
-			buf_printf(out, " (half of the %s policy)", c->period_policy);
-		}
-		if (c->refresh_error && !c->not_served)
-			buf_printf(out, "; last refresh failed: %s", strerror(-c->refresh_error));
-		if (c->skipped)
-			buf_printf(out, "; %zu skipped (no usable id)", c->skipped);
-		if (c->pending)
-			buf_printf(out, "; %zu missing from the last listing, deleted if the next "
-				   "agrees", c->pending);
-		if (c->held)
-			buf_printf(out, "; %zu deletions held back (%s): omifs refresh "
-				   "--accept-deletions deletes them", c->held,
-				   c->held_why[0] ? c->held_why : "too many at once");
-		if (c->locked)
-			buf_printf(out, "; %zu %s locked by the server: full text kept", c->locked,
-				   c->name);
-		buf_putc(out, '\n');
-	}
+	for (int k = 0; k < STATUS_COLLECTIONS; k++)
+		render_collection(&st->collections[k], out);
 	if (st->conversations_complete)
 		buf_printf(out, "%-14s %zu of %zu conversations cached", "transcripts",
 			   st->transcripts, st->conversations);

@@ -155,6 +155,36 @@ static void print_json(json_object *summary)
 	json_object_put(summary);
 }
 
+/* The last word on stderr: rc, full, reason as finish has them
+ * (refused_alone: reason is the transcripts the server refused alone),
+ * done of total transcripts, complete as conversations_listed says. */
+static void say_end(const struct omifs_config *c, int rc, bool full, const char *reason,
+		    bool refused_alone, size_t done, size_t total, bool complete)
+{
+	if (interrupted && complete)
+		fprintf(stderr, "interrupted: %zu of %zu done; run again to resume\n", done, total);
+	else if (interrupted)
+		fprintf(stderr, "interrupted: %zu transcripts cached, of %zu conversations listed so "
+			"far; run again to resume\n", done, total);
+	else if (rc == 0 && !c->quiet)
+		fprintf(stderr, "omifs sync: done, everything is cached\n");
+	else if (full)
+		fprintf(stderr, "omifs sync: stopped: the disk holding the cache %s is full (%s); "
+			"free some space and run it again: what is cached stays\n", c->cache_path,
+			reason);
+	else if (refused_alone)
+		fprintf(stderr, "omifs sync: failed: %s (each named above); everything else is "
+			"cached: run it again to ask for those again\n", reason);
+	else if (reason)
+		fprintf(stderr, "omifs sync: failed: the cache %s cannot be read whole: %s (omifs "
+			"sync --check tells; move the file away to start anew)\n", c->cache_path,
+			reason);
+	else if (rc != 0)
+		fprintf(stderr, "omifs sync: stopped: %s (run it again to resume)\n",
+			rc == -EAGAIN ? "the request budget is spent" :
+			rc == -EACCES ? "the key was refused" : strerror(-rc));
+}
+
 /* The last word, on stderr for people and with --json on stdout. A cache
  * that failed a read or a write during the run, or is not whole at its
  * end (pages the run never read may be damaged), fails the run: "done"
@@ -205,28 +235,7 @@ static int finish(const struct omifs_config *c, struct store *store, int rc, tim
 	json_object_object_add(summary, "transcripts_failed",
 			       json_object_new_int64((int64_t)failed_alone));
 	json_object_object_add(summary, "seconds", json_object_new_int64(time(NULL) - started));
-	if (interrupted && complete)
-		fprintf(stderr, "interrupted: %zu of %zu done; run again to resume\n", done, total);
-	else if (interrupted)
-		fprintf(stderr, "interrupted: %zu transcripts cached, of %zu conversations listed so "
-			"far; run again to resume\n", done, total);
-	else if (rc == 0 && !c->quiet)
-		fprintf(stderr, "omifs sync: done, everything is cached\n");
-	else if (full)
-		fprintf(stderr, "omifs sync: stopped: the disk holding the cache %s is full (%s); "
-			"free some space and run it again: what is cached stays\n", c->cache_path,
-			reason);
-	else if (reason == alone_reason)
-		fprintf(stderr, "omifs sync: failed: %s (each named above); everything else is "
-			"cached: run it again to ask for those again\n", reason);
-	else if (reason)
-		fprintf(stderr, "omifs sync: failed: the cache %s cannot be read whole: %s (omifs "
-			"sync --check tells; move the file away to start anew)\n", c->cache_path,
-			reason);
-	else if (rc != 0)
-		fprintf(stderr, "omifs sync: stopped: %s (run it again to resume)\n",
-			rc == -EAGAIN ? "the request budget is spent" :
-			rc == -EACCES ? "the key was refused" : strerror(-rc));
+	say_end(c, rc, full, reason, reason == alone_reason, done, total, complete);
 	if (c->json)
 		print_json(summary);
 	else

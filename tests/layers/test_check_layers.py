@@ -52,7 +52,7 @@ def test_an_upward_include_fails(copy):
 
 def test_a_skipped_layer_fails(copy):
     # tree must not reach the network layer around sync.
-    edit(copy / "src" / "tree.c", '#include "hash.h"', '#include "api.h"\n#include "hash.h"')
+    edit(copy / "src" / "tree.c", '#include "names.h"', '#include "api.h"\n#include "names.h"')
     r = run(copy)
     assert r.returncode == 1 and 'src/tree.c: #include "api.h"' in r.stderr
 

@@ -1,0 +1,124 @@
+/*
+ * tree_refresh: a refresh. It builds the snapshot of the store now,
+ * carries the sizes learnt over to what did not change, and tells the
+ * kernel every inode and name that changed, came or went, once the reads
+ * of them awaiting their reply are answered. A part of tree
+ * (tree_state.h); calls tree_snapshots.c.
+ */
+#include "tree_state.h"
+
+#include "searchdir.h"
+#include "snapshot.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+/* How long, in all, a refresh waits for replies to reads of what it is to
+ * invalidate. */
+#define REPLY_WAIT_SECONDS 2
+
+/* Waits until no read of ino awaits its reply, or until `until`. The
+ * kernel's invalidation of an inode makes it ignore the size a reply
+ * crossing it implies: a reply that came from the new snapshot, shorter
+ * than the kernel's size, would be padded with zeros to that size. */
+static void await_replies(struct tree *t, uint64_t ino, const struct timespec *until)
+{
+	bool reading;
+	int rc = 0;
+
+	pthread_mutex_lock(&t->lock);
+	do {
+		reading = tree_being_read(t, ino);
+		if (reading)
+			rc = pthread_cond_timedwait(&t->read_done, &t->lock, until);
+	} while (reading && rc == 0);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Calls invalidate for what differs between two snapshots: inodes that
+ * changed, entries that went away (and their directories), entries that
+ * came (a lookup that failed before may be cached as absent). Sizes
+ * learnt in old carry over to unchanged nodes of now. */
+static void report_changes(struct tree *t, const struct snapshot *old, const struct snapshot *now,
+			   tree_invalidate_fn invalidate, void *ctx)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += REPLY_WAIT_SECONDS;
+	for (size_t i = 1; i < old->n_nodes; i++) {
+		const struct node *was = &old->nodes[i], *dir = snapshot_parent(old, was);
+		struct node *is = snapshot_node(now, was->ino);
+
+		/* A transcript's size, and the date learnt with it, stay known
+		 * while its source is the same. */
+		if (is && is->digest == was->digest && snapshot_size(is) < 0) {
+			snapshot_learn_size(is, snapshot_size(was));
+			atomic_store_explicit(&is->mtime, snapshot_mtime(was), memory_order_relaxed);
+		}
+
+		if (!is || tree_node_changed(was, is))
+			await_replies(t, was->ino, &until);
+		if (!is) {
+			invalidate(was->ino, dir->ino, snapshot_name(old, was), ctx);
+			invalidate(dir->ino, 0, NULL, ctx);
+		} else if (tree_node_changed(was, is)) {
+			invalidate(was->ino, 0, NULL, ctx);
+		}
+	}
+	for (size_t i = 1; i < now->n_nodes; i++) {
+		const struct node *is = &now->nodes[i];
+		const struct node *dir = snapshot_parent(now, is);
+
+		if (!snapshot_node(old, is->ino)) {
+			invalidate(0, dir->ino, snapshot_name(now, is), ctx);
+			invalidate(dir->ino, 0, NULL, ctx);
+		}
+	}
+}
+
+/* Every query's results may have changed: the kernel forgets them all. */
+struct forget {
+	struct tree *t;
+	tree_invalidate_fn invalidate;
+	void *ctx;
+};
+
+static void forget_query(const char *name, void *ctx)
+{
+	struct forget *f = ctx;
+
+	f->invalidate(0, f->t->search_ino, name, f->ctx);
+}
+
+void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx)
+{
+	struct snapshot *old, *former, *now = NULL;
+
+	pthread_mutex_lock(&t->build_lock);
+	/* The last refresh's invalidations went out long ago: what the kernel
+	 * has not asked since, it asks before its next read. Dropped before
+	 * the build, so that a refresh holds two snapshots at most. */
+	former = tree_drop_former(t);
+	if (former)
+		tree_release(t, former);
+	if (tree_replace_current(t, true, &old) == 0) {
+		pthread_mutex_lock(&t->lock);
+		now = t->current;
+		now->refs++;
+		pthread_mutex_unlock(&t->lock);
+	}
+	pthread_mutex_unlock(&t->build_lock);
+	if (old && now)
+		report_changes(t, old, now, invalidate, ctx);
+	if (now) {
+		struct forget f = { t, invalidate, ctx };
+
+		searchdir_forget(t->search, forget_query, &f);
+	}
+	if (old)
+		tree_release(t, old);
+	if (now)
+		tree_release(t, now);
+}

@@ -1,0 +1,154 @@
+/*
+ * tree_status: the .omifs files' texts (status, status.json, metrics,
+ * changes), each reader's kept so that it reads the very bytes its stat
+ * was told the length of; and the read-time histogram the metrics show.
+ * A part of tree (tree_state.h) that calls none of the others.
+ */
+#include "tree_state.h"
+
+#include "feed.h"
+#include "hash.h"
+#include "status.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* For how long after a reader's read its next stat shows it the same
+ * version: the stat a reader makes to read on, or once more at the end
+ * (as cat does), comes that soon; a reader polling the file comes
+ * later. */
+#define STATUS_READ_ON_NS 100000000LL
+
+static long long ns_between(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
+}
+
+/* The view of reader (a process; 0: unknown, never shown a text twice)
+ * in shown: its own, or the oldest, which it takes over. status_lock
+ * held. */
+static struct status_view *view_of(struct status_shown *shown, pid_t reader)
+{
+	struct status_view *oldest = &shown->views[0];
+
+	for (int v = 0; v < STATUS_VIEWS; v++) {
+		if (shown->views[v].reader == reader)
+			return &shown->views[v];
+		if (ns_between(&shown->views[v].at, &oldest->at) > 0)
+			oldest = &shown->views[v];
+	}
+	oldest->reader = reader;
+	oldest->at = oldest->read_at = (struct timespec){ 0 };
+	buf_reset(&oldest->text);
+	return oldest;
+}
+
+/* The text of .omifs file `file` now. */
+static void render_status_text(struct tree *t, const struct snapshot *snap, enum status_file file,
+			       struct buf *out)
+{
+	struct status *st;
+
+	if (file == STATUS_FILE_CHANGES) {
+		feed_copy(t->feed, out);
+		return;
+	}
+	st = xcalloc(1, sizeof(*st));
+	sync_status(t->sync, st);
+	memcpy(st->odd, snap->odd, sizeof(st->odd));
+	st->pid = (long)getpid();
+	st->cache_path = t->opts.cache_path;
+	for (int i = 0; i <= STATUS_READ_BUCKETS; i++)
+		st->reads.counts[i] = atomic_load(&t->read_counts[i]);
+	st->reads.seconds = (double)atomic_load(&t->read_nanoseconds) / 1e9;
+	if (file == STATUS_FILE_JSON)
+		render_status_json(st, out);
+	else if (file == STATUS_FILE_METRICS)
+		render_metrics(st, out);
+	else
+		render_status(st, out);
+	free(st);
+}
+
+/*
+ * The status text for a stat by reader. Its attributes are never cached,
+ * so the kernel asks them before every read, and drops its cached pages
+ * when the mtime differs: the text's changes move the mtime's
+ * nanoseconds only, which rsync ignores by default (a second backup
+ * copies nothing new) while the kernel does not. Each reader's text is
+ * kept, so that its reads after that stat get the very bytes whose
+ * length it reported; a stat that comes right after the reader's read
+ * (it reads on, or once more at the end, as cat does) is shown the same
+ * version, never the next one's tail. Any other stat gets a text made
+ * afresh.
+ */
+void tree_render_status_file(struct tree *t, const struct snapshot *snap,
+			     enum status_file file, pid_t reader, struct buf *out,
+			     long *mtime_nsec)
+{
+	struct status_shown *shown = &t->status_files[file];
+	struct status_view *view;
+	struct timespec now;
+	uint64_t digest;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&t->status_lock);
+	view = view_of(shown, reader);
+	if (reader && view->text.len && view->read_at.tv_sec &&
+	    ns_between(&view->read_at, &now) < STATUS_READ_ON_NS) {
+		buf_append(out, view->text.data, view->text.len);
+		if (mtime_nsec)
+			*mtime_nsec = view->changes;
+		pthread_mutex_unlock(&t->status_lock);
+		return;
+	}
+	pthread_mutex_unlock(&t->status_lock);
+	render_status_text(t, snap, file, out);
+	digest = hash_bytes(out->data, out->len);
+	pthread_mutex_lock(&t->status_lock);
+	if (digest != shown->digest) {
+		shown->digest = digest;
+		shown->changes = (shown->changes + 1) % 1000000000;
+	}
+	view = view_of(shown, reader);
+	view->at = now;
+	view->changes = shown->changes;
+	buf_reset(&view->text);
+	buf_append(&view->text, out->data, out->len);
+	if (mtime_nsec)
+		*mtime_nsec = shown->changes;
+	pthread_mutex_unlock(&t->status_lock);
+}
+
+/* The text reader's last stat of file reported, or a new one. */
+void tree_read_status(struct tree *t, const struct snapshot *snap, enum status_file file,
+		      pid_t reader, struct buf *out)
+{
+	struct status_view *view;
+
+	pthread_mutex_lock(&t->status_lock);
+	view = view_of(&t->status_files[file], reader);
+	buf_append(out, view->text.data, view->text.len);
+	clock_gettime(CLOCK_MONOTONIC, &view->read_at);
+	pthread_mutex_unlock(&t->status_lock);
+	if (out->len == 0)
+		tree_render_status_file(t, snap, file, reader, out, NULL);
+}
+
+/* Counts a read that began at `started` (CLOCK_MONOTONIC). */
+void tree_note_read_time(struct tree *t, const struct timespec *started)
+{
+	struct timespec now;
+	double seconds;
+	int bucket = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	seconds = (double)(now.tv_sec - started->tv_sec) + (now.tv_nsec - started->tv_nsec) / 1e9;
+	while (bucket < STATUS_READ_BUCKETS && seconds > status_read_bounds[bucket])
+		bucket++;
+	atomic_fetch_add(&t->read_counts[bucket], 1);
+	atomic_fetch_add(&t->read_nanoseconds, (unsigned long long)(seconds * 1e9));
+}
