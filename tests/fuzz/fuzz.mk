@@ -79,9 +79,9 @@ $(FUZZ_DIR)/obj/%.o: src/%.c $(wildcard src/*.h)
 # Each target links only the modules it needs (those that exist), so that
 # work in progress elsewhere in src/ does not break it; tree.c needs the rest.
 FUZZ_MODS_fuzz_model_render := buf hash jsontext model render names vault
-FUZZ_MODS_fuzz_error_body   := buf hash log jsontext model render names collections budget curl_lib wire page api
+FUZZ_MODS_fuzz_error_body   := buf hash log jsontext model render names vault collections budget curl_lib wire page api
 FUZZ_MODS_fuzz_names        := $(FUZZ_CORE_SRC:src/%.c=%)
-FUZZ_MODS_fuzz_headers      := buf hash log jsontext model render names collections budget curl_lib wire page api
+FUZZ_MODS_fuzz_headers      := buf hash log jsontext model render names vault collections budget curl_lib wire page api
 FUZZ_MODS_fuzz_split        := buf jsontext
 FUZZ_MODS_fuzz_search       := $(FUZZ_CORE_SRC:src/%.c=%)
 FUZZ_MODS_fuzz_mcp          := buf jsontext mcp
