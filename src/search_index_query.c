@@ -53,8 +53,9 @@ static bool blank(const char *query)
 }
 
 /* An item's date: its created_at, else (a memory of the documented API
- * has none) when the cache first saw it, as the tree dates it. A cache
- * of an older omifs, read-only, may have no first_seen table. */
+ * has none) when the cache first saw it, as the tree dates it: indexed
+ * with the item when it was noted by then, looked up here only when not.
+ * A cache of an older omifs, read-only, may have no first_seen table. */
 #define DATE_SQL "COALESCE(d.created, (SELECT at FROM main.first_seen f " \
 		 "WHERE f.kind = d.kind AND f.id = d.id))"
 

@@ -22,6 +22,7 @@ struct search_index {
 	bool has_first_seen;		/* the store has its first_seen table */
 	sqlite3_stmt *get_listing, *get_full, *find_doc, *put_doc, *drop_doc, *add_text,
 		*drop_text, *seal, *untranscribed;
+	sqlite3_stmt *get_first_seen;	/* NULL without the first_seen table */
 };
 
 /* Appends "\nname\n", lowercased: how search_doc.speakers holds a name,

@@ -91,6 +91,25 @@ static void transcript_text(const char *full, struct buf *transcript, struct ite
 	json_object_put(obj);
 }
 
+/* Dates an item that says no date by when the cache first saw it, as
+ * the tree does; an item not noted yet stays undated, and the queries'
+ * date (DATE_SQL) looks it up. */
+static void date_first_seen(struct search_index *ix, enum store_kind kind, const char *id,
+			    struct item_meta *meta)
+{
+	sqlite3_stmt *st = ix->get_first_seen;
+
+	if (!st)
+		return;
+	sqlite3_bind_int(st, 1, kind);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		meta->dated = true;
+		meta->created = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+}
+
 /* Writes search_doc's row of an item (doc, or a new one when 0). */
 static int put_doc(struct search_index *ix, sqlite3_int64 doc, enum store_kind kind,
 		   const char *id, bool transcript, const struct item_meta *meta)
@@ -180,6 +199,8 @@ static int index_text(struct search_index *ix, sqlite3_int64 *doc, enum store_ki
 
 	if (!obj || !json_object_is_type(obj, json_type_object) || read_entry(&e, obj, full) < 0)
 		goto out;
+	if (!e.meta.dated)
+		date_first_seen(ix, kind, id, &e.meta);
 	rc = put_doc(ix, *doc, kind, id, full != NULL, &e.meta);
 	if (rc < 0)
 		goto out;
