@@ -411,6 +411,23 @@ static void test_filters_alone_and_with_words(void)
 	store_close(s);
 }
 
+/* An item that says no date (a memory of the documented API) is dated
+ * when the cache first saw it, as the tree dates it: whether it was
+ * indexed after that was noted (a complete listing) or before (a merge). */
+static void test_undated_items_are_dated_when_first_seen(void)
+{
+	struct store *s = fresh();	/* m1 and m2 first seen at 1000 s */
+	struct store_item later[] = { { "m3", "{\"id\":\"m3\",\"content\":\"Sourdough starter\"}" } };
+
+	CHECK_PATHS(s, "kind:memory before:1970-01-03",
+		    "memories/interesting/m1.txt,memories/uncategorized/m2.txt,");
+	CHECK_PATHS(s, "kind:memory after:1970-01-03", "");
+	CHECK(store_merge_listing(s, STORE_MEMORIES, later, 1) == 1);
+	CHECK_PATHS(s, "kind:memory after:2020-01-01", "memories/uncategorized/m3.txt,");
+	CHECK_PATHS(s, "sourdough before:1970-01-03", "memories/interesting/m1.txt,");
+	store_close(s);
+}
+
 static void test_speaker_filter(void)
 {
 	struct store *s = fresh();
@@ -620,6 +637,7 @@ int main(void)
 	RUN(test_typed_text_is_never_refused);
 	RUN(test_everyday_words_find_what_they_say);
 	RUN(test_filters_alone_and_with_words);
+	RUN(test_undated_items_are_dated_when_first_seen);
 	RUN(test_speaker_filter);
 	RUN(test_a_deadline_stops_the_ranking_and_says_so);
 	RUN(test_a_cache_without_index_is_indexed_on_open);
