@@ -66,10 +66,11 @@ struct collection {
 	 * NULL: it has none). NULL for a collection whose items have no
 	 * title (a memory is all text). */
 	const char *(*title)(const void *object);
-	/* For search results. made: the day the item was made (0: it says
-	 * not, and the day omifs first saw it stands in). text: for a
-	 * collection whose items have no title, the text whose start stands
-	 * for one (borrowed). untitled: the title of an item without one. */
+	/* For search. made: when the item was made, which its results show
+	 * and its date filters test (0: it says not, and when omifs first saw
+	 * it stands in). text: for a collection whose items have no title,
+	 * the text whose start stands for one in a result (borrowed).
+	 * untitled: the title of an item without one. */
 	time_t (*made)(const void *object);
 	const char *(*text)(const void *object);
 	const char *untitled;

@@ -5,7 +5,6 @@
 #include "search.h"
 
 #include "jsontext.h"
-#include "model.h"
 #include "search_index.h"
 #include "names.h"
 

@@ -3,7 +3,7 @@
  * the mount's id tree. Used by `omifs search` and by the mount's search/
  * directory; sends no request.
  *
- * A result's path is where tree.c files the item, by the same rules
+ * A result's path is where the tree files the item (collection_item_path)
  * (names_safe_name, the local day of created_at, "undated",
  * "uncategorized", open/done), relative to the mount's root:
  *   conversations/<YYYY-MM-DD>/<id>

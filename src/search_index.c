@@ -6,7 +6,8 @@
  *                                           transcript 1 when the cache had
  *                                           the conversation's full form;
  *                                           created_at (epoch seconds, or
- *                                           NULL), a memory's category, and
+ *                                           NULL), a memory's or a
+ *                                           conversation's category, and
  *                                           "\n"-framed lowercase speaker
  *                                           names: what filters test
  *   search_text(title, body, transcript)    FTS5, the text of each item

@@ -3,7 +3,8 @@
  * made from its listing JSON and, for a conversation, its full form: the
  * text in search_text's three columns (title, body, transcript as
  * transcript.txt shows it), and in search_doc what the filters test (its
- * date, a memory's category, a conversation's speakers). The store calls
+ * date, a memory's or a conversation's category, a conversation's
+ * speakers). The store calls
  * search_index_update for each item it changes, and search_index_seal
  * before it commits; a rebuild indexes every listed item.
  */

@@ -27,7 +27,7 @@
  *   before:2025-02-01    created before that local day
  *   speaker:Sam          a transcript segment by that speaker name, or
  *                        "Speaker 2" (quoted: speaker:"Sam Lee")
- *   category:work        a memory's category
+ *   category:work        a memory's or a conversation's category
  *
  * The result is an FTS5 expression that is never a syntax error.
  */

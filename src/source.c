@@ -95,6 +95,7 @@ bool source_serves(const struct source *src)
 static enum api_result no_server(struct api_error *err)
 {
 	memset(err, 0, sizeof(*err));
+	err->result = API_E_NETWORK;
 	snprintf(err->message, sizeof(err->message), "no server to ask");
 	return API_E_NETWORK;
 }

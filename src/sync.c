@@ -1,7 +1,8 @@
 /*
- * sync: listings, refreshes and transcript batches. See sync.h.
- * (sync_state.h has the struct and the lock order; transcripts.c the
- * read-ahead; sync_reads.c what the tree reads.)
+ * sync: its life cycle, first listings, the refresher and new
+ * conversations. See sync.h. (sync_state.h has the struct and the lock
+ * order; sync_listing.c a complete listing; transcripts.c the read-ahead;
+ * sync_reads.c what the tree reads; sync_base.c what they stand on.)
  *
  * The refresher thread sleeps in poll() on a pipe until the next refresh
  * is due; sync_request_refresh() (a signal handler may call it) and
@@ -11,9 +12,7 @@
 
 #include "collections.h"
 #include "hash.h"
-#include "jsontext.h"
 #include "log.h"
-#include "model.h"
 
 #include <errno.h>
 #include <fcntl.h>

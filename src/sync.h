@@ -1,7 +1,7 @@
 /*
  * sync: what to fetch and when.
  *
- * - Listings: each collection is listed completely (api_list) into the
+ * - Listings: each collection is listed completely (source.h) into the
  *   store. A collection never listed is listed when first needed, in the
  *   caller's thread (single flight; after a failure the next attempt waits
  *   a few seconds rather than hammering a server that is down). After

@@ -80,7 +80,7 @@ static inline const char *sync_order_id(const struct listing_order *o, size_t i)
 }
 
 struct sync {
-	struct source source;	/* where items come from; ops NULL: offline */
+	struct source source;	/* where items come from; ops NULL: no server */
 	struct store *store;
 	struct sync_options opts;
 	pthread_mutex_t transcript_lock;
@@ -140,10 +140,10 @@ void sync_format_date(time_t t, char out[32]);
 double sync_clock(void);
 /* Seconds to wait after `failures` failures in a row. */
 time_t sync_retry_pause(int failures);
-/* Gives the client what an earlier run learnt of the server's pages. */
+/* Gives the source what an earlier run learnt of the server's pages. */
 void sync_load_page_clamps(struct sync *s);
 /* Keeps in the cache what the server was seen to clamp pages to, when
- * that changed, for the next run to ask no more (api_page_clamp). */
+ * that changed, for the next run to ask no more (source_page_clamp). */
 void sync_keep_page_clamps(struct sync *s);
 
 /* Seconds between complete listings of kind by the refresher, as the

@@ -404,9 +404,9 @@ bool sync_transcript_failed_alone(struct sync *s, const char *id)
 }
 
 /* Asks the server for conversation id's transcript, which stands at
- * place `position` + 1 of the listing order (0: not listed), with its
- * batch's, and notes how that went. Returns 0 or -errno. transcript_lock
- * held. */
+ * `position` of the listing order (counted from 1; 0: not listed), with
+ * its batch's, and notes how that went. Returns 0 or -errno.
+ * transcript_lock held. */
 static int fetch_and_note(struct sync *s, const char *id, size_t position, bool dated,
 			  time_t created_at, time_t forgiven)
 {

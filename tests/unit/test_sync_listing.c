@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_ITEMS 16
 #define MAX_ASKED 64
@@ -214,11 +215,6 @@ static void test_a_shrink_waits_for_the_person(void)
 	CHECK_STR(listed(store, STORE_MEMORIES), "abcdefghijkl");
 	CHECK(store_count_missing(store, STORE_MEMORIES, &pending, &held) == 0);
 	CHECK(held == 4);
-	/* An empty answer deletes nothing either. */
-	serve(&f, path, "abcdefghijkl");
-	CHECK(list_all(s, &f) == 0);
-	CHECK(list_all(s, &f) == 0);
-	CHECK_STR(listed(store, STORE_MEMORIES), "abcdefghijkl");
 	/* The person's word: a mount with -o accept_shrink. */
 	sync_free(s);
 	s = new_sync(&f, store, true);
@@ -226,6 +222,31 @@ static void test_a_shrink_waits_for_the_person(void)
 	CHECK(list_all(s, &f) == 0);
 	CHECK(list_all(s, &f) == 0);
 	CHECK_STR(listed(store, STORE_MEMORIES), "efghijkl");
+	sync_free(s);
+	store_close(store);
+}
+
+/* Two items are too few for the shrink rule: an empty answer is held
+ * back for being empty. */
+static void test_an_empty_answer_deletes_nothing(void)
+{
+	struct fake_server f = { .clamp = 100, .pages_left = -1 };
+	struct store *store = new_store();
+	struct sync *s = new_sync(&f, store, false);
+	const char *path = "/user/memories";
+
+	serve(&f, path, "cdefghijkl");
+	CHECK(list_all(s, &f) == 0);
+	CHECK_STR(listed(store, STORE_MEMORIES), "ab");
+	serve(&f, path, "abcdefghijkl");
+	CHECK(list_all(s, &f) == 0);
+	CHECK(list_all(s, &f) == 0);
+	CHECK_STR(listed(store, STORE_MEMORIES), "ab");
+	/* One of two is no shrink to hold. */
+	serve(&f, path, "bcdefghijkl");
+	CHECK(list_all(s, &f) == 0);
+	CHECK(list_all(s, &f) == 0);
+	CHECK_STR(listed(store, STORE_MEMORIES), "a");
 	sync_free(s);
 	store_close(store);
 }
@@ -260,6 +281,29 @@ static void test_a_stopped_listing_goes_on(void)
 	CHECK(first_offset(&f) == 5);
 	CHECK_STR(listed(store, STORE_MEMORIES), "abcdefghijkl");
 	CHECK(store_listing_info(store, STORE_MEMORIES, &listed_at, &count) == 0 && count == 12);
+	sync_free(s);
+	store_close(store);
+}
+
+/* A listing continued where the order stood still is complete: it
+ * deletes what the listing before it lacked too. */
+static void test_a_continued_listing_deletes(void)
+{
+	struct fake_server f = { .clamp = 3, .pages_left = -1 };
+	struct store *store = new_store();
+	struct sync *s = new_sync(&f, store, false);
+	const char *path = "/user/memories";
+
+	serve(&f, path, NULL);
+	CHECK(list_all(s, &f) == 0);
+	serve(&f, path, "k");
+	CHECK(list_all(s, &f) == 0);	/* k lacked once */
+	f.pages_left = 2;
+	CHECK(list_all(s, &f) == -EAGAIN);	/* a b c, d e f */
+	f.pages_left = -1;
+	CHECK(list_all(s, &f) == 0);
+	CHECK(first_offset(&f) == 5);
+	CHECK_STR(listed(store, STORE_MEMORIES), "abcdefghijl");
 	sync_free(s);
 	store_close(store);
 }
@@ -321,7 +365,9 @@ int main(void)
 {
 	RUN(test_two_listings_must_agree);
 	RUN(test_a_shrink_waits_for_the_person);
+	RUN(test_an_empty_answer_deletes_nothing);
 	RUN(test_a_stopped_listing_goes_on);
+	RUN(test_a_continued_listing_deletes);
 	RUN(test_a_moved_order_deletes_nothing);
 	RUN(test_conversations_go_on_by_date);
 	return UNIT_RESULT();
