@@ -285,6 +285,20 @@ static void test_a_stopped_listing_goes_on(void)
 	store_close(store);
 }
 
+/* Lists all of path's items completely, then all but `lacking`, then
+ * stops the next listing after two pages, as a spent budget does. */
+static void lack_then_stop(struct sync *s, struct fake_server *f, const char *path,
+			   const char *lacking)
+{
+	serve(f, path, NULL);
+	CHECK(list_all(s, f) == 0);
+	serve(f, path, lacking);
+	CHECK(list_all(s, f) == 0);
+	f->pages_left = 2;
+	CHECK(list_all(s, f) == -EAGAIN);
+	f->pages_left = -1;
+}
+
 /* A listing continued where the order stood still is complete: it
  * deletes what the listing before it lacked too. */
 static void test_a_continued_listing_deletes(void)
@@ -294,13 +308,7 @@ static void test_a_continued_listing_deletes(void)
 	struct sync *s = new_sync(&f, store, false);
 	const char *path = "/user/memories";
 
-	serve(&f, path, NULL);
-	CHECK(list_all(s, &f) == 0);
-	serve(&f, path, "k");
-	CHECK(list_all(s, &f) == 0);	/* k lacked once */
-	f.pages_left = 2;
-	CHECK(list_all(s, &f) == -EAGAIN);	/* a b c, d e f */
-	f.pages_left = -1;
+	lack_then_stop(s, &f, path, "k");	/* k lacked once; a b c, d e f */
 	CHECK(list_all(s, &f) == 0);
 	CHECK(first_offset(&f) == 5);
 	CHECK_STR(listed(store, STORE_MEMORIES), "abcdefghijl");
@@ -315,16 +323,10 @@ static void test_a_moved_order_deletes_nothing(void)
 	struct sync *s = new_sync(&f, store, false);
 	const char *path = "/user/memories";
 
-	serve(&f, path, NULL);
-	CHECK(list_all(s, &f) == 0);
-	serve(&f, path, "b");
-	CHECK(list_all(s, &f) == 0);	/* b lacked once */
-	f.pages_left = 2;
-	CHECK(list_all(s, &f) == -EAGAIN);	/* a c d, e f g */
+	lack_then_stop(s, &f, path, "b");	/* b lacked once; a c d, e f g */
 	/* a goes before the place the listing stopped: every item moves up
 	 * one, and "g", which the next run asks first, is not there. */
 	serve(&f, path, "ab");
-	f.pages_left = -1;
 	CHECK(list_all(s, &f) == 0);
 	CHECK(first_offset(&f) == 5);
 	/* b, lacked twice, is kept: the second listing may have missed items,
