@@ -447,11 +447,10 @@ static bool shown_partly(struct sync *s, enum store_kind kind)
 struct listing_run {
 	enum store_kind kind;
 	bool with_transcripts;
-	enum budget_share share;
 	time_t now;		/* when it began: the listing's date */
 	struct store_stage_progress progress; /* of the listing it continues */
 	bool resumed;		/* ... if it continues one */
-	struct api_list_start from;
+	struct api_list_start from;	/* where it starts, whose budget it spends */
 	struct buf query;
 };
 
@@ -468,7 +467,6 @@ static void prepare_listing(struct sync *s, struct staging *st, struct listing_r
 	run->resumed = start_listing(s, st, run->with_transcripts, run->now, &run->progress);
 	st->skipped = run->progress.skipped;
 	st->oldest = run->progress.oldest;
-	run->from.share = run->share;
 	run->from.offset = continue_listing(st, run->resumed, &run->progress, &run->query);
 	run->from.whole = c->whole_listing;
 	if (c->listing_query)
@@ -505,7 +503,8 @@ static int end_listing(struct sync *s, struct staging *st, struct listing_run *r
 		store_note_not_served(s->store, run->kind, run->now);
 	} else {
 		rc = result == API_E_CANCELLED ? -EIO : wire_result_errno(result);
-		if (result != API_E_CANCELLED && !(rc == -EAGAIN && run->share == BUDGET_BACKGROUND))
+		if (result != API_E_CANCELLED &&
+		    !(rc == -EAGAIN && run->from.share == BUDGET_BACKGROUND))
 			log_warn("listing %s failed, keeping what is cached: %s", dir, err->message);
 	}
 	if (rc < 0 && (st->store_errors || (!run->resumed && !st->received) ||
@@ -530,7 +529,8 @@ int sync_list_kind(struct sync *s, enum store_kind kind, bool with_transcripts,
 {
 	struct staging *st = xcalloc(1, sizeof(*st));
 	struct listing_run run = { .kind = kind, .with_transcripts = with_transcripts,
-				   .share = share, .now = time(NULL), .query = BUF_INIT };
+				   .from = { .share = share }, .now = time(NULL),
+				   .query = BUF_INIT };
 	struct api_error err = { 0 };
 	enum api_result result = API_E_PROTOCOL;
 	double started = sync_clock();
