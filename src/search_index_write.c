@@ -44,8 +44,7 @@ static void bind_buf(sqlite3_stmt *st, int i, const struct buf *b)
 
 /* What an item's filters test (search_doc's last columns). */
 struct item_meta {
-	bool dated;
-	int64_t created;
+	int64_t created;	/* collection.made's: 0 when undated */
 	const char *category;	/* borrowed from the parsed item, or NULL */
 	struct buf speakers;	/* "\nsam\nspeaker 2\n", or empty */
 };
@@ -104,10 +103,8 @@ static void date_first_seen(struct search_index *ix, enum store_kind kind, const
 		return;
 	sqlite3_bind_int(st, 1, kind);
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-		meta->dated = true;
+	if (sqlite3_step(st) == SQLITE_ROW)
 		meta->created = sqlite3_column_int64(st, 0);
-	}
 	sqlite3_reset(st);
 }
 
@@ -124,7 +121,7 @@ static int put_doc(struct search_index *ix, sqlite3_int64 doc, enum store_kind k
 	sqlite3_bind_int(st, 2, kind);
 	sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 4, transcript);
-	if (meta->dated)
+	if (meta->created)
 		sqlite3_bind_int64(st, 5, meta->created);
 	else
 		sqlite3_bind_null(st, 5);
@@ -156,7 +153,6 @@ static int read_entry(struct entry *e, json_object *obj, const char *full)
 {
 	const struct collection *c = collection_of(e->kind);
 	void *object = xcalloc(1, c->object_size);
-	time_t made;
 
 	if (c->parse(obj, object) < 0) {
 		free(object);
@@ -165,9 +161,7 @@ static int read_entry(struct entry *e, json_object *obj, const char *full)
 	e->object = object;
 	c->search_text(object, &e->title, &e->body);
 	e->meta.category = c->category ? c->category(object) : NULL;
-	made = c->made(object);
-	e->meta.dated = made != 0;
-	e->meta.created = (int64_t)made;
+	e->meta.created = (int64_t)c->made(object);
 	if (full)
 		transcript_text(full, &e->transcript, &e->meta);
 	clean_text(&e->title);
@@ -194,13 +188,13 @@ static int index_text(struct search_index *ix, sqlite3_int64 *doc, enum store_ki
 		      const char *id, const char *json, const char *full)
 {
 	struct entry e = { .title = BUF_INIT, .body = BUF_INIT, .transcript = BUF_INIT,
-			   .meta = { false, 0, NULL, BUF_INIT }, .kind = kind };
+			   .meta = { 0, NULL, BUF_INIT }, .kind = kind };
 	json_object *obj = json_text_parse(json, strlen(json));
 	int rc = 1;
 
 	if (!obj || !json_object_is_type(obj, json_type_object) || read_entry(&e, obj, full) < 0)
 		goto out;
-	if (!e.meta.dated)
+	if (!e.meta.created)
 		date_first_seen(ix, kind, id, &e.meta);
 	rc = put_doc(ix, *doc, kind, id, full != NULL, &e.meta);
 	if (rc < 0)
