@@ -27,6 +27,11 @@ static int api_page_clamp_op(void *impl, const char *path, bool transcripts)
 	return api_page_clamp(impl, path, transcripts);
 }
 
+static int api_page_size_op(void *impl, const char *path, bool transcripts, int wanted)
+{
+	return api_page_size(impl, path, transcripts, wanted);
+}
+
 static void api_set_page_clamp_op(void *impl, const char *path, bool transcripts, int n)
 {
 	api_set_page_clamp(impl, path, transcripts, n);
@@ -69,6 +74,7 @@ static const struct source_ops api_ops = {
 	.list_at = api_list_at_op,
 	.get_json = api_get_json_op,
 	.page_clamp = api_page_clamp_op,
+	.page_size = api_page_size_op,
 	.set_page_clamp = api_set_page_clamp_op,
 	.budget_eta = api_budget_eta_op,
 	.budget_next_slot = api_budget_next_slot_op,
@@ -133,9 +139,8 @@ int source_page_clamp(const struct source *src, const char *path, bool transcrip
 
 int source_page_size(const struct source *src, const char *path, bool transcripts, int wanted)
 {
-	int clamp = source_page_clamp(src, path, transcripts);
-
-	return clamp > 0 && clamp < wanted ? clamp : wanted;
+	return OP(src, page_size) ? src->ops->page_size(src->impl, path, transcripts, wanted)
+				  : wanted;
 }
 
 void source_set_page_clamp(const struct source *src, const char *path, bool transcripts, int n)

@@ -27,6 +27,7 @@ struct source_ops {
 	enum api_result (*get_json)(void *impl, const char *path, const char *query,
 				    json_object **out, struct api_error *err);
 	int (*page_clamp)(void *impl, const char *path, bool transcripts);
+	int (*page_size)(void *impl, const char *path, bool transcripts, int wanted);
 	void (*set_page_clamp)(void *impl, const char *path, bool transcripts, int n);
 	double (*budget_eta)(void *impl, const char *path, bool transcripts, long n,
 			     struct budget_rate *binding);
