@@ -52,22 +52,18 @@ static char *day_of(time_t when)
 /* Fills r's date and title from hit's item, and appends its path in the
  * tree; -1 when the tree would not show it. A title as the server wrote
  * it is shown whole, a text's start is cut to TITLE_MAX. */
-static int item_result(struct store *s, const struct search_hit *hit, json_object *obj,
+static int item_result(const struct search_hit *hit, json_object *obj,
 		       struct search_result *r, struct buf *path)
 {
 	const struct collection *c = collection_of(hit->kind);
 	void *object = xcalloc(1, c->object_size);
 	const char *title;
-	time_t when;
 	int rc = -1;
 
 	if (c->parse(obj, object) < 0)
 		goto out;
 	rc = collection_item_path(hit->kind, object, hit->id, path);
-	when = c->made(object);
-	if (when == 0)
-		when = store_first_seen(s, hit->kind, hit->id);
-	r->date = when ? day_of(when) : xstrdup("");
+	r->date = hit->created ? day_of((time_t)hit->created) : xstrdup("");
 	if (c->title) {
 		title = c->title(object);
 		r->title = one_line(title && *title ? title : c->untitled, SIZE_MAX);
@@ -81,7 +77,7 @@ out:
 }
 
 /* Fills r from a hit; -1 when the tree would not show the item. */
-static int make_result(struct store *s, const struct search_hit *hit, struct search_result *r)
+static int make_result(const struct search_hit *hit, struct search_result *r)
 {
 	json_object *obj = json_text_parse(hit->json, strlen(hit->json));
 	struct buf path = BUF_INIT;
@@ -89,7 +85,7 @@ static int make_result(struct store *s, const struct search_hit *hit, struct sea
 
 	memset(r, 0, sizeof(*r));
 	if (obj && json_object_is_type(obj, json_type_object))
-		rc = item_result(s, hit, obj, r, &path);
+		rc = item_result(hit, obj, r, &path);
 	json_object_put(obj);
 	r->kind = hit->kind;
 	r->id = xstrdup(hit->id);
@@ -124,7 +120,7 @@ int search_run(struct store *s, const struct search_request *req, struct search_
 	}
 	out->items = xcalloc(hits.n ? hits.n : 1, sizeof(*out->items));
 	for (size_t i = 0; i < hits.n; i++) {
-		if (make_result(s, &hits.items[i], &out->items[out->n]) == 0)
+		if (make_result(&hits.items[i], &out->items[out->n]) == 0)
 			out->n++;
 		else
 			free_result(&out->items[out->n]);

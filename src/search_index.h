@@ -29,6 +29,7 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct search_index;
 
@@ -70,6 +71,8 @@ struct search_hit {
 	char *id;
 	char *json;
 	char *snippet;
+	int64_t created;	/* its date as the filters test it (epoch seconds):
+				 * when it was made, else first seen; 0: unknown */
 	double score;	/* higher is better; 0 for a filter without words */
 };
 

@@ -117,7 +117,7 @@ static const char window_sql[] =
 /* Pass two, for the matches shown only: a row by its rowid, without the
  * query, and its snippet from its window. */
 static const char hit_sql[] =
-	"SELECT d.kind, d.id, l.json, " SEARCH_SNIPPET_FUNCTION "(search_text, ?2, ?3, ?4) "
+	"SELECT d.kind, d.id, l.json, " SEARCH_SNIPPET_FUNCTION "(search_text, ?2, ?3, ?4), $ "
 	"FROM search_text JOIN search_doc d ON d.doc = search_text.rowid "
 	"JOIN main.listing l ON l.kind = d.kind AND l.id = d.id "
 	"WHERE search_text.rowid = ?1";
@@ -137,6 +137,7 @@ static void add_hit(sqlite3_stmt *st, double score, struct search_hits *out, siz
 	h->id = xstrdup((const char *)sqlite3_column_text(st, 1));
 	h->json = xstrdup((const char *)sqlite3_column_text(st, 2));
 	h->snippet = xstrdup(snippet ? snippet : "");
+	h->created = sqlite3_column_int64(st, 4);
 	h->score = score;
 }
 
@@ -247,14 +248,14 @@ out:
  * the tree would not show is passed over. match: the query's words
  * (their snippets' windows are chosen here), or NULL. Returns
  * SQLITE_DONE or the failing step's code. */
-static int fetch_hits(sqlite3 *db, const char *match, struct search_ranking *ranking,
-		      size_t limit, struct search_hits *out)
+static int fetch_hits(struct search_index *ix, const char *match,
+		      struct search_ranking *ranking, size_t limit, struct search_hits *out)
 {
 	sqlite3_stmt *st = NULL;
 	size_t cap = 0, windowed = 0;
 	int step = SQLITE_DONE;
 
-	if (sqlite3_prepare_v2(db, hit_sql, -1, &st, NULL) != SQLITE_OK)
+	if (prepare_dated(ix, hit_sql, &st) != SQLITE_OK)
 		return SQLITE_INTERNAL;
 	for (size_t i = 0; i < ranking->ranked && (!limit || out->n < limit); i++) {
 		const struct search_ranked *row = &ranking->rows[i];
@@ -265,7 +266,7 @@ static int fetch_hits(sqlite3 *db, const char *match, struct search_ranking *ran
 
 			if (limit && limit - out->n < count)
 				count = limit - out->n;
-			step = choose_windows(db, match, ranking, i, count);
+			step = choose_windows(ix->db, match, ranking, i, count);
 			if (step != SQLITE_DONE)
 				break;
 			windowed = i + count;
@@ -420,7 +421,7 @@ static int find_hits(struct search_index *ix, const struct search_query *q, cons
 	if (step == SQLITE_DONE)
 		step = rank_best(ix, q, ranking, limit);
 	if (step == SQLITE_DONE)
-		step = fetch_hits(ix->db, q->match, ranking, limit, out);
+		step = fetch_hits(ix, q->match, ranking, limit, out);
 	/* Rows passed over can leave the ranked ones too few: rank all. */
 	if (step == SQLITE_DONE && out->n < limit && ranking->ranked < ranking->n) {
 		bool partial = out->partial;
@@ -429,7 +430,7 @@ static int find_hits(struct search_index *ix, const struct search_query *q, cons
 		out->partial = partial;
 		step = rank_best(ix, q, ranking, 0);
 		if (step == SQLITE_DONE)
-			step = fetch_hits(ix->db, q->match, ranking, limit, out);
+			step = fetch_hits(ix, q->match, ranking, limit, out);
 	}
 	return step;
 }

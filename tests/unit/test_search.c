@@ -2,6 +2,7 @@
  * store, and of search's results: paths, folding, CJK, deletions, caches
  * without an index, hostile queries. */
 #include "buf.h"
+#include "names.h"
 #include "search.h"
 #include "search_index.h"
 #include "store.h"
@@ -411,6 +412,20 @@ static void test_filters_alone_and_with_words(void)
 	store_close(s);
 }
 
+/* query's results, m1's and m3's, show the local days of m1 and m3. */
+static void check_dates(struct store *s, const char *query, time_t m1, time_t m3)
+{
+	struct search_results r;
+	char err[256], want[16];
+
+	CHECK(run(s, query, false, 0, &r, err, sizeof(err)) == 0 && r.n == 2);
+	for (size_t i = 0; i < r.n; i++) {
+		names_local_day(strcmp(r.items[i].id, "m1") == 0 ? m1 : m3, want);
+		CHECK_STR(r.items[i].date, want);
+	}
+	search_results_free(&r);
+}
+
 /* An item that says no date (a memory of the documented API) is dated
  * when the cache first saw it, as the tree dates it: whether it was
  * indexed after that was noted (a complete listing) or before (a merge). */
@@ -425,6 +440,8 @@ static void test_undated_items_are_dated_when_first_seen(void)
 	CHECK(store_merge_listing(s, STORE_MEMORIES, later, 1) == 1);
 	CHECK_PATHS(s, "kind:memory after:2020-01-01", "memories/uncategorized/m3.txt,");
 	CHECK_PATHS(s, "sourdough before:1970-01-03", "memories/interesting/m1.txt,");
+	/* A result shows that day as its date, by either path. */
+	check_dates(s, "sourdough", 1000, store_first_seen(s, STORE_MEMORIES, "m3"));
 	store_close(s);
 }
 
