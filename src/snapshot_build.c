@@ -308,7 +308,7 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 {
 	struct snapshot *snap = xcalloc(1, sizeof(*snap));
 	struct builder b = { .snap = snap, .path = BUF_INIT, .name = BUF_INIT,
-			     .scratch = BUF_INIT, .vault_names = BUF_INIT };
+			     .scratch = BUF_INIT };
 	int64_t created = sync_cache_created_at(sync);
 	struct timespec began, ended;
 	size_t fixed;

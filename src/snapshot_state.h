@@ -19,11 +19,13 @@ union item {
 	struct goal goal;
 };
 
-/* A conversation on its way to a vault note, noted during the walk. */
+/* A conversation on its way to a vault note, noted during the walk.
+ * Its name goes straight to the arena, where the note's node names it
+ * unless it clashes: a heavy account's names are not held twice. */
 struct vault_entry {
 	uint32_t dir;		/* its directory in the id tree */
-	uint32_t name;		/* offset of the note's name in builder.vault_names */
-	uint32_t key;		/* ... and of its names_name_key */
+	uint32_t name;		/* arena offset of "<name>.md" */
+	uint64_t key;		/* hash of its name's names_name_key */
 	uint64_t digest;	/* of its listing JSON */
 	int64_t mtime;
 };
@@ -43,7 +45,6 @@ struct builder {
 	uint32_t vault_goals;			/* SNAPSHOT_NONE: goals not shown */
 	struct vault_entry *notes;
 	size_t n_notes, cap_notes;
-	struct buf vault_names;
 };
 
 /* Parses json as an item of kind: 0, or -EINVAL (nothing to free). */

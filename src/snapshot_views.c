@@ -94,31 +94,27 @@ void views_note_conversation(struct builder *b, const struct conversation *c, ui
 	struct vault_entry *e = &b->notes[b->n_notes++];
 	char *key;
 
+	buf_reset(&b->name);
+	vault_note_name(c, &b->name);
+	key = names_name_key(b->name.data);
+	buf_puts(&b->name, ".md");
 	*e = (struct vault_entry){ .dir = dir, .digest = digest, .mtime = mtime,
-				   .name = (uint32_t)b->vault_names.len };
-	vault_note_name(c, &b->vault_names);
-	buf_putc(&b->vault_names, '\0');
-	key = names_name_key(b->vault_names.data + e->name);
-	e->key = (uint32_t)b->vault_names.len;
-	buf_puts(&b->vault_names, key);
-	buf_putc(&b->vault_names, '\0');
+				   .name = snapshot_arena_add(b, b->name.data),
+				   .key = hash_bytes(key, strlen(key)) };
 	free(key);
 }
 
 /* Notes whose names collide where case and normalisation do not count
- * (names_name_key) are neighbours in this order. */
+ * (names_name_key) are neighbours in this order: their keys' hashes are
+ * equal. Two keys that differ but hash alike only cost a clash suffix. */
 static int compare_notes(const void *x, const void *y, void *ctx)
 {
-	const char *names = ctx;
+	const char *arena = ctx;
 	const struct vault_entry *a = x, *b = y;
-	int by_key = strcmp(names + a->key, names + b->key);
 
-	return by_key ? by_key : strcmp(names + a->name, names + b->name);
-}
-
-static bool same_key(const struct vault_entry *a, const struct vault_entry *b, const char *names)
-{
-	return strcmp(names + a->key, names + b->key) == 0;
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	return strcmp(arena + a->name, arena + b->name);
 }
 
 static int compare_ids(const void *x, const void *y, void *ctx)
@@ -129,15 +125,22 @@ static int compare_ids(const void *x, const void *y, void *ctx)
 		      snapshot_id(snap, &snap->nodes[*(const uint32_t *)y]));
 }
 
-/* Adds the note of conversation id called base plus its clash suffix
- * (of `bits` bits of the id's hash; none when 0) and ".md"; SNAPSHOT_NONE
- * when that name is taken, and then, with 64 bits, logged. */
-static uint32_t add_note(struct builder *b, const char *base, uint32_t id, int bits)
+/* Adds the note of conversation id called as the arena's "<base>.md" at
+ * name_at, with its clash suffix before ".md" (of `bits` bits of the id's
+ * hash; none when 0); SNAPSHOT_NONE when that name is taken, and then,
+ * with 64 bits, logged. */
+static uint32_t add_note(struct builder *b, uint32_t name_at, uint32_t id, int bits)
 {
+	const char *named = b->snap->arena + name_at;
+
+	if (bits == 0)
+		return snapshot_name_taken(b, b->snap->vault_notes, named)
+			       ? SNAPSHOT_NONE
+			       : snapshot_add_node(b, b->snap->vault_notes, named, name_at,
+						   NODE_VAULT_NOTE, id);
 	buf_reset(&b->name);
-	buf_puts(&b->name, base);
-	if (bits)
-		vault_clash_suffix(b->snap->arena + id, bits, &b->name);
+	buf_append(&b->name, named, strlen(named) - strlen(".md"));
+	vault_clash_suffix(b->snap->arena + id, bits, &b->name);
 	buf_puts(&b->name, ".md");
 	if (bits < 64 && snapshot_name_taken(b, b->snap->vault_notes, b->name.data))
 		return SNAPSHOT_NONE;
@@ -153,22 +156,21 @@ static uint32_t add_note(struct builder *b, const char *base, uint32_t id, int b
  */
 static void add_notes(struct builder *b)
 {
-	const char *names = b->vault_names.data;
 	struct snapshot *snap = b->snap;
 
 	if (b->n_notes == 0)
 		return;
-	qsort_r(b->notes, b->n_notes, sizeof(*b->notes), compare_notes, b->vault_names.data);
+	qsort_r(b->notes, b->n_notes, sizeof(*b->notes), compare_notes, snap->arena);
 	snap->notes_by_id = xcalloc(b->n_notes, sizeof(*snap->notes_by_id));
 	for (size_t i = 0; i < b->n_notes; i++) {
 		const struct vault_entry *e = &b->notes[i];
 		uint32_t id = snap->nodes[e->dir].id;
-		bool clash = (i > 0 && same_key(e - 1, e, names)) ||
-			     (i + 1 < b->n_notes && same_key(e, e + 1, names));
-		uint32_t note = add_note(b, names + e->name, id, clash ? 32 : 0);
+		bool clash = (i > 0 && e[-1].key == e->key) ||
+			     (i + 1 < b->n_notes && e[1].key == e->key);
+		uint32_t note = add_note(b, e->name, id, clash ? 32 : 0);
 
 		if (note == SNAPSHOT_NONE)
-			note = add_note(b, names + e->name, id, 64);
+			note = add_note(b, e->name, id, 64);
 		if (note == SNAPSHOT_NONE)
 			continue;
 		snap->nodes[note].digest = e->digest;
@@ -270,8 +272,8 @@ static void add_per_directory(struct builder *b, uint32_t parent, uint32_t in,
 			      enum node_kind kind, const char *skip)
 {
 	struct snapshot *snap = b->snap;
-	struct keyed_name *dirs = xcalloc(snap->n_nodes, sizeof(*dirs));
-	size_t n = 0;
+	struct keyed_name *dirs = NULL;
+	size_t n = 0, cap = 0;
 
 	for (size_t i = 0; i < snap->n_nodes; i++) {
 		const struct node *dir = &snap->nodes[i];
@@ -279,10 +281,12 @@ static void add_per_directory(struct builder *b, uint32_t parent, uint32_t in,
 		if (dir->parent != parent || dir->kind != NODE_DIR || i == parent ||
 		    (skip && strcmp(snapshot_name(snap, dir), skip) == 0))
 			continue;
+		dirs = xgrow(dirs, &cap, n, sizeof(*dirs), 64);
 		dirs[n++] = (struct keyed_name){ names_name_key(snapshot_name(snap, dir)),
 						 (uint32_t)i };
 	}
-	qsort(dirs, n, sizeof(*dirs), compare_keys);
+	if (n > 0)
+		qsort(dirs, n, sizeof(*dirs), compare_keys);
 	for (size_t i = 0; i < n; i++) {
 		const struct node *dir = &snap->nodes[dirs[i].node];
 		bool clash = (i > 0 && strcmp(dirs[i - 1].key, dirs[i].key) == 0) ||
@@ -407,5 +411,4 @@ void views_finish(struct builder *b)
 void views_free(struct builder *b)
 {
 	free(b->notes);
-	buf_free(&b->vault_names);
 }
