@@ -122,9 +122,6 @@ static const char hit_sql[] =
 	"JOIN main.listing l ON l.kind = d.kind AND l.id = d.id "
 	"WHERE search_text.rowid = ?1";
 
-/* A row's length in tokens, for ranking: FTS5's own record of it. */
-static const char row_tokens_sql[] = "SELECT sz FROM search_text_docsize WHERE id = ?1";
-
 /* Appends the current row of hit_sql to out, with score. */
 static void add_hit(sqlite3_stmt *st, double score, struct search_hits *out, size_t *cap)
 {
@@ -291,19 +288,34 @@ static int fetch_hits(struct search_index *ix, const char *match,
 	return step;
 }
 
-/* search_ranking_finish's lookup: a row's length. */
+/* search_ranking_finish's lookup of a row's length in tokens: FTS5's
+ * own record of it, read as a blob moved from row to row (a statement's
+ * step costs several times as much). The index is in temp when built
+ * in memory, else in main, as an unqualified name finds it. */
+struct row_lengths {
+	sqlite3 *db;
+	sqlite3_blob *blob;
+};
+
 static int row_tokens(void *ctx, sqlite3_int64 rowid, sqlite3_int64 *tokens)
 {
-	sqlite3_stmt *st = ctx;
-	int step, rc;
+	struct row_lengths *lengths = ctx;
+	unsigned char sizes[64];
+	int bytes, rc;
 
-	sqlite3_bind_int64(st, 1, rowid);
-	step = sqlite3_step(st);
-	rc = step != SQLITE_ROW ? -EIO
-				: search_rank_docsize_tokens(sqlite3_column_blob(st, 0),
-							     sqlite3_column_bytes(st, 0), tokens);
-	sqlite3_reset(st);
-	return rc;
+	if (lengths->blob)
+		rc = sqlite3_blob_reopen(lengths->blob, rowid);
+	else if ((rc = sqlite3_blob_open(lengths->db, "temp", "search_text_docsize", "sz", rowid,
+					 0, &lengths->blob)) != SQLITE_OK)
+		rc = sqlite3_blob_open(lengths->db, "main", "search_text_docsize", "sz", rowid, 0,
+				       &lengths->blob);
+	if (rc != SQLITE_OK)
+		return -EIO;
+	bytes = sqlite3_blob_bytes(lengths->blob);
+	if (bytes > (int)sizeof(sizes) ||
+	    sqlite3_blob_read(lengths->blob, sizes, bytes, 0) != SQLITE_OK)
+		return -EIO;
+	return search_rank_docsize_tokens(sizes, bytes, tokens);
 }
 
 /* search_ranking_date_ties's lookup: a row's date, INT64_MIN for none. */
@@ -339,14 +351,12 @@ static int date_ties(struct search_index *ix, struct search_ranking *ranking, si
 static int rank_best(struct search_index *ix, const struct search_query *q,
 		     struct search_ranking *ranking, size_t want)
 {
-	sqlite3_stmt *st = NULL;
+	struct row_lengths lengths = { ix->db, NULL };
 	int rc;
 
-	/* Without words no row has a score, nor needs its length. */
-	if (q->match && sqlite3_prepare_v2(ix->db, row_tokens_sql, -1, &st, NULL) != SQLITE_OK)
-		return SQLITE_INTERNAL;
-	rc = search_ranking_finish(ranking, want, row_tokens, st);
-	sqlite3_finalize(st);
+	/* Without words no row has a score, nor asks its length. */
+	rc = search_ranking_finish(ranking, want, row_tokens, &lengths);
+	sqlite3_blob_close(lengths.blob);
 	if (rc < 0)
 		return SQLITE_IOERR;
 	return q->match && !search_filters_any(&q->filters) ? date_ties(ix, ranking, want)
