@@ -78,7 +78,7 @@ int snapshot_render(const struct node *n, char *json, struct buf *out, struct bu
 /* ---- the arena, the nodes and the inode index ---- */
 
 /* A refresh holds two arrays of them: the record's size is what a node costs. */
-_Static_assert(sizeof(struct node) == 56, "a node is 56 bytes");
+_Static_assert(sizeof(struct node) == 48, "a node is 48 bytes");
 
 /*
  * The three large arrays of a snapshot live in mappings of their own:
@@ -235,7 +235,8 @@ uint32_t snapshot_add_node(struct builder *b, uint32_t parent, const char *name,
 	n->parent = parent;
 	n->kind = (uint8_t)kind;
 	n->collection = snap->nodes[parent].collection;
-	atomic_init(&n->size, -1);
+	if (kind != NODE_DIR)
+		atomic_init(&n->size, -1);
 	ino_insert(snap, (uint32_t)snap->n_nodes++);
 	ino_grow(snap);
 	return (uint32_t)(snap->n_nodes - 1);
@@ -283,9 +284,10 @@ void snapshot_date_directories(struct snapshot *snap)
 	}
 }
 
+/* Counts each directory's children, gives it its slice of children[]
+ * (n_children counting again as the slice fills), and sorts the slices. */
 void snapshot_lay_out(struct snapshot *snap)
 {
-	uint32_t *fill = xcalloc(snap->n_nodes, sizeof(*fill));
 	uint32_t at = 0;
 
 	for (size_t i = 1; i < snap->n_nodes; i++) {
@@ -296,18 +298,22 @@ void snapshot_lay_out(struct snapshot *snap)
 			p->n_subdirs++;
 	}
 	for (size_t i = 0; i < snap->n_nodes; i++) {
-		snap->nodes[i].first_child = at;
-		at += snap->nodes[i].n_children;
+		struct node *n = &snap->nodes[i];
+
+		if (n->kind != NODE_DIR)
+			continue;
+		n->first_child = at;
+		at += n->n_children;
+		n->n_children = 0;
 	}
 	snap->children = xcalloc(at ? at : 1, sizeof(*snap->children));
 	for (size_t i = 1; i < snap->n_nodes; i++) {
 		struct node *p = &snap->nodes[snap->nodes[i].parent];
 
-		snap->children[p->first_child + fill[snap->nodes[i].parent]++] = (uint32_t)i;
+		snap->children[p->first_child + p->n_children++] = (uint32_t)i;
 	}
-	free(fill);
 	for (size_t i = 0; i < snap->n_nodes; i++)
-		if (snap->nodes[i].n_children > 1)
+		if (snap->nodes[i].kind == NODE_DIR && snap->nodes[i].n_children > 1)
 			qsort_r(snap->children + snap->nodes[i].first_child,
 				snap->nodes[i].n_children, sizeof(uint32_t), compare_names, snap);
 	snapshot_date_directories(snap);
@@ -324,7 +330,6 @@ void snapshot_begin(struct builder *b, int64_t root_mtime)
 	snap->nodes[0] = (struct node){ .ino = SNAPSHOT_ROOT_INO, .name = snapshot_arena_add(b, ""),
 					.id = SNAPSHOT_NONE, .kind = NODE_DIR, .collection = -1,
 					.mtime = root_mtime };
-	atomic_init(&snap->nodes[0].size, -1);
 	snap->n_nodes = 1;
 	ino_insert(snap, 0);
 }
