@@ -67,17 +67,17 @@ static bool blank(const char *query)
 	"AND (?5 IS NULL OR d.category = ?5 COLLATE NOCASE) "		\
 	"AND (?6 IS NULL OR instr(d.speakers, ?6) > 0)"
 
-/* Pass one: every match, with what ranking it needs. CROSS JOIN keeps
+/* Pass one: every match into the ranking bound as ?7. CROSS JOIN keeps
  * the index's match the outer loop: the filters only test its rows.
  * Without filters, nothing is joined (a fifth of the time of a common
  * word's query): only ties need dates, looked up once ranked. */
-#define RANK_SQL "SELECT search_text.rowid, " SEARCH_RANK_FUNCTION \
-		 "(search_text, 10.0, 4.0, 1.0), "
+#define RANK_SQL(created) \
+	"SELECT " SEARCH_RANK_FUNCTION "(search_text, ?7, " created ", 10.0, 4.0, 1.0) "
 static const char match_sql[] =
-	RANK_SQL "$ FROM search_text CROSS JOIN search_doc d ON d.doc = search_text.rowid "
+	RANK_SQL("$") "FROM search_text CROSS JOIN search_doc d ON d.doc = search_text.rowid "
 	"WHERE search_text MATCH ?1 AND " FILTERS_SQL;
 static const char match_unfiltered_sql[] =
-	RANK_SQL "NULL FROM search_text WHERE search_text MATCH ?1";
+	RANK_SQL("NULL") "FROM search_text WHERE search_text MATCH ?1";
 
 /* A row's date, for ties. */
 static const char date_sql[] = "SELECT $ FROM search_doc d WHERE d.doc = ?1";
@@ -160,7 +160,7 @@ static int rank_matches(struct search_index *ix, const struct search_query *q,
 {
 	sqlite3_stmt *st = NULL;
 	bool filtered = search_filters_any(&q->filters);
-	int date_column = q->match ? 2 : 1, step;
+	int step;
 
 	if (prepare_dated(ix, !q->match ? filter_sql : filtered ? match_sql : match_unfiltered_sql,
 			  &st) != SQLITE_OK)
@@ -169,16 +169,14 @@ static int rank_matches(struct search_index *ix, const struct search_query *q,
 		sqlite3_bind_text(st, 1, q->match ? q->match : q->exclude, -1, SQLITE_STATIC);
 	if (filtered || !q->match)
 		bind_filters(st, &q->filters, speaker);
+	if (q->match)
+		sqlite3_bind_pointer(st, 7, ranking, SEARCH_RANKING_POINTER, NULL);
+	/* With words, each row is added as the query reads it. */
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		sqlite3_int64 created = sqlite3_column_type(st, date_column) == SQLITE_NULL
-					? INT64_MIN : sqlite3_column_int64(st, date_column);
-		int added = q->match ? search_ranking_add(ranking, sqlite3_column_int64(st, 0),
-							  sqlite3_column_value(st, 1), created)
-				     : search_ranking_add_unranked(ranking,
-								   sqlite3_column_int64(st, 0),
-								   created);
-
-		if (added < 0)
+		if (!q->match &&
+		    search_ranking_add_unranked(ranking, sqlite3_column_int64(st, 0),
+						sqlite3_column_type(st, 1) == SQLITE_NULL
+							? INT64_MIN : sqlite3_column_int64(st, 1)) < 0)
 			step = SQLITE_INTERNAL;
 	}
 	sqlite3_finalize(st);

@@ -1,13 +1,16 @@
 /*
  * search_rank: the auxiliary functions and the scoring of search_rank.h.
  *
- * SEARCH_RANK_FUNCTION's value for a row is a blob of doubles: the
- * number of rows in the table, their total length in tokens, then per
- * phrase of the query the weighted count of its matches in the row (each
- * match counts its column's weight, as in bm25()). It reads no length:
- * that costs a lookup per row in FTS5's size table, which only the rows
- * that might be shown pay, read by the caller (an auxiliary function
- * cannot: outside a full-text query FTS5 gives it no sizes).
+ * SEARCH_RANK_FUNCTION adds the row it is called on to the ranking
+ * bound to it: per phrase of the query the weighted count of its
+ * matches in the row (each match counts its column's weight, as in
+ * bm25()), and once a query the number of rows in the table and their
+ * total length in tokens. It reads no row's length: that costs a lookup
+ * per row in FTS5's size table, which only the rows that might be shown
+ * pay, read by the caller (an auxiliary function cannot: outside a
+ * full-text query FTS5 gives it no sizes). It hands SQLite nothing: a
+ * value per row to copy into the ranking cost a third of a common
+ * word's first pass.
  */
 #include "search_rank.h"
 
@@ -21,75 +24,74 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The doubles of a blob besides the counts. */
-#define BLOB_FIXED 2
-
 #define K1 1.2
 #define B 0.75
 
-/* Sets totals to the table's rows and tokens. FTS5 reads them from disk
- * at every call (a third of the function's time on a common word):
- * they are kept with the query, for its other rows. */
-static int table_totals(const Fts5ExtensionApi *api, Fts5Context *fts, double totals[2])
+/* Room for one more row of `phrases` counts. */
+static void grow(struct search_ranking *r, size_t phrases)
 {
-	double *kept = api->xGetAuxdata(fts, 0);
-	sqlite3_int64 rows = 0, tokens = 0;
-	int rc;
-
-	if (kept) {
-		memcpy(totals, kept, 2 * sizeof(double));
-		return SQLITE_OK;
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 64;
+		r->rows = xrealloc(r->rows, r->cap * sizeof(*r->rows));
+		r->counts = xrealloc(r->counts, r->cap * (phrases ? phrases : 1) * sizeof(double));
 	}
-	rc = api->xRowCount(fts, &rows);
-	if (rc == SQLITE_OK)
-		rc = api->xColumnTotalSize(fts, -1, &tokens);
-	if (rc != SQLITE_OK)
-		return rc;
-	totals[0] = (double)rows;
-	totals[1] = (double)tokens;
-	kept = sqlite3_malloc64(2 * sizeof(double));
-	if (!kept)
-		return SQLITE_NOMEM;
-	memcpy(kept, totals, 2 * sizeof(double));
-	return api->xSetAuxdata(fts, kept, sqlite3_free);
 }
 
-/* SEARCH_RANK_FUNCTION(table, weight of column 0, of column 1, ...):
- * the blob above; a column without a weight weighs 1. */
-static void match_counts(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
-			 int n_weights, sqlite3_value **weights)
+/* The table's rows and tokens, asked of FTS5 with the query's first row
+ * only: it reads them from disk at every call. */
+static int table_totals(const Fts5ExtensionApi *api, Fts5Context *fts, struct search_ranking *r)
 {
-	int phrases = api->xPhraseCount(fts);
-	double totals[2] = { 0, 0 };
-	size_t bytes = (size_t)(BLOB_FIXED + phrases) * sizeof(double);
-	double *out = sqlite3_malloc64(bytes);
-	int rc;
+	sqlite3_int64 rows = 0, tokens = 0;
+	int rc = api->xRowCount(fts, &rows);
 
-	if (!out) {
-		sqlite3_result_error_nomem(ctx);
+	if (rc == SQLITE_OK)
+		rc = api->xColumnTotalSize(fts, -1, &tokens);
+	r->total_rows = (double)rows;
+	r->total_tokens = (double)tokens;
+	return rc;
+}
+
+/* SEARCH_RANK_FUNCTION(table, ranking, created, weight of column 0, of
+ * column 1, ...): as above; a column without a weight weighs 1. */
+static void add_match(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
+		      int nargs, sqlite3_value **args)
+{
+	struct search_ranking *r =
+		nargs >= 2 ? sqlite3_value_pointer(args[0], SEARCH_RANKING_POINTER) : NULL;
+	size_t phrases = (size_t)api->xPhraseCount(fts);
+	sqlite3_value **weights = args + 2;
+	int n_weights = nargs - 2, rc = SQLITE_OK;
+	double *counts;
+
+	if (!r || phrases == 0 || (r->n > 0 && phrases != r->phrases)) {
+		sqlite3_result_error(ctx, SEARCH_RANK_FUNCTION " needs its ranking and words", -1);
 		return;
 	}
-	memset(out, 0, bytes);
-	rc = table_totals(api, fts, totals);
+	if (r->n == 0)
+		rc = table_totals(api, fts, r);
+	grow(r, phrases);
+	r->phrases = phrases;
+	counts = &r->counts[r->n * phrases];
 	/* Phrase by phrase: xInst's list of every phrase's matches in
 	 * order costs a merge and an allocation a row. */
-	for (int p = 0; rc == SQLITE_OK && p < phrases; p++) {
+	for (size_t p = 0; rc == SQLITE_OK && p < phrases; p++) {
 		Fts5PhraseIter it;
 		int column, offset;
 
-		rc = api->xPhraseFirst(fts, p, &it, &column, &offset);
+		counts[p] = 0.0;
+		rc = api->xPhraseFirst(fts, (int)p, &it, &column, &offset);
 		for (; rc == SQLITE_OK && column >= 0; api->xPhraseNext(fts, &it, &column, &offset))
-			out[BLOB_FIXED + p] += column < n_weights ? sqlite3_value_double(weights[column])
-								  : 1.0;
+			counts[p] += column < n_weights ? sqlite3_value_double(weights[column]) : 1.0;
 	}
 	if (rc != SQLITE_OK) {
-		sqlite3_free(out);
 		sqlite3_result_error_code(ctx, rc);
 		return;
 	}
-	out[0] = totals[0];
-	out[1] = totals[1];
-	sqlite3_result_blob64(ctx, out, bytes, sqlite3_free);
+	r->rows[r->n] = (struct search_ranked){
+		api->xRowid(fts), 0.0,
+		sqlite3_value_type(args[1]) == SQLITE_NULL ? INT64_MIN : sqlite3_value_int64(args[1]),
+		r->n, { 0, 0, 0 } };
+	r->n++;
 }
 
 int search_rank_docsize_tokens(const void *docsize, int bytes, sqlite3_int64 *tokens)
@@ -123,18 +125,8 @@ int search_rank_register(sqlite3 *db)
 
 	if (!api)
 		return -1;
-	return api->xCreateFunction(api, SEARCH_RANK_FUNCTION, NULL, match_counts, NULL) ==
+	return api->xCreateFunction(api, SEARCH_RANK_FUNCTION, NULL, add_match, NULL) ==
 			       SQLITE_OK ? 0 : -1;
-}
-
-/* Room for one more row of `phrases` counts. */
-static void grow(struct search_ranking *r, size_t phrases)
-{
-	if (r->n == r->cap) {
-		r->cap = r->cap ? r->cap * 2 : 64;
-		r->rows = xrealloc(r->rows, r->cap * sizeof(*r->rows));
-		r->counts = xrealloc(r->counts, r->cap * (phrases ? phrases : 1) * sizeof(double));
-	}
 }
 
 int search_ranking_add_unranked(struct search_ranking *r, sqlite3_int64 rowid,
@@ -144,31 +136,6 @@ int search_ranking_add_unranked(struct search_ranking *r, sqlite3_int64 rowid,
 		return -EINVAL;
 	grow(r, 0);
 	r->rows[r->n] = (struct search_ranked){ rowid, 0.0, created, r->n, { 1, 0, 0 } };
-	r->n++;
-	return 0;
-}
-
-int search_ranking_add(struct search_ranking *r, sqlite3_int64 rowid, sqlite3_value *counts,
-		       sqlite3_int64 created)
-{
-	/* The type first: asking for the blob converts other values. */
-	bool blob_typed = sqlite3_value_type(counts) == SQLITE_BLOB;
-	const unsigned char *blob = blob_typed ? sqlite3_value_blob(counts) : NULL;
-	size_t bytes = (size_t)sqlite3_value_bytes(counts), phrases;
-
-	if (!blob || bytes % sizeof(double) || bytes <= BLOB_FIXED * sizeof(double))
-		return -EINVAL;
-	phrases = bytes / sizeof(double) - BLOB_FIXED;
-	if (r->n > 0 && phrases != r->phrases)
-		return -EINVAL;
-	grow(r, phrases);
-	r->phrases = phrases;
-	/* memcpy: SQLite does not promise a blob aligned for doubles. */
-	memcpy(&r->total_rows, blob, sizeof(double));
-	memcpy(&r->total_tokens, blob + sizeof(double), sizeof(double));
-	r->rows[r->n] = (struct search_ranked){ rowid, 0.0, created, r->n, { 0, 0, 0 } };
-	memcpy(&r->counts[r->n * phrases], blob + BLOB_FIXED * sizeof(double),
-	       phrases * sizeof(double));
 	r->n++;
 	return 0;
 }

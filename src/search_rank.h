@@ -20,8 +20,8 @@
  * common word's cost).
  *
  * Use: register the auxiliary function on the connection, select
- * SEARCH_RANK_FUNCTION(table, weight per column...) with the rowid of
- * every match, hand each row to search_ranking_add, then
+ * SEARCH_RANK_FUNCTION(table, ranking, created, weight per column...)
+ * over every match, the ranking bound as a pointer, then
  * search_ranking_finish with a way to learn a row's length (its row of
  * the table's %_docsize, through search_rank_docsize_tokens).
  */
@@ -33,10 +33,15 @@
 #include <sqlite3.h>
 #include <stddef.h>
 
-#define SEARCH_RANK_FUNCTION "omifs_match_counts"
+#define SEARCH_RANK_FUNCTION "omifs_rank"
+#define SEARCH_RANKING_POINTER "omifs_ranking"
 
-/* Registers SEARCH_RANK_FUNCTION on db. Returns 0, or -1 when db has no
- * FTS5. */
+/* Registers on db SEARCH_RANK_FUNCTION(table, ranking, created, weight
+ * per column...): in a full-text query, adds the row to the struct
+ * search_ranking bound (sqlite3_bind_pointer) as SEARCH_RANKING_POINTER,
+ * created its date (NULL: unknown); returns NULL, or an error without
+ * a ranking, or for a ranking of another query. Returns 0, or -1 when
+ * db has no FTS5. */
 int search_rank_register(sqlite3 *db);
 
 /* A row's length in tokens from its `sz` in FTS5's %_docsize table (a
@@ -63,14 +68,8 @@ struct search_ranking {
 
 #define SEARCH_RANKING_INIT { NULL, 0, 0, 0, 0, NULL, 0, 0 }
 
-/* Adds a row: its rowid, the value SEARCH_RANK_FUNCTION gave it, and
- * when it was created (INT64_MIN: unknown). Its window is the caller's
- * to fill. Returns 0, or -EINVAL when the value is not one it makes. */
-int search_ranking_add(struct search_ranking *r, sqlite3_int64 rowid, sqlite3_value *counts,
-		       sqlite3_int64 created);
-
 /* Adds a row that matched no words (a filter alone): score 0, its
- * snippet from the start of its text. Not with search_ranking_add's. */
+ * snippet from the start of its text. Not with SEARCH_RANK_FUNCTION's. */
 int search_ranking_add_unranked(struct search_ranking *r, sqlite3_int64 rowid,
 				sqlite3_int64 created);
 

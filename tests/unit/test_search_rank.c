@@ -84,12 +84,15 @@ static size_t rank_best(sqlite3 *db, const char *query, size_t want, struct sear
 	sqlite3_stmt *st = NULL;
 	struct lengths l = { NULL, 0 };
 
-	CHECK(sqlite3_prepare_v2(db, "SELECT rowid, " SEARCH_RANK_FUNCTION "(t, 10.0, 4.0, 1.0) "
-				     "FROM t WHERE t MATCH ?", -1, &st, NULL) == SQLITE_OK);
+	int step;
+
+	CHECK(sqlite3_prepare_v2(db, "SELECT " SEARCH_RANK_FUNCTION "(t, ?2, 0, 10.0, 4.0, 1.0) "
+				     "FROM t WHERE t MATCH ?1", -1, &st, NULL) == SQLITE_OK);
 	sqlite3_bind_text(st, 1, query, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		CHECK(search_ranking_add(r, sqlite3_column_int64(st, 0),
-					 sqlite3_column_value(st, 1), 0) == 0);
+	sqlite3_bind_pointer(st, 2, r, SEARCH_RANKING_POINTER, NULL);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW)
+		CHECK(sqlite3_column_type(st, 0) == SQLITE_NULL);
+	CHECK(step == SQLITE_DONE);
 	sqlite3_finalize(st);
 	CHECK(sqlite3_prepare_v2(db, "SELECT sz FROM t_docsize WHERE id = ?",
 				 -1, &l.st, NULL) == SQLITE_OK);
@@ -237,19 +240,38 @@ static void test_a_failed_length_leaves_nothing_ranked(void)
 	sqlite3_close(db);
 }
 
-static void test_a_value_of_another_function_is_refused(void)
+/* The step of sql (its ?1 the query, ?2 the ranking or nothing bound). */
+static int step_once(sqlite3 *db, const char *sql, const char *query, struct search_ranking *r)
 {
-	struct search_ranking r = SEARCH_RANKING_INIT;
-	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
+	int step;
 
-	CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK);
-	CHECK(sqlite3_prepare_v2(db, "SELECT 'text', x'0102'", -1, &st, NULL) == SQLITE_OK);
-	CHECK(sqlite3_step(st) == SQLITE_ROW);
-	CHECK(search_ranking_add(&r, 1, sqlite3_column_value(st, 0), 0) < 0);
-	CHECK(search_ranking_add(&r, 1, sqlite3_column_value(st, 1), 0) < 0);
-	CHECK(r.n == 0);
+	CHECK(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK);
+	sqlite3_bind_text(st, 1, query, -1, SQLITE_STATIC);
+	if (r)
+		sqlite3_bind_pointer(st, 2, r, SEARCH_RANKING_POINTER, NULL);
+	step = sqlite3_step(st);
 	sqlite3_finalize(st);
+	return step;
+}
+
+static void test_the_function_takes_only_its_own_ranking(void)
+{
+	static const char sql[] = "SELECT " SEARCH_RANK_FUNCTION "(t, ?2, 0) FROM t WHERE t MATCH ?1";
+	struct search_ranking r = SEARCH_RANKING_INIT;
+	sqlite3 *db = table();
+	size_t n;
+
+	/* No ranking, or one of another type. */
+	CHECK(step_once(db, sql, "garden", NULL) == SQLITE_ERROR);
+	CHECK(step_once(db, "SELECT " SEARCH_RANK_FUNCTION "(t, 'text', 0) FROM t WHERE t MATCH ?1",
+			"garden", NULL) == SQLITE_ERROR);
+	/* A ranking of a one-phrase query refuses a row of a two-phrase one. */
+	CHECK(step_once(db, sql, "garden", &r) == SQLITE_ROW);
+	n = r.n;
+	CHECK(n == 1);
+	CHECK(step_once(db, sql, "bread OR garden", &r) == SQLITE_ERROR);
+	CHECK(r.n == n);
 	sqlite3_close(db);
 	search_ranking_free(&r);
 }
@@ -260,6 +282,6 @@ int main(void)
 	RUN(test_an_and_ranks_every_match_best_first);
 	RUN(test_the_best_few_are_the_first_of_all);
 	RUN(test_a_failed_length_leaves_nothing_ranked);
-	RUN(test_a_value_of_another_function_is_refused);
+	RUN(test_the_function_takes_only_its_own_ranking);
 	return UNIT_RESULT();
 }
