@@ -10,6 +10,7 @@
 #include "searchdir.h"
 #include "snapshot.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -121,4 +122,7 @@ void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx)
 		tree_release(t, old);
 	if (now)
 		tree_release(t, now);
+	/* A heavy account's listing and build leave tens of MiB free in the
+	 * heap: given back rather than kept until the next refresh. */
+	malloc_trim(0);
 }
