@@ -181,10 +181,16 @@ class Emulator:
             proc.stdout.close()
         CLEANUP.remove(self.stop)
 
-    def _admin(self, method, sub):
-        req = urllib.request.Request(self.admin + sub, method=method, data=b"" if method == "POST" else None)
+    def _admin(self, method, sub, payload=None):
+        data = json.dumps(payload).encode() if payload is not None else b"" if method == "POST" else None
+        req = urllib.request.Request(self.admin + sub, method=method, data=data,
+                                     headers={"Content-Type": "application/json"})
         with _OPENER.open(req, timeout=60) as resp:
             return json.loads(resp.read() or b"null")
+
+    def add(self, kind, obj):
+        """Adds obj (a dict) to the account's kind, as the admin API does."""
+        return self._admin("POST", "/" + kind, obj)
 
     def info(self):
         return self._admin("GET", "/info")
