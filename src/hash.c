@@ -22,16 +22,20 @@ struct hash {
 	size_t count;
 };
 
-uint64_t hash_bytes(const void *data, size_t len)
+uint64_t hash_more(uint64_t h, const void *data, size_t len)
 {
 	const unsigned char *p = data;
-	uint64_t h = 0xcbf29ce484222325ULL;
 
 	for (size_t i = 0; i < len; i++) {
 		h ^= p[i];
 		h *= 0x100000001b3ULL;
 	}
 	return h;
+}
+
+uint64_t hash_bytes(const void *data, size_t len)
+{
+	return hash_more(HASH_START, data, len);
 }
 
 struct hash *hash_new(void)

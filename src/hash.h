@@ -23,5 +23,9 @@ void *hash_add(struct hash *h, const char *key, void *value);
 
 /* 64-bit FNV-1a of len bytes: stable across runs and machines. */
 uint64_t hash_bytes(const void *data, size_t len);
+/* FNV-1a's starting value, and hash_bytes of some bytes followed by data
+ * given the hash h of those bytes: hashes of texts made piece by piece. */
+#define HASH_START 0xcbf29ce484222325ULL
+uint64_t hash_more(uint64_t h, const void *data, size_t len);
 
 #endif

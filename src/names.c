@@ -58,9 +58,14 @@ static size_t kept_bytes(const unsigned char *raw, size_t room)
 	return strlen((const char *)raw);
 }
 
+uint64_t names_inode_of_hash(uint64_t path_hash)
+{
+	return path_hash | 2;
+}
+
 uint64_t names_inode(const char *path, size_t len)
 {
-	return hash_bytes(path, len) | 2;
+	return names_inode_of_hash(hash_bytes(path, len));
 }
 
 int names_safe_name(const char *raw, const char *suffix, struct buf *out)

@@ -36,6 +36,9 @@ int names_safe_name(const char *raw, const char *suffix, struct buf *out);
  * len bytes): the same in every mount, never 0 nor the root's 1. Every
  * inode but the root's is numbered by this one rule. */
 uint64_t names_inode(const char *path, size_t len);
+/* The same given hash_bytes of the path, for paths hashed piece by
+ * piece (hash_more). */
+uint64_t names_inode_of_hash(uint64_t path_hash);
 
 /* Decodes the UTF-8 character at s: its length, or 0 when s does not
  * start a valid one (overlong, surrogate, past U+10FFFF, cut short). */

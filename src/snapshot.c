@@ -78,7 +78,7 @@ int snapshot_render(const struct node *n, char *json, struct buf *out, struct bu
 /* ---- the arena, the nodes and the inode index ---- */
 
 /* A refresh holds two arrays of them: the record's size is what a node costs. */
-_Static_assert(sizeof(struct node) == 48, "a node is 48 bytes");
+_Static_assert(sizeof(struct node) == 40, "a node is 40 bytes");
 
 /*
  * The three large arrays of a snapshot live in mappings of their own:
@@ -154,21 +154,56 @@ static size_t ino_slot(uint64_t ino, size_t mask)
 	return (size_t)((ino * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
 }
 
-struct node *snapshot_node(const struct snapshot *snap, uint64_t ino)
+/* hash_bytes of the path of node i below the root ("/a/b"; the root's
+ * is empty): inode numbers are not kept in the nodes but follow from
+ * their names, 8 bytes less a node. */
+static uint64_t path_hash(const struct snapshot *snap, uint32_t i)
+{
+	const char *name;
+	uint64_t h;
+
+	if (i == 0)
+		return HASH_START;
+	h = hash_more(path_hash(snap, snap->nodes[i].parent), "/", 1);
+	name = snapshot_name(snap, &snap->nodes[i]);
+	return hash_more(h, name, strlen(name));
+}
+
+static uint64_t ino_at(const struct snapshot *snap, uint32_t i)
+{
+	return i == 0 ? SNAPSHOT_ROOT_INO : names_inode_of_hash(path_hash(snap, i));
+}
+
+uint64_t snapshot_ino(const struct snapshot *snap, const struct node *n)
+{
+	return ino_at(snap, (uint32_t)(n - snap->nodes));
+}
+
+/* The index of the node numbered ino, or SNAPSHOT_NONE. A build passes
+ * the inode numbers it keeps meanwhile (inos), which spares working
+ * them out again for each node it adds. */
+static uint32_t find_ino(const struct snapshot *snap, uint64_t ino, const uint64_t *inos)
 {
 	for (size_t i = ino_slot(ino, snap->ino_mask);; i = (i + 1) & snap->ino_mask) {
 		uint32_t v = snap->by_ino[i];
 
 		if (v == 0)
-			return NULL;
-		if (snap->nodes[v - 1].ino == ino)
-			return &snap->nodes[v - 1];
+			return SNAPSHOT_NONE;
+		if ((inos ? inos[v - 1] : ino_at(snap, v - 1)) == ino)
+			return v - 1;
 	}
 }
 
-static void ino_insert(struct snapshot *snap, uint32_t index)
+struct node *snapshot_node(const struct snapshot *snap, uint64_t ino)
 {
-	size_t i = ino_slot(snap->nodes[index].ino, snap->ino_mask);
+	uint32_t i = find_ino(snap, ino, NULL);
+
+	return i == SNAPSHOT_NONE ? NULL : &snap->nodes[i];
+}
+
+static void ino_insert(struct snapshot *snap, uint32_t index, uint64_t ino)
+{
+	size_t i = ino_slot(ino, snap->ino_mask);
 
 	while (snap->by_ino[i])
 		i = (i + 1) & snap->ino_mask;
@@ -178,8 +213,9 @@ static void ino_insert(struct snapshot *snap, uint32_t index)
 /* Keeps the index under three quarters full: probes stay short (about
  * two for a hit, and eight for a miss at the fullest), and a snapshot of
  * 600,000 nodes spends 4 MiB on it rather than 8. */
-static void ino_grow(struct snapshot *snap)
+static void ino_grow(struct builder *b)
 {
+	struct snapshot *snap = b->snap;
 	size_t cap = snap->ino_mask + 1;
 
 	if (snap->n_nodes * 4 < cap * 3)
@@ -188,48 +224,53 @@ static void ino_grow(struct snapshot *snap)
 	snap->ino_mask = cap * 2 - 1;
 	snap->by_ino = map_resize(NULL, 0, cap * 2 * sizeof(*snap->by_ino));
 	for (size_t i = 0; i < snap->n_nodes; i++)
-		ino_insert(snap, (uint32_t)i);
+		ino_insert(snap, (uint32_t)i, b->inos[i]);
 }
 
-/* The path of a child called name of parent, in b->path. */
-static void child_path(struct builder *b, uint32_t parent, const char *name)
+/* The inode number of a child called name of parent. */
+static uint64_t child_ino(const struct builder *b, uint32_t parent, const char *name)
 {
-	const struct snapshot *snap = b->snap;
-	const char *parts[8];
+	uint64_t h = hash_more(path_hash(b->snap, parent), "/", 1);
+
+	return names_inode_of_hash(hash_more(h, name, strlen(name)));
+}
+
+/* Logs that the path of a child called name of parent is taken. */
+static void log_taken(const struct snapshot *snap, uint32_t parent, const char *name)
+{
+	const char *parts[16];
+	struct buf path = BUF_INIT;
 	size_t n = 0;
 
-	buf_reset(&b->path);
-	for (uint32_t i = parent; i != 0 && n < 8; i = snap->nodes[i].parent)
+	for (uint32_t i = parent; i != 0 && n < 16; i = snap->nodes[i].parent)
 		parts[n++] = snapshot_name(snap, &snap->nodes[i]);
-	while (n > 0) {
-		buf_putc(&b->path, '/');
-		buf_puts(&b->path, parts[--n]);
-	}
-	buf_putc(&b->path, '/');
-	buf_puts(&b->path, name);
+	while (n > 0)
+		buf_printf(&path, "/%s", parts[--n]);
+	log_warn("skipping %s/%s: the name is taken (duplicate id?)", path.data ? path.data : "",
+		 name);
+	buf_free(&path);
 }
 
 uint32_t snapshot_add_node(struct builder *b, uint32_t parent, const char *name, uint32_t name_at,
 			   enum node_kind kind, uint32_t id)
 {
 	struct snapshot *snap = b->snap;
+	uint64_t ino = child_ino(b, parent, name);
 	struct node *n;
-	uint64_t ino;
 
-	child_path(b, parent, name);
-	ino = names_inode(b->path.data, b->path.len);
-	if (snapshot_node(snap, ino)) {
-		log_warn("skipping %s: the name is taken (duplicate id?)", b->path.data);
+	if (find_ino(snap, ino, b->inos) != SNAPSHOT_NONE) {
+		log_taken(snap, parent, name);
 		return SNAPSHOT_NONE;
 	}
 	if (snap->n_nodes == b->cap_nodes) {
 		snap->nodes = map_resize(snap->nodes, b->cap_nodes * sizeof(*snap->nodes),
 					 b->cap_nodes * 2 * sizeof(*snap->nodes));
+		b->inos = map_resize(b->inos, b->cap_nodes * sizeof(*b->inos),
+				     b->cap_nodes * 2 * sizeof(*b->inos));
 		b->cap_nodes *= 2;
 	}
 	n = &snap->nodes[snap->n_nodes];
 	memset(n, 0, sizeof(*n));
-	n->ino = ino;
 	n->name = name_at != SNAPSHOT_NONE ? name_at : snapshot_arena_add(b, name);
 	n->id = id;
 	n->parent = parent;
@@ -237,27 +278,32 @@ uint32_t snapshot_add_node(struct builder *b, uint32_t parent, const char *name,
 	n->collection = snap->nodes[parent].collection;
 	if (kind != NODE_DIR)
 		atomic_init(&n->size, -1);
-	ino_insert(snap, (uint32_t)snap->n_nodes++);
-	ino_grow(snap);
+	b->inos[snap->n_nodes] = ino;
+	ino_insert(snap, (uint32_t)snap->n_nodes++, ino);
+	ino_grow(b);
 	return (uint32_t)(snap->n_nodes - 1);
 }
 
 bool snapshot_name_taken(struct builder *b, uint32_t parent, const char *name)
 {
-	child_path(b, parent, name);
-	return snapshot_node(b->snap, names_inode(b->path.data, b->path.len)) != NULL;
+	return find_ino(b->snap, child_ino(b, parent, name), b->inos) != SNAPSHOT_NONE;
 }
 
 /* The directory called name under parent, made if missing. */
 uint32_t snapshot_dir_child(struct builder *b, uint32_t parent, const char *name)
 {
-	struct node *n;
+	uint32_t i = find_ino(b->snap, child_ino(b, parent, name), b->inos);
 
-	child_path(b, parent, name);
-	n = snapshot_node(b->snap, names_inode(b->path.data, b->path.len));
-	if (n && n->kind == NODE_DIR && n->parent == parent)
-		return (uint32_t)(n - b->snap->nodes);
+	if (i != SNAPSHOT_NONE && b->snap->nodes[i].kind == NODE_DIR &&
+	    b->snap->nodes[i].parent == parent)
+		return i;
 	return snapshot_add_node(b, parent, name, SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
+}
+
+void snapshot_forget_inos(struct builder *b)
+{
+	map_free(b->inos, b->cap_nodes * sizeof(*b->inos));
+	b->inos = NULL;
 }
 
 static int compare_names(const void *a, const void *b, void *ctx)
@@ -325,13 +371,14 @@ void snapshot_begin(struct builder *b, int64_t root_mtime)
 
 	b->cap_nodes = 1024;
 	snap->nodes = map_resize(NULL, 0, b->cap_nodes * sizeof(*snap->nodes));
+	b->inos = map_resize(NULL, 0, b->cap_nodes * sizeof(*b->inos));
 	snap->ino_mask = 2047;
 	snap->by_ino = map_resize(NULL, 0, (snap->ino_mask + 1) * sizeof(*snap->by_ino));
-	snap->nodes[0] = (struct node){ .ino = SNAPSHOT_ROOT_INO, .name = snapshot_arena_add(b, ""),
-					.id = SNAPSHOT_NONE, .kind = NODE_DIR, .collection = -1,
-					.mtime = root_mtime };
+	snap->nodes[0] = (struct node){ .name = snapshot_arena_add(b, ""), .id = SNAPSHOT_NONE,
+					.kind = NODE_DIR, .collection = -1, .mtime = root_mtime };
 	snap->n_nodes = 1;
-	ino_insert(snap, 0);
+	b->inos[0] = SNAPSHOT_ROOT_INO;
+	ino_insert(snap, 0, SNAPSHOT_ROOT_INO);
 }
 
 void snapshot_shrink(struct builder *b)

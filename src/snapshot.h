@@ -79,7 +79,6 @@ enum status_file {
 };
 
 struct node {
-	uint64_t ino;
 	uint64_t digest;	/* of the content, or of the JSON it comes from */
 	_Atomic int64_t mtime;	/* set once built, but for snapshot_date_learnt */
 	/* A file has a size, a directory children: a heavy account's
@@ -95,7 +94,7 @@ struct node {
 	uint32_t name;		/* offset of the name in the arena */
 	uint32_t id;		/* offset of the item's raw id, or SNAPSHOT_NONE */
 	uint32_t parent;	/* index; the root is its own parent */
-	/* Three fields in one word: 48 bytes a node rather than 56. */
+	/* Three fields in one word: 40 bytes a node rather than 48. */
 	unsigned n_subdirs : 24;	/* saturates at SNAPSHOT_MAX_SUBDIRS */
 	unsigned kind : 4;		/* enum node_kind */
 	/* (NODE_KINDS must stay below 16.) */
@@ -148,6 +147,9 @@ size_t snapshot_bytes(const struct snapshot *snap);
 
 /* The node with inode number ino, or NULL. */
 struct node *snapshot_node(const struct snapshot *snap, uint64_t ino);
+/* n's inode number (names_inode of its path; the root's is
+ * SNAPSHOT_ROOT_INO): worked out from the names up to the root, not kept. */
+uint64_t snapshot_ino(const struct snapshot *snap, const struct node *n);
 /* The child of dir called name, or NULL. */
 struct node *snapshot_child(const struct snapshot *snap, const struct node *dir,
 			    const char *name);
@@ -202,7 +204,8 @@ static inline int64_t snapshot_mtime(const struct node *n)
 /* Dates n, a file whose bytes were learnt at its first stat (digest:
  * of those bytes), as snapshot.h promises; through sync, which keeps
  * the date. */
-void snapshot_date_learnt(struct node *n, struct sync *sync, uint64_t digest);
+void snapshot_date_learnt(const struct snapshot *snap, struct node *n, struct sync *sync,
+			  uint64_t digest);
 
 /* What a size learnt for n is kept in the cache under (sync_remember_size):
  * the digest of its source, this version's formats folded in. Only

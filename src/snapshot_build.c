@@ -281,7 +281,8 @@ static int date_files(struct snapshot *snap, struct sync *sync)
 				continue;
 			digest = 0;	/* learnt before dates were kept: bytes unknown */
 		}
-		rows[n++] = (struct store_file_date){ node->ino, digest, snapshot_mtime(node) };
+		rows[n++] = (struct store_file_date){ snapshot_ino(snap, node), digest,
+						      snapshot_mtime(node) };
 		if (n == DATES_AT_ONCE) {
 			sync_put_file_dates(sync, rows, n);
 			n = 0;
@@ -295,11 +296,12 @@ static int date_files(struct snapshot *snap, struct sync *sync)
 	return rc;
 }
 
-void snapshot_date_learnt(struct node *n, struct sync *sync, uint64_t digest)
+void snapshot_date_learnt(const struct snapshot *snap, struct node *n, struct sync *sync,
+			  uint64_t digest)
 {
 	int64_t was = snapshot_mtime(n), now = (int64_t)time(NULL);
 
-	atomic_store_explicit(&n->mtime, sync_date_file(sync, n->ino, digest, was,
+	atomic_store_explicit(&n->mtime, sync_date_file(sync, snapshot_ino(snap, n), digest, was,
 							 was > now ? was : now),
 			      memory_order_relaxed);
 }
@@ -307,8 +309,7 @@ void snapshot_date_learnt(struct node *n, struct sync *sync, uint64_t digest)
 struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KINDS])
 {
 	struct snapshot *snap = xcalloc(1, sizeof(*snap));
-	struct builder b = { .snap = snap, .path = BUF_INIT, .name = BUF_INIT,
-			     .scratch = BUF_INIT };
+	struct builder b = { .snap = snap, .name = BUF_INIT, .scratch = BUF_INIT };
 	int64_t created = sync_cache_created_at(sync);
 	struct timespec began, ended;
 	size_t fixed;
@@ -332,6 +333,7 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 		n->mtime = sync_first_seen(sync, n->collection, snapshot_id(snap, n));
 	}
 	views_add(&b);
+	snapshot_forget_inos(&b);
 	snapshot_lay_out(snap);
 	views_finish(&b);
 	if (rc == 0)
@@ -348,7 +350,6 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 			snap->nodes[i].mtime = created;
 	free(b.undated);
 	views_free(&b);
-	buf_free(&b.path);
 	buf_free(&b.name);
 	buf_free(&b.scratch);
 	if (rc != 0) {

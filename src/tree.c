@@ -145,7 +145,7 @@ int tree_lookup(struct tree *t, uint64_t parent, const char *name, pid_t reader,
 	if (n && tree_attributes_wait(t, snap, n)) {
 		/* Never cached: the kernel asks getattr next, which lists or
 		 * fetches without holding the directory. */
-		tree_fill_stat(t, n, 0, st);
+		tree_fill_stat(t, snap, n, 0, st);
 		if (changing)
 			*changing = true;
 		tree_release(t, snap);
@@ -176,12 +176,12 @@ int tree_readdir(struct tree *t, uint64_t ino, off_t offset, tree_fill_fn fill, 
 		return -ENOTDIR;
 	}
 	if (offset <= 0) {
-		tree_fill_stat(t, dir, 0, &st);
+		tree_fill_stat(t, snap, dir, 0, &st);
 		if (fill(ctx, ".", &st, true, 1) != 0)
 			goto done;
 	}
 	if (offset <= 1) {
-		tree_fill_stat(t, snapshot_parent(snap, dir), 0, &st);
+		tree_fill_stat(t, snap, snapshot_parent(snap, dir), 0, &st);
 		if (fill(ctx, "..", &st, false, 2) != 0)
 			goto done;
 	}
@@ -190,9 +190,9 @@ int tree_readdir(struct tree *t, uint64_t ino, off_t offset, tree_fill_fn fill, 
 		int64_t size = snapshot_size(c);
 		bool complete = c->kind == NODE_DIR ||
 				(size >= 0 && c->kind != NODE_STATUS &&
-				 !tree_read_from_former(t, c->ino));
+				 !tree_read_from_former(t, snapshot_ino(snap, c)));
 
-		tree_fill_stat(t, c, complete ? size : 0, &st);
+		tree_fill_stat(t, snap, c, complete ? size : 0, &st);
 		if (fill(ctx, snapshot_name(snap, c), &st, complete, (off_t)i + 3) != 0)
 			break;
 	}
@@ -240,11 +240,11 @@ int tree_read(struct tree *t, uint64_t ino, pid_t reader, off_t off, size_t size
 	n = to.node;
 	if (n->kind == NODE_JSONL) {
 		rc = snapshot_read_lines(snap, n, t->sync, off, size, out);
-	} else if (n->kind == NODE_STATUS || !kept_read(t->kept, n->ino, n->digest, off, size, out)) {
+	} else if (n->kind == NODE_STATUS || !kept_read(t->kept, ino, n->digest, off, size, out)) {
 		rc = tree_render_node(t, snap, n, reader, &content, NULL, NULL, NULL);
 		if (rc >= 0 && !kept_copy_part(&content, off, size, out) && rc == 0 &&
 		    n->kind != NODE_STATUS)
-			kept_put(t->kept, n->ino, n->digest, &content);
+			kept_put(t->kept, ino, n->digest, &content);
 	}
 	buf_free(&content);
 	/* The .omifs files' own reads are not counted: reading the metrics

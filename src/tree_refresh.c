@@ -50,7 +50,8 @@ static void report_changes(struct tree *t, const struct snapshot *old, const str
 	until.tv_sec += REPLY_WAIT_SECONDS;
 	for (size_t i = 1; i < old->n_nodes; i++) {
 		const struct node *was = &old->nodes[i], *dir = snapshot_parent(old, was);
-		struct node *is = snapshot_node(now, was->ino);
+		uint64_t ino = snapshot_ino(old, was);
+		struct node *is = snapshot_node(now, ino);
 
 		/* A transcript's size, and the date learnt with it, stay known
 		 * while its source is the same. */
@@ -60,21 +61,24 @@ static void report_changes(struct tree *t, const struct snapshot *old, const str
 		}
 
 		if (!is || tree_node_changed(was, is))
-			await_replies(t, was->ino, &until);
+			await_replies(t, ino, &until);
 		if (!is) {
-			invalidate(was->ino, dir->ino, snapshot_name(old, was), ctx);
-			invalidate(dir->ino, 0, NULL, ctx);
+			uint64_t dir_ino = snapshot_ino(old, dir);
+
+			invalidate(ino, dir_ino, snapshot_name(old, was), ctx);
+			invalidate(dir_ino, 0, NULL, ctx);
 		} else if (tree_node_changed(was, is)) {
-			invalidate(was->ino, 0, NULL, ctx);
+			invalidate(ino, 0, NULL, ctx);
 		}
 	}
 	for (size_t i = 1; i < now->n_nodes; i++) {
 		const struct node *is = &now->nodes[i];
-		const struct node *dir = snapshot_parent(now, is);
 
-		if (!snapshot_node(old, is->ino)) {
-			invalidate(0, dir->ino, snapshot_name(now, is), ctx);
-			invalidate(dir->ino, 0, NULL, ctx);
+		if (!snapshot_node(old, snapshot_ino(now, is))) {
+			uint64_t dir_ino = snapshot_ino(now, snapshot_parent(now, is));
+
+			invalidate(0, dir_ino, snapshot_name(now, is), ctx);
+			invalidate(dir_ino, 0, NULL, ctx);
 		}
 	}
 }

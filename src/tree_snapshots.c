@@ -103,13 +103,17 @@ static uint64_t *changed_files(const struct snapshot *old, const struct snapshot
 
 	*n = 0;
 	for (size_t i = 1; i < old->n_nodes; i++) {
-		const struct node *was = &old->nodes[i], *is = snapshot_node(now, was->ino);
+		const struct node *was = &old->nodes[i], *is;
+		uint64_t ino;
 
-		if (was->kind == NODE_DIR || was->kind == NODE_STATUS || snapshot_size(was) < 0 ||
-		    (is && !tree_node_changed(was, is)))
+		if (was->kind == NODE_DIR || was->kind == NODE_STATUS || snapshot_size(was) < 0)
+			continue;
+		ino = snapshot_ino(old, was);
+		is = snapshot_node(now, ino);
+		if (is && !tree_node_changed(was, is))
 			continue;
 		inos = xgrow(inos, &cap, *n, sizeof(*inos), 64);
-		inos[(*n)++] = was->ino;
+		inos[(*n)++] = ino;
 	}
 	if (*n > 1)
 		qsort(inos, *n, sizeof(*inos), compare_inos);
