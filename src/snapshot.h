@@ -9,8 +9,9 @@
  *   rendered again from the item's JSON when it is read (snapshot_render),
  *   which gives the very bytes whose length the build recorded.
  * - Inode numbers derive from the path (64-bit FNV-1a, the root is 1), so
- *   they are the same in every snapshot and on every mount. A node whose
- *   path repeats another's (a duplicate id) is skipped with a log line.
+ *   they are the same in every snapshot and on every mount; a node does
+ *   not keep its own, snapshot_ino works it out. A node whose path
+ *   repeats another's (a duplicate id) is skipped with a log line.
  * - Every file's mtime moves when its bytes do, and never otherwise
  *   (the cache keeps each file's digest and mtime: store_file_date). Its
  *   first bytes take the item's own timestamps; bytes that differ from
