@@ -123,6 +123,25 @@ def test_quick_refresh_finds_new_conversations_with_few_requests(emulator_factor
     assert sum(stats.values()) <= 4
 
 
+def test_a_refresh_dates_a_directory_by_its_newest_file(emulator_factory, mount_factory):
+    """A directory's mtime is the newest inside it after a refresh too, not
+    the one it had when first listed: a snapshot's directories used to take
+    their former mtimes back at each refresh."""
+    emu = emulator_factory(*UNLIMITED)
+    m = mount_factory(emu.url, "ttl=1", "retries=0", "timeout=5")
+    open_dir = m.p("action-items", "open")
+    newest = max(os.stat(os.path.join(open_dir, f)).st_mtime for f in os.listdir(open_dir))
+    assert os.stat(open_dir).st_mtime == newest
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(newest + 86400))
+    emu.add("action-items", {"id": "added-later", "description": "Newer than the rest",
+                             "completed": False, "created_at": later, "updated_at": later})
+    r = run_omifs("refresh", "--wait", m.path, key=None, timeout=60)
+    assert r.returncode == 0, r.stderr
+    added = os.stat(os.path.join(open_dir, "added-later.txt")).st_mtime
+    assert added == newest + 86400
+    assert os.stat(open_dir).st_mtime == added
+
+
 def run_sync(emu, cache_home, *options, timeout=120):
     return run_omifs("sync", "-o", ",".join([f"url={emu.url}", *options]), cache_home=str(cache_home),
                      timeout=timeout)
