@@ -69,6 +69,10 @@ def add_data_flags(p):
                    help="number of conversations (default 60; every hard case is planted "
                         "when N >= 19)")
     g.add_argument("--memories", type=int, default=80, metavar="N", help="number of memories (default 80)")
+    g.add_argument("--memory-categories", type=int, default=0, metavar="N",
+                   help="file the memories under N made-up categories (topic-00000, ...) rather "
+                        "than the app's few, as a heavy account's many directories (default 0: "
+                        "the app's)")
     g.add_argument("--action-items", type=int, default=50, metavar="N", help="number of action items (default 50)")
     g.add_argument("--goals", type=int, default=5, metavar="N",
                    help="number of goals (default 5; served in the backend profile only)")

@@ -19,8 +19,12 @@ class Generator:
     """Builds the dataset from a seed.  Same seed + options -> same data."""
 
     def __init__(self, seed, n_conversations, n_memories, n_action_items,
-                 mean_segments, days, hostile_ids, corpus=None, n_goals=5):
+                 mean_segments, days, hostile_ids, corpus=None, n_goals=5, memory_categories=0):
         self.rng = random.Random(seed)
+        # The app's categories, or as many made-up ones (a heavy account's
+        # directories of memories); 0 keeps every seed's data as it was.
+        self.mem_categories = (["topic-%05d" % i for i in range(memory_categories)]
+                               if memory_categories > 0 else MEM_CATEGORIES)
         self.seed = seed
         self.n_goals = max(0, n_goals)
         self.corpus = corpus            # real sentences, or None: the word list
@@ -191,7 +195,7 @@ class Generator:
             mems.append({
                 "id": self.uid(),
                 "content": self.sentence(5, 30),
-                "category": rng.choice(MEM_CATEGORIES),
+                "category": rng.choice(self.mem_categories),
                 "visibility": rng.choice(["private", "private", "public"]),
                 "tags": rng.sample(WORDS, rng.randint(0, 3)),
                 "created_at": fmt_ts(created, self.style()),
@@ -361,5 +365,6 @@ def load_dataset(opts):
         if not corpus:
             raise ValueError("the corpus %s holds no sentence" % opts.corpus)
     gen = Generator(opts.seed, opts.conversations, opts.memories, opts.action_items,
-                    opts.segments, opts.days, opts.hostile_ids, corpus, opts.goals)
+                    opts.segments, opts.days, opts.hostile_ids, corpus, opts.goals,
+                    opts.memory_categories)
     return gen.generate()
