@@ -483,6 +483,11 @@ static void metrics_collections(const struct status *st, struct buf *out)
 	       (double)st->transcripts_refused_alone);
 	metric(out, "omifs_cache_bytes", "gauge", "Size of the cache file.",
 	       (double)st->cache_bytes);
+	metric(out, "omifs_snapshots", "gauge",
+	       "Pictures of the tree in memory: two while a refresh keeps the one it replaced.",
+	       (double)st->snapshots);
+	metric(out, "omifs_snapshot_bytes", "gauge", "Memory those pictures of the tree take.",
+	       (double)st->snapshot_bytes);
 	metric(out, "omifs_refreshes_total", "counter", "Refreshes done that were asked for.",
 	       (double)st->refreshes_done);
 }

@@ -83,6 +83,8 @@ struct status {
 	size_t transcripts, conversations;	/* cached, of listed */
 	bool conversations_complete;	/* conversations were listed completely once */
 	long long cache_bytes;
+	size_t snapshots;		/* pictures of the tree in memory */
+	long long snapshot_bytes;	/* ... and what they hold */
 	char search[160];		/* how much of the account search/ covers */
 	bool offline;
 	int refresh_interval, full_refresh_interval;

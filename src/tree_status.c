@@ -64,6 +64,11 @@ static void render_status_text(struct tree *t, const struct snapshot *snap, enum
 	for (int i = 0; i <= STATUS_READ_BUCKETS; i++)
 		st->reads.counts[i] = atomic_load(&t->read_counts[i]);
 	st->reads.seconds = (double)atomic_load(&t->read_nanoseconds) / 1e9;
+	pthread_mutex_lock(&t->lock);
+	st->snapshots = t->n_live;
+	for (size_t i = 0; i < t->n_live; i++)
+		st->snapshot_bytes += (long long)snapshot_bytes(t->live[i]);
+	pthread_mutex_unlock(&t->lock);
 	if (file == STATUS_FILE_JSON)
 		render_status_json(st, out);
 	else if (file == STATUS_FILE_METRICS)

@@ -148,6 +148,10 @@ def test_metrics_parse_and_their_counters_rise_with_requests(emulator_factory, m
     budget = {s.labels["policy"]: s.value for s in before["omifs_budget_used"].samples}
     left = {s.labels["policy"]: s.value for s in before["omifs_budget_left"].samples}
     assert budget["minute"] >= 1 and budget["minute"] + left["minute"] == 100
+    # The current picture of the tree, and the one it replaced while the
+    # kernel may hold that one's sizes: two at most, with no reader about.
+    assert 1 <= before["omifs_snapshots"].samples[0].value <= 2
+    assert before["omifs_snapshot_bytes"].samples[0].value > 1000
 
     r = run_omifs("refresh", "--wait", m.path, key=None, timeout=60)
     assert r.returncode == 0, r.stderr
