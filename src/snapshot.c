@@ -154,19 +154,21 @@ static size_t ino_slot(uint64_t ino, size_t mask)
 	return (size_t)((ino * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
 }
 
+/* The hash of the path of a child called name, given its directory's. */
+static uint64_t hash_child(uint64_t dir_hash, const char *name)
+{
+	return hash_more(hash_more(dir_hash, "/", 1), name, strlen(name));
+}
+
 /* hash_bytes of the path of node i below the root ("/a/b"; the root's
  * is empty): inode numbers are not kept in the nodes but follow from
  * their names, 8 bytes less a node. */
 static uint64_t path_hash(const struct snapshot *snap, uint32_t i)
 {
-	const char *name;
-	uint64_t h;
-
 	if (i == 0)
 		return HASH_START;
-	h = hash_more(path_hash(snap, snap->nodes[i].parent), "/", 1);
-	name = snapshot_name(snap, &snap->nodes[i]);
-	return hash_more(h, name, strlen(name));
+	return hash_child(path_hash(snap, snap->nodes[i].parent),
+			  snapshot_name(snap, &snap->nodes[i]));
 }
 
 static uint64_t ino_at(const struct snapshot *snap, uint32_t i)
@@ -230,9 +232,7 @@ static void ino_grow(struct builder *b)
 /* The inode number of a child called name of parent. */
 static uint64_t child_ino(const struct builder *b, uint32_t parent, const char *name)
 {
-	uint64_t h = hash_more(path_hash(b->snap, parent), "/", 1);
-
-	return names_inode_of_hash(hash_more(h, name, strlen(name)));
+	return names_inode_of_hash(hash_child(path_hash(b->snap, parent), name));
 }
 
 /* Logs that the path of a child called name of parent is taken. */

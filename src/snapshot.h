@@ -202,11 +202,10 @@ static inline int64_t snapshot_mtime(const struct node *n)
 	return atomic_load_explicit(&n->mtime, memory_order_relaxed);
 }
 
-/* Dates n, a file whose bytes were learnt at its first stat (digest:
- * of those bytes), as snapshot.h promises; through sync, which keeps
- * the date. */
-void snapshot_date_learnt(const struct snapshot *snap, struct node *n, struct sync *sync,
-			  uint64_t digest);
+/* Dates n (inode number ino), a file whose bytes were learnt at its
+ * first stat (digest: of those bytes), as snapshot.h promises; through
+ * sync, which keeps the date. */
+void snapshot_date_learnt(struct node *n, uint64_t ino, struct sync *sync, uint64_t digest);
 
 /* What a size learnt for n is kept in the cache under (sync_remember_size):
  * the digest of its source, this version's formats folded in. Only

@@ -296,12 +296,11 @@ static int date_files(struct snapshot *snap, struct sync *sync)
 	return rc;
 }
 
-void snapshot_date_learnt(const struct snapshot *snap, struct node *n, struct sync *sync,
-			  uint64_t digest)
+void snapshot_date_learnt(struct node *n, uint64_t ino, struct sync *sync, uint64_t digest)
 {
 	int64_t was = snapshot_mtime(n), now = (int64_t)time(NULL);
 
-	atomic_store_explicit(&n->mtime, sync_date_file(sync, snapshot_ino(snap, n), digest, was,
+	atomic_store_explicit(&n->mtime, sync_date_file(sync, ino, digest, was,
 							 was > now ? was : now),
 			      memory_order_relaxed);
 }

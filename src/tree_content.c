@@ -69,11 +69,11 @@ void tree_owned_stat(const struct tree *t, uint64_t ino, time_t mtime, struct st
 	st->st_blksize = 4096;
 }
 
-/* The stat of n, sized `size` when it is a file. */
-void tree_fill_stat(const struct tree *t, const struct snapshot *snap, const struct node *n,
-		    int64_t size, struct stat *st)
+/* The stat of n (inode number ino), sized `size` when it is a file. */
+void tree_fill_stat(const struct tree *t, uint64_t ino, const struct node *n, int64_t size,
+		    struct stat *st)
 {
-	tree_owned_stat(t, snapshot_ino(snap, n), (time_t)snapshot_mtime(n), st);
+	tree_owned_stat(t, ino, (time_t)snapshot_mtime(n), st);
 	if (n->kind == NODE_DIR) {
 		st->st_mode = S_IFDIR | (0555 & ~t->opts.umask);
 		st->st_nlink = 2 + n->n_subdirs;
@@ -88,13 +88,11 @@ void tree_fill_stat(const struct tree *t, const struct snapshot *snap, const str
 
 /* Learns n's size and date from its bytes, for this snapshot and for
  * later mounts. */
-static void learn_file(struct tree *t, const struct snapshot *snap, struct node *n,
-		       const struct buf *content)
+static void learn_file(struct tree *t, struct node *n, uint64_t ino, const struct buf *content)
 {
 	snapshot_learn_size(n, (int64_t)content->len);
-	sync_remember_size(t->sync, snapshot_ino(snap, n), snapshot_kept_digest(n),
-			   (int64_t)content->len);
-	snapshot_date_learnt(snap, n, t->sync, hash_bytes(content->data, content->len));
+	sync_remember_size(t->sync, ino, snapshot_kept_digest(n), (int64_t)content->len);
+	snapshot_date_learnt(n, ino, t->sync, hash_bytes(content->data, content->len));
 }
 
 /* The vault note of transcript n when its size is still to learn. */
@@ -106,10 +104,10 @@ static struct node *note_to_learn(const struct snapshot *snap, const struct node
 	return note && snapshot_size(note) < 0 ? note : NULL;
 }
 
-/* The attributes of n, rendering it (and fetching its transcript) when
- * its size is not known yet. */
+/* The attributes of n (inode number ino), rendering it (and fetching
+ * its transcript) when its size is not known yet. */
 static int node_attributes(struct tree *t, const struct snapshot *snap, struct node *n,
-			   pid_t reader, struct stat *st, bool *changing)
+			   uint64_t ino, pid_t reader, struct stat *st, bool *changing)
 {
 	struct buf content = BUF_INIT, note_text = BUF_INIT;
 	struct node *note = note_to_learn(snap, n);
@@ -131,19 +129,19 @@ static int node_attributes(struct tree *t, const struct snapshot *snap, struct n
 		if (((rc == 0 && partial) || rc == 1) && changing)
 			*changing = true;
 		if (rc == 0 && n->kind != NODE_STATUS && !partial)
-			learn_file(t, snap, n, &content);
+			learn_file(t, n, ino, &content);
 		if (rc == 0 && note)
-			learn_file(t, snap, note, &note_text);
+			learn_file(t, note, snapshot_ino(snap, note), &note_text);
 		/* Learning the size was the costly part: the reads that
 		 * follow a first stat get the same bytes. */
 		if (rc == 0 && n->kind != NODE_STATUS && content.len > KEPT_ONE_READ)
-			kept_put(t->kept, snapshot_ino(snap, n), n->digest, &content);
+			kept_put(t->kept, ino, n->digest, &content);
 		buf_free(&content);
 		buf_free(&note_text);
 	}
 	if (rc < 0)
 		return rc;
-	tree_fill_stat(t, snap, n, size, st);
+	tree_fill_stat(t, ino, n, size, st);
 	if (n->kind == NODE_STATUS)
 		st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = mtime_nsec;
 	return 0;
@@ -164,17 +162,18 @@ int tree_kernel_attributes(struct tree *t, const struct snapshot *snap, struct n
 			   pid_t reader, struct stat *st, bool *changing)
 {
 	struct node *was;
-	struct snapshot *former = tree_former_while_read(t, snapshot_ino(snap, n), &was);
+	uint64_t ino = snapshot_ino(snap, n);	/* the same in the former: the same path */
+	struct snapshot *former = tree_former_while_read(t, ino, &was);
 	int rc;
 
 	if (former) {
-		rc = node_attributes(t, former, was, reader, st, changing);
+		rc = node_attributes(t, former, was, ino, reader, st, changing);
 		if (changing)
 			*changing = true;
 		tree_release(t, former);
 		return rc;
 	}
-	return node_attributes(t, snap, n, reader, st, changing);
+	return node_attributes(t, snap, n, ino, reader, st, changing);
 }
 
 /*

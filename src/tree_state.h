@@ -119,8 +119,8 @@ int tree_render_node(struct tree *t, const struct snapshot *snap, const struct n
 		     pid_t reader, struct buf *out, long *status_nsec, struct buf *note,
 		     bool *partial);
 void tree_owned_stat(const struct tree *t, uint64_t ino, time_t mtime, struct stat *st);
-void tree_fill_stat(const struct tree *t, const struct snapshot *snap, const struct node *n,
-		    int64_t size, struct stat *st);
+void tree_fill_stat(const struct tree *t, uint64_t ino, const struct node *n, int64_t size,
+		    struct stat *st);
 int tree_kernel_attributes(struct tree *t, const struct snapshot *snap, struct node *n,
 			   pid_t reader, struct stat *st, bool *changing);
 bool tree_attributes_wait(struct tree *t, const struct snapshot *snap, const struct node *n);
