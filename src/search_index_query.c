@@ -1,9 +1,9 @@
 /*
  * search_index_query: queries over the index. A query as typed is read by
  * search_query (which asks the index's own tokenizer whether a text
- * holds words); the matches are ranked in one pass (search_rank), the
- * best ones shown get their snippets' windows in one more run of the
- * query over their rows, and then their rows and snippets (pass two).
+ * holds words); the matches are ranked, each with its snippet's window,
+ * in one pass (search_rank), and then the best ones shown get their
+ * rows and snippets (pass two).
  */
 #include "search_index_state.h"
 
@@ -108,12 +108,6 @@ static int prepare_dated(struct search_index *ix, const char *sql, sqlite3_stmt 
 	return rc;
 }
 
-/* Between the passes, for the matches shown only: their snippets'
- * windows, from one more run of the query over their rowids' range. */
-static const char window_sql[] =
-	"SELECT rowid, " SEARCH_WINDOW_FUNCTION "(search_text, ?2) FROM search_text "
-	"WHERE search_text MATCH ?1 AND rowid BETWEEN ?3 AND ?4 ORDER BY rowid";
-
 /* Pass two, for the matches shown only: a row by its rowid, without the
  * query, and its snippet from its window. */
 static const char hit_sql[] =
@@ -183,71 +177,14 @@ static int rank_matches(struct search_index *ix, const struct search_query *q,
 	return step;
 }
 
-/* A row to choose a window for: its rowid, its place in the ranking. */
-struct windowed_row {
-	sqlite3_int64 rowid;
-	size_t row;
-};
-
-static int lower_rowid_first(const void *a, const void *b)
-{
-	const struct windowed_row *x = a, *y = b;
-
-	return x->rowid < y->rowid ? -1 : x->rowid > y->rowid;
-}
-
-/* Chooses the windows of rows[from, from + count), count > 0, in one run
- * of the query over their rowids' range. Returns SQLITE_DONE or the
- * failing step's code. */
-static int choose_windows(sqlite3 *db, const char *match, struct search_ranking *ranking,
-			  size_t from, size_t count)
-{
-	struct windowed_row *order = xcalloc(count, sizeof(*order));
-	sqlite3_int64 *rowids = xcalloc(count, sizeof(*rowids));
-	struct search_rowids wanted = { rowids, count };
-	sqlite3_stmt *st = NULL;
-	size_t found = 0;
-	int step = SQLITE_INTERNAL;
-
-	for (size_t i = 0; i < count; i++)
-		order[i] = (struct windowed_row){ ranking->rows[from + i].rowid, from + i };
-	qsort(order, count, sizeof(*order), lower_rowid_first);
-	for (size_t i = 0; i < count; i++)
-		rowids[i] = order[i].rowid;
-	if (sqlite3_prepare_v2(db, window_sql, -1, &st, NULL) != SQLITE_OK)
-		goto out;
-	sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
-	sqlite3_bind_pointer(st, 2, &wanted, SEARCH_ROWIDS_POINTER, NULL);
-	sqlite3_bind_int64(st, 3, rowids[0]);
-	sqlite3_bind_int64(st, 4, rowids[count - 1]);
-	/* The query gives rows in rowid order, as order holds them. */
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		sqlite3_int64 rowid = sqlite3_column_int64(st, 0);
-		const void *blob = sqlite3_column_blob(st, 1);
-
-		while (found < count && order[found].rowid < rowid)
-			found++;
-		if (found < count && order[found].rowid == rowid && blob &&
-		    sqlite3_column_bytes(st, 1) == (int)sizeof(struct search_window))
-			memcpy(&ranking->rows[order[found].row].window, blob,
-			       sizeof(struct search_window));
-	}
-out:
-	sqlite3_finalize(st);
-	free(rowids);
-	free(order);
-	return step;
-}
-
 /* The hits of the ranked rows, best first, up to limit (0: all); a row
- * the tree would not show is passed over. match: the query's words
- * (their snippets' windows are chosen here), or NULL. Returns
- * SQLITE_DONE or the failing step's code. */
-static int fetch_hits(struct search_index *ix, const char *match,
-		      struct search_ranking *ranking, size_t limit, struct search_hits *out)
+ * the tree would not show is passed over. Returns SQLITE_DONE or the
+ * failing step's code. */
+static int fetch_hits(struct search_index *ix, struct search_ranking *ranking, size_t limit,
+		      struct search_hits *out)
 {
 	sqlite3_stmt *st = NULL;
-	size_t cap = 0, windowed = 0;
+	size_t cap = 0;
 	int step = SQLITE_DONE;
 
 	if (prepare_dated(ix, hit_sql, &st) != SQLITE_OK)
@@ -255,21 +192,10 @@ static int fetch_hits(struct search_index *ix, const char *match,
 	for (size_t i = 0; i < ranking->ranked && (!limit || out->n < limit); i++) {
 		const struct search_ranked *row = &ranking->rows[i];
 
-		/* Windows for as many rows as may still be shown. */
-		if (match && i == windowed) {
-			size_t count = ranking->ranked - i;
-
-			if (limit && limit - out->n < count)
-				count = limit - out->n;
-			step = choose_windows(ix->db, match, ranking, i, count);
-			if (step != SQLITE_DONE)
-				break;
-			windowed = i + count;
-		}
 		sqlite3_bind_int64(st, 1, row->rowid);
 		sqlite3_bind_int(st, 2, row->window.column);
 		sqlite3_bind_int(st, 3, row->window.first);
-		sqlite3_bind_int64(st, 4, row->window.marks);
+		sqlite3_bind_int64(st, 4, row->window.near);
 		step = sqlite3_step(st);
 		if (step == SQLITE_ROW) {
 			int kind = sqlite3_column_int(st, 0);
@@ -429,7 +355,7 @@ static int find_hits(struct search_index *ix, const struct search_query *q, cons
 	if (step == SQLITE_DONE)
 		step = rank_best(ix, q, ranking, limit);
 	if (step == SQLITE_DONE)
-		step = fetch_hits(ix, q->match, ranking, limit, out);
+		step = fetch_hits(ix, ranking, limit, out);
 	/* Rows passed over can leave the ranked ones too few: rank all. */
 	if (step == SQLITE_DONE && out->n < limit && ranking->ranked < ranking->n) {
 		bool partial = out->partial;
@@ -438,7 +364,7 @@ static int find_hits(struct search_index *ix, const struct search_query *q, cons
 		out->partial = partial;
 		step = rank_best(ix, q, ranking, 0);
 		if (step == SQLITE_DONE)
-			step = fetch_hits(ix, q->match, ranking, limit, out);
+			step = fetch_hits(ix, ranking, limit, out);
 	}
 	return step;
 }

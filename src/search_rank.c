@@ -4,8 +4,9 @@
  * SEARCH_RANK_FUNCTION adds the row it is called on to the ranking
  * bound to it: per phrase of the query the weighted count of its
  * matches in the row (each match counts its column's weight, as in
- * bm25()), and once a query the number of rows in the table and their
- * total length in tokens. It reads no row's length: that costs a lookup
+ * bm25()) and the window of its excerpt (search_snippet.h), and once a
+ * query the number of rows in the table and their total length in
+ * tokens. It reads no row's length: that costs a lookup
  * per row in FTS5's size table, which only the rows that might be shown
  * pay, read by the caller (an auxiliary function cannot: outside a
  * full-text query FTS5 gives it no sizes). It hands SQLite nothing: a
@@ -51,6 +52,18 @@ static int table_totals(const Fts5ExtensionApi *api, Fts5Context *fts, struct se
 	return rc;
 }
 
+/* FTS5's xInst order: column, then token, then phrase. */
+static int match_order(const void *a, const void *b)
+{
+	const struct search_match *x = a, *y = b;
+
+	if (x->column != y->column)
+		return x->column < y->column ? -1 : 1;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return (x->phrase > y->phrase) - (x->phrase < y->phrase);
+}
+
 /* SEARCH_RANK_FUNCTION(table, ranking, created, weight of column 0, of
  * column 1, ...): as above; a column without a weight weighs 1. */
 static void add_match(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
@@ -61,6 +74,8 @@ static void add_match(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_con
 	size_t phrases = (size_t)api->xPhraseCount(fts);
 	sqlite3_value **weights = args + 2;
 	int n_weights = nargs - 2, rc = SQLITE_OK;
+	size_t n_matches = 0;
+	struct search_ranked *row;
 	double *counts;
 
 	if (!r || phrases == 0 || (r->n > 0 && phrases != r->phrases)) {
@@ -73,24 +88,34 @@ static void add_match(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_con
 	r->phrases = phrases;
 	counts = &r->counts[r->n * phrases];
 	/* Phrase by phrase: xInst's list of every phrase's matches in
-	 * order costs a merge and an allocation a row. */
+	 * order costs a merge and an allocation a row. The matches, put in
+	 * that order here, choose the row's excerpt. */
 	for (size_t p = 0; rc == SQLITE_OK && p < phrases; p++) {
+		int size = api->xPhraseSize(fts, (int)p), column, offset;
 		Fts5PhraseIter it;
-		int column, offset;
 
 		counts[p] = 0.0;
 		rc = api->xPhraseFirst(fts, (int)p, &it, &column, &offset);
-		for (; rc == SQLITE_OK && column >= 0; api->xPhraseNext(fts, &it, &column, &offset))
+		for (; rc == SQLITE_OK && column >= 0; api->xPhraseNext(fts, &it, &column, &offset)) {
 			counts[p] += column < n_weights ? sqlite3_value_double(weights[column]) : 1.0;
+			r->matches = xgrow(r->matches, &r->cap_matches, n_matches,
+					   sizeof(*r->matches), 64);
+			r->matches[n_matches++] =
+				(struct search_match){ column, offset, offset + size, (int)p };
+		}
 	}
 	if (rc != SQLITE_OK) {
 		sqlite3_result_error_code(ctx, rc);
 		return;
 	}
-	r->rows[r->n] = (struct search_ranked){
+	if (phrases > 1)
+		qsort(r->matches, n_matches, sizeof(*r->matches), match_order);
+	row = &r->rows[r->n];
+	*row = (struct search_ranked){
 		api->xRowid(fts), 0.0,
 		sqlite3_value_type(args[1]) == SQLITE_NULL ? INT64_MIN : sqlite3_value_int64(args[1]),
 		r->n, { 0, 0, 0 } };
+	search_window_choose(r->matches, n_matches, phrases, &row->window);
 	r->n++;
 }
 
@@ -320,5 +345,6 @@ void search_ranking_free(struct search_ranking *r)
 {
 	free(r->rows);
 	free(r->counts);
+	free(r->matches);
 	*r = (struct search_ranking)SEARCH_RANKING_INIT;
 }

@@ -37,11 +37,11 @@
 #define SEARCH_RANKING_POINTER "omifs_ranking"
 
 /* Registers on db SEARCH_RANK_FUNCTION(table, ranking, created, weight
- * per column...): in a full-text query, adds the row to the struct
- * search_ranking bound (sqlite3_bind_pointer) as SEARCH_RANKING_POINTER,
- * created its date (NULL: unknown); returns NULL, or an error without
- * a ranking, or for a ranking of another query. Returns 0, or -1 when
- * db has no FTS5. */
+ * per column...): in a full-text query, adds the row, with its
+ * excerpt's window, to the struct search_ranking bound
+ * (sqlite3_bind_pointer) as SEARCH_RANKING_POINTER, created its date
+ * (NULL: unknown); returns NULL, or an error without a ranking, or for
+ * a ranking of another query. Returns 0, or -1 when db has no FTS5. */
 int search_rank_register(sqlite3 *db);
 
 /* A row's length in tokens from its `sz` in FTS5's %_docsize table (a
@@ -54,7 +54,7 @@ struct search_ranked {
 	double score;		/* higher is better, > 0; 0 when unranked */
 	sqlite3_int64 created;	/* breaks ties, newest first */
 	size_t slot;		/* its counts in search_ranking's */
-	struct search_window window;	/* where its snippet is, once chosen */
+	struct search_window window;	/* where its snippet is */
 };
 
 /* The rows of one query as they are read. */
@@ -64,9 +64,11 @@ struct search_ranking {
 	size_t ranked;		/* after search_ranking_finish: rows[0, ranked) are in order */
 	double *counts;		/* per row: a count per phrase */
 	double total_rows, total_tokens;
+	struct search_match *matches;	/* the row being added's, cap_matches of room */
+	size_t cap_matches;
 };
 
-#define SEARCH_RANKING_INIT { NULL, 0, 0, 0, 0, NULL, 0, 0 }
+#define SEARCH_RANKING_INIT { NULL, 0, 0, 0, 0, NULL, 0, 0, NULL, 0 }
 
 /* Adds a row that matched no words (a filter alone): score 0, its
  * snippet from the start of its text. Not with SEARCH_RANK_FUNCTION's. */

@@ -1,10 +1,11 @@
 /*
- * Unit tests for search_snippet: the window chosen in a run of the
- * query, and the excerpt written from it later by rowid, on the index's
- * own tokenizers.
+ * Unit tests for search_snippet: the window chosen from a row's matches
+ * as the ranking reads them, and the excerpt written from it later by
+ * rowid, on the index's own tokenizers.
  */
 #include "buf.h"
 #include "cjk_tokenizer.h"
+#include "search_rank.h"
 #include "search_snippet.h"
 #include "unit.h"
 
@@ -45,6 +46,7 @@ static sqlite3 *table(void)
 	CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK);
 	CHECK(cjk_tokenizer_register(db) == 0);
 	CHECK(search_snippet_register(db) == 0);
+	CHECK(search_rank_register(db) == 0);
 	CHECK(sqlite3_exec(db, "CREATE VIRTUAL TABLE t USING fts5(a, b, c, tokenize = '"
 			       CJK_TOKENIZER_NAME " unicode61')",
 			   NULL, NULL, NULL) == SQLITE_OK);
@@ -71,7 +73,7 @@ static char *excerpt(sqlite3 *db, sqlite3_int64 rowid, const struct search_windo
 				     "WHERE rowid = ?", -1, &st, NULL) == SQLITE_OK);
 	sqlite3_bind_int(st, 1, w->column);
 	sqlite3_bind_int(st, 2, w->first);
-	sqlite3_bind_int64(st, 3, w->marks);
+	sqlite3_bind_int64(st, 3, w->near);
 	sqlite3_bind_int64(st, 4, rowid);
 	CHECK(sqlite3_step(st) == SQLITE_ROW);
 	text = strdup((const char *)sqlite3_column_text(st, 0));
@@ -82,30 +84,25 @@ static char *excerpt(sqlite3 *db, sqlite3_int64 rowid, const struct search_windo
 }
 
 /* The snippet of row rowid under query, as a search shows it: its
- * window chosen in a run of the query, then its excerpt by rowid. */
+ * window chosen as the ranking reads the query's matches, then its
+ * excerpt by rowid. */
 static char *snippet(sqlite3 *db, const char *query, sqlite3_int64 rowid)
 {
-	struct search_rowids wanted = { &rowid, 1 };
+	struct search_ranking ranking = SEARCH_RANKING_INIT;
 	sqlite3_stmt *st = NULL;
 	char *text = NULL;
 
-	CHECK(sqlite3_prepare_v2(db, "SELECT rowid, " SEARCH_WINDOW_FUNCTION "(t, ?2) FROM t "
+	CHECK(sqlite3_prepare_v2(db, "SELECT " SEARCH_RANK_FUNCTION "(t, ?2, NULL) FROM t "
 				     "WHERE t MATCH ?1", -1, &st, NULL) == SQLITE_OK);
 	sqlite3_bind_text(st, 1, query, -1, SQLITE_STATIC);
-	sqlite3_bind_pointer(st, 2, &wanted, SEARCH_ROWIDS_POINTER, NULL);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const void *blob = sqlite3_column_blob(st, 1);
-		struct search_window w;
-
-		/* A window for the row asked for only. */
-		CHECK((sqlite3_column_int64(st, 0) == rowid) == (blob != NULL));
-		if (!blob)
-			continue;
-		CHECK(sqlite3_column_bytes(st, 1) == (int)sizeof(w));
-		memcpy(&w, blob, sizeof(w));
-		text = excerpt(db, rowid, &w);
-	}
-	sqlite3_finalize(st);
+	sqlite3_bind_pointer(st, 2, &ranking, SEARCH_RANKING_POINTER, NULL);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		;
+	CHECK(sqlite3_finalize(st) == SQLITE_OK);
+	for (size_t i = 0; i < ranking.n; i++)
+		if (ranking.rows[i].rowid == rowid)
+			text = excerpt(db, rowid, &ranking.rows[i].window);
+	search_ranking_free(&ranking);
 	CHECK(text != NULL);
 	return text ? text : strdup("(no match)");
 }
@@ -199,8 +196,10 @@ static void test_a_window_without_marks_is_the_start(void)
 
 	CHECK_STR(text, "(w00 w01 w02 w03 w04 w05 w06 w07 w08 w09 w10 w11 w12 w13 w14 w15…");
 	free(text);
+	/* Past the column's end: its last tokens, and no mark a match
+	 * there could not have set. */
 	text = excerpt(db, 2, &past);
-	CHECK_STR(text, "");
+	CHECK_STR(text, "…w24 w25 w26 w27 w28 w29 w30 w31 w32 w33 w34 w35 w36 w37 w38 w39.");
 	free(text);
 	/* A column the table does not have is an error, not a read. */
 	CHECK(sqlite3_prepare_v2(db, "SELECT " SEARCH_SNIPPET_FUNCTION "(t, ?, 0, 0) FROM t "
