@@ -98,8 +98,9 @@ static void add_match(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_con
 		rc = api->xPhraseFirst(fts, (int)p, &it, &column, &offset);
 		for (; rc == SQLITE_OK && column >= 0; api->xPhraseNext(fts, &it, &column, &offset)) {
 			counts[p] += column < n_weights ? sqlite3_value_double(weights[column]) : 1.0;
-			r->matches = xgrow(r->matches, &r->cap_matches, n_matches,
-					   sizeof(*r->matches), 64);
+			if (n_matches == r->cap_matches)
+				r->matches = xgrow(r->matches, &r->cap_matches, n_matches,
+						   sizeof(*r->matches), 64);
 			r->matches[n_matches++] =
 				(struct search_match){ column, offset, offset + size, (int)p };
 		}

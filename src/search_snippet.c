@@ -46,16 +46,20 @@ static int kept_end(const struct search_match *m, size_t left, size_t right)
 /* A window slides over the matches, in order, keeping those that fit in
  * WINDOW tokens of one column, with a count per phrase of how many it
  * holds. A window beats another by holding more different phrases, then
- * more matches. */
+ * more matches. This runs for every row a query matches: it allocates
+ * nothing for a query of a few phrases, and clears only their counts. */
 void search_window_choose(const struct search_match *m, size_t n, size_t phrases,
 			  struct search_window *w)
 {
 	size_t left = 0, distinct = 0, best_distinct = 0, best_count = 0;
 	int end = 0, best_start = 0, best_end = 0;
-	/* Queries have a few phrases: no allocation for them. */
-	size_t few[16] = { 0 }, *held = phrases <= 16 ? few : xcalloc(phrases, sizeof(*held));
+	uint32_t few[16], *held = NULL;
 
 	*w = (struct search_window){ 0, 0, 0 };
+	if (n == 0)
+		return;
+	held = phrases <= 16 ? few : xcalloc(phrases, sizeof(*held));
+	memset(held, 0, phrases * sizeof(*held));
 	for (size_t right = 0; right < n; right++) {
 		if (right > left && m[right].column != m[left].column) {
 			memset(held, 0, phrases * sizeof(*held));
@@ -66,10 +70,13 @@ void search_window_choose(const struct search_match *m, size_t n, size_t phrases
 		if (held[m[right].phrase]++ == 0)
 			distinct++;
 		while (left < right && end - m[left].start > WINDOW) {
+			bool ended_last = m[left].end == end;
+
 			if (--held[m[left].phrase] == 0)
 				distinct--;
 			left++;
-			end = kept_end(m, left, right);
+			if (ended_last)
+				end = kept_end(m, left, right);
 		}
 		if (distinct > best_distinct ||
 		    (distinct == best_distinct && right - left + 1 > best_count)) {
@@ -82,12 +89,12 @@ void search_window_choose(const struct search_match *m, size_t n, size_t phrases
 	}
 	if (held != few)
 		free(held);
-	if (best_count == 0)
-		return;
 	w->first = centred(best_start, best_end);
 	for (size_t i = 0; i < n; i++) {
-		if (m[i].column != w->column)
+		if (m[i].column < w->column)
 			continue;
+		if (m[i].column > w->column || m[i].start >= w->first + WINDOW)
+			break;
 		for (int t = m[i].start; t < m[i].end; t++) {
 			long bit = (long)t - w->first + WINDOW;
 
