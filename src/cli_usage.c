@@ -6,6 +6,7 @@
 
 #include "curl_lib.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 
 /* omifs -h after its first lines: what a mount does, and its options. */
@@ -233,14 +234,15 @@ static void usage_mcp(const char *prog)
 	       prog);
 }
 
-/* What omifs --version prints: its own, libfuse's and libcurl's versions. */
+/* What omifs --version prints: its own, libfuse's, SQLite's (linked in
+ * unless built with SQLITE_LINK=shared) and libcurl's versions. */
 void cli_print_versions(void)
 {
 	char err[256];
 	const struct curl_lib *curl = curl_lib_get(err, sizeof(err));
 
-	printf("omifs %s\nlibfuse %s\n%s\n", OMIFS_VERSION, fuse_pkgversion(),
-	       curl ? curl->version() : err);
+	printf("omifs %s\nlibfuse %s\nSQLite %s\n%s\n", OMIFS_VERSION, fuse_pkgversion(),
+	       sqlite3_libversion(), curl ? curl->version() : err);
 }
 
 /* What -h prints for cmd. */
