@@ -27,6 +27,9 @@
 
 #define K1 1.2
 #define B 0.75
+/* The columns whose weights a row reads once rather than at each match,
+ * and whose last match it notes: every column of the index. */
+#define MAX_WEIGHTED 8
 
 /* Room for one more row of `phrases` counts. */
 static void grow(struct search_ranking *r, size_t phrases)
@@ -52,16 +55,40 @@ static int table_totals(const Fts5ExtensionApi *api, Fts5Context *fts, struct se
 	return rc;
 }
 
-/* FTS5's xInst order: column, then token, then phrase. */
-static int match_order(const void *a, const void *b)
+/* Whether match x comes before y in FTS5's xInst order: column, then
+ * token (then phrase, which the caller's order settles). */
+static bool match_before(const struct search_match *x, const struct search_match *y)
 {
-	const struct search_match *x = a, *y = b;
+	return x->column < y->column || (x->column == y->column && x->start < y->start);
+}
 
-	if (x->column != y->column)
-		return x->column < y->column ? -1 : 1;
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	return (x->phrase > y->phrase) - (x->phrase < y->phrase);
+/* Merges r->matches[0, mid) and [mid, n), each in xInst order, into that
+ * order: through r->merged, which then swaps places with r->matches. On
+ * a tie the first part's match comes first: its phrases are the
+ * earlier. */
+static void merge_matches(struct search_ranking *r, size_t mid, size_t n)
+{
+	const struct search_match *a = r->matches, *b = r->matches + mid;
+	struct search_match *out, *was;
+	size_t i = 0, j = 0, k = 0, cap;
+
+	if (r->cap_merged < n) {
+		r->merged = xrealloc(r->merged, r->cap_matches * sizeof(*r->merged));
+		r->cap_merged = r->cap_matches;
+	}
+	out = r->merged;
+	while (i < mid && j < n - mid)
+		out[k++] = match_before(&b[j], &a[i]) ? b[j++] : a[i++];
+	while (i < mid)
+		out[k++] = a[i++];
+	while (j < n - mid)
+		out[k++] = b[j++];
+	was = r->matches;
+	cap = r->cap_matches;
+	r->matches = r->merged;
+	r->cap_matches = r->cap_merged;
+	r->merged = was;
+	r->cap_merged = cap;
 }
 
 /* SEARCH_RANK_FUNCTION(table, ranking, created, weight of column 0, of
@@ -76,7 +103,8 @@ static void add_match(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_con
 	int n_weights = nargs - 2, rc = SQLITE_OK;
 	size_t n_matches = 0;
 	struct search_ranked *row;
-	double *counts;
+	double *counts, weight[MAX_WEIGHTED];
+	int reached[MAX_WEIGHTED];	/* per column, the end of its last match */
 
 	if (!r || phrases == 0 || (r->n > 0 && phrases != r->phrases)) {
 		sqlite3_result_error(ctx, SEARCH_RANK_FUNCTION " needs its ranking and words", -1);
@@ -87,35 +115,45 @@ static void add_match(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_con
 	grow(r, phrases);
 	r->phrases = phrases;
 	counts = &r->counts[r->n * phrases];
+	for (int c = 0; c < MAX_WEIGHTED; c++) {
+		weight[c] = c < n_weights ? sqlite3_value_double(weights[c]) : 1.0;
+		reached[c] = 0;
+	}
 	/* Phrase by phrase: xInst's list of every phrase's matches in
-	 * order costs a merge and an allocation a row. The matches, put in
-	 * that order here, choose the row's excerpt. */
+	 * order costs a merge and an allocation a row. The matches, merged
+	 * into that order here, choose the row's excerpt. */
 	for (size_t p = 0; rc == SQLITE_OK && p < phrases; p++) {
 		int size = api->xPhraseSize(fts, (int)p), column, offset;
+		size_t run = n_matches;
 		Fts5PhraseIter it;
 
 		counts[p] = 0.0;
 		rc = api->xPhraseFirst(fts, (int)p, &it, &column, &offset);
 		for (; rc == SQLITE_OK && column >= 0; api->xPhraseNext(fts, &it, &column, &offset)) {
-			counts[p] += column < n_weights ? sqlite3_value_double(weights[column]) : 1.0;
+			counts[p] += column < MAX_WEIGHTED ? weight[column]
+				   : column < n_weights ? sqlite3_value_double(weights[column]) : 1.0;
 			if (n_matches == r->cap_matches)
 				r->matches = xgrow(r->matches, &r->cap_matches, n_matches,
 						   sizeof(*r->matches), 64);
 			r->matches[n_matches++] =
 				(struct search_match){ column, offset, offset + size, (int)p };
+			if (column < MAX_WEIGHTED && offset + size > reached[column])
+				reached[column] = offset + size;
 		}
+		if (run > 0 && n_matches > run)
+			merge_matches(r, run, n_matches);
 	}
 	if (rc != SQLITE_OK) {
 		sqlite3_result_error_code(ctx, rc);
 		return;
 	}
-	if (phrases > 1)
-		qsort(r->matches, n_matches, sizeof(*r->matches), match_order);
 	row = &r->rows[r->n];
 	*row = (struct search_ranked){
 		api->xRowid(fts), 0.0,
 		sqlite3_value_type(args[1]) == SQLITE_NULL ? INT64_MIN : sqlite3_value_int64(args[1]),
-		r->n, { 0, 0, 0 } };
+		r->n, { 0, 0, 0 }, 0 };
+	for (int c = 0; c < MAX_WEIGHTED; c++)
+		row->least_tokens += (uint32_t)reached[c];
 	search_window_choose(r->matches, n_matches, phrases, &row->window);
 	r->n++;
 }
@@ -161,7 +199,7 @@ int search_ranking_add_unranked(struct search_ranking *r, sqlite3_int64 rowid,
 	if (r->phrases)
 		return -EINVAL;
 	grow(r, 0);
-	r->rows[r->n] = (struct search_ranked){ rowid, 0.0, created, r->n, { 1, 0, 0 } };
+	r->rows[r->n] = (struct search_ranked){ rowid, 0.0, created, r->n, { 1, 0, 0 }, 0 };
 	r->n++;
 	return 0;
 }
@@ -195,8 +233,9 @@ static double *phrase_rarity(const struct search_ranking *r)
 	return idf;
 }
 
-/* BM25 of a row's counts at `ratio` (its length over the average): the
- * highest at ratio 0, which bounds the row's score from above. */
+/* BM25 of a row's counts at `ratio` (its length over the average): it
+ * falls as ratio grows, so at the least length a row can have it bounds
+ * the row's score from above. */
 static double score_at(const struct search_ranking *r, const double *idf, size_t slot,
 		       double ratio)
 {
@@ -208,18 +247,24 @@ static double score_at(const struct search_ranking *r, const double *idf, size_t
 	return score;
 }
 
+/* A length over the table's average length, as BM25 weighs it. */
+static double length_ratio(const struct search_ranking *r, double tokens)
+{
+	if (r->total_rows <= 0 || r->total_tokens <= 0)
+		return 1.0;
+	return tokens / (r->total_tokens / r->total_rows);
+}
+
 /* A row's exact score, its length asked of row_tokens. */
 static int score_row(const struct search_ranking *r, const double *idf,
 		     struct search_ranked *row, search_row_tokens *row_tokens, void *ctx)
 {
-	double average = r->total_rows > 0 && r->total_tokens > 0
-				 ? r->total_tokens / r->total_rows : 0.0;
 	sqlite3_int64 tokens = 0;
 	int rc = row_tokens(ctx, row->rowid, &tokens);
 
 	if (rc < 0)
 		return rc;
-	row->score = score_at(r, idf, row->slot, average > 0 ? (double)tokens / average : 1.0);
+	row->score = score_at(r, idf, row->slot, length_ratio(r, (double)tokens));
 	return 0;
 }
 
@@ -267,7 +312,8 @@ static int score_the_best(struct search_ranking *r, const double *idf, size_t wa
 	for (size_t i = 0; i < r->n && rc == 0; i++) {
 		struct search_ranked row = r->rows[i];
 
-		if (in_heap == want && score_at(r, idf, row.slot, 0.0) < heap[0])
+		if (in_heap == want &&
+		    score_at(r, idf, row.slot, length_ratio(r, row.least_tokens)) < heap[0])
 			continue;
 		rc = score_row(r, idf, &row, row_tokens, ctx);
 		if (rc == 0) {
@@ -347,5 +393,6 @@ void search_ranking_free(struct search_ranking *r)
 	free(r->rows);
 	free(r->counts);
 	free(r->matches);
+	free(r->merged);
 	*r = (struct search_ranking)SEARCH_RANKING_INIT;
 }

@@ -13,9 +13,12 @@
  * length against the average) are bm25()'s.
  *
  * Only the best rows need their scores: a row's score falls as its
- * length grows, so counts alone bound it from above, and a row whose
- * bound is below the want-th best score of the rows scored so far can
- * never be among the best `want`. Most matches of a common word are then never
+ * length grows, and a row is at least as long as the last token its
+ * matches reach in each column, so its counts and those places bound it
+ * from above; a row whose bound is below the want-th best score of the
+ * rows scored so far can never be among the best `want`. (The places
+ * matter: a common word is in nearly every long transcript, whose bound
+ * from counts alone would let most of them through.) Most matches of a common word are then never
  * given their length (one lookup each in FTS5's size table, half of a
  * common word's cost).
  *
@@ -32,6 +35,7 @@
 
 #include <sqlite3.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define SEARCH_RANK_FUNCTION "omifs_rank"
 #define SEARCH_RANKING_POINTER "omifs_ranking"
@@ -55,6 +59,7 @@ struct search_ranked {
 	sqlite3_int64 created;	/* breaks ties, newest first */
 	size_t slot;		/* its counts in search_ranking's */
 	struct search_window window;	/* where its snippet is */
+	uint32_t least_tokens;	/* its length is at least this */
 };
 
 /* The rows of one query as they are read. */
@@ -66,9 +71,11 @@ struct search_ranking {
 	double total_rows, total_tokens;
 	struct search_match *matches;	/* the row being added's, cap_matches of room */
 	size_t cap_matches;
+	struct search_match *merged;	/* room to merge them, cap_merged */
+	size_t cap_merged;
 };
 
-#define SEARCH_RANKING_INIT { NULL, 0, 0, 0, 0, NULL, 0, 0, NULL, 0 }
+#define SEARCH_RANKING_INIT { NULL, 0, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0 }
 
 /* Adds a row that matched no words (a filter alone): score 0, its
  * snippet from the start of its text. Not with SEARCH_RANK_FUNCTION's. */
