@@ -1,13 +1,17 @@
 /*
  * Unit tests for search_rank: one pass gives bm25()'s scores where it
  * promises to, and a ranking best first; asked for the best few, it
- * gives those of the whole ranking and looks up fewer lengths.
+ * gives those of the whole ranking and looks up fewer lengths, bounding
+ * a row by where its matches end.
  */
+#include "buf.h"
+#include "cjk_tokenizer.h"
 #include "search_rank.h"
 #include "unit.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,43 +192,103 @@ static sqlite3 *larger_table(void)
 	return db;
 }
 
+/* Whether the best `want` of query, for a few wants, are the first of
+ * its whole ranking, row by row; returns the lengths looked up for the
+ * best one, out of *n matches. */
+static size_t check_best_are_first_of_all(sqlite3 *db, const char *query, size_t *n)
+{
+	static const size_t wants[] = { 1, 5, 20, 100 };
+	struct search_ranking all = SEARCH_RANKING_INIT;
+	const struct search_ranked *every;
+	size_t asked_for_one = 0;
+
+	*n = rank(db, query, &all, &every);
+	CHECK(*n == all.n && *n > 20);
+	for (size_t w = 0; w < sizeof(wants) / sizeof(*wants) && wants[w] < *n; w++) {
+		struct search_ranking best = SEARCH_RANKING_INIT;
+		const struct search_ranked *first;
+		size_t asked = 0, ranked = rank_best(db, query, wants[w], &best, &first, &asked);
+
+		CHECK(ranked >= wants[w] && ranked <= *n);
+		/* Past the want-th, only its ties. */
+		for (size_t i = wants[w]; i < ranked; i++)
+			CHECK(first[i].score == first[wants[w] - 1].score);
+		for (size_t i = 0; i < ranked; i++) {
+			CHECK(first[i].rowid == every[i].rowid);
+			CHECK(first[i].score == every[i].score);
+		}
+		if (wants[w] == 1)
+			asked_for_one = asked;
+		search_ranking_free(&best);
+	}
+	search_ranking_free(&all);
+	return asked_for_one;
+}
+
 static void test_the_best_few_are_the_first_of_all(void)
 {
 	sqlite3 *db = larger_table();
 	const char *queries[] = { "word", "word OR rare", "word rare", "filler1 word" };
-	const size_t wants[] = { 1, 5, 20, 100 };
 
 	check_same_as_bm25(db, "word");	/* lengths past a varint's byte */
-
 	for (size_t q = 0; q < sizeof(queries) / sizeof(*queries); q++) {
-		struct search_ranking all = SEARCH_RANKING_INIT;
-		const struct search_ranked *every;
-		size_t n = rank(db, queries[q], &all, &every);
+		size_t n, asked = check_best_are_first_of_all(db, queries[q], &n);
 
-		CHECK(n == all.n && n > 20);
-		for (size_t w = 0; w < sizeof(wants) / sizeof(*wants) && wants[w] < n; w++) {
-			struct search_ranking best = SEARCH_RANKING_INIT;
-			const struct search_ranked *first;
-			size_t asked = 0, ranked = rank_best(db, queries[q], wants[w], &best, &first,
-							     &asked);
-
-			CHECK(ranked >= wants[w] && ranked <= n);
-			/* Past the want-th, only its ties. */
-			for (size_t i = wants[w]; i < ranked; i++)
-				CHECK(first[i].score == first[wants[w] - 1].score);
-			for (size_t i = 0; i < ranked; i++) {
-				CHECK(first[i].rowid == every[i].rowid);
-				CHECK(first[i].score == every[i].score);
-			}
-			/* The point of it: of many matches, most lengths are
-			 * not looked up. */
-			if (wants[w] == 1 && n >= 100)
-				CHECK(asked < n / 4);
-			search_ranking_free(&best);
-		}
-		search_ranking_free(&all);
+		/* The point of it: of many matches, most lengths are not
+		 * looked up. */
+		if (n >= 100)
+			CHECK(asked < n / 4);
 	}
 	sqlite3_close(db);
+}
+
+/* 300 rows of one column whose last token is "word", once in each: the
+ * same counts everywhere, so only the row's length orders them, and
+ * where their match ends says it. Lengths from 1 to 300 in a shuffled
+ * order; with the CJK tokenizer (cjk), whose single characters under a
+ * pair take no place of their own, the filler is CJK. */
+static sqlite3 *matches_at_the_end(bool cjk)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK);
+	CHECK(search_rank_register(db) == 0);
+	CHECK(cjk_tokenizer_register(db) == 0);
+	CHECK(sqlite3_exec(db, cjk ? "CREATE VIRTUAL TABLE t USING fts5(a, b, c, tokenize = '"
+				     CJK_TOKENIZER_NAME " unicode61')"
+				   : "CREATE VIRTUAL TABLE t USING fts5(a, b, c)",
+			   NULL, NULL, NULL) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, "INSERT INTO t VALUES ('', '', ?)", -1, &st, NULL) ==
+	      SQLITE_OK);
+	for (int i = 0; i < 300; i++) {
+		struct buf text = BUF_INIT;
+		int length = (i * 113) % 300;	/* 113 is prime to 300: each once */
+
+		for (int w = 0; w < length; w++)
+			buf_puts(&text, cjk ? "東京都 " : "filler ");
+		buf_puts(&text, cjk ? "大阪" : "word");
+		sqlite3_bind_text(st, 1, text.data, -1, SQLITE_TRANSIENT);
+		CHECK(sqlite3_step(st) == SQLITE_DONE);
+		sqlite3_reset(st);
+		buf_free(&text);
+	}
+	sqlite3_finalize(st);
+	return db;
+}
+
+static void test_where_matches_end_bounds_a_row_exactly(void)
+{
+	for (int cjk = 0; cjk < 2; cjk++) {
+		sqlite3 *db = matches_at_the_end(cjk);
+		size_t n, asked = check_best_are_first_of_all(db, cjk ? "大阪" : "word", &n);
+
+		/* Counts alone bound every row alike, above every score: all
+		 * 300 lengths would be looked up. */
+		CHECK(n == 300);
+		CHECK(asked < n / 10);
+		sqlite3_close(db);
+	}
 }
 
 static void test_a_failed_length_leaves_nothing_ranked(void)
@@ -281,6 +345,7 @@ int main(void)
 	RUN(test_words_phrases_and_or_rank_as_bm25_does);
 	RUN(test_an_and_ranks_every_match_best_first);
 	RUN(test_the_best_few_are_the_first_of_all);
+	RUN(test_where_matches_end_bounds_a_row_exactly);
 	RUN(test_a_failed_length_leaves_nothing_ranked);
 	RUN(test_the_function_takes_only_its_own_ranking);
 	return UNIT_RESULT();
