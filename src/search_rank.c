@@ -27,9 +27,6 @@
 
 #define K1 1.2
 #define B 0.75
-/* The columns whose weights a row reads once rather than at each match,
- * and whose last match it notes: every column of the index. */
-#define MAX_WEIGHTED 8
 
 /* Room for one more row of `phrases` counts. */
 static void grow(struct search_ranking *r, size_t phrases)
@@ -103,22 +100,22 @@ static void add_match(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_con
 	int n_weights = nargs - 2, rc = SQLITE_OK;
 	size_t n_matches = 0;
 	struct search_ranked *row;
-	double *counts, weight[MAX_WEIGHTED];
-	int reached[MAX_WEIGHTED];	/* per column, the end of its last match */
+	double *counts;
+	int reached[SEARCH_RANK_COLUMNS];	/* per column, the end of its last match */
 
 	if (!r || phrases == 0 || (r->n > 0 && phrases != r->phrases)) {
 		sqlite3_result_error(ctx, SEARCH_RANK_FUNCTION " needs its ranking and words", -1);
 		return;
 	}
-	if (r->n == 0)
+	if (r->n == 0) {
 		rc = table_totals(api, fts, r);
+		for (int c = 0; c < SEARCH_RANK_COLUMNS; c++)
+			r->weights[c] = c < n_weights ? sqlite3_value_double(weights[c]) : 1.0;
+	}
 	grow(r, phrases);
 	r->phrases = phrases;
 	counts = &r->counts[r->n * phrases];
-	for (int c = 0; c < MAX_WEIGHTED; c++) {
-		weight[c] = c < n_weights ? sqlite3_value_double(weights[c]) : 1.0;
-		reached[c] = 0;
-	}
+	memset(reached, 0, sizeof(reached));
 	/* Phrase by phrase: xInst's list of every phrase's matches in
 	 * order costs a merge and an allocation a row. The matches, merged
 	 * into that order here, choose the row's excerpt. */
@@ -130,14 +127,14 @@ static void add_match(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_con
 		counts[p] = 0.0;
 		rc = api->xPhraseFirst(fts, (int)p, &it, &column, &offset);
 		for (; rc == SQLITE_OK && column >= 0; api->xPhraseNext(fts, &it, &column, &offset)) {
-			counts[p] += column < MAX_WEIGHTED ? weight[column]
+			counts[p] += column < SEARCH_RANK_COLUMNS ? r->weights[column]
 				   : column < n_weights ? sqlite3_value_double(weights[column]) : 1.0;
 			if (n_matches == r->cap_matches)
 				r->matches = xgrow(r->matches, &r->cap_matches, n_matches,
 						   sizeof(*r->matches), 64);
 			r->matches[n_matches++] =
 				(struct search_match){ column, offset, offset + size, (int)p };
-			if (column < MAX_WEIGHTED && offset + size > reached[column])
+			if (column < SEARCH_RANK_COLUMNS && offset + size > reached[column])
 				reached[column] = offset + size;
 		}
 		if (run > 0 && n_matches > run)
@@ -152,7 +149,7 @@ static void add_match(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_con
 		api->xRowid(fts), 0.0,
 		sqlite3_value_type(args[1]) == SQLITE_NULL ? INT64_MIN : sqlite3_value_int64(args[1]),
 		r->n, { 0, 0, 0 }, 0 };
-	for (int c = 0; c < MAX_WEIGHTED; c++)
+	for (int c = 0; c < SEARCH_RANK_COLUMNS; c++)
 		row->least_tokens += (uint32_t)reached[c];
 	search_window_choose(r->matches, n_matches, phrases, &row->window);
 	r->n++;

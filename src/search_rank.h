@@ -62,6 +62,10 @@ struct search_ranked {
 	uint32_t least_tokens;	/* its length is at least this */
 };
 
+/* The columns whose weights a query reads once, rather than at each
+ * match, and whose last match a row notes: every column of the index. */
+#define SEARCH_RANK_COLUMNS 8
+
 /* The rows of one query as they are read. */
 struct search_ranking {
 	struct search_ranked *rows;	/* n of them */
@@ -69,13 +73,14 @@ struct search_ranking {
 	size_t ranked;		/* after search_ranking_finish: rows[0, ranked) are in order */
 	double *counts;		/* per row: a count per phrase */
 	double total_rows, total_tokens;
+	double weights[SEARCH_RANK_COLUMNS];	/* the query's, read at its first row */
 	struct search_match *matches;	/* the row being added's, cap_matches of room */
 	size_t cap_matches;
 	struct search_match *merged;	/* room to merge them, cap_merged */
 	size_t cap_merged;
 };
 
-#define SEARCH_RANKING_INIT { NULL, 0, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0 }
+#define SEARCH_RANKING_INIT { NULL, 0, 0, 0, 0, NULL, 0, 0, { 0 }, NULL, 0, NULL, 0 }
 
 /* Adds a row that matched no words (a filter alone): score 0, its
  * snippet from the start of its text. Not with SEARCH_RANK_FUNCTION's. */
