@@ -101,6 +101,8 @@ static struct store *ready(struct store *s, bool writable, bool with_index)
 	pthread_mutex_init(&s->walk_lock, NULL);
 	pthread_mutex_init(&s->search_lock, NULL);
 	s->readonly = !writable;
+	s->has_first_seen = sqlite3_exec(s->db, "SELECT 1 FROM first_seen LIMIT 1", NULL, NULL,
+					 NULL) == SQLITE_OK;
 	s->created_at = read_created_at(s);
 	s->data_version = store_data_version(s);
 	s->listings_changed = store_listings_count_locked(s);

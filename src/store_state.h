@@ -63,6 +63,7 @@ struct store {
 	int format;		/* of the file: 1 for a read-only cache of an older omifs */
 	bool readonly;		/* store_open_readonly's */
 	bool dates_copied;	/* read-only: file_date copied to temp (dates_writable) */
+	bool has_first_seen;	/* the file has the first_seen table */
 };
 
 /* How many commits changed a listing, by any omifs (meta's

@@ -602,6 +602,37 @@ static void run_sql(const char *path, const char *sql)
 	sqlite3_close(db);
 }
 
+/* A read-only cache gives its first-seen times; one of an older omifs
+ * without the table gives none, and that is no error. */
+static void test_first_seen_of_a_readonly_cache(void)
+{
+	char err[128], buf[128], path[] = "/tmp/omifs-store-test-XXXXXX";
+	time_t when;
+	struct store_item one[] = { { "a", "{\"id\":\"a\"}" } };
+	int fd = mkstemp(path);
+	struct store *s;
+
+	CHECK(fd >= 0);
+	close(fd);
+	s = store_open(path, err, sizeof(err));
+	CHECK(s && store_replace_listing(s, STORE_MEMORIES, one, 1, 1000) >= 0);
+	store_close(s);
+	s = store_open_readonly(path, false, err, sizeof(err));
+	CHECK(s != NULL);
+	for (int i = 0; s && i < 2; i++)	/* the second from the statement kept */
+		CHECK(store_first_seen(s, STORE_MEMORIES, "a") == 1000);
+	store_close(s);
+	run_sql(path, "DROP TABLE first_seen");
+	s = store_open_readonly(path, false, err, sizeof(err));
+	CHECK(s != NULL);
+	if (s) {
+		CHECK(store_first_seen(s, STORE_MEMORIES, "a") == 0);
+		CHECK(!store_last_error(s, buf, sizeof(buf), &when));
+	}
+	store_close(s);
+	remove_cache(path);
+}
+
 /* A cache made by the omifs before versions (format 1: these tables,
  * user_version 0) is brought up to date in place: its items, transcripts
  * and learnt sizes stay. One of a newer omifs is refused, naming both. */
@@ -701,6 +732,7 @@ int main(void)
 	RUN(test_locked_items_are_counted);
 	RUN(test_file_dates_move_with_bytes);
 	RUN(test_file_dates_of_a_readonly_cache);
+	RUN(test_first_seen_of_a_readonly_cache);
 	RUN(test_older_cache_migrates_newer_is_refused);
 	RUN(test_check_finds_damage);
 	RUN(test_full_conversation_dropped_when_listing_changes);
