@@ -224,7 +224,7 @@ static int open_words(struct search_index *ix)
 }
 
 struct search_index *search_index_open(sqlite3 *db, bool writable, enum search_index_state state,
-				       char *err, size_t errlen)
+				       bool has_first_seen, char *err, size_t errlen)
 {
 	struct search_index *ix = xcalloc(1, sizeof(*ix));
 
@@ -235,8 +235,7 @@ struct search_index *search_index_open(sqlite3 *db, bool writable, enum search_i
 		free(ix);
 		return NULL;
 	}
-	ix->has_first_seen = sqlite3_exec(db, "SELECT 1 FROM main.first_seen LIMIT 1", NULL, NULL,
-					  NULL) == SQLITE_OK;
+	ix->has_first_seen = has_first_seen;
 	if (open_words(ix) < 0) {
 		snprintf(err, errlen, "this SQLite's FTS5 has no unicode61 tokenizer");
 		search_index_close(ix);

@@ -44,10 +44,12 @@ enum search_index_state search_index_state(sqlite3 *db);
 
 /* Makes, checks or rebuilds the index of db, whose store tables exist
  * (writable) or may be missing (read-only); state is what
- * search_index_state(db) said just before. On failure returns NULL with
- * a message. The index borrows db, which must outlive it. */
+ * search_index_state(db) said just before, has_first_seen whether the
+ * store's first_seen table is there (the store found out at its open).
+ * On failure returns NULL with a message. The index borrows db, which
+ * must outlive it. */
 struct search_index *search_index_open(sqlite3 *db, bool writable, enum search_index_state state,
-				       char *err, size_t errlen);
+				       bool has_first_seen, char *err, size_t errlen);
 void search_index_close(struct search_index *ix);
 
 /* Makes (kind, id)'s entry agree with the store's tables again: made,

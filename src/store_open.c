@@ -101,8 +101,8 @@ static struct store *ready(struct store *s, bool writable, bool with_index)
 	pthread_mutex_init(&s->walk_lock, NULL);
 	pthread_mutex_init(&s->search_lock, NULL);
 	s->readonly = !writable;
-	s->has_first_seen = sqlite3_exec(s->db, "SELECT 1 FROM first_seen LIMIT 1", NULL, NULL,
-					 NULL) == SQLITE_OK;
+	s->has_first_seen = sqlite3_exec(s->db, "SELECT 1 FROM main.first_seen LIMIT 1", NULL,
+					 NULL, NULL) == SQLITE_OK;
 	s->created_at = read_created_at(s);
 	s->data_version = store_data_version(s);
 	s->listings_changed = store_listings_count_locked(s);
@@ -110,7 +110,7 @@ static struct store *ready(struct store *s, bool writable, bool with_index)
 	s->index_state = writable ? SEARCH_INDEX_CURRENT : state;
 	if (!with_index && state != SEARCH_INDEX_CURRENT)
 		return s;
-	s->search = search_index_open(s->db, writable, state, err, sizeof(err));
+	s->search = search_index_open(s->db, writable, state, s->has_first_seen, err, sizeof(err));
 	if (!s->search)
 		log_error("cache: %s; search is off", err);
 	return s;
@@ -235,8 +235,8 @@ static struct store *open_searcher(struct store *s, const char *path)
 			    NULL) != SQLITE_OK || sqlite3_busy_timeout(s->searcher, 5000) != SQLITE_OK)
 		snprintf(err, sizeof(err), "%s", sqlite3_errmsg(s->searcher));
 	else
-		s->searcher_index = search_index_open(s->searcher, false, SEARCH_INDEX_CURRENT, err,
-						      sizeof(err));
+		s->searcher_index = search_index_open(s->searcher, false, SEARCH_INDEX_CURRENT,
+						      s->has_first_seen, err, sizeof(err));
 	if (!s->searcher_index) {
 		log_warn("cache: a connection for searches: %s", err);
 		sqlite3_close(s->searcher);
