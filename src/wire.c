@@ -143,11 +143,47 @@ static bool is_loopback_host(const char *host)
 	return inet_pton(AF_INET, host, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
 }
 
-/* libcurl reads the URL, so that the host judged is the host connected to. */
+/* How many times libcurl may rewrite a URL before it reads back as itself. */
+#define URL_REWRITES_MAX 4
+
+/* Returns url as libcurl writes it once it no longer changes (the caller
+ * frees it), or NULL if libcurl cannot read it or it keeps changing.
+ * libcurl does not always write a URL the way it would read it back: it
+ * decodes a host's %-escapes after deciding the host is no IPv4 number, so
+ * https://8%38 becomes https://88/, which reads back as https://0.0.0.88/. */
+static char *url_fixed_point(const struct curl_lib *lib, const char *url)
+{
+	char *current = xstrdup(url);
+
+	for (int rewrite = 0; rewrite < URL_REWRITES_MAX; rewrite++) {
+		CURLU *u = lib->url();
+		char *out = NULL;
+		bool same;
+
+		if (!u || lib->url_set(u, CURLUPART_URL, current, 0) != CURLUE_OK ||
+		    lib->url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK) {
+			lib->url_cleanup(u);
+			break;
+		}
+		same = strcmp(out, current) == 0;
+		free(current);
+		current = xstrdup(out);
+		lib->free(out);
+		lib->url_cleanup(u);
+		if (same)
+			return current;
+	}
+	free(current);
+	return NULL;
+}
+
+/* libcurl reads the URL, so that the host judged is the host connected to:
+ * the URL judged, and returned, is the one libcurl reads back unchanged. */
 char *wire_check_url(const char *url, bool allow_http, struct api_error *err)
 {
 	const struct curl_lib *lib = curl_lib_get(err->message, sizeof(err->message));
-	char *scheme = NULL, *user = NULL, *password = NULL, *host = NULL, *out = NULL, *copy;
+	char *scheme = NULL, *user = NULL, *password = NULL, *host = NULL, *out = NULL, *copy,
+	     *fixed;
 	const char *problem = NULL;
 	CURLU *u;
 
@@ -155,8 +191,9 @@ char *wire_check_url(const char *url, bool allow_http, struct api_error *err)
 		err->result = API_E_NETWORK;
 		return NULL;
 	}
+	fixed = url_fixed_point(lib, url);
 	u = lib->url();
-	if (!u || lib->url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	if (!fixed || !u || lib->url_set(u, CURLUPART_URL, fixed, 0) != CURLUE_OK ||
 	    lib->url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    lib->url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 		problem = "the API URL cannot be read (it must be https://HOST/...)";
@@ -179,6 +216,7 @@ char *wire_check_url(const char *url, bool allow_http, struct api_error *err)
 	lib->free(password);
 	lib->free(host);
 	lib->url_cleanup(u);
+	free(fixed);
 	if (problem || !out) {
 		lib->free(out);
 		return NULL;

@@ -108,6 +108,26 @@ static void test_url_tricks(void)
 	CHECK(!accepted("", false));
 }
 
+/* libcurl writes https://8%38 as https://88/, which it reads back as
+ * https://0.0.0.88/: what is kept, and judged, is the URL that reads back
+ * as itself (found by fuzz_headers). */
+static void test_url_kept_reads_back_as_itself(void)
+{
+	struct api_error err;
+	char *out = wire_check_url("https:/8%38", false, &err), *again;
+
+	CHECK_STR(out, "https://0.0.0.88/");
+	again = wire_check_url(out, false, &err);
+	CHECK_STR(again, out);
+	free(again);
+	free(out);
+	/* The host connected to is 127.0.0.1, judged as such. */
+	out = wire_check_url("http://%31%32%37.1:8080/v1/dev", false, &err);
+	CHECK_STR(out, "http://127.0.0.1:8080/v1/dev");
+	free(out);
+	CHECK(!accepted("http://%31%32%38.1/v1/dev", false));
+}
+
 /* Feeds one header line to wire_parse_rate_header at time 1,750,000,000. */
 static void header(struct api_rate_headers *h, const char *line)
 {
@@ -138,6 +158,7 @@ int main(void)
 	RUN(test_result_errno);
 	RUN(test_plain_http_only_to_loopback);
 	RUN(test_url_tricks);
+	RUN(test_url_kept_reads_back_as_itself);
 	RUN(test_rate_headers_say_which_pause_was_capped);
 	return UNIT_RESULT();
 }
