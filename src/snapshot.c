@@ -149,6 +149,25 @@ uint32_t snapshot_arena_add_item(struct builder *b, const char *id, uint64_t ver
 	return snapshot_arena_add(b, id);
 }
 
+/* An item's file whose name is its id followed by its collection's suffix
+ * is given the id's offset as its name. */
+const char *snapshot_name(const struct snapshot *snap, const struct node *n,
+			  char room[SNAPSHOT_NAME_ROOM])
+{
+	const char *name = snap->arena + n->name, *suffix;
+	size_t len, suffix_len;
+
+	if (n->kind != NODE_ITEM || n->name != n->id)
+		return name;
+	suffix = collection_of((enum store_kind)n->collection)->item_suffix;
+	len = strlen(name);
+	suffix_len = strlen(suffix);
+	/* names_safe_name keeps a name within NAME_MAX, so both fit. */
+	memcpy(room, name, len);
+	memcpy(room + len, suffix, suffix_len + 1);
+	return room;
+}
+
 static size_t ino_slot(uint64_t ino, size_t mask)
 {
 	return (size_t)((ino * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
@@ -165,10 +184,12 @@ static uint64_t hash_child(uint64_t dir_hash, const char *name)
  * their names, 8 bytes less a node. */
 static uint64_t path_hash(const struct snapshot *snap, uint32_t i)
 {
+	char room[SNAPSHOT_NAME_ROOM];
+
 	if (i == 0)
 		return HASH_START;
 	return hash_child(path_hash(snap, snap->nodes[i].parent),
-			  snapshot_name(snap, &snap->nodes[i]));
+			  snapshot_name(snap, &snap->nodes[i], room));
 }
 
 static uint64_t ino_at(const struct snapshot *snap, uint32_t i)
@@ -239,11 +260,12 @@ static uint64_t child_ino(const struct builder *b, uint32_t parent, const char *
 static void log_taken(const struct snapshot *snap, uint32_t parent, const char *name)
 {
 	const char *parts[16];
+	char rooms[16][SNAPSHOT_NAME_ROOM];
 	struct buf path = BUF_INIT;
 	size_t n = 0;
 
-	for (uint32_t i = parent; i != 0 && n < 16; i = snap->nodes[i].parent)
-		parts[n++] = snapshot_name(snap, &snap->nodes[i]);
+	for (uint32_t i = parent; i != 0 && n < 16; i = snap->nodes[i].parent, n++)
+		parts[n] = snapshot_name(snap, &snap->nodes[i], rooms[n]);
 	while (n > 0)
 		buf_printf(&path, "/%s", parts[--n]);
 	log_warn("skipping %s/%s: the name is taken (duplicate id?)", path.data ? path.data : "",
@@ -309,9 +331,10 @@ void snapshot_forget_inos(struct builder *b)
 static int compare_names(const void *a, const void *b, void *ctx)
 {
 	const struct snapshot *snap = ctx;
+	char room_a[SNAPSHOT_NAME_ROOM], room_b[SNAPSHOT_NAME_ROOM];
 
-	return strcmp(snapshot_name(snap, &snap->nodes[*(const uint32_t *)a]),
-		      snapshot_name(snap, &snap->nodes[*(const uint32_t *)b]));
+	return strcmp(snapshot_name(snap, &snap->nodes[*(const uint32_t *)a], room_a),
+		      snapshot_name(snap, &snap->nodes[*(const uint32_t *)b], room_b));
 }
 
 /* Gives each directory the newest mtime inside it: children come after
@@ -424,12 +447,14 @@ struct node *snapshot_child_at(const struct snapshot *snap, const struct node *d
 struct node *snapshot_find(const struct snapshot *snap, const uint32_t *sorted, size_t n,
 			   const char *key, bool by_id)
 {
+	char room[SNAPSHOT_NAME_ROOM];
 	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		struct node *node = &snap->nodes[sorted[mid]];
-		int c = strcmp(key, by_id ? snapshot_id(snap, node) : snapshot_name(snap, node));
+		int c = strcmp(key, by_id ? snapshot_id(snap, node)
+					  : snapshot_name(snap, node, room));
 
 		if (c == 0)
 			return node;

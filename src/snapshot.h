@@ -157,10 +157,14 @@ struct node *snapshot_child(const struct snapshot *snap, const struct node *dir,
 /* Child i (< n_children) of dir, in name order. */
 struct node *snapshot_child_at(const struct snapshot *snap, const struct node *dir, size_t i);
 
-static inline const char *snapshot_name(const struct snapshot *snap, const struct node *n)
-{
-	return snap->arena + n->name;
-}
+/* Room for any node's name: a file name's 255 bytes and the NUL. */
+#define SNAPSHOT_NAME_ROOM 256
+
+/* n's name. Most names are in the arena; an item's file named after its
+ * id shares the id's bytes there (41 bytes less a memory) and is written
+ * into room, which the name lives as long as. */
+const char *snapshot_name(const struct snapshot *snap, const struct node *n,
+			  char room[SNAPSHOT_NAME_ROOM]);
 
 static inline const char *snapshot_id(const struct snapshot *snap, const struct node *n)
 {

@@ -27,13 +27,25 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Whether name is the id at arena offset id followed by the collection's
+ * suffix: the name is then not stored (snapshot_name). */
+static bool named_after_id(const struct builder *b, const char *name, uint32_t id)
+{
+	const char *at = b->snap->arena + id;
+	size_t len = strlen(at);
+
+	return strncmp(name, at, len) == 0 &&
+	       strcmp(name + len, collection_of(b->kind)->item_suffix) == 0;
+}
+
 /* A file rendered from item; render is false for the transcript's files,
  * whose content is not known yet and changes with the listing's JSON. */
 static uint32_t add_file(struct builder *b, uint32_t dir, const char *name, enum node_kind kind,
 			 uint32_t id, const union item *item, int64_t mtime, uint64_t json_digest)
 {
-	uint32_t fixed = kind == NODE_ITEM ? SNAPSHOT_NONE : b->fixed_name[kind];
-	uint32_t i = snapshot_add_node(b, dir, name, fixed, kind, id);
+	uint32_t named = kind != NODE_ITEM ? b->fixed_name[kind]
+			 : named_after_id(b, name, id) ? id : SNAPSHOT_NONE;
+	uint32_t i = snapshot_add_node(b, dir, name, named, kind, id);
 	struct node *n;
 
 	if (i == SNAPSHOT_NONE)

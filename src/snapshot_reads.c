@@ -63,7 +63,8 @@ static int render_day(const struct snapshot *snap, const char *day, struct sync 
 	for (size_t j = views_first_note_of(snap, day);
 	     rc == 0 && views_note_of_day(snap, j, day); j++) {
 		const struct node *note = snapshot_child_at(snap, notes, j);
-		const char *note_name = snapshot_name(snap, note);
+		char room[SNAPSHOT_NAME_ROOM];
+		const char *note_name = snapshot_name(snap, note, room);
 
 		rc = read_item(snap, note, sync, STORE_CONVERSATIONS, &item);
 		if (rc < 0)

@@ -189,6 +189,7 @@ struct node *snapshot_note_of(const struct snapshot *snap, const char *id)
 static void append_path(const struct snapshot *snap, const struct node *n, struct buf *out)
 {
 	const struct node *parent = snapshot_parent(snap, n);
+	char room[SNAPSHOT_NAME_ROOM];
 
 	if (parent == n)
 		return;
@@ -196,7 +197,7 @@ static void append_path(const struct snapshot *snap, const struct node *n, struc
 		append_path(snap, parent, out);
 		buf_putc(out, '/');
 	}
-	buf_puts(out, snapshot_name(snap, n));
+	buf_puts(out, snapshot_name(snap, n, room));
 }
 
 static void name_view(const struct snapshot *snap, const struct node *n, snapshot_view_fn fn,
@@ -273,16 +274,17 @@ static void add_per_directory(struct builder *b, uint32_t parent, uint32_t in,
 {
 	struct snapshot *snap = b->snap;
 	struct keyed_name *dirs = NULL;
+	char room[SNAPSHOT_NAME_ROOM];
 	size_t n = 0, cap = 0;
 
 	for (size_t i = 0; i < snap->n_nodes; i++) {
 		const struct node *dir = &snap->nodes[i];
 
 		if (dir->parent != parent || dir->kind != NODE_DIR || i == parent ||
-		    (skip && strcmp(snapshot_name(snap, dir), skip) == 0))
+		    (skip && strcmp(snapshot_name(snap, dir, room), skip) == 0))
 			continue;
 		dirs = xgrow(dirs, &cap, n, sizeof(*dirs), 64);
-		dirs[n++] = (struct keyed_name){ names_name_key(snapshot_name(snap, dir)),
+		dirs[n++] = (struct keyed_name){ names_name_key(snapshot_name(snap, dir, room)),
 						 (uint32_t)i };
 	}
 	if (n > 0)
@@ -293,7 +295,7 @@ static void add_per_directory(struct builder *b, uint32_t parent, uint32_t in,
 			     (i + 1 < n && strcmp(dirs[i].key, dirs[i + 1].key) == 0);
 
 		buf_reset(&b->name);
-		vault_list_name(snapshot_name(snap, dir), clash, &b->name);
+		vault_list_name(snapshot_name(snap, dir, room), clash, &b->name);
 		snapshot_add_node(b, in, b->name.data, SNAPSHOT_NONE, kind, dir->name);
 	}
 	for (size_t i = 0; i < n; i++)
@@ -315,12 +317,13 @@ void views_add(struct builder *b)
 size_t views_first_note_of(const struct snapshot *snap, const char *day)
 {
 	const struct node *dir = &snap->nodes[snap->vault_notes];
+	char room[SNAPSHOT_NAME_ROOM];
 	size_t lo = 0, hi = dir->n_children;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (strcmp(snapshot_name(snap, snapshot_child_at(snap, dir, mid)), day) < 0)
+		if (strcmp(snapshot_name(snap, snapshot_child_at(snap, dir, mid), room), day) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -332,11 +335,12 @@ bool views_note_of_day(const struct snapshot *snap, size_t i, const char *day)
 {
 	const struct node *dir = &snap->nodes[snap->vault_notes];
 	size_t len = strlen(day);
+	char room[SNAPSHOT_NAME_ROOM];
 	const char *name;
 
 	if (i >= dir->n_children)
 		return false;
-	name = snapshot_name(snap, snapshot_child_at(snap, dir, i));
+	name = snapshot_name(snap, snapshot_child_at(snap, dir, i), room);
 	return strncmp(name, day, len) == 0 && name[len] == ' ';
 }
 
@@ -350,12 +354,14 @@ const struct node *views_subdir(const struct snapshot *snap, uint32_t parent, co
 /* Folds dir's files into n's digest; n takes dir's mtime if newer. */
 static void fold_directory(const struct snapshot *snap, const struct node *dir, struct node *n)
 {
+	char room[SNAPSHOT_NAME_ROOM];
+
 	if (!dir)
 		return;
 	for (size_t i = 0; i < dir->n_children; i++) {
 		const struct node *c = snapshot_child_at(snap, dir, i);
 
-		n->digest = fold(n->digest, c->digest, snapshot_name(snap, c));
+		n->digest = fold(n->digest, c->digest, snapshot_name(snap, c, room));
 	}
 	if (dir->mtime > n->mtime)
 		n->mtime = dir->mtime;
@@ -366,6 +372,7 @@ void views_finish(struct builder *b)
 	struct snapshot *snap = b->snap;
 	const struct node *notes = &snap->nodes[snap->vault_notes], *days = &snap->nodes[b->vault_days];
 	const struct node *memories = &snap->nodes[b->vault_memories], *dir;
+	char room[SNAPSHOT_NAME_ROOM];
 	struct node *n;
 
 	for (int k = 0; k < STORE_KINDS; k++) {
@@ -390,7 +397,7 @@ void views_finish(struct builder *b)
 		     j++) {
 			const struct node *note = snapshot_child_at(snap, notes, j);
 
-			n->digest = fold(n->digest, note->digest, snapshot_name(snap, note));
+			n->digest = fold(n->digest, note->digest, snapshot_name(snap, note, room));
 		}
 		dir = views_subdir(snap, snap->top[STORE_CONVERSATIONS], day);
 		n->mtime = dir ? dir->mtime : 0;

@@ -159,6 +159,7 @@ int tree_lookup(struct tree *t, uint64_t parent, const char *name, pid_t reader,
 
 int tree_readdir(struct tree *t, uint64_t ino, off_t offset, tree_fill_fn fill, void *ctx)
 {
+	char room[SNAPSHOT_NAME_ROOM];
 	struct snapshot *snap;
 	struct node *dir;
 	struct target to;
@@ -195,7 +196,7 @@ int tree_readdir(struct tree *t, uint64_t ino, off_t offset, tree_fill_fn fill, 
 				 !tree_read_from_former(t, c_ino));
 
 		tree_fill_stat(t, c_ino, c, complete ? size : 0, &st);
-		if (fill(ctx, snapshot_name(snap, c), &st, complete, (off_t)i + 3) != 0)
+		if (fill(ctx, snapshot_name(snap, c, room), &st, complete, (off_t)i + 3) != 0)
 			break;
 	}
 done:

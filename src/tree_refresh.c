@@ -44,6 +44,7 @@ static void await_replies(struct tree *t, uint64_t ino, const struct timespec *u
 static void report_changes(struct tree *t, const struct snapshot *old, const struct snapshot *now,
 			   tree_invalidate_fn invalidate, void *ctx)
 {
+	char room[SNAPSHOT_NAME_ROOM];
 	struct timespec until;
 
 	clock_gettime(CLOCK_MONOTONIC, &until);
@@ -65,7 +66,7 @@ static void report_changes(struct tree *t, const struct snapshot *old, const str
 		if (!is) {
 			uint64_t dir_ino = snapshot_ino(old, dir);
 
-			invalidate(ino, dir_ino, snapshot_name(old, was), ctx);
+			invalidate(ino, dir_ino, snapshot_name(old, was, room), ctx);
 			invalidate(dir_ino, 0, NULL, ctx);
 		} else if (tree_node_changed(was, is)) {
 			invalidate(ino, 0, NULL, ctx);
@@ -77,7 +78,7 @@ static void report_changes(struct tree *t, const struct snapshot *old, const str
 		if (!snapshot_node(old, snapshot_ino(now, is))) {
 			uint64_t dir_ino = snapshot_ino(now, snapshot_parent(now, is));
 
-			invalidate(0, dir_ino, snapshot_name(now, is), ctx);
+			invalidate(0, dir_ino, snapshot_name(now, is, room), ctx);
 			invalidate(dir_ino, 0, NULL, ctx);
 		}
 	}

@@ -720,6 +720,62 @@ static void test_unlisted_collection_is_an_error_not_empty(void)
 	store_close(store);
 }
 
+/* omifs_snapshot_bytes of a tree of n memories whose ids are id_len
+ * bytes long, as .omifs/metrics says it. */
+static double snapshot_bytes_with_ids(size_t n, size_t id_len)
+{
+	struct sync_options opts = { .refresh_interval = 60, .full_refresh_interval = 60,
+				     .page_size = 10, .transcript_batch = 1, .offline = true };
+	struct tree_options owner = { .uid = 0, .gid = 0, .umask = 0 };
+	struct store_item *items = calloc(n, sizeof(*items));
+	struct buf metrics = BUF_INIT;
+	char err[128], **ids = calloc(n, sizeof(*ids)), **jsons = calloc(n, sizeof(*jsons));
+	struct store *store = store_open(NULL, err, sizeof(err));
+	struct sync *s;
+	struct tree *t;
+	double bytes = 0;
+	const char *at;
+
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = malloc(id_len + 1);
+		snprintf(ids[i], id_len + 1, "%04zu%0*d", i, (int)(id_len - 4), 0);
+		jsons[i] = malloc(id_len + 64);
+		snprintf(jsons[i], id_len + 64, "{\"id\":\"%s\",\"content\":\"x\",\"category\":\"core\"}",
+			 ids[i]);
+		items[i] = (struct store_item){ ids[i], jsons[i] };
+	}
+	CHECK(store_replace_listing(store, STORE_MEMORIES, items, n, 1) == (int)n);
+	s = sync_new(NULL, store, &opts);
+	t = tree_new(s, &owner);
+	read_path(t, ".omifs/metrics", &metrics);
+	at = metrics.data ? strstr(metrics.data, "\nomifs_snapshot_bytes ") : NULL;
+	CHECK(at != NULL);
+	if (at)
+		bytes = strtod(at + strlen("\nomifs_snapshot_bytes "), NULL);
+	buf_free(&metrics);
+	tree_free(t);
+	sync_free(s);
+	store_close(store);
+	for (size_t i = 0; i < n; i++) {
+		free(ids[i]);
+		free(jsons[i]);
+	}
+	free(ids);
+	free(jsons);
+	free(items);
+	return bytes;
+}
+
+/* A memory's file is named after its id: the snapshot keeps the id's
+ * bytes once, not again as the name (ids 200 bytes longer cost about 200
+ * bytes a memory more, not 400). */
+static void test_a_name_that_is_the_id_is_not_kept_twice(void)
+{
+	double longer = snapshot_bytes_with_ids(100, 220) - snapshot_bytes_with_ids(100, 20);
+
+	CHECK(longer >= 100 * 200 && longer < 100 * 200 * 1.25);
+}
+
 int main(void)
 {
 	RUN(test_sizes_are_bytes_read);
@@ -733,5 +789,6 @@ int main(void)
 	RUN(test_a_note_without_its_transcript_follows_it);
 	RUN(test_unlisted_collection_is_an_error_not_empty);
 	RUN(test_a_reader_reads_one_status_version_to_its_end);
+	RUN(test_a_name_that_is_the_id_is_not_kept_twice);
 	return UNIT_RESULT();
 }
