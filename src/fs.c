@@ -96,6 +96,14 @@ static void store_changed(void *ctx)
 	tree_refresh(fs->tree, invalidate, fs);
 }
 
+/* The refresher's beat: what only time lets go. */
+static void settle_tree(void *ctx)
+{
+	struct fs_context *fs = ctx;
+
+	tree_settle(fs->tree);
+}
+
 /* systemd's readiness protocol (Type=notify): one datagram to
  * $NOTIFY_SOCKET, sent once the mount answers, which is after main's key
  * check. Without systemd there is no socket and nothing to do. */
@@ -146,7 +154,7 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	/* The kernel sends nothing else before init returns: the root is
 	 * first listed knowing whether it holds goals/. */
 	sync_ensure_optional_listed(ctx->core->sync);
-	if (sync_start(ctx->core->sync, store_changed, ctx) < 0)
+	if (sync_start(ctx->core->sync, store_changed, settle_tree, ctx) < 0)
 		log_error("cannot start the refresher: listings will not be refreshed");
 	/* libfuse makes SIGHUP unmount; here it means "refresh now". */
 	atomic_store(&refresh_on_hangup, ctx->core->sync);

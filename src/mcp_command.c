@@ -329,6 +329,11 @@ static void cache_changed(void *ctx)
 	tree_refresh(ctx, ignore_invalidation, NULL);
 }
 
+static void settle_tree(void *ctx)
+{
+	tree_settle(ctx);
+}
+
 int mcp_command(const struct omifs_config *c)
 {
 	struct tree_options opts = { .uid = getuid(), .gid = getgid(), .cache_path = c->cache_path };
@@ -342,7 +347,7 @@ int mcp_command(const struct omifs_config *c)
 		return MCP_TROUBLE;
 	}
 	srv.tree = tree_new(srv.core->sync, &opts);
-	if (sync_start(srv.core->sync, cache_changed, srv.tree) < 0)
+	if (sync_start(srv.core->sync, cache_changed, settle_tree, srv.tree) < 0)
 		fprintf(stderr, "omifs mcp: answers will not follow later changes to the cache\n");
 	rc = mcp_serve(stdin, stdout, methods, sizeof(methods) / sizeof(*methods), &srv);
 	sync_stop(srv.core->sync);

@@ -413,15 +413,18 @@ static void *refresher(void *arg)
 		}
 		if ((command == 'r' || command == 'a') && !s->opts.offline)
 			note_asked_refresh(s);
+		if (s->beat)
+			s->beat(s->changed_ctx);
 	}
 	return NULL;
 }
 
-int sync_start(struct sync *s, sync_changed_fn changed, void *ctx)
+int sync_start(struct sync *s, sync_changed_fn changed, sync_beat_fn beat, void *ctx)
 {
 	if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
 	s->changed = changed;
+	s->beat = beat;
 	s->changed_ctx = ctx;
 	if (pthread_create(&s->refresher, NULL, refresher, s) != 0)
 		return -EAGAIN;

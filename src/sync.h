@@ -62,11 +62,14 @@ void sync_ensure_optional_listed(struct sync *s);
 /* Called by the refresher after a refresh, or another omifs sharing the
  * cache (a sync beside a mount), changed the store. */
 typedef void (*sync_changed_fn)(void *ctx);
+/* Called by the refresher each time it wakes (every 2 s at least), after
+ * what it did then: for what waits on time rather than on a change. */
+typedef void (*sync_beat_fn)(void *ctx);
 
 /* Starts the refresher thread. In offline mode it sends nothing and only
- * looks, every 2 s, for what another omifs wrote to the cache. Returns 0
- * or -errno. */
-int sync_start(struct sync *s, sync_changed_fn changed, void *ctx);
+ * looks, every 2 s, for what another omifs wrote to the cache. beat may
+ * be NULL; both get ctx. Returns 0 or -errno. */
+int sync_start(struct sync *s, sync_changed_fn changed, sync_beat_fn beat, void *ctx);
 
 /* Stops the refresher and waits for it: `changed` is never called after
  * this returns. Safe to call twice, or on NULL; sync_free calls it. A

@@ -109,7 +109,8 @@ struct sync {
 	atomic_bool refresher_running;
 	pthread_t refresher;
 	sync_changed_fn changed;
-	void *changed_ctx;
+	sync_beat_fn beat;
+	void *changed_ctx;		/* both's */
 	struct sync_plan plan;	/* transcript read-ahead; transcript_lock */
 	int page_clamps[STORE_KINDS][2]; /* as kept in the cache: sync_keep_page_clamps */
 	unsigned long refreshes_asked, refreshes_done; /* sync_request_refresh's; lock */

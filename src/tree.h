@@ -91,9 +91,9 @@ int tree_open(struct tree *t, uint64_t ino, bool *changing);
  * rendered once for all of them.
  * A file a refresh changed is read from the snapshot it replaced until
  * the kernel asks the file's attributes again (tree_getattr, tree_lookup,
- * tree_readdir give them): the kernel reads up to the size it holds, and
- * a reply of other bytes would be cut at that size or padded with zeros
- * to it. */
+ * tree_readdir give them), or tree_settle lets that snapshot go: the
+ * kernel reads up to the size it holds, and a reply of other bytes would
+ * be cut at that size or padded with zeros to it. */
 int tree_read(struct tree *t, uint64_t ino, pid_t reader, off_t off, size_t size,
 	      struct buf *out);
 
@@ -121,5 +121,15 @@ typedef void (*tree_invalidate_fn)(uint64_t ino, uint64_t parent, const char *na
  * that the kernel's caches can be dropped. Never call it from a FUSE
  * request: the kernel may hold locks the invalidation needs. */
 void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx);
+
+/* Lets the snapshot the last refresh replaced go a few seconds after the
+ * refresh told the kernel what changed, whether or not the kernel asked
+ * the changed files' attributes since: a heavy account's mount then
+ * holds one snapshot between refreshes, not two. From then on every
+ * read(2) asks the attributes first (the kernel's auto_inval_data); what
+ * the former snapshot still answered is a read(2) already under way, or
+ * a page of a file mapped before the refresh. Cheap; call it every few
+ * seconds, never from a FUSE request. */
+void tree_settle(struct tree *t);
 
 #endif

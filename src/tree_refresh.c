@@ -116,8 +116,10 @@ void tree_refresh(struct tree *t, tree_invalidate_fn invalidate, void *ctx)
 		pthread_mutex_unlock(&t->lock);
 	}
 	pthread_mutex_unlock(&t->build_lock);
-	if (old && now)
+	if (old && now) {
 		report_changes(t, old, now, invalidate, ctx);
+		tree_former_told(t);
+	}
 	if (now) {
 		struct forget f = { t, invalidate, ctx };
 

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 /* Tells sync the oldest listing count a live snapshot was built at: the
  * store keeps every version those snapshots name. t->lock held. */
@@ -57,6 +58,34 @@ void tree_release(struct tree *t, struct snapshot *snap)
 		snapshot_free(snap);
 }
 
+/* How long the former snapshot is kept once the kernel has been told
+ * what changed (tree_settle): enough for a read(2) under way then. */
+#define FORMER_KEPT_SECONDS 3
+
+static double monotonic_seconds(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)now.tv_sec + now.tv_nsec / 1e9;
+}
+
+/* Takes t->former away; returns it (its reference passes to the caller)
+ * or NULL. t->lock held. */
+static struct snapshot *take_former(struct tree *t)
+{
+	struct snapshot *former = t->former;
+
+	t->former = NULL;
+	free(t->former_inos);
+	free(t->former_asked);
+	t->former_inos = NULL;
+	t->former_asked = NULL;
+	t->n_former = t->former_left = 0;
+	t->former_told = 0;
+	return former;
+}
+
 /* Takes t->former away; returns it (its reference passes to the caller)
  * or NULL. */
 struct snapshot *tree_drop_former(struct tree *t)
@@ -64,15 +93,32 @@ struct snapshot *tree_drop_former(struct tree *t)
 	struct snapshot *former;
 
 	pthread_mutex_lock(&t->lock);
-	former = t->former;
-	t->former = NULL;
-	free(t->former_inos);
-	free(t->former_asked);
-	t->former_inos = NULL;
-	t->former_asked = NULL;
-	t->n_former = t->former_left = 0;
+	former = take_former(t);
 	pthread_mutex_unlock(&t->lock);
 	return former;
+}
+
+/* Notes that the kernel has been told what the last refresh changed:
+ * tree_settle counts the former's time from now. */
+void tree_former_told(struct tree *t)
+{
+	pthread_mutex_lock(&t->lock);
+	if (t->former)
+		t->former_told = monotonic_seconds();
+	pthread_mutex_unlock(&t->lock);
+}
+
+void tree_settle(struct tree *t)
+{
+	struct snapshot *former = NULL;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->former && t->former_told > 0 &&
+	    monotonic_seconds() - t->former_told >= FORMER_KEPT_SECONDS)
+		former = take_former(t);
+	pthread_mutex_unlock(&t->lock);
+	if (former)
+		tree_release(t, former);
 }
 
 /* Whether the kernel is to forget what it holds of was, now is. */
@@ -151,6 +197,7 @@ int tree_replace_current(struct tree *t, bool former, struct snapshot **old)
 		t->former_inos = inos;
 		t->former_asked = xcalloc(n ? n : 1, sizeof(bool));
 		t->n_former = t->former_left = n;
+		t->former_told = 0;
 	}
 	pthread_mutex_unlock(&t->lock);
 	/* A failure leaves the lines for the next build to add. */

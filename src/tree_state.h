@@ -45,11 +45,13 @@ struct tree {
 	/* What the kernel may still hold a size of: the snapshot the last
 	 * refresh replaced, and the files whose size there differs from
 	 * current's (sorted inode numbers), each until the kernel asks its
-	 * attributes again. */
+	 * attributes again, or tree_settle lets the former go. */
 	struct snapshot *former;
 	uint64_t *former_inos;
 	bool *former_asked;
 	size_t n_former, former_left;
+	double former_told;		/* CLOCK_MONOTONIC seconds when the kernel
+					 * was told what changed; 0: not yet */
 	uint64_t *reading;		/* inodes being read, until replied */
 	size_t n_reading, cap_reading;
 	pthread_cond_t read_done;	/* one left reading; with lock */
@@ -95,6 +97,7 @@ struct target {
 
 void tree_release(struct tree *t, struct snapshot *snap);
 struct snapshot *tree_drop_former(struct tree *t);
+void tree_former_told(struct tree *t);
 bool tree_node_changed(const struct node *was, const struct node *is);
 int tree_replace_current(struct tree *t, bool former, struct snapshot **old);
 bool tree_read_from_former(struct tree *t, uint64_t ino);

@@ -234,6 +234,24 @@ static void read_path(struct tree *t, const char *path, struct buf *out)
 	CHECK((off_t)out->len == st.st_size);
 }
 
+/* The value .omifs/metrics gives the metric called name (-1: none). */
+static double metric(struct tree *t, const char *name)
+{
+	struct buf metrics = BUF_INIT, line = BUF_INIT;
+	const char *at;
+	double value = -1;
+
+	read_path(t, ".omifs/metrics", &metrics);
+	buf_printf(&line, "\n%s ", name);
+	at = metrics.data ? strstr(metrics.data, line.data) : NULL;
+	CHECK(at != NULL);
+	if (at)
+		value = strtod(at + line.len, NULL);
+	buf_free(&line);
+	buf_free(&metrics);
+	return value;
+}
+
 /* The size readdir tells of one entry, or -1 when it leaves it unknown. */
 struct told {
 	const char *name;
@@ -492,6 +510,44 @@ static void refresh_tree(void *ctx)
 	tree_refresh(w->tree, tell_of, &(struct refresher){ .w = w, .ino = 0, .told = false });
 }
 
+/* The snapshot a refresh replaced goes a few seconds after the kernel
+ * was told what changed, whether the kernel asked since or not: until
+ * then a file it has not asked about reads its former bytes. */
+static void test_the_former_snapshot_goes_soon_after_a_refresh(void)
+{
+	struct store_item changed[] = {
+		{ "m1", "{\"id\":\"m1\",\"content\":\"likes coffee now\",\"category\":\"core\"}" },
+		memories[1],
+	};
+	struct timespec moment = { 0, 200 * 1000 * 1000 };
+	struct buf text = BUF_INIT;
+	struct stat m1;
+	struct world w;
+	int waited = 0;
+
+	open_world(&w);
+	CHECK(walk(w.tree, "memories/core/m1.txt", &m1) == 0);
+	CHECK(metric(w.tree, "omifs_snapshots") == 1);
+	CHECK(store_replace_listing(w.store, STORE_MEMORIES, changed, 2, 2) == 1);
+	refresh_tree(&w);
+	tree_settle(w.tree);
+	CHECK(metric(w.tree, "omifs_snapshots") == 2);
+	CHECK(read_ino(w.tree, m1.st_ino, 0, 4096, &text) == 0);
+	CHECK(strcmp(text.data, "likes tea\n") == 0);
+	/* Kept 3 s; bounded at 10. */
+	while (metric(w.tree, "omifs_snapshots") == 2 && waited++ < 50) {
+		nanosleep(&moment, NULL);
+		tree_settle(w.tree);
+	}
+	CHECK(waited >= 14 && waited <= 20);
+	CHECK(metric(w.tree, "omifs_snapshots") == 1);
+	buf_reset(&text);
+	CHECK(read_ino(w.tree, m1.st_ino, 0, 4096, &text) == 0);
+	CHECK(strcmp(text.data, "likes coffee now\n") == 0);
+	buf_free(&text);
+	close_world(&w);
+}
+
 /* A world on a cache file that a second store, another omifs (a sync
  * beside a mount), has open too. */
 struct shared {
@@ -542,7 +598,7 @@ static void test_a_store_changed_elsewhere_is_shown(void)
 	struct world w;
 
 	open_shared_world(&w, &sh, 2);
-	CHECK(sync_start(w.sync, refresh_tree, &w) == 0);
+	CHECK(sync_start(w.sync, refresh_tree, NULL, &w) == 0);
 	CHECK(walk(w.tree, "memories/core/m1.txt", &m1) == 0);
 	CHECK(store_replace_listing(sh.other, STORE_MEMORIES, longer, 2, 2) == 1);
 	CHECK(read_ino(w.tree, m1.st_ino, 0, 1 << 20, &text) == 0);
@@ -728,13 +784,11 @@ static double snapshot_bytes_with_ids(size_t n, size_t id_len)
 				     .page_size = 10, .transcript_batch = 1, .offline = true };
 	struct tree_options owner = { .uid = 0, .gid = 0, .umask = 0 };
 	struct store_item *items = calloc(n, sizeof(*items));
-	struct buf metrics = BUF_INIT;
 	char err[128], **ids = calloc(n, sizeof(*ids)), **jsons = calloc(n, sizeof(*jsons));
 	struct store *store = store_open(NULL, err, sizeof(err));
 	struct sync *s;
 	struct tree *t;
-	double bytes = 0;
-	const char *at;
+	double bytes;
 
 	for (size_t i = 0; i < n; i++) {
 		ids[i] = malloc(id_len + 1);
@@ -747,12 +801,7 @@ static double snapshot_bytes_with_ids(size_t n, size_t id_len)
 	CHECK(store_replace_listing(store, STORE_MEMORIES, items, n, 1) == (int)n);
 	s = sync_new(NULL, store, &opts);
 	t = tree_new(s, &owner);
-	read_path(t, ".omifs/metrics", &metrics);
-	at = metrics.data ? strstr(metrics.data, "\nomifs_snapshot_bytes ") : NULL;
-	CHECK(at != NULL);
-	if (at)
-		bytes = strtod(at + strlen("\nomifs_snapshot_bytes "), NULL);
-	buf_free(&metrics);
+	bytes = metric(t, "omifs_snapshot_bytes");
 	tree_free(t);
 	sync_free(s);
 	store_close(store);
@@ -784,6 +833,7 @@ int main(void)
 	RUN(test_a_transcript_teaches_its_note_size);
 	RUN(test_refresh_reports_exactly_what_changed);
 	RUN(test_a_read_gives_the_version_whose_size_was_given);
+	RUN(test_the_former_snapshot_goes_soon_after_a_refresh);
 	RUN(test_a_store_changed_elsewhere_is_shown);
 	RUN(test_mtime_moves_with_the_bytes);
 	RUN(test_a_note_without_its_transcript_follows_it);
