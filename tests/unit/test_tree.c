@@ -23,10 +23,17 @@
 	title "\",\"overview\":\"o\",\"category\":\"work\",\"action_items\":[{\"description\":" \
 	"\"call Sam\",\"completed\":false}],\"events\":[]}}"
 
+#define MEMORY_M2 { "m2", "{\"id\":\"m2\",\"content\":\"a/b\",\"category\":\"a/b\"," \
+		 "\"created_at\":\"2025-01-02T03:04:05Z\"}" }
+
 static struct store_item memories[] = {
 	{ "m1", "{\"id\":\"m1\",\"content\":\"likes tea\",\"category\":\"core\"}" },
-	{ "m2", "{\"id\":\"m2\",\"content\":\"a/b\",\"category\":\"a/b\","
-		"\"created_at\":\"2025-01-02T03:04:05Z\"}" },
+	MEMORY_M2,
+};
+/* memories with m1's text made longer. */
+static struct store_item m1_longer[] = {
+	{ "m1", "{\"id\":\"m1\",\"content\":\"likes coffee now\",\"category\":\"core\"}" },
+	MEMORY_M2,
 };
 static struct store_item action_items[] = {
 	{ "a1", "{\"id\":\"a1\",\"description\":\"buy milk\",\"completed\":false}" },
@@ -354,10 +361,6 @@ static bool has_entry(const struct reported *r, uint64_t parent, const char *nam
 
 static void test_refresh_reports_exactly_what_changed(void)
 {
-	struct store_item new_memories[] = {
-		{ "m1", "{\"id\":\"m1\",\"content\":\"likes coffee now\",\"category\":\"core\"}" },
-		memories[1],
-	};
 	struct store_item new_items[] = { action_items[1] };
 	struct store_item new_conversations[] = {
 		{ "c3", CONV("c3", "2025-06-30", "New one") }, conversations[0], conversations[1],
@@ -374,7 +377,7 @@ static void test_refresh_reports_exactly_what_changed(void)
 	CHECK(walk(w.tree, "conversations/2025-06-30", &day) == 0);
 	CHECK(walk(w.tree, "conversations/2025-07-01/c2", &c2) == 0);
 	CHECK(walk(w.tree, "conversations/2025-06-30/c3", &absent) == -ENOENT);
-	CHECK(store_replace_listing(w.store, STORE_MEMORIES, new_memories, 2, 2) == 1);
+	CHECK(store_replace_listing(w.store, STORE_MEMORIES, m1_longer, 2, 2) == 1);
 	CHECK(store_replace_listing(w.store, STORE_ACTION_ITEMS, new_items, 1, 2) == 1);
 	CHECK(store_replace_listing(w.store, STORE_CONVERSATIONS, new_conversations, 3, 2) == 1);
 	/* Nothing moves before the refresh: the kernel's caches stay true. */
@@ -448,10 +451,6 @@ static int read_while_refreshing(struct world *w, uint64_t ino, struct buf *out)
  * bytes. */
 static void test_a_read_gives_the_version_whose_size_was_given(void)
 {
-	struct store_item longer[] = {
-		{ "m1", "{\"id\":\"m1\",\"content\":\"likes coffee now\",\"category\":\"core\"}" },
-		memories[1],
-	};
 	struct store_item shorter[] = { { "m1", "{\"id\":\"m1\",\"content\":\"tea\","
 					  "\"category\":\"core\"}" } };
 	struct buf text = BUF_INIT, expected = BUF_INIT;
@@ -463,7 +462,7 @@ static void test_a_read_gives_the_version_whose_size_was_given(void)
 	CHECK(walk(w.tree, "memories/core/m1.txt", &m1) == 0);
 	CHECK(walk(w.tree, "memories/a%2Fb/m2.txt", &m2) == 0);
 
-	CHECK(store_replace_listing(w.store, STORE_MEMORIES, longer, 2, 2) == 1);
+	CHECK(store_replace_listing(w.store, STORE_MEMORIES, m1_longer, 2, 2) == 1);
 	/* Before the refresh, during it, and after it until asked again. */
 	CHECK(read_while_refreshing(&w, jsonl.st_ino, &text) == 0);
 	buf_printf(&expected, "%s\n%s\n", memories[0].json, memories[1].json);
@@ -477,7 +476,7 @@ static void test_a_read_gives_the_version_whose_size_was_given(void)
 	buf_reset(&text);
 	buf_reset(&expected);
 	CHECK(read_ino(w.tree, jsonl.st_ino, 0, 1 << 20, &text) == 0);
-	buf_printf(&expected, "%s\n%s\n", longer[0].json, longer[1].json);
+	buf_printf(&expected, "%s\n%s\n", m1_longer[0].json, m1_longer[1].json);
 	CHECK(text.len == expected.len && memcmp(text.data, expected.data, text.len) == 0);
 	CHECK((off_t)text.len == st.st_size);
 
@@ -515,10 +514,6 @@ static void refresh_tree(void *ctx)
  * then a file it has not asked about reads its former bytes. */
 static void test_the_former_snapshot_goes_soon_after_a_refresh(void)
 {
-	struct store_item changed[] = {
-		{ "m1", "{\"id\":\"m1\",\"content\":\"likes coffee now\",\"category\":\"core\"}" },
-		memories[1],
-	};
 	struct timespec moment = { 0, 200 * 1000 * 1000 };
 	struct buf text = BUF_INIT;
 	struct stat m1;
@@ -528,7 +523,7 @@ static void test_the_former_snapshot_goes_soon_after_a_refresh(void)
 	open_world(&w);
 	CHECK(walk(w.tree, "memories/core/m1.txt", &m1) == 0);
 	CHECK(metric(w.tree, "omifs_snapshots") == 1);
-	CHECK(store_replace_listing(w.store, STORE_MEMORIES, changed, 2, 2) == 1);
+	CHECK(store_replace_listing(w.store, STORE_MEMORIES, m1_longer, 2, 2) == 1);
 	refresh_tree(&w);
 	tree_settle(w.tree);
 	CHECK(metric(w.tree, "omifs_snapshots") == 2);
@@ -587,10 +582,6 @@ static void close_shared_world(struct world *w, struct shared *sh)
  * refresher, which looks every 2 s, shows the change. */
 static void test_a_store_changed_elsewhere_is_shown(void)
 {
-	struct store_item longer[] = {
-		{ "m1", "{\"id\":\"m1\",\"content\":\"likes coffee now\",\"category\":\"core\"}" },
-		memories[1],
-	};
 	struct timespec moment = { 0, 100 * 1000 * 1000 };
 	struct buf text = BUF_INIT;
 	struct shared sh;
@@ -600,7 +591,7 @@ static void test_a_store_changed_elsewhere_is_shown(void)
 	open_shared_world(&w, &sh, 2);
 	CHECK(sync_start(w.sync, refresh_tree, NULL, &w) == 0);
 	CHECK(walk(w.tree, "memories/core/m1.txt", &m1) == 0);
-	CHECK(store_replace_listing(sh.other, STORE_MEMORIES, longer, 2, 2) == 1);
+	CHECK(store_replace_listing(sh.other, STORE_MEMORIES, m1_longer, 2, 2) == 1);
 	CHECK(read_ino(w.tree, m1.st_ino, 0, 1 << 20, &text) == 0);
 	CHECK(strcmp(text.data, "likes tea\n") == 0);
 	/* As the kernel does after the refresh's invalidation: asks the
