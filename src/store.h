@@ -211,6 +211,13 @@ int store_prune_versions(struct store *s, uint64_t floor, time_t superseded_befo
  * non-zero and returns that value. */
 typedef int (*store_item_fn)(const char *id, const char *json, void *ctx);
 int store_foreach(struct store *s, enum store_kind kind, store_item_fn fn, void *ctx);
+/* The same for places [first, first + n) of the listing order only,
+ * counted from 0; n SIZE_MAX: to the end. */
+int store_foreach_from(struct store *s, enum store_kind kind, size_t first, size_t n,
+		       store_item_fn fn, void *ctx);
+/* id's place in kind's listing order, counted from 1; 0 when it is not
+ * listed (or the cache cannot be read). */
+size_t store_listing_place(struct store *s, enum store_kind kind, const char *id);
 
 /* What another connection to the cache file (another omifs: a sync beside
  * a mount) did since the last call, or since the open: nothing, commits,

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 /* Gives every id of kind's listing that has none a first-seen time.
@@ -77,11 +78,12 @@ int store_listing_info(struct store *s, enum store_kind kind, time_t *listed_at,
 	return rc;
 }
 
-/* Walks kind's listing on db (the store's lock or walk_lock held), in one
- * read transaction when `snapshot`. Returns fn's first non-zero or 0;
+/* Walks the places [first, first + n) of kind's listing on db (the
+ * store's lock or walk_lock held), in one read transaction when
+ * `snapshot`; n SIZE_MAX: to the end. Returns fn's first non-zero or 0;
  * *sqlite_rc gets SQLite's failure, or SQLITE_OK. */
-static int walk_listing(sqlite3 *db, bool snapshot, enum store_kind kind, store_item_fn fn,
-			void *ctx, int *sqlite_rc)
+static int walk_listing(sqlite3 *db, bool snapshot, enum store_kind kind, size_t first, size_t n,
+			store_item_fn fn, void *ctx, int *sqlite_rc)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = 0, step = SQLITE_DONE;
@@ -89,10 +91,13 @@ static int walk_listing(sqlite3 *db, bool snapshot, enum store_kind kind, store_
 	*sqlite_rc = SQLITE_OK;
 	if (snapshot && (*sqlite_rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK)
 		return 0;
+	/* OFFSET skips along the index alone: the rows skipped are not read. */
 	*sqlite_rc = sqlite3_prepare_v2(db, "SELECT id, json FROM listing WHERE kind = ? "
-				       "ORDER BY position", -1, &st, NULL);
+				       "ORDER BY position LIMIT ? OFFSET ?", -1, &st, NULL);
 	if (*sqlite_rc == SQLITE_OK) {
 		sqlite3_bind_int(st, 1, kind);
+		sqlite3_bind_int64(st, 2, n > INT64_MAX ? -1 : (sqlite3_int64)n);
+		sqlite3_bind_int64(st, 3, first > INT64_MAX ? INT64_MAX : (sqlite3_int64)first);
 		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 			rc = fn((const char *)sqlite3_column_text(st, 0),
 				(const char *)sqlite3_column_text(st, 1), ctx);
@@ -108,13 +113,14 @@ static int walk_listing(sqlite3 *db, bool snapshot, enum store_kind kind, store_
 	return rc;
 }
 
-int store_foreach(struct store *s, enum store_kind kind, store_item_fn fn, void *ctx)
+int store_foreach_from(struct store *s, enum store_kind kind, size_t first, size_t n,
+		       store_item_fn fn, void *ctx)
 {
 	int rc, sqlite_rc;
 
 	if (s->walker) {
 		pthread_mutex_lock(&s->walk_lock);
-		rc = walk_listing(s->walker, true, kind, fn, ctx, &sqlite_rc);
+		rc = walk_listing(s->walker, true, kind, first, n, fn, ctx, &sqlite_rc);
 		pthread_mutex_unlock(&s->walk_lock);
 		if (sqlite_rc != SQLITE_OK) {
 			pthread_mutex_lock(&s->lock);
@@ -125,11 +131,36 @@ int store_foreach(struct store *s, enum store_kind kind, store_item_fn fn, void 
 		return rc;
 	}
 	pthread_mutex_lock(&s->lock);
-	rc = walk_listing(s->db, false, kind, fn, ctx, &sqlite_rc);
+	rc = walk_listing(s->db, false, kind, first, n, fn, ctx, &sqlite_rc);
 	if (sqlite_rc != SQLITE_OK)
 		rc = store_fail(s, "reading a listing");
 	pthread_mutex_unlock(&s->lock);
 	return rc;
+}
+
+int store_foreach(struct store *s, enum store_kind kind, store_item_fn fn, void *ctx)
+{
+	return store_foreach_from(s, kind, 0, SIZE_MAX, fn, ctx);
+}
+
+size_t store_listing_place(struct store *s, enum store_kind kind, const char *id)
+{
+	sqlite3_stmt *st;
+	size_t place = 0;
+
+	pthread_mutex_lock(&s->lock);
+	st = store_prepare(s, "SELECT (SELECT count(*) FROM listing AS b WHERE b.kind = a.kind "
+			   "AND b.position < a.position) + 1 FROM listing AS a "
+			   "WHERE a.kind = ? AND a.id = ?");
+	if (st) {
+		sqlite3_bind_int(st, 1, kind);
+		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			place = (size_t)sqlite3_column_int64(st, 0);
+		store_finish(s, st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return place;
 }
 
 /* Adds a conversation with its transcript unless there is one; 0 or -EIO. */

@@ -79,7 +79,7 @@ struct sync *sync_new(const struct source *source, struct store *store,
 	for (int k = 0; k < STORE_KINDS; k++)
 		sync_count_missing_and_locked(s, k);
 	sync_load_page_clamps(s);
-	sync_reload_order(s);
+	sync_summarize_conversations(s);
 	return s;
 }
 
@@ -109,7 +109,6 @@ void sync_free(struct sync *s)
 		pthread_mutex_destroy(&s->kinds[k].fetch_lock);
 	pthread_mutex_destroy(&s->transcript_lock);
 	pthread_mutex_destroy(&s->lock);
-	sync_free_order(&s->order);
 	hash_free(s->failed_alone);
 	free(s->failures);
 	free(s);
@@ -125,9 +124,7 @@ static int collect_new(json_object *item, const char *id, void *ctx)
 	if (!json)
 		return API_LIST_NEXT;
 	sync_add_collected(c, xstrdup(id), json);
-	pthread_mutex_lock(&c->stop_at_known->lock);
-	known = sync_order_place(&c->stop_at_known->order, id) != 0;
-	pthread_mutex_unlock(&c->stop_at_known->lock);
+	known = store_listing_place(c->stop_at_known->store, STORE_CONVERSATIONS, id) != 0;
 	return known ? API_LIST_DONE : API_LIST_NEXT;
 }
 
@@ -184,12 +181,10 @@ void sync_ensure_optional_listed(struct sync *s)
  * one. */
 static time_t newest_known(struct sync *s)
 {
-	time_t newest = 0;
+	time_t newest;
 
 	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < s->order.n; i++)
-		if (s->order.refs[i].dated && s->order.refs[i].created_at > newest)
-			newest = s->order.refs[i].created_at;
+	newest = s->conversations.newest;
 	pthread_mutex_unlock(&s->lock);
 	return newest;
 }
@@ -227,7 +222,7 @@ static int find_new_conversations(struct sync *s)
 	pthread_mutex_unlock(&s->lock);
 	sync_free_collected(&got);
 	if (rc > 0)
-		sync_reload_order(s);
+		sync_summarize_conversations(s);
 	return rc;
 }
 
@@ -253,7 +248,7 @@ static void tell_changed(struct sync *s)
 
 /* Takes in what another omifs wrote: its listings count as this one's
  * (nothing is listed again sooner than the refresh intervals say), and
- * the order of conversations follows when they changed. */
+ * the summary of conversations follows when they changed. */
 static void adopt_changes_elsewhere(struct sync *s, bool listings_changed)
 {
 	time_t listed_at[STORE_KINDS];
@@ -278,7 +273,7 @@ static void adopt_changes_elsewhere(struct sync *s, bool listings_changed)
 	for (int k = 0; k < STORE_KINDS && listings_changed; k++)
 		sync_count_missing_and_locked(s, k);
 	if (conversations)
-		sync_reload_order(s);
+		sync_summarize_conversations(s);
 }
 
 /* Shows what another omifs committed, if it did.

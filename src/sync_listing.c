@@ -385,11 +385,10 @@ static size_t continue_listing(struct staging *st, bool resumed, struct store_st
  * before: a listing continued by date cannot have seen all of those. */
 static bool any_undated(struct sync *s, const struct staging *st)
 {
-	bool undated = st->undated;
+	bool undated;
 
 	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < s->order.n && !undated; i++)
-		undated = !s->order.refs[i].dated;
+	undated = st->undated || s->conversations.undated;
 	pthread_mutex_unlock(&s->lock);
 	return undated;
 }
@@ -558,6 +557,6 @@ int sync_list_kind(struct sync *s, enum store_kind kind, bool with_transcripts,
 	if (result != API_E_CANCELLED)
 		note_listing(s, kind, rc, run.now, count, share, sync_clock() - started);
 	if (kind == STORE_CONVERSATIONS && (rc > 0 || (rc < 0 && shown_partly(s, kind))))
-		sync_reload_order(s);
+		sync_summarize_conversations(s);
 	return rc;
 }

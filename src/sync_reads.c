@@ -64,7 +64,7 @@ void sync_status(struct sync *s, struct status *st)
 		snprintf(st->collections[k].held_why, sizeof(st->collections[k].held_why), "%s",
 			 ks->held_why);
 	}
-	st->conversations = s->order.n;
+	st->conversations = s->conversations.n;
 	st->conversations_complete = s->kinds[STORE_CONVERSATIONS].listed_at != 0;
 	st->refreshes_asked = s->refreshes_asked;
 	st->refreshes_done = s->refreshes_done;

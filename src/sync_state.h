@@ -1,7 +1,7 @@
 /*
  * sync_state: what sync's own files share (sync.c: the life cycle and
  * the refresher; sync_listing.c: a complete listing of a collection;
- * transcripts.c: the listing order and transcript batches; sync_base.c:
+ * transcripts.c: the listing's summary and transcript batches; sync_base.c:
  * what they stand on;
  * sync_reads.c: what the tree and the status file read). Nothing else
  * includes it: sync.h is the module's promise, this is how it keeps it.
@@ -49,22 +49,14 @@ struct kind_state {
 	bool asked;		/* a refresh the person asked for: listed at full pace */
 };
 
-/* A conversation's place in the listing, for batching transcripts. */
-struct conversation_ref {
-	uint32_t id;		/* offset of its id in listing_order.ids */
-	bool dated;
-	time_t created_at;
-};
-
-/* The conversations' listing order, newest first, compact for accounts of
- * 100,000: the ids one after another in one block, and an index from id
- * to place (open addressing on hash_bytes, under three quarters full). */
-struct listing_order {
-	struct conversation_ref *refs;
+/* What the conversations' listing holds, as transcript batches and the
+ * look for new conversations need it. The order itself stays in the
+ * store (store_listing_place, store_foreach_from): held here, it took
+ * 6 MiB at 100,000 conversations. */
+struct listing_summary {
 	size_t n;
-	char *ids;		/* NUL-terminated, one after the other */
-	uint32_t *index;	/* place + 1; 0: empty */
-	size_t index_mask;
+	time_t newest;		/* the newest created_at; 0 when none has one */
+	bool undated;		/* one has no usable created_at */
 };
 
 /* Whether error (a listing's result, or kind_state.error) says that the
@@ -72,11 +64,6 @@ struct listing_order {
 static inline bool sync_not_served(enum store_kind kind, int error)
 {
 	return error == -ENOENT && collection_of(kind)->optional;
-}
-
-static inline const char *sync_order_id(const struct listing_order *o, size_t i)
-{
-	return o->ids + o->refs[i].id;
 }
 
 struct sync {
@@ -101,7 +88,7 @@ struct sync {
 	size_t n_failures, cap_failures;
 	time_t failures_forgiven;	/* omifs refresh: earlier failures forgotten; lock */
 	size_t refused_alone;	/* failures that hold, for the status; lock */
-	struct listing_order order;	/* listing order, newest first */
+	struct listing_summary conversations;	/* lock */
 	int wake[2];		/* the refresher's pipe */
 	atomic_bool stopping;	/* sync_stop was called: no new refresh */
 	_Atomic uint64_t versions_floor; /* sync_versions_in_use's */
@@ -173,10 +160,7 @@ int sync_list_kind(struct sync *s, enum store_kind kind, bool with_transcripts,
 		   enum budget_share share);
 
 /* In transcripts.c. */
-/* Reads the conversations' listing order from the store into s->order. */
-void sync_reload_order(struct sync *s);
-void sync_free_order(struct listing_order *o);
-/* Where id stands in o: its place + 1, or 0 when it is not listed. */
-size_t sync_order_place(const struct listing_order *o, const char *id);
+/* Reads s->conversations anew from the store's listing. */
+void sync_summarize_conversations(struct sync *s);
 
 #endif

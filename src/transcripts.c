@@ -1,5 +1,5 @@
 /*
- * transcripts: sync's read-ahead. The conversations' listing order, and
+ * transcripts: sync's read-ahead. The conversations' listing summary, and
  * transcripts fetched in batches around the one wanted (sync.h says
  * which); what `omifs sync` fetches and how long it says that takes.
  */
@@ -17,11 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Reads the conversations' listing order from the store. */
-struct order_builder {
-	struct listing_order order;
-	size_t cap;
-	struct buf ids;
+/* Reads the conversations' listing summary from the store. */
+struct summary_builder {
+	struct listing_summary summary;
 	struct collected rewrite;	/* entries stored with transcript_segments */
 };
 
@@ -29,7 +27,7 @@ struct order_builder {
  * (backend listings send null there) are brought to the form
  * collect_item stores now; otherwise every entry would look changed at
  * the next listing and every transcript would be fetched again. */
-static void note_old_form(struct order_builder *b, const char *id, json_object *obj)
+static void note_old_form(struct summary_builder *b, const char *id, json_object *obj)
 {
 	if (!json_object_object_get_ex(obj, "transcript_segments", NULL))
 		return;
@@ -37,85 +35,34 @@ static void note_old_form(struct order_builder *b, const char *id, json_object *
 	sync_add_collected(&b->rewrite, xstrdup(id), sync_object_json(obj));
 }
 
-static int add_order(const char *id, const char *json, void *ctx)
+static int add_to_summary(const char *id, const char *json, void *ctx)
 {
-	struct order_builder *b = ctx;
+	struct summary_builder *b = ctx;
 	json_object *obj = json_text_parse(json, strlen(json));
-	struct conversation_ref *r;
+	time_t created_at;
 
-	b->order.refs = xgrow(b->order.refs, &b->cap, b->order.n, sizeof(*b->order.refs), 256);
-	r = &b->order.refs[b->order.n++];
-	r->id = (uint32_t)b->ids.len;
-	buf_append(&b->ids, id, strlen(id) + 1);
-	r->dated = sync_created_at(obj, &r->created_at);
+	b->summary.n++;
+	if (!sync_created_at(obj, &created_at))
+		b->summary.undated = true;
+	else if (created_at > b->summary.newest)
+		b->summary.newest = created_at;
 	note_old_form(b, id, obj);
 	json_object_put(obj);
 	return 0;
 }
 
-void sync_free_order(struct listing_order *o)
+void sync_summarize_conversations(struct sync *s)
 {
-	free(o->refs);
-	free(o->ids);
-	free(o->index);
-	memset(o, 0, sizeof(*o));
-}
+	struct summary_builder b = { 0 };
 
-size_t sync_order_place(const struct listing_order *o, const char *id)
-{
-	if (!o->index)
-		return 0;
-	for (size_t i = hash_bytes(id, strlen(id)) & o->index_mask;; i = (i + 1) & o->index_mask) {
-		uint32_t place = o->index[i];
-
-		if (place == 0 || strcmp(sync_order_id(o, place - 1), id) == 0)
-			return place;
-	}
-}
-
-/* Indexes o's ids, the first place of an id listed twice winning (the
- * store keeps one row an id, so it is not). */
-static void index_order(struct listing_order *o)
-{
-	size_t cap = 16;
-
-	while (cap * 3 <= o->n * 4)
-		cap *= 2;
-	o->index = xcalloc(cap, sizeof(*o->index));
-	o->index_mask = cap - 1;
-	for (size_t place = 0; place < o->n; place++) {
-		const char *id = sync_order_id(o, place);
-		size_t i = hash_bytes(id, strlen(id)) & o->index_mask;
-
-		while (o->index[i] && strcmp(sync_order_id(o, o->index[i] - 1), id) != 0)
-			i = (i + 1) & o->index_mask;
-		if (!o->index[i])
-			o->index[i] = (uint32_t)place + 1;
-	}
-}
-
-void sync_reload_order(struct sync *s)
-{
-	struct order_builder b = { .ids = BUF_INIT };
-	size_t ids_len;
-
-	store_foreach(s->store, STORE_CONVERSATIONS, add_order, &b);
+	store_foreach(s->store, STORE_CONVERSATIONS, add_to_summary, &b);
 	if (b.rewrite.n) {
 		log_info("conversations: %zu cached entries brought to the current form", b.rewrite.n);
 		store_rewrite_listing(s->store, STORE_CONVERSATIONS, b.rewrite.items, b.rewrite.n);
 	}
 	sync_free_collected(&b.rewrite);
-	/* Kept for as long as the listing: no room left over from doubling. */
-	if (b.order.n)
-		b.order.refs = xrealloc(b.order.refs, b.order.n * sizeof(*b.order.refs));
-	ids_len = b.ids.len;
-	b.order.ids = buf_steal(&b.ids);
-	if (ids_len)
-		b.order.ids = xrealloc(b.order.ids, ids_len);
-	index_order(&b.order);
 	pthread_mutex_lock(&s->lock);
-	sync_free_order(&s->order);
-	s->order = b.order;
+	s->conversations = b.summary;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -171,73 +118,88 @@ void sync_plan_batch(struct sync_plan *plan, size_t at, size_t *lo, size_t *hi)
 	plan->last_block = block;
 }
 
-/* The conversations of one transcript batch: ids and dates copied out of
- * the listing order, so that the store is asked without s->lock held. */
-struct window {
-	size_t first;		/* index in the listing order of refs[0] */
-	struct conversation_ref *refs;
-	char **ids;		/* refs[i]'s id */
-	size_t n;
-	struct store *store;
+/* The conversation whose transcript is wanted, and what pick_batch
+ * needs of it. */
+struct wanted {
+	const char *id;
+	size_t place;		/* in the listing order, counted from 1; 0: not listed */
+	bool dated;
+	time_t created_at;
 };
 
-/* Whether conversation i of the window can join a batch: dated, not held. */
-static bool window_can_fetch(const struct window *w, size_t i)
-{
-	const struct conversation_ref *r;
+/* A window of the listing order: its dated conversations but the
+ * wanted one, copied out of the store's walk, which must not call the
+ * store back (ARCHITECTURE.md, "Locks"). */
+struct window {
+	const char *wanted;
+	struct window_entry {
+		char *id;
+		time_t created_at;
+	} *entries;
+	size_t n, cap;
+};
 
-	if (i < w->first || i >= w->first + w->n)
-		return false;
-	r = &w->refs[i - w->first];
-	return r->dated && !store_has_full_conversation(w->store, w->ids[i - w->first]);
+static int add_to_window(const char *id, const char *json, void *ctx)
+{
+	struct window *w = ctx;
+	json_object *obj;
+	time_t created_at;
+	bool dated;
+
+	if (strcmp(id, w->wanted) == 0)
+		return 0;
+	obj = json_text_parse(json, strlen(json));
+	dated = sync_created_at(obj, &created_at);
+	json_object_put(obj);
+	if (dated) {
+		w->entries = xgrow(w->entries, &w->cap, w->n, sizeof(*w->entries), 32);
+		w->entries[w->n++] = (struct window_entry){ xstrdup(id), created_at };
+	}
+	return 0;
 }
 
-static void free_window(struct window *w)
+/* Adds conversation id, created at created_at, to batch b (which has
+ * room) and to the date range [*oldest, *newest] of the *picked before. */
+static void pick(struct batch *b, size_t *picked, const char *id, time_t created_at,
+		 time_t *oldest, time_t *newest)
 {
-	for (size_t i = 0; i < w->n; i++)
-		free(w->ids[i]);
-	free(w->ids);
-	free(w->refs);
+	if (*picked == 0 || created_at < *oldest)
+		*oldest = created_at;
+	if (*picked == 0 || created_at > *newest)
+		*newest = created_at;
+	hash_add(b->wanted, id, &b->received[*picked]);
+	(*picked)++;
 }
 
 /*
- * Picks the batch for the conversation at `at` by read-ahead (see
- * sync_plan_batch), fills b and the date range, and returns how many were
- * picked. Takes s->lock to copy the block; queries the store without it.
- * transcript_lock held.
+ * Picks the batch for the wanted conversation (dated) by read-ahead (see
+ * sync_plan_batch): itself, and the conversations of its window that are
+ * dated and lack their transcript. Fills b and the date range, and
+ * returns how many were picked. The window is read from the store with
+ * no lock of sync's held. transcript_lock held.
  */
-static size_t pick_batch(struct sync *s, size_t at, struct batch *b, time_t *oldest,
-			 time_t *newest)
+static size_t pick_batch(struct sync *s, const struct wanted *wanted, struct batch *b,
+			 time_t *oldest, time_t *newest)
 {
-	struct window w = { .store = s->store };
+	struct window w = { .wanted = wanted->id };
 	size_t lo, hi, picked = 0;
 
 	pthread_mutex_lock(&s->lock);
-	s->plan.n = s->order.n;
-	sync_plan_batch(&s->plan, at, &lo, &hi);
-	w.first = lo;
-	w.n = hi - lo + 1;
-	w.refs = xcalloc(w.n, sizeof(*w.refs));
-	w.ids = xcalloc(w.n, sizeof(*w.ids));
-	for (size_t i = 0; i < w.n; i++) {
-		w.refs[i] = s->order.refs[lo + i];
-		w.ids[i] = xstrdup(sync_order_id(&s->order, lo + i));
-	}
+	s->plan.n = s->conversations.n;
 	pthread_mutex_unlock(&s->lock);
-	b->received = xcalloc(w.n, sizeof(bool));
-	for (size_t i = lo; i <= hi; i++) {
-		const struct conversation_ref *r = &w.refs[i - lo];
-
-		if (i != at && !window_can_fetch(&w, i))
-			continue;
-		if (picked == 0 || r->created_at < *oldest)
-			*oldest = r->created_at;
-		if (picked == 0 || r->created_at > *newest)
-			*newest = r->created_at;
-		hash_add(b->wanted, w.ids[i - lo], &b->received[picked]);
-		picked++;
+	/* The listing may have grown since it was summarized. */
+	if (s->plan.n < wanted->place)
+		s->plan.n = wanted->place;
+	sync_plan_batch(&s->plan, wanted->place - 1, &lo, &hi);
+	store_foreach_from(s->store, STORE_CONVERSATIONS, lo, hi - lo + 1, add_to_window, &w);
+	b->received = xcalloc(w.n + 1, sizeof(bool));
+	pick(b, &picked, wanted->id, wanted->created_at, oldest, newest);
+	for (size_t i = 0; i < w.n; i++) {
+		if (!store_has_full_conversation(s->store, w.entries[i].id))
+			pick(b, &picked, w.entries[i].id, w.entries[i].created_at, oldest, newest);
+		free(w.entries[i].id);
 	}
-	free_window(&w);
+	free(w.entries);
 	return picked;
 }
 
@@ -403,25 +365,24 @@ bool sync_transcript_failed_alone(struct sync *s, const char *id)
 	return failed;
 }
 
-/* Asks the server for conversation id's transcript, which stands at
- * `position` of the listing order (counted from 1; 0: not listed), with
- * its batch's, and notes how that went. Returns 0 or -errno.
+/* Asks the server for the wanted conversation's transcript, with its
+ * batch's, and notes how that went. Returns 0 or -errno.
  * transcript_lock held. */
-static int fetch_and_note(struct sync *s, const char *id, size_t position, bool dated,
-			  time_t created_at, time_t forgiven)
+static int fetch_and_note(struct sync *s, const struct wanted *wanted, time_t forgiven)
 {
+	const char *id = wanted->id;
 	struct batch b = { .store = s->store, .wanted = hash_new() };
 	struct fetch_failure why = { 0 };
 	time_t oldest = 0, newest = 0;
 	size_t picked = 0;
 	int rc;
 
-	if (dated)
-		picked = pick_batch(s, position - 1, &b, &oldest, &newest);
-	rc = !position ? -ENOENT : !dated ? fetch_one(s, id, &why)
-		       : fetch_batch(s, id, &b, picked, oldest, newest, &why);
+	if (wanted->place && wanted->dated)
+		picked = pick_batch(s, wanted, &b, &oldest, &newest);
+	rc = !wanted->place ? -ENOENT : !wanted->dated ? fetch_one(s, id, &why)
+			    : fetch_batch(s, id, &b, picked, oldest, newest, &why);
 	if (rc == -EINVAL)
-		rc = fetch_alone(s, id, created_at, &why);
+		rc = fetch_alone(s, id, wanted->created_at, &why);
 	/* Give the batch's JSON back to the system rather than keep it. */
 	malloc_trim(0);
 	/* The server answered, about this one conversation: the others are
@@ -435,12 +396,30 @@ static int fetch_and_note(struct sync *s, const char *id, size_t position, bool 
 	return rc;
 }
 
+/* What pick_batch needs of conversation id: its place and date, as the
+ * store has them now. */
+static void find_wanted(struct sync *s, const char *id, struct wanted *w)
+{
+	char *json;
+	json_object *obj;
+
+	*w = (struct wanted){ .id = id };
+	w->place = store_listing_place(s->store, STORE_CONVERSATIONS, id);
+	json = w->place ? store_get_item(s->store, STORE_CONVERSATIONS, id) : NULL;
+	if (!json)
+		return;
+	obj = json_text_parse(json, strlen(json));
+	w->dated = sync_created_at(obj, &w->created_at);
+	json_object_put(obj);
+	free(json);
+}
+
 int sync_fetch_transcript(struct sync *s, const char *id)
 {
 	struct transcript_failure *failed;
-	time_t forgiven, created_at = 0;
-	size_t position;
-	bool dated = false, paused;
+	struct wanted wanted;
+	time_t forgiven;
+	bool paused;
 	int rc;
 
 	if (store_has_full_conversation(s->store, id))
@@ -456,11 +435,6 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 	paused = time(NULL) < s->transcripts_paused_until;
 	rc = s->transcript_error;
 	forgiven = s->failures_forgiven;
-	position = sync_order_place(&s->order, id);
-	if (position) {
-		dated = s->order.refs[position - 1].dated;
-		created_at = s->order.refs[position - 1].created_at;
-	}
 	pthread_mutex_unlock(&s->lock);
 	failed = failure_of(s, id, forgiven);
 	if (failed && time(NULL) < failed->retry_at) {
@@ -468,8 +442,10 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 		rc = -EIO;
 	}
 	/* After a recent failed batch, fail fast rather than ask again. */
-	if (!paused)
-		rc = fetch_and_note(s, id, position, dated, created_at, forgiven);
+	if (!paused) {
+		find_wanted(s, id, &wanted);
+		rc = fetch_and_note(s, &wanted, forgiven);
+	}
 	if (rc == 0 && failed) {
 		failed->count = 0;
 		pthread_mutex_lock(&s->lock);
@@ -481,26 +457,39 @@ int sync_fetch_transcript(struct sync *s, const char *id)
 	return rc;
 }
 
-/* The ids of the conversations lacking a transcript, in listing order. */
+/* The ids of the listed conversations, in listing order. */
+struct id_list {
+	char **ids;
+	size_t n, cap;
+};
+
+static int add_id(const char *id, const char *json, void *ctx)
+{
+	struct id_list *l = ctx;
+
+	(void)json;
+	l->ids = xgrow(l->ids, &l->cap, l->n, sizeof(*l->ids), 256);
+	l->ids[l->n++] = xstrdup(id);
+	return 0;
+}
+
+/* The ids of the conversations lacking a transcript, in listing order;
+ * *total: how many are listed. */
 static char **missing_transcripts(struct sync *s, size_t *n_missing, size_t *total)
 {
-	char **ids;
+	struct id_list listed = { 0 };
 	size_t kept = 0;
 
-	pthread_mutex_lock(&s->lock);
-	*total = s->order.n;
-	ids = xcalloc(s->order.n + 1, sizeof(*ids));
-	for (size_t i = 0; i < s->order.n; i++)
-		ids[i] = xstrdup(sync_order_id(&s->order, i));
-	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; i < *total; i++) {
-		if (store_has_full_conversation(s->store, ids[i]))
-			free(ids[i]);
+	store_foreach(s->store, STORE_CONVERSATIONS, add_id, &listed);
+	*total = listed.n;
+	for (size_t i = 0; i < listed.n; i++) {
+		if (store_has_full_conversation(s->store, listed.ids[i]))
+			free(listed.ids[i]);
 		else
-			ids[kept++] = ids[i];
+			listed.ids[kept++] = listed.ids[i];
 	}
 	*n_missing = kept;
-	return ids;
+	return listed.ids;
 }
 
 void sync_estimate(struct sync *s, struct sync_estimate *e)

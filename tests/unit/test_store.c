@@ -76,6 +76,37 @@ static void test_replace_counts_changes_and_keeps_order(void)
 	store_close(s);
 }
 
+/* The listing order as places: what transcript batches read instead of
+ * holding the order, also after new items were merged ahead of it. */
+static void test_a_listing_is_read_by_place(void)
+{
+	char err[128], window[64] = "";
+	struct store *s = store_open(NULL, err, sizeof(err));
+	struct store_item listed[] = { { "c", "{}" }, { "b", "{}" }, { "a", "{}" } };
+	struct store_item newer[] = { { "e", "{}" }, { "d", "{}" } };
+
+	CHECK(s != NULL);
+	CHECK(store_listing_place(s, STORE_CONVERSATIONS, "a") == 0);
+	CHECK(store_replace_listing(s, STORE_CONVERSATIONS, listed, 3, 100) == 3);
+	CHECK(store_listing_place(s, STORE_CONVERSATIONS, "c") == 1);
+	CHECK(store_listing_place(s, STORE_CONVERSATIONS, "a") == 3);
+	CHECK(store_listing_place(s, STORE_CONVERSATIONS, "z") == 0);
+	CHECK(store_listing_place(s, STORE_MEMORIES, "a") == 0);
+	CHECK(store_merge_listing(s, STORE_CONVERSATIONS, newer, 2) == 2);
+	CHECK(store_listing_place(s, STORE_CONVERSATIONS, "e") == 1);
+	CHECK(store_listing_place(s, STORE_CONVERSATIONS, "d") == 2);
+	CHECK(store_listing_place(s, STORE_CONVERSATIONS, "a") == 5);
+	store_foreach_from(s, STORE_CONVERSATIONS, 1, 3, collect, window);
+	CHECK_STR(window, "d,c,b,");
+	window[0] = '\0';
+	store_foreach_from(s, STORE_CONVERSATIONS, 3, 10, collect, window);
+	CHECK_STR(window, "b,a,");
+	window[0] = '\0';
+	store_foreach_from(s, STORE_CONVERSATIONS, 5, 1, collect, window);
+	CHECK_STR(window, "");
+	store_close(s);
+}
+
 static void test_listings_count_moves_only_on_change(void)
 {
 	char err[128];
@@ -724,6 +755,7 @@ static void test_check_finds_damage(void)
 int main(void)
 {
 	RUN(test_replace_counts_changes_and_keeps_order);
+	RUN(test_a_listing_is_read_by_place);
 	RUN(test_unfinished_staging_is_continued_after_a_reopen);
 	RUN(test_listings_count_moves_only_on_change);
 	RUN(test_deletion_needs_two_listings_that_agree);
