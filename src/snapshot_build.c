@@ -344,7 +344,7 @@ struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KI
 		n->mtime = sync_first_seen(sync, n->collection, snapshot_id(snap, n));
 	}
 	views_add(&b);
-	snapshot_forget_inos(&b);
+	snapshot_forget_tags(&b);
 	snapshot_lay_out(snap);
 	views_finish(&b);
 	if (rc == 0)

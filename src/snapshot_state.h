@@ -33,8 +33,8 @@ struct vault_entry {
 struct builder {
 	struct snapshot *snap;
 	size_t cap_nodes, arena_len, arena_cap;
-	uint64_t *inos;				/* each node's inode number, until
-						 * the nodes are all in */
+	uint8_t *tags;				/* each node's ino_tag, until the
+						 * nodes are all in */
 	uint32_t fixed_name[NODE_KINDS];	/* arena offsets of constant names */
 	struct buf name, scratch;
 	uint32_t *undated;			/* memories that need first_seen */
@@ -70,9 +70,10 @@ struct node *snapshot_find(const struct snapshot *snap, const uint32_t *sorted, 
 /* Whether parent has a child called name already. */
 bool snapshot_name_taken(struct builder *b, uint32_t parent, const char *name);
 
-/* Once every node is in: drops the inode numbers the build kept, which
- * snapshot_ino works out from then on. */
-void snapshot_forget_inos(struct builder *b);
+/* Once every node is in: drops the byte of each inode number the build
+ * kept to find nodes by number quickly. */
+void snapshot_forget_tags(struct builder *b);
+
 
 /* In snapshot.c, for snapshot_build.c. snapshot_begin makes the empty
  * picture, its root dated root_mtime; snapshot_dir_child finds or adds
