@@ -105,7 +105,7 @@ static struct cached *read_caches(const char *dir, size_t *n)
 
 	*n = 0;
 	if (!d)
-		return NULL;
+		return errno == ENOENT ? xcalloc(1, sizeof(*all)) : NULL;
 	while ((e = readdir(d)) != NULL) {
 		size_t len = strlen(e->d_name);
 
@@ -280,7 +280,7 @@ static int remove_cache(struct cached *all, size_t n, const char *what)
 
 int cache_command(const struct omifs_config *c, char *const *words, int n_words)
 {
-	char err[512], *dir = config_cache_dir(c, err, sizeof(err));
+	char err[512], *dir = config_cache_dir(c, false, err, sizeof(err));
 	struct cached *all;
 	size_t n;
 	int rc = 0;

@@ -48,7 +48,7 @@ char *config_default_key_file(void)
 	return buf_steal(&path);
 }
 
-char *config_cache_dir(const struct omifs_config *c, char *err, size_t errlen)
+char *config_cache_dir(const struct omifs_config *c, bool create, char *err, size_t errlen)
 {
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
 	struct buf dir = BUF_INIT;
@@ -65,7 +65,9 @@ char *config_cache_dir(const struct omifs_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "no cache directory: set HOME or use -o cache_dir=DIR");
 		return NULL;
 	}
-	rc = make_private_dir(dir.data);
+	if (!create && stat(dir.data, &st) < 0 && errno == ENOENT)
+		return buf_steal(&dir);
+	rc = create ? make_private_dir(dir.data) : 0;
 	if (rc == 0 && (stat(dir.data, &st) < 0 || !S_ISDIR(st.st_mode)))
 		rc = -ENOTDIR;
 	/* It holds private transcripts: nobody else may look in. Our own
@@ -92,11 +94,11 @@ char *config_cache_dir(const struct omifs_config *c, char *err, size_t errlen)
 	return buf_steal(&dir);
 }
 
-char *config_cache_path(const struct omifs_config *c, char *err, size_t errlen)
+char *config_cache_path(const struct omifs_config *c, bool create, char *err, size_t errlen)
 {
 	struct buf path = BUF_INIT, identity = BUF_INIT;
 	const char *host = strstr(c->url, "://");
-	char *dir = config_cache_dir(c, err, errlen);
+	char *dir = config_cache_dir(c, create, err, errlen);
 
 	if (!dir)
 		return NULL;

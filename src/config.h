@@ -65,11 +65,13 @@ struct omifs_config {
 /* The path of the account's cache file under c->cache_dir (or
  * $XDG_CACHE_HOME/omifs, or ~/.cache/omifs), named from the URL and a
  * hash of the URL and the key, never the key; creates the directory with
- * mode 0700. Returns a malloc'd path, or NULL with a message in err. */
-char *config_cache_path(const struct omifs_config *c, char *err, size_t errlen);
+ * mode 0700 when `create` (a command that only reads the cache leaves a
+ * missing one missing). Returns a malloc'd path, or NULL with a message
+ * in err. */
+char *config_cache_path(const struct omifs_config *c, bool create, char *err, size_t errlen);
 /* The directory config_cache_path puts the file in, created as it would
  * be. Returns a malloc'd path, or NULL with a message in err. */
-char *config_cache_dir(const struct omifs_config *c, char *err, size_t errlen);
+char *config_cache_dir(const struct omifs_config *c, bool create, char *err, size_t errlen);
 
 /* $XDG_CONFIG_HOME/omifs/key, or ~/.config/omifs/key: where the key is
  * kept when neither OMI_API_KEY nor -o key_file names it (malloc'd; NULL

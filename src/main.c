@@ -284,7 +284,7 @@ static bool cache_exists(struct omifs_config *c)
 	char err[512];
 
 	if (!c->no_disk_cache && !c->cache_path)
-		c->cache_path = config_cache_path(c, err, sizeof(err));
+		c->cache_path = config_cache_path(c, true, err, sizeof(err));
 	return c->cache_path && access(c->cache_path, F_OK) == 0;
 }
 
@@ -306,7 +306,7 @@ static int open_cache(struct omifs_config *c, bool *fresh)
 		return 0;
 	}
 	if (!c->cache_path)
-		c->cache_path = config_cache_path(c, err, sizeof(err));
+		c->cache_path = config_cache_path(c, true, err, sizeof(err));
 	if (c->cache_path)
 		store = c->offline ? store_open_readonly(c->cache_path, false, err, sizeof(err))
 				   : store_open(c->cache_path, err, sizeof(err));
@@ -343,7 +343,7 @@ static bool cache_is_for(const char *name, const char *url)
  */
 static int pick_offline_cache(struct omifs_config *c, const char *url)
 {
-	char err[512], *dir = config_cache_dir(c, err, sizeof(err));
+	char err[512], *dir = config_cache_dir(c, false, err, sizeof(err));
 	struct buf found = BUF_INIT, names = BUF_INIT;
 	struct dirent *e;
 	int n = 0;
@@ -396,7 +396,7 @@ static int find_cache(struct omifs_config *c, const char *url_given, const char 
 		return pick_offline_cache(c, url_given);
 	if (load_key(c) < 0)
 		return -1;
-	c->cache_path = config_cache_path(c, err, sizeof(err));
+	c->cache_path = config_cache_path(c, false, err, sizeof(err));
 	if (!c->cache_path)
 		fprintf(stderr, "omifs %s: %s\n", command, err);
 	return c->cache_path ? 0 : -1;

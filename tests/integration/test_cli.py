@@ -527,3 +527,20 @@ def test_bash_completion_and_its_installation(tmp_path):
     assert r.returncode == 0, r.stderr
     left = sorted(str(p.relative_to(dest)) for p in dest.rglob("*"))
     assert left == ["usr", "usr/share", "usr/share/man", "usr/share/man/keep"], left
+
+
+def test_commands_that_read_the_cache_leave_a_missing_one_missing(emulator_factory, tmp_path):
+    """search, changes and cache list only read: a cache directory that
+    does not exist is reported empty, not made."""
+    home = tmp_path / "cache-home"
+    for args, code, said in [(["search", "quokka"], 2, "nothing is cached"),
+                             (["changes"], 1, "nothing is cached"),
+                             (["cache", "list"], 0, "no account is cached")]:
+        r = run_omifs(*args, "-o", "url=http://127.0.0.1:9", cache_home=str(home))
+        assert r.returncode == code and said in r.stdout + r.stderr, (args, r)
+        assert not home.exists(), args
+    # A command that fills the cache does make it, private.
+    emu = emulator_factory(*UNLIMITED)
+    r = run_omifs("sync", "-q", "-o", f"url={emu.url}", cache_home=str(home), timeout=120)
+    assert r.returncode == 0 and (home / "omifs").is_dir(), r
+    assert (home / "omifs").stat().st_mode & 0o777 == 0o700
