@@ -31,29 +31,38 @@ int store_note_first_seen(struct store *s, enum store_kind kind, time_t at)
 	return rc;
 }
 
+/* The number the statement sql (a kind and an id bound, in that order)
+ * answers for kind's item id, or 0 without a row or on an error. */
+static sqlite3_int64 item_number(struct store *s, const char *sql, enum store_kind kind,
+				 const char *id)
+{
+	sqlite3_stmt *st;
+	sqlite3_int64 number = 0;
+
+	pthread_mutex_lock(&s->lock);
+	st = store_prepare(s, sql);
+	if (st) {
+		sqlite3_bind_int(st, 1, kind);
+		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			number = sqlite3_column_int64(st, 0);
+		store_finish(s, st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return number;
+}
+
 /* A build asks this once for every memory the documented API gives
  * undated, all of them: a statement prepared at each call made a build
  * of 10^6 memories take half a minute. */
 time_t store_first_seen(struct store *s, enum store_kind kind, const char *id)
 {
-	sqlite3_stmt *st;
-	time_t at = 0;
-
 	/* A cache from an older omifs, opened read-only, may have no such
 	 * table, which is no error worth reporting. */
 	if (!s->has_first_seen)
 		return 0;
-	pthread_mutex_lock(&s->lock);
-	st = store_prepare(s, "SELECT at FROM first_seen WHERE kind = ? AND id = ?");
-	if (st) {
-		sqlite3_bind_int(st, 1, kind);
-		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			at = (time_t)sqlite3_column_int64(st, 0);
-		store_finish(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return at;
+	return (time_t)item_number(s, "SELECT at FROM first_seen WHERE kind = ? AND id = ?", kind,
+				   id);
 }
 
 int store_listing_info(struct store *s, enum store_kind kind, time_t *listed_at, size_t *count)
@@ -145,22 +154,9 @@ int store_foreach(struct store *s, enum store_kind kind, store_item_fn fn, void 
 
 size_t store_listing_place(struct store *s, enum store_kind kind, const char *id)
 {
-	sqlite3_stmt *st;
-	size_t place = 0;
-
-	pthread_mutex_lock(&s->lock);
-	st = store_prepare(s, "SELECT (SELECT count(*) FROM listing AS b WHERE b.kind = a.kind "
-			   "AND b.position < a.position) + 1 FROM listing AS a "
-			   "WHERE a.kind = ? AND a.id = ?");
-	if (st) {
-		sqlite3_bind_int(st, 1, kind);
-		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			place = (size_t)sqlite3_column_int64(st, 0);
-		store_finish(s, st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return place;
+	return (size_t)item_number(s, "SELECT (SELECT count(*) FROM listing AS b WHERE "
+				   "b.kind = a.kind AND b.position < a.position) + 1 "
+				   "FROM listing AS a WHERE a.kind = ? AND a.id = ?", kind, id);
 }
 
 /* Adds a conversation with its transcript unless there is one; 0 or -EIO. */
