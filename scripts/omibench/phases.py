@@ -16,8 +16,8 @@ from .machinery import (LISTING_PAGE, BenchError, Emulator, UnknownOption, count
                         median, min_requests, omifs_commit, pick_phrase, private_dir, rm_tree,
                         run)
 from .workloads import (BACKUP_EXCLUDES, account_args, cold_rsync, floor_in, listed_counts,
-                        manual_export, remount_ls, remount_read_all, remount_search,
-                        search_compare, views_compare, warm_compare)
+                        manual_export, minimum_requests, remount_ls, remount_read_all,
+                        remount_search, search_compare, views_compare, warm_compare)
 
 
 class Phases:
@@ -109,7 +109,7 @@ class FullRun:
         self.emu = Emulator(self.workdir, account_args(size[0], size[1], size[2], self.seg, self.days,
                                                        self.lat), start_timeout=300).start()
         n = listed_counts(self.emu)
-        minimum = {k: min_requests(v) for k, v in n.items()}
+        minimum = minimum_requests(self.emu, n)
         self.results["account"] = {"listed": n, "minimum_requests": minimum,
                                    "minimum_total": sum(minimum.values())}
 
@@ -275,7 +275,7 @@ class FullRun:
         self.phase("6. cold rsync -a of the 10x account with -o " + ",".join(o))
         res, _ = cold_rsync(emu, workdir, "mnt-10x", o, dest, self.a.timeout_10x)
         files10, bytes10 = count_files(dest)
-        res.update({"listed": n10, "minimum_requests": {k: min_requests(v) for k, v in n10.items()},
+        res.update({"listed": n10, "minimum_requests": minimum_requests(emu, n10),
                     "files": files10, "bytes": bytes10,
                     "listing_pages": min_requests(n10["conversations"], LISTING_PAGE["documented"])})
         res["minimum_total"] = sum(res["minimum_requests"].values())

@@ -275,7 +275,8 @@ def floor_in(emu, workdir, profile, a, results, scale="1x"):
     n = listed_counts(emu)
     tpage, lpage = TRANSCRIPT_PAGE[profile], LISTING_PAGE[profile]
     floor_t = min_requests(n["conversations"], tpage)
-    floor = floor_t + min_requests(n["memories"]) + min_requests(n["action-items"])
+    floor = (floor_t + min_requests(n["memories"]) + min_requests(n["action-items"])
+             + goals_floor(emu))
     # The backend's hourly policies are what a real account lives with; the
     # bench measures requests, so its hours are shrunk to 3.6 s on omifs'
     # side (the emulator's limits are raised).
@@ -292,6 +293,21 @@ def floor_in(emu, workdir, profile, a, results, scale="1x"):
     results.setdefault("floor", {})["%s %s" % (scale, profile)] = {
         "listed": n, "transcript_floor": floor_t, "floor": floor,
         "listing_pages": min_requests(n["conversations"], lpage), "cold": cold, "sync": sync}
+
+
+def goals_floor(emu):
+    """The fewest requests goals take: one listing, which a server without
+    goals answers 404, and one history per goal where they are served
+    (the backend profile)."""
+    info = emu.info()
+    return 1 + (info["counts"].get("goals", 0) if info["profile"] == "backend" else 0)
+
+
+def minimum_requests(emu, n):
+    """The fewest requests for the account's listings at pages of 1000."""
+    minimum = {k: min_requests(v) for k, v in n.items()}
+    minimum["goals"] = goals_floor(emu)
+    return minimum
 
 
 def listed_counts(emu):
