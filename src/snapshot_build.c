@@ -116,7 +116,7 @@ static void add_conversation(struct builder *b, const struct conversation *c, ui
 {
 	const union item *item = (const union item *)c;
 	time_t mtime = collection_of(STORE_CONVERSATIONS)->dated(c);
-	uint32_t day = item_directory(b, c, c->id), dir;
+	uint32_t day = item_directory(b, c, c->id), dir, transcript;
 
 	if (day == SNAPSHOT_NONE || !item_name(b, c->id))
 		return;
@@ -130,9 +130,12 @@ static void add_conversation(struct builder *b, const struct conversation *c, ui
 	add_file(b, dir, "action-items.md", NODE_CONV_ACTION_ITEMS, id, item, mtime, 0);
 	if (c->n_events > 0)
 		add_file(b, dir, "events.md", NODE_EVENTS, id, item, mtime, 0);
-	add_file(b, dir, "transcript.txt", NODE_TRANSCRIPT, id, item, mtime, json_digest);
+	transcript = add_file(b, dir, "transcript.txt", NODE_TRANSCRIPT, id, item, mtime,
+			      json_digest);
 	add_file(b, dir, "conversation.json", NODE_CONV_JSON, id, item, mtime, json_digest);
-	views_note_conversation(b, c, dir, json_digest, mtime);
+	/* A path whose inode number another took (logged) shows no note. */
+	if (transcript != SNAPSHOT_NONE)
+		views_note_conversation(b, c, transcript);
 }
 
 /* Every listed item has its line in the collection's .jsonl, even one

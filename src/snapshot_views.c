@@ -87,8 +87,8 @@ void views_add_line(struct builder *b, uint32_t id, const char *json)
 					       hash_bytes(json, len - 1), "");
 }
 
-void views_note_conversation(struct builder *b, const struct conversation *c, uint32_t dir,
-			     uint64_t digest, int64_t mtime)
+void views_note_conversation(struct builder *b, const struct conversation *c,
+			     uint32_t transcript)
 {
 	b->notes = xgrow(b->notes, &b->cap_notes, b->n_notes, sizeof(*b->notes), 256);
 	struct vault_entry *e = &b->notes[b->n_notes++];
@@ -98,7 +98,7 @@ void views_note_conversation(struct builder *b, const struct conversation *c, ui
 	vault_note_name(c, &b->name);
 	key = names_name_key(b->name.data);
 	buf_puts(&b->name, ".md");
-	*e = (struct vault_entry){ .dir = dir, .digest = digest, .mtime = mtime,
+	*e = (struct vault_entry){ .transcript = transcript,
 				   .name = snapshot_arena_add(b, b->name.data),
 				   .key = hash_bytes(key, strlen(key)) };
 	free(key);
@@ -164,7 +164,8 @@ static void add_notes(struct builder *b)
 	snap->notes_by_id = xcalloc(b->n_notes, sizeof(*snap->notes_by_id));
 	for (size_t i = 0; i < b->n_notes; i++) {
 		const struct vault_entry *e = &b->notes[i];
-		uint32_t id = snap->nodes[e->dir].id;
+		uint32_t id = snap->nodes[e->transcript].id;
+		const struct node *transcript;
 		bool clash = (i > 0 && e[-1].key == e->key) ||
 			     (i + 1 < b->n_notes && e[1].key == e->key);
 		uint32_t note = add_note(b, e->name, id, clash ? 32 : 0);
@@ -173,8 +174,10 @@ static void add_notes(struct builder *b)
 			note = add_note(b, e->name, id, 64);
 		if (note == SNAPSHOT_NONE)
 			continue;
-		snap->nodes[note].digest = e->digest;
-		snap->nodes[note].mtime = e->mtime;
+		/* Only now: adding the note may have moved the nodes. */
+		transcript = &snap->nodes[e->transcript];
+		snap->nodes[note].digest = transcript->digest;
+		snap->nodes[note].mtime = snapshot_mtime(transcript);
 		snap->notes_by_id[snap->n_notes++] = note;
 	}
 	qsort_r(snap->notes_by_id, snap->n_notes, sizeof(*snap->notes_by_id), compare_ids, snap);
