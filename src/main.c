@@ -349,12 +349,13 @@ static int pick_offline_cache(struct omifs_config *c, const char *url)
 	int n = 0;
 	DIR *d = dir ? opendir(dir) : NULL;
 
-	if (!d) {
+	/* A missing directory holds no account: said below, as an empty one. */
+	if (!d && !(dir && errno == ENOENT)) {
 		fprintf(stderr, "omifs: %s\n", dir ? strerror(errno) : err);
 		free(dir);
 		return -1;
 	}
-	while ((e = readdir(d)) != NULL) {
+	while (d && (e = readdir(d)) != NULL) {
 		size_t len = strlen(e->d_name);
 
 		if (len < 8 || strcmp(e->d_name + len - 7, ".sqlite") != 0 ||
@@ -364,7 +365,8 @@ static int pick_offline_cache(struct omifs_config *c, const char *url)
 		buf_printf(&found, "%s/%s", dir, e->d_name);
 		buf_printf(&names, "%s%s", n++ ? ", " : "", e->d_name);
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
 	if (n == 1)
 		c->cache_path = buf_steal(&found);
 	else if (n == 0)

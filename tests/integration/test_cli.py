@@ -539,6 +539,11 @@ def test_commands_that_read_the_cache_leave_a_missing_one_missing(emulator_facto
         r = run_omifs(*args, "-o", "url=http://127.0.0.1:9", cache_home=str(home))
         assert r.returncode == code and said in r.stdout + r.stderr, (args, r)
         assert not home.exists(), args
+    # Without a key, the one account cached is looked for: there is none.
+    for args in (["search", "quokka"], ["mcp"]):
+        r = run_omifs(*args, key=None, cache_home=str(home))
+        assert r.returncode != 0 and "no account is cached" in r.stderr, (args, r)
+        assert not home.exists(), args
     # A command that fills the cache does make it, private.
     emu = emulator_factory(*UNLIMITED)
     r = run_omifs("sync", "-q", "-o", f"url={emu.url}", cache_home=str(home), timeout=120)
