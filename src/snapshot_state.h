@@ -75,7 +75,6 @@ bool snapshot_name_taken(struct builder *b, uint32_t parent, const char *name);
  * kept to find nodes by number quickly. */
 void snapshot_forget_tags(struct builder *b);
 
-
 /* In snapshot.c, for snapshot_build.c. snapshot_begin makes the empty
  * picture, its root dated root_mtime; snapshot_dir_child finds or adds
  * the directory called name under parent (SNAPSHOT_NONE when its name is

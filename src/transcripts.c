@@ -139,19 +139,24 @@ struct window {
 	size_t n, cap;
 };
 
+/* Whether the listing entry json has a usable created_at, put in *at. */
+static bool entry_created_at(const char *json, time_t *at)
+{
+	json_object *obj = json_text_parse(json, strlen(json));
+	bool dated = sync_created_at(obj, at);
+
+	json_object_put(obj);
+	return dated;
+}
+
 static int add_to_window(const char *id, const char *json, void *ctx)
 {
 	struct window *w = ctx;
-	json_object *obj;
 	time_t created_at;
-	bool dated;
 
 	if (strcmp(id, w->wanted) == 0)
 		return 0;
-	obj = json_text_parse(json, strlen(json));
-	dated = sync_created_at(obj, &created_at);
-	json_object_put(obj);
-	if (dated) {
+	if (entry_created_at(json, &created_at)) {
 		w->entries = xgrow(w->entries, &w->cap, w->n, sizeof(*w->entries), 32);
 		w->entries[w->n++] = (struct window_entry){ xstrdup(id), created_at };
 	}
@@ -401,16 +406,13 @@ static int fetch_and_note(struct sync *s, const struct wanted *wanted, time_t fo
 static void find_wanted(struct sync *s, const char *id, struct wanted *w)
 {
 	char *json;
-	json_object *obj;
 
 	*w = (struct wanted){ .id = id };
 	w->place = store_listing_place(s->store, STORE_CONVERSATIONS, id);
 	json = w->place ? store_get_item(s->store, STORE_CONVERSATIONS, id) : NULL;
 	if (!json)
 		return;
-	obj = json_text_parse(json, strlen(json));
-	w->dated = sync_created_at(obj, &w->created_at);
-	json_object_put(obj);
+	w->dated = entry_created_at(json, &w->created_at);
 	free(json);
 }
 
