@@ -173,18 +173,17 @@ def serve(opts, dataset):
     host = opts.host if ":" not in opts.host else "[%s]" % opts.host
     emu.base_url = "http://%s:%d%s" % (host, port, API_PREFIX)
 
-    stop = threading.Event()
-
-    def on_signal(signum, frame):
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    # The signals are taken with sigwait rather than a handler: a handler
+    # runs between two bytecodes of the main thread, and one that sets an
+    # Event deadlocks when the main thread is holding that Event's lock.
+    # Blocked here, before any thread starts, they stay blocked in every
+    # thread, so only the sigwait below receives them.
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     thread.start()
     announce(opts, emu, dataset)
-    while not stop.wait(0.5):
-        pass
+    signal.sigwait(stop_signals)
     shut_down(emu, server)
     return 0
 
