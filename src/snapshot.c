@@ -478,6 +478,61 @@ struct node *snapshot_child(const struct snapshot *snap, const struct node *dir,
 	return snapshot_find(snap, snap->children + dir->first_child, dir->n_children, name, false);
 }
 
+/* ---- two snapshots side by side ---- */
+
+struct diff {
+	const struct snapshot *old, *now;
+	snapshot_diff_fn fn;
+	void *ctx;
+};
+
+static void diff_children(const struct diff *d, const struct node *was, struct node *is,
+			  uint64_t dir_hash, uint64_t dir_ino);
+
+/* Meets the path called name in the directory whose path hashes to
+ * dir_hash, then what lies below it. */
+static void diff_path(const struct diff *d, const struct node *was, struct node *is,
+		      const char *name, uint64_t dir_hash, uint64_t dir_ino)
+{
+	uint64_t hash = hash_child(dir_hash, name), ino = names_inode_of_hash(hash);
+
+	d->fn(was, is, ino, dir_ino, d->ctx);
+	diff_children(d, was && was->kind == NODE_DIR ? was : NULL,
+		      is && is->kind == NODE_DIR ? is : NULL, hash, ino);
+}
+
+/* Merges the children of was and is (NULL: a directory with none), both
+ * sorted by name. */
+static void diff_children(const struct diff *d, const struct node *was, struct node *is,
+			  uint64_t dir_hash, uint64_t dir_ino)
+{
+	char room_was[SNAPSHOT_NAME_ROOM], room_is[SNAPSHOT_NAME_ROOM];
+	size_t i = 0, j = 0, n_was = was ? was->n_children : 0, n_is = is ? is->n_children : 0;
+
+	while (i < n_was || j < n_is) {
+		const struct node *a = i < n_was ? snapshot_child_at(d->old, was, i) : NULL;
+		struct node *b = j < n_is ? snapshot_child_at(d->now, is, j) : NULL;
+		const char *a_name = a ? snapshot_name(d->old, a, room_was) : NULL;
+		const char *b_name = b ? snapshot_name(d->now, b, room_is) : NULL;
+		int order = !a ? 1 : !b ? -1 : strcmp(a_name, b_name);
+
+		if (order <= 0)
+			i++;
+		if (order >= 0)
+			j++;
+		diff_path(d, order <= 0 ? a : NULL, order >= 0 ? b : NULL,
+			  order <= 0 ? a_name : b_name, dir_hash, dir_ino);
+	}
+}
+
+void snapshot_diff(const struct snapshot *old, const struct snapshot *now, snapshot_diff_fn fn,
+		   void *ctx)
+{
+	struct diff d = { old, now, fn, ctx };
+
+	diff_children(&d, &old->nodes[0], &now->nodes[0], HASH_START, SNAPSHOT_ROOT_INO);
+}
+
 bool snapshot_shows(const struct snapshot *snap, enum store_kind kind)
 {
 	return !collection_of(kind)->optional || snap->kind_error[kind] == 0;

@@ -157,6 +157,17 @@ struct node *snapshot_child(const struct snapshot *snap, const struct node *dir,
 /* Child i (< n_children) of dir, in name order. */
 struct node *snapshot_child_at(const struct snapshot *snap, const struct node *dir, size_t i);
 
+/* Walks old and now side by side, directory by directory, calling fn once
+ * for each path below the root that either holds: was and is are its
+ * node in each (NULL where it has none), ino its inode number, dir_ino
+ * its directory's. Each number is worked out once, from its directory's,
+ * rather than from the names up to the root. Below a path that is a
+ * directory in one snapshot only, every path is met as gone or come. */
+typedef void (*snapshot_diff_fn)(const struct node *was, struct node *is, uint64_t ino,
+				 uint64_t dir_ino, void *ctx);
+void snapshot_diff(const struct snapshot *old, const struct snapshot *now, snapshot_diff_fn fn,
+		   void *ctx);
+
 /* Room for any node's name: a file name's 255 bytes and the NUL. */
 #define SNAPSHOT_NAME_ROOM 256
 

@@ -37,51 +37,52 @@ static void await_replies(struct tree *t, uint64_t ino, const struct timespec *u
 	pthread_mutex_unlock(&t->lock);
 }
 
+/* What report_changes carries through snapshot_diff. */
+struct report {
+	struct tree *t;
+	const struct snapshot *old, *now;
+	tree_invalidate_fn invalidate;
+	void *ctx;
+	struct timespec until;		/* of the waits for replies */
+};
+
+static void report_path(const struct node *was, struct node *is, uint64_t ino, uint64_t dir_ino,
+			void *ctx)
+{
+	struct report *r = ctx;
+	char room[SNAPSHOT_NAME_ROOM];
+
+	/* A transcript's size, and the date learnt with it, stay known while
+	 * its source is the same. */
+	if (was && is && is->digest == was->digest && snapshot_size(is) < 0) {
+		snapshot_learn_size(is, snapshot_size(was));
+		atomic_store_explicit(&is->mtime, snapshot_mtime(was), memory_order_relaxed);
+	}
+	if (!is) {
+		await_replies(r->t, ino, &r->until);
+		r->invalidate(ino, dir_ino, snapshot_name(r->old, was, room), r->ctx);
+		r->invalidate(dir_ino, 0, NULL, r->ctx);
+	} else if (!was) {
+		r->invalidate(0, dir_ino, snapshot_name(r->now, is, room), r->ctx);
+		r->invalidate(dir_ino, 0, NULL, r->ctx);
+	} else if (tree_node_changed(was, is)) {
+		await_replies(r->t, ino, &r->until);
+		r->invalidate(ino, 0, NULL, r->ctx);
+	}
+}
+
 /* Calls invalidate for what differs between two snapshots: inodes that
  * changed, entries that went away (and their directories), entries that
  * came (a lookup that failed before may be cached as absent). Sizes
  * learnt in old carry over to unchanged nodes of now. */
-static void report_changes(struct tree *t, const struct snapshot *old, const struct snapshot *now,
+static void report_changes(struct tree *t, const struct snapshot *old, struct snapshot *now,
 			   tree_invalidate_fn invalidate, void *ctx)
 {
-	char room[SNAPSHOT_NAME_ROOM];
-	struct timespec until;
+	struct report r = { t, old, now, invalidate, ctx, { 0, 0 } };
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += REPLY_WAIT_SECONDS;
-	for (size_t i = 1; i < old->n_nodes; i++) {
-		const struct node *was = &old->nodes[i], *dir = snapshot_parent(old, was);
-		uint64_t ino = snapshot_ino(old, was);
-		struct node *is = snapshot_node(now, ino);
-
-		/* A transcript's size, and the date learnt with it, stay known
-		 * while its source is the same. */
-		if (is && is->digest == was->digest && snapshot_size(is) < 0) {
-			snapshot_learn_size(is, snapshot_size(was));
-			atomic_store_explicit(&is->mtime, snapshot_mtime(was), memory_order_relaxed);
-		}
-
-		if (!is || tree_node_changed(was, is))
-			await_replies(t, ino, &until);
-		if (!is) {
-			uint64_t dir_ino = snapshot_ino(old, dir);
-
-			invalidate(ino, dir_ino, snapshot_name(old, was, room), ctx);
-			invalidate(dir_ino, 0, NULL, ctx);
-		} else if (tree_node_changed(was, is)) {
-			invalidate(ino, 0, NULL, ctx);
-		}
-	}
-	for (size_t i = 1; i < now->n_nodes; i++) {
-		const struct node *is = &now->nodes[i];
-
-		if (!snapshot_node(old, snapshot_ino(now, is))) {
-			uint64_t dir_ino = snapshot_ino(now, snapshot_parent(now, is));
-
-			invalidate(0, dir_ino, snapshot_name(now, is, room), ctx);
-			invalidate(dir_ino, 0, NULL, ctx);
-		}
-	}
+	clock_gettime(CLOCK_MONOTONIC, &r.until);
+	r.until.tv_sec += REPLY_WAIT_SECONDS;
+	snapshot_diff(old, now, report_path, &r);
 }
 
 /* Every query's results may have changed: the kernel forgets them all. */

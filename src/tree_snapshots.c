@@ -140,30 +140,36 @@ static int compare_inos(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The inode numbers changed_files gathers. */
+struct inos {
+	uint64_t *inos;
+	size_t n, cap;
+};
+
+static void gather_changed_file(const struct node *was, struct node *is, uint64_t ino,
+				uint64_t dir_ino, void *ctx)
+{
+	struct inos *changed = ctx;
+
+	(void)dir_ino;
+	if (!was || was->kind == NODE_DIR || was->kind == NODE_STATUS || snapshot_size(was) < 0 ||
+	    (is && !tree_node_changed(was, is)))
+		return;
+	changed->inos = xgrow(changed->inos, &changed->cap, changed->n, sizeof(uint64_t), 64);
+	changed->inos[changed->n++] = ino;
+}
+
 /* The files of old whose size the kernel may hold (a size was learnt)
  * and that now changes or drops: sorted inode numbers, *n of them. */
 static uint64_t *changed_files(const struct snapshot *old, const struct snapshot *now, size_t *n)
 {
-	uint64_t *inos = NULL;
-	size_t cap = 0;
+	struct inos changed = { NULL, 0, 0 };
 
-	*n = 0;
-	for (size_t i = 1; i < old->n_nodes; i++) {
-		const struct node *was = &old->nodes[i], *is;
-		uint64_t ino;
-
-		if (was->kind == NODE_DIR || was->kind == NODE_STATUS || snapshot_size(was) < 0)
-			continue;
-		ino = snapshot_ino(old, was);
-		is = snapshot_node(now, ino);
-		if (is && !tree_node_changed(was, is))
-			continue;
-		inos = xgrow(inos, &cap, *n, sizeof(*inos), 64);
-		inos[(*n)++] = ino;
-	}
-	if (*n > 1)
-		qsort(inos, *n, sizeof(*inos), compare_inos);
-	return inos;
+	snapshot_diff(old, now, gather_changed_file, &changed);
+	if (changed.n > 1)
+		qsort(changed.inos, changed.n, sizeof(uint64_t), compare_inos);
+	*n = changed.n;
+	return changed.inos;
 }
 
 /* Builds a snapshot of the store now and makes it current; *old gets the

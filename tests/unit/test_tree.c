@@ -365,7 +365,7 @@ static void test_refresh_reports_exactly_what_changed(void)
 	struct store_item new_conversations[] = {
 		{ "c3", CONV("c3", "2025-06-30", "New one") }, conversations[0], conversations[1],
 	};
-	struct stat m1, m2, a1, open_dir, day, c2, absent;
+	struct stat m1, m2, a1, open_dir, day, c1, c2, top, absent;
 	struct reported r = { .n_inos = 0 };
 	struct world w;
 
@@ -391,6 +391,21 @@ static void test_refresh_reports_exactly_what_changed(void)
 	CHECK(!has_ino(&r, c2.st_ino));
 	CHECK(walk(w.tree, "action-items/open/a1.txt", &a1) == -ENOENT);
 	CHECK(walk(w.tree, "conversations/2025-06-30/c3/summary.md", &absent) == 0);
+
+	/* A conversation that goes takes its day along: every path below
+	 * is told gone, in its own directory, and what stays is not told. */
+	CHECK(walk(w.tree, "conversations", &top) == 0);
+	CHECK(walk(w.tree, "conversations/2025-07-01", &day) == 0);
+	CHECK(walk(w.tree, "conversations/2025-07-01/c2", &c2) == 0);
+	CHECK(walk(w.tree, "conversations/2025-06-30/c1", &c1) == 0);
+	CHECK(store_replace_listing(w.store, STORE_CONVERSATIONS, new_conversations, 2, 3) == 1);
+	memset(&r, 0, sizeof(r));
+	tree_refresh(w.tree, record, &r);
+	CHECK(has_entry(&r, top.st_ino, "2025-07-01") && has_ino(&r, day.st_ino));
+	CHECK(has_entry(&r, day.st_ino, "c2") && has_ino(&r, c2.st_ino));
+	CHECK(has_entry(&r, c2.st_ino, "summary.md") && has_entry(&r, c2.st_ino, "transcript.txt"));
+	CHECK(!has_ino(&r, c1.st_ino) && !has_ino(&r, m1.st_ino));
+	CHECK(walk(w.tree, "conversations/2025-07-01", &day) == -ENOENT);
 	close_world(&w);
 }
 
