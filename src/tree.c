@@ -243,10 +243,12 @@ int tree_read(struct tree *t, uint64_t ino, pid_t reader, off_t off, size_t size
 	n = to.node;
 	if (n->kind == NODE_JSONL) {
 		rc = snapshot_read_lines(snap, n, t->sync, off, size, out);
-	} else if (n->kind == NODE_STATUS || !kept_read(t->kept, ino, n->digest, off, size, out)) {
+	} else if (n->kind == NODE_STATUS) {
+		tree_read_status(t, snap, (enum status_file)n->id, reader, off, size, out);
+		rc = 0;
+	} else if (!kept_read(t->kept, ino, n->digest, off, size, out)) {
 		rc = tree_render_node(t, snap, n, reader, &content, NULL, NULL, NULL);
-		if (rc >= 0 && !kept_copy_part(&content, off, size, out) && rc == 0 &&
-		    n->kind != NODE_STATUS)
+		if (rc >= 0 && !kept_copy_part(&content, off, size, out) && rc == 0)
 			kept_put(t->kept, ino, n->digest, &content);
 	}
 	buf_free(&content);

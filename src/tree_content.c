@@ -40,11 +40,7 @@ int tree_render_node(struct tree *t, const struct snapshot *snap, const struct n
 	if (n->kind == NODE_DIR)
 		return -EISDIR;
 	if (n->kind == NODE_STATUS) {
-		if (status_nsec)
-			tree_render_status_file(t, snap, (enum status_file)n->id, reader, out,
-						status_nsec);
-		else
-			tree_read_status(t, snap, (enum status_file)n->id, reader, out);
+		tree_render_status_file(t, snap, (enum status_file)n->id, reader, out, status_nsec);
 		return 0;
 	}
 	if (n->kind == NODE_JSONL)

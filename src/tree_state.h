@@ -64,6 +64,7 @@ struct tree {
 			pid_t reader;		/* 0: none */
 			struct timespec at;	/* rendered then */
 			struct timespec read_at; /* the reader's last read of it */
+			bool read_to_end;	/* that read reached its end */
 			long changes;		/* its mtime's nanoseconds */
 			struct buf text;
 		} views[STATUS_VIEWS];
@@ -113,7 +114,7 @@ void tree_render_status_file(struct tree *t, const struct snapshot *snap,
 			     enum status_file file, pid_t reader, struct buf *out,
 			     long *mtime_nsec);
 void tree_read_status(struct tree *t, const struct snapshot *snap, enum status_file file,
-		      pid_t reader, struct buf *out);
+		      pid_t reader, off_t off, size_t size, struct buf *out);
 void tree_note_read_time(struct tree *t, const struct timespec *started);
 
 /* ---- in tree_content.c ---- */

@@ -8,6 +8,7 @@
 
 #include "feed.h"
 #include "hash.h"
+#include "kept.h"
 #include "status.h"
 
 #include <pthread.h>
@@ -16,11 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
-/* For how long after a reader's read its next stat shows it the same
- * version: the stat a reader makes to read on, or once more at the end
- * (as cat does), comes that soon; a reader polling the file comes
- * later. */
-#define STATUS_READ_ON_NS 100000000LL
+/* For how long a reader's next stat shows it the version it read: the
+ * stat it makes to read on, or to read once more at the end (as cat
+ * does), comes that soon, even on a machine too busy to run it at once
+ * (0.1 s was not enough under sanitizers); a reader polling the file
+ * sooner is shown a new version once this long has passed since its
+ * version was made. */
+#define STATUS_READ_ON_NS 1000000000LL
 
 static long long ns_between(const struct timespec *a, const struct timespec *b)
 {
@@ -78,6 +81,19 @@ static void render_status_text(struct tree *t, const struct snapshot *snap, enum
 	free(st);
 }
 
+/* Whether reader's stat at `now` is shown the version in view: it read
+ * that version within STATUS_READ_ON_NS and, if it has read its end
+ * already, the version is that recent too. status_lock held. */
+static bool reader_reads_on(const struct status_view *view, pid_t reader,
+			    const struct timespec *now)
+{
+	if (!reader || !view->text.len || !view->read_at.tv_sec ||
+	    ns_between(&view->at, &view->read_at) < 0 ||
+	    ns_between(&view->read_at, now) >= STATUS_READ_ON_NS)
+		return false;
+	return !view->read_to_end || ns_between(&view->at, now) < STATUS_READ_ON_NS;
+}
+
 /*
  * The status text for a stat by reader. Its attributes are never cached,
  * so the kernel asks them before every read, and drops its cached pages
@@ -102,8 +118,7 @@ void tree_render_status_file(struct tree *t, const struct snapshot *snap,
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&t->status_lock);
 	view = view_of(shown, reader);
-	if (reader && view->text.len && view->read_at.tv_sec &&
-	    ns_between(&view->read_at, &now) < STATUS_READ_ON_NS) {
+	if (reader_reads_on(view, reader, &now)) {
 		buf_append(out, view->text.data, view->text.len);
 		if (mtime_nsec)
 			*mtime_nsec = view->changes;
@@ -128,19 +143,28 @@ void tree_render_status_file(struct tree *t, const struct snapshot *snap,
 	pthread_mutex_unlock(&t->status_lock);
 }
 
-/* The text reader's last stat of file reported, or a new one. */
+/* Appends the bytes [off, off + size) of the text reader's last stat of
+ * file reported, or of a new one, and notes the read. */
 void tree_read_status(struct tree *t, const struct snapshot *snap, enum status_file file,
-		      pid_t reader, struct buf *out)
+		      pid_t reader, off_t off, size_t size, struct buf *out)
 {
+	struct buf text = BUF_INIT;
 	struct status_view *view;
+	bool to_end;
 
 	pthread_mutex_lock(&t->status_lock);
 	view = view_of(&t->status_files[file], reader);
-	buf_append(out, view->text.data, view->text.len);
-	clock_gettime(CLOCK_MONOTONIC, &view->read_at);
+	buf_append(&text, view->text.data, view->text.len);
 	pthread_mutex_unlock(&t->status_lock);
-	if (out->len == 0)
-		tree_render_status_file(t, snap, file, reader, out, NULL);
+	if (text.len == 0)
+		tree_render_status_file(t, snap, file, reader, &text, NULL);
+	to_end = kept_copy_part(&text, off, size, out);
+	pthread_mutex_lock(&t->status_lock);
+	view = view_of(&t->status_files[file], reader);
+	clock_gettime(CLOCK_MONOTONIC, &view->read_at);
+	view->read_to_end = to_end;
+	pthread_mutex_unlock(&t->status_lock);
+	buf_free(&text);
 }
 
 /* Counts a read that began at `started` (CLOCK_MONOTONIC). */
