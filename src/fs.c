@@ -216,7 +216,9 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	e.ino = e.attr.st_ino;
-	e.entry_timeout = cache_seconds(req, false);
+	/* A changing file's name is looked up at every open, which gives an
+	 * .omifs file's reader a new version (tree_lookup). */
+	e.entry_timeout = cache_seconds(req, changing);
 	e.attr_timeout = cache_seconds(req, changing);
 	fuse_reply_entry(req, &e);
 }

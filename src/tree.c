@@ -151,6 +151,8 @@ int tree_lookup(struct tree *t, uint64_t parent, const char *name, pid_t reader,
 		tree_release(t, snap);
 		return 0;
 	}
+	if (n && n->kind == NODE_STATUS)
+		tree_status_opened(t, (enum status_file)n->id, reader);
 	rc = dir->kind != NODE_DIR ? -ENOTDIR
 	     : n ? tree_kernel_attributes(t, snap, n, reader, st, changing) : -ENOENT;
 	tree_release(t, snap);

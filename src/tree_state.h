@@ -115,6 +115,7 @@ void tree_render_status_file(struct tree *t, const struct snapshot *snap,
 			     long *mtime_nsec);
 void tree_read_status(struct tree *t, const struct snapshot *snap, enum status_file file,
 		      pid_t reader, off_t off, size_t size, struct buf *out);
+void tree_status_opened(struct tree *t, enum status_file file, pid_t reader);
 void tree_note_read_time(struct tree *t, const struct timespec *started);
 
 /* ---- in tree_content.c ---- */

@@ -17,12 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* For how long a reader's next stat shows it the version it read: the
- * stat it makes to read on, or to read once more at the end (as cat
- * does), comes that soon, even on a machine too busy to run it at once
- * (0.1 s was not enough under sanitizers); a reader polling the file
- * sooner is shown a new version once this long has passed since its
- * version was made. */
+/* For how long a reader that opened a file keeps the version it was
+ * shown: the stats it makes to read on, or to read once more at the end
+ * (as cat does), come that soon, even on a machine too busy to run it at
+ * once (0.1 s was not enough under sanitizers). A reader in the middle
+ * of a version keeps it while its reads come that soon. */
 #define STATUS_READ_ON_NS 1000000000LL
 
 static long long ns_between(const struct timespec *a, const struct timespec *b)
@@ -81,17 +80,32 @@ static void render_status_text(struct tree *t, const struct snapshot *snap, enum
 	free(st);
 }
 
-/* Whether reader's stat at `now` is shown the version in view: it read
- * that version within STATUS_READ_ON_NS and, if it has read its end
- * already, the version is that recent too. status_lock held. */
+/* Whether reader's stat at `now` is shown the version in view: one made
+ * within STATUS_READ_ON_NS, or one it is in the middle of reading and
+ * read that soon. status_lock held. */
 static bool reader_reads_on(const struct status_view *view, pid_t reader,
 			    const struct timespec *now)
 {
-	if (!reader || !view->text.len || !view->read_at.tv_sec ||
-	    ns_between(&view->at, &view->read_at) < 0 ||
-	    ns_between(&view->read_at, now) >= STATUS_READ_ON_NS)
+	if (!reader || !view->text.len)
 		return false;
-	return !view->read_to_end || ns_between(&view->at, now) < STATUS_READ_ON_NS;
+	if (ns_between(&view->at, now) < STATUS_READ_ON_NS)
+		return true;
+	return view->read_at.tv_sec && ns_between(&view->at, &view->read_at) >= 0 &&
+	       !view->read_to_end && ns_between(&view->read_at, now) < STATUS_READ_ON_NS;
+}
+
+/* reader looked the file up by its name: it opens it anew, and its next
+ * stat is given a new version. Its name is never cached (fs.c), so every
+ * open looks it up. */
+void tree_status_opened(struct tree *t, enum status_file file, pid_t reader)
+{
+	struct status_shown *shown = &t->status_files[file];
+
+	pthread_mutex_lock(&t->status_lock);
+	for (int v = 0; v < STATUS_VIEWS; v++)
+		if (shown->views[v].reader == reader)
+			buf_reset(&shown->views[v].text);
+	pthread_mutex_unlock(&t->status_lock);
 }
 
 /*
@@ -101,10 +115,10 @@ static bool reader_reads_on(const struct status_view *view, pid_t reader,
  * nanoseconds only, which rsync ignores by default (a second backup
  * copies nothing new) while the kernel does not. Each reader's text is
  * kept, so that its reads after that stat get the very bytes whose
- * length it reported; a stat that comes right after the reader's read
- * (it reads on, or once more at the end, as cat does) is shown the same
- * version, never the next one's tail. Any other stat gets a text made
- * afresh.
+ * length it reported; the stats of a reader that opened the file (it
+ * reads on, or once more at the end, as cat does) are shown the same
+ * version, never the next one's tail (reader_reads_on). An open, or a
+ * stat after that, gets a text made afresh.
  */
 void tree_render_status_file(struct tree *t, const struct snapshot *snap,
 			     enum status_file file, pid_t reader, struct buf *out,
