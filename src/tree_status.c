@@ -117,8 +117,9 @@ void tree_status_opened(struct tree *t, enum status_file file, pid_t reader)
  * kept, so that its reads after that stat get the very bytes whose
  * length it reported; the stats of a reader that opened the file (it
  * reads on, or once more at the end, as cat does) are shown the same
- * version, never the next one's tail (reader_reads_on). An open, or a
- * stat after that, gets a text made afresh.
+ * version, never the next one's tail (reader_reads_on). An open, and a
+ * stat once the reader's version is older than STATUS_READ_ON_NS and
+ * read to its end, get a text made afresh.
  */
 void tree_render_status_file(struct tree *t, const struct snapshot *snap,
 			     enum status_file file, pid_t reader, struct buf *out,
@@ -158,27 +159,26 @@ void tree_render_status_file(struct tree *t, const struct snapshot *snap,
 }
 
 /* Appends the bytes [off, off + size) of the text reader's last stat of
- * file reported, or of a new one, and notes the read. */
+ * file reported, or of a new one, and notes the read. Only those bytes
+ * are copied: the change feed can be megabytes, read in pieces. */
 void tree_read_status(struct tree *t, const struct snapshot *snap, enum status_file file,
 		      pid_t reader, off_t off, size_t size, struct buf *out)
 {
-	struct buf text = BUF_INIT;
+	struct buf fresh = BUF_INIT;
 	struct status_view *view;
-	bool to_end;
 
 	pthread_mutex_lock(&t->status_lock);
 	view = view_of(&t->status_files[file], reader);
-	buf_append(&text, view->text.data, view->text.len);
-	pthread_mutex_unlock(&t->status_lock);
-	if (text.len == 0)
-		tree_render_status_file(t, snap, file, reader, &text, NULL);
-	to_end = kept_copy_part(&text, off, size, out);
-	pthread_mutex_lock(&t->status_lock);
-	view = view_of(&t->status_files[file], reader);
+	if (view->text.len == 0) {
+		pthread_mutex_unlock(&t->status_lock);
+		tree_render_status_file(t, snap, file, reader, &fresh, NULL);
+		pthread_mutex_lock(&t->status_lock);
+		view = view_of(&t->status_files[file], reader);
+	}
+	view->read_to_end = kept_copy_part(fresh.len ? &fresh : &view->text, off, size, out);
 	clock_gettime(CLOCK_MONOTONIC, &view->read_at);
-	view->read_to_end = to_end;
 	pthread_mutex_unlock(&t->status_lock);
-	buf_free(&text);
+	buf_free(&fresh);
 }
 
 /* Counts a read that began at `started` (CLOCK_MONOTONIC). */
