@@ -40,7 +40,7 @@ static int print_change(const struct store_change *c, void *ctx)
  * a snapshot of the cache now. 0, or -errno (said). */
 static int print_changes(struct core *core, struct printing *p, time_t since)
 {
-	struct snapshot *snap = snapshot_build_now(core->sync);
+	struct snapshot *snap = snapshot_build_now(core->sync, NULL);
 	int rc;
 
 	if (!snap) {

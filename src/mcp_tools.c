@@ -316,7 +316,7 @@ static json_object *tool_recent_changes(struct call *c, struct buf *text)
 	(void)text;
 	if (since_text && !feed_parse_since(since_text, time(NULL), &since))
 		say_problem(c, "since takes " FEED_SINCE_FORMS);
-	if (c->problem.len || !(snap = snapshot_build_now(c->srv->core->sync))) {
+	if (c->problem.len || !(snap = snapshot_build_now(c->srv->core->sync, NULL))) {
 		say_problem(c, "cannot read the cache");
 		return NULL;
 	}

@@ -75,18 +75,39 @@ int snapshot_render(const struct node *n, char *json, struct buf *out, struct bu
 	return 0;
 }
 
-/* ---- the arena, the nodes and the inode index ---- */
+/* ---- the pool: the records and names its snapshots share ---- */
 
-/* A refresh holds two arrays of them: the record's size is what a node costs. */
+/* A refresh holds what two snapshots do not share: a record's size is
+ * what each new node costs. */
 _Static_assert(sizeof(struct node) == 40, "a node is 40 bytes");
 
 /*
- * The three large arrays of a snapshot live in mappings of their own:
- * growing one moves its pages rather than copying them (mremap), room not
- * written yet costs no memory, and a freed one goes back to the system at
- * once, whatever malloc's thresholds have become. A refresh holds two
- * snapshots, so a copy on growth or a free kept by malloc was a third.
+ * The pool's two arrays live in mappings of their own. While only the
+ * build that makes them uses them, growing one moves its pages rather
+ * than copying them (mremap). Once a snapshot is built on them they stay
+ * put, since its readers hold their addresses: room left over costs no
+ * memory until written, and a later build that fills it starts a pool of
+ * its own. A freed mapping goes back to the system at once, whatever
+ * malloc's thresholds have become.
  */
+struct snapshot_pool {
+	struct node *nodes;
+	size_t n_nodes, cap_nodes;	/* records made; room for */
+	char *arena;
+	size_t arena_len, arena_cap;	/* bytes */
+	size_t arena_settled;		/* arena_len when its first snapshot was built */
+	uint32_t n_dirs;		/* places handed out in the snapshots' dirs */
+	uint32_t fixed_name[NODE_KINDS];	/* arena offsets of constant names */
+	bool settled;			/* a snapshot is built on it: it stays put */
+	atomic_size_t bytes;		/* written, as its last build left it */
+	atomic_int refs;		/* the snapshots that share it */
+};
+
+/* The arena starts with a version of 0 and an empty name, the root's: an
+ * offset that reads as an id of nothing, which a build that ran out of
+ * room is given while it gives up. */
+#define ARENA_EMPTY ((uint32_t)sizeof(uint64_t))
+
 static size_t map_length(size_t size)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -118,21 +139,85 @@ static void map_free(void *p, size_t size)
 		munmap(p, map_length(size));
 }
 
-/* Appends len bytes to the arena; returns their offset. */
+static void pool_release(struct snapshot_pool *pool)
+{
+	if (!pool || atomic_fetch_sub(&pool->refs, 1) != 1)
+		return;
+	map_free(pool->nodes, pool->cap_nodes * sizeof(*pool->nodes));
+	map_free(pool->arena, pool->arena_cap);
+	free(pool);
+}
+
+/* Whether a build on base may add to base's pool rather than start its
+ * own: while what no snapshot uses stays under an eighth of what base
+ * does (a refresh adds what changed; an edit leaves its old records
+ * behind), and its names under half as much again as its first build's. */
+static bool pool_worth_sharing(const struct snapshot *base)
+{
+	const struct snapshot_pool *pool = base->pool;
+
+	return pool->n_nodes - base->n_nodes <= base->n_nodes / 8 + 1024 &&
+	       pool->arena_len <= pool->arena_settled + pool->arena_settled / 2;
+}
+
+/* The bytes of a bitmap of n bits, in whole words. */
+static size_t bitmap_bytes(size_t n)
+{
+	return (n + 63) / 64 * sizeof(uint64_t);
+}
+
+/* Gives the build's own arrays (a byte and a bit a record) room for cap
+ * records. */
+static void builder_room(struct builder *b, size_t cap)
+{
+	b->tags = map_resize(b->tags, b->cap_records, cap);
+	b->members = map_resize(b->members, bitmap_bytes(b->cap_records), bitmap_bytes(cap));
+	b->cap_records = cap;
+}
+
+/* Room for one more record; false, with b->overflow set, when a pool
+ * that stays put has none. */
+static bool room_for_record(struct builder *b)
+{
+	struct snapshot_pool *pool = b->pool;
+	size_t cap = pool->cap_nodes ? pool->cap_nodes * 2 : 1024;
+
+	if (pool->n_nodes < pool->cap_nodes)
+		return true;
+	if (pool->settled) {
+		b->overflow = true;
+		return false;
+	}
+	pool->nodes = map_resize(pool->nodes, pool->cap_nodes * sizeof(*pool->nodes),
+				 cap * sizeof(*pool->nodes));
+	pool->cap_nodes = cap;
+	b->snap->nodes = pool->nodes;
+	builder_room(b, cap);
+	return true;
+}
+
+/* Appends len bytes to the arena; returns their offset. A pool that stays
+ * put and has no room left gives ARENA_EMPTY, with b->overflow set. */
 static uint32_t arena_append(struct builder *b, const void *data, size_t len)
 {
-	uint32_t at = (uint32_t)b->arena_len;
+	struct snapshot_pool *pool = b->pool;
+	uint32_t at = (uint32_t)pool->arena_len;
 
-	if (b->arena_len + len > b->arena_cap) {
-		size_t was = b->arena_cap;
+	if (pool->arena_len + len > pool->arena_cap) {
+		size_t cap = pool->arena_cap;
 
-		while (b->arena_len + len > b->arena_cap)
-			b->arena_cap = b->arena_cap ? b->arena_cap * 2 : 65536;
-		b->snap->arena = map_resize(b->snap->arena, was, b->arena_cap);
-		b->snap->arena_size = b->arena_cap;
+		if (pool->settled) {
+			b->overflow = true;
+			return ARENA_EMPTY;
+		}
+		while (pool->arena_len + len > cap)
+			cap = cap ? cap * 2 : 65536;
+		pool->arena = map_resize(pool->arena, pool->arena_cap, cap);
+		pool->arena_cap = cap;
+		b->snap->arena = pool->arena;
 	}
-	memcpy(b->snap->arena + b->arena_len, data, len);
-	b->arena_len += len;
+	memcpy(pool->arena + pool->arena_len, data, len);
+	pool->arena_len += len;
 	return at;
 }
 
@@ -145,8 +230,9 @@ uint32_t snapshot_arena_add(struct builder *b, const char *s)
  * the id's offset. */
 uint32_t snapshot_arena_add_item(struct builder *b, const char *id, uint64_t version)
 {
-	arena_append(b, &version, sizeof(version));
-	return snapshot_arena_add(b, id);
+	uint32_t at = arena_append(b, &version, sizeof(version));
+
+	return at == ARENA_EMPTY && b->overflow ? at : snapshot_arena_add(b, id);
 }
 
 /* An item's file whose name is its id followed by its collection's suffix
@@ -167,6 +253,8 @@ const char *snapshot_name(const struct snapshot *snap, const struct node *n,
 	memcpy(room + len, suffix, suffix_len + 1);
 	return room;
 }
+
+/* ---- a snapshot's nodes and their inode index ---- */
 
 static size_t ino_slot(uint64_t ino, size_t mask)
 {
@@ -192,9 +280,14 @@ static uint64_t path_hash(const struct snapshot *snap, uint32_t i)
 			  snapshot_name(snap, &snap->nodes[i], room));
 }
 
+static uint64_t ino_of_hash(uint32_t i, uint64_t hash)
+{
+	return i == 0 ? SNAPSHOT_ROOT_INO : names_inode_of_hash(hash);
+}
+
 static uint64_t ino_at(const struct snapshot *snap, uint32_t i)
 {
-	return i == 0 ? SNAPSHOT_ROOT_INO : names_inode_of_hash(path_hash(snap, i));
+	return ino_of_hash(i, path_hash(snap, i));
 }
 
 uint64_t snapshot_ino(const struct snapshot *snap, const struct node *n)
@@ -209,8 +302,8 @@ static uint8_t ino_tag(uint64_t ino)
 }
 
 /* The index of the node numbered ino, or SNAPSHOT_NONE. A build passes
- * each node's ino_tag (tags), so that the other numbers it meets need
- * not be worked out: a byte a node, where keeping whole numbers beside
+ * each record's ino_tag (tags), so that the other numbers it meets need
+ * not be worked out: a byte a record, where keeping whole numbers beside
  * the nodes took 5 MiB at the peak of a 100,000-conversation build. */
 static uint32_t find_ino(const struct snapshot *snap, uint64_t ino, const uint8_t *tags)
 {
@@ -231,13 +324,61 @@ struct node *snapshot_node(const struct snapshot *snap, uint64_t ino)
 	return i == SNAPSHOT_NONE ? NULL : &snap->nodes[i];
 }
 
-static void ino_insert(struct snapshot *snap, uint32_t index, uint64_t ino)
+/* The slot of the index where ino is, or goes. */
+static size_t *ino_place(const struct snapshot *snap, uint64_t ino, uint32_t index, size_t *at)
 {
 	size_t i = ino_slot(ino, snap->ino_mask);
 
-	while (snap->by_ino[i])
+	while (snap->by_ino[i] && snap->by_ino[i] != index + 1)
 		i = (i + 1) & snap->ino_mask;
-	snap->by_ino[i] = index + 1;
+	*at = i;
+	return at;
+}
+
+static void ino_insert(struct snapshot *snap, uint32_t index, uint64_t ino)
+{
+	size_t at;
+
+	snap->by_ino[*ino_place(snap, ino, index, &at)] = index + 1;
+}
+
+uint32_t snapshot_next_node(const struct builder *b, uint32_t i)
+{
+	size_t n = b->pool->n_nodes;
+
+	while (i < n) {
+		uint64_t word = b->members[i / 64] >> (i % 64);
+
+		if (word) {
+			i += (uint32_t)__builtin_ctzll(word);
+			return i < n ? i : SNAPSHOT_NONE;
+		}
+		i = (i / 64 + 1) * 64;
+	}
+	return SNAPSHOT_NONE;
+}
+
+/* The node of the snapshot being built at or before record i, going
+ * back; SNAPSHOT_NONE past the first. */
+static uint32_t previous_node(const struct builder *b, uint32_t i)
+{
+	for (;;) {
+		uint64_t word = b->members[i / 64] << (63 - i % 64);
+
+		if (word)
+			return i - (uint32_t)__builtin_clzll(word);
+		if (i < 64)
+			return SNAPSHOT_NONE;
+		i = i / 64 * 64 - 1;
+	}
+}
+
+static void set_member(struct builder *b, uint32_t i, bool member)
+{
+	if (member)
+		b->members[i / 64] |= 1ULL << (i % 64);
+	else
+		b->members[i / 64] &= ~(1ULL << (i % 64));
 }
 
 /* Keeps the index under three quarters full: probes stay short (about
@@ -253,8 +394,19 @@ static void ino_grow(struct builder *b)
 	map_free(snap->by_ino, cap * sizeof(*snap->by_ino));
 	snap->ino_mask = cap * 2 - 1;
 	snap->by_ino = map_resize(NULL, 0, cap * 2 * sizeof(*snap->by_ino));
-	for (size_t i = 0; i < snap->n_nodes; i++)
-		ino_insert(snap, (uint32_t)i, ino_at(snap, (uint32_t)i));
+	for (uint32_t i = snapshot_next_node(b, 0); i != SNAPSHOT_NONE;
+	     i = snapshot_next_node(b, i + 1))
+		ino_insert(snap, i, ino_at(snap, i));
+}
+
+/* Makes record i, numbered ino, a node of the snapshot being built. */
+static void take_node(struct builder *b, uint32_t i, uint64_t ino)
+{
+	set_member(b, i, true);
+	b->tags[i] = ino_tag(ino);
+	ino_insert(b->snap, i, ino);
+	b->snap->n_nodes++;
+	ino_grow(b);
 }
 
 /* The inode number of a child called name of parent. */
@@ -280,36 +432,118 @@ static void log_taken(const struct snapshot *snap, uint32_t parent, const char *
 	buf_free(&path);
 }
 
-uint32_t snapshot_add_node(struct builder *b, uint32_t parent, const char *name, uint32_t name_at,
-			   enum node_kind kind, uint32_t id)
+/* The base's record at a child called name of parent (numbered ino),
+ * when it is still one: the same parent record, the same name, the same
+ * kind. */
+static uint32_t base_record(const struct builder *b, uint32_t parent, uint64_t ino,
+			    const char *name, enum node_kind kind)
+{
+	char room[SNAPSHOT_NAME_ROOM];
+	const struct node *n;
+	uint32_t i;
+
+	if (!b->base || (i = find_ino(b->base, ino, NULL)) == SNAPSHOT_NONE)
+		return SNAPSHOT_NONE;
+	n = &b->snap->nodes[i];
+	if (n->parent != parent || n->kind != kind ||
+	    strcmp(snapshot_name(b->base, n, room), name) != 0)
+		return SNAPSHOT_NONE;
+	return i;
+}
+
+uint32_t snapshot_base_node(const struct builder *b, uint32_t parent, const char *name,
+			    enum node_kind kind)
+{
+	return b->base ? base_record(b, parent, child_ino(b, parent, name), name, kind)
+		       : SNAPSHOT_NONE;
+}
+
+bool snapshot_take_base_node(struct builder *b, uint32_t i)
+{
+	const struct node *n = &b->snap->nodes[i];
+	char room[SNAPSHOT_NAME_ROOM];
+	uint64_t hash = path_hash(b->snap, i), ino = ino_of_hash(i, hash);
+
+	/* A run whose numbers another took since (a duplicate id) is not
+	 * taken: the nodes made in its place say so in the log. */
+	if (find_ino(b->snap, ino, b->tags) != SNAPSHOT_NONE)
+		return false;
+	for (uint32_t k = 0; n->files_follow && k < n->n_children; k++)
+		if (find_ino(b->snap, names_inode_of_hash(hash_child(hash, snapshot_name(
+				     b->snap, &b->snap->nodes[n->first_child + k], room))),
+			     b->tags) != SNAPSHOT_NONE)
+			return false;
+	take_node(b, i, ino);
+	for (uint32_t k = 0; n->files_follow && k < n->n_children; k++) {
+		const struct node *file = &b->snap->nodes[n->first_child + k];
+
+		take_node(b, n->first_child + k,
+			  names_inode_of_hash(hash_child(hash, snapshot_name(b->snap, file, room))));
+	}
+	return true;
+}
+
+uint32_t snapshot_name_for(struct builder *b, uint32_t parent, const char *name)
+{
+	uint32_t i = b->base ? find_ino(b->base, child_ino(b, parent, name), NULL)
+			     : SNAPSHOT_NONE;
+
+	if (i != SNAPSHOT_NONE && strcmp(b->snap->arena + b->snap->nodes[i].name, name) == 0)
+		return b->snap->nodes[i].name;
+	return snapshot_arena_add(b, name);
+}
+
+/* Adds a record; a directory gets its place in the snapshots' dirs,
+ * unless its files follow it. */
+static uint32_t add_record(struct builder *b, uint32_t parent, const char *name, uint32_t name_at,
+			   enum node_kind kind, uint32_t id, bool files_follow)
 {
 	struct snapshot *snap = b->snap;
 	uint64_t ino = child_ino(b, parent, name);
+	uint32_t i;
 	struct node *n;
 
 	if (find_ino(snap, ino, b->tags) != SNAPSHOT_NONE) {
 		log_taken(snap, parent, name);
 		return SNAPSHOT_NONE;
 	}
-	if (snap->n_nodes == b->cap_nodes) {
-		snap->nodes = map_resize(snap->nodes, b->cap_nodes * sizeof(*snap->nodes),
-					 b->cap_nodes * 2 * sizeof(*snap->nodes));
-		b->tags = map_resize(b->tags, b->cap_nodes, b->cap_nodes * 2);
-		b->cap_nodes *= 2;
-	}
-	n = &snap->nodes[snap->n_nodes];
+	if (name_at == SNAPSHOT_NONE)
+		name_at = snapshot_name_for(b, parent, name);
+	if (!room_for_record(b))
+		return SNAPSHOT_NONE;
+	i = (uint32_t)b->pool->n_nodes++;
+	n = &snap->nodes[i];
 	memset(n, 0, sizeof(*n));
-	n->name = name_at != SNAPSHOT_NONE ? name_at : snapshot_arena_add(b, name);
+	n->name = name_at;
 	n->id = id;
 	n->parent = parent;
 	n->kind = (uint8_t)kind;
 	n->collection = snap->nodes[parent].collection;
 	if (kind != NODE_DIR)
 		atomic_init(&n->size, -1);
-	b->tags[snap->n_nodes] = ino_tag(ino);
-	ino_insert(snap, (uint32_t)snap->n_nodes++, ino);
-	ino_grow(b);
-	return (uint32_t)(snap->n_nodes - 1);
+	else if (files_follow)
+		*n = (struct node){ .name = name_at, .id = id, .parent = parent, .kind = NODE_DIR,
+				    .collection = n->collection, .files_follow = 1,
+				    .first_child = i + 1 };
+	else
+		n->first_child = b->pool->n_dirs++;
+	if (snap->nodes[parent].files_follow)
+		snap->nodes[parent].n_children++;
+	take_node(b, i, ino);
+	snap->n_new++;
+	return i;
+}
+
+uint32_t snapshot_add_node(struct builder *b, uint32_t parent, const char *name, uint32_t name_at,
+			   enum node_kind kind, uint32_t id)
+{
+	return add_record(b, parent, name, name_at, kind, id, false);
+}
+
+uint32_t snapshot_add_files_dir(struct builder *b, uint32_t parent, const char *name,
+				uint32_t name_at, uint32_t id)
+{
+	return add_record(b, parent, name, name_at, NODE_DIR, id, true);
 }
 
 bool snapshot_name_taken(struct builder *b, uint32_t parent, const char *name)
@@ -317,14 +551,21 @@ bool snapshot_name_taken(struct builder *b, uint32_t parent, const char *name)
 	return find_ino(b->snap, child_ino(b, parent, name), b->tags) != SNAPSHOT_NONE;
 }
 
-/* The directory called name under parent, made if missing. */
+/* The directory called name under parent: this build's, the base's, or
+ * made. */
 uint32_t snapshot_dir_child(struct builder *b, uint32_t parent, const char *name)
 {
-	uint32_t i = find_ino(b->snap, child_ino(b, parent, name), b->tags);
+	uint64_t ino = child_ino(b, parent, name);
+	uint32_t i = find_ino(b->snap, ino, b->tags);
+	const struct node *n = i != SNAPSHOT_NONE ? &b->snap->nodes[i] : NULL;
 
-	if (i != SNAPSHOT_NONE && b->snap->nodes[i].kind == NODE_DIR &&
-	    b->snap->nodes[i].parent == parent)
+	if (n && n->kind == NODE_DIR && !n->files_follow && n->parent == parent)
 		return i;
+	if (!n && (i = base_record(b, parent, ino, name, NODE_DIR)) != SNAPSHOT_NONE &&
+	    !b->snap->nodes[i].files_follow) {
+		take_node(b, i, ino);
+		return i;
+	}
 	return snapshot_add_node(b, parent, name, SNAPSHOT_NONE, NODE_DIR, SNAPSHOT_NONE);
 }
 
@@ -338,116 +579,262 @@ static int compare_names(const void *a, const void *b, void *ctx)
 }
 
 /* Gives each directory the newest mtime inside it: children come after
- * their parent in nodes[], so one walk from the end sees a directory
- * after all of it. */
-void snapshot_date_directories(struct snapshot *snap)
+ * their parent in the pool (a record taken from the base has its parent
+ * taken too, and what a build adds comes after all it takes), so one
+ * walk from the end sees a directory after all of it. A directory whose
+ * files follow it and that the base has is dated already. */
+void snapshot_date_directories(struct builder *b)
 {
-	for (size_t i = 0; i < snap->n_nodes; i++)
-		if (snap->nodes[i].kind == NODE_DIR)
-			snap->nodes[i].mtime = 0;
-	for (size_t i = snap->n_nodes - 1; i > 0; i--) {
-		struct node *p = &snap->nodes[snap->nodes[i].parent];
+	struct snapshot *snap = b->snap;
 
-		if (snap->nodes[i].mtime > p->mtime)
-			p->mtime = snap->nodes[i].mtime;
+	for (size_t k = 0; k < snap->n_dirs; k++)
+		snap->dirs[k].mtime = 0;
+	for (uint32_t i = snapshot_next_node(b, b->first_new); i != SNAPSHOT_NONE;
+	     i = snapshot_next_node(b, i + 1))
+		if (snap->nodes[i].files_follow)
+			snap->nodes[i].mtime = 0;
+	for (uint32_t i = previous_node(b, (uint32_t)b->pool->n_nodes - 1); i != SNAPSHOT_NONE && i > 0;
+	     i = previous_node(b, i - 1)) {
+		const struct node *n = &snap->nodes[i];
+		struct node *p = &snap->nodes[n->parent];
+		int64_t mtime = snapshot_mtime(snap, n);
+
+		if (!p->files_follow) {
+			if (mtime > snapshot_dir_of(snap, p)->mtime)
+				snapshot_dir_of(snap, p)->mtime = mtime;
+		} else if (n->parent >= b->first_new && mtime > p->mtime) {
+			p->mtime = mtime;
+		}
 	}
 }
 
 /* Counts each directory's children, gives it its slice of children[]
- * (n_children counting again as the slice fills), and sorts the slices. */
-void snapshot_lay_out(struct snapshot *snap)
-{
-	uint32_t at = 0;
-
-	for (size_t i = 1; i < snap->n_nodes; i++) {
-		struct node *p = &snap->nodes[snap->nodes[i].parent];
-
-		p->n_children++;
-		if (snap->nodes[i].kind == NODE_DIR && p->n_subdirs < SNAPSHOT_MAX_SUBDIRS)
-			p->n_subdirs++;
-	}
-	for (size_t i = 0; i < snap->n_nodes; i++) {
-		struct node *n = &snap->nodes[i];
-
-		if (n->kind != NODE_DIR)
-			continue;
-		n->first_child = at;
-		at += n->n_children;
-		n->n_children = 0;
-	}
-	snap->children = xcalloc(at ? at : 1, sizeof(*snap->children));
-	for (size_t i = 1; i < snap->n_nodes; i++) {
-		struct node *p = &snap->nodes[snap->nodes[i].parent];
-
-		snap->children[p->first_child + p->n_children++] = (uint32_t)i;
-	}
-	for (size_t i = 0; i < snap->n_nodes; i++)
-		if (snap->nodes[i].kind == NODE_DIR && snap->nodes[i].n_children > 1)
-			qsort_r(snap->children + snap->nodes[i].first_child,
-				snap->nodes[i].n_children, sizeof(uint32_t), compare_names, snap);
-	snapshot_date_directories(snap);
-}
-
-void snapshot_begin(struct builder *b, int64_t root_mtime)
+ * (n_children counting again as the slice fills), and sorts the slices.
+ * A directory whose files follow it has them counted and in order. */
+void snapshot_lay_out(struct builder *b)
 {
 	struct snapshot *snap = b->snap;
+	uint32_t at = 0;
 
-	b->cap_nodes = 1024;
-	snap->nodes = map_resize(NULL, 0, b->cap_nodes * sizeof(*snap->nodes));
-	b->tags = map_resize(NULL, 0, b->cap_nodes);
+	snap->n_dirs = b->pool->n_dirs;
+	snap->dirs = xcalloc(snap->n_dirs ? snap->n_dirs : 1, sizeof(*snap->dirs));
+	for (uint32_t i = snapshot_next_node(b, 1); i != SNAPSHOT_NONE;
+	     i = snapshot_next_node(b, i + 1)) {
+		const struct node *p = &snap->nodes[snap->nodes[i].parent];
+
+		if (p->files_follow)
+			continue;
+		snapshot_dir_of(snap, p)->n_children++;
+		if (snap->nodes[i].kind == NODE_DIR)
+			snapshot_dir_of(snap, p)->n_subdirs++;
+	}
+	for (size_t k = 0; k < snap->n_dirs; k++) {
+		snap->dirs[k].first_child = at;
+		at += snap->dirs[k].n_children;
+		snap->dirs[k].n_children = 0;
+	}
+	snap->children = xcalloc(at ? at : 1, sizeof(*snap->children));
+	snap->n_slots = at;
+	for (uint32_t i = snapshot_next_node(b, 1); i != SNAPSHOT_NONE;
+	     i = snapshot_next_node(b, i + 1)) {
+		const struct node *p = &snap->nodes[snap->nodes[i].parent];
+		struct snapshot_dir *d;
+
+		if (p->files_follow)
+			continue;
+		d = snapshot_dir_of(snap, p);
+		snap->children[d->first_child + d->n_children++] = i;
+	}
+	for (size_t k = 0; k < snap->n_dirs; k++)
+		if (snap->dirs[k].n_children > 1)
+			qsort_r(snap->children + snap->dirs[k].first_child, snap->dirs[k].n_children,
+				sizeof(uint32_t), compare_names, snap);
+	snapshot_date_directories(b);
+}
+
+void snapshot_begin(struct builder *b)
+{
+	struct snapshot *snap = b->snap;
+	struct snapshot_pool *pool = b->base ? b->base->pool : NULL;
+
+	if (pool) {
+		atomic_fetch_add(&pool->refs, 1);
+	} else {
+		pool = xcalloc(1, sizeof(*pool));
+		atomic_init(&pool->refs, 1);
+	}
+	snap->pool = b->pool = pool;
+	b->fixed_name = pool->fixed_name;
+	snap->nodes = pool->nodes;
+	snap->arena = pool->arena;
+	b->first_new = (uint32_t)pool->n_nodes;
+	builder_room(b, pool->cap_nodes ? pool->cap_nodes : 1024);
+	/* A build on a base takes about as many nodes: sized so at once. */
 	snap->ino_mask = 2047;
+	while (b->base && (snap->ino_mask + 1) * 3 <= b->base->n_nodes * 4 + 4096)
+		snap->ino_mask = snap->ino_mask * 2 + 1;
 	snap->by_ino = map_resize(NULL, 0, (snap->ino_mask + 1) * sizeof(*snap->by_ino));
-	snap->nodes[0] = (struct node){ .name = snapshot_arena_add(b, ""), .id = SNAPSHOT_NONE,
-					.kind = NODE_DIR, .collection = -1, .mtime = root_mtime };
-	snap->n_nodes = 1;
-	b->tags[0] = ino_tag(SNAPSHOT_ROOT_INO);
-	ino_insert(snap, 0, SNAPSHOT_ROOT_INO);
+	if (b->base) {
+		take_node(b, 0, SNAPSHOT_ROOT_INO);
+		return;
+	}
+	arena_append(b, &(uint64_t){ 0 }, sizeof(uint64_t));
+	room_for_record(b);
+	pool->nodes[0] = (struct node){ .name = snapshot_arena_add(b, ""), .id = SNAPSHOT_NONE,
+					.kind = NODE_DIR, .collection = -1,
+					.first_child = pool->n_dirs++ };
+	pool->n_nodes = 1;
+	take_node(b, 0, SNAPSHOT_ROOT_INO);
+	snap->n_new = 1;
+}
+
+void snapshot_fix(struct builder *b, uint32_t i)
+{
+	if (i != SNAPSHOT_NONE && b->n_fixed < sizeof(b->fixed) / sizeof(b->fixed[0]))
+		b->fixed[b->n_fixed++] = i;
+}
+
+void snapshot_start_tail(struct builder *b)
+{
+	b->tail = (uint32_t)b->pool->n_nodes;
 }
 
 void snapshot_forget_tags(struct builder *b)
 {
-	map_free(b->tags, b->cap_nodes);
+	map_free(b->tags, b->cap_records);
 	b->tags = NULL;
 }
 
-void snapshot_shrink(struct builder *b)
+/*
+ * Weighs the views' files this build added from record b->tail on: one
+ * that is what the base has at its path takes the base's record instead
+ * (a vault file of a day nothing changed in), and the ones that stay move
+ * down over those that went, so that a refresh leaves nothing of them
+ * behind. They are files in directories without files following, added
+ * last: moving one changes its index in the inode index and in its
+ * directory's slice, nothing else.
+ */
+static bool same_file(const struct snapshot *snap, const struct node *a, const struct node *b)
+{
+	int64_t size = snapshot_size(a);
+
+	return a->kind == b->kind && a->parent == b->parent && a->id == b->id &&
+	       a->collection == b->collection && a->digest == b->digest &&
+	       snapshot_mtime(snap, a) == snapshot_mtime(snap, b) &&
+	       (size < 0 || size == snapshot_size(b)) &&
+	       strcmp(snap->arena + a->name, snap->arena + b->name) == 0;
+}
+
+/* Puts record to where record from is, in ino's index slot and in its
+ * directory's slice. */
+static void renumber(struct builder *b, uint32_t from, uint32_t to, uint64_t ino)
 {
 	struct snapshot *snap = b->snap;
+	struct snapshot_dir *d = snapshot_dir_of(snap, &snap->nodes[snap->nodes[from].parent]);
+	size_t at;
 
-	snap->nodes = map_resize(snap->nodes, b->cap_nodes * sizeof(*snap->nodes),
-				 snap->n_nodes * sizeof(*snap->nodes));
-	snap->arena = map_resize(snap->arena, b->arena_cap, b->arena_len);
-	snap->arena_size = b->arena_len;
+	snap->by_ino[*ino_place(snap, ino, from, &at)] = to + 1;
+	for (uint32_t k = 0; k < d->n_children; k++)
+		if (snap->children[d->first_child + k] == from)
+			snap->children[d->first_child + k] = to;
+	set_member(b, from, false);
+	set_member(b, to, true);
+}
+
+void snapshot_share_tail(struct builder *b)
+{
+	struct snapshot *snap = b->snap;
+	uint32_t to = b->tail;
+
+	for (uint32_t i = b->tail; i < b->pool->n_nodes; i++) {
+		uint64_t ino = ino_at(snap, i);
+		uint32_t was = b->base ? find_ino(b->base, ino, NULL) : SNAPSHOT_NONE;
+
+		if (was != SNAPSHOT_NONE && same_file(snap, &snap->nodes[i], &snap->nodes[was])) {
+			renumber(b, i, was, ino);
+			snap->n_new--;
+			continue;
+		}
+		if (i != to) {
+			memcpy(&snap->nodes[to], &snap->nodes[i], sizeof(snap->nodes[i]));
+			renumber(b, i, to, ino);
+		}
+		to++;
+	}
+	memset(&snap->nodes[to], 0, (b->pool->n_nodes - to) * sizeof(*snap->nodes));
+	b->pool->n_nodes = to;
+}
+
+/* Once built: a new pool is left room to grow into, and stays put from
+ * now on. */
+void snapshot_settle(struct builder *b)
+{
+	struct snapshot_pool *pool = b->pool;
+	size_t nodes = pool->n_nodes + pool->n_nodes / 4 + 4096;
+	size_t arena = pool->arena_len + pool->arena_len / 4 + 65536;
+
+	if (!pool->settled) {
+		if (pool->cap_nodes < nodes) {
+			pool->nodes = map_resize(pool->nodes, pool->cap_nodes * sizeof(*pool->nodes),
+						 nodes * sizeof(*pool->nodes));
+			pool->cap_nodes = nodes;
+		}
+		if (pool->arena_cap < arena) {
+			pool->arena = map_resize(pool->arena, pool->arena_cap, arena);
+			pool->arena_cap = arena;
+		}
+		b->snap->nodes = pool->nodes;
+		b->snap->arena = pool->arena;
+		pool->arena_settled = pool->arena_len;
+		pool->settled = true;
+	}
+	atomic_store(&pool->bytes, pool->n_nodes * sizeof(*pool->nodes) + pool->arena_len);
+}
+
+void snapshot_builder_free(struct builder *b)
+{
+	snapshot_forget_tags(b);
+	map_free(b->members, bitmap_bytes(b->cap_records));
+	b->members = NULL;
+}
+
+bool snapshot_may_share(const struct snapshot *base)
+{
+	return base && base->pool->settled && pool_worth_sharing(base);
 }
 
 size_t snapshot_bytes(const struct snapshot *snap)
 {
-	size_t bytes = sizeof(*snap) + snap->n_nodes * (sizeof(*snap->nodes) + sizeof(*snap->children)) +
-		       snap->arena_size + (snap->ino_mask + 1) * sizeof(*snap->by_ino) +
+	size_t bytes = sizeof(*snap) + snap->n_slots * sizeof(*snap->children) +
+		       snap->n_dirs * sizeof(*snap->dirs) +
+		       (snap->ino_mask + 1) * sizeof(*snap->by_ino) +
 		       snap->n_notes * sizeof(*snap->notes_by_id);
+	int refs = atomic_load(&snap->pool->refs);
 
 	for (int k = 0; k < STORE_KINDS; k++)
 		bytes += snap->n_lines[k] * sizeof(*snap->lines[k]);
-	return bytes;
+	return bytes + atomic_load(&snap->pool->bytes) / (size_t)(refs > 0 ? refs : 1);
 }
 
 void snapshot_free(struct snapshot *snap)
 {
 	if (!snap)
 		return;
-	map_free(snap->nodes, snap->n_nodes * sizeof(*snap->nodes));
 	free(snap->children);
-	map_free(snap->arena, snap->arena_size);
+	free(snap->dirs);
 	map_free(snap->by_ino, (snap->ino_mask + 1) * sizeof(*snap->by_ino));
 	for (int k = 0; k < STORE_KINDS; k++)
 		free(snap->lines[k]);
 	free(snap->notes_by_id);
+	pool_release(snap->pool);
 	free(snap);
 }
 
 struct node *snapshot_child_at(const struct snapshot *snap, const struct node *dir, size_t i)
 {
-	return &snap->nodes[snap->children[dir->first_child + i]];
+	if (dir->files_follow)
+		return &snap->nodes[dir->first_child + i];
+	return &snap->nodes[snap->children[snapshot_dir_of(snap, dir)->first_child + i]];
 }
 
 struct node *snapshot_find(const struct snapshot *snap, const uint32_t *sorted, size_t n,
@@ -475,7 +862,20 @@ struct node *snapshot_find(const struct snapshot *snap, const uint32_t *sorted, 
 struct node *snapshot_child(const struct snapshot *snap, const struct node *dir,
 			    const char *name)
 {
-	return snapshot_find(snap, snap->children + dir->first_child, dir->n_children, name, false);
+	char room[SNAPSHOT_NAME_ROOM];
+	const struct snapshot_dir *d;
+
+	/* A conversation's five files at most: looked at in turn. */
+	for (size_t i = 0; dir->files_follow && i < dir->n_children; i++) {
+		struct node *n = &snap->nodes[dir->first_child + i];
+
+		if (strcmp(snapshot_name(snap, n, room), name) == 0)
+			return n;
+	}
+	if (dir->files_follow)
+		return NULL;
+	d = snapshot_dir_of(snap, dir);
+	return snapshot_find(snap, snap->children + d->first_child, d->n_children, name, false);
 }
 
 /* ---- two snapshots side by side ---- */
@@ -497,6 +897,8 @@ static void diff_path(const struct diff *d, const struct node *was, struct node 
 	uint64_t hash = hash_child(dir_hash, name), ino = names_inode_of_hash(hash);
 
 	d->fn(was, is, ino, dir_ino, d->ctx);
+	if (was && was == is && was->files_follow)
+		return;
 	diff_children(d, was && was->kind == NODE_DIR ? was : NULL,
 		      is && is->kind == NODE_DIR ? is : NULL, hash, ino);
 }
@@ -507,7 +909,8 @@ static void diff_children(const struct diff *d, const struct node *was, struct n
 			  uint64_t dir_hash, uint64_t dir_ino)
 {
 	char room_was[SNAPSHOT_NAME_ROOM], room_is[SNAPSHOT_NAME_ROOM];
-	size_t i = 0, j = 0, n_was = was ? was->n_children : 0, n_is = is ? is->n_children : 0;
+	size_t i = 0, j = 0, n_was = was ? snapshot_n_children(d->old, was) : 0;
+	size_t n_is = is ? snapshot_n_children(d->now, is) : 0;
 
 	while (i < n_was || j < n_is) {
 		const struct node *a = i < n_was ? snapshot_child_at(d->old, was, i) : NULL;

@@ -5,7 +5,17 @@
  * Promises:
  * - Nodes are fixed-size records in one array, names and ids live in one
  *   string arena, and a directory's children are a slice of one index
- *   array, sorted by name. Nothing parsed is kept: a file's bytes are
+ *   array, sorted by name; but a conversation's files are the nodes that
+ *   follow its directory's, in name order, and take no slice.
+ * - A refresh shares: the records and the arena are a pool that the
+ *   snapshots of one tree share, and a build given the current snapshot
+ *   as its base takes from it every record that stays as it was (an
+ *   item whose version did not change, a directory still there), adding
+ *   only what is new. A snapshot's own are its inode index, its children
+ *   slices, its directories' counts and dates (struct snapshot_dir), its
+ *   .jsonl lines and its notes' index. A record shared is never written
+ *   again but for the atomic size and date of snapshot_learn_size and
+ *   snapshot_date_learnt, which hold for every snapshot that has it. Nothing parsed is kept: a file's bytes are
  *   rendered again from the item's JSON when it is read (snapshot_render),
  *   which gives the very bytes whose length the build recorded.
  * - Inode numbers derive from the path (64-bit FNV-1a, the root is 1), so
@@ -88,21 +98,32 @@ struct node {
 	union {
 		_Atomic int64_t size;		/* a file's: -1 until known */
 		struct {			/* a directory's */
-			uint32_t first_child;	/* index into snapshot.children */
+			/* With files_follow, its first file's index and
+			 * how many; otherwise its place in each snapshot's
+			 * dirs, which says the rest (snapshot_dir_of). */
+			uint32_t first_child;
 			uint32_t n_children;
 		};
 	};
 	uint32_t name;		/* offset of the name in the arena */
 	uint32_t id;		/* offset of the item's raw id, or SNAPSHOT_NONE */
 	uint32_t parent;	/* index; the root is its own parent */
-	/* Three fields in one word: 40 bytes a node rather than 48. */
-	unsigned n_subdirs : 24;	/* saturates at SNAPSHOT_MAX_SUBDIRS */
+	/* A directory whose children are the nodes right after its own, in
+	 * name order (a conversation's): fixed with it, so shared with it,
+	 * and a heavy account's 450,000 files need no slot in children. */
+	unsigned files_follow : 1;
 	unsigned kind : 4;		/* enum node_kind */
 	/* (NODE_KINDS must stay below 16.) */
 	signed collection : 4;		/* enum store_kind the node lies in, or -1 */
 };
 
-#define SNAPSHOT_MAX_SUBDIRS 0xFFFFFFu
+/* What a snapshot holds of each of its other directories. */
+struct snapshot_dir {
+	uint32_t first_child;	/* index into snapshot.children */
+	uint32_t n_children;
+	uint32_t n_subdirs;
+	int64_t mtime;
+};
 #define SNAPSHOT_DIR_SIZE 4096	/* what a directory's stat says */
 
 /* One line of a .jsonl file: the item's stored JSON and a newline. */
@@ -112,15 +133,22 @@ struct snapshot_line {
 	uint32_t len;		/* bytes, the newline included */
 };
 
+struct snapshot_pool;
+
 struct snapshot {
+	struct snapshot_pool *pool;	/* of its records and names (snapshot.c) */
 	uint64_t listings_count;	/* the store's, read before the build */
 	int kind_error[STORE_KINDS];	/* 0 when the kind was listed */
 	struct status_odd odd[STORE_KINDS];	/* items with odd fields */
-	struct node *nodes;		/* nodes[0] is the root */
-	size_t n_nodes;
+	struct node *nodes;		/* the pool's; nodes[0] is the root */
+	size_t n_nodes;			/* of them this snapshot has */
+	size_t n_new;			/* of those, the ones its build added */
 	uint32_t *children;
-	char *arena;
-	size_t arena_size;		/* bytes */
+	size_t n_slots;			/* in children */
+	struct snapshot_dir *dirs;	/* by a directory's first_child */
+	size_t n_dirs;
+	char *arena;			/* the pool's */
+	size_t shared_bytes;		/* of the pool, once built */
 	uint32_t *by_ino;		/* open addressing: node index + 1, 0 empty */
 	size_t ino_mask;
 	uint32_t top[STORE_KINDS];	/* the collections' directories;
@@ -133,17 +161,24 @@ struct snapshot {
 	int refs;			/* the tree's to guard */
 };
 
-/* Builds a snapshot of what the store holds now (read through sync). kind_error[k] is copied;
- * a kind with an error is built empty. Returns NULL only on a store error
+/* Builds a snapshot of what the store holds now (read through sync).
+ * kind_error[k] is copied; a kind with an error is built empty. base (or
+ * NULL) is a snapshot of the same tree, alive until this returns, whose
+ * records the new one shares where nothing changed (snapshot.h's pool);
+ * a pool whose records are mostly no longer in use is not shared, and
+ * the build starts a new one. Returns NULL only on a store error
  * (logged). */
-struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KINDS]);
+struct snapshot *snapshot_build(struct sync *sync, const int kind_error[STORE_KINDS],
+				const struct snapshot *base);
 /* The same with each kind's error as sync has it now. */
-struct snapshot *snapshot_build_now(struct sync *sync);
+struct snapshot *snapshot_build_now(struct sync *sync, const struct snapshot *base);
+/* Frees snap's own, and the pool with the last snapshot that shares it. */
 void snapshot_free(struct snapshot *snap);
 /* Whether snap shows kind at all: a collection only some servers serve
  * (goals) shows once listed, never when the server said it has none. */
 bool snapshot_shows(const struct snapshot *snap, enum store_kind kind);
-/* About how many bytes snap holds. */
+/* About how many bytes snap holds: its own, and its share of its pool's
+ * (the snapshots alive that share it sum to the pool's). */
 size_t snapshot_bytes(const struct snapshot *snap);
 
 /* The node with inode number ino, or NULL. */
@@ -154,15 +189,35 @@ uint64_t snapshot_ino(const struct snapshot *snap, const struct node *n);
 /* The child of dir called name, or NULL. */
 struct node *snapshot_child(const struct snapshot *snap, const struct node *dir,
 			    const char *name);
-/* Child i (< n_children) of dir, in name order. */
+/* Child i (< snapshot_n_children) of dir, in name order. */
 struct node *snapshot_child_at(const struct snapshot *snap, const struct node *dir, size_t i);
+
+/* What snap holds of dir, a directory whose files do not follow it. */
+static inline struct snapshot_dir *snapshot_dir_of(const struct snapshot *snap,
+						   const struct node *dir)
+{
+	return &snap->dirs[dir->first_child];
+}
+
+static inline size_t snapshot_n_children(const struct snapshot *snap, const struct node *dir)
+{
+	return dir->files_follow ? dir->n_children : snapshot_dir_of(snap, dir)->n_children;
+}
+
+/* How many of dir's children are directories. */
+static inline size_t snapshot_n_subdirs(const struct snapshot *snap, const struct node *dir)
+{
+	return dir->files_follow ? 0 : snapshot_dir_of(snap, dir)->n_subdirs;
+}
 
 /* Walks old and now side by side, directory by directory, calling fn once
  * for each path below the root that either holds: was and is are its
  * node in each (NULL where it has none), ino its inode number, dir_ino
  * its directory's. Each number is worked out once, from its directory's,
  * rather than from the names up to the root. Below a path that is a
- * directory in one snapshot only, every path is met as gone or come. */
+ * directory in one snapshot only, every path is met as gone or come;
+ * below a directory whose files follow it and that both share (was ==
+ * is), nothing is met: nothing there differs. */
 typedef void (*snapshot_diff_fn)(const struct node *was, struct node *is, uint64_t ino,
 				 uint64_t dir_ino, void *ctx);
 void snapshot_diff(const struct snapshot *old, const struct snapshot *now, snapshot_diff_fn fn,
@@ -212,8 +267,10 @@ static inline void snapshot_learn_size(struct node *n, int64_t size)
 		atomic_store_explicit(&n->size, size, memory_order_relaxed);
 }
 
-static inline int64_t snapshot_mtime(const struct node *n)
+static inline int64_t snapshot_mtime(const struct snapshot *snap, const struct node *n)
 {
+	if (n->kind == NODE_DIR && !n->files_follow)
+		return snapshot_dir_of(snap, n)->mtime;
 	return atomic_load_explicit(&n->mtime, memory_order_relaxed);
 }
 

@@ -87,7 +87,7 @@ static int render_lines_of(const struct snapshot *snap, const struct node *dir,
 	union item item;
 	int rc;
 
-	for (size_t i = 0; dir && i < dir->n_children; i++) {
+	for (size_t i = 0; dir && i < snapshot_n_children(snap, dir); i++) {
 		rc = read_item(snap, snapshot_child_at(snap, dir, i), sync, kind, &item);
 		if (rc < 0)
 			return rc;

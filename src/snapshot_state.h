@@ -33,18 +33,30 @@ struct vault_entry {
 
 struct builder {
 	struct snapshot *snap;
-	size_t cap_nodes, arena_len, arena_cap;
-	uint8_t *tags;				/* each node's ino_tag, until the
+	struct snapshot_pool *pool;		/* snap's */
+	const struct snapshot *base;		/* whose records to take, or NULL */
+	uint32_t first_new;			/* the first record this build adds */
+	bool overflow;				/* the pool, staying put, had no room */
+	uint8_t *tags;				/* each record's ino_tag, until the
 						 * nodes are all in */
-	uint32_t fixed_name[NODE_KINDS];	/* arena offsets of constant names */
+	uint64_t *members;			/* a bit a record: in snap */
+	size_t cap_records;			/* room of both */
+	uint32_t *fixed_name;			/* the pool's: constant names */
+	uint32_t fixed[24];			/* directories and .omifs files made
+						 * before any item: dated by the cache */
+	size_t n_fixed;
+	size_t base_line[STORE_KINDS];		/* where the walk is in base's lines */
 	struct buf name, scratch;
 	uint32_t *undated;			/* memories that need first_seen */
 	size_t n_undated, cap_undated;
 	enum store_kind kind;			/* of the listing being walked */
 	/* the views' */
+	uint32_t tail;				/* their files from here on are
+						 * weighed against the base's */
 	uint32_t jsonl[STORE_KINDS];		/* the .jsonl files */
+	uint64_t jsonl_digest[STORE_KINDS];	/* folded as their lines come */
 	size_t cap_lines[STORE_KINDS];
-	uint32_t vault_days, vault_memories, vault_action_items;
+	uint32_t vault, vault_days, vault_memories, vault_action_items;
 	uint32_t vault_goals;			/* SNAPSHOT_NONE: goals not shown */
 	struct vault_entry *notes;
 	size_t n_notes, cap_notes;
@@ -58,10 +70,43 @@ void snapshot_free_item(enum store_kind kind, union item *item);
 uint32_t snapshot_arena_add(struct builder *b, const char *s);
 
 /* Adds a node, or returns SNAPSHOT_NONE (logged) when its path, hence its
- * inode number, is taken. name_at is an arena offset, or SNAPSHOT_NONE to
- * copy name in. */
+ * inode number, is taken (or the pool has no room: b->overflow). name_at
+ * is an arena offset, or SNAPSHOT_NONE for snapshot_name_for's. */
 uint32_t snapshot_add_node(struct builder *b, uint32_t parent, const char *name, uint32_t name_at,
 			   enum node_kind kind, uint32_t id);
+
+/* The arena offset of name for a child of parent: the base's node's
+ * there when it has that name, or else a copy. */
+uint32_t snapshot_name_for(struct builder *b, uint32_t parent, const char *name);
+
+/* The base's record of a child called name of parent when it is one
+ * still (its parent is parent's record, its kind kind), or SNAPSHOT_NONE;
+ * the caller weighs the rest (its id, its content) before taking it. */
+uint32_t snapshot_base_node(const struct builder *b, uint32_t parent, const char *name,
+			    enum node_kind kind);
+/* Makes the base's record i (and the files following it) nodes of the
+ * snapshot being built; false, taking nothing, when another node has the
+ * path of one of them. */
+bool snapshot_take_base_node(struct builder *b, uint32_t i);
+/* Notes a node made before any item (a directory, an .omifs file): the
+ * cache's creation time dates it. */
+void snapshot_fix(struct builder *b, uint32_t i);
+/* Marks where the views' files that snapshot_share_tail weighs begin. */
+void snapshot_start_tail(struct builder *b);
+/* Whether record i was added by this build, so may still be written. */
+static inline bool snapshot_is_new(const struct builder *b, uint32_t i)
+{
+	return i >= b->first_new;
+}
+/* The first node of the snapshot being built from record i on, in the
+ * pool's order (a directory before what it holds), or SNAPSHOT_NONE. */
+uint32_t snapshot_next_node(const struct builder *b, uint32_t i);
+
+/* Adds a directory whose files are added right after it, in name order,
+ * with nothing else between (snapshot.h's files_follow); SNAPSHOT_NONE
+ * as snapshot_add_node. */
+uint32_t snapshot_add_files_dir(struct builder *b, uint32_t parent, const char *name,
+				uint32_t name_at, uint32_t id);
 
 /* The node of sorted[0..n) (indexes into nodes, in the order of their
  * names, or of their ids when by_id) whose name or id is key, or NULL. */
@@ -75,20 +120,27 @@ bool snapshot_name_taken(struct builder *b, uint32_t parent, const char *name);
  * kept to find nodes by number quickly. */
 void snapshot_forget_tags(struct builder *b);
 
-/* In snapshot.c, for snapshot_build.c. snapshot_begin makes the empty
- * picture, its root dated root_mtime; snapshot_dir_child finds or adds
- * the directory called name under parent (SNAPSHOT_NONE when its name is
- * taken by a file); snapshot_lay_out, once every node is in, lays out
- * each directory's children as a sorted slice and dates directories by
- * their newest file; snapshot_shrink gives back the room doubling left
- * over. snapshot_arena_add_item stores an item's version and id (the
- * node's id offset); snapshot_render_item writes a file's bytes. */
-void snapshot_begin(struct builder *b, int64_t root_mtime);
+/* In snapshot.c, for snapshot_build.c. snapshot_begin makes the picture
+ * with only its root, in b->base's pool or a new one; snapshot_dir_child
+ * finds, takes from the base or adds the directory called name under
+ * parent (SNAPSHOT_NONE when its name is taken by a file);
+ * snapshot_lay_out, once every node is in, lays out each directory's
+ * children as a sorted slice and dates directories by their newest file;
+ * snapshot_share_tail weighs the views' files from b->tail on against the
+ * base's; snapshot_settle leaves a new pool room to grow into and keeps it
+ * put; snapshot_builder_free frees what the build kept on the way.
+ * snapshot_may_share says whether a build on base may share its pool.
+ * snapshot_arena_add_item stores an item's version and id (the node's id
+ * offset); snapshot_render_item writes a file's bytes. */
+void snapshot_begin(struct builder *b);
 uint32_t snapshot_dir_child(struct builder *b, uint32_t parent, const char *name);
-void snapshot_lay_out(struct snapshot *snap);
+void snapshot_lay_out(struct builder *b);
 /* Gives each directory the mtime of the newest node inside it. */
-void snapshot_date_directories(struct snapshot *snap);
-void snapshot_shrink(struct builder *b);
+void snapshot_date_directories(struct builder *b);
+void snapshot_share_tail(struct builder *b);
+void snapshot_settle(struct builder *b);
+void snapshot_builder_free(struct builder *b);
+bool snapshot_may_share(const struct snapshot *base);
 uint32_t snapshot_arena_add_item(struct builder *b, const char *id, uint64_t version);
 void snapshot_render_item(enum node_kind kind, enum store_kind collection, const union item *item,
 			  struct buf *out);

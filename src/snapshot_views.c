@@ -33,25 +33,41 @@ static uint64_t fold(uint64_t digest, uint64_t item, const char *name)
 
 /* ---- building ---- */
 
+/* A view's directory (this build's, the base's or made) or file (made:
+ * its content is known only at the end, when snapshot_share_tail weighs
+ * it against the base's). */
 static uint32_t add_view(struct builder *b, uint32_t parent, const char *name,
 			 enum node_kind kind, int collection)
 {
-	uint32_t i = snapshot_add_node(b, parent, name, SNAPSHOT_NONE, kind, SNAPSHOT_NONE);
+	uint32_t i = parent == SNAPSHOT_NONE ? SNAPSHOT_NONE
+		     : kind == NODE_DIR ? snapshot_dir_child(b, parent, name)
+		     : snapshot_add_node(b, parent, name, SNAPSHOT_NONE, kind, SNAPSHOT_NONE);
 
-	b->snap->nodes[i].collection = (int8_t)collection;
+	if (i != SNAPSHOT_NONE && snapshot_is_new(b, i))
+		b->snap->nodes[i].collection = (int8_t)collection;
 	return i;
 }
 
-/* The views' fixed nodes. snapshot_build gives the first four, directories
- * made before anything is listed, the cache's creation time. */
+/* The views' directories, made before anything is listed: snapshot_build
+ * gives them the cache's creation time. */
 void views_start(struct builder *b)
 {
-	struct buf name = BUF_INIT;
-	uint32_t vault = add_view(b, 0, vault_dir, NODE_DIR, -1);
+	b->vault = add_view(b, 0, vault_dir, NODE_DIR, -1);
+	b->snap->vault_notes = add_view(b, b->vault, "Conversations", NODE_DIR,
+					STORE_CONVERSATIONS);
+	b->vault_days = add_view(b, b->vault, "Daily", NODE_DIR, STORE_CONVERSATIONS);
+	b->vault_memories = add_view(b, b->vault, "Memories", NODE_DIR, STORE_MEMORIES);
+	snapshot_fix(b, b->vault);
+	snapshot_fix(b, b->snap->vault_notes);
+	snapshot_fix(b, b->vault_days);
+	snapshot_fix(b, b->vault_memories);
+}
 
-	b->snap->vault_notes = add_view(b, vault, "Conversations", NODE_DIR, STORE_CONVERSATIONS);
-	b->vault_days = add_view(b, vault, "Daily", NODE_DIR, STORE_CONVERSATIONS);
-	b->vault_memories = add_view(b, vault, "Memories", NODE_DIR, STORE_MEMORIES);
+/* The views' files that each hold a whole collection. */
+static void add_collection_views(struct builder *b)
+{
+	struct buf name = BUF_INIT;
+
 	for (int k = 0; k < STORE_KINDS; k++) {
 		b->jsonl[k] = SNAPSHOT_NONE;
 		if (!snapshot_shows(b->snap, k))
@@ -60,10 +76,11 @@ void views_start(struct builder *b)
 		buf_printf(&name, "%s%s", collection_of(k)->dir, jsonl_suffix);
 		b->jsonl[k] = add_view(b, 0, name.data, NODE_JSONL, k);
 	}
-	b->vault_action_items = add_view(b, vault, "Action items.md", NODE_VAULT_ACTION_ITEMS,
+	b->vault_action_items = add_view(b, b->vault, "Action items.md", NODE_VAULT_ACTION_ITEMS,
 					 STORE_ACTION_ITEMS);
 	b->vault_goals = snapshot_shows(b->snap, STORE_GOALS)
-			 ? add_view(b, vault, "Goals.md", NODE_VAULT_GOALS, STORE_GOALS) : SNAPSHOT_NONE;
+			 ? add_view(b, b->vault, "Goals.md", NODE_VAULT_GOALS, STORE_GOALS)
+			 : SNAPSHOT_NONE;
 	buf_free(&name);
 }
 
@@ -83,8 +100,7 @@ void views_add_line(struct builder *b, uint32_t id, const char *json)
 	}
 	snap->lines[k][n] = (struct snapshot_line){ .end = start + len, .id = id, .len = len };
 	snap->n_lines[k]++;
-	snap->nodes[b->jsonl[k]].digest = fold(snap->nodes[b->jsonl[k]].digest,
-					       hash_bytes(json, len - 1), "");
+	b->jsonl_digest[k] = fold(b->jsonl_digest[k], hash_bytes(json, len - 1), "");
 }
 
 void views_note_conversation(struct builder *b, const struct conversation *c,
@@ -99,7 +115,7 @@ void views_note_conversation(struct builder *b, const struct conversation *c,
 	key = names_name_key(b->name.data);
 	buf_puts(&b->name, ".md");
 	*e = (struct vault_entry){ .transcript = transcript,
-				   .name = snapshot_arena_add(b, b->name.data),
+				   .name = snapshot_name_for(b, b->snap->vault_notes, b->name.data),
 				   .key = hash_bytes(key, strlen(key)) };
 	free(key);
 }
@@ -125,27 +141,46 @@ static int compare_ids(const void *x, const void *y, void *ctx)
 		      snapshot_id(snap, &snap->nodes[*(const uint32_t *)y]));
 }
 
+/* The note called name of conversation id, whose transcript.txt is
+ * record transcript: the base's when it is that note still, or made. */
+static uint32_t note_node(struct builder *b, const char *name, uint32_t name_at, uint32_t id,
+			  uint32_t transcript)
+{
+	struct snapshot *snap = b->snap;
+	uint32_t i = snapshot_base_node(b, snap->vault_notes, name, NODE_VAULT_NOTE);
+
+	if (i != SNAPSHOT_NONE && snap->nodes[i].id == id &&
+	    snap->nodes[i].digest == snap->nodes[transcript].digest &&
+	    snapshot_take_base_node(b, i))
+		return i;
+	i = snapshot_add_node(b, snap->vault_notes, name, name_at, NODE_VAULT_NOTE, id);
+	/* Only now: adding the note may have moved the nodes. */
+	if (i != SNAPSHOT_NONE) {
+		snap->nodes[i].digest = snap->nodes[transcript].digest;
+		snap->nodes[i].mtime = snapshot_mtime(snap, &snap->nodes[transcript]);
+	}
+	return i;
+}
+
 /* Adds the note of conversation id called as the arena's "<base>.md" at
  * name_at, with its clash suffix before ".md" (of `bits` bits of the id's
  * hash; none when 0); SNAPSHOT_NONE when that name is taken, and then,
  * with 64 bits, logged. */
-static uint32_t add_note(struct builder *b, uint32_t name_at, uint32_t id, int bits)
+static uint32_t add_note(struct builder *b, uint32_t name_at, uint32_t id, int bits,
+			 uint32_t transcript)
 {
 	const char *named = b->snap->arena + name_at;
 
 	if (bits == 0)
 		return snapshot_name_taken(b, b->snap->vault_notes, named)
-			       ? SNAPSHOT_NONE
-			       : snapshot_add_node(b, b->snap->vault_notes, named, name_at,
-						   NODE_VAULT_NOTE, id);
+			       ? SNAPSHOT_NONE : note_node(b, named, name_at, id, transcript);
 	buf_reset(&b->name);
 	buf_append(&b->name, named, strlen(named) - strlen(".md"));
 	vault_clash_suffix(b->snap->arena + id, bits, &b->name);
 	buf_puts(&b->name, ".md");
 	if (bits < 64 && snapshot_name_taken(b, b->snap->vault_notes, b->name.data))
 		return SNAPSHOT_NONE;
-	return snapshot_add_node(b, b->snap->vault_notes, b->name.data, SNAPSHOT_NONE,
-				 NODE_VAULT_NOTE, id);
+	return note_node(b, b->name.data, SNAPSHOT_NONE, id, transcript);
 }
 
 /*
@@ -165,20 +200,14 @@ static void add_notes(struct builder *b)
 	for (size_t i = 0; i < b->n_notes; i++) {
 		const struct vault_entry *e = &b->notes[i];
 		uint32_t id = snap->nodes[e->transcript].id;
-		const struct node *transcript;
 		bool clash = (i > 0 && e[-1].key == e->key) ||
 			     (i + 1 < b->n_notes && e[1].key == e->key);
-		uint32_t note = add_note(b, e->name, id, clash ? 32 : 0);
+		uint32_t note = add_note(b, e->name, id, clash ? 32 : 0, e->transcript);
 
 		if (note == SNAPSHOT_NONE)
-			note = add_note(b, e->name, id, 64);
-		if (note == SNAPSHOT_NONE)
-			continue;
-		/* Only now: adding the note may have moved the nodes. */
-		transcript = &snap->nodes[e->transcript];
-		snap->nodes[note].digest = transcript->digest;
-		snap->nodes[note].mtime = snapshot_mtime(transcript);
-		snap->notes_by_id[snap->n_notes++] = note;
+			note = add_note(b, e->name, id, 64, e->transcript);
+		if (note != SNAPSHOT_NONE)
+			snap->notes_by_id[snap->n_notes++] = note;
 	}
 	qsort_r(snap->notes_by_id, snap->n_notes, sizeof(*snap->notes_by_id), compare_ids, snap);
 }
@@ -224,7 +253,7 @@ static void vault_views_in(const struct snapshot *snap, const struct node *dir, 
 			name_view(snap, note, fn, ctx);
 		return;
 	}
-	for (size_t i = 0; place && i < dir->n_children; i++) {
+	for (size_t i = 0; place && i < snapshot_n_children(snap, dir); i++) {
 		const struct node *c = snapshot_child_at(snap, dir, i);
 
 		if (c->id != SNAPSHOT_NONE && strcmp(snapshot_id(snap, c), place) == 0)
@@ -238,13 +267,13 @@ void snapshot_item_views(const struct snapshot *snap, enum store_kind kind, cons
 	const struct node *root = &snap->nodes[0];
 	const struct node *vault = snapshot_child(snap, root, vault_dir);
 
-	for (size_t i = 0; i < root->n_children; i++) {
+	for (size_t i = 0; i < snapshot_n_children(snap, root); i++) {
 		const struct node *c = snapshot_child_at(snap, root, i);
 
 		if (c->kind == NODE_JSONL && c->collection == (int)kind)
 			name_view(snap, c, fn, ctx);
 	}
-	for (size_t i = 0; vault && i < vault->n_children; i++) {
+	for (size_t i = 0; vault && i < snapshot_n_children(snap, vault); i++) {
 		const struct node *c = snapshot_child_at(snap, vault, i);
 
 		if (c->collection != (int)kind)
@@ -280,15 +309,15 @@ static void add_per_directory(struct builder *b, uint32_t parent, uint32_t in,
 	char room[SNAPSHOT_NAME_ROOM];
 	size_t n = 0, cap = 0;
 
-	for (size_t i = 0; i < snap->n_nodes; i++) {
+	for (uint32_t i = snapshot_next_node(b, 0); i != SNAPSHOT_NONE;
+	     i = snapshot_next_node(b, i + 1)) {
 		const struct node *dir = &snap->nodes[i];
 
 		if (dir->parent != parent || dir->kind != NODE_DIR || i == parent ||
 		    (skip && strcmp(snapshot_name(snap, dir, room), skip) == 0))
 			continue;
 		dirs = xgrow(dirs, &cap, n, sizeof(*dirs), 64);
-		dirs[n++] = (struct keyed_name){ names_name_key(snapshot_name(snap, dir, room)),
-						 (uint32_t)i };
+		dirs[n++] = (struct keyed_name){ names_name_key(snapshot_name(snap, dir, room)), i };
 	}
 	if (n > 0)
 		qsort(dirs, n, sizeof(*dirs), compare_keys);
@@ -306,22 +335,27 @@ static void add_per_directory(struct builder *b, uint32_t parent, uint32_t in,
 	free(dirs);
 }
 
+/* The notes, then the files of what several items make, whose content is
+ * known only at the end: from b->tail on, they are weighed against the
+ * base's (snapshot_share_tail). */
 void views_add(struct builder *b)
 {
 	struct snapshot *snap = b->snap;
 
 	add_notes(b);
+	snapshot_start_tail(b);
 	add_per_directory(b, snap->top[STORE_CONVERSATIONS], b->vault_days, NODE_VAULT_DAY,
 			  "undated");
 	add_per_directory(b, snap->top[STORE_MEMORIES], b->vault_memories, NODE_VAULT_MEMORIES,
 			  NULL);
+	add_collection_views(b);
 }
 
 size_t views_first_note_of(const struct snapshot *snap, const char *day)
 {
 	const struct node *dir = &snap->nodes[snap->vault_notes];
 	char room[SNAPSHOT_NAME_ROOM];
-	size_t lo = 0, hi = dir->n_children;
+	size_t lo = 0, hi = snapshot_n_children(snap, dir);
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -341,7 +375,7 @@ bool views_note_of_day(const struct snapshot *snap, size_t i, const char *day)
 	char room[SNAPSHOT_NAME_ROOM];
 	const char *name;
 
-	if (i >= dir->n_children)
+	if (i >= snapshot_n_children(snap, dir))
 		return false;
 	name = snapshot_name(snap, snapshot_child_at(snap, dir, i), room);
 	return strncmp(name, day, len) == 0 && name[len] == ' ';
@@ -361,13 +395,13 @@ static void fold_directory(const struct snapshot *snap, const struct node *dir, 
 
 	if (!dir)
 		return;
-	for (size_t i = 0; i < dir->n_children; i++) {
+	for (size_t i = 0; i < snapshot_n_children(snap, dir); i++) {
 		const struct node *c = snapshot_child_at(snap, dir, i);
 
 		n->digest = fold(n->digest, c->digest, snapshot_name(snap, c, room));
 	}
-	if (dir->mtime > n->mtime)
-		n->mtime = dir->mtime;
+	if (snapshot_mtime(snap, dir) > n->mtime)
+		n->mtime = snapshot_mtime(snap, dir);
 }
 
 void views_finish(struct builder *b)
@@ -387,11 +421,12 @@ void views_finish(struct builder *b)
 		if (lines)
 			snap->lines[k] = xrealloc(snap->lines[k], lines * sizeof(*snap->lines[k]));
 		n = &snap->nodes[b->jsonl[k]];
-		n->mtime = snap->nodes[snap->top[k]].mtime;
+		n->digest = b->jsonl_digest[k];
+		n->mtime = snapshot_mtime(snap, &snap->nodes[snap->top[k]]);
 		atomic_init(&n->size, snap->kind_error[k] ? -1
 				      : lines ? (int64_t)snap->lines[k][lines - 1].end : 0);
 	}
-	for (size_t i = 0; i < days->n_children; i++) {
+	for (size_t i = 0; i < snapshot_n_children(snap, days); i++) {
 		const char *day;
 
 		n = snapshot_child_at(snap, days, i);
@@ -403,16 +438,18 @@ void views_finish(struct builder *b)
 			n->digest = fold(n->digest, note->digest, snapshot_name(snap, note, room));
 		}
 		dir = views_subdir(snap, snap->top[STORE_CONVERSATIONS], day);
-		n->mtime = dir ? dir->mtime : 0;
+		n->mtime = dir ? snapshot_mtime(snap, dir) : 0;
 	}
-	for (size_t i = 0; i < memories->n_children; i++) {
+	for (size_t i = 0; i < snapshot_n_children(snap, memories); i++) {
 		n = snapshot_child_at(snap, memories, i);
 		dir = views_subdir(snap, snap->top[STORE_MEMORIES], snapshot_id(snap, n));
 		fold_directory(snap, dir, n);
 	}
-	n = &snap->nodes[b->vault_action_items];
-	fold_directory(snap, views_subdir(snap, snap->top[STORE_ACTION_ITEMS], "open"), n);
-	fold_directory(snap, views_subdir(snap, snap->top[STORE_ACTION_ITEMS], "done"), n);
+	if (b->vault_action_items != SNAPSHOT_NONE) {
+		n = &snap->nodes[b->vault_action_items];
+		fold_directory(snap, views_subdir(snap, snap->top[STORE_ACTION_ITEMS], "open"), n);
+		fold_directory(snap, views_subdir(snap, snap->top[STORE_ACTION_ITEMS], "done"), n);
+	}
 	if (b->vault_goals != SNAPSHOT_NONE)
 		fold_directory(snap, &snap->nodes[snap->top[STORE_GOALS]],
 			       &snap->nodes[b->vault_goals]);

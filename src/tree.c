@@ -145,7 +145,7 @@ int tree_lookup(struct tree *t, uint64_t parent, const char *name, pid_t reader,
 	if (n && tree_attributes_wait(t, snap, n)) {
 		/* Never cached: the kernel asks getattr next, which lists or
 		 * fetches without holding the directory. */
-		tree_fill_stat(t, snapshot_ino(snap, n), n, 0, st);
+		tree_fill_stat(t, snap, snapshot_ino(snap, n), n, 0, st);
 		if (changing)
 			*changing = true;
 		tree_release(t, snap);
@@ -179,17 +179,18 @@ int tree_readdir(struct tree *t, uint64_t ino, off_t offset, tree_fill_fn fill, 
 		return -ENOTDIR;
 	}
 	if (offset <= 0) {
-		tree_fill_stat(t, ino, dir, 0, &st);
+		tree_fill_stat(t, snap, ino, dir, 0, &st);
 		if (fill(ctx, ".", &st, true, 1) != 0)
 			goto done;
 	}
 	if (offset <= 1) {
-		tree_fill_stat(t, snapshot_ino(snap, snapshot_parent(snap, dir)),
+		tree_fill_stat(t, snap, snapshot_ino(snap, snapshot_parent(snap, dir)),
 			       snapshot_parent(snap, dir), 0, &st);
 		if (fill(ctx, "..", &st, false, 2) != 0)
 			goto done;
 	}
-	for (size_t i = offset > 2 ? (size_t)offset - 2 : 0; i < dir->n_children; i++) {
+	for (size_t i = offset > 2 ? (size_t)offset - 2 : 0; i < snapshot_n_children(snap, dir);
+	     i++) {
 		const struct node *c = snapshot_child_at(snap, dir, i);
 		uint64_t c_ino = snapshot_ino(snap, c);
 		int64_t size = snapshot_size(c);
@@ -197,7 +198,7 @@ int tree_readdir(struct tree *t, uint64_t ino, off_t offset, tree_fill_fn fill, 
 				(size >= 0 && c->kind != NODE_STATUS &&
 				 !tree_read_from_former(t, c_ino));
 
-		tree_fill_stat(t, c_ino, c, complete ? size : 0, &st);
+		tree_fill_stat(t, snap, c_ino, c, complete ? size : 0, &st);
 		if (fill(ctx, snapshot_name(snap, c, room), &st, complete, (off_t)i + 3) != 0)
 			break;
 	}

@@ -65,14 +65,15 @@ void tree_owned_stat(const struct tree *t, uint64_t ino, time_t mtime, struct st
 	st->st_blksize = 4096;
 }
 
-/* The stat of n (inode number ino), sized `size` when it is a file. */
-void tree_fill_stat(const struct tree *t, uint64_t ino, const struct node *n, int64_t size,
-		    struct stat *st)
+/* The stat of n (inode number ino) in snap, sized `size` when it is a
+ * file. */
+void tree_fill_stat(const struct tree *t, const struct snapshot *snap, uint64_t ino,
+		    const struct node *n, int64_t size, struct stat *st)
 {
-	tree_owned_stat(t, ino, (time_t)snapshot_mtime(n), st);
+	tree_owned_stat(t, ino, (time_t)snapshot_mtime(snap, n), st);
 	if (n->kind == NODE_DIR) {
 		st->st_mode = S_IFDIR | (0555 & ~t->opts.umask);
-		st->st_nlink = 2 + n->n_subdirs;
+		st->st_nlink = (nlink_t)(2 + snapshot_n_subdirs(snap, n));
 		st->st_size = 4096;
 	} else {
 		st->st_mode = S_IFREG | (0444 & ~t->opts.umask);
@@ -137,7 +138,7 @@ static int node_attributes(struct tree *t, const struct snapshot *snap, struct n
 	}
 	if (rc < 0)
 		return rc;
-	tree_fill_stat(t, ino, n, size, st);
+	tree_fill_stat(t, snap, ino, n, size, st);
 	if (n->kind == NODE_STATUS)
 		st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = mtime_nsec;
 	return 0;

@@ -56,7 +56,7 @@ static void report_path(const struct node *was, struct node *is, uint64_t ino, u
 	 * its source is the same. */
 	if (was && is && is->digest == was->digest && snapshot_size(is) < 0) {
 		snapshot_learn_size(is, snapshot_size(was));
-		atomic_store_explicit(&is->mtime, snapshot_mtime(was), memory_order_relaxed);
+		atomic_store_explicit(&is->mtime, snapshot_mtime(r->old, was), memory_order_relaxed);
 	}
 	if (!is) {
 		await_replies(r->t, ino, &r->until);
@@ -65,7 +65,7 @@ static void report_path(const struct node *was, struct node *is, uint64_t ino, u
 	} else if (!was) {
 		r->invalidate(0, dir_ino, snapshot_name(r->now, is, room), r->ctx);
 		r->invalidate(dir_ino, 0, NULL, r->ctx);
-	} else if (tree_node_changed(was, is)) {
+	} else if (tree_node_changed(r->old, was, r->now, is)) {
 		await_replies(r->t, ino, &r->until);
 		r->invalidate(ino, 0, NULL, r->ctx);
 	}

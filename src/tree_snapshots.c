@@ -121,13 +121,16 @@ void tree_settle(struct tree *t)
 		tree_release(t, former);
 }
 
-/* Whether the kernel is to forget what it holds of was, now is. */
-bool tree_node_changed(const struct node *was, const struct node *is)
+/* Whether the kernel is to forget what it holds of was (a node of old),
+ * now is (of now). */
+bool tree_node_changed(const struct snapshot *old, const struct node *was,
+		       const struct snapshot *now, const struct node *is)
 {
-	if (snapshot_mtime(was) != snapshot_mtime(is) || was->kind != is->kind)
+	if (snapshot_mtime(old, was) != snapshot_mtime(now, is) || was->kind != is->kind)
 		return true;
 	if (was->kind == NODE_DIR)
-		return was->n_children != is->n_children || was->n_subdirs != is->n_subdirs;
+		return snapshot_n_children(old, was) != snapshot_n_children(now, is) ||
+		       snapshot_n_subdirs(old, was) != snapshot_n_subdirs(now, is);
 	return was->digest != is->digest || (was->kind != NODE_STATUS &&
 					     snapshot_size(is) >= 0 &&
 					     snapshot_size(was) != snapshot_size(is));
@@ -142,6 +145,7 @@ static int compare_inos(const void *a, const void *b)
 
 /* The inode numbers changed_files gathers. */
 struct inos {
+	const struct snapshot *old, *now;
 	uint64_t *inos;
 	size_t n, cap;
 };
@@ -153,7 +157,7 @@ static void gather_changed_file(const struct node *was, struct node *is, uint64_
 
 	(void)dir_ino;
 	if (!was || was->kind == NODE_DIR || was->kind == NODE_STATUS || snapshot_size(was) < 0 ||
-	    (is && !tree_node_changed(was, is)))
+	    (is && !tree_node_changed(changed->old, was, changed->now, is)))
 		return;
 	changed->inos = xgrow(changed->inos, &changed->cap, changed->n, sizeof(uint64_t), 64);
 	changed->inos[changed->n++] = ino;
@@ -163,7 +167,7 @@ static void gather_changed_file(const struct node *was, struct node *is, uint64_
  * and that now changes or drops: sorted inode numbers, *n of them. */
 static uint64_t *changed_files(const struct snapshot *old, const struct snapshot *now, size_t *n)
 {
-	struct inos changed = { NULL, 0, 0 };
+	struct inos changed = { old, now, NULL, 0, 0 };
 
 	snapshot_diff(old, now, gather_changed_file, &changed);
 	if (changed.n > 1)
@@ -186,7 +190,9 @@ int tree_replace_current(struct tree *t, bool former, struct snapshot **old)
 	size_t n = 0;
 
 	*old = NULL;
-	snap = snapshot_build_now(t->sync);
+	/* current changes only under build_lock: the new one shares its
+	 * records with it. */
+	snap = snapshot_build_now(t->sync, t->current);
 	if (!snap)
 		return -EIO;
 	snap->refs = 1;

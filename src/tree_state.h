@@ -99,7 +99,8 @@ struct target {
 void tree_release(struct tree *t, struct snapshot *snap);
 struct snapshot *tree_drop_former(struct tree *t);
 void tree_former_told(struct tree *t);
-bool tree_node_changed(const struct node *was, const struct node *is);
+bool tree_node_changed(const struct snapshot *old, const struct node *was,
+		       const struct snapshot *now, const struct node *is);
 int tree_replace_current(struct tree *t, bool former, struct snapshot **old);
 bool tree_read_from_former(struct tree *t, uint64_t ino);
 int tree_resolve(struct tree *t, uint64_t ino, bool inside, struct target *to);
@@ -124,8 +125,8 @@ int tree_render_node(struct tree *t, const struct snapshot *snap, const struct n
 		     pid_t reader, struct buf *out, long *status_nsec, struct buf *note,
 		     bool *partial);
 void tree_owned_stat(const struct tree *t, uint64_t ino, time_t mtime, struct stat *st);
-void tree_fill_stat(const struct tree *t, uint64_t ino, const struct node *n, int64_t size,
-		    struct stat *st);
+void tree_fill_stat(const struct tree *t, const struct snapshot *snap, uint64_t ino,
+		    const struct node *n, int64_t size, struct stat *st);
 int tree_kernel_attributes(struct tree *t, const struct snapshot *snap, struct node *n,
 			   pid_t reader, struct stat *st, bool *changing);
 bool tree_attributes_wait(struct tree *t, const struct snapshot *snap, const struct node *n);

@@ -1,0 +1,200 @@
+/*
+ * Unit tests of snapshots shared: a build on a base (what a refresh does)
+ * must give, path for path, what a build from nothing gives, while taking
+ * the base's records of everything that did not change. A store in
+ * memory and an offline sync stand in for what was fetched.
+ */
+#include "snapshot.h"
+#include "store.h"
+#include "sync.h"
+#include "unit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CONV(id, day, title) \
+	"{\"id\":\"" id "\",\"created_at\":\"" day "T10:00:00Z\",\"started_at\":\"" day \
+	"T10:00:00Z\",\"finished_at\":\"" day "T10:30:00Z\",\"structured\":{\"title\":\"" \
+	title "\",\"overview\":\"o\",\"category\":\"work\",\"action_items\":[],\"events\":[]}}"
+
+static struct store_item memories[] = {
+	{ "m1", "{\"id\":\"m1\",\"content\":\"likes tea\",\"category\":\"core\"}" },
+	{ "m2", "{\"id\":\"m2\",\"content\":\"a/b\",\"category\":\"work\"}" },
+};
+static struct store_item memories_later[] = {
+	{ "m1", "{\"id\":\"m1\",\"content\":\"likes coffee now\",\"category\":\"core\"}" },
+	{ "m2", "{\"id\":\"m2\",\"content\":\"a/b\",\"category\":\"work\"}" },
+};
+static struct store_item conversations[] = {
+	{ "c1", CONV("c1", "2025-06-30", "Mortgage call") },
+	{ "c2", CONV("c2", "2025-07-01", "Dentist") },
+	{ "c4", CONV("c4", "2025-07-02", "Standup") },
+};
+/* c3 comes on c1's day, c2 goes with its day, c4 is retitled. */
+static struct store_item conversations_later[] = {
+	{ "c3", CONV("c3", "2025-06-30", "New one") },
+	{ "c1", CONV("c1", "2025-06-30", "Mortgage call") },
+	{ "c4", CONV("c4", "2025-07-02", "Standup, moved") },
+};
+
+struct world {
+	struct store *store;
+	struct sync *sync;
+};
+
+static void open_world(struct world *w)
+{
+	struct sync_options opts = { .refresh_interval = 60, .full_refresh_interval = 60,
+				     .page_size = 10, .transcript_batch = 1, .offline = true };
+	char err[128];
+
+	setenv("TZ", "UTC", 1);
+	w->store = store_open(NULL, err, sizeof(err));
+	CHECK(store_replace_listing(w->store, STORE_MEMORIES, memories, 2, 1) == 2);
+	CHECK(store_replace_listing(w->store, STORE_ACTION_ITEMS, NULL, 0, 1) == 0);
+	CHECK(store_replace_listing(w->store, STORE_CONVERSATIONS, conversations, 3, 1) == 3);
+	w->sync = sync_new(NULL, w->store, &opts);
+}
+
+static void close_world(struct world *w)
+{
+	sync_free(w->sync);
+	store_close(w->store);
+}
+
+/* Checks that dir in a and dir in b hold the same, all the way down: the
+ * names in order, inode numbers, kinds, digests, dates and counts. A
+ * size learnt in b may be unknown in a. */
+static void check_same_tree(const struct snapshot *a, const struct node *da,
+			    const struct snapshot *b, const struct node *db, int depth)
+{
+	char room_a[SNAPSHOT_NAME_ROOM], room_b[SNAPSHOT_NAME_ROOM];
+	size_t n = snapshot_n_children(a, da);
+
+	CHECK(n == snapshot_n_children(b, db));
+	CHECK(snapshot_n_subdirs(a, da) == snapshot_n_subdirs(b, db));
+	CHECK(snapshot_mtime(a, da) == snapshot_mtime(b, db));
+	for (size_t i = 0; i < n && i < snapshot_n_children(b, db) && depth < 8; i++) {
+		const struct node *ca = snapshot_child_at(a, da, i), *cb = snapshot_child_at(b, db, i);
+		const char *name = snapshot_name(a, ca, room_a);
+
+		CHECK_STR(snapshot_name(b, cb, room_b), name);
+		CHECK(snapshot_ino(a, ca) == snapshot_ino(b, cb));
+		CHECK(ca->kind == cb->kind && ca->collection == cb->collection);
+		CHECK(ca->digest == cb->digest);
+		CHECK(snapshot_mtime(a, ca) == snapshot_mtime(b, cb));
+		CHECK(snapshot_size(ca) == snapshot_size(cb) || snapshot_size(ca) < 0);
+		CHECK((snapshot_id(a, ca) == NULL) == (snapshot_id(b, cb) == NULL));
+		if (snapshot_id(a, ca))
+			CHECK_STR(snapshot_id(b, cb), snapshot_id(a, ca));
+		if (ca->kind == NODE_DIR)
+			check_same_tree(a, ca, b, cb, depth + 1);
+	}
+}
+
+static struct node *at_path(const struct snapshot *snap, const char *path)
+{
+	char *copy = strdup(path), *save = NULL;
+	struct node *n = &snap->nodes[0];
+
+	for (char *part = strtok_r(copy, "/", &save); part && n; part = strtok_r(NULL, "/", &save))
+		n = n->kind == NODE_DIR ? snapshot_child(snap, n, part) : NULL;
+	free(copy);
+	return n;
+}
+
+static void test_a_build_on_a_base_is_a_build_from_nothing(void)
+{
+	struct snapshot *before, *shared, *fresh;
+	struct node *transcript;
+	struct world w;
+
+	open_world(&w);
+	before = snapshot_build_now(w.sync, NULL);
+	CHECK(before && before->n_new == before->n_nodes);
+	/* A size learnt in the base holds in what shares its record. */
+	transcript = at_path(before, "conversations/2025-06-30/c1/transcript.txt");
+	CHECK(transcript && snapshot_size(transcript) < 0);
+	snapshot_learn_size(transcript, 1234);
+	CHECK(store_replace_listing(w.store, STORE_MEMORIES, memories_later, 2, 2) == 1);
+	CHECK(store_replace_listing(w.store, STORE_CONVERSATIONS, conversations_later, 3, 2) == 3);
+
+	shared = snapshot_build_now(w.sync, before);
+	fresh = snapshot_build_now(w.sync, NULL);
+	CHECK(shared && fresh && shared->pool == before->pool && fresh->pool != before->pool);
+	CHECK(shared->n_nodes == fresh->n_nodes);
+	check_same_tree(fresh, &fresh->nodes[0], shared, &shared->nodes[0], 0);
+
+	/* What stayed is the base's own record; what changed or came is not. */
+	CHECK(at_path(shared, "conversations/2025-06-30/c1/transcript.txt") == transcript);
+	CHECK(snapshot_size(at_path(shared, "conversations/2025-06-30/c1/transcript.txt")) == 1234);
+	CHECK(at_path(shared, "memories/work/m2.txt") == at_path(before, "memories/work/m2.txt"));
+	CHECK(at_path(shared, "conversations") == at_path(before, "conversations"));
+	CHECK(at_path(shared, "vault/Daily/2025-07-02.md") != NULL);
+	CHECK(at_path(shared, "memories/core/m1.txt") != at_path(before, "memories/core/m1.txt"));
+	CHECK(at_path(shared, "conversations/2025-07-02/c4/summary.md") !=
+	      at_path(before, "conversations/2025-07-02/c4/summary.md"));
+	CHECK(at_path(shared, "conversations/2025-06-30/c3/summary.md") != NULL);
+	CHECK(at_path(shared, "conversations/2025-07-01") == NULL);
+	CHECK(at_path(before, "conversations/2025-07-01/c2/summary.md") != NULL);
+	/* New: m1, c3's and c4's directories and files and notes, and the
+	 * views those items are in. Nothing else. */
+	CHECK(shared->n_new > 0 && shared->n_new < 30);
+
+	/* A view nothing changed in is the base's (snapshot_share_tail). */
+	CHECK(at_path(shared, "vault/Memories/work.md") == at_path(before, "vault/Memories/work.md"));
+	CHECK(at_path(shared, "vault/Memories/core.md") != at_path(before, "vault/Memories/core.md"));
+
+	/* The pool outlives the base, as long as a snapshot shares it. */
+	snapshot_free(before);
+	check_same_tree(fresh, &fresh->nodes[0], shared, &shared->nodes[0], 0);
+	snapshot_free(shared);
+	snapshot_free(fresh);
+	close_world(&w);
+}
+
+/* Builds that share one after another leave nothing behind when nothing
+ * changes, and what an edit leaves is bounded: a pool mostly unused is
+ * not shared any more. */
+static void test_refreshes_leave_the_pool_bounded(void)
+{
+	struct snapshot *snap, *next;
+	size_t first, first_bytes, most = 0;
+	int new_pools = 0;
+	struct world w;
+
+	open_world(&w);
+	snap = snapshot_build_now(w.sync, NULL);
+	first = snap->n_nodes;
+	first_bytes = snapshot_bytes(snap);
+	next = snapshot_build_now(w.sync, snap);
+	CHECK(next && next->pool == snap->pool && next->n_new == 0);
+	snapshot_free(snap);
+	snap = next;
+	for (int round = 0; round < 400; round++) {
+		CHECK(store_replace_listing(w.store, STORE_MEMORIES,
+					    round % 2 ? memories : memories_later, 2,
+					    (uint64_t)round + 2) == 1);
+		next = snapshot_build_now(w.sync, snap);
+		CHECK(next && next->n_nodes == first);
+		new_pools += next->pool != snap->pool;
+		snapshot_free(snap);
+		snap = next;
+		if (snapshot_bytes(snap) > most)
+			most = snapshot_bytes(snap);
+	}
+	/* Each edit leaves m1's old file, its id and the core category's old
+	 * vault file behind: the pool was started again, and never held
+	 * more than what snapshot_may_share lets it. */
+	CHECK(new_pools > 0);
+	CHECK(most < 2 * first_bytes + 1024 * sizeof(struct node) + 4096);
+	snapshot_free(snap);
+	close_world(&w);
+}
+
+int main(void)
+{
+	RUN(test_a_build_on_a_base_is_a_build_from_nothing);
+	RUN(test_refreshes_leave_the_pool_bounded);
+	return unit_failed_tests ? 1 : 0;
+}
