@@ -1,7 +1,8 @@
 /*
  * hash: open addressing with linear probing, keys copied, capacity a power
- * of two kept at most half full. Nothing is ever removed: the users build a
- * map, read it, and throw it away whole.
+ * of two kept at most half full; the digest set the same, with digests
+ * for keys. Nothing is ever removed: the users build a map or a set, read
+ * it, and throw it away whole.
  */
 #include "hash.h"
 
@@ -102,4 +103,60 @@ void *hash_add(struct hash *h, const char *key, void *value)
 	s->hash = hv;
 	h->count++;
 	return value;
+}
+
+struct digest_set {
+	uint64_t *slots;	/* 0: empty (a digest of 0 is kept as 1) */
+	size_t cap;
+	size_t count;
+};
+
+struct digest_set *digest_set_new(void)
+{
+	struct digest_set *set = xcalloc(1, sizeof(*set));
+
+	set->cap = 64;
+	set->slots = xcalloc(set->cap, sizeof(*set->slots));
+	return set;
+}
+
+void digest_set_free(struct digest_set *set)
+{
+	if (!set)
+		return;
+	free(set->slots);
+	free(set);
+}
+
+/* The slot where digest d is, or goes. */
+static uint64_t *digest_slot(uint64_t *slots, size_t cap, uint64_t d)
+{
+	size_t i = (size_t)(d * 0x9E3779B97F4A7C15ULL >> 32) & (cap - 1);
+
+	while (slots[i] && slots[i] != d)
+		i = (i + 1) & (cap - 1);
+	return &slots[i];
+}
+
+bool digest_set_add(struct digest_set *set, const char *s)
+{
+	uint64_t d = hash_bytes(s, strlen(s)), *slot;
+
+	d = d ? d : 1;
+	if ((set->count + 1) * 4 > set->cap * 3) {
+		uint64_t *slots = xcalloc(set->cap * 2, sizeof(*slots));
+
+		for (size_t i = 0; i < set->cap; i++)
+			if (set->slots[i])
+				*digest_slot(slots, set->cap * 2, set->slots[i]) = set->slots[i];
+		free(set->slots);
+		set->slots = slots;
+		set->cap *= 2;
+	}
+	slot = digest_slot(set->slots, set->cap, d);
+	if (*slot)
+		return false;
+	*slot = d;
+	set->count++;
+	return true;
 }
