@@ -256,9 +256,17 @@ const char *snapshot_name(const struct snapshot *snap, const struct node *n,
 
 /* ---- a snapshot's nodes and their inode index ---- */
 
-static size_t ino_slot(uint64_t ino, size_t mask)
+/* Where ino's probe starts among cap slots: any number of them, so that
+ * a build on a base takes about the room the base's nodes need, not the
+ * next power of two. */
+static size_t ino_slot(uint64_t ino, size_t cap)
 {
-	return (size_t)((ino * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
+	return (size_t)((((ino * 0x9E3779B97F4A7C15ULL) >> 32) * (uint64_t)cap) >> 32);
+}
+
+static size_t ino_next(size_t i, size_t cap)
+{
+	return i + 1 == cap ? 0 : i + 1;
 }
 
 /* The hash of the path of a child called name, given its directory's. */
@@ -307,7 +315,7 @@ static uint8_t ino_tag(uint64_t ino)
  * the nodes took 5 MiB at the peak of a 100,000-conversation build. */
 static uint32_t find_ino(const struct snapshot *snap, uint64_t ino, const uint8_t *tags)
 {
-	for (size_t i = ino_slot(ino, snap->ino_mask);; i = (i + 1) & snap->ino_mask) {
+	for (size_t i = ino_slot(ino, snap->ino_cap);; i = ino_next(i, snap->ino_cap)) {
 		uint32_t v = snap->by_ino[i];
 
 		if (v == 0)
@@ -327,10 +335,10 @@ struct node *snapshot_node(const struct snapshot *snap, uint64_t ino)
 /* The slot of the index where ino is, or goes. */
 static size_t *ino_place(const struct snapshot *snap, uint64_t ino, uint32_t index, size_t *at)
 {
-	size_t i = ino_slot(ino, snap->ino_mask);
+	size_t i = ino_slot(ino, snap->ino_cap);
 
 	while (snap->by_ino[i] && snap->by_ino[i] != index + 1)
-		i = (i + 1) & snap->ino_mask;
+		i = ino_next(i, snap->ino_cap);
 	*at = i;
 	return at;
 }
@@ -383,16 +391,17 @@ static void set_member(struct builder *b, uint32_t i, bool member)
 
 /* Keeps the index under three quarters full: probes stay short (about
  * two for a hit, and eight for a miss at the fullest), and a snapshot of
- * 600,000 nodes spends 4 MiB on it rather than 8. */
+ * 600,000 nodes spends 4 MiB on it rather than 8 (3.5 built on a base,
+ * which sizes it at once). */
 static void ino_grow(struct builder *b)
 {
 	struct snapshot *snap = b->snap;
-	size_t cap = snap->ino_mask + 1;
+	size_t cap = snap->ino_cap;
 
 	if (snap->n_nodes * 4 < cap * 3)
 		return;
 	map_free(snap->by_ino, cap * sizeof(*snap->by_ino));
-	snap->ino_mask = cap * 2 - 1;
+	snap->ino_cap = cap * 2;
 	snap->by_ino = map_resize(NULL, 0, cap * 2 * sizeof(*snap->by_ino));
 	for (uint32_t i = snapshot_next_node(b, 0); i != SNAPSHOT_NONE;
 	     i = snapshot_next_node(b, i + 1))
@@ -670,10 +679,8 @@ void snapshot_begin(struct builder *b)
 	b->first_new = (uint32_t)pool->n_nodes;
 	builder_room(b, pool->cap_nodes ? pool->cap_nodes : 1024);
 	/* A build on a base takes about as many nodes: sized so at once. */
-	snap->ino_mask = 2047;
-	while (b->base && (snap->ino_mask + 1) * 3 <= b->base->n_nodes * 4 + 4096)
-		snap->ino_mask = snap->ino_mask * 2 + 1;
-	snap->by_ino = map_resize(NULL, 0, (snap->ino_mask + 1) * sizeof(*snap->by_ino));
+	snap->ino_cap = b->base ? (b->base->n_nodes + b->base->n_nodes / 16 + 4096) * 4 / 3 : 2048;
+	snap->by_ino = map_resize(NULL, 0, snap->ino_cap * sizeof(*snap->by_ino));
 	if (b->base) {
 		take_node(b, 0, SNAPSHOT_ROOT_INO);
 		return;
@@ -807,12 +814,13 @@ size_t snapshot_bytes(const struct snapshot *snap)
 {
 	size_t bytes = sizeof(*snap) + snap->n_slots * sizeof(*snap->children) +
 		       snap->n_dirs * sizeof(*snap->dirs) +
-		       (snap->ino_mask + 1) * sizeof(*snap->by_ino) +
+		       snap->ino_cap * sizeof(*snap->by_ino) +
 		       snap->n_notes * sizeof(*snap->notes_by_id);
 	int refs = atomic_load(&snap->pool->refs);
 
 	for (int k = 0; k < STORE_KINDS; k++)
-		bytes += snap->n_lines[k] * sizeof(*snap->lines[k]);
+		bytes += snap->n_lines[k] * sizeof(*snap->lines[k]) +
+			 (snap->n_lines[k] / SNAPSHOT_LINES_STEP + 1) * sizeof(*snap->line_marks[k]);
 	return bytes + atomic_load(&snap->pool->bytes) / (size_t)(refs > 0 ? refs : 1);
 }
 
@@ -822,9 +830,11 @@ void snapshot_free(struct snapshot *snap)
 		return;
 	free(snap->children);
 	free(snap->dirs);
-	map_free(snap->by_ino, (snap->ino_mask + 1) * sizeof(*snap->by_ino));
-	for (int k = 0; k < STORE_KINDS; k++)
+	map_free(snap->by_ino, snap->ino_cap * sizeof(*snap->by_ino));
+	for (int k = 0; k < STORE_KINDS; k++) {
 		free(snap->lines[k]);
+		free(snap->line_marks[k]);
+	}
 	free(snap->notes_by_id);
 	pool_release(snap->pool);
 	free(snap);

@@ -25,6 +25,7 @@
 #include "vault.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -452,6 +453,9 @@ static struct snapshot *build_on(struct sync *sync, const int kind_error[STORE_K
 	if (b.overflow)
 		goto done;
 	snapshot_forget_tags(&b);
+	/* The walk parsed every item: the heap it left goes back before the
+	 * snapshot's own arrays are made. */
+	malloc_trim(0);
 	snapshot_lay_out(&b);
 	views_finish(&b);
 	if (rc == 0)

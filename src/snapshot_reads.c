@@ -131,20 +131,28 @@ int snapshot_render_view(const struct snapshot *snap, const struct node *n, stru
 	}
 }
 
-/* The first line that ends after off. */
-static size_t line_at(const struct snapshot_line *lines, size_t n, uint64_t off)
+/* The first line of kind's .jsonl that ends after off; *start gets where
+ * it starts. */
+static size_t line_at(const struct snapshot *snap, enum store_kind kind, uint64_t off,
+		      uint64_t *start)
 {
-	size_t lo = 0, hi = n;
+	const uint64_t *marks = snap->line_marks[kind];
+	size_t n = snap->n_lines[kind], lo = 0, hi = n ? (n - 1) / SNAPSHOT_LINES_STEP + 1 : 0, i;
 
+	/* The last mark at or before off, then line by line from it. */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (lines[mid].end <= off)
+		if (marks[mid] <= off)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo;
+	i = lo ? (lo - 1) * SNAPSHOT_LINES_STEP : 0;
+	*start = lo ? marks[lo - 1] : 0;
+	while (i < n && *start + snap->lines[kind][i].len <= off)
+		*start += snap->lines[kind][i++].len;
+	return i;
 }
 
 int snapshot_read_lines(const struct snapshot *snap, const struct node *n, struct sync *sync,
@@ -152,16 +160,16 @@ int snapshot_read_lines(const struct snapshot *snap, const struct node *n, struc
 {
 	enum store_kind kind = (enum store_kind)n->collection;
 	const struct snapshot_line *lines = snap->lines[kind];
-	uint64_t from = (uint64_t)off, to = from + size;
+	uint64_t from = (uint64_t)off, to = from + size, start;
 	size_t had = out->len;
 	char *json;
 	int rc;
 
-	for (size_t i = line_at(lines, snap->n_lines[kind], from);
-	     i < snap->n_lines[kind] && lines[i].end - lines[i].len < to; i++) {
-		uint64_t start = lines[i].end - lines[i].len;
+	for (size_t i = line_at(snap, kind, from, &start); i < snap->n_lines[kind] && start < to;
+	     start += lines[i++].len) {
+		uint64_t end = start + lines[i].len;
 		uint64_t lo = from > start ? from - start : 0;
-		uint64_t hi = (to < lines[i].end ? to : lines[i].end) - start;
+		uint64_t hi = (to < end ? to : end) - start;
 
 		rc = sync_source_json(sync, kind, snap->arena + lines[i].id,
 				      snapshot_version(snap, lines[i].id), false, &json);

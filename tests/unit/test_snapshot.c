@@ -4,11 +4,13 @@
  * the base's records of everything that did not change. A store in
  * memory and an offline sync stand in for what was fetched.
  */
+#include "buf.h"
 #include "snapshot.h"
 #include "store.h"
 #include "sync.h"
 #include "unit.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,8 +194,51 @@ static void test_refreshes_leave_the_pool_bounded(void)
 	close_world(&w);
 }
 
+/* A .jsonl file read in any piece gives the bytes of the whole at that
+ * place: lines are found from marks every SNAPSHOT_LINES_STEP lines. */
+static void test_a_jsonl_reads_the_same_in_any_piece(void)
+{
+	enum { N = 3 * SNAPSHOT_LINES_STEP + 5 };
+	struct store_item items[N];
+	char ids[N][16], jsons[N][160];
+	struct buf whole = BUF_INIT, piece = BUF_INIT;
+	struct snapshot *snap;
+	const struct node *jsonl;
+	struct world w;
+
+	open_world(&w);
+	for (int i = 0; i < N; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "m%03d", i);
+		/* Lines of uneven lengths. */
+		snprintf(jsons[i], sizeof(jsons[i]),
+			 "{\"id\":\"m%03d\",\"content\":\"%.*s\",\"category\":\"core\"}", i,
+			 1 + (i * 37) % 90, "likes tea and coffee and long walks by the sea, "
+					    "at dawn, at dusk and in between, most days of the year");
+		items[i] = (struct store_item){ ids[i], jsons[i] };
+		buf_printf(&whole, "%s\n", jsons[i]);
+	}
+	CHECK(store_replace_listing(w.store, STORE_MEMORIES, items, N, 2) == N + 2);
+	snap = snapshot_build_now(w.sync, NULL);
+	jsonl = at_path(snap, "memories.jsonl");
+	CHECK(jsonl && snapshot_size(jsonl) == (int64_t)whole.len);
+	for (size_t off = 0; jsonl && off <= whole.len; off += 97) {
+		for (size_t size = 1; size < 9000; size = size * 3 + 1) {
+			size_t want = off + size > whole.len ? whole.len - off : size;
+
+			buf_reset(&piece);
+			CHECK(snapshot_read_lines(snap, jsonl, w.sync, (off_t)off, size, &piece) == 0);
+			CHECK(piece.len == want && memcmp(piece.data, whole.data + off, want) == 0);
+		}
+	}
+	buf_free(&whole);
+	buf_free(&piece);
+	snapshot_free(snap);
+	close_world(&w);
+}
+
 int main(void)
 {
+	RUN(test_a_jsonl_reads_the_same_in_any_piece);
 	RUN(test_a_build_on_a_base_is_a_build_from_nothing);
 	RUN(test_refreshes_leave_the_pool_bounded);
 	return unit_failed_tests ? 1 : 0;
