@@ -332,22 +332,20 @@ struct node *snapshot_node(const struct snapshot *snap, uint64_t ino)
 	return i == SNAPSHOT_NONE ? NULL : &snap->nodes[i];
 }
 
-/* The slot of the index where ino is, or goes. */
-static size_t *ino_place(const struct snapshot *snap, uint64_t ino, uint32_t index, size_t *at)
+/* The slot of the index that holds node index, numbered ino, or the
+ * free one it goes into. */
+static size_t ino_place(const struct snapshot *snap, uint64_t ino, uint32_t index)
 {
 	size_t i = ino_slot(ino, snap->ino_cap);
 
 	while (snap->by_ino[i] && snap->by_ino[i] != index + 1)
 		i = ino_next(i, snap->ino_cap);
-	*at = i;
-	return at;
+	return i;
 }
 
 static void ino_insert(struct snapshot *snap, uint32_t index, uint64_t ino)
 {
-	size_t at;
-
-	snap->by_ino[*ino_place(snap, ino, index, &at)] = index + 1;
+	snap->by_ino[ino_place(snap, ino, index)] = index + 1;
 }
 
 uint32_t snapshot_next_node(const struct builder *b, uint32_t i)
@@ -738,9 +736,8 @@ static void renumber(struct builder *b, uint32_t from, uint32_t to, uint64_t ino
 {
 	struct snapshot *snap = b->snap;
 	struct snapshot_dir *d = snapshot_dir_of(snap, &snap->nodes[snap->nodes[from].parent]);
-	size_t at;
 
-	snap->by_ino[*ino_place(snap, ino, from, &at)] = to + 1;
+	snap->by_ino[ino_place(snap, ino, from)] = to + 1;
 	for (uint32_t k = 0; k < d->n_children; k++)
 		if (snap->children[d->first_child + k] == from)
 			snap->children[d->first_child + k] = to;

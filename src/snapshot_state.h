@@ -20,11 +20,12 @@ union item {
 };
 
 /* A conversation on its way to a vault note, noted during the walk.
- * Its name goes straight to the arena, where the note's node names it
- * unless it clashes: a heavy account's names are not held twice. The
- * note takes its digest (of the listing JSON) and its mtime from the
- * conversation's transcript.txt, which has both until date_files: 16
- * bytes a conversation, not 32, at the build's peak. */
+ * Its name goes to the arena (or is the base's note's, unchanged), where
+ * the note's node names it unless it clashes: a heavy account's names
+ * are not held twice. The note takes its digest (of the listing JSON)
+ * and its mtime from the conversation's transcript.txt, which has both
+ * until date_files: 16 bytes a conversation, not 32, at the build's
+ * peak. */
 struct vault_entry {
 	uint32_t transcript;	/* its transcript.txt in the id tree */
 	uint32_t name;		/* arena offset of "<name>.md" */
