@@ -82,7 +82,7 @@ int snapshot_render(const struct node *n, char *json, struct buf *out, struct bu
 _Static_assert(sizeof(struct node) == 40, "a node is 40 bytes");
 
 /*
- * The pool's two arrays live in mappings of their own. While only the
+ * The pool's three arrays live in mappings of their own. While only the
  * build that makes them uses them, growing one moves its pages rather
  * than copying them (mremap). Once a snapshot is built on them they stay
  * put, since its readers hold their addresses: room left over costs no
@@ -96,6 +96,13 @@ struct snapshot_pool {
 	char *arena;
 	size_t arena_len, arena_cap;	/* bytes */
 	size_t arena_settled;		/* arena_len when its first snapshot was built */
+	/* The inode index of every record (open addressing: its index + 1,
+	 * 0 empty), which each snapshot reads through its bitmap. Slots are
+	 * only ever filled, so a probe that meets an empty one may stop
+	 * even while a build fills others. */
+	_Atomic uint32_t *by_ino;
+	size_t ino_cap;			/* slots */
+	size_t indexed;			/* slots filled */
 	uint32_t n_dirs;		/* places handed out in the snapshots' dirs */
 	uint32_t fixed_name[NODE_KINDS];	/* arena offsets of constant names */
 	bool settled;			/* a snapshot is built on it: it stays put */
@@ -145,6 +152,7 @@ static void pool_release(struct snapshot_pool *pool)
 		return;
 	map_free(pool->nodes, pool->cap_nodes * sizeof(*pool->nodes));
 	map_free(pool->arena, pool->arena_cap);
+	map_free(pool->by_ino, pool->ino_cap * sizeof(*pool->by_ino));
 	free(pool);
 }
 
@@ -173,16 +181,29 @@ static void builder_room(struct builder *b, size_t cap)
 	b->tags = map_resize(b->tags, b->cap_records, cap);
 	b->members = map_resize(b->members, bitmap_bytes(b->cap_records), bitmap_bytes(cap));
 	b->cap_records = cap;
+	b->snap->members = b->members;
+	b->snap->member_cap = cap;
+}
+
+/* Whether the pool's index is as full as probes allow: three quarters,
+ * so that they stay short (about two for a hit, eight for a miss at the
+ * fullest). The views' files the build has not weighed yet count too:
+ * they go in at its end. */
+static bool index_full(const struct builder *b, size_t more)
+{
+	size_t waiting = b->snap->tail_by_ino ? b->pool->n_nodes - b->tail : 0;
+
+	return (b->pool->indexed + waiting + more) * 4 > b->pool->ino_cap * 3;
 }
 
 /* Room for one more record; false, with b->overflow set, when a pool
- * that stays put has none. */
+ * that stays put has none, in its records or in its index. */
 static bool room_for_record(struct builder *b)
 {
 	struct snapshot_pool *pool = b->pool;
 	size_t cap = pool->cap_nodes ? pool->cap_nodes * 2 : 1024;
 
-	if (pool->n_nodes < pool->cap_nodes)
+	if (pool->n_nodes < pool->cap_nodes && !(pool->settled && index_full(b, 1)))
 		return true;
 	if (pool->settled) {
 		b->overflow = true;
@@ -309,20 +330,40 @@ static uint8_t ino_tag(uint64_t ino)
 	return (uint8_t)(ino >> 56);
 }
 
+/* Whether record i of the pool is one of snap's nodes. */
+static bool is_member(const struct snapshot *snap, uint32_t i)
+{
+	return i < snap->member_cap && (snap->members[i / 64] >> (i % 64) & 1);
+}
+
+/* snap's node numbered ino among the records of the index slots[0..cap),
+ * or SNAPSHOT_NONE. A record of another snapshot is passed over before
+ * it is read: the one a build is making may still be half written. */
+static uint32_t probe(const struct snapshot *snap, const _Atomic uint32_t *slots, size_t cap,
+		      uint64_t ino, const uint8_t *tags)
+{
+	for (size_t i = ino_slot(ino, cap);; i = ino_next(i, cap)) {
+		uint32_t v = atomic_load_explicit(&slots[i], memory_order_relaxed);
+
+		if (v == 0)
+			return SNAPSHOT_NONE;
+		if (is_member(snap, v - 1) && (!tags || tags[v - 1] == ino_tag(ino)) &&
+		    ino_at(snap, v - 1) == ino)
+			return v - 1;
+	}
+}
+
 /* The index of the node numbered ino, or SNAPSHOT_NONE. A build passes
  * each record's ino_tag (tags), so that the other numbers it meets need
  * not be worked out: a byte a record, where keeping whole numbers beside
  * the nodes took 5 MiB at the peak of a 100,000-conversation build. */
 static uint32_t find_ino(const struct snapshot *snap, uint64_t ino, const uint8_t *tags)
 {
-	for (size_t i = ino_slot(ino, snap->ino_cap);; i = ino_next(i, snap->ino_cap)) {
-		uint32_t v = snap->by_ino[i];
+	uint32_t i = probe(snap, snap->pool->by_ino, snap->pool->ino_cap, ino, tags);
 
-		if (v == 0)
-			return SNAPSHOT_NONE;
-		if ((!tags || tags[v - 1] == ino_tag(ino)) && ino_at(snap, v - 1) == ino)
-			return v - 1;
-	}
+	if (i == SNAPSHOT_NONE && snap->tail_by_ino)
+		i = probe(snap, snap->tail_by_ino, snap->tail_cap, ino, tags);
+	return i;
 }
 
 struct node *snapshot_node(const struct snapshot *snap, uint64_t ino)
@@ -332,20 +373,15 @@ struct node *snapshot_node(const struct snapshot *snap, uint64_t ino)
 	return i == SNAPSHOT_NONE ? NULL : &snap->nodes[i];
 }
 
-/* The slot of the index that holds node index, numbered ino, or the
- * free one it goes into. */
-static size_t ino_place(const struct snapshot *snap, uint64_t ino, uint32_t index)
+/* Puts record index, numbered ino, in the first free slot of its probe
+ * in slots[0..cap): a record goes in once. */
+static void ino_insert(_Atomic uint32_t *slots, size_t cap, uint32_t index, uint64_t ino)
 {
-	size_t i = ino_slot(ino, snap->ino_cap);
+	size_t i = ino_slot(ino, cap);
 
-	while (snap->by_ino[i] && snap->by_ino[i] != index + 1)
-		i = ino_next(i, snap->ino_cap);
-	return i;
-}
-
-static void ino_insert(struct snapshot *snap, uint32_t index, uint64_t ino)
-{
-	snap->by_ino[ino_place(snap, ino, index)] = index + 1;
+	while (atomic_load_explicit(&slots[i], memory_order_relaxed))
+		i = ino_next(i, cap);
+	atomic_store_explicit(&slots[i], index + 1, memory_order_relaxed);
 }
 
 uint32_t snapshot_next_node(const struct builder *b, uint32_t i)
@@ -387,33 +423,70 @@ static void set_member(struct builder *b, uint32_t i, bool member)
 		b->members[i / 64] &= ~(1ULL << (i % 64));
 }
 
-/* Keeps the index under three quarters full: probes stay short (about
- * two for a hit, and eight for a miss at the fullest), and a snapshot of
- * 600,000 nodes spends 4 MiB on it rather than 8 (3.5 built on a base,
- * which sizes it at once). */
-static void ino_grow(struct builder *b)
+/* Whether record i is one of the views' files this build has not
+ * weighed yet: those are in the snapshot's tail index. */
+static bool in_tail(const struct builder *b, uint32_t i)
 {
-	struct snapshot *snap = b->snap;
-	size_t cap = snap->ino_cap;
-
-	if (snap->n_nodes * 4 < cap * 3)
-		return;
-	map_free(snap->by_ino, cap * sizeof(*snap->by_ino));
-	snap->ino_cap = cap * 2;
-	snap->by_ino = map_resize(NULL, 0, cap * 2 * sizeof(*snap->by_ino));
-	for (uint32_t i = snapshot_next_node(b, 0); i != SNAPSHOT_NONE;
-	     i = snapshot_next_node(b, i + 1))
-		ino_insert(snap, i, ino_at(snap, i));
+	return b->snap->tail_by_ino && i >= b->tail;
 }
 
-/* Makes record i, numbered ino, a node of the snapshot being built. */
+/* Makes *slots an index of cap slots of the build's nodes in [from, to),
+ * only while no other snapshot reads it; returns how many it holds. */
+static size_t index_remake(struct builder *b, _Atomic uint32_t **slots, size_t *cap,
+			   size_t new_cap, uint32_t from, uint32_t to)
+{
+	size_t n = 0;
+
+	map_free(*slots, *cap * sizeof(**slots));
+	*slots = map_resize(NULL, 0, new_cap * sizeof(**slots));
+	*cap = new_cap;
+	for (uint32_t i = snapshot_next_node(b, from); i != SNAPSHOT_NONE && i < to;
+	     i = snapshot_next_node(b, i + 1), n++)
+		ino_insert(*slots, new_cap, i, ino_at(b->snap, i));
+	return n;
+}
+
+/* Puts record i, numbered ino, in the pool's index, where the records
+ * before it are already (but the views' files waiting in theirs). A new
+ * pool's index doubles once three quarters full; a settled one has room
+ * (index_full). */
+static void pool_index_add(struct builder *b, uint32_t i, uint64_t ino)
+{
+	struct snapshot_pool *pool = b->pool;
+
+	if (!pool->settled && index_full(b, 1))
+		pool->indexed = index_remake(b, &pool->by_ino, &pool->ino_cap, pool->ino_cap * 2,
+					     0, i);
+	ino_insert(pool->by_ino, pool->ino_cap, i, ino);
+	pool->indexed++;
+}
+
+/* Puts record i, numbered ino, the last this build added, in its index:
+ * the pool's, or the views' own until they are weighed (doubled once
+ * three quarters full: only this build reads it). */
+static void index_record(struct builder *b, uint32_t i, uint64_t ino)
+{
+	struct snapshot *snap = b->snap;
+
+	if (!in_tail(b, i)) {
+		pool_index_add(b, i, ino);
+		return;
+	}
+	if ((b->pool->n_nodes - b->tail) * 4 >= snap->tail_cap * 3)
+		index_remake(b, &snap->tail_by_ino, &snap->tail_cap, snap->tail_cap * 2, b->tail,
+			     i);
+	ino_insert(snap->tail_by_ino, snap->tail_cap, i, ino);
+}
+
+/* Makes record i, numbered ino, a node of the snapshot being built. A
+ * record taken from the base is in the index already. */
 static void take_node(struct builder *b, uint32_t i, uint64_t ino)
 {
 	set_member(b, i, true);
 	b->tags[i] = ino_tag(ino);
-	ino_insert(b->snap, i, ino);
+	if (snapshot_is_new(b, i))
+		index_record(b, i, ino);
 	b->snap->n_nodes++;
-	ino_grow(b);
 }
 
 /* The inode number of a child called name of parent. */
@@ -676,13 +749,12 @@ void snapshot_begin(struct builder *b)
 	snap->arena = pool->arena;
 	b->first_new = (uint32_t)pool->n_nodes;
 	builder_room(b, pool->cap_nodes ? pool->cap_nodes : 1024);
-	/* A build on a base takes about as many nodes: sized so at once. */
-	snap->ino_cap = b->base ? (b->base->n_nodes + b->base->n_nodes / 16 + 4096) * 4 / 3 : 2048;
-	snap->by_ino = map_resize(NULL, 0, snap->ino_cap * sizeof(*snap->by_ino));
 	if (b->base) {
 		take_node(b, 0, SNAPSHOT_ROOT_INO);
 		return;
 	}
+	pool->ino_cap = 2048;
+	pool->by_ino = map_resize(NULL, 0, pool->ino_cap * sizeof(*pool->by_ino));
 	arena_append(b, &(uint64_t){ 0 }, sizeof(uint64_t));
 	room_for_record(b);
 	pool->nodes[0] = (struct node){ .name = snapshot_arena_add(b, ""), .id = SNAPSHOT_NONE,
@@ -699,9 +771,21 @@ void snapshot_fix(struct builder *b, uint32_t i)
 		b->fixed[b->n_fixed++] = i;
 }
 
+/* The views' files go in an index of their own until they are weighed:
+ * one that takes a base's record instead never enters the pool's, whose
+ * slots cannot be emptied while readers probe it. */
 void snapshot_start_tail(struct builder *b)
 {
 	b->tail = (uint32_t)b->pool->n_nodes;
+	b->snap->tail_cap = 1024;
+	b->snap->tail_by_ino = map_resize(NULL, 0, b->snap->tail_cap * sizeof(*b->snap->tail_by_ino));
+}
+
+static void forget_tail_index(struct snapshot *snap)
+{
+	map_free(snap->tail_by_ino, snap->tail_cap * sizeof(*snap->tail_by_ino));
+	snap->tail_by_ino = NULL;
+	snap->tail_cap = 0;
 }
 
 void snapshot_forget_tags(struct builder *b)
@@ -715,9 +799,9 @@ void snapshot_forget_tags(struct builder *b)
  * that is what the base has at its path takes the base's record instead
  * (a vault file of a day nothing changed in), and the ones that stay move
  * down over those that went, so that a refresh leaves nothing of them
- * behind. They are files in directories without files following, added
- * last: moving one changes its index in the inode index and in its
- * directory's slice, nothing else.
+ * behind; then they go in the pool's index. They are files in
+ * directories without files following, added last: moving one changes
+ * its index in its directory's slice, nothing else.
  */
 static bool same_file(const struct snapshot *snap, const struct node *a, const struct node *b)
 {
@@ -730,14 +814,12 @@ static bool same_file(const struct snapshot *snap, const struct node *a, const s
 	       strcmp(snap->arena + a->name, snap->arena + b->name) == 0;
 }
 
-/* Puts record to where record from is, in ino's index slot and in its
- * directory's slice. */
-static void renumber(struct builder *b, uint32_t from, uint32_t to, uint64_t ino)
+/* Puts record to where record from is, in its directory's slice. */
+static void renumber(struct builder *b, uint32_t from, uint32_t to)
 {
 	struct snapshot *snap = b->snap;
 	struct snapshot_dir *d = snapshot_dir_of(snap, &snap->nodes[snap->nodes[from].parent]);
 
-	snap->by_ino[ino_place(snap, ino, from)] = to + 1;
 	for (uint32_t k = 0; k < d->n_children; k++)
 		if (snap->children[d->first_child + k] == from)
 			snap->children[d->first_child + k] = to;
@@ -748,36 +830,47 @@ static void renumber(struct builder *b, uint32_t from, uint32_t to, uint64_t ino
 void snapshot_share_tail(struct builder *b)
 {
 	struct snapshot *snap = b->snap;
+	struct snapshot_pool *pool = b->pool;
 	uint32_t to = b->tail;
 
-	for (uint32_t i = b->tail; i < b->pool->n_nodes; i++) {
+	for (uint32_t i = b->tail; i < pool->n_nodes; i++) {
 		uint64_t ino = ino_at(snap, i);
 		uint32_t was = b->base ? find_ino(b->base, ino, NULL) : SNAPSHOT_NONE;
 
 		if (was != SNAPSHOT_NONE && same_file(snap, &snap->nodes[i], &snap->nodes[was])) {
-			renumber(b, i, was, ino);
+			renumber(b, i, was);
 			snap->n_new--;
 			continue;
 		}
 		if (i != to) {
 			memcpy(&snap->nodes[to], &snap->nodes[i], sizeof(snap->nodes[i]));
-			renumber(b, i, to, ino);
+			renumber(b, i, to);
 		}
 		to++;
 	}
-	memset(&snap->nodes[to], 0, (b->pool->n_nodes - to) * sizeof(*snap->nodes));
-	b->pool->n_nodes = to;
+	memset(&snap->nodes[to], 0, (pool->n_nodes - to) * sizeof(*snap->nodes));
+	pool->n_nodes = to;
+	forget_tail_index(snap);
+	for (uint32_t i = b->tail; i < to; i++)
+		pool_index_add(b, i, ino_at(snap, i));
 }
 
 /* Once built: a new pool is left room to grow into, and stays put from
- * now on. */
+ * now on. Its index is left room for an eighth more records than it
+ * has: what pool_worth_sharing lets builds leave behind, and a
+ * growing account's new ones. */
 void snapshot_settle(struct builder *b)
 {
 	struct snapshot_pool *pool = b->pool;
 	size_t nodes = pool->n_nodes + pool->n_nodes / 4 + 4096;
 	size_t arena = pool->arena_len + pool->arena_len / 4 + 65536;
+	size_t indexed = pool->n_nodes + pool->n_nodes / 8 + 4096;
 
 	if (!pool->settled) {
+		if (indexed * 4 > pool->ino_cap * 3)
+			pool->indexed = index_remake(b, &pool->by_ino, &pool->ino_cap,
+						     indexed * 4 / 3 + 1, 0,
+						     (uint32_t)pool->n_nodes);
 		if (pool->cap_nodes < nodes) {
 			pool->nodes = map_resize(pool->nodes, pool->cap_nodes * sizeof(*pool->nodes),
 						 nodes * sizeof(*pool->nodes));
@@ -792,13 +885,14 @@ void snapshot_settle(struct builder *b)
 		pool->arena_settled = pool->arena_len;
 		pool->settled = true;
 	}
-	atomic_store(&pool->bytes, pool->n_nodes * sizeof(*pool->nodes) + pool->arena_len);
+	atomic_store(&pool->bytes, pool->n_nodes * sizeof(*pool->nodes) + pool->arena_len +
+				   pool->ino_cap * sizeof(*pool->by_ino));
 }
 
+/* The members bitmap is the snapshot's. */
 void snapshot_builder_free(struct builder *b)
 {
 	snapshot_forget_tags(b);
-	map_free(b->members, bitmap_bytes(b->cap_records));
 	b->members = NULL;
 }
 
@@ -811,7 +905,7 @@ size_t snapshot_bytes(const struct snapshot *snap)
 {
 	size_t bytes = sizeof(*snap) + snap->n_slots * sizeof(*snap->children) +
 		       snap->n_dirs * sizeof(*snap->dirs) +
-		       snap->ino_cap * sizeof(*snap->by_ino) +
+		       bitmap_bytes(snap->member_cap) +
 		       snap->n_notes * sizeof(*snap->notes_by_id);
 	int refs = atomic_load(&snap->pool->refs);
 
@@ -827,7 +921,8 @@ void snapshot_free(struct snapshot *snap)
 		return;
 	free(snap->children);
 	free(snap->dirs);
-	map_free(snap->by_ino, snap->ino_cap * sizeof(*snap->by_ino));
+	map_free(snap->members, bitmap_bytes(snap->member_cap));
+	forget_tail_index(snap);
 	for (int k = 0; k < STORE_KINDS; k++) {
 		free(snap->lines[k]);
 		free(snap->line_marks[k]);

@@ -7,17 +7,20 @@
  *   string arena, and a directory's children are a slice of one index
  *   array, sorted by name; but a conversation's files are the nodes that
  *   follow its directory's, in name order, and take no slice.
- * - A refresh shares: the records and the arena are a pool that the
- *   snapshots of one tree share, and a build given the current snapshot
- *   as its base takes from it every record that stays as it was (an
- *   item whose version did not change, a directory still there), adding
- *   only what is new. A snapshot's own are its inode index, its children
- *   slices, its directories' counts and dates (struct snapshot_dir), its
- *   .jsonl lines and its notes' index. A record shared is never written
- *   again but for the atomic size and date of snapshot_learn_size and
- *   snapshot_date_learnt, which hold for every snapshot that has it. Nothing parsed is kept: a file's bytes are
- *   rendered again from the item's JSON when it is read (snapshot_render),
- *   which gives the very bytes whose length the build recorded.
+ * - A refresh shares: the records, the arena and the inode index are a
+ *   pool that the snapshots of one tree share, and a build given the
+ *   current snapshot as its base takes from it every record that stays
+ *   as it was (an item whose version did not change, a directory still
+ *   there), adding only what is new. A snapshot's own are the bitmap of
+ *   its records, its children slices, its directories' counts and dates
+ *   (struct snapshot_dir), its .jsonl lines and its notes' index. A
+ *   record shared is never written again but for the atomic size and
+ *   date of snapshot_learn_size and snapshot_date_learnt, which hold for
+ *   every snapshot that has it; the index only gains slots, atomically,
+ *   so a snapshot's readers probe it while the next is built. Nothing
+ *   parsed is kept: a file's bytes are rendered again from the item's
+ *   JSON when it is read (snapshot_render), which gives the very bytes
+ *   whose length the build recorded.
  * - Inode numbers derive from the path (64-bit FNV-1a, the root is 1), so
  *   they are the same in every snapshot and on every mount; a node does
  *   not keep its own, snapshot_ino works it out. A node whose path
@@ -152,8 +155,14 @@ struct snapshot {
 	size_t n_dirs;
 	char *arena;			/* the pool's */
 	size_t shared_bytes;		/* of the pool, once built */
-	uint32_t *by_ino;		/* open addressing: node index + 1, 0 empty */
-	size_t ino_cap;			/* slots of by_ino */
+	/* Its nodes among the pool's records, a bit each: the pool's inode
+	 * index, which its snapshots share, holds every record. */
+	uint64_t *members;
+	size_t member_cap;		/* records the bitmap covers */
+	/* While it is built only: the views' files' own index, until
+	 * snapshot_share_tail has weighed them (snapshot.c). */
+	_Atomic uint32_t *tail_by_ino;
+	size_t tail_cap;
 	uint32_t top[STORE_KINDS];	/* the collections' directories;
 					 * SNAPSHOT_NONE: not shown (snapshot_shows) */
 	uint32_t vault_notes;		/* vault/Conversations */

@@ -40,7 +40,7 @@ struct builder {
 	bool overflow;				/* the pool, staying put, had no room */
 	uint8_t *tags;				/* each record's ino_tag, until the
 						 * nodes are all in */
-	uint64_t *members;			/* a bit a record: in snap */
+	uint64_t *members;			/* snap's, a bit a record: its nodes */
 	size_t cap_records;			/* room of both */
 	uint32_t *fixed_name;			/* the pool's: constant names */
 	uint32_t fixed[24];			/* directories and .omifs files made

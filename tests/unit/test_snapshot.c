@@ -10,6 +10,8 @@
 #include "sync.h"
 #include "unit.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +196,116 @@ static void test_refreshes_leave_the_pool_bounded(void)
 	close_world(&w);
 }
 
+/* The views' files a refresh finds unchanged take the base's records and
+ * leave no slot in the pool's index behind: a thousand refreshes that
+ * change nothing share one pool, whose index has room for an eighth more
+ * records than the first build made (and 4,096), less than a thousand
+ * refreshes' views. */
+static void test_unchanged_refreshes_keep_one_pool(void)
+{
+	struct snapshot *snap, *next;
+	int new_pools = 0;
+	struct world w;
+
+	open_world(&w);
+	snap = snapshot_build_now(w.sync, NULL);
+	for (int round = 0; round < 1000 && snap; round++) {
+		next = snapshot_build_now(w.sync, snap);
+		CHECK(next && next->n_new == 0);
+		new_pools += next && next->pool != snap->pool;
+		snapshot_free(snap);
+		snap = next;
+	}
+	CHECK(new_pools == 0);
+	snapshot_free(snap);
+	close_world(&w);
+}
+
+/* What a reader of a snapshot looks for, and what it must find: its own
+ * nodes, and nothing at the paths that only the builds after it add. */
+struct reader {
+	const struct snapshot *snap;
+	uint64_t inos[128];
+	const struct node *nodes[128];	/* NULL: a path it does not have */
+	size_t n;
+	atomic_bool stop;
+	size_t rounds, misses;
+};
+
+/* Adds what snap holds below dir for r to look for, as r->snap holds it. */
+static void collect(struct reader *r, const struct snapshot *snap, const struct node *dir)
+{
+	for (size_t i = 0; i < snapshot_n_children(snap, dir) && r->n < 128; i++) {
+		const struct node *n = snapshot_child_at(snap, dir, i);
+		uint64_t ino = snapshot_ino(snap, n);
+
+		if (snap == r->snap || !snapshot_node(r->snap, ino)) {
+			r->inos[r->n] = ino;
+			r->nodes[r->n++] = snap == r->snap ? n : NULL;
+		}
+		if (n->kind == NODE_DIR)
+			collect(r, snap, n);
+	}
+}
+
+static void *read_all(void *ctx)
+{
+	struct reader *r = ctx;
+
+	/* Bounded, should the builds never end. */
+	while (!atomic_load(&r->stop) && r->rounds < 1000000) {
+		for (size_t i = 0; i < r->n; i++)
+			r->misses += snapshot_node(r->snap, r->inos[i]) != r->nodes[i];
+		r->rounds++;
+	}
+	return NULL;
+}
+
+/* A snapshot's readers probe the pool's index while builds on it add
+ * records and slots, at the very paths they look for when the snapshot
+ * has none there: each node is found, and is the record it was, and
+ * nothing is found where it has none. */
+static void test_readers_find_their_nodes_while_a_build_adds(void)
+{
+	struct reader r = { .n = 0 };
+	struct snapshot *before, *later, *snap, *next;
+	size_t own;
+	pthread_t thread;
+	struct world w;
+
+	open_world(&w);
+	before = snapshot_build_now(w.sync, NULL);
+	r.snap = before;
+	collect(&r, before, &before->nodes[0]);
+	own = r.n;
+	CHECK(store_replace_listing(w.store, STORE_CONVERSATIONS, conversations_later, 3, 2) == 3);
+	later = snapshot_build_now(w.sync, NULL);
+	collect(&r, later, &later->nodes[0]);
+	snapshot_free(later);
+	CHECK(store_replace_listing(w.store, STORE_CONVERSATIONS, conversations, 3, 3) == 3);
+	CHECK(own > 20 && r.n > own + 5);
+	atomic_init(&r.stop, false);
+	CHECK(pthread_create(&thread, NULL, read_all, &r) == 0);
+	snap = before;
+	for (int round = 0; round < 200; round++) {
+		CHECK(store_replace_listing(w.store, STORE_CONVERSATIONS,
+					    round % 2 ? conversations : conversations_later, 3,
+					    (uint64_t)round + 4) == 3);
+		next = snapshot_build_now(w.sync, snap);
+		CHECK(next != NULL);
+		if (snap != before)
+			snapshot_free(snap);
+		snap = next;
+	}
+	atomic_store(&r.stop, true);
+	pthread_join(thread, NULL);
+	CHECK(r.rounds > 0 && r.misses == 0);
+	if (snap != before)
+		snapshot_free(snap);
+	snapshot_free(before);
+	close_world(&w);
+}
+
 /* A .jsonl file read in any piece gives the bytes of the whole at that
  * place: lines are found from marks every SNAPSHOT_LINES_STEP lines. */
 static void test_a_jsonl_reads_the_same_in_any_piece(void)
@@ -241,5 +353,7 @@ int main(void)
 	RUN(test_a_jsonl_reads_the_same_in_any_piece);
 	RUN(test_a_build_on_a_base_is_a_build_from_nothing);
 	RUN(test_refreshes_leave_the_pool_bounded);
+	RUN(test_unchanged_refreshes_keep_one_pool);
+	RUN(test_readers_find_their_nodes_while_a_build_adds);
 	return unit_failed_tests ? 1 : 0;
 }
