@@ -185,15 +185,15 @@ static void builder_room(struct builder *b, size_t cap)
 	b->snap->member_cap = cap;
 }
 
-/* Whether the pool's index is as full as probes allow: three quarters,
- * so that they stay short (about two for a hit, eight for a miss at the
- * fullest). The views' files the build has not weighed yet count too:
- * they go in at its end. */
-static bool index_full(const struct builder *b, size_t more)
+/* Whether one more slot would fill the pool's index past what probes
+ * allow: three quarters, so that they stay short (about two for a hit,
+ * eight for a miss at the fullest). The views' files the build has not
+ * weighed yet count too: they go in at its end. */
+static bool index_full(const struct builder *b)
 {
 	size_t waiting = b->snap->tail_by_ino ? b->pool->n_nodes - b->tail : 0;
 
-	return (b->pool->indexed + waiting + more) * 4 > b->pool->ino_cap * 3;
+	return (b->pool->indexed + waiting + 1) * 4 > b->pool->ino_cap * 3;
 }
 
 /* Room for one more record; false, with b->overflow set, when a pool
@@ -203,7 +203,7 @@ static bool room_for_record(struct builder *b)
 	struct snapshot_pool *pool = b->pool;
 	size_t cap = pool->cap_nodes ? pool->cap_nodes * 2 : 1024;
 
-	if (pool->n_nodes < pool->cap_nodes && !(pool->settled && index_full(b, 1)))
+	if (pool->n_nodes < pool->cap_nodes && !(pool->settled && index_full(b)))
 		return true;
 	if (pool->settled) {
 		b->overflow = true;
@@ -454,7 +454,7 @@ static void pool_index_add(struct builder *b, uint32_t i, uint64_t ino)
 {
 	struct snapshot_pool *pool = b->pool;
 
-	if (!pool->settled && index_full(b, 1))
+	if (!pool->settled && index_full(b))
 		pool->indexed = index_remake(b, &pool->by_ino, &pool->ino_cap, pool->ino_cap * 2,
 					     0, i);
 	ino_insert(pool->by_ino, pool->ino_cap, i, ino);
