@@ -1,6 +1,7 @@
 /*
- * snapshot: the compact picture of the tree (see snapshot.h): its arena
- * of names, its nodes and their inode index, and the lookups in them.
+ * snapshot: the compact picture of the tree (see snapshot.h): the pool of
+ * names, nodes and their inode index that snapshots share, each
+ * snapshot's own part, and the lookups in them.
  * snapshot_build.c makes one; snapshot_views.c adds the views, and
  * snapshot_reads.c reads what they and the items hold from the store.
  */
@@ -275,10 +276,10 @@ const char *snapshot_name(const struct snapshot *snap, const struct node *n,
 	return room;
 }
 
-/* ---- a snapshot's nodes and their inode index ---- */
+/* ---- the pool's inode index, and a snapshot's nodes in it ---- */
 
 /* Where ino's probe starts among cap slots: any number of them, so that
- * a build on a base takes about the room the base's nodes need, not the
+ * a settled pool's index takes about the room its records need, not the
  * next power of two. */
 static size_t ino_slot(uint64_t ino, size_t cap)
 {
